@@ -1,0 +1,59 @@
+# Voltop: `make run` serves a demo fleet, `make test` runs the suite. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+LOCK_FLAGS := --quiet --allow-unsafe --strip-extras --generate-hashes --no-emit-index-url --no-emit-find-links
+
+.PHONY: install run serve test lint format worker beat gateway check lock clean
+
+$(VENV)/.installed: requirements/dev.lock
+	@$(PYTHON) -c 'import sys; sys.exit("Voltop needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	@touch $@
+
+install: $(VENV)/.installed .env
+
+.env:
+	cp .env.example .env
+
+run: install
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py seed_demo
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+serve: install
+	$(PY) manage.py collectstatic --no-input
+	$(BIN)/gunicorn voltop.wsgi --bind $(HOST):$(PORT) --workers 2
+
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+worker: install
+	$(BIN)/celery -A voltop worker --loglevel INFO
+
+beat: install
+	$(BIN)/celery -A voltop beat --loglevel INFO --schedule var/celerybeat-schedule
+
+check: install
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+lock: install
+	$(BIN)/pip-compile $(LOCK_FLAGS) -o requirements/base.lock pyproject.toml
+	$(BIN)/pip-compile $(LOCK_FLAGS) --extra dev -c requirements/base.lock -o requirements/dev.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) var/*.sqlite3 var/static

@@ -1,0 +1,1 @@
+"""Charging: stations, connectors, charging sessions and their meter values."""

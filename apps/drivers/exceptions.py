@@ -1,0 +1,15 @@
+"""Errors of the drivers app, each with a stable code."""
+
+from voltop.core.errors import Conflict, DomainError
+
+
+class DriverNotActive(DomainError):
+    code = "drivers.driver_not_active"
+
+
+class TokenUidInUse(Conflict):
+    code = "drivers.token_uid_in_use"
+
+
+class InvalidTokenPeriod(DomainError):
+    code = "drivers.invalid_token_period"

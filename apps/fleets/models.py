@@ -1,0 +1,128 @@
+"""Tables of the fleets app: Fleet (the tenant), Depot, CostCenter, Membership."""
+
+import zoneinfo
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from django_countries.fields import CountryField
+
+from apps.fleets.choices import MembershipRole
+from voltop.core.models import TimeStampedModel
+from voltop.core.validators import validate_currency_code, validate_time_zone
+
+
+class Fleet(TimeStampedModel):
+    """A company's fleet: the tenant every other row belongs to."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    currency = models.CharField(
+        max_length=3,
+        validators=[validate_currency_code],
+        help_text="ISO 4217 code, e.g. EUR.",
+    )
+    time_zone = models.CharField(
+        max_length=64,
+        validators=[validate_time_zone],
+        help_text="IANA zone for billing periods and display, e.g. Europe/Amsterdam.",
+    )
+    country = CountryField()
+    default_vat_rate = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Percent, e.g. 21.00.",
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(default_vat_rate__gte=0) & Q(default_vat_rate__lte=100),
+                name="fleet_vat_rate_between_0_and_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="fleet_currency_iso_4217"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class Depot(TimeStampedModel):
+    """A site where the fleet's vehicles park and charge."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="depots")
+    name = models.CharField(max_length=200)
+    address = models.TextField(blank=True)
+    grid_connection_limit_kw = models.DecimalField(
+        "grid connection limit (kW)",
+        max_digits=8,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1"))],
+    )
+
+    class Meta:
+        ordering = ["fleet", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["fleet", "name"], name="depot_name_unique_per_fleet"),
+            models.CheckConstraint(
+                condition=Q(grid_connection_limit_kw__gt=0), name="depot_grid_limit_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CostCenter(TimeStampedModel):
+    """A bucket of the fleet's accounts that business charging costs are allocated to."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="cost_centers")
+    code = models.CharField(
+        max_length=32,
+        validators=[RegexValidator(r"^[A-Za-z0-9._-]+$", "Letters, digits, '.', '_' or '-'.")],
+    )
+    name = models.CharField(max_length=200)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["fleet", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "code"], name="cost_center_code_unique_per_fleet"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Membership(TimeStampedModel):
+    """A user's role in a fleet; what they may see and do follows from it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=MembershipRole.choices)
+
+    class Meta:
+        ordering = ["fleet", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "fleet"], name="membership_unique_per_fleet"),
+            models.CheckConstraint(
+                condition=Q(role__in=MembershipRole.values), name="membership_role_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.fleet} ({self.get_role_display()})"

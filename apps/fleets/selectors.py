@@ -1,0 +1,30 @@
+"""Reads of the fleets app: which fleets a user may see or change."""
+
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from apps.fleets.choices import MembershipRole
+from apps.fleets.models import Fleet, Membership
+
+
+def fleet_ids_for_user(
+    user: AbstractBaseUser | AnonymousUser, *, roles: Iterable[str] | None = None
+) -> set[int]:
+    """Ids of the fleets where `user` holds a membership (with one of `roles`, if given)."""
+    if not user.is_authenticated:
+        return set()
+    memberships = Membership.objects.filter(user=user)
+    if roles is not None:
+        memberships = memberships.filter(role__in=list(roles))
+    return set(memberships.values_list("fleet_id", flat=True))
+
+
+def fleet_list_for_user(user: AbstractBaseUser | AnonymousUser):
+    """The fleets `user` may see: all for a superuser, else those of their memberships."""
+    if user.is_superuser:
+        return Fleet.objects.all()
+    return Fleet.objects.filter(id__in=fleet_ids_for_user(user))
+
+
+EDITING_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.MANAGER})

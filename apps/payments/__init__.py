@@ -1,0 +1,1 @@
+"""Payments: billing runs, invoices, credit notes, reimbursements and payments."""

@@ -1,0 +1,1 @@
+"""Vehicles: the fleet's electric vehicles, who drives them when, and their odometer."""

@@ -1,0 +1,31 @@
+"""Errors of the vehicles app, each with a stable code."""
+
+from voltop.core.errors import Conflict, DomainError
+
+
+class AssignmentOverlaps(Conflict):
+    code = "vehicles.assignment_overlaps"
+
+
+class InvalidAssignmentPeriod(DomainError):
+    code = "vehicles.invalid_assignment_period"
+
+
+class OtherFleet(DomainError):
+    code = "vehicles.other_fleet"
+
+
+class VehicleRetired(DomainError):
+    code = "vehicles.vehicle_retired"
+
+
+class DriverNotActive(DomainError):
+    code = "vehicles.driver_not_active"
+
+
+class OdometerWentBackwards(DomainError):
+    code = "vehicles.odometer_went_backwards"
+
+
+class OdometerReadingExists(Conflict):
+    code = "vehicles.odometer_reading_exists"

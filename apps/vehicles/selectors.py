@@ -1,0 +1,47 @@
+"""Reads of the vehicles app."""
+
+from datetime import datetime
+
+from django.db.models import Q, QuerySet
+
+from apps.drivers.models import Driver
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+
+
+def vehicle_assignments_overlapping(
+    *,
+    vehicle: Vehicle,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    exclude_pk: int | None = None,
+) -> QuerySet[VehicleAssignment]:
+    """Assignments of `vehicle` whose [start, end) range meets [starts_at, ends_at)."""
+    overlapping = VehicleAssignment.objects.filter(vehicle=vehicle).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=starts_at)
+    )
+    if ends_at is not None:
+        overlapping = overlapping.filter(starts_at__lt=ends_at)
+    return overlapping.exclude(pk=exclude_pk)
+
+
+def vehicle_assignment_for_driver_at(
+    *, driver: Driver, moment: datetime
+) -> VehicleAssignment | None:
+    """The assignment that gives `driver` a vehicle at `moment`, if any."""
+    return (
+        VehicleAssignment.objects.filter(driver=driver, starts_at__lte=moment)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=moment))
+        .select_related("vehicle")
+        .order_by("-starts_at")
+        .first()
+    )
+
+
+def odometer_neighbours(
+    *, vehicle: Vehicle, recorded_at: datetime, exclude_pk: int | None = None
+) -> tuple[OdometerReading | None, OdometerReading | None]:
+    """The readings of `vehicle` just before and just after `recorded_at`."""
+    readings = OdometerReading.objects.filter(vehicle=vehicle).exclude(pk=exclude_pk)
+    before = readings.filter(recorded_at__lt=recorded_at).order_by("-recorded_at").first()
+    after = readings.filter(recorded_at__gt=recorded_at).order_by("recorded_at").first()
+    return before, after

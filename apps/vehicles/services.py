@@ -1,0 +1,168 @@
+"""Writes of the vehicles app: assignments of drivers to vehicles, and odometer readings."""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import Driver
+from apps.vehicles.choices import VehicleStatus
+from apps.vehicles.exceptions import (
+    AssignmentOverlaps,
+    DriverNotActive,
+    InvalidAssignmentPeriod,
+    OdometerReadingExists,
+    OdometerWentBackwards,
+    OtherFleet,
+    VehicleRetired,
+)
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from apps.vehicles.selectors import odometer_neighbours, vehicle_assignments_overlapping
+from voltop.core.timeutils import require_aware
+
+
+def vehicle_assignment_check(
+    *,
+    vehicle: Vehicle,
+    driver: Driver,
+    starts_at: datetime,
+    ends_at: datetime | None,
+    exclude_pk: int | None = None,
+) -> None:
+    """Raise the first rule an assignment with these values would break."""
+    require_aware(starts_at, field="starts_at")
+    require_aware(ends_at, field="ends_at")
+    if driver.fleet_id != vehicle.fleet_id:
+        raise OtherFleet("The driver belongs to another fleet than the vehicle.", field="driver")
+    if ends_at is not None and ends_at <= starts_at:
+        raise InvalidAssignmentPeriod("The assignment must end after it starts.", field="ends_at")
+    if vehicle.status == VehicleStatus.RETIRED:
+        raise VehicleRetired(f"Vehicle {vehicle} is retired.", field="vehicle")
+    if exclude_pk is None and driver.status != DriverStatus.ACTIVE:
+        raise DriverNotActive(
+            f"Driver {driver} is {driver.get_status_display().lower()}.", field="driver"
+        )
+    clash = (
+        vehicle_assignments_overlapping(
+            vehicle=vehicle, starts_at=starts_at, ends_at=ends_at, exclude_pk=exclude_pk
+        )
+        .select_related("driver")
+        .first()
+    )
+    if clash is not None:
+        until = f"{clash.ends_at:%Y-%m-%d %H:%M %Z}" if clash.ends_at else "open end"
+        raise AssignmentOverlaps(
+            f"{vehicle} is already assigned to {clash.driver.full_name} from "
+            f"{clash.starts_at:%Y-%m-%d %H:%M %Z} until {until}.",
+            field="starts_at",
+        )
+
+
+def _assignment_save(assignment: VehicleAssignment) -> VehicleAssignment:
+    Vehicle.objects.select_for_update().filter(pk=assignment.vehicle_id).first()
+    vehicle_assignment_check(
+        vehicle=assignment.vehicle,
+        driver=assignment.driver,
+        starts_at=assignment.starts_at,
+        ends_at=assignment.ends_at,
+        exclude_pk=assignment.pk,
+    )
+    try:
+        with transaction.atomic():
+            assignment.save()
+    except IntegrityError as error:
+        raise AssignmentOverlaps(
+            f"{assignment.vehicle} is already assigned in that period.", field="starts_at"
+        ) from error
+    return assignment
+
+
+@transaction.atomic
+def vehicle_assign(
+    *, vehicle: Vehicle, driver: Driver, starts_at: datetime, ends_at: datetime | None = None
+) -> VehicleAssignment:
+    """Assign `driver` to `vehicle` from `starts_at` (until `ends_at`, or open-ended)."""
+    return _assignment_save(
+        VehicleAssignment(vehicle=vehicle, driver=driver, starts_at=starts_at, ends_at=ends_at)
+    )
+
+
+@transaction.atomic
+def vehicle_assignment_update(
+    *,
+    assignment: VehicleAssignment,
+    driver: Driver,
+    starts_at: datetime,
+    ends_at: datetime | None,
+) -> VehicleAssignment:
+    """Change who, from when or until when; the overlap rules are checked again."""
+    assignment.driver = driver
+    assignment.starts_at = starts_at
+    assignment.ends_at = ends_at
+    return _assignment_save(assignment)
+
+
+@transaction.atomic
+def vehicle_assignment_end(
+    *, assignment: VehicleAssignment, ends_at: datetime
+) -> VehicleAssignment:
+    """Close an open assignment at `ends_at`."""
+    return vehicle_assignment_update(
+        assignment=assignment,
+        driver=assignment.driver,
+        starts_at=assignment.starts_at,
+        ends_at=ends_at,
+    )
+
+
+def odometer_reading_check(
+    *, vehicle: Vehicle, km: int, recorded_at: datetime, exclude_pk: int | None = None
+) -> None:
+    """Raise if `km` at `recorded_at` is below an earlier reading or above a later one."""
+    require_aware(recorded_at, field="recorded_at")
+    if km < 0:
+        raise OdometerWentBackwards("The odometer cannot be negative.", field="km")
+    before, after = odometer_neighbours(
+        vehicle=vehicle, recorded_at=recorded_at, exclude_pk=exclude_pk
+    )
+    if before is not None and km < before.km:
+        raise OdometerWentBackwards(
+            f"{km} km is lower than the {before.km} km recorded on "
+            f"{before.recorded_at:%Y-%m-%d %H:%M %Z}; an odometer never goes back.",
+            field="km",
+        )
+    if after is not None and km > after.km:
+        raise OdometerWentBackwards(
+            f"{km} km is higher than the {after.km} km recorded later, on "
+            f"{after.recorded_at:%Y-%m-%d %H:%M %Z}.",
+            field="km",
+        )
+    same_moment = OdometerReading.objects.filter(vehicle=vehicle, recorded_at=recorded_at)
+    if same_moment.exclude(pk=exclude_pk).exists():
+        raise OdometerReadingExists(
+            f"{vehicle} already has a reading at {recorded_at:%Y-%m-%d %H:%M:%S %Z}.",
+            field="recorded_at",
+        )
+
+
+@transaction.atomic
+def odometer_reading_record(*, vehicle: Vehicle, km: int, recorded_at: datetime) -> OdometerReading:
+    """Record the odometer of `vehicle` at `recorded_at`."""
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    odometer_reading_check(vehicle=vehicle, km=km, recorded_at=recorded_at)
+    return OdometerReading.objects.create(vehicle=vehicle, km=km, recorded_at=recorded_at)
+
+
+@transaction.atomic
+def odometer_reading_correct(
+    *, reading: OdometerReading, km: int, recorded_at: datetime
+) -> OdometerReading:
+    """Correct a reading; it must still fit between its neighbours."""
+    Vehicle.objects.select_for_update().filter(pk=reading.vehicle_id).first()
+    odometer_reading_check(
+        vehicle=reading.vehicle, km=km, recorded_at=recorded_at, exclude_pk=reading.pk
+    )
+    reading.km = km
+    reading.recorded_at = recorded_at
+    reading.save(update_fields=["km", "recorded_at", "updated_at"])
+    return reading

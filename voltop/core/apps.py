@@ -1,0 +1,21 @@
+"""App config of the shared kernel; says once at start how Celery tasks will run."""
+
+import logging
+
+from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger("voltop")
+
+
+class CoreConfig(AppConfig):
+    name = "voltop.core"
+    label = "core"
+    verbose_name = "Voltop core"
+
+    def ready(self) -> None:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            logger.info(
+                "celery.eager: REDIS_URL is not set, background tasks run eagerly in-process",
+                extra={"event": "celery.eager"},
+            )

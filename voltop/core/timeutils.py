@@ -1,0 +1,15 @@
+"""Time rules shared by the apps: every datetime Voltop stores is aware."""
+
+from datetime import datetime
+
+from voltop.core.errors import DomainError
+
+
+class NaiveDatetime(DomainError):
+    code = "voltop.naive_datetime"
+
+
+def require_aware(value: datetime | None, *, field: str) -> None:
+    """Refuse a datetime without a time zone: Voltop cannot guess which zone was meant."""
+    if value is not None and (value.tzinfo is None or value.utcoffset() is None):
+        raise NaiveDatetime(f"{field} must carry a time zone offset.", field=field)

@@ -1,0 +1,16 @@
+"""URL routes: admin, API, health check."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from voltop.core.views import healthz
+
+admin.site.site_header = "Voltop fleet administration"
+admin.site.site_title = "Voltop"
+admin.site.index_title = "Fleet administration"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("voltop.api_urls")),
+    path("healthz", healthz, name="healthz"),
+]
