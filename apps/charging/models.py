@@ -209,6 +209,26 @@ class ChargingSession(TimeStampedModel):
     def __str__(self) -> str:
         return f"Session {self.pk} of {self.driver_id} at {self.started_at:%Y-%m-%d %H:%M}"
 
+    def clean(self) -> None:
+        if not self.fleet_id:
+            return
+        errors = {}
+        related_fleet_ids = {
+            "driver": self.driver.fleet_id if self.driver_id else None,
+            "vehicle": self.vehicle.fleet_id if self.vehicle_id else None,
+            "token": self.token.driver.fleet_id if self.token_id else None,
+            "connector": self.connector.station.fleet_id if self.connector_id else None,
+        }
+        for field, fleet_id in related_fleet_ids.items():
+            if fleet_id is not None and fleet_id != self.fleet_id:
+                errors[field] = ValidationError("Belongs to another fleet.", code="other_fleet")
+        if self.token_id and self.driver_id and self.token.driver_id != self.driver_id:
+            errors.setdefault(
+                "token", ValidationError("The token is another driver's.", code="other_driver")
+            )
+        if errors:
+            raise ValidationError(errors)
+
     @property
     def energy_kwh(self) -> Decimal | None:
         if self.energy_wh is None:

@@ -1,0 +1,121 @@
+"""Admin of the drivers app: drivers and their charge tokens."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.services import (
+    charge_token_check,
+    charge_token_deactivate,
+    charge_token_save,
+    driver_set_status,
+)
+from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
+from voltop.core.admin_forms import ServiceCheckedForm
+
+
+class ChargeTokenForm(ServiceCheckedForm):
+    class Meta:
+        model = ChargeToken
+        fields = ["driver", "uid", "kind", "valid_from", "valid_until", "is_active"]
+
+    def service_check(self) -> None:
+        data = self.cleaned_data
+        charge_token_check(
+            driver=data["driver"],
+            uid=data["uid"],
+            valid_from=data["valid_from"],
+            valid_until=data.get("valid_until"),
+            is_active=data.get("is_active", False),
+            exclude_pk=self.instance.pk,
+        )
+
+
+class ChargeTokenInline(FleetScopedTabularInline):
+    model = ChargeToken
+    fleet_path = "driver__fleet"
+    fields = ["uid", "kind", "valid_from", "valid_until", "is_active"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Driver)
+class DriverAdmin(FleetScopedAdmin):
+    list_display = [
+        "employee_number",
+        "last_name",
+        "first_name",
+        "fleet",
+        "cost_center",
+        "status",
+        "licence_expires_on",
+    ]
+    list_filter = ["fleet", "status", "cost_center"]
+    list_select_related = ["fleet", "cost_center"]
+    search_fields = ["employee_number", "first_name", "last_name", "email", "tokens__uid"]
+    autocomplete_fields = ["fleet", "cost_center"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ChargeTokenInline]
+    actions = ["suspend", "reactivate", "mark_left"]
+    fieldsets = [
+        (None, {"fields": ["fleet", "employee_number", "first_name", "last_name", "status"]}),
+        ("Contact", {"fields": ["email", "phone", "user"]}),
+        ("Licence", {"fields": ["licence_number", "licence_expires_on"]}),
+        ("Costs and reimbursement", {"fields": ["cost_center", "home_rate_per_kwh", "iban"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Driver, form, change: bool) -> None:
+        status_changed = change and "status" in form.changed_data
+        super().save_model(request, obj, form, change)
+        if status_changed:
+            driver_set_status(driver=obj, status=obj.status)
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: DriverStatus) -> None:
+        changed = 0
+        for driver in queryset:
+            if self.has_change_permission(request, driver):
+                driver_set_status(driver=driver, status=status)
+                changed += 1
+        self.message_user(
+            request, f"{changed} driver(s) now {status.label.lower()}.", messages.SUCCESS
+        )
+
+    @admin.action(description="Suspend selected drivers (deactivates their tokens)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, DriverStatus.SUSPENDED)
+
+    @admin.action(description="Reactivate selected drivers")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, DriverStatus.ACTIVE)
+
+    @admin.action(description="Mark selected drivers as left (deactivates their tokens)")
+    def mark_left(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, DriverStatus.LEFT)
+
+
+@admin.register(ChargeToken)
+class ChargeTokenAdmin(FleetScopedAdmin):
+    form = ChargeTokenForm
+    fleet_path = "driver__fleet"
+    list_display = ["uid", "driver", "kind", "valid_from", "valid_until", "is_active"]
+    list_filter = ["driver__fleet", "kind", "is_active"]
+    list_select_related = ["driver"]
+    search_fields = ["uid", "driver__first_name", "driver__last_name", "driver__employee_number"]
+    autocomplete_fields = ["driver"]
+    date_hierarchy = "valid_from"
+    actions = ["deactivate"]
+
+    def save_model(self, request: HttpRequest, obj: ChargeToken, form, change: bool) -> None:
+        charge_token_save(token=obj)
+
+    @admin.action(description="Deactivate selected tokens (lost or stolen cards)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for token in queryset:
+            charge_token_deactivate(token=token)
+        self.message_user(request, f"{len(queryset)} token(s) deactivated.", messages.SUCCESS)

@@ -1,0 +1,155 @@
+"""Admin of the vehicles app: vehicles, who drives them, odometer readings."""
+
+from django import forms
+from django.contrib import admin
+from django.http import HttpRequest
+
+from apps.charging.choices import ConnectorStandard
+from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from apps.vehicles.services import (
+    odometer_reading_check,
+    odometer_reading_correct,
+    odometer_reading_record,
+    vehicle_assign,
+    vehicle_assignment_check,
+    vehicle_assignment_update,
+)
+from voltop.core.admin_forms import ServiceCheckedForm
+
+
+class VehicleForm(forms.ModelForm):
+    connector_standards = forms.MultipleChoiceField(
+        choices=ConnectorStandard.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    class Meta:
+        model = Vehicle
+        fields = [
+            "fleet",
+            "vin",
+            "plate",
+            "make",
+            "model",
+            "model_year",
+            "usable_battery_kwh",
+            "max_ac_kw",
+            "max_dc_kw",
+            "connector_standards",
+            "status",
+            "home_depot",
+            "cost_center",
+        ]
+
+
+class VehicleAssignmentForm(ServiceCheckedForm):
+    class Meta:
+        model = VehicleAssignment
+        fields = ["vehicle", "driver", "starts_at", "ends_at"]
+
+    def service_check(self) -> None:
+        data = self.cleaned_data
+        vehicle_assignment_check(
+            vehicle=data["vehicle"],
+            driver=data["driver"],
+            starts_at=data["starts_at"],
+            ends_at=data.get("ends_at"),
+            exclude_pk=self.instance.pk,
+        )
+
+
+class OdometerReadingForm(ServiceCheckedForm):
+    class Meta:
+        model = OdometerReading
+        fields = ["vehicle", "km", "recorded_at"]
+
+    def service_check(self) -> None:
+        data = self.cleaned_data
+        odometer_reading_check(
+            vehicle=data["vehicle"],
+            km=data["km"],
+            recorded_at=data["recorded_at"],
+            exclude_pk=self.instance.pk,
+        )
+
+
+class VehicleAssignmentInline(FleetScopedTabularInline):
+    model = VehicleAssignment
+    fleet_path = "vehicle__fleet"
+    fields = ["driver", "starts_at", "ends_at"]
+    readonly_fields = fields
+    show_change_link = True
+    ordering = ["-starts_at"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Vehicle)
+class VehicleAdmin(FleetScopedAdmin):
+    form = VehicleForm
+    list_display = [
+        "plate",
+        "make",
+        "model",
+        "model_year",
+        "usable_battery_kwh",
+        "fleet",
+        "home_depot",
+        "status",
+    ]
+    list_filter = ["fleet", "status", "make", "home_depot"]
+    list_select_related = ["fleet", "home_depot"]
+    search_fields = ["plate", "vin", "make", "model"]
+    autocomplete_fields = ["fleet", "home_depot", "cost_center"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [VehicleAssignmentInline]
+
+
+@admin.register(VehicleAssignment)
+class VehicleAssignmentAdmin(FleetScopedAdmin):
+    form = VehicleAssignmentForm
+    fleet_path = "vehicle__fleet"
+    list_display = ["vehicle", "driver", "starts_at", "ends_at"]
+    list_filter = ["vehicle__fleet"]
+    list_select_related = ["vehicle", "driver"]
+    search_fields = [
+        "vehicle__plate",
+        "vehicle__vin",
+        "driver__last_name",
+        "driver__employee_number",
+    ]
+    autocomplete_fields = ["vehicle", "driver"]
+    date_hierarchy = "starts_at"
+
+    def save_model(self, request: HttpRequest, obj: VehicleAssignment, form, change: bool) -> None:
+        if change:
+            vehicle_assignment_update(
+                assignment=obj, driver=obj.driver, starts_at=obj.starts_at, ends_at=obj.ends_at
+            )
+        else:
+            obj.pk = vehicle_assign(
+                vehicle=obj.vehicle, driver=obj.driver, starts_at=obj.starts_at, ends_at=obj.ends_at
+            ).pk
+
+
+@admin.register(OdometerReading)
+class OdometerReadingAdmin(FleetScopedAdmin):
+    form = OdometerReadingForm
+    fleet_path = "vehicle__fleet"
+    list_display = ["vehicle", "km", "recorded_at"]
+    list_filter = ["vehicle__fleet"]
+    list_select_related = ["vehicle"]
+    search_fields = ["vehicle__plate", "vehicle__vin"]
+    autocomplete_fields = ["vehicle"]
+    date_hierarchy = "recorded_at"
+
+    def save_model(self, request: HttpRequest, obj: OdometerReading, form, change: bool) -> None:
+        if change:
+            odometer_reading_correct(reading=obj, km=obj.km, recorded_at=obj.recorded_at)
+        else:
+            obj.pk = odometer_reading_record(
+                vehicle=obj.vehicle, km=obj.km, recorded_at=obj.recorded_at
+            ).pk

@@ -1,0 +1,42 @@
+"""Suite-wide fixtures: service requirements (PostgreSQL, Redis) and common users."""
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+
+def _service_missing(item: pytest.Item, reason: str) -> None:
+    if settings.VOLTOP_REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (VOLTOP_REQUIRE_SERVICES=1, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
+def _redis_reachable() -> bool:
+    if not settings.REDIS_URL:
+        return False
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
+        _service_missing(item, "needs PostgreSQL: set DATABASE_URL=postgres://…")
+    if item.get_closest_marker("redis") and not _redis_reachable():
+        _service_missing(item, "needs Redis: set REDIS_URL=redis://… to a running server")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _required_services_present() -> None:
+    """With VOLTOP_REQUIRE_SERVICES=1 the whole suite must run on PostgreSQL with Redis up."""
+    if not settings.VOLTOP_REQUIRE_SERVICES:
+        return
+    if connection.vendor != "postgresql":
+        pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but DATABASE_URL does not point to PostgreSQL")
+    if not _redis_reachable():
+        pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but Redis at REDIS_URL does not answer")

@@ -1,0 +1,200 @@
+"""factory_boy factories for every domain model, producing valid rows by default."""
+
+import datetime as dt
+import itertools
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+
+from apps.charging.choices import (
+    ConnectorStandard,
+    LocationKind,
+    PowerType,
+    SessionPurpose,
+    SessionSource,
+    SessionStatus,
+)
+from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.choices import MembershipRole
+from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+
+UTC = dt.UTC
+VIN_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+_vin_counter = itertools.count(1)
+
+
+def next_vin() -> str:
+    number = next(_vin_counter)
+    digits = []
+    for _ in range(8):
+        number, remainder = divmod(number, len(VIN_ALPHABET))
+        digits.append(VIN_ALPHABET[remainder])
+    return "WVWZZZ1K" + "X" + "".join(reversed(digits))
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class StaffUserFactory(UserFactory):
+    is_staff = True
+
+
+class FleetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Fleet
+
+    name = factory.Sequence(lambda n: f"Fleet {n}")
+    slug = factory.Sequence(lambda n: f"fleet-{n}")
+    currency = "EUR"
+    time_zone = "Europe/Amsterdam"
+    country = "NL"
+    default_vat_rate = Decimal("21.00")
+
+
+class DepotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Depot
+
+    fleet = factory.SubFactory(FleetFactory)
+    name = factory.Sequence(lambda n: f"Depot {n}")
+    address = "Stationsplein 1, Amsterdam"
+    grid_connection_limit_kw = Decimal("250.0")
+
+
+class CostCenterFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CostCenter
+
+    fleet = factory.SubFactory(FleetFactory)
+    code = factory.Sequence(lambda n: f"CC-{n:03d}")
+    name = factory.Sequence(lambda n: f"Cost center {n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    user = factory.SubFactory(StaffUserFactory)
+    fleet = factory.SubFactory(FleetFactory)
+    role = MembershipRole.MANAGER
+
+
+class DriverFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Driver
+
+    fleet = factory.SubFactory(FleetFactory)
+    employee_number = factory.Sequence(lambda n: f"E{n:05d}")
+    first_name = "Sanne"
+    last_name = factory.Sequence(lambda n: f"de Vries {n}")
+    email = factory.Sequence(lambda n: f"driver{n}@example.com")
+    home_rate_per_kwh = Decimal("0.25000")
+    iban = "NL91ABNA0417164300"
+
+
+class ChargeTokenFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargeToken
+
+    driver = factory.SubFactory(DriverFactory)
+    uid = factory.Sequence(lambda n: f"04A1B2C3{n:06X}")
+    valid_from = dt.datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class VehicleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Vehicle
+
+    fleet = factory.SubFactory(FleetFactory)
+    vin = factory.LazyFunction(next_vin)
+    plate = factory.Sequence(lambda n: f"EV-{n:03d}-X")
+    make = "Volkswagen"
+    model = "ID.4 Pro"
+    model_year = 2024
+    usable_battery_kwh = Decimal("77.0")
+    max_ac_kw = Decimal("11.0")
+    max_dc_kw = Decimal("135.0")
+    connector_standards = factory.LazyFunction(
+        lambda: [ConnectorStandard.IEC_62196_T2, ConnectorStandard.IEC_62196_T2_COMBO]
+    )
+
+
+class VehicleAssignmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = VehicleAssignment
+
+    vehicle = factory.SubFactory(VehicleFactory)
+    driver = factory.SubFactory(DriverFactory, fleet=factory.SelfAttribute("..vehicle.fleet"))
+    starts_at = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    ends_at = None
+
+
+class OdometerReadingFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = OdometerReading
+
+    vehicle = factory.SubFactory(VehicleFactory)
+    km = 10_000
+    recorded_at = dt.datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
+
+
+class ChargingStationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargingStation
+
+    fleet = factory.SubFactory(FleetFactory)
+    depot = factory.SubFactory(DepotFactory, fleet=factory.SelfAttribute("..fleet"))
+    ocpp_identity = factory.Sequence(lambda n: f"CP-{n:04d}")
+    vendor = "Alfen"
+    model = "Eve Double Pro-line"
+    serial_number = factory.Sequence(lambda n: f"ACE{n:07d}")
+
+
+class ConnectorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Connector
+
+    station = factory.SubFactory(ChargingStationFactory)
+    connector_id = 1
+    standard = ConnectorStandard.IEC_62196_T2
+    power_type = PowerType.AC_3_PHASE
+    max_kw = Decimal("22.0")
+
+
+class ChargingSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ChargingSession
+
+    fleet = factory.SubFactory(FleetFactory)
+    driver = factory.SubFactory(DriverFactory, fleet=factory.SelfAttribute("..fleet"))
+    vehicle = factory.SubFactory(VehicleFactory, fleet=factory.SelfAttribute("..fleet"))
+    location_kind = LocationKind.DEPOT
+    purpose = SessionPurpose.BUSINESS
+    started_at = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    ended_at = dt.datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    meter_start_wh = 1_000_000
+    meter_stop_wh = 1_020_500
+    energy_wh = 20_500
+    status = SessionStatus.COMPLETED
+    source = SessionSource.MANUAL
+
+
+class MeterValueFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MeterValue
+
+    session = factory.SubFactory(ChargingSessionFactory)
+    measured_at = dt.datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    energy_wh = 1_010_000
+    power_w = 11_000
+    state_of_charge_percent = 55
