@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 LOCK_FLAGS := --quiet --allow-unsafe --strip-extras --generate-hashes --no-emit-index-url --no-emit-find-links
 
-.PHONY: install run serve test lint format worker beat gateway check lock clean
+.PHONY: install run serve test lint format worker beat check lock clean
 
 $(VENV)/.installed: requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Voltop needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
