@@ -1,0 +1,788 @@
+"""OCPI 2.2.1 pricing, pure: tariff terms and charging periods in, a frozen breakdown out.
+
+Semantics (OCPI 2.2.1 Tariffs module, with the maintainers' 2.2.1 bug-fix notes):
+- Per dimension (ENERGY, TIME, PARKING_TIME, FLAT) the first tariff element that prices the
+  dimension and whose restrictions all match is used; no match means no cost for it.
+- TIME is time charging, PARKING_TIME is time plugged in while no energy flows.
+- Restrictions are evaluated in the location's zone; a period that crosses a boundary (a time
+  of day, midnight, a duration or an energy threshold) is split there, and neighbouring pieces
+  priced by the same elements are merged again, so an arbitrary extra split changes nothing.
+- step_size rounds up once per session: ENERGY over the session's priced energy (Wh); TIME and
+  PARKING_TIME together once, over the priced parking time when parking is priced and over the
+  charging time otherwise (seconds). The step of the last period's component is used and the
+  extra volume is billed on that last period.
+- Each line is computed to 4 decimals (half-up); totals are the sums of the lines, then clamped
+  by the tariff's min/max price, then rounded once to the currency's minor unit.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from itertools import pairwise
+from typing import NamedTuple
+from zoneinfo import ZoneInfo
+
+from voltop.core.money import round_money
+
+FOUR_PLACES = Decimal("0.0001")
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+WH_PER_KWH = Decimal(1000)
+SECONDS_PER_HOUR = Decimal(3600)
+IDLE_POWER_W = 100
+
+
+class Dimension(enum.StrEnum):
+    ENERGY = "ENERGY"
+    FLAT = "FLAT"
+    PARKING_TIME = "PARKING_TIME"
+    TIME = "TIME"
+
+
+class DayOfWeek(enum.IntEnum):
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """An amount excluding VAT and, when known, including VAT."""
+
+    excl_vat: Decimal
+    incl_vat: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PriceComponent:
+    """The price of one unit of a dimension: per kWh, per hour, or per session (FLAT)."""
+
+    dimension: Dimension
+    price: Decimal
+    vat_rate: Decimal | None = None
+    step_size: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Restrictions:
+    """When a tariff element applies; empty fields do not restrict."""
+
+    start_time: time | None = None
+    end_time: time | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    min_kwh: Decimal | None = None
+    max_kwh: Decimal | None = None
+    min_current: Decimal | None = None
+    max_current: Decimal | None = None
+    min_power: Decimal | None = None
+    max_power: Decimal | None = None
+    min_duration: int | None = None
+    max_duration: int | None = None
+    day_of_week: frozenset[DayOfWeek] = frozenset()
+    reservation: str | None = None
+
+    @property
+    def needs_local_time(self) -> bool:
+        return bool(
+            self.start_time or self.end_time or self.start_date or self.end_date or self.day_of_week
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TariffElement:
+    components: tuple[PriceComponent, ...]
+    restrictions: Restrictions | None = None
+
+    def component(self, dimension: Dimension) -> PriceComponent | None:
+        for component in self.components:
+            if component.dimension is dimension:
+                return component
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class TariffTerms:
+    """Everything pricing needs from a tariff version."""
+
+    currency: str
+    elements: tuple[TariffElement, ...]
+    min_price: Price | None = None
+    max_price: Price | None = None
+    parking_grace_seconds: int = 0
+
+
+class MeterSample(NamedTuple):
+    """A reading of the energy register (Wh) and, optionally, the power (W) at a moment."""
+
+    measured_at: datetime
+    energy_wh: int
+    power_w: int | None = None
+
+
+class ChargingPeriod(NamedTuple):
+    """A stretch of a session: its energy (Wh) and whether energy was flowing."""
+
+    start: datetime
+    end: datetime
+    energy_wh: Decimal
+    charging: bool
+    power_kw: Decimal | None = None
+    current_a: Decimal | None = None
+
+    @property
+    def seconds(self) -> Decimal:
+        return _seconds(self.end - self.start)
+
+
+class PriceLine(NamedTuple):
+    """One dimension of one period: what was billed, at what price, with what VAT."""
+
+    dimension: Dimension
+    volume: Decimal
+    step_extra: Decimal
+    unit_price: Decimal
+    vat_rate: Decimal | None
+    excl_vat: Decimal
+    vat: Decimal
+    element_index: int
+
+    @property
+    def incl_vat(self) -> Decimal:
+        return self.excl_vat + self.vat
+
+    @property
+    def billed_volume(self) -> Decimal:
+        return self.volume + self.step_extra
+
+
+class PricedPeriod(NamedTuple):
+    start: datetime
+    end: datetime
+    charging: bool
+    energy_wh: Decimal
+    lines: tuple[PriceLine, ...]
+
+
+class DimensionTotal(NamedTuple):
+    volume: Decimal
+    excl_vat: Decimal
+    vat: Decimal
+
+    @property
+    def incl_vat(self) -> Decimal:
+        return self.excl_vat + self.vat
+
+
+@dataclass(frozen=True, slots=True)
+class PriceBreakdown:
+    """The priced session: periods with their lines, totals exact to 4 places and rounded."""
+
+    currency: str
+    periods: tuple[PricedPeriod, ...]
+    dimensions: dict[Dimension, DimensionTotal] = field(hash=False)
+    lines_excl_vat: Decimal
+    lines_vat: Decimal
+    price_limit_adjustment: Price
+    total_excl_vat: Decimal
+    total_incl_vat: Decimal
+
+    @property
+    def total_vat(self) -> Decimal:
+        return self.total_incl_vat - self.total_excl_vat
+
+    def as_ocpi(self) -> dict:
+        """Totals under the OCPI 2.2.1 CDR field names, money rounded to the currency."""
+
+        def cost(dimension: Dimension) -> dict:
+            total = self.dimensions[dimension]
+            return {
+                "excl_vat": str(round_money(total.excl_vat, self.currency)),
+                "incl_vat": str(round_money(total.incl_vat, self.currency)),
+            }
+
+        return {
+            "currency": self.currency,
+            "total_cost": {
+                "excl_vat": str(self.total_excl_vat),
+                "incl_vat": str(self.total_incl_vat),
+            },
+            "total_fixed_cost": cost(Dimension.FLAT),
+            "total_energy": str(self.dimensions[Dimension.ENERGY].volume),
+            "total_energy_cost": cost(Dimension.ENERGY),
+            "total_time": str(self.dimensions[Dimension.TIME].volume),
+            "total_time_cost": cost(Dimension.TIME),
+            "total_parking_time": str(self.dimensions[Dimension.PARKING_TIME].volume),
+            "total_parking_cost": cost(Dimension.PARKING_TIME),
+        }
+
+
+def _seconds(delta: timedelta) -> Decimal:
+    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000
+
+
+def _four(value: Decimal) -> Decimal:
+    return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+
+
+def charging_periods_from_meter_values(
+    *,
+    started_at: datetime,
+    ended_at: datetime,
+    meter_start_wh: int,
+    meter_stop_wh: int,
+    samples: Iterable[MeterSample],
+    idle_power_w: int = IDLE_POWER_W,
+) -> tuple[ChargingPeriod, ...]:
+    """Cut a session into periods between consecutive register readings.
+
+    A period is charging when its average power reaches `idle_power_w`; otherwise the vehicle
+    is only parked. Samples outside the session are ignored.
+    """
+    points = [(started_at, meter_start_wh)]
+    for sample in sorted(samples):
+        if started_at < sample.measured_at < ended_at:
+            points.append((sample.measured_at, sample.energy_wh))
+    points.append((ended_at, meter_stop_wh))
+    periods = []
+    for (start, start_wh), (end, end_wh) in pairwise(points):
+        if end <= start:
+            continue
+        delta = end - start
+        microseconds = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        energy = end_wh - start_wh
+        periods.append(
+            ChargingPeriod(
+                start=start,
+                end=end,
+                energy_wh=Decimal(energy),
+                charging=energy * 3_600_000_000 >= idle_power_w * microseconds,
+            )
+        )
+    return tuple(periods)
+
+
+class _CompiledTerms:
+    """Pre-computed facts about a tariff that decide where periods must be split."""
+
+    __slots__ = (
+        "dimension_elements",
+        "duration_marks",
+        "energy_marks_wh",
+        "merges_runs",
+        "needs_local_time",
+        "terms",
+        "time_marks",
+    )
+
+    def __init__(self, terms: TariffTerms):
+        self.terms = terms
+        restrictions = [
+            element.restrictions
+            for element in terms.elements
+            if element.restrictions is not None and element.restrictions.reservation is None
+        ]
+        self.needs_local_time = any(r.needs_local_time for r in restrictions)
+        self.time_marks = sorted(
+            {mark for r in restrictions for mark in (r.start_time, r.end_time) if mark}
+            | ({time(0, 0)} if self.needs_local_time else set())
+        )
+        self.duration_marks = sorted(
+            {
+                seconds
+                for r in restrictions
+                for seconds in (r.min_duration, r.max_duration)
+                if seconds is not None
+            }
+        )
+        self.energy_marks_wh = sorted(
+            {
+                kwh * WH_PER_KWH
+                for r in restrictions
+                for kwh in (r.min_kwh, r.max_kwh)
+                if kwh is not None
+            }
+        )
+        self.merges_runs = not self.energy_marks_wh and not any(
+            r.min_power is not None
+            or r.max_power is not None
+            or r.min_current is not None
+            or r.max_current is not None
+            for r in restrictions
+        )
+        self.dimension_elements = {
+            dimension: tuple(
+                (index, element.restrictions, component)
+                for index, element in enumerate(terms.elements)
+                if (component := element.component(dimension)) is not None
+                and (element.restrictions is None or element.restrictions.reservation is None)
+            )
+            for dimension in Dimension
+        }
+
+
+_compiled_cache: dict[TariffTerms, _CompiledTerms] = {}
+
+
+def _compiled(terms: TariffTerms) -> _CompiledTerms:
+    compiled = _compiled_cache.get(terms)
+    if compiled is None:
+        if len(_compiled_cache) > 1024:
+            _compiled_cache.clear()
+        compiled = _compiled_cache[terms] = _CompiledTerms(terms)
+    return compiled
+
+
+def _offset_change(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
+    """The first instant after `low`, to the second, whose UTC offset differs from low's."""
+    offset = low.astimezone(zone).utcoffset()
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).utcoffset() == offset:
+            low = middle
+        else:
+            high = middle
+    return high.replace(microsecond=0) if high.microsecond else high
+
+
+@lru_cache(maxsize=8192)
+def _local_day_cuts(zone: ZoneInfo, day: date, marks: tuple[time, ...]) -> tuple[datetime, ...]:
+    """UTC instants on local `day` where a restriction may switch: each time-of-day mark (both
+    readings of an ambiguous one) and any change of the zone's offset."""
+    day_start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    next_day_start = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    cuts = set()
+    if day_start.astimezone(zone).utcoffset() != next_day_start.astimezone(zone).utcoffset():
+        cuts.add(_offset_change(day_start, next_day_start, zone))
+    for mark in marks:
+        for fold in (0, 1):
+            cuts.add(datetime.combine(day, mark, tzinfo=zone).replace(fold=fold).astimezone(UTC))
+    return tuple(sorted(cuts))
+
+
+def _session_cuts(
+    start: datetime, end: datetime, compiled: _CompiledTerms, zone: ZoneInfo
+) -> list[datetime]:
+    """Instants in (start, end) where a time, date or duration restriction may switch."""
+    cuts: set[datetime] = set()
+    if compiled.needs_local_time:
+        marks = tuple(compiled.time_marks)
+        day = start.astimezone(zone).date() - timedelta(days=1)
+        last_day = end.astimezone(zone).date() + timedelta(days=1)
+        while day <= last_day:
+            cuts.update(
+                instant for instant in _local_day_cuts(zone, day, marks) if start < instant < end
+            )
+            day += timedelta(days=1)
+    for seconds in compiled.duration_marks:
+        instant = start + timedelta(seconds=seconds)
+        if start < instant < end:
+            cuts.add(instant)
+    return sorted(cuts)
+
+
+@dataclass(slots=True)
+class _Piece:
+    start: datetime
+    end: datetime
+    energy_wh: Decimal
+    charging: bool
+    power_kw: Decimal | None
+    current_a: Decimal | None
+    energy_before_wh: Decimal
+
+
+def _split(
+    period: ChargingPeriod,
+    energy_before_wh: Decimal,
+    session_cuts: list[datetime],
+    compiled: _CompiledTerms,
+) -> list[_Piece]:
+    cuts: dict[datetime, Decimal | None] = {}
+    first = bisect_right(session_cuts, period.start)
+    last = bisect_left(session_cuts, period.end)
+    for instant in session_cuts[first:last]:
+        cuts[instant] = None
+    energy = period.energy_wh
+    if energy > 0:
+        for mark in compiled.energy_marks_wh:
+            if energy_before_wh < mark < energy_before_wh + energy:
+                share = (mark - energy_before_wh) / energy
+                instant = period.start + (period.end - period.start) * float(share)
+                if period.start < instant < period.end:
+                    cuts[instant] = mark - energy_before_wh
+    if not cuts:
+        return [
+            _Piece(
+                period.start,
+                period.end,
+                energy,
+                period.charging,
+                period.power_kw,
+                period.current_a,
+                energy_before_wh,
+            )
+        ]
+    pieces = []
+    total_seconds = period.seconds
+    boundaries = [period.start, *sorted(cuts), period.end]
+    assigned = ZERO
+    for index, (start, end) in enumerate(itertools.pairwise(boundaries)):
+        if index == len(boundaries) - 2:
+            part = energy - assigned
+        else:
+            exact = cuts[end]
+            part = (
+                exact - assigned
+                if exact is not None
+                else energy * _seconds(end - period.start) / total_seconds - assigned
+            )
+        pieces.append(
+            _Piece(
+                start,
+                end,
+                part,
+                period.charging,
+                period.power_kw,
+                period.current_a,
+                energy_before_wh + assigned,
+            )
+        )
+        assigned += part
+    return pieces
+
+
+def _matches(
+    restrictions: Restrictions | None,
+    piece: _Piece,
+    session_start: datetime,
+    zone: ZoneInfo,
+    local: datetime | None,
+) -> bool:
+    if restrictions is None:
+        return True
+    r = restrictions
+    if r.needs_local_time:
+        assert local is not None  # noqa: S101 - computed whenever a tariff needs local time
+        if r.start_time is not None or r.end_time is not None:
+            moment = local.time()
+            if r.start_time is not None and r.end_time is not None:
+                if r.start_time <= r.end_time:
+                    if not (r.start_time <= moment < r.end_time):
+                        return False
+                elif not (moment >= r.start_time or moment < r.end_time):
+                    return False
+            elif r.start_time is not None:
+                if moment < r.start_time:
+                    return False
+            elif moment >= r.end_time:
+                return False
+        today = local.date()
+        if r.start_date is not None and today < r.start_date:
+            return False
+        if r.end_date is not None and today >= r.end_date:
+            return False
+        if r.day_of_week and DayOfWeek(local.weekday()) not in r.day_of_week:
+            return False
+    if r.min_kwh is not None and piece.energy_before_wh < r.min_kwh * WH_PER_KWH:
+        return False
+    if r.max_kwh is not None and piece.energy_before_wh >= r.max_kwh * WH_PER_KWH:
+        return False
+    if r.min_duration is not None or r.max_duration is not None:
+        elapsed = _seconds(piece.start - session_start)
+        if r.min_duration is not None and elapsed < r.min_duration:
+            return False
+        if r.max_duration is not None and elapsed >= r.max_duration:
+            return False
+    if r.min_power is not None or r.max_power is not None:
+        power = piece.power_kw if piece.charging else ZERO
+        if power is None:
+            power = (
+                piece.energy_wh * SECONDS_PER_HOUR / _seconds(piece.end - piece.start) / WH_PER_KWH
+            )
+        if r.min_power is not None and power < r.min_power:
+            return False
+        if r.max_power is not None and power >= r.max_power:
+            return False
+    if r.min_current is not None or r.max_current is not None:
+        current = piece.current_a if piece.charging else ZERO
+        if current is None:
+            return False
+        if r.min_current is not None and current < r.min_current:
+            return False
+        if r.max_current is not None and current >= r.max_current:
+            return False
+    return True
+
+
+def _applicable(
+    candidates: tuple[tuple[int, Restrictions | None, PriceComponent], ...],
+    piece: _Piece,
+    session_start: datetime,
+    zone: ZoneInfo,
+    local: datetime | None,
+) -> tuple[int, PriceComponent] | None:
+    for index, restrictions, component in candidates:
+        if _matches(restrictions, piece, session_start, zone, local):
+            return index, component
+    return None
+
+
+@dataclass(slots=True)
+class _Period:
+    start: datetime
+    end: datetime
+    charging: bool
+    energy_wh: Decimal
+    energy: tuple[int, PriceComponent] | None
+    time_like: tuple[int, PriceComponent] | None
+    flat: tuple[int, PriceComponent] | None
+
+
+def _periods(
+    periods: Sequence[ChargingPeriod], compiled: _CompiledTerms, zone: ZoneInfo
+) -> list[_Period]:
+    session_start = periods[0].start
+    session_cuts = _session_cuts(session_start, periods[-1].end, compiled, zone)
+    elements = compiled.dimension_elements
+    merged: list[_Period] = []
+    energy_before = ZERO
+    if compiled.merges_runs:
+        periods = _merge_runs(periods, session_cuts)
+    for period in periods:
+        for piece in _split(period, energy_before, session_cuts, compiled):
+            local = piece.start.astimezone(zone) if compiled.needs_local_time else None
+            energy = _applicable(elements[Dimension.ENERGY], piece, session_start, zone, local)
+            time_dimension = Dimension.TIME if piece.charging else Dimension.PARKING_TIME
+            time_like = _applicable(elements[time_dimension], piece, session_start, zone, local)
+            flat = _applicable(elements[Dimension.FLAT], piece, session_start, zone, local)
+            last = merged[-1] if merged else None
+            if (
+                last is not None
+                and last.end == piece.start
+                and last.charging == piece.charging
+                and last.energy == energy
+                and last.time_like == time_like
+                and last.flat == flat
+            ):
+                last.end = piece.end
+                last.energy_wh += piece.energy_wh
+            else:
+                merged.append(
+                    _Period(
+                        piece.start,
+                        piece.end,
+                        piece.charging,
+                        piece.energy_wh,
+                        energy,
+                        time_like,
+                        flat,
+                    )
+                )
+        energy_before += period.energy_wh
+    return merged
+
+
+def _merge_runs(
+    periods: Sequence[ChargingPeriod], session_cuts: list[datetime]
+) -> list[ChargingPeriod]:
+    """Join neighbouring periods of the same state that no restriction boundary separates."""
+    runs: list[ChargingPeriod] = []
+    run_start: ChargingPeriod | None = None
+    run_end: datetime | None = None
+    run_energy = ZERO
+    for period in periods:
+        if run_start is not None:
+            if (
+                run_start.charging == period.charging
+                and run_end == period.start
+                and bisect_right(session_cuts, run_start.start)
+                == bisect_left(session_cuts, period.end)
+            ):
+                run_end = period.end
+                run_energy += period.energy_wh
+                continue
+            runs.append(run_start._replace(end=run_end, energy_wh=run_energy))
+        run_start, run_end, run_energy = period, period.end, period.energy_wh
+    if run_start is not None:
+        runs.append(run_start._replace(end=run_end, energy_wh=run_energy))
+    return runs
+
+
+def _step_extra(total: Decimal, step_size: int) -> Decimal:
+    if step_size <= 1 and total == total.to_integral_value():
+        return ZERO
+    steps = (total / step_size).to_integral_value(rounding=ROUND_CEILING)
+    return steps * step_size - total
+
+
+def _line(
+    dimension: Dimension,
+    applied: tuple[int, PriceComponent],
+    volume: Decimal,
+    step_extra: Decimal,
+) -> PriceLine:
+    index, component = applied
+    if dimension is Dimension.ENERGY:
+        billed = (volume + step_extra) / WH_PER_KWH
+    elif dimension is Dimension.FLAT:
+        billed = ONE
+    else:
+        billed = (volume + step_extra) / SECONDS_PER_HOUR
+    excl_vat = _four(component.price * billed)
+    vat = _four(excl_vat * component.vat_rate / HUNDRED) if component.vat_rate else ZERO
+    return PriceLine(
+        dimension=dimension,
+        volume=volume,
+        step_extra=step_extra,
+        unit_price=component.price,
+        vat_rate=component.vat_rate,
+        excl_vat=excl_vat,
+        vat=vat,
+        element_index=index,
+    )
+
+
+def price_session(
+    *, terms: TariffTerms, periods: Sequence[ChargingPeriod], zone: ZoneInfo
+) -> PriceBreakdown:
+    """Price a session's periods with `terms`; `zone` is where time restrictions are read."""
+    compiled = _compiled(terms)
+    merged = _periods(periods, compiled, zone) if periods else []
+
+    billable_seconds: list[Decimal] = []
+    grace_left = Decimal(terms.parking_grace_seconds)
+    for period in merged:
+        seconds = _seconds(period.end - period.start)
+        if not period.charging and period.time_like is not None:
+            waived = min(grace_left, seconds)
+            grace_left -= waived
+            seconds -= waived
+        billable_seconds.append(seconds)
+
+    energy_indexes = [i for i, p in enumerate(merged) if p.energy is not None]
+    priced_parking = [
+        i
+        for i, p in enumerate(merged)
+        if not p.charging and p.time_like is not None and billable_seconds[i] > 0
+    ]
+    priced_time = [i for i, p in enumerate(merged) if p.charging and p.time_like is not None]
+    energy_extra_at, energy_extra = _rounding(
+        energy_indexes, lambda i: merged[i].energy_wh, lambda i: merged[i].energy
+    )
+    time_indexes = priced_parking or priced_time
+    time_extra_at, time_extra = _rounding(
+        time_indexes, lambda i: billable_seconds[i], lambda i: merged[i].time_like
+    )
+
+    flat_charged = False
+    priced_periods = []
+    for index, period in enumerate(merged):
+        lines = []
+        if period.flat is not None and not flat_charged:
+            lines.append(_line(Dimension.FLAT, period.flat, ONE, ZERO))
+            flat_charged = True
+        if period.energy is not None:
+            extra = energy_extra if index == energy_extra_at else ZERO
+            lines.append(_line(Dimension.ENERGY, period.energy, period.energy_wh, extra))
+        if period.time_like is not None:
+            dimension = Dimension.TIME if period.charging else Dimension.PARKING_TIME
+            extra = time_extra if index == time_extra_at else ZERO
+            lines.append(_line(dimension, period.time_like, billable_seconds[index], extra))
+        priced_periods.append(
+            PricedPeriod(
+                start=period.start,
+                end=period.end,
+                charging=period.charging,
+                energy_wh=period.energy_wh,
+                lines=tuple(lines),
+            )
+        )
+    return _totals(terms, tuple(priced_periods), merged)
+
+
+def _rounding(indexes, volume_of, applied_of) -> tuple[int | None, Decimal]:
+    if not indexes:
+        return None, ZERO
+    last = indexes[-1]
+    total = sum((volume_of(i) for i in indexes), ZERO)
+    return last, _step_extra(total, applied_of(last)[1].step_size)
+
+
+def _totals(
+    terms: TariffTerms, periods: tuple[PricedPeriod, ...], merged: list[_Period]
+) -> PriceBreakdown:
+    sums = {dimension: [ZERO, ZERO, ZERO] for dimension in Dimension}
+    for period in periods:
+        for line in period.lines:
+            bucket = sums[line.dimension]
+            bucket[0] += line.billed_volume
+            bucket[1] += line.excl_vat
+            bucket[2] += line.vat
+    energy_total = sum((p.energy_wh for p in merged), ZERO)
+    time_total = sum((_seconds(p.end - p.start) for p in merged if p.charging), ZERO)
+    parking_total = sum((_seconds(p.end - p.start) for p in merged if not p.charging), ZERO)
+    volumes = {
+        Dimension.ENERGY: energy_total / WH_PER_KWH,
+        Dimension.TIME: _four(time_total / SECONDS_PER_HOUR),
+        Dimension.PARKING_TIME: _four(parking_total / SECONDS_PER_HOUR),
+        Dimension.FLAT: sums[Dimension.FLAT][0],
+    }
+    dimensions = {
+        dimension: DimensionTotal(volume=volumes[dimension], excl_vat=bucket[1], vat=bucket[2])
+        for dimension, bucket in sums.items()
+    }
+    lines_excl = sum((bucket[1] for bucket in sums.values()), ZERO)
+    lines_vat = sum((bucket[2] for bucket in sums.values()), ZERO)
+    excl = lines_excl
+    incl = lines_excl + lines_vat
+    if terms.min_price is not None:
+        excl = max(excl, terms.min_price.excl_vat)
+        incl = max(incl, terms.min_price.incl_vat if terms.min_price.incl_vat is not None else excl)
+    if terms.max_price is not None:
+        excl = min(excl, terms.max_price.excl_vat)
+        incl = min(incl, terms.max_price.incl_vat if terms.max_price.incl_vat is not None else incl)
+    incl = max(incl, excl)
+    return PriceBreakdown(
+        currency=terms.currency,
+        periods=periods,
+        dimensions=dimensions,
+        lines_excl_vat=lines_excl,
+        lines_vat=lines_vat,
+        price_limit_adjustment=Price(
+            excl_vat=excl - lines_excl, incl_vat=incl - (lines_excl + lines_vat)
+        ),
+        total_excl_vat=round_money(excl, terms.currency),
+        total_incl_vat=round_money(incl, terms.currency),
+    )
+
+
+def split_period(period: ChargingPeriod, at: datetime) -> tuple[ChargingPeriod, ChargingPeriod]:
+    """Two periods that together are `period`, cut at `at` with energy shared by time."""
+    share = _seconds(at - period.start) / period.seconds
+    first_energy = period.energy_wh * share
+    return (
+        ChargingPeriod(
+            period.start, at, first_energy, period.charging, period.power_kw, period.current_a
+        ),
+        ChargingPeriod(
+            at,
+            period.end,
+            period.energy_wh - first_energy,
+            period.charging,
+            period.power_kw,
+            period.current_a,
+        ),
+    )
