@@ -40,3 +40,9 @@ def _required_services_present() -> None:
         pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but DATABASE_URL does not point to PostgreSQL")
     if not _redis_reachable():
         pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but Redis at REDIS_URL does not answer")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    """Tests create many users; the production hasher's deliberate slowness is not under test."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -2,10 +2,12 @@
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.db.models import Model
 
 from apps.charging.choices import (
     ConnectorStandard,
@@ -188,6 +190,11 @@ class ChargingSessionFactory(factory.django.DjangoModelFactory):
     status = SessionStatus.COMPLETED
     source = SessionSource.MANUAL
 
+    class Params:
+        active = factory.Trait(
+            status=SessionStatus.ACTIVE, ended_at=None, meter_stop_wh=None, energy_wh=None
+        )
+
 
 class MeterValueFactory(factory.django.DjangoModelFactory):
     class Meta:
@@ -198,3 +205,67 @@ class MeterValueFactory(factory.django.DjangoModelFactory):
     energy_wh = 1_010_000
     power_w = 11_000
     state_of_charge_percent = 55
+
+
+class DriverUserFactory(UserFactory):
+    """The login a driver uses in the mobile app: not staff."""
+
+    username = factory.Sequence(lambda n: f"driver-login{n}")
+
+
+@dataclass(frozen=True)
+class FleetRows:
+    """One fleet with one row of every fleet-owned model, linked to each other."""
+
+    fleet: Fleet
+    depot: Depot
+    cost_center: CostCenter
+    membership: Membership
+    driver: Driver
+    token: ChargeToken
+    vehicle: Vehicle
+    assignment: VehicleAssignment
+    odometer_reading: OdometerReading
+    station: ChargingStation
+    connector: Connector
+    session: ChargingSession
+    meter_value: MeterValue
+
+    def row_of(self, model: type[Model]) -> Model:
+        """This fleet's row of `model`; for the user model, the driver's login."""
+        if model is get_user_model():
+            return self.driver.user
+        (row,) = (value for value in vars(self).values() if type(value) is model)
+        return row
+
+
+def fleet_rows_create(**fleet_kwargs) -> FleetRows:
+    """A fleet with one row of every model: a viewer's membership, a driver with a login and a
+    token, a vehicle assigned to them with an odometer reading, a station with a connector, and a
+    completed session there with one meter value."""
+    fleet = FleetFactory(**fleet_kwargs)
+    depot = DepotFactory(fleet=fleet)
+    cost_center = CostCenterFactory(fleet=fleet)
+    driver = DriverFactory(fleet=fleet, cost_center=cost_center, user=DriverUserFactory())
+    token = ChargeTokenFactory(driver=driver)
+    vehicle = VehicleFactory(fleet=fleet, home_depot=depot, cost_center=cost_center)
+    station = ChargingStationFactory(fleet=fleet, depot=depot)
+    connector = ConnectorFactory(station=station)
+    session = ChargingSessionFactory(
+        fleet=fleet, driver=driver, vehicle=vehicle, token=token, connector=connector
+    )
+    return FleetRows(
+        fleet=fleet,
+        depot=depot,
+        cost_center=cost_center,
+        membership=MembershipFactory(fleet=fleet, role=MembershipRole.VIEWER),
+        driver=driver,
+        token=token,
+        vehicle=vehicle,
+        assignment=VehicleAssignmentFactory(vehicle=vehicle, driver=driver),
+        odometer_reading=OdometerReadingFactory(vehicle=vehicle),
+        station=station,
+        connector=connector,
+        session=session,
+        meter_value=MeterValueFactory(session=session),
+    )

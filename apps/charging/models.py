@@ -47,7 +47,12 @@ class ChargingStation(TimeStampedModel):
         ordering = ["fleet", "ocpp_identity"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=StationStatus.values), name="station_status_valid"
+                condition=Q(status__in=StationStatus.values),
+                name="station_status_valid",
+                violation_error_code="station_status_valid",
+                violation_error_message=(
+                    "The status must be available, occupied, faulted, unavailable or offline."
+                ),
             ),
         ]
 
@@ -57,7 +62,11 @@ class ChargingStation(TimeStampedModel):
     def clean(self) -> None:
         if self.depot_id and self.fleet_id and self.depot.fleet_id != self.fleet_id:
             raise ValidationError(
-                {"depot": "The depot belongs to another fleet."}, code="other_fleet"
+                {
+                    "depot": ValidationError(
+                        "The depot belongs to another fleet.", code="other_fleet"
+                    )
+                }
             )
 
 
@@ -85,14 +94,29 @@ class Connector(TimeStampedModel):
             models.UniqueConstraint(
                 fields=["station", "connector_id"], name="connector_id_unique_per_station"
             ),
-            models.CheckConstraint(condition=Q(connector_id__gte=1), name="connector_id_from_1"),
-            models.CheckConstraint(condition=Q(max_kw__gt=0), name="connector_max_kw_positive"),
+            models.CheckConstraint(
+                condition=Q(connector_id__gte=1),
+                name="connector_id_from_1",
+                violation_error_code="connector_id_from_1",
+                violation_error_message="Connector ids are numbered from 1, as in OCPP.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_kw__gt=0),
+                name="connector_max_kw_positive",
+                violation_error_code="connector_max_kw_positive",
+                violation_error_message="The connector's max power must be above 0 kW.",
+            ),
             models.CheckConstraint(
                 condition=Q(standard__in=ConnectorStandard.values),
                 name="connector_standard_valid",
+                violation_error_code="connector_standard_valid",
+                violation_error_message="The connector standard must be an OCPI standard.",
             ),
             models.CheckConstraint(
-                condition=Q(power_type__in=PowerType.values), name="connector_power_type_valid"
+                condition=Q(power_type__in=PowerType.values),
+                name="connector_power_type_valid",
+                violation_error_code="connector_power_type_valid",
+                violation_error_message="The power type must be AC_1_PHASE, AC_3_PHASE or DC.",
             ),
         ]
 
@@ -128,9 +152,13 @@ class ChargingSession(TimeStampedModel):
     )
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
-    meter_start_wh = models.BigIntegerField("meter start (Wh)", null=True, blank=True)
+    meter_start_wh = models.BigIntegerField(
+        "meter start (Wh)", null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     meter_stop_wh = models.BigIntegerField("meter stop (Wh)", null=True, blank=True)
-    energy_wh = models.BigIntegerField("energy (Wh)", null=True, blank=True)
+    energy_wh = models.BigIntegerField(
+        "energy (Wh)", null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     status = models.CharField(
         max_length=16, choices=SessionStatus.choices, default=SessionStatus.ACTIVE
     )
@@ -148,57 +176,89 @@ class ChargingSession(TimeStampedModel):
                 fields=["source", "external_id"],
                 condition=~Q(external_id=""),
                 name="session_external_id_unique_per_source",
+                violation_error_code="session_external_id_unique_per_source",
+                violation_error_message=(
+                    "A session with this external id already exists for this source."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["connector"],
                 condition=Q(status="active", connector__isnull=False),
                 name="session_one_active_per_connector",
+                # "unique" makes full_clean() report it on the connector field.
+                violation_error_code="unique",
+                violation_error_message="This connector already has an active session.",
             ),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
                 name="session_ends_after_it_starts",
+                violation_error_code="session_ends_after_it_starts",
+                violation_error_message="A session cannot end before it starts.",
             ),
             models.CheckConstraint(
                 condition=Q(meter_start_wh__isnull=True) | Q(meter_start_wh__gte=0),
                 name="session_meter_start_not_negative",
+                violation_error_code="session_meter_start_not_negative",
+                violation_error_message="The meter start cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(meter_stop_wh__isnull=True)
                 | Q(meter_start_wh__isnull=True)
                 | Q(meter_stop_wh__gte=F("meter_start_wh")),
                 name="session_meter_stop_not_below_start",
+                violation_error_code="session_meter_stop_not_below_start",
+                violation_error_message="The meter stop cannot be below the meter start.",
             ),
             models.CheckConstraint(
                 condition=Q(energy_wh__isnull=True) | Q(energy_wh__gte=0),
                 name="session_energy_not_negative",
+                violation_error_code="session_energy_not_negative",
+                violation_error_message="The energy cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(meter_stop_wh__isnull=True)
                 | Q(meter_start_wh__isnull=True)
                 | Q(energy_wh=F("meter_stop_wh") - F("meter_start_wh")),
                 name="session_energy_is_meter_difference",
+                violation_error_code="session_energy_is_meter_difference",
+                violation_error_message="The energy must be meter stop minus meter start.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="completed")
                 | (Q(ended_at__isnull=False) & Q(energy_wh__isnull=False)),
                 name="session_completed_has_end_and_energy",
+                violation_error_code="session_completed_has_end_and_energy",
+                violation_error_message="A completed session needs its end and its energy.",
             ),
             models.CheckConstraint(
                 condition=~Q(status="active") | Q(ended_at__isnull=True),
                 name="session_active_has_no_end",
+                violation_error_code="session_active_has_no_end",
+                violation_error_message="An active session has no end yet.",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=SessionStatus.values), name="session_status_valid"
+                condition=Q(status__in=SessionStatus.values),
+                name="session_status_valid",
+                violation_error_code="session_status_valid",
+                violation_error_message="The status must be active, completed or invalid.",
             ),
             models.CheckConstraint(
                 condition=Q(location_kind__in=LocationKind.values),
                 name="session_location_kind_valid",
+                violation_error_code="session_location_kind_valid",
+                violation_error_message="The location must be depot, home or public.",
             ),
             models.CheckConstraint(
-                condition=Q(purpose__in=SessionPurpose.values), name="session_purpose_valid"
+                condition=Q(purpose__in=SessionPurpose.values),
+                name="session_purpose_valid",
+                violation_error_code="session_purpose_valid",
+                violation_error_message="The purpose must be business or private.",
             ),
             models.CheckConstraint(
-                condition=Q(source__in=SessionSource.values), name="session_source_valid"
+                condition=Q(source__in=SessionSource.values),
+                name="session_source_valid",
+                violation_error_code="session_source_valid",
+                violation_error_message="The source must be ocpp, app, manual or import.",
             ),
         ]
         indexes = [
@@ -210,8 +270,51 @@ class ChargingSession(TimeStampedModel):
         return f"Session {self.pk} of {self.driver_id} at {self.started_at:%Y-%m-%d %H:%M}"
 
     def clean(self) -> None:
-        if not self.fleet_id:
-            return
+        """Repeat the table's rules on the fields they concern, then check every related row
+        (driver, vehicle, token, connector) belongs to the session's fleet."""
+        errors = self._period_and_meter_errors()
+        if self.fleet_id:
+            errors.update(self._other_fleet_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _period_and_meter_errors(self) -> dict[str, ValidationError]:
+        errors = {}
+        if self.started_at and self.ended_at and self.ended_at < self.started_at:
+            errors["ended_at"] = ValidationError(
+                "A session cannot end before it starts.", code="ends_before_start"
+            )
+        if self.status == SessionStatus.ACTIVE and self.ended_at is not None:
+            errors["ended_at"] = ValidationError(
+                "An active session has no end yet; complete it to set one.",
+                code="active_has_end",
+            )
+        if self.status == SessionStatus.COMPLETED:
+            if self.ended_at is None:
+                errors["ended_at"] = ValidationError(
+                    "A completed session needs its end.", code="completed_without_end"
+                )
+            if self.energy_wh is None:
+                errors["energy_wh"] = ValidationError(
+                    "A completed session needs its energy.", code="completed_without_energy"
+                )
+        start, stop = self.meter_start_wh, self.meter_stop_wh
+        if start is not None and stop is not None:
+            if stop < start:
+                errors["meter_stop_wh"] = ValidationError(
+                    "The meter stop (%(stop)d Wh) cannot be below the meter start (%(start)d Wh).",
+                    code="meter_stop_below_start",
+                    params={"stop": stop, "start": start},
+                )
+            elif self.energy_wh is not None and self.energy_wh != stop - start:
+                errors["energy_wh"] = ValidationError(
+                    "The energy must be meter stop minus meter start: %(expected)d Wh.",
+                    code="energy_not_meter_difference",
+                    params={"expected": stop - start},
+                )
+        return errors
+
+    def _other_fleet_errors(self) -> dict[str, ValidationError]:
         errors = {}
         related_fleet_ids = {
             "driver": self.driver.fleet_id if self.driver_id else None,
@@ -226,8 +329,7 @@ class ChargingSession(TimeStampedModel):
             errors.setdefault(
                 "token", ValidationError("The token is another driver's.", code="other_driver")
             )
-        if errors:
-            raise ValidationError(errors)
+        return errors
 
     @property
     def energy_kwh(self) -> Decimal | None:
@@ -243,8 +345,10 @@ class MeterValue(models.Model):
         ChargingSession, on_delete=models.CASCADE, related_name="meter_values"
     )
     measured_at = models.DateTimeField()
-    energy_wh = models.BigIntegerField("energy register (Wh)")
-    power_w = models.IntegerField("power (W)", null=True, blank=True)
+    energy_wh = models.BigIntegerField("energy register (Wh)", validators=[MinValueValidator(0)])
+    power_w = models.IntegerField(
+        "power (W)", null=True, blank=True, validators=[MinValueValidator(0)]
+    )
     state_of_charge_percent = models.PositiveSmallIntegerField(
         "state of charge (%)",
         null=True,
@@ -259,16 +363,23 @@ class MeterValue(models.Model):
                 fields=["session", "measured_at"], name="meter_value_one_per_moment"
             ),
             models.CheckConstraint(
-                condition=Q(energy_wh__gte=0), name="meter_value_energy_not_negative"
+                condition=Q(energy_wh__gte=0),
+                name="meter_value_energy_not_negative",
+                violation_error_code="meter_value_energy_not_negative",
+                violation_error_message="The energy register cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(power_w__isnull=True) | Q(power_w__gte=0),
                 name="meter_value_power_not_negative",
+                violation_error_code="meter_value_power_not_negative",
+                violation_error_message="The power cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(state_of_charge_percent__isnull=True)
                 | Q(state_of_charge_percent__lte=100),
                 name="meter_value_soc_at_most_100",
+                violation_error_code="meter_value_soc_at_most_100",
+                violation_error_message="The state of charge cannot be above 100 percent.",
             ),
         ]
 

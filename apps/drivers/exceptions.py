@@ -13,3 +13,7 @@ class TokenUidInUse(Conflict):
 
 class InvalidTokenPeriod(DomainError):
     code = "drivers.invalid_token_period"
+
+
+class InvalidTokenUid(DomainError):
+    code = "drivers.invalid_token_uid"

@@ -1,5 +1,6 @@
 """Tables of the drivers app: Driver and ChargeToken."""
 
+import contextlib
 from decimal import Decimal
 
 from django.conf import settings
@@ -59,10 +60,16 @@ class Driver(TimeStampedModel):
                 fields=["fleet", "email"], name="driver_email_unique_per_fleet"
             ),
             models.CheckConstraint(
-                condition=Q(status__in=DriverStatus.values), name="driver_status_valid"
+                condition=Q(status__in=DriverStatus.values),
+                name="driver_status_valid",
+                violation_error_code="driver_status_valid",
+                violation_error_message="The status must be active, suspended or left.",
             ),
             models.CheckConstraint(
-                condition=Q(home_rate_per_kwh__gte=0), name="driver_home_rate_not_negative"
+                condition=Q(home_rate_per_kwh__gte=0),
+                name="driver_home_rate_not_negative",
+                violation_error_code="driver_home_rate_not_negative",
+                violation_error_message="The home charging rate cannot be negative.",
             ),
         ]
 
@@ -73,14 +80,25 @@ class Driver(TimeStampedModel):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        """Bring IBAN and email to their stored form before the field validators see them, so a
+        formatted IBAN ("NL91 ABNA …", longer than 34 characters for some countries) or an email
+        with stray spaces is judged by its content, not refused for its length or a space."""
         if self.iban:
-            self.iban = normalize_iban(self.iban)
+            with contextlib.suppress(ValidationError):  # an invalid IBAN: the validator says why
+                self.iban = normalize_iban(self.iban)
         if self.email:
             self.email = self.email.strip().lower()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
         if self.cost_center_id and self.fleet_id and self.cost_center.fleet_id != self.fleet_id:
             raise ValidationError(
-                {"cost_center": "The cost center belongs to another fleet."}, code="other_fleet"
+                {
+                    "cost_center": ValidationError(
+                        "The cost center belongs to another fleet.", code="other_fleet"
+                    )
+                }
             )
 
 
@@ -100,21 +118,37 @@ class ChargeToken(TimeStampedModel):
         ordering = ["driver", "uid"]
         constraints = [
             models.UniqueConstraint(
-                fields=["uid"], condition=Q(is_active=True), name="token_uid_unique_among_active"
+                fields=["uid"],
+                condition=Q(is_active=True),
+                name="token_uid_unique_among_active",
+                # "unique" makes full_clean() report it on the uid field.
+                violation_error_code="unique",
+                violation_error_message="An active token with this UID already exists.",
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),
                 name="token_valid_until_after_valid_from",
+                violation_error_code="token_valid_until_after_valid_from",
+                violation_error_message="A token's valid until must be after its valid from.",
             ),
         ]
 
     def __str__(self) -> str:
         return self.uid
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        """Store the UID as chargers report it: no surrounding spaces, upper case."""
         if self.uid:
             self.uid = self.uid.strip().upper()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
             raise ValidationError(
-                {"valid_until": "Must be after valid from."}, code="valid_until_before_valid_from"
+                {
+                    "valid_until": ValidationError(
+                        "Valid until must be after valid from.",
+                        code="valid_until_before_valid_from",
+                    )
+                }
             )

@@ -6,7 +6,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.drivers.choices import DriverStatus, TokenKind
-from apps.drivers.exceptions import DriverNotActive, InvalidTokenPeriod, TokenUidInUse
+from apps.drivers.exceptions import (
+    DriverNotActive,
+    InvalidTokenPeriod,
+    InvalidTokenUid,
+    TokenUidInUse,
+)
 from apps.drivers.models import ChargeToken, Driver
 from voltop.core.timeutils import require_aware
 
@@ -29,6 +34,16 @@ def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
     return driver
 
 
+def _check_token_uid_shape(uid: str) -> None:
+    max_length = ChargeToken._meta.get_field("uid").max_length
+    if not uid:
+        raise InvalidTokenUid("A token needs a UID.", field="uid")
+    if len(uid) > max_length:
+        raise InvalidTokenUid(
+            f"A token UID has at most {max_length} characters; {uid} has {len(uid)}.", field="uid"
+        )
+
+
 def _check_token_uid_free(uid: str, *, exclude_pk: int | None) -> None:
     clash = ChargeToken.objects.filter(uid=uid, is_active=True).exclude(pk=exclude_pk)
     if clash.exists():
@@ -47,11 +62,12 @@ def charge_token_check(
     """Raise the first rule a token with these values would break."""
     require_aware(valid_from, field="valid_from")
     require_aware(valid_until, field="valid_until")
+    _check_token_uid_shape(normalize_token_uid(uid))
     if valid_until is not None and valid_until <= valid_from:
         raise InvalidTokenPeriod("Valid until must be after valid from.", field="valid_until")
     if is_active and driver.status != DriverStatus.ACTIVE:
         raise DriverNotActive(
-            f"Driver {driver} is {driver.get_status_display().lower()}; "
+            f"Driver {driver} is not active ({driver.get_status_display().lower()}); "
             "only active drivers get active tokens.",
             field="is_active",
         )

@@ -43,9 +43,14 @@ class Fleet(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(default_vat_rate__gte=0) & Q(default_vat_rate__lte=100),
                 name="fleet_vat_rate_between_0_and_100",
+                violation_error_code="fleet_vat_rate_between_0_and_100",
+                violation_error_message="The default VAT rate must be between 0 and 100 percent.",
             ),
             models.CheckConstraint(
-                condition=Q(currency__regex=r"^[A-Z]{3}$"), name="fleet_currency_iso_4217"
+                condition=Q(currency__regex=r"^[A-Z]{3}$"),
+                name="fleet_currency_iso_4217",
+                violation_error_code="fleet_currency_iso_4217",
+                violation_error_message="The currency must be a three-letter ISO 4217 code.",
             ),
         ]
 
@@ -75,7 +80,10 @@ class Depot(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["fleet", "name"], name="depot_name_unique_per_fleet"),
             models.CheckConstraint(
-                condition=Q(grid_connection_limit_kw__gt=0), name="depot_grid_limit_positive"
+                condition=Q(grid_connection_limit_kw__gt=0),
+                name="depot_grid_limit_positive",
+                violation_error_code="depot_grid_limit_positive",
+                violation_error_message="The grid connection limit must be above 0 kW.",
             ),
         ]
 
@@ -120,7 +128,10 @@ class Membership(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(fields=["user", "fleet"], name="membership_unique_per_fleet"),
             models.CheckConstraint(
-                condition=Q(role__in=MembershipRole.values), name="membership_role_valid"
+                condition=Q(role__in=MembershipRole.values),
+                name="membership_role_valid",
+                violation_error_code="membership_role_valid",
+                violation_error_message="The role must be admin, manager, finance or viewer.",
             ),
         ]
 

@@ -82,33 +82,52 @@ class Vehicle(TimeStampedModel):
                 fields=["fleet", "plate"], name="vehicle_plate_unique_per_fleet"
             ),
             models.CheckConstraint(
-                condition=Q(vin__regex=VIN_PATTERN), name="vehicle_vin_iso_3779"
+                condition=Q(vin__regex=VIN_PATTERN),
+                name="vehicle_vin_iso_3779",
+                violation_error_code="vehicle_vin_iso_3779",
+                violation_error_message=(
+                    "A VIN has 17 characters: digits and the letters A-Z without I, O and Q."
+                ),
             ),
             models.CheckConstraint(
-                condition=Q(status__in=VehicleStatus.values), name="vehicle_status_valid"
+                condition=Q(status__in=VehicleStatus.values),
+                name="vehicle_status_valid",
+                violation_error_code="vehicle_status_valid",
+                violation_error_message="The status must be active, maintenance or retired.",
             ),
             models.CheckConstraint(
                 condition=Q(usable_battery_kwh__gt=0) & Q(max_ac_kw__gt=0),
                 name="vehicle_battery_and_ac_power_positive",
+                violation_error_code="vehicle_battery_and_ac_power_positive",
+                violation_error_message="Usable battery and max AC power must be above 0.",
             ),
             models.CheckConstraint(
                 condition=Q(max_dc_kw__isnull=True) | Q(max_dc_kw__gt=0),
                 name="vehicle_dc_power_positive",
+                violation_error_code="vehicle_dc_power_positive",
+                violation_error_message="Max DC power must be above 0, or empty.",
             ),
             models.CheckConstraint(
                 condition=Q(model_year__gte=1990) & Q(model_year__lte=2100),
                 name="vehicle_model_year_plausible",
+                violation_error_code="vehicle_model_year_plausible",
+                violation_error_message="The model year must be between 1990 and 2100.",
             ),
         ]
 
     def __str__(self) -> str:
         return f"{self.plate} ({self.make} {self.model})"
 
-    def clean(self) -> None:
+    def clean_fields(self, exclude=None) -> None:
+        """Bring VIN and plate to their stored form (no surrounding spaces, upper case) before
+        the field validators see them, so " wvwzzz1kz… " is judged by its 17 characters."""
         if self.vin:
             self.vin = normalize_vin(self.vin)
         if self.plate:
             self.plate = self.plate.strip().upper()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
         errors = {}
         for field in ("home_depot", "cost_center"):
             related = getattr(self, field)
@@ -136,6 +155,8 @@ class VehicleAssignment(TimeStampedModel):
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
                 name="assignment_ends_after_it_starts",
+                violation_error_code="assignment_ends_after_it_starts",
+                violation_error_message="The assignment must end after it starts.",
             ),
         ]
         indexes = [
@@ -145,6 +166,19 @@ class VehicleAssignment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.vehicle} → {self.driver}"
+
+    def clean(self) -> None:
+        errors = {}
+        if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
+            errors["ends_at"] = ValidationError(
+                "The assignment must end after it starts.", code="ends_before_start"
+            )
+        if self.vehicle_id and self.driver_id and self.driver.fleet_id != self.vehicle.fleet_id:
+            errors["driver"] = ValidationError(
+                "The driver belongs to another fleet than the vehicle.", code="other_fleet"
+            )
+        if errors:
+            raise ValidationError(errors)
 
 
 class OdometerReading(TimeStampedModel):

@@ -38,9 +38,12 @@ def vehicle_assignment_check(
         raise InvalidAssignmentPeriod("The assignment must end after it starts.", field="ends_at")
     if vehicle.status == VehicleStatus.RETIRED:
         raise VehicleRetired(f"Vehicle {vehicle} is retired.", field="vehicle")
-    if exclude_pk is None and driver.status != DriverStatus.ACTIVE:
+    if driver.status != DriverStatus.ACTIVE and not _keeps_its_driver(
+        assignment_pk=exclude_pk, driver=driver
+    ):
         raise DriverNotActive(
-            f"Driver {driver} is {driver.get_status_display().lower()}.", field="driver"
+            f"Driver {driver} is not active ({driver.get_status_display().lower()}).",
+            field="driver",
         )
     clash = (
         vehicle_assignments_overlapping(
@@ -58,21 +61,45 @@ def vehicle_assignment_check(
         )
 
 
-def _assignment_save(assignment: VehicleAssignment) -> VehicleAssignment:
-    Vehicle.objects.select_for_update().filter(pk=assignment.vehicle_id).first()
+def _keeps_its_driver(*, assignment_pk: int | None, driver: Driver) -> bool:
+    """True when assignment `assignment_pk` already has `driver`: the assignment of a driver
+    suspended since can still be ended or moved, but no inactive driver gets a new one."""
+    if assignment_pk is None:
+        return False
+    return VehicleAssignment.objects.filter(pk=assignment_pk, driver=driver).exists()
+
+
+def _assignment_save(
+    *,
+    assignment: VehicleAssignment,
+    vehicle_pk: int,
+    driver_pk: int,
+    starts_at: datetime,
+    ends_at: datetime | None,
+) -> VehicleAssignment:
+    """Lock driver then vehicle, check the rules against their current rows, then save."""
+    driver = Driver.objects.select_for_update().get(pk=driver_pk)
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle_pk)
     vehicle_assignment_check(
-        vehicle=assignment.vehicle,
-        driver=assignment.driver,
-        starts_at=assignment.starts_at,
-        ends_at=assignment.ends_at,
+        vehicle=vehicle,
+        driver=driver,
+        starts_at=starts_at,
+        ends_at=ends_at,
         exclude_pk=assignment.pk,
     )
+    assignment.vehicle = vehicle
+    assignment.driver = driver
+    assignment.starts_at = starts_at
+    assignment.ends_at = ends_at
     try:
         with transaction.atomic():
-            assignment.save()
+            if assignment.pk is None:
+                assignment.save()
+            else:
+                assignment.save(update_fields=["driver", "starts_at", "ends_at", "updated_at"])
     except IntegrityError as error:
         raise AssignmentOverlaps(
-            f"{assignment.vehicle} is already assigned in that period.", field="starts_at"
+            f"{vehicle} is already assigned in that period.", field="starts_at"
         ) from error
     return assignment
 
@@ -83,7 +110,11 @@ def vehicle_assign(
 ) -> VehicleAssignment:
     """Assign `driver` to `vehicle` from `starts_at` (until `ends_at`, or open-ended)."""
     return _assignment_save(
-        VehicleAssignment(vehicle=vehicle, driver=driver, starts_at=starts_at, ends_at=ends_at)
+        assignment=VehicleAssignment(),
+        vehicle_pk=vehicle.pk,
+        driver_pk=driver.pk,
+        starts_at=starts_at,
+        ends_at=ends_at,
     )
 
 
@@ -95,23 +126,28 @@ def vehicle_assignment_update(
     starts_at: datetime,
     ends_at: datetime | None,
 ) -> VehicleAssignment:
-    """Change who, from when or until when; the overlap rules are checked again."""
-    assignment.driver = driver
-    assignment.starts_at = starts_at
-    assignment.ends_at = ends_at
-    return _assignment_save(assignment)
+    """Change who, from when or until when; the overlap rules are checked again.
+
+    Works on the stored row, so a refused change leaves `assignment` as the caller passed it.
+    """
+    stored = VehicleAssignment.objects.get(pk=assignment.pk)
+    return _assignment_save(
+        assignment=stored,
+        vehicle_pk=stored.vehicle_id,
+        driver_pk=driver.pk,
+        starts_at=starts_at,
+        ends_at=ends_at,
+    )
 
 
 @transaction.atomic
 def vehicle_assignment_end(
     *, assignment: VehicleAssignment, ends_at: datetime
 ) -> VehicleAssignment:
-    """Close an open assignment at `ends_at`."""
+    """Close an open assignment at `ends_at`, keeping its stored driver and start."""
+    stored = VehicleAssignment.objects.get(pk=assignment.pk)
     return vehicle_assignment_update(
-        assignment=assignment,
-        driver=assignment.driver,
-        starts_at=assignment.starts_at,
-        ends_at=ends_at,
+        assignment=stored, driver=stored.driver, starts_at=stored.starts_at, ends_at=ends_at
     )
 
 

@@ -1,0 +1,287 @@
+"""Writes of the drivers app: status changes deactivate tokens; issuing and editing tokens."""
+
+import datetime as dt
+
+import pytest
+
+from apps.drivers.choices import DriverStatus, TokenKind
+from apps.drivers.exceptions import (
+    DriverNotActive,
+    InvalidTokenPeriod,
+    InvalidTokenUid,
+    TokenUidInUse,
+)
+from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.services import (
+    charge_token_deactivate,
+    charge_token_issue,
+    charge_token_save,
+    driver_set_status,
+)
+from tests.factories import ChargeTokenFactory, DriverFactory
+from voltop.core.timeutils import NaiveDatetime
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+JAN_1 = dt.datetime(2026, 1, 1, tzinfo=UTC)
+DEC_31 = dt.datetime(2026, 12, 31, tzinfo=UTC)
+
+
+def _token_rows() -> list[tuple]:
+    return list(ChargeToken.objects.order_by("pk").values_list("driver_id", "uid", "is_active"))
+
+
+# driver_set_status
+
+
+@pytest.mark.parametrize("status", [DriverStatus.SUSPENDED, DriverStatus.LEFT])
+def test_suspending_or_removing_a_driver_deactivates_all_their_tokens_only(status):
+    driver = DriverFactory(status=DriverStatus.ACTIVE)
+    card = ChargeTokenFactory(driver=driver, uid="CARD1", is_active=True)
+    app = ChargeTokenFactory(driver=driver, uid="APP1", kind=TokenKind.APP_USER, is_active=True)
+    colleague_card = ChargeTokenFactory(uid="CARD2", is_active=True)
+
+    returned = driver_set_status(driver=driver, status=status)
+
+    assert returned.status == status
+    assert Driver.objects.get(pk=driver.pk).status == status
+    assert ChargeToken.objects.get(pk=card.pk).is_active is False
+    assert ChargeToken.objects.get(pk=app.pk).is_active is False
+    assert ChargeToken.objects.get(pk=colleague_card.pk).is_active is True
+
+
+def test_setting_status_of_an_already_suspended_driver_deactivates_a_token_left_active():
+    driver = DriverFactory(status=DriverStatus.SUSPENDED)
+    token = ChargeTokenFactory(driver=driver, is_active=True)
+
+    driver_set_status(driver=driver, status=DriverStatus.SUSPENDED)
+
+    assert ChargeToken.objects.get(pk=token.pk).is_active is False
+
+
+def test_reactivating_a_driver_leaves_their_tokens_inactive():
+    driver = DriverFactory(status=DriverStatus.SUSPENDED)
+    token = ChargeTokenFactory(driver=driver, is_active=False)
+
+    driver_set_status(driver=driver, status=DriverStatus.ACTIVE)
+
+    assert Driver.objects.get(pk=driver.pk).status == DriverStatus.ACTIVE
+    assert ChargeToken.objects.get(pk=token.pk).is_active is False
+
+
+def test_status_change_works_on_the_stored_driver_not_a_stale_copy():
+    driver = DriverFactory(status=DriverStatus.ACTIVE, first_name="Sanne")
+    Driver.objects.filter(pk=driver.pk).update(first_name="Noor")
+
+    driver_set_status(driver=driver, status=DriverStatus.SUSPENDED)
+
+    stored = Driver.objects.get(pk=driver.pk)
+    assert (stored.first_name, stored.status) == ("Noor", DriverStatus.SUSPENDED)
+
+
+# charge_token_issue
+
+
+def test_issuing_a_token_stores_an_active_token_with_a_normalized_uid():
+    driver = DriverFactory()
+
+    token = charge_token_issue(
+        driver=driver, uid=" 04a1b2c3d4 ", valid_from=JAN_1, valid_until=DEC_31
+    )
+
+    stored = ChargeToken.objects.get(pk=token.pk)
+    assert (stored.driver_id, stored.uid, stored.kind, stored.is_active) == (
+        driver.pk,
+        "04A1B2C3D4",
+        TokenKind.RFID,
+        True,
+    )
+    assert (stored.valid_from, stored.valid_until) == (JAN_1, DEC_31)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            DriverStatus.SUSPENDED,
+            "Driver Sanne de Vries (E00042) is not active (suspended); "
+            "only active drivers get active tokens.",
+        ),
+        (
+            DriverStatus.LEFT,
+            "Driver Sanne de Vries (E00042) is not active (left the company); "
+            "only active drivers get active tokens.",
+        ),
+    ],
+)
+def test_issuing_a_token_to_an_inactive_driver_is_refused_and_saves_nothing(status, message):
+    driver = DriverFactory(
+        first_name="Sanne", last_name="de Vries", employee_number="E00042", status=status
+    )
+
+    with pytest.raises(DriverNotActive) as excinfo:
+        charge_token_issue(driver=driver, uid="04A1B2C3D4", valid_from=JAN_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("drivers.driver_not_active", "is_active")
+    assert excinfo.value.message == message
+    assert ChargeToken.objects.count() == 0
+
+
+def test_issuing_a_token_to_a_driver_suspended_since_it_was_loaded_is_refused():
+    driver = DriverFactory(status=DriverStatus.ACTIVE)
+    Driver.objects.filter(pk=driver.pk).update(status=DriverStatus.SUSPENDED)
+
+    with pytest.raises(DriverNotActive):
+        charge_token_issue(driver=driver, uid="04A1B2C3D4", valid_from=JAN_1)
+
+    assert ChargeToken.objects.count() == 0
+
+
+@pytest.mark.parametrize("uid", ["04A1B2C3D4", " 04a1b2c3d4 "])
+def test_issuing_a_uid_that_is_active_elsewhere_is_refused_and_saves_nothing(uid):
+    existing = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+
+    with pytest.raises(TokenUidInUse) as excinfo:
+        charge_token_issue(driver=DriverFactory(), uid=uid, valid_from=JAN_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("drivers.token_uid_in_use", "uid")
+    assert excinfo.value.message == "An active token with UID 04A1B2C3D4 already exists."
+    assert excinfo.value.status == 409
+    assert _token_rows() == [(existing.driver_id, "04A1B2C3D4", True)]
+
+
+def test_issuing_the_uid_of_a_deactivated_token_is_allowed():
+    lost_card = ChargeTokenFactory(uid="04A1B2C3D4", is_active=False)
+    driver = DriverFactory()
+
+    token = charge_token_issue(driver=driver, uid="04A1B2C3D4", valid_from=JAN_1)
+
+    assert _token_rows() == [
+        (lost_card.driver_id, "04A1B2C3D4", False),
+        (driver.pk, "04A1B2C3D4", True),
+    ]
+    assert token.is_active is True
+
+
+@pytest.mark.parametrize("valid_until", [JAN_1, JAN_1 - dt.timedelta(hours=1)])
+def test_issuing_a_token_valid_until_not_after_valid_from_is_refused(valid_until):
+    with pytest.raises(InvalidTokenPeriod) as excinfo:
+        charge_token_issue(
+            driver=DriverFactory(), uid="04A1B2C3D4", valid_from=JAN_1, valid_until=valid_until
+        )
+
+    assert (excinfo.value.code, excinfo.value.field) == (
+        "drivers.invalid_token_period",
+        "valid_until",
+    )
+    assert excinfo.value.message == "Valid until must be after valid from."
+    assert ChargeToken.objects.count() == 0
+
+
+def test_issuing_a_token_with_a_naive_valid_from_is_refused():
+    with pytest.raises(NaiveDatetime) as excinfo:
+        charge_token_issue(
+            driver=DriverFactory(),
+            uid="04A1B2C3D4",
+            valid_from=dt.datetime(2026, 1, 1),  # noqa: DTZ001 - the naive value under test
+        )
+
+    assert (excinfo.value.code, excinfo.value.field) == ("voltop.naive_datetime", "valid_from")
+    assert ChargeToken.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("uid", "message"),
+    [
+        ("", "A token needs a UID."),
+        ("   ", "A token needs a UID."),
+        ("A" * 37, f"A token UID has at most 36 characters; {'A' * 37} has 37."),
+    ],
+    ids=["empty", "blank", "too-long"],
+)
+def test_issuing_a_token_without_a_usable_uid_is_refused(uid, message):
+    with pytest.raises(InvalidTokenUid) as excinfo:
+        charge_token_issue(driver=DriverFactory(), uid=uid, valid_from=JAN_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("drivers.invalid_token_uid", "uid")
+    assert excinfo.value.message == message
+    assert ChargeToken.objects.count() == 0
+
+
+def test_issuing_a_uid_of_exactly_36_characters_is_allowed():
+    uid = "0123456789ABCDEF0123456789ABCDEF0123"
+
+    token = charge_token_issue(driver=DriverFactory(), uid=uid, valid_from=JAN_1)
+
+    assert ChargeToken.objects.get(pk=token.pk).uid == uid
+
+
+# charge_token_save
+
+
+def test_saving_an_active_token_with_its_own_uid_is_allowed():
+    token = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True, valid_until=None)
+    token.valid_until = DEC_31
+
+    charge_token_save(token=token)
+
+    assert ChargeToken.objects.get(pk=token.pk).valid_until == DEC_31
+
+
+def test_reactivating_a_token_whose_uid_is_now_active_elsewhere_is_refused():
+    ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+    old_card = ChargeTokenFactory(uid="04A1B2C3D4", is_active=False)
+    old_card.is_active = True
+
+    with pytest.raises(TokenUidInUse) as excinfo:
+        charge_token_save(token=old_card)
+
+    assert excinfo.value.field == "uid"
+    assert ChargeToken.objects.get(pk=old_card.pk).is_active is False
+
+
+def test_reactivating_a_token_of_a_suspended_driver_is_refused():
+    driver = DriverFactory(status=DriverStatus.SUSPENDED)
+    token = ChargeTokenFactory(driver=driver, is_active=False)
+    token.is_active = True
+
+    with pytest.raises(DriverNotActive) as excinfo:
+        charge_token_save(token=token)
+
+    assert excinfo.value.field == "is_active"
+    assert ChargeToken.objects.get(pk=token.pk).is_active is False
+
+
+def test_editing_an_inactive_token_of_a_suspended_driver_is_allowed():
+    driver = DriverFactory(status=DriverStatus.SUSPENDED)
+    token = ChargeTokenFactory(driver=driver, is_active=False, valid_until=None)
+    token.valid_until = DEC_31
+
+    charge_token_save(token=token)
+
+    stored = ChargeToken.objects.get(pk=token.pk)
+    assert (stored.valid_until, stored.is_active) == (DEC_31, False)
+
+
+def test_saving_a_token_with_a_period_ending_before_it_starts_is_refused():
+    token = ChargeTokenFactory(valid_from=JAN_1, valid_until=None)
+    token.valid_until = JAN_1 - dt.timedelta(days=1)
+
+    with pytest.raises(InvalidTokenPeriod):
+        charge_token_save(token=token)
+
+    assert ChargeToken.objects.get(pk=token.pk).valid_until is None
+
+
+# charge_token_deactivate
+
+
+def test_deactivating_a_token_blocks_it_and_frees_its_uid():
+    token = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+
+    charge_token_deactivate(token=token)
+    replacement = charge_token_issue(driver=token.driver, uid="04A1B2C3D4", valid_from=JAN_1)
+
+    assert ChargeToken.objects.get(pk=token.pk).is_active is False
+    assert ChargeToken.objects.get(pk=replacement.pk).is_active is True

@@ -1,0 +1,549 @@
+"""Writes of the vehicles app: assigning drivers to vehicles without overlap, and odometer
+readings that never go back."""
+
+import datetime as dt
+import threading
+import time
+
+import pytest
+from django.db import connection
+
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import Driver
+from apps.vehicles import services
+from apps.vehicles.choices import VehicleStatus
+from apps.vehicles.exceptions import (
+    AssignmentOverlaps,
+    DriverNotActive,
+    InvalidAssignmentPeriod,
+    OdometerReadingExists,
+    OdometerWentBackwards,
+    OtherFleet,
+    VehicleRetired,
+)
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from apps.vehicles.services import (
+    odometer_reading_correct,
+    odometer_reading_record,
+    vehicle_assign,
+    vehicle_assignment_end,
+    vehicle_assignment_update,
+)
+from tests.factories import (
+    DriverFactory,
+    OdometerReadingFactory,
+    VehicleFactory,
+)
+from voltop.core.timeutils import NaiveDatetime
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+MAR_1 = dt.datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+MAR_2 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+MAR_3 = dt.datetime(2026, 3, 3, 8, 0, tzinfo=UTC)
+MAR_4 = dt.datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def vehicle() -> Vehicle:
+    return VehicleFactory(plate="EV-001-X", make="Volkswagen", model="ID.4 Pro")
+
+
+@pytest.fixture
+def driver(vehicle) -> Driver:
+    return DriverFactory(fleet=vehicle.fleet, first_name="Sanne", last_name="de Vries")
+
+
+@pytest.fixture
+def colleague(vehicle) -> Driver:
+    return DriverFactory(fleet=vehicle.fleet, first_name="Noor", last_name="Jansen")
+
+
+def _assignments() -> list[tuple]:
+    return list(
+        VehicleAssignment.objects.order_by("starts_at").values_list(
+            "vehicle_id", "driver_id", "starts_at", "ends_at"
+        )
+    )
+
+
+# vehicle_assign
+
+
+def test_assigning_a_driver_stores_the_period(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_2)
+
+    assert assignment.pk is not None
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_2)]
+
+
+def test_assignment_starting_when_the_previous_one_ends_is_allowed(vehicle, driver, colleague):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_2)
+
+    vehicle_assign(vehicle=vehicle, driver=colleague, starts_at=MAR_2)
+
+    assert _assignments() == [
+        (vehicle.pk, driver.pk, MAR_1, MAR_2),
+        (vehicle.pk, colleague.pk, MAR_2, None),
+    ]
+
+
+def test_the_same_period_on_another_vehicle_is_allowed(vehicle, driver, colleague):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_3)
+    other_vehicle = VehicleFactory(fleet=vehicle.fleet)
+
+    vehicle_assign(vehicle=other_vehicle, driver=colleague, starts_at=MAR_1, ends_at=MAR_3)
+
+    assert VehicleAssignment.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "ends_at"),
+    [
+        (MAR_2, MAR_3),
+        (MAR_1 - dt.timedelta(days=1), MAR_4),
+        (MAR_1 - dt.timedelta(days=1), MAR_1 + dt.timedelta(minutes=1)),
+        (MAR_3 - dt.timedelta(minutes=1), MAR_4),
+        (MAR_2, None),
+        (MAR_1 - dt.timedelta(days=1), None),
+    ],
+    ids=["inside", "around", "across-start", "across-end", "open-inside", "open-before"],
+)
+def test_assignment_overlapping_another_is_refused_and_saves_nothing(
+    vehicle, driver, colleague, starts_at, ends_at
+):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_3)
+
+    with pytest.raises(AssignmentOverlaps) as excinfo:
+        vehicle_assign(vehicle=vehicle, driver=colleague, starts_at=starts_at, ends_at=ends_at)
+
+    assert (excinfo.value.code, excinfo.value.field) == (
+        "vehicles.assignment_overlaps",
+        "starts_at",
+    )
+    assert excinfo.value.message == (
+        "EV-001-X (Volkswagen ID.4 Pro) is already assigned to Sanne de Vries "
+        "from 2026-03-01 08:00 UTC until 2026-03-03 08:00 UTC."
+    )
+    assert excinfo.value.status == 409
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_3)]
+
+
+def test_assignment_after_the_start_of_an_open_ended_one_is_refused(vehicle, driver, colleague):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+
+    with pytest.raises(AssignmentOverlaps) as excinfo:
+        vehicle_assign(
+            vehicle=vehicle,
+            driver=colleague,
+            starts_at=dt.datetime(2027, 1, 1, tzinfo=UTC),
+            ends_at=dt.datetime(2027, 2, 1, tzinfo=UTC),
+        )
+
+    assert excinfo.value.message == (
+        "EV-001-X (Volkswagen ID.4 Pro) is already assigned to Sanne de Vries "
+        "from 2026-03-01 08:00 UTC until open end."
+    )
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, None)]
+
+
+@pytest.mark.parametrize("ends_at", [MAR_1, MAR_1 - dt.timedelta(hours=1)], ids=["same", "before"])
+def test_assignment_ending_when_or_before_it_starts_is_refused(vehicle, driver, ends_at):
+    with pytest.raises(InvalidAssignmentPeriod) as excinfo:
+        vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=ends_at)
+
+    assert (excinfo.value.code, excinfo.value.field) == (
+        "vehicles.invalid_assignment_period",
+        "ends_at",
+    )
+    assert excinfo.value.message == "The assignment must end after it starts."
+    assert VehicleAssignment.objects.count() == 0
+
+
+def test_assigning_a_driver_of_another_fleet_is_refused(vehicle):
+    with pytest.raises(OtherFleet) as excinfo:
+        vehicle_assign(vehicle=vehicle, driver=DriverFactory(), starts_at=MAR_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("vehicles.other_fleet", "driver")
+    assert VehicleAssignment.objects.count() == 0
+
+
+def test_assigning_a_retired_vehicle_is_refused(driver):
+    retired = VehicleFactory(
+        fleet=driver.fleet, status=VehicleStatus.RETIRED, plate="EV-009-Z", model="e-Golf"
+    )
+
+    with pytest.raises(VehicleRetired) as excinfo:
+        vehicle_assign(vehicle=retired, driver=driver, starts_at=MAR_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("vehicles.vehicle_retired", "vehicle")
+    assert excinfo.value.message == "Vehicle EV-009-Z (Volkswagen e-Golf) is retired."
+    assert VehicleAssignment.objects.count() == 0
+
+
+def test_assigning_a_vehicle_retired_since_it_was_loaded_is_refused(vehicle, driver):
+    Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+
+    with pytest.raises(VehicleRetired):
+        vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+
+    assert VehicleAssignment.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("status", "label"), [(DriverStatus.SUSPENDED, "suspended"), (DriverStatus.LEFT, "left")]
+)
+def test_assigning_an_inactive_driver_is_refused(vehicle, status, label):
+    inactive = DriverFactory(
+        fleet=vehicle.fleet,
+        first_name="Sanne",
+        last_name="de Vries",
+        employee_number="E00042",
+        status=status,
+    )
+
+    with pytest.raises(DriverNotActive) as excinfo:
+        vehicle_assign(vehicle=vehicle, driver=inactive, starts_at=MAR_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("vehicles.driver_not_active", "driver")
+    assert excinfo.value.message == (
+        f"Driver Sanne de Vries (E00042) is not active ({inactive.get_status_display().lower()})."
+    )
+    assert label in excinfo.value.message
+    assert VehicleAssignment.objects.count() == 0
+
+
+def test_assigning_a_driver_suspended_since_they_were_loaded_is_refused(vehicle, driver):
+    Driver.objects.filter(pk=driver.pk).update(status=DriverStatus.SUSPENDED)
+
+    with pytest.raises(DriverNotActive):
+        vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+
+    assert VehicleAssignment.objects.count() == 0
+
+
+def test_assignment_with_a_naive_start_is_refused(vehicle, driver):
+    with pytest.raises(NaiveDatetime) as excinfo:
+        vehicle_assign(
+            vehicle=vehicle,
+            driver=driver,
+            starts_at=dt.datetime(2026, 3, 1, 8, 0),  # noqa: DTZ001 - the naive value under test
+        )
+
+    assert excinfo.value.field == "starts_at"
+    assert VehicleAssignment.objects.count() == 0
+
+
+@pytest.mark.postgres
+def test_overlap_the_check_misses_is_still_refused_by_the_exclusion_constraint(
+    vehicle, driver, colleague, monkeypatch
+):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_3)
+    monkeypatch.setattr(
+        services,
+        "vehicle_assignments_overlapping",
+        lambda **kwargs: VehicleAssignment.objects.none(),
+    )
+
+    with pytest.raises(AssignmentOverlaps) as excinfo:
+        vehicle_assign(vehicle=vehicle, driver=colleague, starts_at=MAR_2, ends_at=MAR_4)
+
+    assert excinfo.value.field == "starts_at"
+    assert excinfo.value.message == (
+        "EV-001-X (Volkswagen ID.4 Pro) is already assigned in that period."
+    )
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_3)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_assignments_of_one_vehicle_for_overlapping_periods_let_exactly_one_in(
+    monkeypatch,
+):
+    """Two requests race to assign one vehicle: each thread has its own connection, both pass
+    a barrier together, and the overlap query is slowed down so both are inside the service at
+    once. The vehicle row lock makes the second wait and then see the first one's row."""
+    vehicle = VehicleFactory(plate="EV-001-X", make="Volkswagen", model="ID.4 Pro")
+    drivers = [
+        DriverFactory(fleet=vehicle.fleet, first_name="Sanne", last_name="de Vries"),
+        DriverFactory(fleet=vehicle.fleet, first_name="Noor", last_name="Jansen"),
+    ]
+    periods = [(MAR_1, MAR_3), (MAR_2, MAR_4)]
+    overlapping = services.vehicle_assignments_overlapping
+
+    def slow_overlapping(**kwargs):
+        time.sleep(0.3)
+        return overlapping(**kwargs)
+
+    monkeypatch.setattr(services, "vehicle_assignments_overlapping", slow_overlapping)
+    barrier = threading.Barrier(2)
+    outcomes: dict[int, object] = {}
+
+    def assign(index: int) -> None:
+        try:
+            connection.ensure_connection()  # connect first, so both start the service together
+            barrier.wait(timeout=10)
+            starts_at, ends_at = periods[index]
+            outcomes[index] = vehicle_assign(
+                vehicle=vehicle, driver=drivers[index], starts_at=starts_at, ends_at=ends_at
+            )
+        except Exception as error:  # kept for the assertions below, whatever it is
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=assign, args=(index,)) for index in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert not any(thread.is_alive() for thread in threads)
+    winners = {i: o for i, o in outcomes.items() if isinstance(o, VehicleAssignment)}
+    losers = {i: o for i, o in outcomes.items() if isinstance(o, AssignmentOverlaps)}
+    assert (len(winners), len(losers)) == (1, 1), outcomes
+    ((winner_index, winner),) = winners.items()
+    ((_, refusal),) = losers.items()
+    assert refusal.message == (
+        f"EV-001-X (Volkswagen ID.4 Pro) is already assigned to "
+        f"{drivers[winner_index].full_name} from "
+        f"{periods[winner_index][0]:%Y-%m-%d %H:%M} UTC "
+        f"until {periods[winner_index][1]:%Y-%m-%d %H:%M} UTC."
+    )
+    assert _assignments() == [
+        (vehicle.pk, drivers[winner_index].pk, *periods[winner_index]),
+    ]
+    assert winner.pk == VehicleAssignment.objects.get().pk
+
+
+# vehicle_assignment_update and vehicle_assignment_end
+
+
+def test_moving_an_assignment_onto_another_is_refused_and_changes_nothing(
+    vehicle, driver, colleague
+):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_2)
+    later = vehicle_assign(vehicle=vehicle, driver=colleague, starts_at=MAR_3, ends_at=MAR_4)
+
+    with pytest.raises(AssignmentOverlaps) as excinfo:
+        vehicle_assignment_update(
+            assignment=later, driver=colleague, starts_at=MAR_1, ends_at=MAR_4
+        )
+
+    assert excinfo.value.field == "starts_at"
+    assert _assignments() == [
+        (vehicle.pk, driver.pk, MAR_1, MAR_2),
+        (vehicle.pk, colleague.pk, MAR_3, MAR_4),
+    ]
+    assert (later.starts_at, later.ends_at) == (MAR_3, MAR_4)
+
+
+def test_an_assignment_may_grow_over_its_own_period(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_2, ends_at=MAR_3)
+
+    vehicle_assignment_update(assignment=assignment, driver=driver, starts_at=MAR_1, ends_at=MAR_4)
+
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_4)]
+
+
+def test_handing_an_assignment_to_a_suspended_driver_is_refused(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    suspended = DriverFactory(fleet=vehicle.fleet, status=DriverStatus.SUSPENDED)
+
+    with pytest.raises(DriverNotActive) as excinfo:
+        vehicle_assignment_update(
+            assignment=assignment, driver=suspended, starts_at=MAR_1, ends_at=None
+        )
+
+    assert excinfo.value.field == "driver"
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, None)]
+
+
+def test_the_assignment_of_a_driver_suspended_since_can_still_be_ended(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    Driver.objects.filter(pk=driver.pk).update(status=DriverStatus.SUSPENDED)
+
+    vehicle_assignment_end(assignment=assignment, ends_at=MAR_2)
+
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_2)]
+
+
+def test_updating_with_an_end_before_the_start_is_refused_and_changes_nothing(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_2)
+
+    with pytest.raises(InvalidAssignmentPeriod):
+        vehicle_assignment_update(
+            assignment=assignment, driver=driver, starts_at=MAR_2, ends_at=MAR_1
+        )
+
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, None)]
+    assert assignment.ends_at is None
+
+
+def test_ending_an_open_assignment_closes_it_with_its_stored_driver_and_start(
+    vehicle, driver, colleague
+):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    stale_copy = VehicleAssignment.objects.get(pk=assignment.pk)
+    vehicle_assignment_update(
+        assignment=assignment, driver=colleague, starts_at=MAR_2, ends_at=None
+    )
+
+    vehicle_assignment_end(assignment=stale_copy, ends_at=MAR_3)
+
+    assert _assignments() == [(vehicle.pk, colleague.pk, MAR_2, MAR_3)]
+
+
+def test_ending_an_assignment_before_it_starts_is_refused(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_2)
+
+    with pytest.raises(InvalidAssignmentPeriod) as excinfo:
+        vehicle_assignment_end(assignment=assignment, ends_at=MAR_1)
+
+    assert excinfo.value.field == "ends_at"
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, None)]
+
+
+# Odometer
+
+
+def _readings(vehicle) -> list[tuple]:
+    return list(vehicle.odometer_readings.order_by("recorded_at").values_list("recorded_at", "km"))
+
+
+def test_recording_readings_that_rise_or_stay_equal_is_allowed(vehicle):
+    odometer_reading_record(vehicle=vehicle, km=1_000, recorded_at=MAR_1)
+    odometer_reading_record(vehicle=vehicle, km=1_000, recorded_at=MAR_2)
+    odometer_reading_record(vehicle=vehicle, km=1_250, recorded_at=MAR_3)
+
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 1_000), (MAR_3, 1_250)]
+
+
+def test_recording_a_reading_between_two_others_that_fits_is_allowed(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_3, km=3_000)
+
+    odometer_reading_record(vehicle=vehicle, km=2_000, recorded_at=MAR_2)
+
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000), (MAR_3, 3_000)]
+
+
+def test_reading_lower_than_an_earlier_one_is_refused_and_saves_nothing(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=12_000)
+
+    with pytest.raises(OdometerWentBackwards) as excinfo:
+        odometer_reading_record(vehicle=vehicle, km=11_999, recorded_at=MAR_2)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("vehicles.odometer_went_backwards", "km")
+    assert excinfo.value.message == (
+        "11999 km is lower than the 12000 km recorded on 2026-03-01 08:00 UTC; "
+        "an odometer never goes back."
+    )
+    assert _readings(vehicle) == [(MAR_1, 12_000)]
+
+
+def test_reading_higher_than_a_later_one_is_refused_and_saves_nothing(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_3, km=3_000)
+
+    with pytest.raises(OdometerWentBackwards) as excinfo:
+        odometer_reading_record(vehicle=vehicle, km=3_001, recorded_at=MAR_2)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("vehicles.odometer_went_backwards", "km")
+    assert excinfo.value.message == (
+        "3001 km is higher than the 3000 km recorded later, on 2026-03-03 08:00 UTC."
+    )
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_3, 3_000)]
+
+
+def test_readings_of_another_vehicle_do_not_count(vehicle):
+    OdometerReadingFactory(
+        vehicle=VehicleFactory(fleet=vehicle.fleet), recorded_at=MAR_1, km=90_000
+    )
+
+    odometer_reading_record(vehicle=vehicle, km=10, recorded_at=MAR_2)
+
+    assert _readings(vehicle) == [(MAR_2, 10)]
+
+
+def test_second_reading_at_the_same_moment_is_refused(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+
+    with pytest.raises(OdometerReadingExists) as excinfo:
+        odometer_reading_record(vehicle=vehicle, km=1_000, recorded_at=MAR_1)
+
+    assert (excinfo.value.code, excinfo.value.field) == (
+        "vehicles.odometer_reading_exists",
+        "recorded_at",
+    )
+    assert excinfo.value.message == (
+        "EV-001-X (Volkswagen ID.4 Pro) already has a reading at 2026-03-01 08:00:00 UTC."
+    )
+    assert _readings(vehicle) == [(MAR_1, 1_000)]
+
+
+def test_negative_reading_is_refused(vehicle):
+    with pytest.raises(OdometerWentBackwards) as excinfo:
+        odometer_reading_record(vehicle=vehicle, km=-1, recorded_at=MAR_1)
+
+    assert excinfo.value.field == "km"
+    assert excinfo.value.message == "The odometer cannot be negative."
+    assert OdometerReading.objects.count() == 0
+
+
+def test_reading_with_a_naive_time_is_refused(vehicle):
+    with pytest.raises(NaiveDatetime) as excinfo:
+        odometer_reading_record(
+            vehicle=vehicle,
+            km=1_000,
+            recorded_at=dt.datetime(2026, 3, 1, 8, 0),  # noqa: DTZ001 - the naive value under test
+        )
+
+    assert excinfo.value.field == "recorded_at"
+    assert OdometerReading.objects.count() == 0
+
+
+def test_a_mistyped_reading_blocks_the_next_one_until_it_is_corrected(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    typo = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=20_000)
+    with pytest.raises(OdometerWentBackwards):
+        odometer_reading_record(vehicle=vehicle, km=3_000, recorded_at=MAR_3)
+
+    odometer_reading_correct(reading=typo, km=2_000, recorded_at=MAR_2)
+    odometer_reading_record(vehicle=vehicle, km=3_000, recorded_at=MAR_3)
+
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000), (MAR_3, 3_000)]
+
+
+def test_correcting_a_reading_above_a_later_one_is_refused_and_changes_nothing(vehicle):
+    reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=2_000)
+
+    with pytest.raises(OdometerWentBackwards) as excinfo:
+        odometer_reading_correct(reading=reading, km=2_001, recorded_at=MAR_1)
+
+    assert excinfo.value.field == "km"
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000)]
+
+
+def test_correcting_a_reading_below_an_earlier_one_is_refused_and_changes_nothing(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=2_000)
+
+    with pytest.raises(OdometerWentBackwards) as excinfo:
+        odometer_reading_correct(reading=reading, km=900, recorded_at=MAR_2)
+
+    assert excinfo.value.field == "km"
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000)]
+    assert reading.km == 2_000
+
+
+def test_moving_a_reading_onto_another_moment_already_recorded_is_refused(vehicle):
+    OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=1_000)
+
+    with pytest.raises(OdometerReadingExists):
+        odometer_reading_correct(reading=reading, km=1_000, recorded_at=MAR_1)
+
+    assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 1_000)]
