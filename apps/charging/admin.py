@@ -81,6 +81,7 @@ class MeterValueAdmin(FleetScopedAdmin):
     fleet_path = "session__fleet"
     list_display = ["session", "measured_at", "energy_wh", "power_w", "state_of_charge_percent"]
     list_filter = ["session__fleet"]
+    list_select_related = ["session"]
     search_fields = ["session__external_id"]
     autocomplete_fields = ["session"]
     date_hierarchy = "measured_at"

@@ -58,7 +58,7 @@ class DriverAdmin(FleetScopedAdmin):
     list_filter = ["fleet", "status", "cost_center"]
     list_select_related = ["fleet", "cost_center"]
     search_fields = ["employee_number", "first_name", "last_name", "email", "tokens__uid"]
-    autocomplete_fields = ["fleet", "cost_center"]
+    autocomplete_fields = ["fleet", "cost_center", "user"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [ChargeTokenInline]
     actions = ["suspend", "reactivate", "mark_left"]
@@ -77,24 +77,29 @@ class DriverAdmin(FleetScopedAdmin):
             driver_set_status(driver=obj, status=obj.status)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet, status: DriverStatus) -> None:
-        changed = 0
-        for driver in queryset:
-            if self.has_change_permission(request, driver):
-                driver_set_status(driver=driver, status=status)
-                changed += 1
-        self.message_user(
-            request, f"{changed} driver(s) now {status.label.lower()}.", messages.SUCCESS
-        )
+        drivers = list(self.editable_queryset(request, queryset))
+        for driver in drivers:
+            driver_set_status(driver=driver, status=status)
+        message = f"{len(drivers)} driver(s) now {status.label.lower()}."
+        skipped = len(queryset) - len(drivers)
+        if skipped:
+            message += f" {skipped} left unchanged: your role in their fleet only lets you view."
+        self.message_user(request, message, messages.WARNING if skipped else messages.SUCCESS)
 
-    @admin.action(description="Suspend selected drivers (deactivates their tokens)")
+    @admin.action(
+        description="Suspend selected drivers (deactivates their tokens)", permissions=["change"]
+    )
     def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_status(request, queryset, DriverStatus.SUSPENDED)
 
-    @admin.action(description="Reactivate selected drivers")
+    @admin.action(description="Reactivate selected drivers", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_status(request, queryset, DriverStatus.ACTIVE)
 
-    @admin.action(description="Mark selected drivers as left (deactivates their tokens)")
+    @admin.action(
+        description="Mark selected drivers as left (deactivates their tokens)",
+        permissions=["change"],
+    )
     def mark_left(self, request: HttpRequest, queryset: QuerySet) -> None:
         self._set_status(request, queryset, DriverStatus.LEFT)
 
@@ -114,8 +119,15 @@ class ChargeTokenAdmin(FleetScopedAdmin):
     def save_model(self, request: HttpRequest, obj: ChargeToken, form, change: bool) -> None:
         charge_token_save(token=obj)
 
-    @admin.action(description="Deactivate selected tokens (lost or stolen cards)")
+    @admin.action(
+        description="Deactivate selected tokens (lost or stolen cards)", permissions=["change"]
+    )
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        for token in queryset:
+        tokens = list(self.editable_queryset(request, queryset))
+        for token in tokens:
             charge_token_deactivate(token=token)
-        self.message_user(request, f"{len(queryset)} token(s) deactivated.", messages.SUCCESS)
+        message = f"{len(tokens)} token(s) deactivated."
+        skipped = len(queryset) - len(tokens)
+        if skipped:
+            message += f" {skipped} left unchanged: your role in their fleet only lets you view."
+        self.message_user(request, message, messages.WARNING if skipped else messages.SUCCESS)

@@ -61,4 +61,4 @@ class MembershipAdmin(FleetScopedAdmin):
     list_filter = ["fleet", "role"]
     list_select_related = ["user", "fleet"]
     search_fields = ["user__username", "user__email", "fleet__name"]
-    autocomplete_fields = ["fleet"]
+    autocomplete_fields = ["fleet", "user"]

@@ -3,13 +3,15 @@ rows of the fleets where they hold a membership, with what their role allows."""
 
 from functools import reduce
 
+from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user
 
 
@@ -41,20 +43,33 @@ class FleetScopedAdminMixin:
     """Scopes a ModelAdmin or inline to the user's fleets and derives permissions from roles.
 
     `fleet_path` is the lookup from the model to its Fleet. `editing_roles` are the membership
-    roles that may add, change and delete rows; every member may view.
+    roles that may add, change and delete rows; every member may view. Rows a user may pick in a
+    foreign key (form choices and autocomplete alike) are those of the fleets they may edit in.
     """
 
     fleet_path: str = "fleet"
     editing_roles: frozenset[str] = EDITING_ROLES
 
-    def scope_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def scope_queryset(
+        self, request: HttpRequest, queryset: QuerySet, roles: frozenset[str] | None = None
+    ) -> QuerySet:
+        """`queryset` narrowed to the fleets where the user holds one of `roles` (any if None)."""
         if request.user.is_superuser:
             return queryset
         lookup = f"{self.fleet_path}__in" if self.fleet_path else "pk__in"
-        return queryset.filter(**{lookup: request_fleet_ids(request)})
+        return queryset.filter(**{lookup: request_fleet_ids(request, roles)})
+
+    def editable_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        """The rows of `queryset` the user may change: for actions, whose selection may also
+        hold rows of fleets the user only views."""
+        return self.scope_queryset(request, queryset, self.editing_roles)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return self.scope_queryset(request, super().get_queryset(request))
+
+    def permission_fleet_path(self) -> str:
+        """The path to the fleet from the object Django passes to the permission checks."""
+        return self.fleet_path
 
     def _allowed(self, request: HttpRequest, obj: Model | None, roles) -> bool:
         if request.user.is_superuser:
@@ -64,7 +79,7 @@ class FleetScopedAdminMixin:
         fleet_ids = request_fleet_ids(request, roles)
         if obj is None or obj.pk is None:
             return bool(fleet_ids)
-        return fleet_id_of(obj, self.fleet_path) in fleet_ids
+        return fleet_id_of(obj, self.permission_fleet_path()) in fleet_ids
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self._allowed(request, None, None)
@@ -81,26 +96,88 @@ class FleetScopedAdminMixin:
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allowed(request, obj, self.editing_roles)
 
+    def related_choices(self, request: HttpRequest, related_model: type[Model]) -> QuerySet | None:
+        """Rows of `related_model` the user may point a foreign key at, None if not fleet-owned."""
+        if request.user.is_superuser:
+            return None
+        if related_model is get_user_model():
+            fleet_ids = request_fleet_ids(request, self.editing_roles)
+            return related_model._default_manager.filter(
+                Q(memberships__fleet__in=fleet_ids) | Q(driver__fleet__in=fleet_ids)
+            ).distinct()
+        related_admin = self.admin_site._registry.get(related_model)
+        if isinstance(related_admin, FleetScopedAdminMixin):
+            return related_admin.scope_queryset(
+                request, related_model._default_manager.all(), self.editing_roles
+            )
+        return None
+
     def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
         """Offer only related rows the user may edit with (their fleets' depots, drivers, …)."""
-        if not request.user.is_superuser:
-            related_model = db_field.remote_field.model
-            if related_model is Fleet:
-                kwargs["queryset"] = Fleet.objects.filter(
-                    pk__in=request_fleet_ids(request, self.editing_roles)
-                )
-            elif related_model is get_user_model():
-                fleet_ids = request_fleet_ids(request)
-                kwargs["queryset"] = related_model._default_manager.filter(
-                    Q(memberships__fleet__in=fleet_ids) | Q(driver__fleet__in=fleet_ids)
-                ).distinct()
-            else:
-                related_admin = self.admin_site._registry.get(related_model)
-                if isinstance(related_admin, FleetScopedAdminMixin):
-                    kwargs["queryset"] = related_admin.scope_queryset(
-                        request, related_model._default_manager.all()
-                    )
+        choices = self.related_choices(request, db_field.remote_field.model)
+        if choices is not None:
+            kwargs["queryset"] = choices
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_autocomplete_fields(self, request: HttpRequest) -> list[str]:
+        """Autocomplete only where the related admin is fleet-scoped, except for superusers:
+        another admin (users) would refuse or show everything; fleet staff get a short select."""
+        fields = list(super().get_autocomplete_fields(request))
+        if request.user.is_superuser:
+            return fields
+        return [
+            name
+            for name in fields
+            if isinstance(
+                self.admin_site._registry.get(self.model._meta.get_field(name).related_model),
+                FleetScopedAdminMixin,
+            )
+        ]
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        """In an autocomplete, offer the rows the form of the asking admin accepts."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        source_admin = self._autocomplete_source_admin(request)
+        if source_admin is not None:
+            queryset = self.scope_queryset(request, queryset, source_admin.editing_roles)
+        return queryset, may_have_duplicates
+
+    def _autocomplete_source_admin(self, request: HttpRequest) -> "FleetScopedAdminMixin | None":
+        match = request.resolver_match
+        if match is None or match.url_name != "autocomplete":
+            return None
+        try:
+            source_model = apps.get_model(request.GET["app_label"], request.GET["model_name"])
+        except (KeyError, LookupError):
+            return None
+        source_admin = self.admin_site._registry.get(source_model)
+        return source_admin if isinstance(source_admin, FleetScopedAdminMixin) else None
+
+    def get_list_filter(self, request: HttpRequest) -> list:
+        """Filters on a relation list only related rows of the rows the user sees; the plain
+        filter would list every fleet's depots, cost centers, fleets, …"""
+        return [
+            (item, admin.RelatedOnlyFieldListFilter)
+            if isinstance(item, str) and _is_relation_path(self.model, item)
+            else item
+            for item in super().get_list_filter(request)
+        ]
+
+    def save_form(self, request: HttpRequest, form, change: bool):
+        """Last guard before saving: the row, as the form left it, is in a fleet the user edits."""
+        obj = super().save_form(request, form, change)
+        if not request.user.is_superuser:
+            editing_fleet_ids = request_fleet_ids(request, self.editing_roles)
+            if fleet_id_of(obj, self.fleet_path) not in editing_fleet_ids:
+                raise PermissionDenied
+        return obj
+
+
+def _is_relation_path(model: type[Model], path: str) -> bool:
+    try:
+        return get_fields_from_path(model, path)[-1].is_relation
+    except FieldDoesNotExist:
+        return False
 
 
 class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
@@ -111,9 +188,19 @@ class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
 
 
 class FleetScopedTabularInline(FleetScopedAdminMixin, admin.TabularInline):
-    """Inline of a model that belongs to a fleet through its parent."""
+    """Inline of a model that belongs to a fleet through its parent.
+
+    Django passes an inline's permission checks the parent object, not a row of the inline, so
+    they follow `parent_fleet_path`: by default the `fleet_path` of the parent's admin.
+    """
 
     extra = 0
+    parent_fleet_path: str | None = None
+
+    def permission_fleet_path(self) -> str:
+        if self.parent_fleet_path is not None:
+            return self.parent_fleet_path
+        return self.admin_site._registry[self.parent_model].fleet_path
 
 
 FINANCE_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.FINANCE})

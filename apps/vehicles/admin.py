@@ -52,7 +52,7 @@ class VehicleAssignmentForm(ServiceCheckedForm):
     def service_check(self) -> None:
         data = self.cleaned_data
         vehicle_assignment_check(
-            vehicle=data["vehicle"],
+            vehicle=data.get("vehicle") or self.instance.vehicle,  # read-only once saved
             driver=data["driver"],
             starts_at=data["starts_at"],
             ends_at=data.get("ends_at"),
@@ -68,7 +68,7 @@ class OdometerReadingForm(ServiceCheckedForm):
     def service_check(self) -> None:
         data = self.cleaned_data
         odometer_reading_check(
-            vehicle=data["vehicle"],
+            vehicle=data.get("vehicle") or self.instance.vehicle,  # read-only once saved
             km=data["km"],
             recorded_at=data["recorded_at"],
             exclude_pk=self.instance.pk,
@@ -124,6 +124,10 @@ class VehicleAssignmentAdmin(FleetScopedAdmin):
     autocomplete_fields = ["vehicle", "driver"]
     date_hierarchy = "starts_at"
 
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """An assignment stays with its vehicle (the service changes who and when, not what)."""
+        return ["vehicle"] if obj is not None else []
+
     def save_model(self, request: HttpRequest, obj: VehicleAssignment, form, change: bool) -> None:
         if change:
             vehicle_assignment_update(
@@ -145,6 +149,10 @@ class OdometerReadingAdmin(FleetScopedAdmin):
     search_fields = ["vehicle__plate", "vehicle__vin"]
     autocomplete_fields = ["vehicle"]
     date_hierarchy = "recorded_at"
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """A correction changes km and time; a reading never moves to another vehicle."""
+        return ["vehicle"] if obj is not None else []
 
     def save_model(self, request: HttpRequest, obj: OdometerReading, form, change: bool) -> None:
         if change:

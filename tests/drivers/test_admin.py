@@ -1,0 +1,266 @@
+"""Admin of the drivers app: status actions, token actions and the token form's service checks."""
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.choices import MembershipRole
+from tests.factories import (
+    ChargeTokenFactory,
+    DriverFactory,
+    FleetFactory,
+    MembershipFactory,
+    StaffUserFactory,
+)
+
+DRIVERS = reverse("admin:drivers_driver_changelist")
+TOKENS = reverse("admin:drivers_chargetoken_changelist")
+ADD_TOKEN = reverse("admin:drivers_chargetoken_add")
+
+
+@pytest.fixture
+def fleet(db):
+    return FleetFactory(name="Fleet A")
+
+
+@pytest.fixture
+def other_fleet(db):
+    return FleetFactory(name="Fleet B")
+
+
+def staff_member(*fleet_roles) -> StaffUserFactory:
+    user = StaffUserFactory()
+    for fleet, role in fleet_roles:
+        MembershipFactory(user=user, fleet=fleet, role=role)
+    return user
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def token_payload(driver: Driver, uid: str, *, is_active: bool = True) -> dict:
+    payload = {
+        "driver": str(driver.pk),
+        "uid": uid,
+        "kind": "RFID",
+        "valid_from_0": "2026-02-01",
+        "valid_from_1": "08:00:00",
+        "valid_until_0": "",
+        "valid_until_1": "",
+    }
+    if is_active:
+        payload["is_active"] = "on"
+    return payload
+
+
+def test_suspend_action_suspends_the_drivers_and_deactivates_their_tokens(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    tokens = ChargeTokenFactory.create_batch(2, driver=driver)
+    bystander_token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet))
+
+    response = client.post(
+        DRIVERS, {"action": "suspend", "_selected_action": [driver.pk]}, follow=True
+    )
+
+    assert response.status_code == 200
+    assert messages_of(response) == ["1 driver(s) now suspended."]
+    driver.refresh_from_db()
+    assert driver.status == DriverStatus.SUSPENDED
+    assert not ChargeToken.objects.filter(pk__in=[t.pk for t in tokens], is_active=True).exists()
+    bystander_token.refresh_from_db()
+    assert bystander_token.is_active is True
+
+
+def test_mark_left_action_deactivates_tokens_and_reactivate_leaves_them_off(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.ADMIN)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver)
+
+    client.post(DRIVERS, {"action": "mark_left", "_selected_action": [driver.pk]})
+    client.post(DRIVERS, {"action": "reactivate", "_selected_action": [driver.pk]})
+
+    driver.refresh_from_db()
+    token.refresh_from_db()
+    assert driver.status == DriverStatus.ACTIVE
+    assert token.is_active is False
+
+
+def test_suspend_action_leaves_drivers_of_a_fleet_the_user_only_views_unchanged(
+    client, fleet, other_fleet
+):
+    client.force_login(
+        staff_member((fleet, MembershipRole.MANAGER), (other_fleet, MembershipRole.VIEWER))
+    )
+    own_driver = DriverFactory(fleet=fleet)
+    viewed_driver = DriverFactory(fleet=other_fleet)
+    viewed_token = ChargeTokenFactory(driver=viewed_driver)
+
+    response = client.post(
+        DRIVERS,
+        {"action": "suspend", "_selected_action": [own_driver.pk, viewed_driver.pk]},
+        follow=True,
+    )
+
+    assert messages_of(response) == [
+        "1 driver(s) now suspended. 1 left unchanged: your role in their fleet only lets you view."
+    ]
+    own_driver.refresh_from_db()
+    viewed_driver.refresh_from_db()
+    viewed_token.refresh_from_db()
+    assert own_driver.status == DriverStatus.SUSPENDED
+    assert viewed_driver.status == DriverStatus.ACTIVE
+    assert viewed_token.is_active is True
+
+
+def test_viewer_cannot_run_the_suspend_action(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.VIEWER)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver)
+
+    response = client.post(DRIVERS, {"action": "suspend", "_selected_action": [driver.pk]})
+
+    assert response.status_code == 200  # Django re-shows the list: the action is unknown to them
+    driver.refresh_from_db()
+    token.refresh_from_db()
+    assert driver.status == DriverStatus.ACTIVE
+    assert token.is_active is True
+
+
+def test_suspending_in_the_change_form_deactivates_the_drivers_tokens(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver)
+    payload = {
+        "fleet": str(fleet.pk),
+        "employee_number": driver.employee_number,
+        "first_name": driver.first_name,
+        "last_name": driver.last_name,
+        "status": DriverStatus.SUSPENDED,
+        "email": driver.email,
+        "phone": "",
+        "user": "",
+        "licence_number": "",
+        "licence_expires_on": "",
+        "cost_center": "",
+        "home_rate_per_kwh": "0.25000",
+        "iban": driver.iban,
+        "tokens-TOTAL_FORMS": "0",
+        "tokens-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(reverse("admin:drivers_driver_change", args=[driver.pk]), payload)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    driver.refresh_from_db()
+    token.refresh_from_db()
+    assert driver.status == DriverStatus.SUSPENDED
+    assert token.is_active is False
+
+
+def test_deactivate_action_deactivates_the_selected_tokens_only(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    lost, kept = ChargeTokenFactory.create_batch(2, driver=DriverFactory(fleet=fleet))
+
+    response = client.post(
+        TOKENS, {"action": "deactivate", "_selected_action": [lost.pk]}, follow=True
+    )
+
+    assert messages_of(response) == ["1 token(s) deactivated."]
+    lost.refresh_from_db()
+    kept.refresh_from_db()
+    assert lost.is_active is False
+    assert kept.is_active is True
+
+
+def test_deactivate_action_leaves_tokens_of_a_fleet_the_user_only_views_active(
+    client, fleet, other_fleet
+):
+    client.force_login(
+        staff_member((fleet, MembershipRole.MANAGER), (other_fleet, MembershipRole.VIEWER))
+    )
+    viewed_token = ChargeTokenFactory(driver=DriverFactory(fleet=other_fleet))
+
+    response = client.post(
+        TOKENS, {"action": "deactivate", "_selected_action": [viewed_token.pk]}, follow=True
+    )
+
+    assert messages_of(response) == [
+        "0 token(s) deactivated. 1 left unchanged: your role in their fleet only lets you view."
+    ]
+    viewed_token.refresh_from_db()
+    assert viewed_token.is_active is True
+
+
+def test_viewer_cannot_run_the_deactivate_action(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.VIEWER)))
+    token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet))
+
+    client.post(TOKENS, {"action": "deactivate", "_selected_action": [token.pk]})
+
+    token.refresh_from_db()
+    assert token.is_active is True
+
+
+def test_token_with_the_uid_of_an_active_token_shows_the_services_error_and_saves_nothing(
+    client, fleet
+):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    existing = ChargeTokenFactory(driver=DriverFactory(fleet=fleet), uid="04A1B2C3D4")
+    driver = DriverFactory(fleet=fleet)
+
+    response = client.post(ADD_TOKEN, token_payload(driver, " 04a1b2c3d4 "))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "uid": [f"An active token with UID {existing.uid} already exists."]
+    }
+    assert ChargeToken.objects.count() == 1
+
+
+def test_active_token_for_a_suspended_driver_shows_the_services_error_and_saves_nothing(
+    client, fleet
+):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet, status=DriverStatus.SUSPENDED)
+
+    response = client.post(ADD_TOKEN, token_payload(driver, "04FFEE"))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "is_active": [
+            f"Driver {driver} is not active (suspended); only active drivers get active tokens."
+        ]
+    }
+    assert not ChargeToken.objects.exists()
+
+
+def test_token_added_in_the_admin_is_saved_with_its_uid_normalised(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+
+    response = client.post(ADD_TOKEN, token_payload(driver, " 04a1ff "))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    token = ChargeToken.objects.get()
+    assert (token.driver, token.uid, token.is_active) == (driver, "04A1FF", True)
+
+
+def test_driver_user_is_an_autocomplete_for_superusers_and_a_short_select_for_fleet_staff(
+    client, admin_client, fleet, other_fleet
+):
+    own_login = DriverFactory(fleet=fleet, user=StaffUserFactory(is_staff=False)).user
+    DriverFactory(fleet=other_fleet, user=StaffUserFactory(is_staff=False))
+    manager = staff_member((fleet, MembershipRole.MANAGER))
+    client.force_login(manager)
+    add_driver = reverse("admin:drivers_driver_add")
+
+    superuser_field = admin_client.get(add_driver).context["adminform"].form.fields["user"]
+    manager_field = client.get(add_driver).context["adminform"].form.fields["user"]
+
+    assert type(superuser_field.widget.widget).__name__ == "AutocompleteSelect"
+    assert type(manager_field.widget.widget).__name__ == "Select"
+    assert set(manager_field.queryset) == {own_login, manager}

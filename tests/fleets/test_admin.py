@@ -1,0 +1,217 @@
+"""Admin of the fleets app: who may change a fleet, its memberships, and add or delete fleets."""
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.admin import site
+from django.core.exceptions import PermissionDenied
+from django.test import RequestFactory
+from django.urls import reverse
+
+from apps.fleets.choices import MembershipRole
+from apps.fleets.models import Depot, Fleet, Membership
+from tests.factories import (
+    DepotFactory,
+    DriverFactory,
+    DriverUserFactory,
+    FleetFactory,
+    MembershipFactory,
+    StaffUserFactory,
+)
+
+ADD_FLEET = reverse("admin:fleets_fleet_add")
+ADD_MEMBERSHIP = reverse("admin:fleets_membership_add")
+
+
+@pytest.fixture
+def fleet(db):
+    return FleetFactory(name="Fleet A", slug="fleet-a")
+
+
+@pytest.fixture
+def other_fleet(db):
+    return FleetFactory(name="Fleet B", slug="fleet-b")
+
+
+def login_as(client, *fleet_roles):
+    user = StaffUserFactory()
+    for fleet, role in fleet_roles:
+        MembershipFactory(user=user, fleet=fleet, role=role)
+    client.force_login(user)
+    return user
+
+
+def fleet_payload(fleet: Fleet, **changes) -> dict:
+    payload = {
+        "name": fleet.name,
+        "slug": fleet.slug,
+        "currency": fleet.currency,
+        "time_zone": fleet.time_zone,
+        "country": str(fleet.country),
+        "default_vat_rate": str(fleet.default_vat_rate),
+        "depots-TOTAL_FORMS": "0",
+        "depots-INITIAL_FORMS": "0",
+        "cost_centers-TOTAL_FORMS": "0",
+        "cost_centers-INITIAL_FORMS": "0",
+    }
+    return {**payload, **changes}
+
+
+def fleet_change(fleet: Fleet) -> str:
+    return reverse("admin:fleets_fleet_change", args=[fleet.pk])
+
+
+@pytest.mark.parametrize(
+    "role", [MembershipRole.MANAGER, MembershipRole.FINANCE, MembershipRole.VIEWER]
+)
+def test_only_a_fleet_admin_may_change_the_fleet(client, fleet, role):
+    login_as(client, (fleet, role))
+
+    page = client.get(fleet_change(fleet))
+    response = client.post(fleet_change(fleet), fleet_payload(fleet, name="Renamed"))
+
+    assert page.status_code == 200
+    assert page.context["has_change_permission"] is False
+    assert response.status_code == 403
+    fleet.refresh_from_db()
+    assert fleet.name == "Fleet A"
+
+
+def test_fleet_admin_changes_their_fleet(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+
+    response = client.post(fleet_change(fleet), fleet_payload(fleet, name="Renamed"))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    fleet.refresh_from_db()
+    assert fleet.name == "Renamed"
+
+
+def test_fleet_admin_edits_a_depot_inline_on_the_fleet_page(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+    depot = DepotFactory(fleet=fleet, name="North")
+    payload = fleet_payload(
+        fleet,
+        **{
+            "depots-TOTAL_FORMS": "1",
+            "depots-INITIAL_FORMS": "1",
+            "depots-0-id": str(depot.pk),
+            "depots-0-fleet": str(fleet.pk),
+            "depots-0-name": "North yard",
+            "depots-0-address": depot.address,
+            "depots-0-grid_connection_limit_kw": "400.0",
+        },
+    )
+
+    response = client.post(fleet_change(fleet), payload)
+
+    assert response.status_code == 302, response.context["inline_admin_formsets"]
+    depot.refresh_from_db()
+    assert (depot.name, depot.grid_connection_limit_kw) == ("North yard", Decimal("400.0"))
+
+
+def test_manager_sees_the_fleets_depots_inline_read_only(client, fleet):
+    login_as(client, (fleet, MembershipRole.MANAGER))
+    depot = DepotFactory(fleet=fleet)
+
+    response = client.get(fleet_change(fleet))
+
+    (depots,) = (f for f in response.context["inline_admin_formsets"] if f.opts.model is Depot)
+    assert [form.instance for form in depots.formset.forms] == [depot]
+    assert (depots.has_view_permission, depots.has_change_permission) == (True, False)
+
+
+def test_fleet_admin_may_neither_add_nor_delete_fleets(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+
+    add_page = client.get(ADD_FLEET)
+    add_post = client.post(ADD_FLEET, fleet_payload(fleet, name="New", slug="new"))
+    delete_post = client.post(
+        reverse("admin:fleets_fleet_delete", args=[fleet.pk]), {"post": "yes"}
+    )
+
+    assert (add_page.status_code, add_post.status_code, delete_post.status_code) == (
+        403,
+        403,
+        403,
+    )
+    assert list(Fleet.objects.all()) == [fleet]
+
+
+def test_superuser_adds_and_deletes_a_fleet(admin_client, db):
+    response = admin_client.post(
+        ADD_FLEET, fleet_payload(FleetFactory.build(name="Fleet N", slug="fleet-n"))
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    fleet = Fleet.objects.get(slug="fleet-n")
+
+    response = admin_client.post(
+        reverse("admin:fleets_fleet_delete", args=[fleet.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Fleet.objects.exists()
+
+
+def test_manager_may_not_add_or_change_memberships(client, fleet):
+    login_as(client, (fleet, MembershipRole.MANAGER))
+    membership = MembershipFactory(fleet=fleet, role=MembershipRole.VIEWER)
+    change = reverse("admin:fleets_membership_change", args=[membership.pk])
+    payload = {"user": str(membership.user_id), "fleet": str(fleet.pk), "role": "admin"}
+
+    add_response = client.post(ADD_MEMBERSHIP, payload)
+    change_response = client.post(change, payload)
+
+    assert (add_response.status_code, change_response.status_code) == (403, 403)
+    membership.refresh_from_db()
+    assert membership.role == MembershipRole.VIEWER
+    assert Membership.objects.filter(fleet=fleet).count() == 2
+
+
+def test_fleet_admin_gives_a_driver_of_their_fleet_a_role(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+    driver = DriverFactory(fleet=fleet, user=DriverUserFactory())
+
+    response = client.post(
+        ADD_MEMBERSHIP,
+        {"user": str(driver.user_id), "fleet": str(fleet.pk), "role": MembershipRole.VIEWER},
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert Membership.objects.get(user=driver.user).fleet == fleet
+
+
+def test_fleet_admin_cannot_grant_a_role_in_a_fleet_they_only_manage(client, fleet, other_fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN), (other_fleet, MembershipRole.MANAGER))
+    driver = DriverFactory(fleet=fleet, user=DriverUserFactory())
+
+    response = client.post(
+        ADD_MEMBERSHIP,
+        {"user": str(driver.user_id), "fleet": str(other_fleet.pk), "role": MembershipRole.ADMIN},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "fleet": ["Select a valid choice. That choice is not one of the available choices."]
+    }
+    assert not Membership.objects.filter(user=driver.user).exists()
+
+
+def test_saving_a_row_outside_the_users_editable_fleets_is_refused_as_a_last_guard(
+    fleet, other_fleet
+):
+    """Form choices keep other fleets out; save_form refuses even if a form let one through."""
+    manager = StaffUserFactory()
+    MembershipFactory(user=manager, fleet=fleet, role=MembershipRole.MANAGER)
+    MembershipFactory(user=manager, fleet=other_fleet, role=MembershipRole.VIEWER)
+    request = RequestFactory().post("/")
+    request.user = manager
+    depot_admin = site._registry[Depot]
+    form_class = depot_admin.get_form(request, fields=["fleet", "name", "grid_connection_limit_kw"])
+    form = form_class(data={"fleet": fleet.pk, "name": "Yard", "grid_connection_limit_kw": "50"})
+    assert form.is_valid()
+    form.instance.fleet = other_fleet  # what a form with unscoped choices would have produced
+
+    with pytest.raises(PermissionDenied):
+        depot_admin.save_form(request, form, change=False)
+    assert not Depot.objects.filter(name="Yard").exists()

@@ -1,0 +1,265 @@
+"""Admin of the vehicles app: the add forms run the services' checks, the vehicle form edits
+connector standards as checkboxes."""
+
+import datetime as dt
+
+import pytest
+from django import forms
+from django.urls import reverse
+
+from apps.charging.choices import ConnectorStandard
+from apps.drivers.choices import DriverStatus
+from apps.fleets.choices import MembershipRole
+from apps.vehicles.models import OdometerReading, VehicleAssignment
+from tests.factories import (
+    DriverFactory,
+    FleetFactory,
+    MembershipFactory,
+    OdometerReadingFactory,
+    StaffUserFactory,
+    VehicleAssignmentFactory,
+    VehicleFactory,
+)
+
+UTC = dt.UTC
+ADD_ASSIGNMENT = reverse("admin:vehicles_vehicleassignment_add")
+ADD_READING = reverse("admin:vehicles_odometerreading_add")
+
+
+@pytest.fixture
+def fleet(db):
+    return FleetFactory(name="Fleet A")
+
+
+@pytest.fixture
+def manager_client(client, fleet):
+    user = StaffUserFactory()
+    MembershipFactory(user=user, fleet=fleet, role=MembershipRole.MANAGER)
+    client.force_login(user)
+    return client
+
+
+def split(name: str, moment: dt.datetime | None) -> dict:
+    """The two inputs of the admin's date and time widget."""
+    if moment is None:
+        return {f"{name}_0": "", f"{name}_1": ""}
+    return {f"{name}_0": f"{moment:%Y-%m-%d}", f"{name}_1": f"{moment:%H:%M:%S}"}
+
+
+def assignment_payload(vehicle, driver, starts_at, ends_at=None) -> dict:
+    return {
+        "vehicle": str(vehicle.pk),
+        "driver": str(driver.pk),
+        **split("starts_at", starts_at),
+        **split("ends_at", ends_at),
+    }
+
+
+def vehicle_payload(vehicle, connector_standards: list[str]) -> dict:
+    return {
+        "fleet": str(vehicle.fleet_id),
+        "vin": vehicle.vin,
+        "plate": vehicle.plate,
+        "make": vehicle.make,
+        "model": vehicle.model,
+        "model_year": str(vehicle.model_year),
+        "usable_battery_kwh": str(vehicle.usable_battery_kwh),
+        "max_ac_kw": str(vehicle.max_ac_kw),
+        "max_dc_kw": str(vehicle.max_dc_kw),
+        "connector_standards": connector_standards,
+        "status": vehicle.status,
+        "home_depot": "",
+        "cost_center": "",
+        "assignments-TOTAL_FORMS": "0",
+        "assignments-INITIAL_FORMS": "0",
+    }
+
+
+def test_overlapping_assignment_shows_the_services_error_and_saves_nothing(manager_client, fleet):
+    existing = VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet), starts_at=dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    driver = DriverFactory(fleet=fleet)
+
+    response = manager_client.post(
+        ADD_ASSIGNMENT,
+        assignment_payload(existing.vehicle, driver, dt.datetime(2026, 2, 1, 8, tzinfo=UTC)),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "starts_at": [
+            f"{existing.vehicle} is already assigned to {existing.driver.full_name} "
+            "from 2026-01-01 00:00 UTC until open end."
+        ]
+    }
+    assert VehicleAssignment.objects.count() == 1
+
+
+def test_assignment_of_a_suspended_driver_shows_the_services_error_and_saves_nothing(
+    manager_client, fleet
+):
+    vehicle = VehicleFactory(fleet=fleet)
+    driver = DriverFactory(fleet=fleet, status=DriverStatus.SUSPENDED)
+
+    response = manager_client.post(
+        ADD_ASSIGNMENT, assignment_payload(vehicle, driver, dt.datetime(2026, 2, 1, tzinfo=UTC))
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "driver": [f"Driver {driver} is not active (suspended)."]
+    }
+    assert not VehicleAssignment.objects.exists()
+
+
+def test_assignment_added_in_the_admin_is_saved_by_the_service(manager_client, fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+    driver = DriverFactory(fleet=fleet)
+    starts_at = dt.datetime(2026, 2, 1, 8, tzinfo=UTC)
+
+    response = manager_client.post(ADD_ASSIGNMENT, assignment_payload(vehicle, driver, starts_at))
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assignment = VehicleAssignment.objects.get()
+    assert (assignment.vehicle, assignment.driver, assignment.starts_at) == (
+        vehicle,
+        driver,
+        starts_at,
+    )
+    assert assignment.ends_at is None
+
+
+def test_assignment_change_keeps_the_vehicle_read_only_and_ends_the_assignment(
+    manager_client, fleet
+):
+    assignment = VehicleAssignmentFactory(vehicle=VehicleFactory(fleet=fleet))
+    other_vehicle = VehicleFactory(fleet=fleet)
+    change = reverse("admin:vehicles_vehicleassignment_change", args=[assignment.pk])
+    ends_at = dt.datetime(2026, 3, 1, tzinfo=UTC)
+
+    page = manager_client.get(change)
+    response = manager_client.post(
+        change,
+        assignment_payload(other_vehicle, assignment.driver, assignment.starts_at, ends_at),
+    )
+
+    assert "vehicle" not in page.context["adminform"].form.fields
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assignment.refresh_from_db()
+    assert assignment.vehicle_id != other_vehicle.pk
+    assert assignment.ends_at == ends_at
+
+
+def test_odometer_reading_below_an_earlier_one_shows_the_services_error_and_saves_nothing(
+    manager_client, fleet
+):
+    earlier = OdometerReadingFactory(
+        vehicle=VehicleFactory(fleet=fleet),
+        km=12_000,
+        recorded_at=dt.datetime(2026, 1, 1, 8, tzinfo=UTC),
+    )
+
+    response = manager_client.post(
+        ADD_READING,
+        {
+            "vehicle": str(earlier.vehicle_id),
+            "km": "11999",
+            **split("recorded_at", dt.datetime(2026, 1, 2, 8, tzinfo=UTC)),
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "km": [
+            "11999 km is lower than the 12000 km recorded on 2026-01-01 08:00 UTC; "
+            "an odometer never goes back."
+        ]
+    }
+    assert OdometerReading.objects.count() == 1
+
+
+def test_second_odometer_reading_at_the_same_moment_shows_the_services_error(manager_client, fleet):
+    existing = OdometerReadingFactory(vehicle=VehicleFactory(fleet=fleet), km=12_000)
+
+    response = manager_client.post(
+        ADD_READING,
+        {
+            "vehicle": str(existing.vehicle_id),
+            "km": "12000",
+            **split("recorded_at", existing.recorded_at),
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "recorded_at": [f"{existing.vehicle} already has a reading at 2026-01-01 08:00:00 UTC."]
+    }
+    assert OdometerReading.objects.count() == 1
+
+
+def test_odometer_reading_added_in_the_admin_is_recorded(manager_client, fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+    recorded_at = dt.datetime(2026, 1, 2, 8, tzinfo=UTC)
+
+    response = manager_client.post(
+        ADD_READING,
+        {"vehicle": str(vehicle.pk), "km": "15000", **split("recorded_at", recorded_at)},
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    reading = OdometerReading.objects.get()
+    assert (reading.vehicle, reading.km, reading.recorded_at) == (vehicle, 15_000, recorded_at)
+
+
+def test_vehicle_form_shows_connector_standards_as_checkboxes_with_the_vehicles_checked(
+    manager_client, fleet
+):
+    vehicle = VehicleFactory(
+        fleet=fleet, connector_standards=[ConnectorStandard.IEC_62196_T2, ConnectorStandard.NACS]
+    )
+
+    response = manager_client.get(reverse("admin:vehicles_vehicle_change", args=[vehicle.pk]))
+
+    bound_field = response.context["adminform"].form["connector_standards"]
+    assert isinstance(bound_field.field.widget, forms.CheckboxSelectMultiple)
+    options = {option.data["value"]: option.data["selected"] for option in bound_field.subwidgets}
+    assert options == {
+        standard: standard in {"IEC_62196_T2", "NACS"} for standard in ConnectorStandard.values
+    }
+    rendered = response.content.decode().count('type="checkbox" name="connector_standards"')
+    assert rendered == len(ConnectorStandard)
+
+
+def test_vehicle_form_saves_the_checked_connector_standards_as_a_list(manager_client, fleet):
+    vehicle = VehicleFactory(fleet=fleet, connector_standards=[ConnectorStandard.IEC_62196_T2])
+    checked = [ConnectorStandard.IEC_62196_T2_COMBO, ConnectorStandard.CHADEMO]
+
+    response = manager_client.post(
+        reverse("admin:vehicles_vehicle_change", args=[vehicle.pk]),
+        vehicle_payload(vehicle, checked),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    vehicle.refresh_from_db()
+    assert vehicle.connector_standards == ["IEC_62196_T2_COMBO", "CHADEMO"]
+
+
+def test_vehicle_form_refuses_an_unknown_connector_standard_and_changes_nothing(
+    manager_client, fleet
+):
+    vehicle = VehicleFactory(fleet=fleet, connector_standards=[ConnectorStandard.IEC_62196_T2])
+
+    response = manager_client.post(
+        reverse("admin:vehicles_vehicle_change", args=[vehicle.pk]),
+        vehicle_payload(vehicle, ["IEC_62196_T2", "SCHUKO_PLUS"]),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "connector_standards": [
+            "Select a valid choice. SCHUKO_PLUS is not one of the available choices."
+        ]
+    }
+    vehicle.refresh_from_db()
+    assert vehicle.connector_standards == ["IEC_62196_T2"]
