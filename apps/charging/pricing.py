@@ -203,6 +203,42 @@ class PriceBreakdown:
     def total_vat(self) -> Decimal:
         return self.total_incl_vat - self.total_excl_vat
 
+    def as_dict(self) -> dict:
+        """The whole breakdown as JSON-ready values: decimals as strings, times in ISO 8601."""
+        return {
+            "currency": self.currency,
+            "periods": [
+                {
+                    "start": period.start.isoformat(),
+                    "end": period.end.isoformat(),
+                    "charging": period.charging,
+                    "energy_wh": str(period.energy_wh),
+                    "lines": [
+                        {
+                            "dimension": line.dimension.value,
+                            "volume": str(line.volume),
+                            "step_extra": str(line.step_extra),
+                            "unit_price": str(line.unit_price),
+                            "vat_rate": None if line.vat_rate is None else str(line.vat_rate),
+                            "excl_vat": str(line.excl_vat),
+                            "vat": str(line.vat),
+                            "incl_vat": str(line.incl_vat),
+                            "element": line.element_index,
+                        }
+                        for line in period.lines
+                    ],
+                }
+                for period in self.periods
+            ],
+            "lines_excl_vat": str(self.lines_excl_vat),
+            "lines_vat": str(self.lines_vat),
+            "price_limit_adjustment": {
+                "excl_vat": str(self.price_limit_adjustment.excl_vat),
+                "incl_vat": str(self.price_limit_adjustment.incl_vat),
+            },
+            "ocpi": self.as_ocpi(),
+        }
+
     def as_ocpi(self) -> dict:
         """Totals under the OCPI 2.2.1 CDR field names, money rounded to the currency."""
 
@@ -628,11 +664,31 @@ def _step_extra(total: Decimal, step_size: int) -> Decimal:
     return steps * step_size - total
 
 
+class _Cumulative:
+    """Rounds a running sum, so each line is its share of the rounded total: the lines of a
+    dimension always add up to the total, and the total only ever grows with the volume."""
+
+    __slots__ = ("exact", "rounded")
+
+    def __init__(self) -> None:
+        self.exact = ZERO
+        self.rounded = ZERO
+
+    def take(self, amount: Decimal) -> Decimal:
+        self.exact += amount
+        rounded = _four(self.exact)
+        share = rounded - self.rounded
+        self.rounded = rounded
+        return share
+
+
 def _line(
     dimension: Dimension,
     applied: tuple[int, PriceComponent],
     volume: Decimal,
     step_extra: Decimal,
+    excl_sum: _Cumulative,
+    vat_sum: _Cumulative,
 ) -> PriceLine:
     index, component = applied
     if dimension is Dimension.ENERGY:
@@ -641,16 +697,15 @@ def _line(
         billed = ONE
     else:
         billed = (volume + step_extra) / SECONDS_PER_HOUR
-    excl_vat = _four(component.price * billed)
-    vat = _four(excl_vat * component.vat_rate / HUNDRED) if component.vat_rate else ZERO
+    exact = component.price * billed
     return PriceLine(
         dimension=dimension,
         volume=volume,
         step_extra=step_extra,
         unit_price=component.price,
         vat_rate=component.vat_rate,
-        excl_vat=excl_vat,
-        vat=vat,
+        excl_vat=excl_sum.take(exact),
+        vat=vat_sum.take(exact * component.vat_rate / HUNDRED) if component.vat_rate else ZERO,
         element_index=index,
     )
 
@@ -672,7 +727,7 @@ def price_session(
             seconds -= waived
         billable_seconds.append(seconds)
 
-    energy_indexes = [i for i, p in enumerate(merged) if p.energy is not None]
+    energy_indexes = [i for i, p in enumerate(merged) if p.energy is not None and p.energy_wh > 0]
     priced_parking = [
         i
         for i, p in enumerate(merged)
@@ -687,20 +742,49 @@ def price_session(
         time_indexes, lambda i: billable_seconds[i], lambda i: merged[i].time_like
     )
 
+    excl_sums = {dimension: _Cumulative() for dimension in Dimension}
+    vat_sums = {dimension: _Cumulative() for dimension in Dimension}
     flat_charged = False
     priced_periods = []
     for index, period in enumerate(merged):
         lines = []
         if period.flat is not None and not flat_charged:
-            lines.append(_line(Dimension.FLAT, period.flat, ONE, ZERO))
+            lines.append(
+                _line(
+                    Dimension.FLAT,
+                    period.flat,
+                    ONE,
+                    ZERO,
+                    excl_sums[Dimension.FLAT],
+                    vat_sums[Dimension.FLAT],
+                )
+            )
             flat_charged = True
-        if period.energy is not None:
+        if period.energy is not None and period.energy_wh > 0:
             extra = energy_extra if index == energy_extra_at else ZERO
-            lines.append(_line(Dimension.ENERGY, period.energy, period.energy_wh, extra))
+            lines.append(
+                _line(
+                    Dimension.ENERGY,
+                    period.energy,
+                    period.energy_wh,
+                    extra,
+                    excl_sums[Dimension.ENERGY],
+                    vat_sums[Dimension.ENERGY],
+                )
+            )
         if period.time_like is not None:
             dimension = Dimension.TIME if period.charging else Dimension.PARKING_TIME
             extra = time_extra if index == time_extra_at else ZERO
-            lines.append(_line(dimension, period.time_like, billable_seconds[index], extra))
+            lines.append(
+                _line(
+                    dimension,
+                    period.time_like,
+                    billable_seconds[index],
+                    extra,
+                    excl_sums[dimension],
+                    vat_sums[dimension],
+                )
+            )
         priced_periods.append(
             PricedPeriod(
                 start=period.start,
