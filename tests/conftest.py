@@ -27,6 +27,8 @@ def _redis_reachable() -> bool:
 def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("postgres") and connection.vendor != "postgresql":
         _service_missing(item, "needs PostgreSQL: set DATABASE_URL=postgres://…")
+    if item.get_closest_marker("celery_worker") and not _redis_reachable():
+        _service_missing(item, "needs Redis for a real Celery worker: set REDIS_URL")
     if item.get_closest_marker("redis") and not _redis_reachable():
         _service_missing(item, "needs Redis: set REDIS_URL=redis://… to a running server")
 
@@ -46,3 +48,18 @@ def _required_services_present() -> None:
 def _fast_password_hashing(settings) -> None:
     """Tests create many users; the production hasher's deliberate slowness is not under test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _celery_tasks_run_in_process(request):
+    """Tasks run eagerly in tests, whatever REDIS_URL says, except where a test starts a real
+    worker (marker `celery_worker`) to prove the path through the broker."""
+    from voltop.celery import app
+
+    if request.node.get_closest_marker("celery_worker"):
+        yield
+        return
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = previous

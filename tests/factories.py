@@ -17,7 +17,16 @@ from apps.charging.choices import (
     SessionSource,
     SessionStatus,
 )
-from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    MeterValue,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
+from apps.charging.services import tariff_publish
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
@@ -207,6 +216,27 @@ class MeterValueFactory(factory.django.DjangoModelFactory):
     state_of_charge_percent = 55
 
 
+class TariffFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tariff
+
+    fleet = factory.SubFactory(FleetFactory)
+    name = factory.Sequence(lambda n: f"Depot tariff {n}")
+    ocpi_id = factory.Sequence(lambda n: f"TARIFF-{n}")
+    currency = "EUR"
+
+
+class TariffElementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = TariffElement
+
+    tariff = factory.SubFactory(TariffFactory)
+    energy_price = Decimal("0.30000")
+    energy_vat_rate = Decimal("21.00")
+    flat_price = Decimal("0.50000")
+    flat_vat_rate = Decimal("21.00")
+
+
 class DriverUserFactory(UserFactory):
     """The login a driver uses in the mobile app: not staff."""
 
@@ -230,6 +260,9 @@ class FleetRows:
     connector: Connector
     session: ChargingSession
     meter_value: MeterValue
+    tariff: Tariff
+    tariff_element: TariffElement
+    tariff_version: TariffVersion
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -251,8 +284,18 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
     vehicle = VehicleFactory(fleet=fleet, home_depot=depot, cost_center=cost_center)
     station = ChargingStationFactory(fleet=fleet, depot=depot)
     connector = ConnectorFactory(station=station)
+    tariff = TariffFactory(fleet=fleet)
+    tariff_element = TariffElementFactory(tariff=tariff)
+    tariff_version = tariff_publish(
+        tariff=tariff, effective_from=dt.datetime(2026, 1, 1, tzinfo=UTC)
+    )
     session = ChargingSessionFactory(
-        fleet=fleet, driver=driver, vehicle=vehicle, token=token, connector=connector
+        fleet=fleet,
+        driver=driver,
+        vehicle=vehicle,
+        token=token,
+        connector=connector,
+        tariff_version=tariff_version,
     )
     return FleetRows(
         fleet=fleet,
@@ -268,4 +311,7 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         connector=connector,
         session=session,
         meter_value=MeterValueFactory(session=session),
+        tariff=tariff,
+        tariff_element=tariff_element,
+        tariff_version=tariff_version,
     )

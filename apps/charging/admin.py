@@ -1,22 +1,93 @@
-"""Admin of the charging app: stations, connectors, sessions and meter values."""
+"""Admin of the charging app: stations, connectors, tariffs, sessions and meter values."""
 
-from django.contrib import admin
+import json
 
-from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
-from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Max, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from apps.charging.choices import HomeApproval, SessionStatus
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    MeterValue,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
+from apps.charging.selectors import (
+    charging_session_as_cdr,
+    tariff_latest_version,
+    tariff_preview_price,
+)
+from apps.charging.services import (
+    charging_session_price,
+    charging_session_save_by_manager,
+    home_session_review,
+    public_sessions_import,
+    tariff_import_ocpi,
+    tariff_publish,
+)
+from apps.fleets.models import Fleet
+from apps.fleets.tenancy import (
+    FleetScopedAdmin,
+    FleetScopedStackedInline,
+    FleetScopedTabularInline,
+)
+from voltop.core.errors import DomainError
+
+
+class TextInputFilter(admin.SimpleListFilter):
+    """A list filter with a text box: the value is matched exactly against `lookup_field`."""
+
+    template = "admin/voltop/input_filter.html"
+    lookup_field = ""
+
+    def lookups(self, request, model_admin):
+        return (("", ""),)
+
+    def choices(self, changelist):
+        return []
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(**{self.lookup_field: self.value().strip()})
+        return queryset
+
+
+class DriverNumberFilter(TextInputFilter):
+    title = "driver (employee number)"
+    parameter_name = "driver_number"
+    lookup_field = "driver__employee_number__iexact"
+
+
+class VehiclePlateFilter(TextInputFilter):
+    title = "vehicle (plate)"
+    parameter_name = "vehicle_plate"
+    lookup_field = "vehicle__plate__iexact"
+
+
+def json_download(payload, filename: str) -> HttpResponse:
+    response = HttpResponse(
+        json.dumps(payload, indent=2, ensure_ascii=False), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 class ConnectorInline(FleetScopedTabularInline):
     model = Connector
     fleet_path = "station__fleet"
     fields = ["connector_id", "standard", "power_type", "max_kw"]
-
-
-class MeterValueInline(FleetScopedTabularInline):
-    model = MeterValue
-    fleet_path = "session__fleet"
-    fields = ["measured_at", "energy_wh", "power_w", "state_of_charge_percent"]
-    ordering = ["measured_at"]
 
 
 @admin.register(ChargingStation)
@@ -48,6 +119,286 @@ class ConnectorAdmin(FleetScopedAdmin):
     autocomplete_fields = ["station"]
 
 
+class TariffElementInline(FleetScopedStackedInline):
+    model = TariffElement
+    fleet_path = "tariff__fleet"
+    min_num = 1
+    validate_min = True
+    fieldsets = [
+        (
+            "Prices (excl. VAT)",
+            {
+                "fields": [
+                    "position",
+                    ("energy_price", "energy_vat_rate", "energy_step_wh"),
+                    ("time_price", "time_vat_rate", "time_step_seconds"),
+                    ("parking_price", "parking_vat_rate", "parking_step_seconds"),
+                    ("flat_price", "flat_vat_rate"),
+                ]
+            },
+        ),
+        (
+            "Restrictions (empty: always)",
+            {
+                "fields": [
+                    ("start_time", "end_time"),
+                    ("start_date", "end_date"),
+                    "days_of_week",
+                    ("min_kwh", "max_kwh"),
+                    ("min_power_kw", "max_power_kw"),
+                    ("min_current_a", "max_current_a"),
+                    ("min_duration_seconds", "max_duration_seconds"),
+                ]
+            },
+        ),
+    ]
+
+
+class TariffVersionInline(FleetScopedTabularInline):
+    model = TariffVersion
+    fleet_path = "tariff__fleet"
+    fields = ["number", "effective_from", "created_at"]
+    readonly_fields = fields
+    ordering = ["-number"]
+    show_change_link = True
+    can_delete = False
+    editing_roles = frozenset()
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class TariffImportForm(forms.Form):
+    fleet = forms.ModelChoiceField(queryset=Fleet.objects.none())
+    file = forms.FileField(help_text="An OCPI 2.2.1 Tariff object (JSON).")
+    name = forms.CharField(required=False, help_text="Name for a new tariff.")
+
+
+class TariffPreviewForm(forms.Form):
+    energy_kwh = forms.DecimalField(min_value=0, max_digits=9, decimal_places=3, initial=20)
+    started_at = forms.DateTimeField(help_text="In the fleet's time zone.")
+    ended_at = forms.DateTimeField(help_text="In the fleet's time zone.")
+    parking_minutes = forms.IntegerField(
+        min_value=0, initial=0, help_text="Of those minutes, how many at the end without charging."
+    )
+
+    def clean(self):
+        data = super().clean()
+        if (
+            data.get("started_at")
+            and data.get("ended_at")
+            and data["ended_at"] <= data["started_at"]
+        ):
+            self.add_error("ended_at", "The end must be after the start.")
+        return data
+
+
+@admin.register(Tariff)
+class TariffAdmin(FleetScopedAdmin):
+    list_display = [
+        "name",
+        "fleet",
+        "scope",
+        "currency",
+        "valid_from",
+        "valid_until",
+        "is_active",
+        "latest_version",
+    ]
+    list_filter = ["fleet", "is_active", "currency"]
+    list_select_related = ["fleet", "depot", "station", "connector"]
+    search_fields = ["name", "ocpi_id"]
+    autocomplete_fields = ["fleet", "depot", "station", "connector"]
+    inlines = [TariffElementInline, TariffVersionInline]
+    actions = ["export_ocpi"]
+    change_list_template = "admin/charging/tariff/change_list.html"
+    change_form_template = "admin/charging/tariff/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["fleet", "name", "ocpi_id", "currency", "is_active"]}),
+        ("Where (empty: the whole fleet)", {"fields": ["depot", "station", "connector"]}),
+        ("When", {"fields": ["valid_from", "valid_until"]}),
+        (
+            "Limits",
+            {
+                "fields": [
+                    ("min_price_excl_vat", "min_price_incl_vat"),
+                    ("max_price_excl_vat", "max_price_incl_vat"),
+                    "parking_grace_minutes",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="applies to")
+    def scope(self, tariff: Tariff) -> str:
+        return str(tariff.connector or tariff.station or tariff.depot or "whole fleet")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).annotate(latest_version_number=Max("versions__number"))
+
+    @admin.display(description="version", ordering="latest_version_number")
+    def latest_version(self, tariff: Tariff) -> str:
+        number = tariff.latest_version_number
+        return f"v{number}" if number else "not published"
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        version = tariff_publish(tariff=form.instance)
+        self.message_user(
+            request, f"Published version {version.number}, in force from now.", messages.INFO
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="charging_tariff_import",
+            ),
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="charging_tariff_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Export as OCPI 2.2.1 JSON", permissions=["view"])
+    def export_ocpi(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        documents = [
+            version.terms
+            for tariff in queryset
+            if (version := tariff_latest_version(tariff)) is not None
+        ]
+        if not documents:
+            self.message_user(request, "None of these tariffs is published.", messages.WARNING)
+            return None
+        return json_download(
+            documents[0] if len(documents) == 1 else documents, "voltop-tariffs.json"
+        )
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = TariffImportForm(request.POST or None, request.FILES or None)
+        form.fields["fleet"].queryset = self.editable_fleets(request)
+        if request.method == "POST" and form.is_valid():
+            try:
+                document = json.loads(form.cleaned_data["file"].read().decode("utf-8-sig"))
+                tariff = tariff_import_ocpi(
+                    fleet=form.cleaned_data["fleet"],
+                    document=document,
+                    name=form.cleaned_data["name"],
+                )
+            except (UnicodeDecodeError, json.JSONDecodeError) as error:
+                form.add_error("file", f"Not a JSON file: {error}")
+            except DomainError as error:
+                form.add_error("file", error.message)
+            else:
+                self.message_user(request, f"Imported and published {tariff}.", messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:charging_tariff_change", args=[tariff.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import an OCPI tariff",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/charging/tariff/import.html", context)
+
+    def preview_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+        tariff = get_object_or_404(self.get_queryset(request), pk=pk)
+        zone = tariff.fleet.zone
+        with timezone.override(zone):
+            form = TariffPreviewForm(request.GET if "started_at" in request.GET else None)
+            breakdown = None
+            if form.is_bound and form.is_valid():
+                data = form.cleaned_data
+                try:
+                    breakdown = tariff_preview_price(
+                        tariff=tariff,
+                        energy_wh=int(data["energy_kwh"] * 1000),
+                        started_at=data["started_at"],
+                        ended_at=data["ended_at"],
+                        parking_minutes=data["parking_minutes"],
+                    )
+                except DomainError as error:
+                    form.add_error(None, error.message)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": f"Preview a price with {tariff}",
+                "form": form,
+                "tariff": tariff,
+                "breakdown": breakdown.as_dict() if breakdown else None,
+                "opts": self.model._meta,
+                "original": tariff,
+                "zone": zone,
+            }
+            return TemplateResponse(request, "admin/charging/tariff/preview.html", context)
+
+
+@admin.register(TariffVersion)
+class TariffVersionAdmin(FleetScopedAdmin):
+    fleet_path = "tariff__fleet"
+    list_display = ["tariff", "number", "effective_from", "created_at"]
+    list_filter = ["tariff__fleet"]
+    list_select_related = ["tariff"]
+    search_fields = ["tariff__name", "tariff__ocpi_id"]
+    fields = ["tariff", "number", "effective_from", "created_at", "ocpi_json"]
+    readonly_fields = fields
+    date_hierarchy = "effective_from"
+
+    @admin.display(description="OCPI 2.2.1 tariff")
+    def ocpi_json(self, version: TariffVersion) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(version.terms, indent=2))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class MeterValueInline(FleetScopedTabularInline):
+    model = MeterValue
+    fleet_path = "session__fleet"
+    fields = ["measured_at", "energy_wh", "power_w", "state_of_charge_percent"]
+    readonly_fields = fields
+    ordering = ["measured_at"]
+    can_delete = False
+    editing_roles = frozenset()
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class SessionImportForm(forms.Form):
+    fleet = forms.ModelChoiceField(queryset=Fleet.objects.none())
+    file = forms.FileField(help_text="OCPI 2.2.1 CDR JSON (.json) or the documented CSV (.csv).")
+    only_valid_rows = forms.BooleanField(
+        required=False, help_text="Import the valid rows even if other rows have errors."
+    )
+
+
+PRICE_FIELDS = [
+    "price_basis",
+    "tariff_version",
+    "price_currency",
+    "price_excl_vat",
+    "price_vat",
+    "price_incl_vat",
+    "price_breakdown_table",
+    "priced_at",
+    "billed_at",
+]
+REVIEW_FIELDS = ["home_approval", "reviewed_by", "reviewed_at", "review_note"]
+CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
+
+
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(FleetScopedAdmin):
     list_display = [
@@ -59,10 +410,24 @@ class ChargingSessionAdmin(FleetScopedAdmin):
         "location_kind",
         "purpose",
         "energy_wh",
+        "price_incl_vat",
         "status",
         "source",
+        "is_suspect",
     ]
-    list_filter = ["fleet", "status", "location_kind", "purpose", "source"]
+    list_filter = [
+        "fleet",
+        "status",
+        "location_kind",
+        "purpose",
+        "source",
+        "connector__station__depot",
+        DriverNumberFilter,
+        VehiclePlateFilter,
+        "is_suspect",
+        "home_approval",
+        "price_basis",
+    ]
     list_select_related = ["driver", "vehicle"]
     search_fields = [
         "external_id",
@@ -72,8 +437,138 @@ class ChargingSessionAdmin(FleetScopedAdmin):
     ]
     autocomplete_fields = ["fleet", "driver", "vehicle", "token", "connector"]
     date_hierarchy = "started_at"
-    readonly_fields = ["created_at", "updated_at"]
+    readonly_fields = [*CHECK_FIELDS, *REVIEW_FIELDS, *PRICE_FIELDS, "created_at", "updated_at"]
     inlines = [MeterValueInline]
+    actions = ["price_again", "approve_home_sessions", "export_cdr"]
+    change_list_template = "admin/charging/chargingsession/change_list.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "fleet",
+                    "driver",
+                    "vehicle",
+                    "token",
+                    "connector",
+                    ("location_kind", "purpose"),
+                    ("status", "source", "external_id"),
+                ]
+            },
+        ),
+        (
+            "Times and energy",
+            {
+                "fields": [
+                    ("started_at", "ended_at"),
+                    ("meter_start_wh", "meter_stop_wh"),
+                    "energy_wh",
+                ]
+            },
+        ),
+        ("Price", {"fields": PRICE_FIELDS}),
+        ("Checks", {"fields": CHECK_FIELDS}),
+        ("Home charging", {"fields": [*REVIEW_FIELDS, "meter_photo"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        """A billed session is read-only: corrections go through credit notes."""
+        if obj is not None and obj.billed_at is not None:
+            return [
+                field
+                for _, section in self.fieldsets
+                for row in section["fields"]
+                for field in (row if isinstance(row, tuple) else (row,))
+            ]
+        return super().get_readonly_fields(request, obj)
+
+    @admin.display(description="price breakdown")
+    def price_breakdown_table(self, session: ChargingSession) -> str:
+        breakdown = session.price_breakdown or {}
+        if "periods" not in breakdown:
+            return "—"
+        return render_to_string(
+            "admin/voltop/breakdown_table.html",
+            {"breakdown": breakdown, "zone": session.fleet.zone},
+        )
+
+    def save_model(self, request: HttpRequest, obj: ChargingSession, form, change: bool) -> None:
+        charging_session_save_by_manager(session=obj)
+
+    def get_urls(self):
+        return [
+            path(
+                "import/",
+                self.admin_site.admin_view(self.import_view),
+                name="charging_chargingsession_import",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _run_per_session(self, request, queryset, service, done: str) -> None:
+        changed, refused = 0, []
+        for session in self.editable_queryset(request, queryset):
+            try:
+                service(session)
+            except DomainError as error:
+                refused.append(f"#{session.pk}: {error.message}")
+            else:
+                changed += 1
+        self.message_user(request, f"{changed} session(s) {done}.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description="Price again (sessions not billed yet)", permissions=["change"])
+    def price_again(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._run_per_session(
+            request,
+            queryset.filter(status=SessionStatus.COMPLETED),
+            lambda session: charging_session_price(session=session),
+            "priced",
+        )
+
+    @admin.action(description="Approve selected home sessions", permissions=["change"])
+    def approve_home_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._run_per_session(
+            request,
+            queryset.filter(home_approval=HomeApproval.PENDING),
+            lambda session: home_session_review(
+                session=session, approve=True, reviewer=request.user
+            ),
+            "approved",
+        )
+
+    @admin.action(description="Export as OCPI 2.2.1 CDR JSON", permissions=["view"])
+    def export_cdr(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        sessions = queryset.select_related(
+            "fleet", "driver", "token", "tariff_version", "connector__station__depot"
+        )
+        cdrs = [charging_session_as_cdr(session) for session in sessions]
+        return json_download(cdrs[0] if len(cdrs) == 1 else cdrs, "voltop-cdrs.json")
+
+    def import_view(self, request: HttpRequest) -> TemplateResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = SessionImportForm(request.POST or None, request.FILES or None)
+        form.fields["fleet"].queryset = self.editable_fleets(request)
+        report = None
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            report = public_sessions_import(
+                fleet=form.cleaned_data["fleet"],
+                content=upload.read(),
+                file_format="csv" if upload.name.lower().endswith(".csv") else "json",
+                only_valid_rows=form.cleaned_data["only_valid_rows"],
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import public charging sessions",
+            "form": form,
+            "report": report,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/charging/chargingsession/import.html", context)
 
 
 @admin.register(MeterValue)

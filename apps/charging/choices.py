@@ -53,3 +53,26 @@ class SessionSource(models.TextChoices):
     APP = "app", "Driver app"
     MANUAL = "manual", "Entered by a manager"
     IMPORT = "import", "Imported file"
+
+
+class HomeApproval(models.TextChoices):
+    NOT_REQUIRED = "not_required", "Not required"
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+
+
+class PriceBasis(models.TextChoices):
+    TARIFF = "tariff", "Tariff"
+    HOME_RATE = "home_rate", "Driver's home rate"
+    PROVIDER = "provider", "Provider's cost (CDR)"
+
+
+class DayOfWeek(models.TextChoices):
+    MONDAY = "MONDAY", "Monday"
+    TUESDAY = "TUESDAY", "Tuesday"
+    WEDNESDAY = "WEDNESDAY", "Wednesday"
+    THURSDAY = "THURSDAY", "Thursday"
+    FRIDAY = "FRIDAY", "Friday"
+    SATURDAY = "SATURDAY", "Saturday"
+    SUNDAY = "SUNDAY", "Sunday"

@@ -1,16 +1,25 @@
-"""Tables of the charging app: ChargingStation, Connector, ChargingSession, MeterValue."""
+"""Tables of the charging app: stations, connectors, tariffs and their versions, sessions and
+their meter values."""
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    FileExtensionValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
 from django.db.models import F, Q
 
 from apps.charging.choices import (
     ConnectorStandard,
+    DayOfWeek,
+    HomeApproval,
     LocationKind,
     PowerType,
+    PriceBasis,
     SessionPurpose,
     SessionSource,
     SessionStatus,
@@ -19,6 +28,7 @@ from apps.charging.choices import (
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.models import Depot, Fleet
 from voltop.core.models import TimeStampedModel
+from voltop.core.validators import validate_currency_code
 
 
 class ChargingStation(TimeStampedModel):
@@ -124,6 +134,265 @@ class Connector(TimeStampedModel):
         return f"{self.station.ocpp_identity}#{self.connector_id}"
 
 
+def validate_days_of_week(value: list) -> None:
+    if not isinstance(value, list) or any(day not in DayOfWeek.values for day in value):
+        raise ValidationError("Days of the week are MONDAY … SUNDAY.", code="invalid_day_of_week")
+
+
+class Tariff(TimeStampedModel):
+    """A fleet's price list for charging, in OCPI 2.2.1 terms, for the whole fleet or one depot,
+    station or connector (the most specific active tariff wins).
+
+    What prices sessions is not this row but its versions: publishing freezes the tariff as it
+    is into a TariffVersion, and a session is priced with the version in force at its start.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="tariffs")
+    name = models.CharField(max_length=100)
+    ocpi_id = models.CharField(
+        "OCPI id", max_length=36, help_text="The tariff's id in OCPI files, unique per fleet."
+    )
+    currency = models.CharField(max_length=3, validators=[validate_currency_code])
+    depot = models.ForeignKey(
+        Depot, on_delete=models.PROTECT, null=True, blank=True, related_name="tariffs"
+    )
+    station = models.ForeignKey(
+        ChargingStation, on_delete=models.PROTECT, null=True, blank=True, related_name="tariffs"
+    )
+    connector = models.ForeignKey(
+        Connector, on_delete=models.PROTECT, null=True, blank=True, related_name="tariffs"
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField("active", default=True)
+    min_price_excl_vat = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    min_price_incl_vat = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    max_price_excl_vat = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    max_price_incl_vat = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True, validators=[MinValueValidator(0)]
+    )
+    parking_grace_minutes = models.PositiveIntegerField(
+        default=0, help_text="Minutes of parking after charging that are free of parking cost."
+    )
+
+    class Meta:
+        ordering = ["fleet", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "ocpi_id"],
+                name="tariff_ocpi_id_unique_per_fleet",
+                violation_error_message="This fleet already has a tariff with this OCPI id.",
+                violation_error_code="unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_until__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_until__gt=F("valid_from")),
+                name="tariff_valid_until_after_valid_from",
+                violation_error_message="A tariff must end after it starts.",
+                violation_error_code="valid_until_before_valid_from",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_price_excl_vat__isnull=True)
+                | Q(max_price_excl_vat__isnull=True)
+                | Q(max_price_excl_vat__gte=F("min_price_excl_vat")),
+                name="tariff_max_price_not_below_min",
+                violation_error_message="The maximum price is below the minimum price.",
+                violation_error_code="max_price_below_min_price",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors = {}
+        if self.fleet_id:
+            for field, fleet_id in (
+                ("depot", self.depot.fleet_id if self.depot_id else None),
+                ("station", self.station.fleet_id if self.station_id else None),
+                ("connector", self.connector.station.fleet_id if self.connector_id else None),
+            ):
+                if fleet_id is not None and fleet_id != self.fleet_id:
+                    errors[field] = ValidationError("Belongs to another fleet.", code="other_fleet")
+        if sum(bool(scope) for scope in (self.depot_id, self.station_id, self.connector_id)) > 1:
+            errors["depot"] = ValidationError(
+                "Choose one of depot, station or connector, or none for the whole fleet.",
+                code="one_scope",
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class TariffElement(models.Model):
+    """One element of a tariff: prices per dimension, applying when its restrictions match.
+
+    OCPI lets an element price each dimension once, so the four price components are columns:
+    ENERGY per kWh (step in Wh), TIME per charging hour and PARKING_TIME per parked hour (steps
+    in seconds), FLAT per session. Empty restrictions do not restrict.
+    """
+
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="elements")
+    position = models.PositiveSmallIntegerField(
+        default=0, help_text="Elements are tried in this order; the first that matches applies."
+    )
+    energy_price = models.DecimalField(
+        "energy price per kWh",
+        max_digits=10,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    energy_vat_rate = models.DecimalField(
+        "energy VAT %",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    energy_step_wh = models.PositiveIntegerField(
+        "energy step (Wh)", default=1, validators=[MinValueValidator(1)]
+    )
+    time_price = models.DecimalField(
+        "charging time price per hour",
+        max_digits=10,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    time_vat_rate = models.DecimalField(
+        "charging time VAT %",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    time_step_seconds = models.PositiveIntegerField(
+        "charging time step (s)", default=1, validators=[MinValueValidator(1)]
+    )
+    parking_price = models.DecimalField(
+        "parking price per hour",
+        max_digits=10,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    parking_vat_rate = models.DecimalField(
+        "parking VAT %",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    parking_step_seconds = models.PositiveIntegerField(
+        "parking step (s)", default=1, validators=[MinValueValidator(1)]
+    )
+    flat_price = models.DecimalField(
+        "flat fee per session",
+        max_digits=10,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+    )
+    flat_vat_rate = models.DecimalField(
+        "flat fee VAT %",
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    start_time = models.TimeField(null=True, blank=True, help_text="Local time of day, from.")
+    end_time = models.TimeField(
+        null=True,
+        blank=True,
+        help_text="Local time of day, until; before start_time wraps midnight.",
+    )
+    start_date = models.DateField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True, help_text="Exclusive.")
+    min_kwh = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    max_kwh = models.DecimalField(max_digits=9, decimal_places=3, null=True, blank=True)
+    min_power_kw = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    max_power_kw = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    min_current_a = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    max_current_a = models.DecimalField(max_digits=8, decimal_places=2, null=True, blank=True)
+    min_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    max_duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    days_of_week = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_days_of_week],
+        help_text="Empty for every day.",
+    )
+
+    class Meta:
+        ordering = ["tariff", "position", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(energy_price__isnull=False)
+                | Q(time_price__isnull=False)
+                | Q(parking_price__isnull=False)
+                | Q(flat_price__isnull=False),
+                name="tariff_element_prices_something",
+                violation_error_message="An element needs at least one price.",
+                violation_error_code="no_price",
+            ),
+            models.CheckConstraint(
+                condition=Q(energy_step_wh__gte=1)
+                & Q(time_step_seconds__gte=1)
+                & Q(parking_step_seconds__gte=1),
+                name="tariff_element_steps_at_least_1",
+                violation_error_message="Step sizes are at least 1.",
+                violation_error_code="step_below_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tariff} #{self.position}"
+
+
+class TariffVersion(models.Model):
+    """A tariff frozen as OCPI 2.2.1 Tariff JSON, in force from `effective_from`. Never edited."""
+
+    tariff = models.ForeignKey(
+        Tariff, on_delete=models.PROTECT, related_name="versions", editable=False
+    )
+    number = models.PositiveIntegerField(editable=False)
+    effective_from = models.DateTimeField(editable=False)
+    terms = models.JSONField(help_text="The OCPI 2.2.1 Tariff object.", editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tariff", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tariff", "number"],
+                name="tariff_version_number_unique",
+                violation_error_message="This tariff already has a version with this number.",
+                violation_error_code="unique",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tariff", "-effective_from"], name="tariff_version_effective_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tariff} v{self.number}"
+
+
 class ChargingSession(TimeStampedModel):
     """One charge of one vehicle: where, why, when, and how much energy (integer Wh).
 
@@ -131,8 +400,12 @@ class ChargingSession(TimeStampedModel):
     energy, which is meter stop minus meter start whenever both readings are known.
     """
 
-    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="sessions")
-    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="sessions")
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="sessions", db_index=False
+    )
     vehicle = models.ForeignKey(
         "vehicles.Vehicle",
         on_delete=models.PROTECT,
@@ -167,6 +440,57 @@ class ChargingSession(TimeStampedModel):
         max_length=64,
         blank=True,
         help_text="The id the source knows the session by: OCPP transaction id, CDR id, …",
+    )
+    is_suspect = models.BooleanField(
+        "suspect",
+        default=False,
+        db_default=False,
+        help_text="The energy is more than the session could take.",
+    )
+    suspect_reason = models.TextField(blank=True, default="", db_default="")
+    invalid_reason = models.TextField(blank=True, default="", db_default="")
+    home_approval = models.CharField(
+        max_length=16,
+        choices=HomeApproval.choices,
+        default=HomeApproval.NOT_REQUIRED,
+        db_default=HomeApproval.NOT_REQUIRED,
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reviewed_sessions",
+        editable=False,
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    review_note = models.TextField(blank=True, default="", db_default="")
+    meter_photo = models.FileField(
+        upload_to="meter-photos/%Y/%m/",
+        blank=True,
+        default="",
+        db_default="",
+        validators=[FileExtensionValidator(["jpg", "jpeg", "png", "heic", "webp", "pdf"])],
+    )
+    tariff_version = models.ForeignKey(
+        TariffVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        editable=False,
+    )
+    price_basis = models.CharField(
+        max_length=16, choices=PriceBasis.choices, blank=True, default="", db_default=""
+    )
+    price_currency = models.CharField(max_length=3, blank=True, default="", db_default="")
+    price_excl_vat = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_vat = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_incl_vat = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price_breakdown = models.JSONField(null=True, blank=True)
+    priced_at = models.DateTimeField(null=True, blank=True)
+    billed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Set when the session lands on an invoice or statement."
     )
 
     class Meta:

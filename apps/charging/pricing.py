@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from voltop.core.money import round_money
 
 FOUR_PLACES = Decimal("0.0001")
+MICRO = Decimal("0.000001")
 ZERO = Decimal(0)
 ONE = Decimal(1)
 HUNDRED = Decimal(100)
@@ -483,7 +484,8 @@ def _split(
             part = (
                 exact - assigned
                 if exact is not None
-                else energy * _seconds(end - period.start) / total_seconds - assigned
+                else (energy * _seconds(end - period.start) / total_seconds).quantize(MICRO)
+                - assigned
             )
         pieces.append(
             _Piece(
@@ -801,7 +803,7 @@ def _rounding(indexes, volume_of, applied_of) -> tuple[int | None, Decimal]:
     if not indexes:
         return None, ZERO
     last = indexes[-1]
-    total = sum((volume_of(i) for i in indexes), ZERO)
+    total = sum((volume_of(i) for i in indexes), ZERO).quantize(MICRO)
     return last, _step_extra(total, applied_of(last)[1].step_size)
 
 
@@ -856,7 +858,7 @@ def _totals(
 def split_period(period: ChargingPeriod, at: datetime) -> tuple[ChargingPeriod, ChargingPeriod]:
     """Two periods that together are `period`, cut at `at` with energy shared by time."""
     share = _seconds(at - period.start) / period.seconds
-    first_energy = period.energy_wh * share
+    first_energy = (period.energy_wh * share).quantize(MICRO)
     return (
         ChargingPeriod(
             period.start, at, first_energy, period.charging, period.power_kw, period.current_a

@@ -12,6 +12,7 @@ from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
 from apps.fleets.choices import MembershipRole
+from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user
 
 
@@ -33,7 +34,7 @@ def _memberships_cache(request: HttpRequest) -> dict:
 def request_fleet_ids(request: HttpRequest, roles: frozenset[str] | None = None) -> set[int]:
     """Fleet ids of the request's user (with one of `roles`), read once per request."""
     cache = _memberships_cache(request)
-    key = roles or "any"
+    key = "any" if roles is None else roles
     if key not in cache:
         cache[key] = fleet_ids_for_user(request.user, roles=roles)
     return cache[key]
@@ -163,6 +164,12 @@ class FleetScopedAdminMixin:
             for item in super().get_list_filter(request)
         ]
 
+    def editable_fleets(self, request: HttpRequest) -> QuerySet:
+        """The fleets where the user may add or change rows of this admin."""
+        if request.user.is_superuser:
+            return Fleet.objects.all()
+        return Fleet.objects.filter(pk__in=request_fleet_ids(request, self.editing_roles))
+
     def save_form(self, request: HttpRequest, form, change: bool):
         """Last guard before saving: the row, as the form left it, is in a fleet the user edits."""
         obj = super().save_form(request, form, change)
@@ -187,7 +194,7 @@ class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
 
 
-class FleetScopedTabularInline(FleetScopedAdminMixin, admin.TabularInline):
+class FleetScopedInlineMixin(FleetScopedAdminMixin):
     """Inline of a model that belongs to a fleet through its parent.
 
     Django passes an inline's permission checks the parent object, not a row of the inline, so
@@ -201,6 +208,14 @@ class FleetScopedTabularInline(FleetScopedAdminMixin, admin.TabularInline):
         if self.parent_fleet_path is not None:
             return self.parent_fleet_path
         return self.admin_site._registry[self.parent_model].fleet_path
+
+
+class FleetScopedTabularInline(FleetScopedInlineMixin, admin.TabularInline):
+    """Tabular inline of a model that belongs to a fleet through its parent."""
+
+
+class FleetScopedStackedInline(FleetScopedInlineMixin, admin.StackedInline):
+    """Stacked inline of a model that belongs to a fleet through its parent."""
 
 
 FINANCE_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.FINANCE})

@@ -502,7 +502,7 @@ tariff_strategy = st.builds(
             else []
         ),
         element(
-            energy(energy_price, "21", step),
+            energy(energy_price, "21", 1 if night else step),
             charging_time(time_price, "21"),
             parking(parking_price, "9", 60),
             flat(flat_price, "21"),
@@ -560,12 +560,12 @@ def test_price_is_never_negative_and_lines_sum_to_totals(tariff, start, parts):
 def test_price_does_not_decrease_with_more_energy_or_time(
     tariff, start, parts, extra_wh, extra_minutes
 ):
-    """OCPI bills the step_size rounding on the last period, at that period's price, so the
-    property holds for energy added at the end of the session (more energy in a cheaper, earlier
-    period can shrink the rounding billed at a dearer price). Charging time is priced per second
-    here: with a TIME step_size larger than the parking one, OCPI's single rounding of TIME and
-    PARKING_TIME (on parking, once parking is priced) can make a session that adds a little
-    parking cost less than the same session without."""
+    """OCPI bills the step_size rounding once, on the last period, at that period's price. So
+    where the energy price changes within a session (the night element here), a step_size above
+    1 Wh could make more energy cheaper: the strategy gives such tariffs a 1 Wh step. Likewise
+    charging time is priced per second: with a TIME step_size larger than the parking one, the
+    single rounding of TIME and PARKING_TIME (on parking, once parking is priced) can make a
+    session that adds a little parking cost less than the same session without."""
     base = price_session(terms=tariff, periods=build(start, parts), zone=AMSTERDAM)
     longer = [*parts, (extra_minutes, 0, False)]
     more_energy = [*parts, (1, extra_wh, True)]

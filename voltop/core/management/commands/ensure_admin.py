@@ -22,9 +22,7 @@ class Command(BaseCommand):
         except DomainError as error:
             raise CommandError(error.message) from error
         verb = "Created" if result.created else "Kept existing"
-        self.stdout.write(
-            f"{verb} admin login '{result.username}' for http://127.0.0.1:8000/admin/"
-        )
+        self.stdout.write(f"{verb} admin login '{result.username}' (sign in at /admin/)")
         if result.uses_default_password and result.created:
             self.stdout.write(
                 self.style.WARNING(

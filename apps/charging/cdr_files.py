@@ -1,0 +1,208 @@
+"""Public charging files, pure: OCPI 2.2.1 CDR JSON and the documented CSV, read into rows.
+
+Every row is read; each bad one is reported with its line (CSV) or position (JSON) and the
+reason, so a whole file is judged before anything is imported.
+
+CSV columns (header row required, comma-separated, UTF-8):
+    cdr_id, token_uid, start, end, energy_kwh, cost_excl_vat, cost_incl_vat, currency
+    and optionally location, purpose (business / private)
+Times are ISO 8601 with an offset (2026-06-01T08:00:00+02:00); numbers use a dot.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from apps.charging.ocpi import OcpiFormatError, cdr_from_ocpi
+from apps.charging.pricing import ChargingPeriod, Price
+from voltop.core.money import is_known_currency
+
+CSV_COLUMNS = (
+    "cdr_id",
+    "token_uid",
+    "start",
+    "end",
+    "energy_kwh",
+    "cost_excl_vat",
+    "cost_incl_vat",
+    "currency",
+)
+OPTIONAL_CSV_COLUMNS = ("location", "purpose")
+PURPOSES = ("business", "private")
+
+
+@dataclass(frozen=True)
+class PublicSessionRow:
+    """One charge at a public charger, as the provider reported it."""
+
+    line: int
+    cdr_id: str
+    token_uid: str
+    started_at: datetime
+    ended_at: datetime
+    energy_wh: int
+    cost: Price | None
+    currency: str
+    location: str
+    purpose: str | None
+    periods: tuple[ChargingPeriod, ...]
+    document: dict
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class ParsedFile:
+    rows: tuple[PublicSessionRow, ...]
+    errors: tuple[RowError, ...]
+
+
+def _decimal(value: str, column: str) -> Decimal:
+    try:
+        number = Decimal(value.strip())
+    except InvalidOperation as error:
+        raise ValueError(f"{column} {value!r} is not a number") from error
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"{column} must be a number of 0 or more, got {value!r}")
+    return number
+
+
+def _moment(value: str, column: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise ValueError(f"{column} {value!r} is not an ISO 8601 date-time") from error
+    if moment.tzinfo is None:
+        raise ValueError(f"{column} {value!r} has no UTC offset")
+    return moment
+
+
+def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
+    missing = [column for column in CSV_COLUMNS if not (record.get(column) or "").strip()]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    started_at = _moment(record["start"], "start")
+    ended_at = _moment(record["end"], "end")
+    if ended_at < started_at:
+        raise ValueError("end is before start")
+    currency = record["currency"].strip().upper()
+    if not is_known_currency(currency):
+        raise ValueError(f"currency {currency!r} is not an ISO 4217 code")
+    energy_kwh = _decimal(record["energy_kwh"], "energy_kwh")
+    cost = Price(
+        _decimal(record["cost_excl_vat"], "cost_excl_vat"),
+        _decimal(record["cost_incl_vat"], "cost_incl_vat"),
+    )
+    if cost.incl_vat < cost.excl_vat:
+        raise ValueError("cost_incl_vat is below cost_excl_vat")
+    purpose = (record.get("purpose") or "").strip().lower() or None
+    if purpose is not None and purpose not in PURPOSES:
+        raise ValueError(f"purpose must be business or private, got {purpose!r}")
+    energy_wh = int((energy_kwh * 1000).to_integral_value())
+    return PublicSessionRow(
+        line=line,
+        cdr_id=record["cdr_id"].strip(),
+        token_uid=record["token_uid"].strip().upper(),
+        started_at=started_at,
+        ended_at=ended_at,
+        energy_wh=energy_wh,
+        cost=cost,
+        currency=currency,
+        location=(record.get("location") or "").strip(),
+        purpose=purpose,
+        periods=(ChargingPeriod(started_at, ended_at, Decimal(energy_wh), True),)
+        if ended_at > started_at
+        else (),
+        document={},
+    )
+
+
+def parse_csv(content: bytes) -> ParsedFile:
+    """Rows of the documented CSV; the header is line 1, the first row line 2."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ParsedFile((), (RowError(0, "the file is not UTF-8 text"),))
+    reader = csv.DictReader(io.StringIO(text))
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [column for column in CSV_COLUMNS if column not in header]
+    if missing:
+        return ParsedFile((), (RowError(1, f"the header lacks {', '.join(missing)}"),))
+    reader.fieldnames = header
+    rows, errors = [], []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if None in record:
+                errors.append(RowError(line, "more values than columns"))
+                continue
+            try:
+                rows.append(_csv_row(line, record))
+            except ValueError as error:
+                errors.append(RowError(line, str(error)))
+    except csv.Error as error:
+        errors.append(RowError(reader.line_num, f"malformed CSV: {error}"))
+    return _without_duplicates(rows, errors)
+
+
+def parse_cdr_json(content: bytes) -> ParsedFile:
+    """Rows of a JSON file holding one OCPI CDR, a list of CDRs, or an OCPI response whose
+    `data` holds them; a row's line is its position in the list, from 1."""
+    try:
+        document = json.loads(content.decode("utf-8-sig"), parse_float=Decimal)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return ParsedFile((), (RowError(0, f"malformed JSON: {error}"),))
+    if isinstance(document, dict) and "data" in document:
+        document = document["data"]
+    cdrs = document if isinstance(document, list) else [document]
+    rows, errors = [], []
+    for position, cdr in enumerate(cdrs, start=1):
+        try:
+            parsed = cdr_from_ocpi(cdr)
+        except OcpiFormatError as error:
+            errors.append(RowError(position, error.message))
+            continue
+        if not parsed.token_uid:
+            errors.append(RowError(position, "cdr.cdr_token.uid is required."))
+            continue
+        location = (cdr.get("cdr_location") or {}).get("name") or ""
+        rows.append(
+            PublicSessionRow(
+                line=position,
+                cdr_id=parsed.cdr_id,
+                token_uid=parsed.token_uid.upper(),
+                started_at=parsed.start,
+                ended_at=parsed.end,
+                energy_wh=parsed.total_energy_wh,
+                cost=parsed.total_cost,
+                currency=parsed.currency,
+                location=str(location),
+                purpose=None,
+                periods=parsed.periods,
+                document=json.loads(json.dumps(cdr, default=str)),
+            )
+        )
+    return _without_duplicates(rows, errors)
+
+
+def _without_duplicates(rows: list[PublicSessionRow], errors: list[RowError]) -> ParsedFile:
+    seen: dict[str, int] = {}
+    kept = []
+    for row in rows:
+        if row.cdr_id in seen:
+            errors.append(
+                RowError(row.line, f"CDR id {row.cdr_id} repeats line {seen[row.cdr_id]}")
+            )
+            continue
+        seen[row.cdr_id] = row.line
+        kept.append(row)
+    return ParsedFile(tuple(kept), tuple(sorted(errors, key=lambda error: error.line)))

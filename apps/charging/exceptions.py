@@ -1,0 +1,79 @@
+"""Errors of the charging app, each with a stable code."""
+
+from voltop.core.errors import Conflict, DomainError, NotFound
+
+
+class TokenUnknown(NotFound):
+    code = "charging.token_unknown"
+
+
+class TokenNotValid(DomainError):
+    code = "charging.token_not_valid"
+
+
+class DriverNotActive(DomainError):
+    code = "charging.driver_not_active"
+
+
+class VehicleNotUsable(DomainError):
+    code = "charging.vehicle_not_usable"
+
+
+class OtherFleet(NotFound):
+    code = "charging.other_fleet"
+
+
+class ConnectorBusy(Conflict):
+    code = "charging.connector_busy"
+
+
+class DriverAlreadyCharging(Conflict):
+    code = "charging.driver_already_charging"
+
+
+class SessionNotActive(Conflict):
+    code = "charging.session_not_active"
+
+
+class SessionAlreadyStopped(Conflict):
+    code = "charging.session_already_stopped"
+
+
+class SessionExists(Conflict):
+    code = "charging.session_exists"
+
+
+class MeterWentBackwards(DomainError):
+    code = "charging.meter_went_backwards"
+
+
+class MeterValueOutsideSession(DomainError):
+    code = "charging.meter_value_outside_session"
+
+
+class EndBeforeStart(DomainError):
+    code = "charging.end_before_start"
+
+
+class SessionBilled(Conflict):
+    code = "charging.session_billed"
+
+
+class SessionNotCorrectable(Conflict):
+    code = "charging.session_not_correctable"
+
+
+class NoTariff(DomainError):
+    code = "charging.no_tariff"
+
+
+class InvalidTariff(DomainError):
+    code = "charging.invalid_tariff"
+
+
+class HomeSessionNotPending(Conflict):
+    code = "charging.home_session_not_pending"
+
+
+class InvalidHomeSession(DomainError):
+    code = "charging.invalid_home_session"

@@ -1,0 +1,249 @@
+"""Reads of the charging app: which tariff version prices a session, and tariff terms."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import Q
+
+from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
+from apps.charging.ocpi import tariff_terms_from_ocpi
+from apps.charging.pricing import (
+    ChargingPeriod,
+    Dimension,
+    PriceBreakdown,
+    TariffTerms,
+    price_session,
+)
+from apps.charging.pricing import TariffElement as PricingElement
+
+
+def tariff_version_for_session(session: ChargingSession) -> TariffVersion | None:
+    """The version in force at the session's start of the most specific active tariff of its
+    fleet and currency: its connector's, else its station's, its depot's, the fleet's."""
+    connector = session.connector
+    station = connector.station if connector else None
+    depot_id = station.depot_id if station else None
+    scopes = [Q(connector__isnull=True, station__isnull=True, depot__isnull=True)]
+    if depot_id:
+        scopes.append(Q(connector__isnull=True, station__isnull=True, depot_id=depot_id))
+    if station:
+        scopes.append(Q(connector__isnull=True, station=station))
+    if connector:
+        scopes.append(Q(connector=connector))
+    started_at = session.started_at
+    candidates = (
+        Tariff.objects.filter(fleet_id=session.fleet_id, is_active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=started_at))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=started_at))
+    )
+    for scope in reversed(scopes):
+        for tariff in candidates.filter(scope).order_by("-valid_from", "-pk"):
+            version = (
+                tariff.versions.filter(effective_from__lte=started_at)
+                .order_by("-effective_from", "-number")
+                .first()
+            )
+            if version is not None:
+                return version
+    return None
+
+
+def tariff_terms_of_version(version: TariffVersion) -> TariffTerms:
+    """The pricing terms a version froze."""
+    return tariff_terms_from_ocpi(version.terms)
+
+
+def _element_as_ocpi(element: TariffElement) -> dict:
+    components = [
+        {"type": dimension, "price": price, "vat": vat, "step_size": step}
+        for dimension, price, vat, step in (
+            ("FLAT", element.flat_price, element.flat_vat_rate, 1),
+            ("ENERGY", element.energy_price, element.energy_vat_rate, element.energy_step_wh),
+            ("TIME", element.time_price, element.time_vat_rate, element.time_step_seconds),
+            (
+                "PARKING_TIME",
+                element.parking_price,
+                element.parking_vat_rate,
+                element.parking_step_seconds,
+            ),
+        )
+        if price is not None
+    ]
+    restrictions = {
+        "start_time": element.start_time.strftime("%H:%M") if element.start_time else None,
+        "end_time": element.end_time.strftime("%H:%M") if element.end_time else None,
+        "start_date": element.start_date.isoformat() if element.start_date else None,
+        "end_date": element.end_date.isoformat() if element.end_date else None,
+        "min_kwh": element.min_kwh,
+        "max_kwh": element.max_kwh,
+        "min_power": element.min_power_kw,
+        "max_power": element.max_power_kw,
+        "min_current": element.min_current_a,
+        "max_current": element.max_current_a,
+        "min_duration": element.min_duration_seconds,
+        "max_duration": element.max_duration_seconds,
+        "day_of_week": element.days_of_week or None,
+    }
+    restrictions = {key: value for key, value in restrictions.items() if value is not None}
+    return {
+        "price_components": components,
+        **({"restrictions": restrictions} if restrictions else {}),
+    }
+
+
+def _price_as_ocpi(excl_vat, incl_vat) -> dict | None:
+    if excl_vat is None:
+        return None
+    return {"excl_vat": excl_vat, **({"incl_vat": incl_vat} if incl_vat is not None else {})}
+
+
+def tariff_as_ocpi_draft(tariff: Tariff) -> dict:
+    """The tariff's current rows as an OCPI Tariff object, to be checked and frozen."""
+    return {
+        "id": tariff.ocpi_id,
+        "currency": tariff.currency,
+        "elements": [_element_as_ocpi(element) for element in tariff.elements.all()],
+        "min_price": _price_as_ocpi(tariff.min_price_excl_vat, tariff.min_price_incl_vat),
+        "max_price": _price_as_ocpi(tariff.max_price_excl_vat, tariff.max_price_incl_vat),
+        "voltop_parking_grace_seconds": tariff.parking_grace_minutes * 60,
+    }
+
+
+def tariff_terms_of_model(tariff: Tariff) -> TariffTerms:
+    """The terms a tariff's current rows describe, checked as an OCPI tariff would be."""
+    return tariff_terms_from_ocpi(tariff_as_ocpi_draft(tariff))
+
+
+def tariff_element_fields(element: PricingElement) -> dict:
+    """Model fields of a TariffElement that say what a pricing element says."""
+    fields: dict = {}
+    columns = {
+        Dimension.ENERGY: ("energy_price", "energy_vat_rate", "energy_step_wh"),
+        Dimension.TIME: ("time_price", "time_vat_rate", "time_step_seconds"),
+        Dimension.PARKING_TIME: ("parking_price", "parking_vat_rate", "parking_step_seconds"),
+        Dimension.FLAT: ("flat_price", "flat_vat_rate", None),
+    }
+    for component in element.components:
+        price, vat, step = columns[component.dimension]
+        fields[price] = component.price
+        fields[vat] = component.vat_rate
+        if step:
+            fields[step] = component.step_size
+    r = element.restrictions
+    if r is not None:
+        fields.update(
+            start_time=r.start_time,
+            end_time=r.end_time,
+            start_date=r.start_date,
+            end_date=r.end_date,
+            min_kwh=r.min_kwh,
+            max_kwh=r.max_kwh,
+            min_power_kw=r.min_power,
+            max_power_kw=r.max_power,
+            min_current_a=r.min_current,
+            max_current_a=r.max_current,
+            min_duration_seconds=r.min_duration,
+            max_duration_seconds=r.max_duration,
+            days_of_week=[day.name for day in sorted(r.day_of_week)],
+        )
+    return fields
+
+
+def tariff_latest_version(tariff: Tariff) -> TariffVersion | None:
+    return tariff.versions.order_by("-number").first()
+
+
+def _ocpi_time(moment) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def charging_session_as_cdr(session: ChargingSession) -> dict:
+    """The session as an OCPI 2.2.1 CDR: its periods, volumes and, when priced, its costs."""
+    breakdown = session.price_breakdown or {}
+    periods = [
+        {
+            "start_date_time": _ocpi_time(datetime.fromisoformat(period["start"])),
+            "dimensions": [
+                {"type": "ENERGY", "volume": float(Decimal(period["energy_wh"]) / 1000)},
+                {
+                    "type": "TIME" if period["charging"] else "PARKING_TIME",
+                    "volume": float(
+                        (
+                            datetime.fromisoformat(period["end"])
+                            - datetime.fromisoformat(period["start"])
+                        ).total_seconds()
+                        / 3600
+                    ),
+                },
+            ],
+        }
+        for period in breakdown.get("periods", [])
+    ]
+    ocpi = breakdown.get("ocpi", {})
+    station = session.connector.station if session.connector else None
+    cdr = {
+        "country_code": str(session.fleet.country),
+        "party_id": "VTP",
+        "id": f"VT-{session.pk}",
+        "start_date_time": _ocpi_time(session.started_at),
+        "end_date_time": _ocpi_time(session.ended_at) if session.ended_at else None,
+        "cdr_token": {
+            "uid": session.token.uid if session.token else f"DRIVER-{session.driver_id}",
+            "type": session.token.kind if session.token else "OTHER",
+            "contract_id": session.driver.employee_number,
+        },
+        "auth_method": "WHITELIST",
+        "cdr_location": {
+            "id": station.ocpp_identity if station else session.location_kind,
+            "name": station.depot.name if station and station.depot else session.location_kind,
+            "evse_uid": str(session.connector) if session.connector else None,
+            "connector_id": str(session.connector.connector_id) if session.connector else None,
+            "connector_standard": session.connector.standard if session.connector else None,
+            "connector_power_type": session.connector.power_type if session.connector else None,
+        },
+        "currency": session.price_currency or session.fleet.currency,
+        "tariffs": [session.tariff_version.terms] if session.tariff_version else [],
+        "charging_periods": periods,
+        "total_energy": float(Decimal(session.energy_wh or 0) / 1000),
+        "total_time": float(
+            ((session.ended_at or session.started_at) - session.started_at).total_seconds() / 3600
+        ),
+        "last_updated": _ocpi_time(session.updated_at),
+    }
+    for field in (
+        "total_fixed_cost",
+        "total_energy_cost",
+        "total_time_cost",
+        "total_parking_cost",
+    ):
+        if field in ocpi:
+            cdr[field] = {key: float(Decimal(value)) for key, value in ocpi[field].items()}
+    if session.price_excl_vat is not None:
+        cdr["total_cost"] = {
+            "excl_vat": float(session.price_excl_vat),
+            "incl_vat": float(session.price_incl_vat),
+        }
+    if ocpi.get("total_parking_time"):
+        cdr["total_parking_time"] = float(Decimal(ocpi["total_parking_time"]))
+    return {key: value for key, value in cdr.items() if value is not None}
+
+
+def tariff_preview_price(
+    *,
+    tariff: Tariff,
+    energy_wh: int,
+    started_at: datetime,
+    ended_at: datetime,
+    parking_minutes: int = 0,
+) -> PriceBreakdown:
+    """What a session would cost under the tariff's current rows: charging from `started_at`
+    with `energy_wh` spread evenly, the last `parking_minutes` plugged in without charging."""
+    parking_from = max(started_at, ended_at - timedelta(minutes=parking_minutes))
+    periods = []
+    if parking_from > started_at:
+        periods.append(ChargingPeriod(started_at, parking_from, Decimal(energy_wh), True))
+    if ended_at > parking_from:
+        periods.append(ChargingPeriod(parking_from, ended_at, Decimal(0), False))
+    return price_session(
+        terms=tariff_terms_of_model(tariff), periods=tuple(periods), zone=tariff.fleet.zone
+    )

@@ -1,0 +1,879 @@
+"""Writes of the charging app: the session lifecycle that every interface calls (charger,
+driver app, admin, import), home charging claims, tariff publishing and session pricing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from apps.charging.cdr_files import (
+    PublicSessionRow,
+    RowError,
+    parse_cdr_json,
+    parse_csv,
+)
+from apps.charging.choices import (
+    HomeApproval,
+    LocationKind,
+    PowerType,
+    PriceBasis,
+    SessionPurpose,
+    SessionSource,
+    SessionStatus,
+)
+from apps.charging.exceptions import (
+    ConnectorBusy,
+    DriverAlreadyCharging,
+    DriverNotActive,
+    EndBeforeStart,
+    HomeSessionNotPending,
+    InvalidHomeSession,
+    InvalidTariff,
+    MeterValueOutsideSession,
+    MeterWentBackwards,
+    OtherFleet,
+    SessionAlreadyStopped,
+    SessionBilled,
+    SessionExists,
+    SessionNotActive,
+    SessionNotCorrectable,
+    TokenNotValid,
+    TokenUnknown,
+    VehicleNotUsable,
+)
+from apps.charging.models import (
+    ChargingSession,
+    Connector,
+    MeterValue,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
+from apps.charging.ocpi import OcpiFormatError, tariff_terms_from_ocpi, tariff_terms_to_ocpi
+from apps.charging.pricing import (
+    ChargingPeriod,
+    Dimension,
+    MeterSample,
+    PriceComponent,
+    TariffTerms,
+    charging_periods_from_meter_values,
+    price_session,
+)
+from apps.charging.pricing import TariffElement as PricingElement
+from apps.charging.selectors import (
+    tariff_element_fields,
+    tariff_terms_of_model,
+    tariff_terms_of_version,
+    tariff_version_for_session,
+)
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.services import normalize_token_uid
+from apps.fleets.models import Fleet
+from apps.vehicles.choices import VehicleStatus
+from apps.vehicles.models import Vehicle
+from apps.vehicles.selectors import vehicle_assignment_for_driver_at
+from voltop.core.money import round_money
+from voltop.core.timeutils import require_aware
+
+logger = logging.getLogger(__name__)
+
+PLAUSIBILITY_MARGIN = Decimal("1.05")
+HOME_CHARGER_MAX_KW = Decimal("22")
+
+
+@dataclass(frozen=True)
+class MeterReading:
+    """One sample a charger or app sends: the energy register (Wh) and optional power and SoC."""
+
+    measured_at: datetime
+    energy_wh: int
+    power_w: int | None = None
+    state_of_charge_percent: int | None = None
+
+
+def _token_for_uid(uid: str) -> ChargeToken:
+    token = (
+        ChargeToken.objects.select_related("driver")
+        .filter(uid=normalize_token_uid(uid))
+        .order_by("-is_active", "-valid_from")
+        .first()
+    )
+    if token is None:
+        raise TokenUnknown(f"No token with UID {normalize_token_uid(uid)} is known.", field="token")
+    return token
+
+
+def _check_token_valid(token: ChargeToken, moment: datetime) -> None:
+    if not token.is_active:
+        raise TokenNotValid(f"Token {token.uid} is blocked.", field="token")
+    if moment < token.valid_from:
+        raise TokenNotValid(
+            f"Token {token.uid} is valid only from {token.valid_from:%Y-%m-%d %H:%M %Z}.",
+            field="token",
+        )
+    if token.valid_until is not None and moment >= token.valid_until:
+        raise TokenNotValid(
+            f"Token {token.uid} expired on {token.valid_until:%Y-%m-%d %H:%M %Z}.", field="token"
+        )
+
+
+def _vehicle_for_start(
+    driver: Driver, vehicle: Vehicle | None, started_at: datetime
+) -> Vehicle | None:
+    if vehicle is None:
+        assignment = vehicle_assignment_for_driver_at(driver=driver, moment=started_at)
+        if assignment is None:
+            return None
+        vehicle = assignment.vehicle
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    if vehicle.fleet_id != driver.fleet_id:
+        raise OtherFleet("No such vehicle in the driver's fleet.", field="vehicle")
+    if vehicle.status == VehicleStatus.RETIRED:
+        raise VehicleNotUsable(f"Vehicle {vehicle} is retired.", field="vehicle")
+    return vehicle
+
+
+def _same_start(session: ChargingSession, **values) -> bool:
+    return all(getattr(session, field) == value for field, value in values.items())
+
+
+@transaction.atomic
+def charging_session_start(
+    *,
+    started_at: datetime,
+    source: SessionSource,
+    token: ChargeToken | None = None,
+    token_uid: str | None = None,
+    driver: Driver | None = None,
+    connector: Connector | None = None,
+    vehicle: Vehicle | None = None,
+    meter_start_wh: int | None = None,
+    location_kind: LocationKind | None = None,
+    purpose: SessionPurpose = SessionPurpose.BUSINESS,
+    external_id: str = "",
+) -> ChargingSession:
+    """Start a session for a token (or a driver in the app), on a connector or elsewhere.
+
+    A charger may send the same start twice: with the same external id and values the first
+    session is returned unchanged.
+    """
+    require_aware(started_at, field="started_at")
+    if token is None and token_uid is not None:
+        token = _token_for_uid(token_uid)
+    if token is None and driver is None:
+        raise TokenUnknown("A token or a driver is needed to start a session.", field="token")
+    if token is not None and driver is not None and token.driver_id != driver.pk:
+        raise TokenNotValid("The token belongs to another driver.", field="token")
+    driver_id = token.driver_id if token is not None else driver.pk
+    if connector is not None:
+        connector = Connector.objects.select_related("station").get(pk=connector.pk)
+    location_kind = location_kind or (LocationKind.DEPOT if connector else LocationKind.PUBLIC)
+    if meter_start_wh is not None and meter_start_wh < 0:
+        raise MeterWentBackwards("The meter start cannot be negative.", field="meter_start_wh")
+
+    if external_id:
+        existing = ChargingSession.objects.filter(source=source, external_id=external_id).first()
+        if existing is not None:
+            if _same_start(
+                existing,
+                driver_id=driver_id,
+                connector_id=connector.pk if connector else None,
+                started_at=started_at,
+                meter_start_wh=meter_start_wh,
+            ):
+                return existing
+            raise SessionExists(
+                f"Session {external_id} from {source} exists with other values.",
+                field="external_id",
+            )
+
+    driver = Driver.objects.select_for_update().select_related("fleet").get(pk=driver_id)
+    if connector is not None and connector.station.fleet_id != driver.fleet_id:
+        raise OtherFleet("No such connector in the driver's fleet.", field="connector")
+    if driver.status != DriverStatus.ACTIVE:
+        raise DriverNotActive(
+            f"Driver {driver} is {driver.get_status_display().lower()}.", field="driver"
+        )
+    if token is not None:
+        _check_token_valid(token, started_at)
+    vehicle = _vehicle_for_start(driver, vehicle, started_at)
+    if connector is not None:
+        connector = Connector.objects.select_for_update().get(pk=connector.pk)
+        if ChargingSession.objects.filter(
+            connector=connector, status=SessionStatus.ACTIVE
+        ).exists():
+            raise ConnectorBusy(f"Connector {connector} is already charging.", field="connector")
+    if (
+        location_kind == LocationKind.DEPOT
+        and ChargingSession.objects.filter(
+            driver=driver, status=SessionStatus.ACTIVE, location_kind=LocationKind.DEPOT
+        ).exists()
+    ):
+        raise DriverAlreadyCharging(
+            f"{driver.full_name} already has an active depot session.", field="driver"
+        )
+    session = ChargingSession(
+        fleet_id=driver.fleet_id,
+        driver=driver,
+        vehicle=vehicle,
+        token=token,
+        connector=connector,
+        location_kind=location_kind,
+        purpose=purpose,
+        started_at=started_at,
+        meter_start_wh=meter_start_wh,
+        status=SessionStatus.ACTIVE,
+        source=source,
+        external_id=external_id,
+    )
+    try:
+        with transaction.atomic():
+            session.save()
+    except IntegrityError as error:
+        raise ConnectorBusy(
+            "Another session started on this connector at the same time.", field="connector"
+        ) from error
+    logger.info(
+        "charging.session_started",
+        extra={"session_id": session.pk, "driver_id": driver.pk, "source": source},
+    )
+    return session
+
+
+def _lock_session(session: ChargingSession) -> ChargingSession:
+    return (
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("fleet", "vehicle", "connector", "driver")
+        .get(pk=session.pk)
+    )
+
+
+def _check_meter_sequence(session: ChargingSession, points: list[tuple[datetime, int]]) -> None:
+    previous_at, previous_wh = session.started_at, session.meter_start_wh
+    for measured_at, energy_wh in points:
+        if previous_wh is not None and energy_wh < previous_wh:
+            raise MeterWentBackwards(
+                f"The register reads {energy_wh} Wh at {measured_at:%H:%M:%S}, less than "
+                f"{previous_wh} Wh at {previous_at:%H:%M:%S}; a meter never goes back.",
+                field="energy_wh",
+            )
+        previous_at, previous_wh = measured_at, energy_wh
+
+
+@transaction.atomic
+def charging_session_record_meter_values(
+    *, session: ChargingSession, readings: Sequence[MeterReading]
+) -> list[MeterValue]:
+    """Add meter readings to a session; all are refused if one goes back or lies outside it.
+
+    A reading resent with the same moment and values changes nothing.
+    """
+    session = _lock_session(session)
+    if session.status == SessionStatus.INVALID:
+        raise SessionNotActive("The session was invalidated.", field="session")
+    existing = {value.measured_at: value for value in session.meter_values.all()}
+    new_values = []
+    for reading in sorted(readings, key=lambda r: r.measured_at):
+        require_aware(reading.measured_at, field="measured_at")
+        if reading.measured_at < session.started_at or (
+            session.ended_at is not None and reading.measured_at > session.ended_at
+        ):
+            raise MeterValueOutsideSession(
+                f"A reading at {reading.measured_at:%Y-%m-%d %H:%M:%S %Z} lies outside the "
+                "session.",
+                field="measured_at",
+            )
+        if reading.energy_wh < 0:
+            raise MeterWentBackwards("An energy register cannot be negative.", field="energy_wh")
+        if reading.power_w is not None and reading.power_w < 0:
+            raise MeterWentBackwards("Power cannot be negative.", field="power_w")
+        if reading.state_of_charge_percent is not None and not (
+            0 <= reading.state_of_charge_percent <= 100
+        ):
+            raise MeterWentBackwards(
+                "State of charge must be between 0 and 100 %.", field="state_of_charge_percent"
+            )
+        known = existing.get(reading.measured_at)
+        if known is not None:
+            if known.energy_wh != reading.energy_wh:
+                raise MeterWentBackwards(
+                    f"A different reading at {reading.measured_at:%H:%M:%S} is already stored.",
+                    field="energy_wh",
+                )
+            continue
+        value = MeterValue(
+            session=session,
+            measured_at=reading.measured_at,
+            energy_wh=reading.energy_wh,
+            power_w=reading.power_w,
+            state_of_charge_percent=reading.state_of_charge_percent,
+        )
+        existing[reading.measured_at] = value
+        new_values.append(value)
+    points = sorted((at, value.energy_wh) for at, value in existing.items())
+    if session.meter_stop_wh is not None and session.ended_at is not None:
+        points.append((session.ended_at, session.meter_stop_wh))
+    _check_meter_sequence(session, points)
+    MeterValue.objects.bulk_create(new_values)
+    return new_values
+
+
+def _max_power_kw(session: ChargingSession) -> Decimal | None:
+    limits = []
+    if session.connector is not None:
+        limits.append(session.connector.max_kw)
+    if session.vehicle is not None:
+        is_dc = session.connector is not None and session.connector.power_type == PowerType.DC
+        vehicle_limit = session.vehicle.max_dc_kw if is_dc else session.vehicle.max_ac_kw
+        if vehicle_limit is not None:
+            limits.append(vehicle_limit)
+    if session.location_kind == LocationKind.HOME:
+        limits.append(HOME_CHARGER_MAX_KW)
+    return min(limits) if limits else None
+
+
+def implausible_energy_reason(
+    *,
+    energy_wh: int,
+    seconds: Decimal,
+    max_power_kw: Decimal | None,
+    battery_kwh: Decimal | None,
+) -> str:
+    """Why `energy_wh` in `seconds` cannot be true, or "" when it can."""
+    energy_kwh = Decimal(energy_wh) / 1000
+    reasons = []
+    if max_power_kw is not None:
+        possible_kwh = max_power_kw * seconds / 3600
+        if energy_kwh > possible_kwh * PLAUSIBILITY_MARGIN:
+            reasons.append(
+                f"{energy_kwh} kWh in {seconds / 60:.0f} min needs more than the "
+                f"{max_power_kw} kW the connector and vehicle allow ({possible_kwh:.3f} kWh)"
+            )
+    if battery_kwh is not None and energy_kwh > battery_kwh * PLAUSIBILITY_MARGIN:
+        reasons.append(f"{energy_kwh} kWh is more than the {battery_kwh} kWh battery can take")
+    return "; ".join(reasons)
+
+
+def _flag_if_implausible(session: ChargingSession) -> None:
+    seconds = Decimal((session.ended_at - session.started_at).total_seconds())
+    reason = implausible_energy_reason(
+        energy_wh=session.energy_wh,
+        seconds=seconds,
+        max_power_kw=_max_power_kw(session),
+        battery_kwh=session.vehicle.usable_battery_kwh if session.vehicle else None,
+    )
+    session.is_suspect = bool(reason)
+    session.suspect_reason = reason
+
+
+def _enqueue_pricing(session: ChargingSession) -> None:
+    from apps.charging.tasks import price_charging_session
+
+    session_id = session.pk
+    transaction.on_commit(lambda: price_charging_session.delay(session_id))
+
+
+@transaction.atomic
+def charging_session_stop(
+    *,
+    session: ChargingSession,
+    ended_at: datetime,
+    meter_stop_wh: int | None,
+    energy_wh: int | None = None,
+) -> ChargingSession:
+    """Stop an active session; its energy is meter stop minus meter start.
+
+    Chargers resend stops: the same values return the stopped session unchanged, other values
+    are refused. The price is computed after commit, in the background.
+    """
+    require_aware(ended_at, field="ended_at")
+    session = _lock_session(session)
+    if session.status == SessionStatus.COMPLETED:
+        if session.ended_at == ended_at and session.meter_stop_wh == meter_stop_wh:
+            return session
+        raise SessionAlreadyStopped(
+            f"The session was stopped at {session.ended_at:%Y-%m-%d %H:%M:%S %Z} with "
+            f"{session.meter_stop_wh} Wh; a different stop is refused.",
+            field="ended_at",
+        )
+    if session.status != SessionStatus.ACTIVE:
+        raise SessionNotActive("Only an active session can be stopped.", field="session")
+    if ended_at < session.started_at:
+        raise EndBeforeStart("The session cannot end before it started.", field="ended_at")
+    if meter_stop_wh is None and session.meter_start_wh is not None:
+        raise MeterWentBackwards("A meter stop is needed.", field="meter_stop_wh")
+    last = session.meter_values.aggregate(energy=Max("energy_wh"), measured_at=Max("measured_at"))
+    if last["measured_at"] is not None and ended_at < last["measured_at"]:
+        raise EndBeforeStart(
+            "The session cannot end before its last meter reading.", field="ended_at"
+        )
+    if meter_stop_wh is not None:
+        already_read = max(
+            (value for value in (session.meter_start_wh, last["energy"]) if value is not None),
+            default=0,
+        )
+        if meter_stop_wh < already_read:
+            raise MeterWentBackwards(
+                f"Meter stop {meter_stop_wh} Wh is below the {already_read} Wh already read; "
+                "a meter never goes back.",
+                field="meter_stop_wh",
+            )
+    if session.meter_start_wh is not None:
+        energy_wh = meter_stop_wh - session.meter_start_wh
+    if energy_wh is None or energy_wh < 0:
+        raise MeterWentBackwards("The energy charged is needed (0 Wh or more).", field="energy_wh")
+    session.ended_at = ended_at
+    session.meter_stop_wh = meter_stop_wh
+    session.energy_wh = energy_wh
+    session.status = SessionStatus.COMPLETED
+    _flag_if_implausible(session)
+    session.save(
+        update_fields=[
+            "ended_at",
+            "meter_stop_wh",
+            "energy_wh",
+            "status",
+            "is_suspect",
+            "suspect_reason",
+            "updated_at",
+        ]
+    )
+    logger.info(
+        "charging.session_stopped",
+        extra={"session_id": session.pk, "energy_wh": session.energy_wh},
+    )
+    _enqueue_pricing(session)
+    return session
+
+
+def _refuse_if_billed(session: ChargingSession) -> None:
+    if session.billed_at is not None:
+        raise SessionBilled(
+            "The session is billed; correct it with a credit note on its invoice.",
+            field="session",
+        )
+
+
+@transaction.atomic
+def charging_session_invalidate(*, session: ChargingSession, reason: str) -> ChargingSession:
+    """Mark a session invalid (a test, a fault, a duplicate); it is then never billed."""
+    session = _lock_session(session)
+    _refuse_if_billed(session)
+    if not reason.strip():
+        raise SessionNotCorrectable("Say why the session is invalid.", field="reason")
+    session.status = SessionStatus.INVALID
+    session.invalid_reason = reason.strip()
+    session.save(update_fields=["status", "invalid_reason", "updated_at"])
+    return session
+
+
+@transaction.atomic
+def charging_session_correct(
+    *,
+    session: ChargingSession,
+    started_at: datetime,
+    ended_at: datetime,
+    meter_start_wh: int | None,
+    meter_stop_wh: int | None,
+    energy_wh: int | None = None,
+    purpose: SessionPurpose | None = None,
+) -> ChargingSession:
+    """Correct a completed session that is not billed yet; it is priced again."""
+    require_aware(started_at, field="started_at")
+    require_aware(ended_at, field="ended_at")
+    session = _lock_session(session)
+    _refuse_if_billed(session)
+    if session.status != SessionStatus.COMPLETED:
+        raise SessionNotCorrectable("Only a completed session can be corrected.", field="session")
+    if ended_at < started_at:
+        raise EndBeforeStart("The session cannot end before it started.", field="ended_at")
+    if meter_start_wh is not None and meter_stop_wh is not None:
+        if meter_stop_wh < meter_start_wh:
+            raise MeterWentBackwards(
+                "Meter stop is below meter start; a meter never goes back.", field="meter_stop_wh"
+            )
+        energy_wh = meter_stop_wh - meter_start_wh
+    if energy_wh is None or energy_wh < 0:
+        raise MeterWentBackwards("The energy must be zero or more.", field="energy_wh")
+    outside = session.meter_values.exclude(measured_at__range=(started_at, ended_at))
+    if outside.exists():
+        raise MeterValueOutsideSession(
+            "Meter readings lie outside the corrected times.", field="started_at"
+        )
+    session.started_at = started_at
+    session.ended_at = ended_at
+    session.meter_start_wh = meter_start_wh
+    session.meter_stop_wh = meter_stop_wh
+    session.energy_wh = energy_wh
+    if purpose is not None:
+        session.purpose = purpose
+    points = [(value.measured_at, value.energy_wh) for value in session.meter_values.all()]
+    if meter_stop_wh is not None:
+        points.append((ended_at, meter_stop_wh))
+    _check_meter_sequence(session, sorted(points))
+    _flag_if_implausible(session)
+    session.save()
+    _enqueue_pricing(session)
+    return session
+
+
+@transaction.atomic
+def home_session_report(
+    *,
+    driver: Driver,
+    started_at: datetime,
+    ended_at: datetime,
+    energy_wh: int | None = None,
+    meter_start_wh: int | None = None,
+    meter_stop_wh: int | None = None,
+    meter_photo=None,
+    vehicle: Vehicle | None = None,
+    purpose: SessionPurpose = SessionPurpose.BUSINESS,
+) -> ChargingSession:
+    """A driver's claim for charging at home, priced at their reimbursement rate and waiting
+    for a manager's approval."""
+    require_aware(started_at, field="started_at")
+    require_aware(ended_at, field="ended_at")
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    if driver.status != DriverStatus.ACTIVE:
+        raise DriverNotActive(
+            f"Driver {driver} is {driver.get_status_display().lower()}.", field="driver"
+        )
+    if ended_at <= started_at:
+        raise EndBeforeStart("The session must end after it starts.", field="ended_at")
+    if ended_at > timezone.now() + timedelta(minutes=5):
+        raise InvalidHomeSession("A home session cannot end in the future.", field="ended_at")
+    if meter_start_wh is not None or meter_stop_wh is not None:
+        if meter_start_wh is None or meter_stop_wh is None:
+            raise InvalidHomeSession(
+                "Give both meter readings, or the energy alone.", field="meter_stop_wh"
+            )
+        if meter_stop_wh < meter_start_wh:
+            raise MeterWentBackwards(
+                "Meter stop is below meter start; a meter never goes back.", field="meter_stop_wh"
+            )
+        energy_wh = meter_stop_wh - meter_start_wh
+    if energy_wh is None or energy_wh <= 0:
+        raise InvalidHomeSession("Give the energy charged (more than 0 Wh).", field="energy_wh")
+    overlapping = ChargingSession.objects.filter(
+        driver=driver,
+        location_kind=LocationKind.HOME,
+        started_at__lt=ended_at,
+        ended_at__gt=started_at,
+    ).exclude(status=SessionStatus.INVALID)
+    if overlapping.exists():
+        raise InvalidHomeSession(
+            "Another home session of yours overlaps this time.", field="started_at"
+        )
+    vehicle = _vehicle_for_start(driver, vehicle, started_at)
+    session = ChargingSession(
+        fleet_id=driver.fleet_id,
+        driver=driver,
+        vehicle=vehicle,
+        location_kind=LocationKind.HOME,
+        purpose=purpose,
+        started_at=started_at,
+        ended_at=ended_at,
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
+        energy_wh=energy_wh,
+        status=SessionStatus.COMPLETED,
+        source=SessionSource.APP,
+        home_approval=HomeApproval.PENDING,
+    )
+    if meter_photo is not None:
+        session.meter_photo = meter_photo
+    _flag_if_implausible(session)
+    session.save()
+    _enqueue_pricing(session)
+    return session
+
+
+@transaction.atomic
+def home_session_review(
+    *, session: ChargingSession, approve: bool, reviewer, reason: str = ""
+) -> ChargingSession:
+    """A manager approves or rejects a pending home session."""
+    session = _lock_session(session)
+    if session.home_approval != HomeApproval.PENDING:
+        raise HomeSessionNotPending(
+            f"The home session is {session.get_home_approval_display().lower()}, not pending.",
+            field="home_approval",
+        )
+    _refuse_if_billed(session)
+    if not approve and not reason.strip():
+        raise InvalidHomeSession("Say why the home session is rejected.", field="reason")
+    session.home_approval = HomeApproval.APPROVED if approve else HomeApproval.REJECTED
+    session.reviewed_by = reviewer
+    session.reviewed_at = timezone.now()
+    session.review_note = reason.strip()
+    session.save(
+        update_fields=["home_approval", "reviewed_by", "reviewed_at", "review_note", "updated_at"]
+    )
+    return session
+
+
+def _home_rate_terms(session: ChargingSession) -> TariffTerms:
+    return TariffTerms(
+        currency=session.fleet.currency,
+        elements=(
+            PricingElement(
+                (PriceComponent(Dimension.ENERGY, session.driver.home_rate_per_kwh, None, 1),)
+            ),
+        ),
+    )
+
+
+def _periods_of(session: ChargingSession) -> tuple[ChargingPeriod, ...]:
+    if session.meter_start_wh is not None and session.meter_stop_wh is not None:
+        return charging_periods_from_meter_values(
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            meter_start_wh=session.meter_start_wh,
+            meter_stop_wh=session.meter_stop_wh,
+            samples=[
+                MeterSample(value.measured_at, value.energy_wh, value.power_w)
+                for value in session.meter_values.all()
+            ],
+        )
+    if session.ended_at == session.started_at:
+        return ()
+    return (ChargingPeriod(session.started_at, session.ended_at, Decimal(session.energy_wh), True),)
+
+
+@transaction.atomic
+def charging_session_price(*, session: ChargingSession) -> ChargingSession:
+    """Price a completed, unbilled session: at the driver's home rate for home charging, with
+    the tariff version in force at its start otherwise. Imported sessions keep the provider's
+    cost. Running it again gives the same result."""
+    session = _lock_session(session)
+    if session.status != SessionStatus.COMPLETED or session.price_basis == PriceBasis.PROVIDER:
+        return session
+    _refuse_if_billed(session)
+    if session.location_kind == LocationKind.HOME:
+        terms, version, basis = _home_rate_terms(session), None, PriceBasis.HOME_RATE
+    else:
+        version = tariff_version_for_session(session)
+        if version is None:
+            logger.warning("charging.no_tariff", extra={"session_id": session.pk})
+            return session
+        terms, basis = tariff_terms_of_version(version), PriceBasis.TARIFF
+    breakdown = price_session(terms=terms, periods=_periods_of(session), zone=session.fleet.zone)
+    session.tariff_version = version
+    session.price_basis = basis
+    session.price_currency = breakdown.currency
+    session.price_excl_vat = breakdown.total_excl_vat
+    session.price_vat = breakdown.total_vat
+    session.price_incl_vat = breakdown.total_incl_vat
+    session.price_breakdown = breakdown.as_dict()
+    session.priced_at = timezone.now()
+    session.save(
+        update_fields=[
+            "tariff_version",
+            "price_basis",
+            "price_currency",
+            "price_excl_vat",
+            "price_vat",
+            "price_incl_vat",
+            "price_breakdown",
+            "priced_at",
+            "updated_at",
+        ]
+    )
+    return session
+
+
+@transaction.atomic
+def tariff_publish(*, tariff: Tariff, effective_from: datetime | None = None) -> TariffVersion:
+    """Freeze the tariff as it is now into a new version, in force from `effective_from`
+    (now by default; earlier to correct the price of sessions not billed yet)."""
+    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    effective_from = effective_from or timezone.now()
+    require_aware(effective_from, field="effective_from")
+    try:
+        terms = tariff_terms_of_model(tariff)
+    except OcpiFormatError as error:
+        raise InvalidTariff(error.message, field=error.field) from error
+    document = tariff_terms_to_ocpi(
+        terms,
+        tariff_id=tariff.ocpi_id,
+        country_code=str(tariff.fleet.country),
+        party_id="VTP",
+        last_updated=effective_from,
+        start_date_time=tariff.valid_from,
+        end_date_time=tariff.valid_until,
+    )
+    latest = tariff.versions.order_by("-number").first()
+    if (
+        latest is not None
+        and latest.effective_from == effective_from
+        and tariff_terms_of_version(latest) == terms
+    ):
+        return latest
+    return TariffVersion.objects.create(
+        tariff=tariff,
+        number=(latest.number + 1) if latest else 1,
+        effective_from=effective_from,
+        terms=document,
+    )
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: rows read, sessions made, rows already imported, and every error."""
+
+    rows: int
+    imported: int
+    already_imported: int
+    errors: tuple[RowError, ...]
+
+    @property
+    def refused(self) -> bool:
+        return bool(self.errors) and self.imported == 0
+
+
+def _row_errors(fleet: Fleet, rows: Sequence[PublicSessionRow]) -> tuple[dict, list[RowError]]:
+    tokens = {
+        token.uid: token
+        for token in ChargeToken.objects.filter(
+            driver__fleet=fleet, uid__in={row.token_uid for row in rows}
+        ).select_related("driver")
+    }
+    errors = []
+    for row in rows:
+        token = tokens.get(row.token_uid)
+        if token is None:
+            errors.append(RowError(row.line, f"token {row.token_uid} is not a card of this fleet"))
+        elif row.started_at < token.valid_from or (
+            token.valid_until is not None and row.started_at >= token.valid_until
+        ):
+            errors.append(RowError(row.line, f"token {row.token_uid} was not valid at the start"))
+    return tokens, errors
+
+
+@transaction.atomic
+def public_sessions_import(
+    *, fleet: Fleet, content: bytes, file_format: str, only_valid_rows: bool = False
+) -> ImportReport:
+    """Import a provider's public charging sessions from OCPI CDR JSON or the documented CSV.
+
+    The whole file is checked first. With any bad row nothing is imported, unless the user
+    chose to import only the valid rows. A CDR already imported is skipped, so importing a file
+    twice imports nothing new. The provider's cost becomes the session's price.
+    """
+    fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
+    parsed = parse_cdr_json(content) if file_format == "json" else parse_csv(content)
+    tokens, errors = _row_errors(fleet, parsed.rows)
+    errors = sorted([*parsed.errors, *errors], key=lambda error: error.line)
+    row_count = len(parsed.rows) + len({e.line for e in parsed.errors})
+    bad_lines = {error.line for error in errors}
+    known = set(
+        ChargingSession.objects.filter(
+            source=SessionSource.IMPORT, external_id__in=[row.cdr_id for row in parsed.rows]
+        ).values_list("external_id", flat=True)
+    )
+    if errors and not only_valid_rows:
+        return ImportReport(row_count, 0, 0, tuple(errors))
+    new_rows = [row for row in parsed.rows if row.line not in bad_lines and row.cdr_id not in known]
+    now = timezone.now()
+    sessions = []
+    for row in new_rows:
+        token = tokens[row.token_uid]
+        session = ChargingSession(
+            fleet=fleet,
+            driver=token.driver,
+            vehicle=_assigned_vehicle(token.driver, row.started_at),
+            token=token,
+            location_kind=LocationKind.PUBLIC,
+            purpose=row.purpose or SessionPurpose.BUSINESS,
+            started_at=row.started_at,
+            ended_at=row.ended_at,
+            energy_wh=row.energy_wh,
+            status=SessionStatus.COMPLETED,
+            source=SessionSource.IMPORT,
+            external_id=row.cdr_id,
+            price_basis=PriceBasis.PROVIDER,
+            price_currency=row.currency,
+            price_breakdown={"provider": row.document or {"location": row.location}},
+            priced_at=now,
+        )
+        if row.cost is not None:
+            excl = round_money(row.cost.excl_vat, row.currency)
+            incl = round_money(
+                row.cost.incl_vat if row.cost.incl_vat is not None else row.cost.excl_vat,
+                row.currency,
+            )
+            session.price_excl_vat, session.price_incl_vat = excl, incl
+            session.price_vat = incl - excl
+        _flag_if_implausible(session)
+        sessions.append(session)
+    ChargingSession.objects.bulk_create(sessions)
+    logger.info(
+        "charging.public_sessions_imported",
+        extra={"fleet_id": fleet.pk, "imported": len(sessions), "errors": len(errors)},
+    )
+    return ImportReport(row_count, len(sessions), len(known), tuple(errors))
+
+
+def _assigned_vehicle(driver: Driver, moment: datetime) -> Vehicle | None:
+    assignment = vehicle_assignment_for_driver_at(driver=driver, moment=moment)
+    return assignment.vehicle if assignment else None
+
+
+@transaction.atomic
+def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tariff:
+    """Create or update the fleet's tariff with the document's OCPI id, and publish it."""
+    try:
+        terms = tariff_terms_from_ocpi(document)
+    except OcpiFormatError as error:
+        raise InvalidTariff(error.message, field=error.field) from error
+    ocpi_id = str(document.get("id") or "").strip()
+    if not ocpi_id:
+        raise InvalidTariff("tariff.id is required.", field="tariff.id")
+    tariff, _ = Tariff.objects.select_for_update().get_or_create(
+        fleet=fleet,
+        ocpi_id=ocpi_id,
+        defaults={"name": name or f"OCPI tariff {ocpi_id}", "currency": terms.currency},
+    )
+    tariff.currency = terms.currency
+    tariff.min_price_excl_vat = terms.min_price.excl_vat if terms.min_price else None
+    tariff.min_price_incl_vat = terms.min_price.incl_vat if terms.min_price else None
+    tariff.max_price_excl_vat = terms.max_price.excl_vat if terms.max_price else None
+    tariff.max_price_incl_vat = terms.max_price.incl_vat if terms.max_price else None
+    tariff.parking_grace_minutes = terms.parking_grace_seconds // 60
+    tariff.save()
+    tariff.elements.all().delete()
+    TariffElement.objects.bulk_create(
+        [
+            TariffElement(tariff=tariff, position=position, **tariff_element_fields(element))
+            for position, element in enumerate(terms.elements)
+        ]
+    )
+    tariff_publish(tariff=tariff)
+    return tariff
+
+
+@transaction.atomic
+def charging_session_save_by_manager(*, session: ChargingSession) -> ChargingSession:
+    """Save a session a manager entered or edited by hand; a completed one is checked for
+    plausibility and priced after commit. A billed session is refused."""
+    if session.pk is not None:
+        _refuse_if_billed(_lock_session(session))
+    if (
+        session.status == SessionStatus.COMPLETED
+        and session.ended_at
+        and session.energy_wh is not None
+    ):
+        _flag_if_implausible(session)
+    session.save()
+    if session.status == SessionStatus.COMPLETED:
+        _enqueue_pricing(session)
+    return session

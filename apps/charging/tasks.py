@@ -1,0 +1,20 @@
+"""Celery tasks of the charging app: thin, they take ids and call one service."""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from apps.charging.models import ChargingSession
+from apps.charging.services import charging_session_price
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def price_charging_session(session_id: int) -> None:
+    """Price one session (idempotent: pricing it again gives the same result)."""
+    session = ChargingSession.objects.filter(pk=session_id).first()
+    if session is not None:
+        charging_session_price(session=session)
