@@ -21,11 +21,10 @@ import enum
 import itertools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from functools import lru_cache
-from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -46,6 +45,9 @@ class Dimension(enum.StrEnum):
     FLAT = "FLAT"
     PARKING_TIME = "PARKING_TIME"
     TIME = "TIME"
+
+
+DIMENSIONS = tuple(Dimension)
 
 
 class DayOfWeek(enum.IntEnum):
@@ -187,13 +189,12 @@ class DimensionTotal(NamedTuple):
         return self.excl_vat + self.vat
 
 
-@dataclass(frozen=True, slots=True)
-class PriceBreakdown:
+class PriceBreakdown(NamedTuple):
     """The priced session: periods with their lines, totals exact to 4 places and rounded."""
 
     currency: str
     periods: tuple[PricedPeriod, ...]
-    dimensions: dict[Dimension, DimensionTotal] = field(hash=False)
+    dimensions: dict[Dimension, DimensionTotal]
     lines_excl_vat: Decimal
     lines_vat: Decimal
     price_limit_adjustment: Price
@@ -267,7 +268,10 @@ class PriceBreakdown:
 
 
 def _seconds(delta: timedelta) -> Decimal:
-    return Decimal(delta.days * 86400 + delta.seconds) + Decimal(delta.microseconds) / 1_000_000
+    whole = delta.days * 86400 + delta.seconds
+    if delta.microseconds:
+        return Decimal(whole * 1_000_000 + delta.microseconds).scaleb(-6)
+    return Decimal(whole)
 
 
 def _four(value: Decimal) -> Decimal:
@@ -288,13 +292,10 @@ def charging_periods_from_meter_values(
     A period is charging when its average power reaches `idle_power_w`; otherwise the vehicle
     is only parked. Samples outside the session are ignored.
     """
-    points = [(started_at, meter_start_wh)]
-    for sample in sorted(samples):
-        if started_at < sample.measured_at < ended_at:
-            points.append((sample.measured_at, sample.energy_wh))
-    points.append((ended_at, meter_stop_wh))
     periods = []
-    for (start, start_wh), (end, end_wh) in pairwise(points):
+    start, start_wh = started_at, meter_start_wh
+    inside = [sample[:2] for sample in sorted(samples) if started_at < sample[0] < ended_at]
+    for end, end_wh in [*inside, (ended_at, meter_stop_wh)]:
         if end <= start:
             continue
         delta = end - start
@@ -302,12 +303,13 @@ def charging_periods_from_meter_values(
         energy = end_wh - start_wh
         periods.append(
             ChargingPeriod(
-                start=start,
-                end=end,
-                energy_wh=Decimal(energy),
-                charging=energy * 3_600_000_000 >= idle_power_w * microseconds,
+                start,
+                end,
+                Decimal(energy),
+                energy * 3_600_000_000 >= idle_power_w * microseconds,
             )
         )
+        start, start_wh = end, end_wh
     return tuple(periods)
 
 
@@ -366,20 +368,21 @@ class _CompiledTerms:
                 if (component := element.component(dimension)) is not None
                 and (element.restrictions is None or element.restrictions.reservation is None)
             )
-            for dimension in Dimension
+            for dimension in DIMENSIONS
         }
 
 
-_compiled_cache: dict[TariffTerms, _CompiledTerms] = {}
+_compiled_cache: dict[int, tuple[TariffTerms, _CompiledTerms]] = {}
 
 
 def _compiled(terms: TariffTerms) -> _CompiledTerms:
-    compiled = _compiled_cache.get(terms)
-    if compiled is None:
+    """Compiled facts of `terms`, kept per terms object (callers reuse one per tariff)."""
+    entry = _compiled_cache.get(id(terms))
+    if entry is None or entry[0] is not terms:
         if len(_compiled_cache) > 1024:
             _compiled_cache.clear()
-        compiled = _compiled_cache[terms] = _CompiledTerms(terms)
-    return compiled
+        entry = _compiled_cache[id(terms)] = (terms, _CompiledTerms(terms))
+    return entry[1]
 
 
 def _offset_change(low: datetime, high: datetime, zone: ZoneInfo) -> datetime:
@@ -684,13 +687,21 @@ class _Cumulative:
         return share
 
 
+class _DimensionSums:
+    __slots__ = ("excl_vat", "vat", "volume")
+
+    def __init__(self) -> None:
+        self.volume = ZERO
+        self.excl_vat = _Cumulative()
+        self.vat = _Cumulative()
+
+
 def _line(
     dimension: Dimension,
     applied: tuple[int, PriceComponent],
     volume: Decimal,
     step_extra: Decimal,
-    excl_sum: _Cumulative,
-    vat_sum: _Cumulative,
+    sums: _DimensionSums,
 ) -> PriceLine:
     index, component = applied
     if dimension is Dimension.ENERGY:
@@ -700,16 +711,28 @@ def _line(
     else:
         billed = (volume + step_extra) / SECONDS_PER_HOUR
     exact = component.price * billed
+    sums.volume += volume + step_extra
     return PriceLine(
-        dimension=dimension,
-        volume=volume,
-        step_extra=step_extra,
-        unit_price=component.price,
-        vat_rate=component.vat_rate,
-        excl_vat=excl_sum.take(exact),
-        vat=vat_sum.take(exact * component.vat_rate / HUNDRED) if component.vat_rate else ZERO,
-        element_index=index,
+        dimension,
+        volume,
+        step_extra,
+        component.price,
+        component.vat_rate,
+        sums.excl_vat.take(exact),
+        sums.vat.take(exact * component.vat_rate / HUNDRED) if component.vat_rate else ZERO,
+        index,
     )
+
+
+def _rounding(
+    indexes: list[int], volumes: Sequence[Decimal], applied: list
+) -> tuple[int | None, Decimal]:
+    """Where the session's step rounding is billed (the last of `indexes`), and how much."""
+    if not indexes:
+        return None, ZERO
+    last = indexes[-1]
+    total = sum((volumes[i] for i in indexes), ZERO).quantize(MICRO)
+    return last, _step_extra(total, applied[last][1].step_size)
 
 
 def price_session(
@@ -718,120 +741,76 @@ def price_session(
     """Price a session's periods with `terms`; `zone` is where time restrictions are read."""
     compiled = _compiled(terms)
     merged = _periods(periods, compiled, zone) if periods else []
+    seconds = [_seconds(period.end - period.start) for period in merged]
 
-    billable_seconds: list[Decimal] = []
+    billable = list(seconds)
     grace_left = Decimal(terms.parking_grace_seconds)
-    for period in merged:
-        seconds = _seconds(period.end - period.start)
-        if not period.charging and period.time_like is not None:
-            waived = min(grace_left, seconds)
-            grace_left -= waived
-            seconds -= waived
-        billable_seconds.append(seconds)
+    if grace_left:
+        for index, period in enumerate(merged):
+            if not period.charging and period.time_like is not None and grace_left:
+                waived = min(grace_left, billable[index])
+                grace_left -= waived
+                billable[index] -= waived
 
-    energy_indexes = [i for i, p in enumerate(merged) if p.energy is not None and p.energy_wh > 0]
+    energies = [period.energy_wh for period in merged]
+    energy_applied = [period.energy for period in merged]
+    time_applied = [period.time_like for period in merged]
+    priced_energy = [i for i, p in enumerate(merged) if p.energy is not None and p.energy_wh > 0]
     priced_parking = [
         i
         for i, p in enumerate(merged)
-        if not p.charging and p.time_like is not None and billable_seconds[i] > 0
+        if not p.charging and p.time_like is not None and billable[i] > 0
     ]
     priced_time = [i for i, p in enumerate(merged) if p.charging and p.time_like is not None]
-    energy_extra_at, energy_extra = _rounding(
-        energy_indexes, lambda i: merged[i].energy_wh, lambda i: merged[i].energy
-    )
-    time_indexes = priced_parking or priced_time
-    time_extra_at, time_extra = _rounding(
-        time_indexes, lambda i: billable_seconds[i], lambda i: merged[i].time_like
-    )
+    energy_extra_at, energy_extra = _rounding(priced_energy, energies, energy_applied)
+    time_extra_at, time_extra = _rounding(priced_parking or priced_time, billable, time_applied)
 
-    excl_sums = {dimension: _Cumulative() for dimension in Dimension}
-    vat_sums = {dimension: _Cumulative() for dimension in Dimension}
+    sums = {dimension: _DimensionSums() for dimension in DIMENSIONS}
     flat_charged = False
     priced_periods = []
     for index, period in enumerate(merged):
         lines = []
         if period.flat is not None and not flat_charged:
-            lines.append(
-                _line(
-                    Dimension.FLAT,
-                    period.flat,
-                    ONE,
-                    ZERO,
-                    excl_sums[Dimension.FLAT],
-                    vat_sums[Dimension.FLAT],
-                )
-            )
+            lines.append(_line(Dimension.FLAT, period.flat, ONE, ZERO, sums[Dimension.FLAT]))
             flat_charged = True
         if period.energy is not None and period.energy_wh > 0:
             extra = energy_extra if index == energy_extra_at else ZERO
             lines.append(
                 _line(
-                    Dimension.ENERGY,
-                    period.energy,
-                    period.energy_wh,
-                    extra,
-                    excl_sums[Dimension.ENERGY],
-                    vat_sums[Dimension.ENERGY],
+                    Dimension.ENERGY, period.energy, period.energy_wh, extra, sums[Dimension.ENERGY]
                 )
             )
         if period.time_like is not None:
             dimension = Dimension.TIME if period.charging else Dimension.PARKING_TIME
             extra = time_extra if index == time_extra_at else ZERO
             lines.append(
-                _line(
-                    dimension,
-                    period.time_like,
-                    billable_seconds[index],
-                    extra,
-                    excl_sums[dimension],
-                    vat_sums[dimension],
-                )
+                _line(dimension, period.time_like, billable[index], extra, sums[dimension])
             )
         priced_periods.append(
-            PricedPeriod(
-                start=period.start,
-                end=period.end,
-                charging=period.charging,
-                energy_wh=period.energy_wh,
-                lines=tuple(lines),
-            )
+            PricedPeriod(period.start, period.end, period.charging, period.energy_wh, tuple(lines))
         )
-    return _totals(terms, tuple(priced_periods), merged)
 
-
-def _rounding(indexes, volume_of, applied_of) -> tuple[int | None, Decimal]:
-    if not indexes:
-        return None, ZERO
-    last = indexes[-1]
-    total = sum((volume_of(i) for i in indexes), ZERO).quantize(MICRO)
-    return last, _step_extra(total, applied_of(last)[1].step_size)
-
-
-def _totals(
-    terms: TariffTerms, periods: tuple[PricedPeriod, ...], merged: list[_Period]
-) -> PriceBreakdown:
-    sums = {dimension: [ZERO, ZERO, ZERO] for dimension in Dimension}
-    for period in periods:
-        for line in period.lines:
-            bucket = sums[line.dimension]
-            bucket[0] += line.billed_volume
-            bucket[1] += line.excl_vat
-            bucket[2] += line.vat
-    energy_total = sum((p.energy_wh for p in merged), ZERO)
-    time_total = sum((_seconds(p.end - p.start) for p in merged if p.charging), ZERO)
-    parking_total = sum((_seconds(p.end - p.start) for p in merged if not p.charging), ZERO)
+    charging_seconds = sum((s for s, p in zip(seconds, merged, strict=True) if p.charging), ZERO)
+    parked_seconds = sum((s for s, p in zip(seconds, merged, strict=True) if not p.charging), ZERO)
     volumes = {
-        Dimension.ENERGY: energy_total / WH_PER_KWH,
-        Dimension.TIME: _four(time_total / SECONDS_PER_HOUR),
-        Dimension.PARKING_TIME: _four(parking_total / SECONDS_PER_HOUR),
-        Dimension.FLAT: sums[Dimension.FLAT][0],
+        Dimension.ENERGY: sum(energies, ZERO) / WH_PER_KWH,
+        Dimension.TIME: _four(charging_seconds / SECONDS_PER_HOUR),
+        Dimension.PARKING_TIME: _four(parked_seconds / SECONDS_PER_HOUR),
+        Dimension.FLAT: sums[Dimension.FLAT].volume,
     }
     dimensions = {
-        dimension: DimensionTotal(volume=volumes[dimension], excl_vat=bucket[1], vat=bucket[2])
+        dimension: DimensionTotal(volumes[dimension], bucket.excl_vat.rounded, bucket.vat.rounded)
         for dimension, bucket in sums.items()
     }
-    lines_excl = sum((bucket[1] for bucket in sums.values()), ZERO)
-    lines_vat = sum((bucket[2] for bucket in sums.values()), ZERO)
+    return _limited(terms, tuple(priced_periods), dimensions)
+
+
+def _limited(
+    terms: TariffTerms, periods: tuple[PricedPeriod, ...], dimensions: dict
+) -> PriceBreakdown:
+    """The breakdown with its totals clamped by the tariff's min and max price, then rounded."""
+    lines_excl = sum((total.excl_vat for total in dimensions.values()), ZERO)
+    lines_vat = sum((total.vat for total in dimensions.values()), ZERO)
     excl = lines_excl
     incl = lines_excl + lines_vat
     if terms.min_price is not None:
