@@ -28,3 +28,11 @@ def fleet_list_for_user(user: AbstractBaseUser | AnonymousUser):
 
 
 EDITING_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.MANAGER})
+
+
+def time_zones_for_user(user: AbstractBaseUser | AnonymousUser) -> set[str]:
+    """The time zones of the fleets a user works for (all fleets' zones for a superuser)."""
+    fleets = (
+        Fleet.objects.all() if user.is_superuser else Fleet.objects.filter(memberships__user=user)
+    )
+    return set(fleets.values_list("time_zone", flat=True).distinct()[:2])

@@ -1,0 +1,29 @@
+import pytest
+
+from apps.fleets.choices import MembershipRole
+from tests.factories import FleetFactory, MembershipFactory, StaffUserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_manager_of_an_amsterdam_fleet_reads_the_admin_in_amsterdam_time(client):
+    user = StaffUserFactory()
+    MembershipFactory(user=user, fleet=FleetFactory(time_zone="Europe/Amsterdam"))
+    client.force_login(user)
+
+    response = client.get("/admin/")
+
+    assert response.context["TIME_ZONE"] == "Europe/Amsterdam"
+
+
+def test_a_user_of_fleets_in_two_zones_reads_utc(client):
+    user = StaffUserFactory()
+    MembershipFactory(user=user, fleet=FleetFactory(time_zone="Europe/Amsterdam"))
+    MembershipFactory(
+        user=user, fleet=FleetFactory(time_zone="Europe/Lisbon"), role=MembershipRole.VIEWER
+    )
+    client.force_login(user)
+
+    response = client.get("/admin/")
+
+    assert response.context["TIME_ZONE"] == "UTC"
