@@ -214,12 +214,12 @@ class PriceBreakdown(NamedTuple):
                     "start": period.start.isoformat(),
                     "end": period.end.isoformat(),
                     "charging": period.charging,
-                    "energy_wh": str(period.energy_wh),
+                    "energy_wh": _plain(period.energy_wh),
                     "lines": [
                         {
                             "dimension": line.dimension.value,
-                            "volume": str(line.volume),
-                            "step_extra": str(line.step_extra),
+                            "volume": _plain(line.volume),
+                            "step_extra": _plain(line.step_extra),
                             "unit_price": str(line.unit_price),
                             "vat_rate": None if line.vat_rate is None else str(line.vat_rate),
                             "excl_vat": str(line.excl_vat),
@@ -258,13 +258,18 @@ class PriceBreakdown(NamedTuple):
                 "incl_vat": str(self.total_incl_vat),
             },
             "total_fixed_cost": cost(Dimension.FLAT),
-            "total_energy": str(self.dimensions[Dimension.ENERGY].volume),
+            "total_energy": _plain(self.dimensions[Dimension.ENERGY].volume),
             "total_energy_cost": cost(Dimension.ENERGY),
             "total_time": str(self.dimensions[Dimension.TIME].volume),
             "total_time_cost": cost(Dimension.TIME),
             "total_parking_time": str(self.dimensions[Dimension.PARKING_TIME].volume),
             "total_parking_cost": cost(Dimension.PARKING_TIME),
         }
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal without trailing zeros or exponent: 5400.000000 → "5400", 0.50 → "0.5"."""
+    return f"{value.normalize():f}"
 
 
 def _seconds(delta: timedelta) -> Decimal:
