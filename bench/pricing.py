@@ -29,8 +29,7 @@ from apps.charging.pricing import (
     Restrictions,
     TariffElement,
     TariffTerms,
-    charging_periods_from_meter_values,
-    price_session,
+    price_meter_values,
 )
 
 ZONE = ZoneInfo("Europe/Amsterdam")
@@ -79,14 +78,15 @@ def sessions(count: int, seed: int = 7):
 def engine(batch) -> Decimal:
     total = Decimal(0)
     for start, end, meter_start, meter_stop, samples in batch:
-        periods = charging_periods_from_meter_values(
+        total += price_meter_values(
+            terms=DEPOT_TARIFF,
             started_at=start,
             ended_at=end,
             meter_start_wh=meter_start,
             meter_stop_wh=meter_stop,
             samples=samples,
-        )
-        total += price_session(terms=DEPOT_TARIFF, periods=periods, zone=ZONE).total_incl_vat
+            zone=ZONE,
+        ).total_incl_vat
     return total
 
 

@@ -424,8 +424,8 @@ def _session_cuts(
     cuts: set[datetime] = set()
     if compiled.needs_local_time:
         marks = tuple(compiled.time_marks)
-        day = start.astimezone(zone).date() - timedelta(days=1)
-        last_day = end.astimezone(zone).date() + timedelta(days=1)
+        day = start.astimezone(zone).date()
+        last_day = end.astimezone(zone).date()
         while day <= last_day:
             cuts.update(
                 instant for instant in _local_day_cuts(zone, day, marks) if start < instant < end
@@ -598,10 +598,14 @@ class _Period:
 
 
 def _periods(
-    periods: Sequence[ChargingPeriod], compiled: _CompiledTerms, zone: ZoneInfo
+    periods: Sequence[ChargingPeriod],
+    compiled: _CompiledTerms,
+    zone: ZoneInfo,
+    session_cuts: list[datetime] | None = None,
 ) -> list[_Period]:
     session_start = periods[0].start
-    session_cuts = _session_cuts(session_start, periods[-1].end, compiled, zone)
+    if session_cuts is None:
+        session_cuts = _session_cuts(session_start, periods[-1].end, compiled, zone)
     elements = compiled.dimension_elements
     merged: list[_Period] = []
     energy_before = ZERO
@@ -701,6 +705,14 @@ class _DimensionSums:
         self.vat = _Cumulative()
 
 
+class _LazySums(dict):
+    """Sums per dimension, made when a dimension gets its first line."""
+
+    def __missing__(self, dimension: Dimension) -> _DimensionSums:
+        sums = self[dimension] = _DimensionSums()
+        return sums
+
+
 def _line(
     dimension: Dimension,
     applied: tuple[int, PriceComponent],
@@ -744,8 +756,67 @@ def price_session(
     *, terms: TariffTerms, periods: Sequence[ChargingPeriod], zone: ZoneInfo
 ) -> PriceBreakdown:
     """Price a session's periods with `terms`; `zone` is where time restrictions are read."""
+    return _price(terms, _compiled(terms), periods, zone)
+
+
+def price_meter_values(
+    *,
+    terms: TariffTerms,
+    started_at: datetime,
+    ended_at: datetime,
+    meter_start_wh: int,
+    meter_stop_wh: int,
+    samples: Iterable[MeterSample],
+    zone: ZoneInfo,
+    idle_power_w: int = IDLE_POWER_W,
+) -> PriceBreakdown:
+    """Price a session from its register readings. The result is that of `price_session` on
+    `charging_periods_from_meter_values`; readings between which no restriction can switch are
+    joined as they are read instead of becoming periods first."""
     compiled = _compiled(terms)
-    merged = _periods(periods, compiled, zone) if periods else []
+    if not compiled.merges_runs:
+        periods = charging_periods_from_meter_values(
+            started_at=started_at,
+            ended_at=ended_at,
+            meter_start_wh=meter_start_wh,
+            meter_stop_wh=meter_stop_wh,
+            samples=samples,
+            idle_power_w=idle_power_w,
+        )
+        return _price(terms, compiled, periods, zone)
+    cuts = _session_cuts(started_at, ended_at, compiled, zone)
+    inside = [sample[:2] for sample in sorted(samples) if started_at < sample[0] < ended_at]
+    runs: list[ChargingPeriod] = []
+    run_start, run_energy, run_charging = started_at, 0, None
+    start, start_wh = started_at, meter_start_wh
+    for end, end_wh in [*inside, (ended_at, meter_stop_wh)]:
+        if end <= start:
+            continue
+        delta = end - start
+        microseconds = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+        energy = end_wh - start_wh
+        charging = energy * 3_600_000_000 >= idle_power_w * microseconds
+        if run_charging is not None and (
+            charging != run_charging or bisect_right(cuts, run_start) != bisect_left(cuts, end)
+        ):
+            runs.append(ChargingPeriod(run_start, start, Decimal(run_energy), run_charging))
+            run_start, run_energy = start, 0
+        run_charging = charging
+        run_energy += energy
+        start, start_wh = end, end_wh
+    if run_charging is not None:
+        runs.append(ChargingPeriod(run_start, start, Decimal(run_energy), run_charging))
+    return _price(terms, compiled, runs, zone, cuts)
+
+
+def _price(
+    terms: TariffTerms,
+    compiled: _CompiledTerms,
+    periods: Sequence[ChargingPeriod],
+    zone: ZoneInfo,
+    session_cuts: list[datetime] | None = None,
+) -> PriceBreakdown:
+    merged = _periods(periods, compiled, zone, session_cuts) if periods else []
     seconds = [_seconds(period.end - period.start) for period in merged]
 
     billable = list(seconds)
@@ -770,7 +841,7 @@ def price_session(
     energy_extra_at, energy_extra = _rounding(priced_energy, energies, energy_applied)
     time_extra_at, time_extra = _rounding(priced_parking or priced_time, billable, time_applied)
 
-    sums = {dimension: _DimensionSums() for dimension in DIMENSIONS}
+    sums = _LazySums()
     flat_charged = False
     priced_periods = []
     for index, period in enumerate(merged):
@@ -801,11 +872,13 @@ def price_session(
         Dimension.ENERGY: sum(energies, ZERO) / WH_PER_KWH,
         Dimension.TIME: _four(charging_seconds / SECONDS_PER_HOUR),
         Dimension.PARKING_TIME: _four(parked_seconds / SECONDS_PER_HOUR),
-        Dimension.FLAT: sums[Dimension.FLAT].volume,
+        Dimension.FLAT: sums[Dimension.FLAT].volume if Dimension.FLAT in sums else ZERO,
     }
     dimensions = {
-        dimension: DimensionTotal(volumes[dimension], bucket.excl_vat.rounded, bucket.vat.rounded)
-        for dimension, bucket in sums.items()
+        dimension: DimensionTotal(volumes[dimension], ZERO, ZERO)
+        if (bucket := sums.get(dimension)) is None
+        else DimensionTotal(volumes[dimension], bucket.excl_vat.rounded, bucket.vat.rounded)
+        for dimension in DIMENSIONS
     }
     return _limited(terms, tuple(priced_periods), dimensions)
 

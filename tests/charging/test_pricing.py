@@ -26,6 +26,7 @@ from apps.charging.pricing import (
     TariffElement,
     TariffTerms,
     charging_periods_from_meter_values,
+    price_meter_values,
     price_session,
     split_period,
 )
@@ -606,3 +607,38 @@ def test_splitting_a_period_anywhere_changes_nothing(tariff, start, parts, where
 
     assert pieces.lines_excl_vat == whole.lines_excl_vat
     assert pieces.total_incl_vat == whole.total_incl_vat
+
+
+threshold_tariff = terms(
+    element(energy("0.10"), max_kwh=D("5")),
+    element(energy("0.30", "21", 100), parking("1.00", "21", 300)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tariff=st.one_of(tariff_strategy, st.just(threshold_tariff)),
+    start=start_strategy,
+    steps=st.lists(st.tuples(st.integers(1, 90), st.integers(0, 6_000)), min_size=0, max_size=14),
+)
+def test_pricing_from_meter_values_equals_pricing_their_periods(tariff, start, steps):
+    samples, moment, register = [], start, 1_000_000
+    for minutes, wh in steps:
+        moment += dt.timedelta(minutes=minutes)
+        register += wh
+        samples.append(MeterSample(moment, register))
+    ended_at = moment + dt.timedelta(minutes=10)
+    readings = {
+        "started_at": start,
+        "ended_at": ended_at,
+        "meter_start_wh": 1_000_000,
+        "meter_stop_wh": register,
+        "samples": samples,
+    }
+
+    direct = price_meter_values(terms=tariff, zone=AMSTERDAM, **readings)
+    through_periods = price_session(
+        terms=tariff, periods=charging_periods_from_meter_values(**readings), zone=AMSTERDAM
+    )
+
+    assert direct == through_periods
