@@ -1,11 +1,16 @@
 """Admin of the charging app: stations, connectors, tariffs, sessions and meter values."""
 
 import json
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.views.main import PAGE_VAR
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, QuerySet
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -47,10 +52,23 @@ from voltop.core.errors import DomainError
 
 
 class TextInputFilter(admin.SimpleListFilter):
-    """A list filter with a text box: the value is matched exactly against `lookup_field`."""
+    """A list filter with a text box: the value is matched exactly against `lookup_field`.
+
+    Its form carries the other active filters along as hidden fields (the template of a filter
+    has no request), so typing a value narrows the list instead of replacing its filters.
+    """
 
     template = "admin/voltop/input_filter.html"
     lookup_field = ""
+
+    def __init__(self, request, params, model, model_admin):
+        super().__init__(request, params, model, model_admin)
+        self.other_parameters = [
+            (key, value)
+            for key, values in request.GET.lists()
+            if key not in (self.parameter_name, PAGE_VAR)
+            for value in values
+        ]
 
     def lookups(self, request, model_admin):
         return (("", ""),)
@@ -74,6 +92,46 @@ class VehiclePlateFilter(TextInputFilter):
     title = "vehicle (plate)"
     parameter_name = "vehicle_plate"
     lookup_field = "vehicle__plate__iexact"
+
+
+def _decimal_text(value: str, min_places: int) -> str:
+    """A decimal without the zeros it does not need: 0.30000 → 0.30 (min_places=2), 21.00 → 21."""
+    number = Decimal(value).normalize()
+    if -number.as_tuple().exponent < min_places:
+        number = number.quantize(Decimal(1).scaleb(-min_places))
+    return f"{number:f}"
+
+
+def breakdown_for_display(breakdown: dict, zone: ZoneInfo) -> dict:
+    """A stored price breakdown as a person reads it: each period's start and end in `zone` (the
+    breakdown keeps instants with whatever offset they were priced with), and volumes, unit
+    prices and VAT rates written alike whether they come from a tariff's rows or its OCPI JSON.
+    Line amounts stay as priced, to 4 places."""
+    periods = []
+    for period in breakdown.get("periods", []):
+        start = datetime.fromisoformat(period["start"]).astimezone(zone)
+        end = datetime.fromisoformat(period["end"]).astimezone(zone)
+        end_format = "%H:%M:%S" if end.date() == start.date() else "%Y-%m-%d %H:%M:%S"
+        lines = [
+            {
+                **line,
+                "volume": _decimal_text(line["volume"], 0),
+                "step_extra": _decimal_text(line["step_extra"], 0),
+                "unit_price": _decimal_text(line["unit_price"], 2),
+                "vat_rate": None
+                if line["vat_rate"] is None
+                else _decimal_text(line["vat_rate"], 0),
+            }
+            for line in period["lines"]
+        ]
+        periods.append(
+            {
+                **period,
+                "when": f"{start:%Y-%m-%d %H:%M:%S} → {end:{end_format}}",
+                "lines": lines,
+            }
+        )
+    return {**breakdown, "periods": periods}
 
 
 def json_download(payload, filename: str) -> HttpResponse:
@@ -119,11 +177,44 @@ class ConnectorAdmin(FleetScopedAdmin):
     autocomplete_fields = ["station"]
 
 
+class TariffElementForm(forms.ModelForm):
+    """An element, with the restriction rules publishing checks repeated on their fields."""
+
+    def clean(self):
+        data = super().clean()
+        for low, high in (("min_kwh", "max_kwh"), ("min_current_a", "max_current_a")):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(low, "The minimum is above the maximum.")
+        return data
+
+
+class TariffElementFormSet(BaseInlineFormSet):
+    """A tariff's elements as posted; the tariff must keep at least one, or there is nothing
+    to publish. Rows left out of the post stay, so they count too."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        posted = [form for form in self.forms if form.instance.pk or form.has_changed()]
+        kept = [form for form in posted if not self._should_delete_form(form)]
+        left_out = (
+            self.instance.elements.exclude(pk__in=[form.instance.pk for form in posted]).count()
+            if self.instance.pk
+            else 0
+        )
+        if not kept and not left_out:
+            raise ValidationError("A tariff needs at least one element.", code="no_element")
+
+
 class TariffElementInline(FleetScopedStackedInline):
+    """A tariff's elements; one blank element is offered on a new tariff."""
+
     model = TariffElement
+    form = TariffElementForm
+    formset = TariffElementFormSet
     fleet_path = "tariff__fleet"
     min_num = 1
-    validate_min = True
     fieldsets = [
         (
             "Prices (excl. VAT)",
@@ -174,10 +265,15 @@ class TariffImportForm(forms.Form):
     name = forms.CharField(required=False, help_text="Name for a new tariff.")
 
 
+LOCAL_MOMENT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
 class TariffPreviewForm(forms.Form):
-    energy_kwh = forms.DecimalField(min_value=0, max_digits=9, decimal_places=3, initial=20)
-    started_at = forms.DateTimeField(help_text="In the fleet's time zone.")
-    ended_at = forms.DateTimeField(help_text="In the fleet's time zone.")
+    energy_kwh = forms.DecimalField(
+        label="Energy (kWh)", min_value=0, max_digits=9, decimal_places=3, initial=20
+    )
+    started_at = forms.DateTimeField(widget=LOCAL_MOMENT, help_text="In the fleet's time zone.")
+    ended_at = forms.DateTimeField(widget=LOCAL_MOMENT, help_text="In the fleet's time zone.")
     parking_minutes = forms.IntegerField(
         min_value=0, initial=0, help_text="Of those minutes, how many at the end without charging."
     )
@@ -242,7 +338,10 @@ class TariffAdmin(FleetScopedAdmin):
         return f"v{number}" if number else "not published"
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        """Publish the saved tariff as a new version, unless it was saved without a change."""
         super().save_related(request, form, formsets, change)
+        if change and not form.has_changed() and not any(f.has_changed() for f in formsets):
+            return
         version = tariff_publish(tariff=form.instance)
         self.message_user(
             request, f"Published version {version.number}, in force from now.", messages.INFO
@@ -330,7 +429,9 @@ class TariffAdmin(FleetScopedAdmin):
                 "title": f"Preview a price with {tariff}",
                 "form": form,
                 "tariff": tariff,
-                "breakdown": breakdown.as_dict() if breakdown else None,
+                "breakdown": breakdown_for_display(breakdown.as_dict(), zone)
+                if breakdown
+                else None,
                 "opts": self.model._meta,
                 "original": tariff,
                 "zone": zone,
@@ -472,16 +573,16 @@ class ChargingSessionAdmin(FleetScopedAdmin):
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj=None):
-        """A billed session is read-only: corrections go through credit notes."""
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        """A billed session is read-only: corrections go through credit notes on its invoice."""
         if obj is not None and obj.billed_at is not None:
-            return [
-                field
-                for _, section in self.fieldsets
-                for row in section["fields"]
-                for field in (row if isinstance(row, tuple) else (row,))
-            ]
-        return super().get_readonly_fields(request, obj)
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.billed_at is not None:
+            return False
+        return super().has_delete_permission(request, obj)
 
     @admin.display(description="price breakdown")
     def price_breakdown_table(self, session: ChargingSession) -> str:
@@ -490,7 +591,10 @@ class ChargingSessionAdmin(FleetScopedAdmin):
             return "—"
         return render_to_string(
             "admin/voltop/breakdown_table.html",
-            {"breakdown": breakdown, "zone": session.fleet.zone},
+            {
+                "breakdown": breakdown_for_display(breakdown, session.fleet.zone),
+                "zone": session.fleet.zone,
+            },
         )
 
     def save_model(self, request: HttpRequest, obj: ChargingSession, form, change: bool) -> None:

@@ -7,6 +7,9 @@ CSV columns (header row required, comma-separated, UTF-8):
     cdr_id, token_uid, start, end, energy_kwh, cost_excl_vat, cost_incl_vat, currency
     and optionally location, purpose (business / private)
 Times are ISO 8601 with an offset (2026-06-01T08:00:00+02:00); numbers use a dot.
+A file whose quoting is broken cannot be read to its end, so it is refused as a whole.
+
+A JSON CDR must state its total_cost: it becomes the session's price.
 """
 
 from __future__ import annotations
@@ -34,6 +37,12 @@ CSV_COLUMNS = (
 )
 OPTIONAL_CSV_COLUMNS = ("location", "purpose")
 PURPOSES = ("business", "private")
+# The session's external_id column holds the CDR id.
+CDR_ID_MAX_LENGTH = 64
+# The session's price columns hold 10 digits before the point.
+MAX_COST = Decimal("9999999999.99")
+# Far above what any vehicle takes in one session; a larger figure is a broken file.
+MAX_ENERGY_KWH = Decimal(100_000)
 
 
 @dataclass(frozen=True)
@@ -62,8 +71,12 @@ class RowError:
 
 @dataclass(frozen=True)
 class ParsedFile:
+    """The good rows, an error for each bad one, and how many rows the file holds (a file that
+    cannot be read at all holds none: its one error has line 0, or 1 for a CSV header)."""
+
     rows: tuple[PublicSessionRow, ...]
     errors: tuple[RowError, ...]
+    row_count: int
 
 
 def _decimal(value: str, column: str) -> Decimal:
@@ -84,6 +97,18 @@ def _moment(value: str, column: str) -> datetime:
     if moment.tzinfo is None:
         raise ValueError(f"{column} {value!r} has no UTC offset")
     return moment
+
+
+def _out_of_range(cdr_id: str, energy_wh: int, cost: Price | None) -> str:
+    """Why a row's id, energy or cost cannot be stored, or "" when they can."""
+    if len(cdr_id) > CDR_ID_MAX_LENGTH:
+        return f"the CDR id is longer than {CDR_ID_MAX_LENGTH} characters"
+    if energy_wh > MAX_ENERGY_KWH * 1000:
+        return f"the energy is above {MAX_ENERGY_KWH} kWh"
+    amounts = (cost.excl_vat, cost.incl_vat) if cost is not None else ()
+    if any(amount is not None and amount > MAX_COST for amount in amounts):
+        return f"the cost is above {MAX_COST}"
+    return ""
 
 
 def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
@@ -108,9 +133,12 @@ def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
     if purpose is not None and purpose not in PURPOSES:
         raise ValueError(f"purpose must be business or private, got {purpose!r}")
     energy_wh = int((energy_kwh * 1000).to_integral_value())
+    cdr_id = record["cdr_id"].strip()
+    if reason := _out_of_range(cdr_id, energy_wh, cost):
+        raise ValueError(reason)
     return PublicSessionRow(
         line=line,
-        cdr_id=record["cdr_id"].strip(),
+        cdr_id=cdr_id,
         token_uid=record["token_uid"].strip().upper(),
         started_at=started_at,
         ended_at=ended_at,
@@ -131,17 +159,22 @@ def parse_csv(content: bytes) -> ParsedFile:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        return ParsedFile((), (RowError(0, "the file is not UTF-8 text"),))
-    reader = csv.DictReader(io.StringIO(text))
-    header = [name.strip() for name in reader.fieldnames or []]
+        return ParsedFile((), (RowError(0, "the file is not UTF-8 text"),), 0)
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as error:
+        return ParsedFile((), (RowError(1, f"malformed CSV: {error}"),), 0)
     missing = [column for column in CSV_COLUMNS if column not in header]
     if missing:
-        return ParsedFile((), (RowError(1, f"the header lacks {', '.join(missing)}"),))
+        return ParsedFile((), (RowError(1, f"the header lacks {', '.join(missing)}"),), 0)
     reader.fieldnames = header
     rows, errors = [], []
+    row_count = 0
     try:
         for record in reader:
             line = reader.line_num
+            row_count += 1
             if None in record:
                 errors.append(RowError(line, "more values than columns"))
                 continue
@@ -150,17 +183,31 @@ def parse_csv(content: bytes) -> ParsedFile:
             except ValueError as error:
                 errors.append(RowError(line, str(error)))
     except csv.Error as error:
-        errors.append(RowError(reader.line_num, f"malformed CSV: {error}"))
-    return _without_duplicates(rows, errors)
+        # line_num is where the last good record ended; the broken one starts on the next line.
+        return ParsedFile(
+            (),
+            (
+                RowError(
+                    reader.line_num + 1,
+                    f"malformed CSV, the file cannot be read from this line on: {error}",
+                ),
+            ),
+            row_count,
+        )
+    return _without_duplicates(rows, errors, row_count)
 
 
 def parse_cdr_json(content: bytes) -> ParsedFile:
     """Rows of a JSON file holding one OCPI CDR, a list of CDRs, or an OCPI response whose
     `data` holds them; a row's line is its position in the list, from 1."""
     try:
-        document = json.loads(content.decode("utf-8-sig"), parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return ParsedFile((), (RowError(0, f"malformed JSON: {error}"),))
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return ParsedFile((), (RowError(0, "the file is not UTF-8 text"),), 0)
+    try:
+        document = json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        return ParsedFile((), (RowError(0, f"malformed JSON: {error}"),), 0)
     if isinstance(document, dict) and "data" in document:
         document = document["data"]
     cdrs = document if isinstance(document, list) else [document]
@@ -171,30 +218,46 @@ def parse_cdr_json(content: bytes) -> ParsedFile:
         except OcpiFormatError as error:
             errors.append(RowError(position, error.message))
             continue
-        if not parsed.token_uid:
+        if not parsed.token_uid.strip():
             errors.append(RowError(position, "cdr.cdr_token.uid is required."))
             continue
-        location = (cdr.get("cdr_location") or {}).get("name") or ""
+        if parsed.total_cost is None:
+            errors.append(RowError(position, "cdr.total_cost is required."))
+            continue
+        if (
+            parsed.total_cost.incl_vat is not None
+            and parsed.total_cost.incl_vat < parsed.total_cost.excl_vat
+        ):
+            errors.append(RowError(position, "cdr.total_cost.incl_vat is below excl_vat."))
+            continue
+        if reason := _out_of_range(parsed.cdr_id, parsed.total_energy_wh, parsed.total_cost):
+            errors.append(RowError(position, reason))
+            continue
+        location = cdr.get("cdr_location")
+        location = location.get("name") if isinstance(location, dict) else None
         rows.append(
             PublicSessionRow(
                 line=position,
                 cdr_id=parsed.cdr_id,
-                token_uid=parsed.token_uid.upper(),
+                token_uid=parsed.token_uid.strip().upper(),
                 started_at=parsed.start,
                 ended_at=parsed.end,
                 energy_wh=parsed.total_energy_wh,
                 cost=parsed.total_cost,
                 currency=parsed.currency,
-                location=str(location),
+                location=str(location or ""),
                 purpose=None,
                 periods=parsed.periods,
-                document=json.loads(json.dumps(cdr, default=str)),
+                # Numbers stay JSON numbers: the provider's document, not strings of it.
+                document=json.loads(json.dumps(cdr, default=float)),
             )
         )
-    return _without_duplicates(rows, errors)
+    return _without_duplicates(rows, errors, len(cdrs))
 
 
-def _without_duplicates(rows: list[PublicSessionRow], errors: list[RowError]) -> ParsedFile:
+def _without_duplicates(
+    rows: list[PublicSessionRow], errors: list[RowError], row_count: int
+) -> ParsedFile:
     seen: dict[str, int] = {}
     kept = []
     for row in rows:
@@ -205,4 +268,4 @@ def _without_duplicates(rows: list[PublicSessionRow], errors: list[RowError]) ->
             continue
         seen[row.cdr_id] = row.line
         kept.append(row)
-    return ParsedFile(tuple(kept), tuple(sorted(errors, key=lambda error: error.line)))
+    return ParsedFile(tuple(kept), tuple(sorted(errors, key=lambda error: error.line)), row_count)

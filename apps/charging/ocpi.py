@@ -123,7 +123,9 @@ def _restrictions(value, path: str) -> Restrictions | None:
         if low in numbers and high in numbers and numbers[low] > numbers[high]:
             raise OcpiFormatError(f"{path}.{low} is above {high}.", field=f"{path}.{low}")
     days = value.get("day_of_week") or []
-    if not isinstance(days, list) or any(day not in DayOfWeek.__members__ for day in days):
+    if not isinstance(days, list) or any(
+        not isinstance(day, str) or day not in DayOfWeek.__members__ for day in days
+    ):
         raise OcpiFormatError(
             f"{path}.day_of_week must list MONDAY … SUNDAY, got {days!r}.",
             field=f"{path}.day_of_week",
@@ -330,7 +332,10 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
     the last until the CDR's end. ENERGY (kWh) and PARKING_TIME / TIME dimensions are read."""
     if not isinstance(document, dict):
         raise OcpiFormatError("A CDR must be a JSON object.", field="cdr")
-    cdr_id = str(_require(document, "id", "cdr"))
+    raw_id = _require(document, "id", "cdr")
+    cdr_id = str(raw_id).strip() if isinstance(raw_id, str | int) else ""
+    if not cdr_id or isinstance(raw_id, bool):
+        raise OcpiFormatError(f"cdr.id must be a non-empty string, got {raw_id!r}.", field="cdr.id")
     currency = _currency(_require(document, "currency", "cdr"), "cdr.currency")
     start = parse_datetime(_require(document, "start_date_time", "cdr"), "cdr.start_date_time")
     end = parse_datetime(_require(document, "end_date_time", "cdr"), "cdr.end_date_time")
@@ -361,7 +366,10 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         charging = None
         current = None
         power = None
-        for position, dimension in enumerate(_require(raw, "dimensions", path)):
+        dimensions = _require(raw, "dimensions", path)
+        if not isinstance(dimensions, list):
+            raise OcpiFormatError(f"{path}.dimensions must be a list.", field=f"{path}.dimensions")
+        for position, dimension in enumerate(dimensions):
             kind = _require(dimension, "type", f"{path}.dimensions[{position}]")
             volume = _decimal(
                 _require(dimension, "volume", f"{path}.dimensions[{position}]"),
@@ -390,6 +398,8 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         _require(document, "total_energy", "cdr"), "cdr.total_energy", minimum=Decimal(0)
     )
     token = document.get("cdr_token") or {}
+    if not isinstance(token, dict):
+        raise OcpiFormatError("cdr.cdr_token must be an object.", field="cdr.cdr_token")
     total_cost = document.get("total_cost")
     return CdrPeriods(
         cdr_id=cdr_id,
@@ -399,5 +409,5 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         periods=tuple(periods),
         total_energy_wh=int((total_energy * 1000).to_integral_value()),
         total_cost=_price(total_cost, "cdr.total_cost") if total_cost is not None else None,
-        token_uid=str(token.get("uid", "")),
+        token_uid=str(token.get("uid") or ""),
     )

@@ -61,14 +61,16 @@ from apps.charging.pricing import (
     ChargingPeriod,
     Dimension,
     MeterSample,
+    PriceBreakdown,
     PriceComponent,
     TariffTerms,
-    charging_periods_from_meter_values,
+    price_meter_values,
     price_session,
 )
 from apps.charging.pricing import TariffElement as PricingElement
 from apps.charging.selectors import (
     tariff_element_fields,
+    tariff_latest_version,
     tariff_terms_of_model,
     tariff_terms_of_version,
     tariff_version_for_session,
@@ -81,7 +83,7 @@ from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import Vehicle
 from apps.vehicles.selectors import vehicle_assignment_for_driver_at
 from voltop.core.money import round_money
-from voltop.core.timeutils import require_aware
+from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +103,7 @@ class MeterReading:
 
 def _token_for_uid(uid: str) -> ChargeToken:
     token = (
-        ChargeToken.objects.select_related("driver")
+        ChargeToken.objects.select_related("driver__fleet")
         .filter(uid=normalize_token_uid(uid))
         .order_by("-is_active", "-valid_from")
         .first()
@@ -116,12 +118,15 @@ def _check_token_valid(token: ChargeToken, moment: datetime) -> None:
         raise TokenNotValid(f"Token {token.uid} is blocked.", field="token")
     if moment < token.valid_from:
         raise TokenNotValid(
-            f"Token {token.uid} is valid only from {token.valid_from:%Y-%m-%d %H:%M %Z}.",
+            f"Token {token.uid} is valid only from "
+            f"{local_time_text(token.valid_from, token.driver.fleet.zone)}.",
             field="token",
         )
     if token.valid_until is not None and moment >= token.valid_until:
         raise TokenNotValid(
-            f"Token {token.uid} expired on {token.valid_until:%Y-%m-%d %H:%M %Z}.", field="token"
+            f"Token {token.uid} expired on "
+            f"{local_time_text(token.valid_until, token.driver.fleet.zone)}.",
+            field="token",
         )
 
 
@@ -286,9 +291,9 @@ def charging_session_record_meter_values(
         if reading.measured_at < session.started_at or (
             session.ended_at is not None and reading.measured_at > session.ended_at
         ):
+            moment = local_time_text(reading.measured_at, session.fleet.zone, seconds=True)
             raise MeterValueOutsideSession(
-                f"A reading at {reading.measured_at:%Y-%m-%d %H:%M:%S %Z} lies outside the "
-                "session.",
+                f"A reading at {moment} lies outside the session.",
                 field="measured_at",
             )
         if reading.energy_wh < 0:
@@ -400,7 +405,8 @@ def charging_session_stop(
         if session.ended_at == ended_at and session.meter_stop_wh == meter_stop_wh:
             return session
         raise SessionAlreadyStopped(
-            f"The session was stopped at {session.ended_at:%Y-%m-%d %H:%M:%S %Z} with "
+            f"The session was stopped at "
+            f"{local_time_text(session.ended_at, session.fleet.zone, seconds=True)} with "
             f"{session.meter_stop_wh} Wh; a different stop is refused.",
             field="ended_at",
         )
@@ -632,9 +638,11 @@ def _home_rate_terms(session: ChargingSession) -> TariffTerms:
     )
 
 
-def _periods_of(session: ChargingSession) -> tuple[ChargingPeriod, ...]:
+def _breakdown_of(session: ChargingSession, terms: TariffTerms) -> PriceBreakdown:
+    zone = session.fleet.zone
     if session.meter_start_wh is not None and session.meter_stop_wh is not None:
-        return charging_periods_from_meter_values(
+        return price_meter_values(
+            terms=terms,
             started_at=session.started_at,
             ended_at=session.ended_at,
             meter_start_wh=session.meter_start_wh,
@@ -643,10 +651,14 @@ def _periods_of(session: ChargingSession) -> tuple[ChargingPeriod, ...]:
                 MeterSample(value.measured_at, value.energy_wh, value.power_w)
                 for value in session.meter_values.all()
             ],
+            zone=zone,
         )
-    if session.ended_at == session.started_at:
-        return ()
-    return (ChargingPeriod(session.started_at, session.ended_at, Decimal(session.energy_wh), True),)
+    periods = ()
+    if session.ended_at > session.started_at:
+        periods = (
+            ChargingPeriod(session.started_at, session.ended_at, Decimal(session.energy_wh), True),
+        )
+    return price_session(terms=terms, periods=periods, zone=zone)
 
 
 @transaction.atomic
@@ -666,7 +678,7 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
             logger.warning("charging.no_tariff", extra={"session_id": session.pk})
             return session
         terms, basis = tariff_terms_of_version(version), PriceBasis.TARIFF
-    breakdown = price_session(terms=terms, periods=_periods_of(session), zone=session.fleet.zone)
+    breakdown = _breakdown_of(session, terms)
     session.tariff_version = version
     session.price_basis = basis
     session.price_currency = breakdown.currency
@@ -740,23 +752,34 @@ class ImportReport:
         return bool(self.errors) and self.imported == 0
 
 
-def _row_errors(fleet: Fleet, rows: Sequence[PublicSessionRow]) -> tuple[dict, list[RowError]]:
-    tokens = {
-        token.uid: token
-        for token in ChargeToken.objects.filter(
-            driver__fleet=fleet, uid__in={row.token_uid for row in rows}
-        ).select_related("driver")
-    }
-    errors = []
+def _row_errors(
+    fleet: Fleet, rows: Sequence[PublicSessionRow]
+) -> tuple[dict[int, ChargeToken], list[RowError]]:
+    """The card each row was charged with, by line: the fleet's card with the row's UID that
+    was valid at its start (a UID may have been reissued); an error for each row without one."""
+    cards: dict[str, list[ChargeToken]] = {}
+    for token in (
+        ChargeToken.objects.filter(driver__fleet=fleet, uid__in={row.token_uid for row in rows})
+        .select_related("driver")
+        .order_by("valid_from", "pk")
+    ):
+        cards.setdefault(token.uid, []).append(token)
+    row_tokens, errors = {}, []
     for row in rows:
-        token = tokens.get(row.token_uid)
-        if token is None:
+        if row.token_uid not in cards:
             errors.append(RowError(row.line, f"token {row.token_uid} is not a card of this fleet"))
-        elif row.started_at < token.valid_from or (
-            token.valid_until is not None and row.started_at >= token.valid_until
-        ):
+            continue
+        valid = [
+            token
+            for token in cards[row.token_uid]
+            if token.valid_from <= row.started_at
+            and (token.valid_until is None or row.started_at < token.valid_until)
+        ]
+        if not valid:
             errors.append(RowError(row.line, f"token {row.token_uid} was not valid at the start"))
-    return tokens, errors
+            continue
+        row_tokens[row.line] = valid[-1]
+    return row_tokens, errors
 
 
 @transaction.atomic
@@ -766,31 +789,39 @@ def public_sessions_import(
     """Import a provider's public charging sessions from OCPI CDR JSON or the documented CSV.
 
     The whole file is checked first. With any bad row nothing is imported, unless the user
-    chose to import only the valid rows. A CDR already imported is skipped, so importing a file
-    twice imports nothing new. The provider's cost becomes the session's price.
+    chose to import only the valid rows. A CDR already imported into this fleet is skipped, so
+    importing a file twice imports nothing new; one imported into another fleet is a bad row.
+    The provider's cost becomes the session's price.
     """
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     parsed = parse_cdr_json(content) if file_format == "json" else parse_csv(content)
-    tokens, errors = _row_errors(fleet, parsed.rows)
-    errors = sorted([*parsed.errors, *errors], key=lambda error: error.line)
-    row_count = len(parsed.rows) + len({e.line for e in parsed.errors})
-    bad_lines = {error.line for error in errors}
-    known = set(
+    row_tokens, errors = _row_errors(fleet, parsed.rows)
+    imported_into = dict(
         ChargingSession.objects.filter(
             source=SessionSource.IMPORT, external_id__in=[row.cdr_id for row in parsed.rows]
-        ).values_list("external_id", flat=True)
+        ).values_list("external_id", "fleet_id")
     )
+    errors.extend(
+        RowError(row.line, f"CDR id {row.cdr_id} was imported into another fleet")
+        for row in parsed.rows
+        if imported_into.get(row.cdr_id, fleet.pk) != fleet.pk
+    )
+    errors = sorted([*parsed.errors, *errors], key=lambda error: error.line)
+    bad_lines = {error.line for error in errors}
+    good_rows = [row for row in parsed.rows if row.line not in bad_lines]
+    new_rows = [row for row in good_rows if row.cdr_id not in imported_into]
+    already_imported = len(good_rows) - len(new_rows)
     if errors and not only_valid_rows:
-        return ImportReport(row_count, 0, 0, tuple(errors))
-    new_rows = [row for row in parsed.rows if row.line not in bad_lines and row.cdr_id not in known]
+        return ImportReport(parsed.row_count, 0, already_imported, tuple(errors))
     now = timezone.now()
     sessions = []
     for row in new_rows:
-        token = tokens[row.token_uid]
+        token = row_tokens[row.line]
+        vehicle = _assigned_vehicle(token.driver, row.started_at)
         session = ChargingSession(
             fleet=fleet,
             driver=token.driver,
-            vehicle=_assigned_vehicle(token.driver, row.started_at),
+            vehicle=vehicle,
             token=token,
             location_kind=LocationKind.PUBLIC,
             purpose=row.purpose or SessionPurpose.BUSINESS,
@@ -813,14 +844,22 @@ def public_sessions_import(
             )
             session.price_excl_vat, session.price_incl_vat = excl, incl
             session.price_vat = incl - excl
-        _flag_if_implausible(session)
+        # Whether a public charger was AC or DC is not known: the vehicle's faster limit holds.
+        limits = [kw for kw in (vehicle.max_ac_kw, vehicle.max_dc_kw) if kw] if vehicle else []
+        session.suspect_reason = implausible_energy_reason(
+            energy_wh=row.energy_wh,
+            seconds=Decimal((row.ended_at - row.started_at).total_seconds()),
+            max_power_kw=max(limits, default=None),
+            battery_kwh=vehicle.usable_battery_kwh if vehicle else None,
+        )
+        session.is_suspect = bool(session.suspect_reason)
         sessions.append(session)
     ChargingSession.objects.bulk_create(sessions)
     logger.info(
         "charging.public_sessions_imported",
         extra={"fleet_id": fleet.pk, "imported": len(sessions), "errors": len(errors)},
     )
-    return ImportReport(row_count, len(sessions), len(known), tuple(errors))
+    return ImportReport(parsed.row_count, len(sessions), already_imported, tuple(errors))
 
 
 def _assigned_vehicle(driver: Driver, moment: datetime) -> Vehicle | None:
@@ -830,7 +869,12 @@ def _assigned_vehicle(driver: Driver, moment: datetime) -> Vehicle | None:
 
 @transaction.atomic
 def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tariff:
-    """Create or update the fleet's tariff with the document's OCPI id, and publish it."""
+    """Create or update the fleet's tariff with the document's OCPI id, and publish it.
+
+    Elements restricted to reservations are left out: Voltop prices no reservations, and
+    pricing never applies them to a charging session. Importing terms equal to the latest
+    version's publishes no new version, so importing a file twice changes nothing.
+    """
     try:
         terms = tariff_terms_from_ocpi(document)
     except OcpiFormatError as error:
@@ -838,11 +882,26 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tarif
     ocpi_id = str(document.get("id") or "").strip()
     if not ocpi_id:
         raise InvalidTariff("tariff.id is required.", field="tariff.id")
+    id_length = Tariff._meta.get_field("ocpi_id").max_length
+    if len(ocpi_id) > id_length:
+        raise InvalidTariff(f"tariff.id is longer than {id_length} characters.", field="tariff.id")
+    elements = [
+        element
+        for element in terms.elements
+        if element.restrictions is None or element.restrictions.reservation is None
+    ]
+    if not elements:
+        raise InvalidTariff(
+            "tariff.elements price only reservations; Voltop prices charging sessions.",
+            field="tariff.elements",
+        )
     tariff, _ = Tariff.objects.select_for_update().get_or_create(
         fleet=fleet,
         ocpi_id=ocpi_id,
         defaults={"name": name or f"OCPI tariff {ocpi_id}", "currency": terms.currency},
     )
+    if name:
+        tariff.name = name
     tariff.currency = terms.currency
     tariff.min_price_excl_vat = terms.min_price.excl_vat if terms.min_price else None
     tariff.min_price_incl_vat = terms.min_price.incl_vat if terms.min_price else None
@@ -854,10 +913,12 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tarif
     TariffElement.objects.bulk_create(
         [
             TariffElement(tariff=tariff, position=position, **tariff_element_fields(element))
-            for position, element in enumerate(terms.elements)
+            for position, element in enumerate(elements)
         ]
     )
-    tariff_publish(tariff=tariff)
+    latest = tariff_latest_version(tariff)
+    if latest is None or tariff_terms_of_version(latest) != tariff_terms_of_model(tariff):
+        tariff_publish(tariff=tariff)
     return tariff
 
 

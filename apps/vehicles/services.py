@@ -18,7 +18,7 @@ from apps.vehicles.exceptions import (
 )
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.selectors import odometer_neighbours, vehicle_assignments_overlapping
-from voltop.core.timeutils import require_aware
+from voltop.core.timeutils import local_time_text, require_aware
 
 
 def vehicle_assignment_check(
@@ -53,10 +53,11 @@ def vehicle_assignment_check(
         .first()
     )
     if clash is not None:
-        until = f"{clash.ends_at:%Y-%m-%d %H:%M %Z}" if clash.ends_at else "open end"
+        zone = vehicle.fleet.zone
+        until = local_time_text(clash.ends_at, zone) if clash.ends_at else "open end"
         raise AssignmentOverlaps(
             f"{vehicle} is already assigned to {clash.driver.full_name} from "
-            f"{clash.starts_at:%Y-%m-%d %H:%M %Z} until {until}.",
+            f"{local_time_text(clash.starts_at, zone)} until {until}.",
             field="starts_at",
         )
 
@@ -162,21 +163,23 @@ def odometer_reading_check(
         vehicle=vehicle, recorded_at=recorded_at, exclude_pk=exclude_pk
     )
     if before is not None and km < before.km:
+        recorded = local_time_text(before.recorded_at, vehicle.fleet.zone)
         raise OdometerWentBackwards(
-            f"{km} km is lower than the {before.km} km recorded on "
-            f"{before.recorded_at:%Y-%m-%d %H:%M %Z}; an odometer never goes back.",
+            f"{km} km is lower than the {before.km} km recorded on {recorded}; "
+            "an odometer never goes back.",
             field="km",
         )
     if after is not None and km > after.km:
         raise OdometerWentBackwards(
             f"{km} km is higher than the {after.km} km recorded later, on "
-            f"{after.recorded_at:%Y-%m-%d %H:%M %Z}.",
+            f"{local_time_text(after.recorded_at, vehicle.fleet.zone)}.",
             field="km",
         )
     same_moment = OdometerReading.objects.filter(vehicle=vehicle, recorded_at=recorded_at)
     if same_moment.exclude(pk=exclude_pk).exists():
         raise OdometerReadingExists(
-            f"{vehicle} already has a reading at {recorded_at:%Y-%m-%d %H:%M:%S %Z}.",
+            f"{vehicle} already has a reading at "
+            f"{local_time_text(recorded_at, vehicle.fleet.zone, seconds=True)}.",
             field="recorded_at",
         )
 

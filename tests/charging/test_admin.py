@@ -1,23 +1,42 @@
-"""Admin of the charging app: connectors edited inline by the fleet's manager, and sessions whose
-driver, vehicle, token and connector must all be of the session's fleet."""
+"""Admin of the charging app: stations with their connectors, tariffs with their elements,
+versions, price preview and OCPI import/export, and sessions with their price breakdown, filters,
+actions and public-session import, for a fleet's manager and its viewer."""
 
 import datetime as dt
+import json
+import re
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from apps.charging.choices import ConnectorStandard, PowerType
-from apps.charging.models import ChargingSession
+from apps.charging.choices import (
+    ConnectorStandard,
+    HomeApproval,
+    LocationKind,
+    PowerType,
+    SessionPurpose,
+    SessionSource,
+)
+from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
+from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
 from tests.factories import (
     ChargeTokenFactory,
+    ChargingSessionFactory,
     ChargingStationFactory,
     ConnectorFactory,
+    DepotFactory,
     DriverFactory,
     FleetFactory,
     MembershipFactory,
+    MeterValueFactory,
     StaffUserFactory,
+    TariffElementFactory,
+    TariffFactory,
     VehicleFactory,
 )
 
@@ -33,6 +52,14 @@ def fleet(db):
 def manager_client(client, fleet):
     user = StaffUserFactory()
     MembershipFactory(user=user, fleet=fleet, role=MembershipRole.MANAGER)
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, fleet):
+    user = StaffUserFactory()
+    MembershipFactory(user=user, fleet=fleet, role=MembershipRole.VIEWER)
     client.force_login(user)
     return client
 
@@ -147,4 +174,1040 @@ def test_manager_records_a_completed_session_by_hand(manager_client, fleet):
     assert response.status_code == 302, response.context["adminform"].form.errors
     session = ChargingSession.objects.get()
     assert (session.driver, session.token, session.energy_wh) == (driver, token, 20_500)
-    assert session.started_at == dt.datetime(2026, 3, 2, 8, tzinfo=UTC)
+    # The manager of an Amsterdam fleet types local time: 08:00 CET is 07:00 UTC.
+    assert session.started_at == dt.datetime(2026, 3, 2, 7, tzinfo=UTC)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+class _TableReader(HTMLParser):
+    """Collects the cell texts, row by row, of every table in a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[dict, list[list[str]]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append((dict(attrs), []))
+        elif tag == "tr" and self.tables:
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(response, **attributes: str) -> list[list[str]]:
+    """The rows of the one table of the page whose attributes include these (`class_` = class)."""
+    reader = _TableReader()
+    reader.feed(response.content.decode())
+    wanted = {name.rstrip("_"): value for name, value in attributes.items()}
+    matches = [
+        rows
+        for attrs, rows in reader.tables
+        if all(value in (attrs.get(name) or "").split() for name, value in wanted.items())
+    ]
+    assert len(matches) == 1, f"{len(matches)} tables with {wanted}"
+    return matches[0]
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def changelist_action(client, model: str, action: str, selected) -> object:
+    return client.post(
+        reverse(f"admin:charging_{model}_changelist"),
+        {"action": action, "_selected_action": [str(obj.pk) for obj in selected]},
+    )
+
+
+ELEMENT_BLANK = {
+    "position": "0",
+    "energy_price": "",
+    "energy_vat_rate": "",
+    "energy_step_wh": "1",
+    "time_price": "",
+    "time_vat_rate": "",
+    "time_step_seconds": "1",
+    "parking_price": "",
+    "parking_vat_rate": "",
+    "parking_step_seconds": "1",
+    "flat_price": "",
+    "flat_vat_rate": "",
+    "start_time": "",
+    "end_time": "",
+    "start_date": "",
+    "end_date": "",
+    "days_of_week": "[]",
+    "min_kwh": "",
+    "max_kwh": "",
+    "min_power_kw": "",
+    "max_power_kw": "",
+    "min_current_a": "",
+    "max_current_a": "",
+    "min_duration_seconds": "",
+    "max_duration_seconds": "",
+}
+
+
+def tariff_payload(fleet, elements: list[dict], *, initial_elements: int = 0) -> dict:
+    """The tariff form as the admin posts it: the tariff, its element forms (with the management
+    form of each inline) and no version rows."""
+    payload = {
+        "fleet": str(fleet.pk),
+        "name": "Depot standard",
+        "ocpi_id": "DEPOT-STD",
+        "currency": "EUR",
+        "is_active": "on",
+        "depot": "",
+        "station": "",
+        "connector": "",
+        "valid_from_0": "",
+        "valid_from_1": "",
+        "valid_until_0": "",
+        "valid_until_1": "",
+        "min_price_excl_vat": "",
+        "min_price_incl_vat": "",
+        "max_price_excl_vat": "",
+        "max_price_incl_vat": "",
+        "parking_grace_minutes": "0",
+        "elements-TOTAL_FORMS": str(len(elements)),
+        "elements-INITIAL_FORMS": str(initial_elements),
+        "elements-MIN_NUM_FORMS": "1",
+        "elements-MAX_NUM_FORMS": "1000",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+        "versions-MIN_NUM_FORMS": "0",
+        "versions-MAX_NUM_FORMS": "1000",
+    }
+    for index, element in enumerate(elements):
+        for field, value in {**ELEMENT_BLANK, **element}.items():
+            payload[f"elements-{index}-{field}"] = value
+        # A field with a callable default sends its initial value along, as the page does.
+        payload[f"initial-elements-{index}-days_of_week"] = "[]"
+    return payload
+
+
+ENERGY_ELEMENT = {"energy_price": "0.30", "energy_vat_rate": "21"}
+
+
+def tariff_add(client, fleet, elements: list[dict]):
+    return client.post(reverse("admin:charging_tariff_add"), tariff_payload(fleet, elements))
+
+
+def tariff_change(client, tariff: Tariff, elements: list[dict]):
+    """Post the change form of `tariff` with `elements` replacing its elements' values."""
+    existing = list(tariff.elements.order_by("pk"))
+    rows = [
+        {"id": str(element.pk), "tariff": str(tariff.pk), **values}
+        for element, values in zip(existing, elements, strict=True)
+    ]
+    return client.post(
+        reverse("admin:charging_tariff_change", args=[tariff.pk]),
+        tariff_payload(tariff.fleet, rows, initial_elements=len(existing)),
+    )
+
+
+def night_tariff_create(fleet) -> Tariff:
+    """0.20 per kWh from 22:00 to 06:00 local time, else 0.30 per kWh and a 1.00 flat fee;
+    21 % VAT on everything."""
+    tariff = TariffFactory(fleet=fleet, name="Night tariff")
+    TariffElementFactory(
+        tariff=tariff,
+        position=0,
+        energy_price=Decimal("0.20"),
+        start_time=dt.time(22, 0),
+        end_time=dt.time(6, 0),
+        flat_price=None,
+        flat_vat_rate=None,
+    )
+    TariffElementFactory(tariff=tariff, position=1, flat_price=Decimal("1.00"))
+    return tariff
+
+
+def depot_tariff_create(fleet) -> Tariff:
+    """0.30 per kWh and 0.50 per session, 21 % VAT, in force since 1 January 2026."""
+    tariff = TariffFactory(fleet=fleet, name="Depot tariff")
+    TariffElementFactory(tariff=tariff)
+    tariff_publish(tariff=tariff, effective_from=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    return tariff
+
+
+def depot_session_create(fleet, **kwargs) -> ChargingSession:
+    """20.5 kWh on 2 March 2026, 08:00-10:00 UTC (09:00-11:00 in Amsterdam), at a depot
+    connector, with one meter value at 09:00; not priced yet."""
+    connector = ConnectorFactory(station=ChargingStationFactory(fleet=fleet))
+    session = ChargingSessionFactory(fleet=fleet, connector=connector, **kwargs)
+    MeterValueFactory(session=session)
+    return session
+
+
+DEPOT_SESSION_BREAKDOWN = [
+    [
+        "Period (Europe/Amsterdam)",
+        "Dimension",
+        "Volume",
+        "Step rounding",
+        "Unit price",
+        "VAT %",
+        "Excl. VAT",
+        "VAT",
+        "Incl. VAT",
+    ],
+    [
+        "2026-03-02 09:00:00 → 11:00:00 charging, 20500 Wh",
+        "FLAT",
+        "1",
+        "0",
+        "0.50",
+        "21",
+        "0.5000",
+        "0.1050",
+        "0.6050",
+    ],
+    ["", "ENERGY", "20500 Wh", "0", "0.30", "21", "6.1500", "1.2915", "7.4415"],
+    ["Sum of the lines", "6.6500", "1.3965", ""],
+    ["Minimum / maximum price adjustment", "0.0000", "", "0.0000"],
+    ["Total (EUR, rounded once)", "6.65", "", "8.05"],
+]
+
+
+# -- tariffs: elements inline, versions --------------------------------------------------------
+
+
+def test_adding_a_tariff_with_an_element_publishes_version_1(manager_client, fleet):
+    response = tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+
+    assert response.status_code == 302, response.context["inline_admin_formsets"][0].formset.errors
+    tariff = Tariff.objects.get()
+    (element,) = tariff.elements.all()
+    assert (element.energy_price, element.energy_vat_rate) == (Decimal("0.30"), Decimal("21"))
+    (version,) = tariff.versions.all()
+    assert version.number == 1
+    assert version.terms["elements"] == [
+        {"price_components": [{"type": "ENERGY", "price": 0.3, "vat": 21, "step_size": 1}]}
+    ]
+    assert "Published version 1, in force from now." in messages_of(response)
+
+
+def test_editing_a_tariff_publishes_version_2_and_keeps_version_1(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+
+    response = tariff_change(manager_client, tariff, [{**ENERGY_ELEMENT, "energy_price": "0.35"}])
+
+    assert response.status_code == 302
+    versions = {v.number: v.terms["elements"][0] for v in tariff.versions.all()}
+    assert versions == {
+        1: {"price_components": [{"type": "ENERGY", "price": 0.3, "vat": 21, "step_size": 1}]},
+        2: {"price_components": [{"type": "ENERGY", "price": 0.35, "vat": 21, "step_size": 1}]},
+    }
+    assert "Published version 2, in force from now." in messages_of(response)
+
+
+def test_saving_a_tariff_without_a_change_publishes_no_new_version(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+
+    response = tariff_change(manager_client, tariff, [ENERGY_ELEMENT])
+
+    assert response.status_code == 302
+    assert list(tariff.versions.values_list("number", flat=True)) == [1]
+
+
+def test_versions_inline_is_read_only_and_posted_version_rows_change_nothing(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    version = tariff.versions.get()
+    change_url = reverse("admin:charging_tariff_change", args=[tariff.pk])
+
+    page = manager_client.get(change_url)
+    payload = tariff_payload(
+        fleet,
+        [{"id": str(tariff.elements.get().pk), "tariff": str(tariff.pk), **ENERGY_ELEMENT}],
+        initial_elements=1,
+    )
+    payload.update(
+        {
+            "versions-TOTAL_FORMS": "1",
+            "versions-INITIAL_FORMS": "1",
+            "versions-0-id": str(version.pk),
+            "versions-0-tariff": str(tariff.pk),
+            "versions-0-number": "7",
+            "versions-0-effective_from": "2020-01-01 00:00:00",
+            "versions-0-DELETE": "on",
+        }
+    )
+    response = manager_client.post(change_url, payload)
+
+    (versions_inline,) = (
+        formset
+        for formset in page.context["inline_admin_formsets"]
+        if formset.formset.prefix == "versions"
+    )
+    assert (
+        versions_inline.has_add_permission,
+        versions_inline.has_change_permission,
+        versions_inline.has_delete_permission,
+    ) == (False, False, False)
+    assert 'name="versions-0-number"' not in page.content.decode()
+    assert response.status_code == 302
+    assert list(TariffVersion.objects.values_list("pk", "number", "effective_from")) == [
+        (version.pk, 1, version.effective_from)
+    ]
+
+
+def test_tariff_with_no_element_is_refused_with_a_form_error_and_saves_nothing(
+    manager_client, fleet
+):
+    response = tariff_add(manager_client, fleet, [])
+
+    assert response.status_code == 200
+    (elements_inline, _versions_inline) = response.context["inline_admin_formsets"]
+    assert elements_inline.formset.non_form_errors() == ["A tariff needs at least one element."]
+    assert not Tariff.objects.exists()
+    assert not TariffVersion.objects.exists()
+
+
+def test_removing_the_last_element_of_a_tariff_is_refused_and_changes_nothing(
+    manager_client, fleet
+):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+
+    response = tariff_change(manager_client, tariff, [{**ENERGY_ELEMENT, "DELETE": "on"}])
+
+    assert response.status_code == 200
+    (elements_inline, _versions_inline) = response.context["inline_admin_formsets"]
+    assert elements_inline.formset.non_form_errors() == ["A tariff needs at least one element."]
+    assert tariff.elements.count() == 1
+    assert tariff.versions.count() == 1
+
+
+def test_tariff_posted_without_its_element_rows_keeps_them(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    payload = tariff_payload(fleet, []) | {"name": "Depot standard, renamed"}
+
+    response = manager_client.post(
+        reverse("admin:charging_tariff_change", args=[tariff.pk]), payload
+    )
+
+    assert response.status_code == 302
+    tariff.refresh_from_db()
+    assert tariff.name == "Depot standard, renamed"
+    assert list(tariff.elements.values_list("energy_price", flat=True)) == [Decimal("0.30")]
+
+
+def test_element_with_minimum_energy_above_maximum_is_refused_on_the_field_and_saves_nothing(
+    manager_client, fleet
+):
+    response = tariff_add(
+        manager_client, fleet, [{**ENERGY_ELEMENT, "min_kwh": "50", "max_kwh": "10"}]
+    )
+
+    assert response.status_code == 200
+    (elements_inline, _versions_inline) = response.context["inline_admin_formsets"]
+    assert elements_inline.formset.errors == [{"min_kwh": ["The minimum is above the maximum."]}]
+    assert not Tariff.objects.exists()
+
+
+# -- tariffs: price preview ----------------------------------------------------------------------
+
+
+def preview_url(tariff: Tariff, **query: str) -> str:
+    url = reverse("admin:charging_tariff_preview", args=[tariff.pk])
+    return url + ("?" + "&".join(f"{key}={value}" for key, value in query.items()) if query else "")
+
+
+def test_preview_prices_local_evening_hours_with_the_night_element_from_22_00(
+    manager_client, fleet
+):
+    tariff = night_tariff_create(fleet)  # fleet A is in Europe/Amsterdam
+
+    response = manager_client.get(
+        preview_url(
+            tariff,
+            energy_kwh="20",
+            started_at="2026-03-02 21:00",
+            ended_at="2026-03-02 23:00",
+            parking_minutes="0",
+        )
+    )
+
+    # 10 kWh before 22:00 at 0.30 plus the 1.00 flat fee, 10 kWh after 22:00 at 0.20; 21 % VAT.
+    assert response.status_code == 200
+    assert table_rows(response, class_="voltop-breakdown") == [
+        DEPOT_SESSION_BREAKDOWN[0],
+        [
+            "2026-03-02 21:00:00 → 22:00:00 charging, 10000 Wh",
+            "FLAT",
+            "1",
+            "0",
+            "1.00",
+            "21",
+            "1.0000",
+            "0.2100",
+            "1.2100",
+        ],
+        ["", "ENERGY", "10000 Wh", "0", "0.30", "21", "3.0000", "0.6300", "3.6300"],
+        [
+            "2026-03-02 22:00:00 → 23:00:00 charging, 10000 Wh",
+            "ENERGY",
+            "10000 Wh",
+            "0",
+            "0.20",
+            "21",
+            "2.0000",
+            "0.4200",
+            "2.4200",
+        ],
+        ["Sum of the lines", "6.0000", "1.2600", ""],
+        ["Minimum / maximum price adjustment", "0.0000", "", "0.0000"],
+        ["Total (EUR, rounded once)", "6.00", "", "7.26"],
+    ]
+
+
+def test_preview_with_parking_minutes_prices_them_as_parking(manager_client, fleet):
+    tariff = TariffFactory(fleet=fleet)
+    TariffElementFactory(
+        tariff=tariff,
+        flat_price=None,
+        flat_vat_rate=None,
+        parking_price=Decimal("6.00"),
+        parking_vat_rate=Decimal("21"),
+    )
+
+    response = manager_client.get(
+        preview_url(
+            tariff,
+            energy_kwh="11",
+            started_at="2026-03-02 09:00",
+            ended_at="2026-03-02 10:30",
+            parking_minutes="30",
+        )
+    )
+
+    # 11 kWh at 0.30 = 3.30 in the first hour; 30 minutes parked at 6.00 per hour = 3.00.
+    rows = table_rows(response, class_="voltop-breakdown")
+    assert rows[1:] == [
+        [
+            "2026-03-02 09:00:00 → 10:00:00 charging, 11000 Wh",
+            "ENERGY",
+            "11000 Wh",
+            "0",
+            "0.30",
+            "21",
+            "3.3000",
+            "0.6930",
+            "3.9930",
+        ],
+        [
+            "2026-03-02 10:00:00 → 10:30:00 parked, 0 Wh",
+            "PARKING_TIME",
+            "1800 s",
+            "0",
+            "6.00",
+            "21",
+            "3.0000",
+            "0.6300",
+            "3.6300",
+        ],
+        ["Sum of the lines", "6.3000", "1.3230", ""],
+        ["Minimum / maximum price adjustment", "0.0000", "", "0.0000"],
+        ["Total (EUR, rounded once)", "6.30", "", "7.62"],
+    ]
+
+
+def test_preview_with_the_end_before_the_start_shows_a_form_error_and_no_breakdown(
+    manager_client, fleet
+):
+    tariff = night_tariff_create(fleet)
+
+    response = manager_client.get(
+        preview_url(
+            tariff,
+            energy_kwh="20",
+            started_at="2026-03-02 23:00",
+            ended_at="2026-03-02 21:00",
+            parking_minutes="0",
+        )
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"ended_at": ["The end must be after the start."]}
+    assert response.context["breakdown"] is None
+    assert "voltop-breakdown" not in response.content.decode()
+
+
+def test_preview_without_input_shows_the_empty_form(manager_client, fleet):
+    tariff = night_tariff_create(fleet)
+
+    response = manager_client.get(preview_url(tariff))
+
+    assert response.status_code == 200
+    assert response.context["form"].is_bound is False
+    assert response.context["breakdown"] is None
+
+
+def test_preview_of_another_fleets_tariff_is_not_found(manager_client, fleet):
+    other_tariff = night_tariff_create(FleetFactory(name="Fleet B"))
+
+    response = manager_client.get(
+        preview_url(
+            other_tariff,
+            energy_kwh="20",
+            started_at="2026-03-02 21:00",
+            ended_at="2026-03-02 23:00",
+            parking_minutes="0",
+        )
+    )
+
+    assert response.status_code == 404
+
+
+def test_tariff_change_page_links_to_the_preview(manager_client, fleet):
+    tariff = night_tariff_create(fleet)
+
+    response = manager_client.get(reverse("admin:charging_tariff_change", args=[tariff.pk]))
+
+    assert f'<a href="{preview_url(tariff)}">Preview a price</a>' in response.content.decode()
+
+
+# -- tariffs: OCPI import and export -------------------------------------------------------------
+
+
+OCPI_NIGHT_TARIFF = {
+    "country_code": "NL",
+    "party_id": "ABC",
+    "id": "AC-NIGHT",
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [{"type": "ENERGY", "price": 0.2, "vat": 21, "step_size": 1}],
+            "restrictions": {"start_time": "22:00", "end_time": "06:00"},
+        },
+        {
+            "price_components": [
+                {"type": "ENERGY", "price": 0.3, "vat": 21, "step_size": 1},
+                {"type": "FLAT", "price": 1, "vat": 21, "step_size": 1},
+            ]
+        },
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+
+
+def tariff_import(client, fleet, content: bytes, name: str = "Night tariff"):
+    return client.post(
+        reverse("admin:charging_tariff_import"),
+        {
+            "fleet": str(fleet.pk),
+            "name": name,
+            "file": SimpleUploadedFile("tariff.json", content, content_type="application/json"),
+        },
+    )
+
+
+def test_importing_an_ocpi_tariff_creates_and_publishes_it(manager_client, fleet):
+    response = tariff_import(manager_client, fleet, json.dumps(OCPI_NIGHT_TARIFF).encode())
+
+    tariff = Tariff.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:charging_tariff_change", args=[tariff.pk])
+    assert (tariff.fleet, tariff.name, tariff.ocpi_id) == (fleet, "Night tariff", "AC-NIGHT")
+    assert list(
+        tariff.elements.values_list("position", "start_time", "energy_price", "flat_price")
+    ) == [
+        (0, dt.time(22, 0), Decimal("0.20"), None),
+        (1, None, Decimal("0.30"), Decimal("1.00000")),
+    ]
+    (version,) = tariff.versions.all()
+    assert version.number == 1
+    assert version.terms["elements"] == [
+        {
+            "price_components": [{"type": "ENERGY", "price": 0.2, "vat": 21, "step_size": 1}],
+            "restrictions": {"start_time": "22:00", "end_time": "06:00"},
+        },
+        {
+            "price_components": [
+                {"type": "FLAT", "price": 1, "vat": 21, "step_size": 1},
+                {"type": "ENERGY", "price": 0.3, "vat": 21, "step_size": 1},
+            ]
+        },
+    ]
+    assert messages_of(response) == ["Imported and published Night tariff."]
+
+
+@pytest.mark.parametrize(
+    ("content", "error"),
+    [
+        (
+            b'{"id": "AC-NIGHT", ',
+            "Not a JSON file: Expecting property name enclosed in double quotes: "
+            "line 1 column 20 (char 19)",
+        ),
+        (
+            json.dumps(
+                {
+                    **OCPI_NIGHT_TARIFF,
+                    "elements": [
+                        {"price_components": [{"type": "ENERGY", "price": -0.1, "step_size": 1}]}
+                    ],
+                }
+            ).encode(),
+            "tariff.elements[0].price_components[0].price must be at least 0, got -0.1.",
+        ),
+        (
+            json.dumps({**OCPI_NIGHT_TARIFF, "currency": "EURO"}).encode(),
+            "tariff.currency 'EURO' is not an ISO 4217 currency.",
+        ),
+    ],
+    ids=["malformed JSON", "negative price", "unknown currency"],
+)
+def test_importing_a_bad_tariff_file_names_the_json_path_and_saves_nothing(
+    manager_client, fleet, content, error
+):
+    response = tariff_import(manager_client, fleet, content)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"file": [error]}
+    assert not Tariff.objects.exists()
+    assert not TariffVersion.objects.exists()
+
+
+def test_tariff_import_offers_only_the_managers_fleets_and_refuses_another(manager_client, fleet):
+    other_fleet = FleetFactory(name="Fleet B")
+
+    page = manager_client.get(reverse("admin:charging_tariff_import"))
+    response = tariff_import(manager_client, other_fleet, json.dumps(OCPI_NIGHT_TARIFF).encode())
+
+    assert list(page.context["form"].fields["fleet"].queryset) == [fleet]
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "fleet": ["Select a valid choice. That choice is not one of the available choices."]
+    }
+    assert not Tariff.objects.exists()
+
+
+def test_viewer_is_refused_the_tariff_import(viewer_client, fleet):
+    response = tariff_import(viewer_client, fleet, json.dumps(OCPI_NIGHT_TARIFF).encode())
+
+    assert response.status_code == 403
+    assert not Tariff.objects.exists()
+
+
+def test_viewer_exports_the_latest_version_of_a_tariff_as_ocpi_json(viewer_client, fleet):
+    tariff = depot_tariff_create(fleet)
+    TariffElement.objects.filter(tariff=tariff).update(energy_price=Decimal("0.35"))
+    latest = tariff_publish(tariff=tariff, effective_from=dt.datetime(2026, 2, 1, tzinfo=UTC))
+
+    response = changelist_action(viewer_client, "tariff", "export_ocpi", [tariff])
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Disposition"] == 'attachment; filename="voltop-tariffs.json"'
+    assert json.loads(response.content) == latest.terms
+    assert latest.number == 2
+
+
+def test_exporting_an_unpublished_tariff_warns_and_downloads_nothing(manager_client, fleet):
+    tariff = TariffFactory(fleet=fleet)
+
+    response = changelist_action(manager_client, "tariff", "export_ocpi", [tariff])
+
+    assert response.status_code == 302
+    assert messages_of(response) == ["None of these tariffs is published."]
+
+
+# -- sessions: the change page -------------------------------------------------------------------
+
+
+def test_priced_session_page_shows_the_breakdown_meter_values_and_tariff_version(
+    manager_client, fleet
+):
+    tariff = depot_tariff_create(fleet)
+    session = charging_session_price(session=depot_session_create(fleet))
+
+    response = manager_client.get(
+        reverse("admin:charging_chargingsession_change", args=[session.pk])
+    )
+
+    assert response.status_code == 200
+    assert table_rows(response, class_="voltop-breakdown") == DEPOT_SESSION_BREAKDOWN
+    version = tariff.versions.get()
+    version_url = reverse("admin:charging_tariffversion_change", args=[version.pk])
+    assert f'<a href="{version_url}">Depot tariff v1</a>' in response.content.decode()
+    (meter_values_inline,) = response.context["inline_admin_formsets"]
+    assert [form.instance for form in meter_values_inline.formset.forms] == list(
+        session.meter_values.all()
+    )
+    assert "1010000" in response.content.decode()
+
+
+def test_billed_session_is_read_only_and_its_post_changes_nothing(manager_client, fleet):
+    depot_tariff_create(fleet)
+    session = charging_session_price(session=depot_session_create(fleet))
+    ChargingSession.objects.filter(pk=session.pk).update(
+        billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC)
+    )
+    session.refresh_from_db()
+    change_url = reverse("admin:charging_chargingsession_change", args=[session.pk])
+    before = ChargingSession.objects.filter(pk=session.pk).values().get()
+
+    page = manager_client.get(change_url)
+    response = manager_client.post(
+        change_url,
+        session_payload(fleet, session.driver, vehicle=session.vehicle)
+        | {"purpose": "private", "energy_wh": "1", "meter_stop_wh": "1000001"},
+    )
+    delete_page = manager_client.get(
+        reverse("admin:charging_chargingsession_delete", args=[session.pk])
+    )
+
+    assert page.status_code == 200
+    assert (page.context["has_change_permission"], page.context["has_delete_permission"]) == (
+        False,
+        False,
+    )
+    assert page.context["adminform"].form.fields == {}
+    assert table_rows(page, class_="voltop-breakdown") == DEPOT_SESSION_BREAKDOWN
+    assert response.status_code == 403
+    assert delete_page.status_code == 403
+    assert ChargingSession.objects.filter(pk=session.pk).values().get() == before
+
+
+def test_bulk_delete_of_a_billed_session_is_refused_and_deletes_nothing(manager_client, fleet):
+    unbilled = depot_session_create(fleet)
+    billed = depot_session_create(fleet, billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC))
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_changelist"),
+        {
+            "action": "delete_selected",
+            "_selected_action": [str(unbilled.pk), str(billed.pk)],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 403
+    assert set(ChargingSession.objects.values_list("pk", flat=True)) == {unbilled.pk, billed.pk}
+
+
+# -- sessions: filters ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sessions_to_filter(fleet) -> dict[str, ChargingSession]:
+    """Five sessions of fleet A that differ in what the filters look at, and one of fleet B
+    whose driver number and plate are the same as fleet A's."""
+    north, south = DepotFactory(fleet=fleet, name="North"), DepotFactory(fleet=fleet, name="South")
+    north_connector = ConnectorFactory(station=ChargingStationFactory(fleet=fleet, depot=north))
+    south_connector = ConnectorFactory(station=ChargingStationFactory(fleet=fleet, depot=south))
+    anna = DriverFactory(fleet=fleet, employee_number="E-ANNA")
+    bram = DriverFactory(fleet=fleet, employee_number="E-BRAM")
+    car_a = VehicleFactory(fleet=fleet, plate="AB-123-C")
+    car_b = VehicleFactory(fleet=fleet, plate="XY-987-Z")
+
+    def on(day: dt.date, **kwargs) -> ChargingSession:
+        kwargs.setdefault("fleet", fleet)
+        start = dt.datetime.combine(day, dt.time(8), tzinfo=UTC)
+        if kwargs.pop("active", False):
+            return ChargingSessionFactory(started_at=start, active=True, **kwargs)
+        end = start + dt.timedelta(hours=2)
+        return ChargingSessionFactory(started_at=start, ended_at=end, **kwargs)
+
+    other_fleet = FleetFactory(name="Fleet B")
+    on(
+        dt.date(2026, 3, 2),
+        fleet=other_fleet,
+        driver=DriverFactory(fleet=other_fleet, employee_number="E-ANNA"),
+        vehicle=VehicleFactory(fleet=other_fleet, plate="AB-123-C"),
+    )
+    return {
+        "north depot": on(
+            dt.date(2026, 3, 2), driver=anna, vehicle=car_a, connector=north_connector
+        ),
+        "south depot, private": on(
+            dt.date(2026, 3, 3),
+            driver=bram,
+            vehicle=car_b,
+            connector=south_connector,
+            purpose=SessionPurpose.PRIVATE,
+        ),
+        "home": on(
+            dt.date(2026, 3, 4),
+            driver=anna,
+            vehicle=car_a,
+            location_kind=LocationKind.HOME,
+            source=SessionSource.APP,
+        ),
+        "public import": on(
+            dt.date(2026, 4, 1),
+            driver=bram,
+            vehicle=car_b,
+            location_kind=LocationKind.PUBLIC,
+            source=SessionSource.IMPORT,
+            external_id="CDR-1",
+        ),
+        "active at north": on(
+            dt.date(2026, 4, 2),
+            active=True,
+            driver=bram,
+            vehicle=car_b,
+            connector=north_connector,
+            source=SessionSource.OCPP,
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"depot": "North"}, {"north depot", "active at north"}),
+        ({"driver_number": "e-anna"}, {"north depot", "home"}),
+        (
+            {"vehicle_plate": " xy-987-z "},
+            {"south depot, private", "public import", "active at north"},
+        ),
+        ({"status__exact": "active"}, {"active at north"}),
+        ({"location_kind__exact": "home"}, {"home"}),
+        ({"purpose__exact": "private"}, {"south depot, private"}),
+        ({"source__exact": "import"}, {"public import"}),
+        (
+            {"started_at__year": "2026", "started_at__month": "3", "started_at__day": "3"},
+            {"south depot, private"},
+        ),
+        (
+            {"started_at__year": "2026", "started_at__month": "4"},
+            {"public import", "active at north"},
+        ),
+        (
+            {"driver_number": "E-BRAM", "status__exact": "completed"},
+            {"south depot, private", "public import"},
+        ),
+    ],
+    ids=lambda value: "&".join(value) if isinstance(value, dict) else None,
+)
+def test_session_filters_return_exactly_the_matching_sessions(
+    manager_client, fleet, sessions_to_filter, query, expected
+):
+    if "depot" in query:
+        depot_pk = sessions_to_filter["north depot"].connector.station.depot_id
+        query = {"connector__station__depot__id__exact": str(depot_pk)}
+
+    response = manager_client.get(reverse("admin:charging_chargingsession_changelist"), query)
+
+    assert response.status_code == 200
+    shown = {obj.pk for obj in response.context["cl"].result_list}
+    assert shown == {sessions_to_filter[name].pk for name in expected}
+
+
+def filter_inputs(response, title: str) -> list[tuple[str, str, str]]:
+    """(type, name, value) of the inputs in the list filter titled `title`."""
+    html = response.content.decode()
+    section = re.search(
+        rf'<details data-filter-title="{re.escape(title)}".*?</details>', html, re.S
+    )
+    assert section is not None, f"no filter {title!r}"
+    return re.findall(r'<input type="(\w+)" name="([^"]+)" value="([^"]*)"', section.group())
+
+
+def test_text_filters_keep_the_other_active_filters(manager_client, fleet, sessions_to_filter):
+    response = manager_client.get(
+        reverse("admin:charging_chargingsession_changelist"),
+        {"status__exact": "completed", "vehicle_plate": "AB-123-C", "p": "1"},
+    )
+
+    assert filter_inputs(response, "driver (employee number)") == [
+        ("hidden", "status__exact", "completed"),
+        ("hidden", "vehicle_plate", "AB-123-C"),
+        ("search", "driver_number", ""),
+    ]
+    assert filter_inputs(response, "vehicle (plate)") == [
+        ("hidden", "status__exact", "completed"),
+        ("search", "vehicle_plate", "AB-123-C"),
+    ]
+
+
+# -- sessions: actions ---------------------------------------------------------------------------
+
+
+def test_price_again_prices_unbilled_sessions_and_reports_billed_ones_as_refused(
+    manager_client, fleet
+):
+    depot_tariff_create(fleet)
+    unbilled = depot_session_create(fleet)
+    billed = depot_session_create(fleet, billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC))
+    active = ChargingSessionFactory(fleet=fleet, active=True)
+
+    response = changelist_action(
+        manager_client, "chargingsession", "price_again", [unbilled, billed, active]
+    )
+
+    assert response.status_code == 302
+    prices = dict(
+        ChargingSession.objects.values_list("pk", "price_incl_vat").filter(
+            pk__in=[unbilled.pk, billed.pk, active.pk]
+        )
+    )
+    assert prices == {unbilled.pk: Decimal("8.05"), billed.pk: None, active.pk: None}
+    assert messages_of(response) == [
+        "1 session(s) priced.",
+        f"#{billed.pk}: The session is billed; correct it with a credit note on its invoice.",
+    ]
+
+
+def test_approve_home_sessions_approves_the_pending_ones(manager_client, fleet):
+    pending = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.PENDING
+    )
+    rejected = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.REJECTED
+    )
+
+    response = changelist_action(
+        manager_client, "chargingsession", "approve_home_sessions", [pending, rejected]
+    )
+
+    pending.refresh_from_db()
+    rejected.refresh_from_db()
+    assert (pending.home_approval, pending.reviewed_by) == (
+        HomeApproval.APPROVED,
+        response.wsgi_request.user,
+    )
+    assert (rejected.home_approval, rejected.reviewed_by) == (HomeApproval.REJECTED, None)
+    assert messages_of(response) == ["1 session(s) approved."]
+
+
+def test_export_cdr_downloads_the_session_as_an_ocpi_cdr(viewer_client, fleet):
+    depot_tariff_create(fleet)
+    token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet), uid="04AABBCCDD")
+    session = charging_session_price(
+        session=depot_session_create(fleet, driver=token.driver, token=token)
+    )
+
+    response = changelist_action(viewer_client, "chargingsession", "export_cdr", [session])
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="voltop-cdrs.json"'
+    cdr = json.loads(response.content)
+    assert cdr["id"] == f"VT-{session.pk}"
+    assert cdr["cdr_token"]["uid"] == "04AABBCCDD"
+    assert (cdr["start_date_time"], cdr["end_date_time"]) == (
+        "2026-03-02T08:00:00Z",
+        "2026-03-02T10:00:00Z",
+    )
+    assert (cdr["currency"], cdr["total_energy"], cdr["total_time"]) == ("EUR", 20.5, 2.0)
+    assert cdr["total_cost"] == {"excl_vat": 6.65, "incl_vat": 8.05}
+    assert cdr["tariffs"] == [session.tariff_version.terms]
+
+
+@pytest.mark.parametrize(
+    ("model", "offered"),
+    [
+        ("chargingsession", [("export_cdr", "Export as OCPI 2.2.1 CDR JSON")]),
+        ("tariff", [("export_ocpi", "Export as OCPI 2.2.1 JSON")]),
+    ],
+)
+def test_viewer_is_offered_only_the_export_actions(viewer_client, fleet, model, offered):
+    response = viewer_client.get(reverse(f"admin:charging_{model}_changelist"))
+
+    assert response.context["action_form"].fields["action"].choices == [
+        ("", "---------"),
+        *offered,
+    ]
+
+
+def test_viewer_posting_price_again_prices_nothing(viewer_client, fleet):
+    depot_tariff_create(fleet)
+    session = depot_session_create(fleet)
+
+    response = changelist_action(viewer_client, "chargingsession", "price_again", [session])
+
+    session.refresh_from_db()
+    assert session.price_incl_vat is None
+    assert messages_of(response) == ["No action selected."]
+
+
+# -- sessions: public import ---------------------------------------------------------------------
+
+
+def sessions_csv(token_uid: str) -> bytes:
+    return (
+        "cdr_id,token_uid,start,end,energy_kwh,cost_excl_vat,cost_incl_vat,currency\n"
+        f"CDR-1,{token_uid},2026-03-02T08:00:00+01:00,2026-03-02T09:00:00+01:00,12.5,5.00,6.05,EUR\n"
+        f"CDR-2,{token_uid},2026-03-03T08:00:00+01:00,2026-03-03T09:00:00+01:00,abc,5.00,6.05,EUR\n"
+    ).encode()
+
+
+def sessions_import(client, fleet, content: bytes, *, only_valid_rows: bool):
+    data = {
+        "fleet": str(fleet.pk),
+        "file": SimpleUploadedFile("sessions.csv", content, content_type="text/csv"),
+    }
+    if only_valid_rows:
+        data["only_valid_rows"] = "on"
+    return client.post(reverse("admin:charging_chargingsession_import"), data)
+
+
+def test_session_import_with_a_bad_row_reports_it_and_imports_nothing(manager_client, fleet):
+    token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet))
+
+    response = sessions_import(
+        manager_client, fleet, sessions_csv(token.uid), only_valid_rows=False
+    )
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h2>Nothing imported</h2>" in html
+    assert "2 row(s) read, 0 imported, 0 already imported, 1 with errors." in html
+    assert table_rows(response, id="import-errors") == [
+        ["Line", "Reason"],
+        ["3", "energy_kwh 'abc' is not a number"],
+    ]
+    assert not ChargingSession.objects.exists()
+
+
+def test_session_import_of_only_valid_rows_imports_the_good_row(manager_client, fleet):
+    token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet))
+
+    response = sessions_import(manager_client, fleet, sessions_csv(token.uid), only_valid_rows=True)
+
+    assert response.status_code == 200
+    assert "<h2>Imported 1 session(s)</h2>" in response.content.decode()
+    assert table_rows(response, id="import-errors")[1:] == [
+        ["3", "energy_kwh 'abc' is not a number"]
+    ]
+    session = ChargingSession.objects.get()
+    assert (session.external_id, session.driver, session.token, session.energy_wh) == (
+        "CDR-1",
+        token.driver,
+        token,
+        12_500,
+    )
+    assert (session.source, session.price_excl_vat, session.price_incl_vat) == (
+        SessionSource.IMPORT,
+        Decimal("5.00"),
+        Decimal("6.05"),
+    )
+    assert session.started_at == dt.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+
+
+def test_session_import_offers_only_the_managers_fleets(manager_client, fleet):
+    FleetFactory(name="Fleet B")
+
+    response = manager_client.get(reverse("admin:charging_chargingsession_import"))
+
+    assert list(response.context["form"].fields["fleet"].queryset) == [fleet]

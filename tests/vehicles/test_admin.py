@@ -2,6 +2,7 @@
 connector standards as checkboxes."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from django import forms
@@ -22,6 +23,7 @@ from tests.factories import (
 )
 
 UTC = dt.UTC
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 ADD_ASSIGNMENT = reverse("admin:vehicles_vehicleassignment_add")
 ADD_READING = reverse("admin:vehicles_odometerreading_add")
 
@@ -40,10 +42,12 @@ def manager_client(client, fleet):
 
 
 def split(name: str, moment: dt.datetime | None) -> dict:
-    """The two inputs of the admin's date and time widget."""
+    """The two inputs of the admin's date and time widget, as a manager of the Amsterdam fleet
+    types them: in the fleet's zone."""
     if moment is None:
         return {f"{name}_0": "", f"{name}_1": ""}
-    return {f"{name}_0": f"{moment:%Y-%m-%d}", f"{name}_1": f"{moment:%H:%M:%S}"}
+    local = moment.astimezone(AMSTERDAM)
+    return {f"{name}_0": f"{local:%Y-%m-%d}", f"{name}_1": f"{local:%H:%M:%S}"}
 
 
 def assignment_payload(vehicle, driver, starts_at, ends_at=None) -> dict:
@@ -90,7 +94,7 @@ def test_overlapping_assignment_shows_the_services_error_and_saves_nothing(manag
     assert response.context["adminform"].form.errors == {
         "starts_at": [
             f"{existing.vehicle} is already assigned to {existing.driver.full_name} "
-            "from 2026-01-01 00:00 UTC until open end."
+            "from 2026-01-01 01:00 CET until open end."
         ]
     }
     assert VehicleAssignment.objects.count() == 1
@@ -172,7 +176,7 @@ def test_odometer_reading_below_an_earlier_one_shows_the_services_error_and_save
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
         "km": [
-            "11999 km is lower than the 12000 km recorded on 2026-01-01 08:00 UTC; "
+            "11999 km is lower than the 12000 km recorded on 2026-01-01 09:00 CET; "
             "an odometer never goes back."
         ]
     }
@@ -193,7 +197,7 @@ def test_second_odometer_reading_at_the_same_moment_shows_the_services_error(man
 
     assert response.status_code == 200
     assert response.context["adminform"].form.errors == {
-        "recorded_at": [f"{existing.vehicle} already has a reading at 2026-01-01 08:00:00 UTC."]
+        "recorded_at": [f"{existing.vehicle} already has a reading at 2026-01-01 09:00:00 CET."]
     }
     assert OdometerReading.objects.count() == 1
 

@@ -124,7 +124,7 @@ def test_assignment_overlapping_another_is_refused_and_saves_nothing(
     )
     assert excinfo.value.message == (
         "EV-001-X (Volkswagen ID.4 Pro) is already assigned to Sanne de Vries "
-        "from 2026-03-01 08:00 UTC until 2026-03-03 08:00 UTC."
+        "from 2026-03-01 09:00 CET until 2026-03-03 09:00 CET."
     )
     assert excinfo.value.status == 409
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_3)]
@@ -143,7 +143,7 @@ def test_assignment_after_the_start_of_an_open_ended_one_is_refused(vehicle, dri
 
     assert excinfo.value.message == (
         "EV-001-X (Volkswagen ID.4 Pro) is already assigned to Sanne de Vries "
-        "from 2026-03-01 08:00 UTC until open end."
+        "from 2026-03-01 09:00 CET until open end."
     )
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, None)]
 
@@ -308,8 +308,8 @@ def test_concurrent_assignments_of_one_vehicle_for_overlapping_periods_let_exact
     assert refusal.message == (
         f"EV-001-X (Volkswagen ID.4 Pro) is already assigned to "
         f"{drivers[winner_index].full_name} from "
-        f"{periods[winner_index][0]:%Y-%m-%d %H:%M} UTC "
-        f"until {periods[winner_index][1]:%Y-%m-%d %H:%M} UTC."
+        f"{periods[winner_index][0].astimezone(vehicle.fleet.zone):%Y-%m-%d %H:%M %Z} "
+        f"until {periods[winner_index][1].astimezone(vehicle.fleet.zone):%Y-%m-%d %H:%M %Z}."
     )
     assert _assignments() == [
         (vehicle.pk, drivers[winner_index].pk, *periods[winner_index]),
@@ -437,7 +437,7 @@ def test_reading_lower_than_an_earlier_one_is_refused_and_saves_nothing(vehicle)
 
     assert (excinfo.value.code, excinfo.value.field) == ("vehicles.odometer_went_backwards", "km")
     assert excinfo.value.message == (
-        "11999 km is lower than the 12000 km recorded on 2026-03-01 08:00 UTC; "
+        "11999 km is lower than the 12000 km recorded on 2026-03-01 09:00 CET; "
         "an odometer never goes back."
     )
     assert _readings(vehicle) == [(MAR_1, 12_000)]
@@ -452,7 +452,7 @@ def test_reading_higher_than_a_later_one_is_refused_and_saves_nothing(vehicle):
 
     assert (excinfo.value.code, excinfo.value.field) == ("vehicles.odometer_went_backwards", "km")
     assert excinfo.value.message == (
-        "3001 km is higher than the 3000 km recorded later, on 2026-03-03 08:00 UTC."
+        "3001 km is higher than the 3000 km recorded later, on 2026-03-03 09:00 CET."
     )
     assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_3, 3_000)]
 
@@ -478,7 +478,7 @@ def test_second_reading_at_the_same_moment_is_refused(vehicle):
         "recorded_at",
     )
     assert excinfo.value.message == (
-        "EV-001-X (Volkswagen ID.4 Pro) already has a reading at 2026-03-01 08:00:00 UTC."
+        "EV-001-X (Volkswagen ID.4 Pro) already has a reading at 2026-03-01 09:00:00 CET."
     )
     assert _readings(vehicle) == [(MAR_1, 1_000)]
 

@@ -1,0 +1,49 @@
+"""What the charging commands read and write: a fleet named by its slug, JSON and data files,
+and JSON output to stdout or a file; every failure is a CommandError naming what was wrong."""
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from django.core.management.base import CommandError, OutputWrapper
+
+from apps.fleets.models import Fleet
+
+
+def fleet_by_slug(slug: str) -> Fleet:
+    fleet = Fleet.objects.filter(slug=slug).first()
+    if fleet is None:
+        raise CommandError(f"--fleet: no fleet has the slug {slug!r}.")
+    return fleet
+
+
+def file_bytes(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as error:
+        raise CommandError(f"{path} cannot be read: {error.strerror}.") from error
+
+
+def json_file(path: str):
+    """The file's JSON with numbers as Decimal, so prices are read exactly."""
+    try:
+        text = file_bytes(path).decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{path} is not UTF-8 text.") from error
+    try:
+        return json.loads(text, parse_float=Decimal)
+    except json.JSONDecodeError as error:
+        raise CommandError(f"{path} is not valid JSON: {error}.") from error
+
+
+def json_write(document, *, output: str | None, stdout: OutputWrapper, what: str) -> None:
+    """Write the document as indented JSON to `output`, or to stdout without it."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output is None:
+        stdout.write(text)
+        return
+    try:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    except OSError as error:
+        raise CommandError(f"-o {output} cannot be written: {error.strerror}.") from error
+    stdout.write(f"Wrote {what} to {output}.")

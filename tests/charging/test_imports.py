@@ -1,0 +1,522 @@
+"""Importing a provider's public charging sessions from the documented CSV and from OCPI 2.2.1
+CDR JSON: what is created, what is skipped, and every bad row refused with its line."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+
+from apps.charging.cdr_files import RowError
+from apps.charging.choices import (
+    LocationKind,
+    PriceBasis,
+    SessionPurpose,
+    SessionSource,
+    SessionStatus,
+)
+from apps.charging.models import ChargingSession
+from apps.charging.services import public_sessions_import
+from tests.factories import (
+    ChargeTokenFactory,
+    ChargingSessionFactory,
+    DriverFactory,
+    FleetFactory,
+    VehicleAssignmentFactory,
+    VehicleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+HEADER = (
+    "cdr_id,token_uid,start,end,energy_kwh,cost_excl_vat,cost_incl_vat,currency,location,purpose"
+)
+CARD = "04AABBCC"
+OTHER_FLEETS_CARD = "04FFEEDD"
+
+
+@pytest.fixture
+def fleet():
+    """A fleet whose driver has the card 04AABBCC and a vehicle assigned since January."""
+    fleet = FleetFactory(slug="evn")
+    driver = DriverFactory(fleet=fleet)
+    ChargeTokenFactory(driver=driver, uid=CARD, valid_from=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet),
+        driver=driver,
+        starts_at=dt.datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    ChargeTokenFactory(uid=OTHER_FLEETS_CARD)
+    return fleet
+
+
+def csv_file(*rows: str, header: str = HEADER) -> bytes:
+    return "\n".join([header, *rows, ""]).encode()
+
+
+def cdr(cdr_id: str = "EVN-1", **changes) -> dict:
+    """An OCPI 2.2.1 CDR of 18.25 kWh charged with the fleet's card, costing 7.30 + 1.53 VAT."""
+    document = {
+        "country_code": "NL",
+        "party_id": "EVN",
+        "id": cdr_id,
+        "start_date_time": "2026-06-01T06:00:00Z",
+        "end_date_time": "2026-06-01T07:30:00Z",
+        "cdr_token": {"uid": CARD, "type": "RFID", "contract_id": "NL-EVN-C1"},
+        "cdr_location": {"id": "LOC-1", "name": "Zuidas P1"},
+        "currency": "EUR",
+        "charging_periods": [
+            {
+                "start_date_time": "2026-06-01T06:00:00Z",
+                "dimensions": [{"type": "ENERGY", "volume": 18.25}],
+            }
+        ],
+        "total_cost": {"excl_vat": 7.30, "incl_vat": 8.83},
+        "total_energy": 18.25,
+        "total_time": 1.5,
+        "last_updated": "2026-06-01T07:35:00Z",
+    }
+    document.update(changes)
+    if "charging_periods" not in changes:
+        document["charging_periods"][0]["start_date_time"] = document["start_date_time"]
+    return document
+
+
+def json_file(document) -> bytes:
+    return json.dumps(document).encode()
+
+
+def import_csv(fleet, content: bytes, **options):
+    return public_sessions_import(fleet=fleet, content=content, file_format="csv", **options)
+
+
+def import_json(fleet, content: bytes, **options):
+    return public_sessions_import(fleet=fleet, content=content, file_format="json", **options)
+
+
+def all_sessions() -> list[dict]:
+    return list(ChargingSession.objects.order_by("pk").values())
+
+
+VALID_CSV_ROWS = (
+    "EVN-1,04aabbcc,2026-06-01T08:00:00+02:00,2026-06-01T09:30:00+02:00,18.250,7.30,8.83,EUR,"
+    "Zuidas P1,business",
+    "EVN-2,04AABBCC,2026-06-02T19:00:00+02:00,2026-06-02T20:00:00+02:00,9.5,3.325,4.02,EUR,,"
+    "private",
+)
+
+
+class TestCsvImport:
+    def test_each_row_becomes_a_public_session_priced_at_the_providers_cost(self, fleet):
+        report = import_csv(fleet, csv_file(*VALID_CSV_ROWS))
+
+        assert (report.rows, report.imported, report.already_imported, report.errors) == (
+            2,
+            2,
+            0,
+            (),
+        )
+        first, second = ChargingSession.objects.order_by("started_at")
+        driver = fleet.drivers.get()
+        vehicle = driver.assignments.get().vehicle
+        for session in (first, second):
+            assert (session.fleet, session.driver, session.vehicle) == (fleet, driver, vehicle)
+            assert session.token.uid == CARD
+            assert (session.location_kind, session.status, session.source) == (
+                LocationKind.PUBLIC,
+                SessionStatus.COMPLETED,
+                SessionSource.IMPORT,
+            )
+            assert (session.price_basis, session.price_currency) == (PriceBasis.PROVIDER, "EUR")
+        assert first.external_id == "EVN-1"
+        assert (first.started_at, first.ended_at) == (
+            dt.datetime(2026, 6, 1, 6, 0, tzinfo=UTC),
+            dt.datetime(2026, 6, 1, 7, 30, tzinfo=UTC),
+        )
+        assert (first.energy_wh, first.purpose) == (18_250, SessionPurpose.BUSINESS)
+        assert (first.price_excl_vat, first.price_vat, first.price_incl_vat) == (
+            Decimal("7.30"),
+            Decimal("1.53"),
+            Decimal("8.83"),
+        )
+        assert first.price_breakdown == {"provider": {"location": "Zuidas P1"}}
+        assert (second.external_id, second.energy_wh, second.purpose) == (
+            "EVN-2",
+            9_500,
+            SessionPurpose.PRIVATE,
+        )
+        assert (second.price_excl_vat, second.price_vat, second.price_incl_vat) == (
+            Decimal("3.33"),
+            Decimal("0.69"),
+            Decimal("4.02"),
+        )
+
+    def test_importing_the_same_file_twice_imports_nothing_new(self, fleet):
+        content = csv_file(*VALID_CSV_ROWS)
+        import_csv(fleet, content)
+        before = all_sessions()
+
+        report = import_csv(fleet, content)
+
+        assert (report.rows, report.imported, report.already_imported, report.errors) == (
+            2,
+            0,
+            2,
+            (),
+        )
+        assert all_sessions() == before
+
+    def test_every_bad_row_is_reported_with_its_line_and_nothing_is_imported(self, fleet):
+        already_there = ChargingSessionFactory(fleet=fleet, driver=fleet.drivers.get())
+        before = all_sessions()
+        content = csv_file(
+            VALID_CSV_ROWS[0],
+            "EVN-3,04000000,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,2.42,EUR,,",
+            f"EVN-4,{OTHER_FLEETS_CARD},2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,"
+            "2.42,EUR,,",
+            "EVN-5,04AABBCC,2026-06-01 8h,2026-06-01T09:00:00+02:00,5,2,2.42,EUR,,",
+            "EVN-6,04AABBCC,2026-06-01T09:00:00+02:00,2026-06-01T08:00:00+02:00,5,2,2.42,EUR,,",
+            "EVN-7,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,2.42,EUX,,",
+            "EVN-8,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,-3,2,2.42,EUR,,",
+            "EVN-9,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,,EUR,,",
+            "EVN-1,04AABBCC,2026-06-03T08:00:00+02:00,2026-06-03T09:00:00+02:00,5,2,2.42,EUR,,",
+            "EVN-10,04AABBCC,2025-12-01T08:00:00+01:00,2025-12-01T09:00:00+01:00,5,2,2.42,EUR,,",
+            "EVN-11,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,2.42,EUR,,,x",
+            "EVN-12,04AABBCC,2026-06-01T08:00:00+00:00,2026-06-01T09:00:00+00:00,5,2,1.50,EUR,,",
+            "EVN-13,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,2.42,EUR,,"
+            "leisure",
+            VALID_CSV_ROWS[1],
+        )
+
+        report = import_csv(fleet, content)
+
+        assert (report.rows, report.imported, report.already_imported) == (14, 0, 0)
+        assert report.errors == (
+            RowError(3, "token 04000000 is not a card of this fleet"),
+            RowError(4, f"token {OTHER_FLEETS_CARD} is not a card of this fleet"),
+            RowError(5, "start '2026-06-01 8h' is not an ISO 8601 date-time"),
+            RowError(6, "end is before start"),
+            RowError(7, "currency 'EUX' is not an ISO 4217 code"),
+            RowError(8, "energy_kwh must be a number of 0 or more, got '-3'"),
+            RowError(9, "missing cost_incl_vat"),
+            RowError(10, "CDR id EVN-1 repeats line 2"),
+            RowError(11, "token 04AABBCC was not valid at the start"),
+            RowError(12, "more values than columns"),
+            RowError(13, "cost_incl_vat is below cost_excl_vat"),
+            RowError(14, "purpose must be business or private, got 'leisure'"),
+        )
+        assert report.refused
+        assert all_sessions() == before
+        assert ChargingSession.objects.get().pk == already_there.pk
+
+    def test_with_only_valid_rows_exactly_the_valid_rows_are_imported(self, fleet):
+        content = csv_file(
+            VALID_CSV_ROWS[0],
+            "EVN-3,04000000,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,2.42,EUR,,",
+            "EVN-1,04AABBCC,2026-06-03T08:00:00+02:00,2026-06-03T09:00:00+02:00,5,2,2.42,EUR,,",
+            VALID_CSV_ROWS[1],
+        )
+
+        report = import_csv(fleet, content, only_valid_rows=True)
+
+        assert (report.rows, report.imported, report.already_imported) == (4, 2, 0)
+        assert report.errors == (
+            RowError(3, "token 04000000 is not a card of this fleet"),
+            RowError(4, "CDR id EVN-1 repeats line 2"),
+        )
+        assert not report.refused
+        assert list(
+            ChargingSession.objects.order_by("external_id").values_list(
+                "external_id", "energy_wh", "price_incl_vat"
+            )
+        ) == [("EVN-1", 18_250, Decimal("8.83")), ("EVN-2", 9_500, Decimal("4.02"))]
+
+    def test_a_header_without_a_required_column_refuses_the_file(self, fleet):
+        content = csv_file(
+            "EVN-1,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:30:00+02:00,18.25,7.30,8.83",
+            header="cdr_id,token_uid,start,end,energy_kwh,cost_excl_vat,cost_incl_vat",
+        )
+
+        report = import_csv(fleet, content, only_valid_rows=True)
+
+        assert (report.rows, report.imported, report.already_imported) == (0, 0, 0)
+        assert report.errors == (RowError(1, "the header lacks currency"),)
+        assert not ChargingSession.objects.exists()
+
+    def test_a_file_with_broken_quoting_is_refused_whole_even_with_only_valid_rows(self, fleet):
+        content = csv_file(
+            VALID_CSV_ROWS[0],
+            'EVN-2,"04AABBCC"x,2026-06-02T19:00:00+02:00,2026-06-02T20:00:00+02:00,9.5,3,4,EUR,,',
+            VALID_CSV_ROWS[1],
+        )
+
+        report = import_csv(fleet, content, only_valid_rows=True)
+
+        assert (report.rows, report.imported) == (1, 0)
+        assert report.errors == (
+            RowError(
+                3,
+                "malformed CSV, the file cannot be read from this line on: ',' expected after '\"'",
+            ),
+        )
+        assert not ChargingSession.objects.exists()
+
+    def test_a_file_that_is_not_utf_8_is_refused(self, fleet):
+        content = csv_file(VALID_CSV_ROWS[0]).replace(b"Zuidas", "Zürich".encode("latin-1"))
+
+        report = import_csv(fleet, content, only_valid_rows=True)
+
+        assert (report.rows, report.imported) == (0, 0)
+        assert report.errors == (RowError(0, "the file is not UTF-8 text"),)
+        assert not ChargingSession.objects.exists()
+
+    def test_values_too_large_to_store_are_reported_instead_of_failing(self, fleet):
+        long_id = "X" * 65
+        content = csv_file(
+            f"{long_id},04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,2,EUR,,",
+            "EVN-2,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,1e400,2,2,EUR,,",
+            "EVN-3,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,5,2,1e12,EUR,,",
+        )
+
+        report = import_csv(fleet, content)
+
+        assert report.errors == (
+            RowError(2, "the CDR id is longer than 64 characters"),
+            RowError(3, "the energy is above 100000 kWh"),
+            RowError(4, "the cost is above 9999999999.99"),
+        )
+        assert not ChargingSession.objects.exists()
+
+
+class TestJsonImport:
+    def test_a_list_of_cdrs_becomes_public_sessions_keeping_the_providers_document(self, fleet):
+        second = cdr(
+            "EVN-2",
+            start_date_time="2026-06-02T17:00:00Z",
+            end_date_time="2026-06-02T18:00:00Z",
+            total_energy=9.5,
+            total_cost={"excl_vat": 3.325, "incl_vat": 4.02},
+            cdr_token={"uid": " 04aabbcc ", "type": "RFID"},
+        )
+
+        report = import_json(fleet, json_file([cdr(), second]))
+
+        assert (report.rows, report.imported, report.already_imported, report.errors) == (
+            2,
+            2,
+            0,
+            (),
+        )
+        first, other = ChargingSession.objects.order_by("started_at")
+        driver = fleet.drivers.get()
+        assert (first.driver, first.vehicle, first.token.uid) == (
+            driver,
+            driver.assignments.get().vehicle,
+            CARD,
+        )
+        assert (first.external_id, first.location_kind, first.price_basis) == (
+            "EVN-1",
+            LocationKind.PUBLIC,
+            PriceBasis.PROVIDER,
+        )
+        assert (first.started_at, first.ended_at, first.energy_wh) == (
+            dt.datetime(2026, 6, 1, 6, 0, tzinfo=UTC),
+            dt.datetime(2026, 6, 1, 7, 30, tzinfo=UTC),
+            18_250,
+        )
+        assert (first.price_excl_vat, first.price_vat, first.price_incl_vat) == (
+            Decimal("7.30"),
+            Decimal("1.53"),
+            Decimal("8.83"),
+        )
+        assert first.price_breakdown == {"provider": cdr()}
+        assert (other.external_id, other.token.uid, other.energy_wh) == ("EVN-2", CARD, 9_500)
+        assert (other.price_excl_vat, other.price_vat, other.price_incl_vat) == (
+            Decimal("3.33"),
+            Decimal("0.69"),
+            Decimal("4.02"),
+        )
+
+    def test_an_ocpi_response_is_read_from_its_data(self, fleet):
+        response = {
+            "data": [cdr("EVN-1"), cdr("EVN-2", start_date_time="2026-06-01T06:30:00Z")],
+            "status_code": 1000,
+            "timestamp": "2026-06-02T00:00:00Z",
+        }
+
+        report = import_json(fleet, json_file(response))
+
+        assert (report.rows, report.imported, report.errors) == (2, 2, ())
+        assert sorted(ChargingSession.objects.values_list("external_id", flat=True)) == [
+            "EVN-1",
+            "EVN-2",
+        ]
+
+    def test_a_single_cdr_object_is_one_row(self, fleet):
+        report = import_json(fleet, json_file(cdr()))
+
+        assert (report.rows, report.imported, report.errors) == (1, 1, ())
+        assert ChargingSession.objects.get().external_id == "EVN-1"
+
+    def test_importing_the_same_file_twice_imports_nothing_new(self, fleet):
+        content = json_file({"data": [cdr("EVN-1"), cdr("EVN-2")]})
+        import_json(fleet, content)
+        before = all_sessions()
+
+        report = import_json(fleet, content)
+
+        assert (report.rows, report.imported, report.already_imported, report.errors) == (
+            2,
+            0,
+            2,
+            (),
+        )
+        assert all_sessions() == before
+
+    def test_every_bad_cdr_is_reported_with_its_position_and_nothing_is_imported(self, fleet):
+        cdrs = [
+            cdr("EVN-1"),
+            cdr("EVN-2", cdr_token={"uid": "04000000", "type": "RFID"}),
+            cdr("EVN-3", cdr_token={"uid": OTHER_FLEETS_CARD, "type": "RFID"}),
+            cdr("EVN-4", start_date_time="June 1st"),
+            cdr("EVN-5", end_date_time="2026-06-01T05:00:00Z"),
+            cdr("EVN-6", currency="EUX"),
+            cdr("EVN-7", total_energy=-1),
+            cdr("EVN-8", total_cost=None),
+            cdr("EVN-9", cdr_token={"type": "RFID"}),
+            cdr("EVN-1", start_date_time="2026-06-01T05:00:00Z"),
+            cdr("EVN-11", cdr_token="04AABBCC"),
+            cdr(
+                "EVN-12",
+                charging_periods=[{"start_date_time": "2026-06-01T06:00:00Z", "dimensions": 5}],
+            ),
+            cdr("EVN-13", total_cost={"excl_vat": 5, "incl_vat": 4}),
+            cdr(""),
+            "EVN-15",
+            cdr("EVN-16", start_date_time="2025-06-01T06:00:00Z"),
+        ]
+        before = all_sessions()
+
+        report = import_json(fleet, json_file(cdrs))
+
+        assert (report.rows, report.imported, report.already_imported) == (16, 0, 0)
+        assert report.errors == (
+            RowError(2, "token 04000000 is not a card of this fleet"),
+            RowError(3, f"token {OTHER_FLEETS_CARD} is not a card of this fleet"),
+            RowError(4, "cdr.start_date_time 'June 1st' is not a date-time."),
+            RowError(5, "cdr.end_date_time is before start_date_time."),
+            RowError(6, "cdr.currency 'EUX' is not an ISO 4217 currency."),
+            RowError(7, "cdr.total_energy must be at least 0, got -1."),
+            RowError(8, "cdr.total_cost is required."),
+            RowError(9, "cdr.cdr_token.uid is required."),
+            RowError(10, "CDR id EVN-1 repeats line 1"),
+            RowError(11, "cdr.cdr_token must be an object."),
+            RowError(12, "cdr.charging_periods[0].dimensions must be a list."),
+            RowError(13, "cdr.total_cost.incl_vat is below excl_vat."),
+            RowError(14, "cdr.id must be a non-empty string, got ''."),
+            RowError(15, "A CDR must be a JSON object."),
+            RowError(16, "token 04AABBCC was not valid at the start"),
+        )
+        assert report.refused
+        assert all_sessions() == before
+
+    def test_with_only_valid_rows_exactly_the_valid_cdrs_are_imported(self, fleet):
+        cdrs = [
+            cdr("EVN-1"),
+            cdr("EVN-2", currency="EUX"),
+            cdr("EVN-3", start_date_time="2026-06-01T06:15:00Z", total_energy=10),
+        ]
+
+        report = import_json(fleet, json_file(cdrs), only_valid_rows=True)
+
+        assert (report.rows, report.imported, report.already_imported) == (3, 2, 0)
+        assert report.errors == (RowError(2, "cdr.currency 'EUX' is not an ISO 4217 currency."),)
+        assert list(
+            ChargingSession.objects.order_by("external_id").values_list("external_id", "energy_wh")
+        ) == [("EVN-1", 18_250), ("EVN-3", 10_000)]
+
+    def test_malformed_json_is_refused(self, fleet):
+        report = import_json(fleet, b'[{"id": "EVN-1",]', only_valid_rows=True)
+
+        assert (report.rows, report.imported) == (0, 0)
+        assert report.errors == (
+            RowError(
+                0,
+                "malformed JSON: Expecting property name enclosed in double quotes: "
+                "line 1 column 17 (char 16)",
+            ),
+        )
+        assert not ChargingSession.objects.exists()
+
+    def test_a_json_file_that_is_not_utf_8_is_refused(self, fleet):
+        content = json_file(cdr()).replace(b"Zuidas", "Zürich".encode("latin-1"))
+
+        report = import_json(fleet, content, only_valid_rows=True)
+
+        assert report.errors == (RowError(0, "the file is not UTF-8 text"),)
+        assert not ChargingSession.objects.exists()
+
+
+class TestWhoAndWhat:
+    def test_a_cdr_imported_into_another_fleet_is_a_bad_row_not_an_already_imported_one(
+        self, fleet
+    ):
+        other_fleet = FleetFactory()
+        ChargeTokenFactory(driver=DriverFactory(fleet=other_fleet), uid="04123456")
+        import_json(other_fleet, json_file(cdr("EVN-1", cdr_token={"uid": "04123456"})))
+        before = all_sessions()
+
+        report = import_json(fleet, json_file(cdr("EVN-1")))
+
+        assert (report.imported, report.already_imported) == (0, 0)
+        assert report.errors == (RowError(1, "CDR id EVN-1 was imported into another fleet"),)
+        assert all_sessions() == before
+
+    def test_a_reissued_card_uid_is_the_card_valid_at_the_sessions_start(self, fleet):
+        old_holder = fleet.drivers.get()
+        old_card = old_holder.tokens.get()
+        old_card.valid_until = dt.datetime(2026, 6, 1, tzinfo=UTC)
+        old_card.is_active = False
+        old_card.save()
+        new_holder = DriverFactory(fleet=fleet)
+        ChargeTokenFactory(
+            driver=new_holder, uid=CARD, valid_from=dt.datetime(2026, 6, 1, tzinfo=UTC)
+        )
+        cdrs = [
+            cdr("EVN-MAY", start_date_time="2026-05-31T20:00:00Z"),
+            cdr("EVN-JUNE", start_date_time="2026-06-01T06:00:00Z"),
+        ]
+
+        report = import_json(fleet, json_file(cdrs))
+
+        assert (report.imported, report.errors) == (2, ())
+        assert dict(ChargingSession.objects.values_list("external_id", "driver")) == {
+            "EVN-MAY": old_holder.pk,
+            "EVN-JUNE": new_holder.pk,
+        }
+
+    def test_a_driver_without_an_assigned_vehicle_gets_a_session_without_one(self, fleet):
+        driver = DriverFactory(fleet=fleet)
+        ChargeTokenFactory(driver=driver, uid="04999999")
+
+        import_json(fleet, json_file(cdr(cdr_token={"uid": "04999999"})))
+
+        session = ChargingSession.objects.get()
+        assert (session.driver, session.vehicle) == (driver, None)
+
+    def test_a_fast_public_charge_within_the_vehicles_dc_limit_is_not_suspect(self, fleet):
+        # 40 kWh in 30 minutes is 80 kW: above the 11 kW AC limit, within the 135 kW DC one.
+        fast = cdr(end_date_time="2026-06-01T06:30:00Z", total_energy=40)
+
+        import_json(fleet, json_file(fast))
+
+        session = ChargingSession.objects.get()
+        assert (session.is_suspect, session.suspect_reason) == (False, "")
+
+    def test_more_energy_than_the_battery_takes_is_imported_but_suspect(self, fleet):
+        import_json(fleet, json_file(cdr(total_energy=90, end_date_time="2026-06-01T08:00:00Z")))
+
+        session = ChargingSession.objects.get()
+        assert session.is_suspect
+        assert session.suspect_reason == "90 kWh is more than the 77.0 kWh battery can take"
