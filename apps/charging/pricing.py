@@ -817,29 +817,37 @@ def _price(
     session_cuts: list[datetime] | None = None,
 ) -> PriceBreakdown:
     merged = _periods(periods, compiled, zone, session_cuts) if periods else []
-    seconds = [_seconds(period.end - period.start) for period in merged]
-
-    billable = list(seconds)
+    billable: list[Decimal] = []
+    priced_energy: list[int] = []
+    priced_parking: list[int] = []
+    priced_time: list[int] = []
+    energy_total = charging_seconds = parked_seconds = ZERO
     grace_left = Decimal(terms.parking_grace_seconds)
-    if grace_left:
-        for index, period in enumerate(merged):
-            if not period.charging and period.time_like is not None and grace_left:
-                waived = min(grace_left, billable[index])
-                grace_left -= waived
-                billable[index] -= waived
-
-    energies = [period.energy_wh for period in merged]
-    energy_applied = [period.energy for period in merged]
-    time_applied = [period.time_like for period in merged]
-    priced_energy = [i for i, p in enumerate(merged) if p.energy is not None and p.energy_wh > 0]
-    priced_parking = [
-        i
-        for i, p in enumerate(merged)
-        if not p.charging and p.time_like is not None and billable[i] > 0
-    ]
-    priced_time = [i for i, p in enumerate(merged) if p.charging and p.time_like is not None]
-    energy_extra_at, energy_extra = _rounding(priced_energy, energies, energy_applied)
-    time_extra_at, time_extra = _rounding(priced_parking or priced_time, billable, time_applied)
+    for index, period in enumerate(merged):
+        seconds = _seconds(period.end - period.start)
+        energy_total += period.energy_wh
+        if period.energy is not None and period.energy_wh > 0:
+            priced_energy.append(index)
+        if period.charging:
+            charging_seconds += seconds
+            if period.time_like is not None:
+                priced_time.append(index)
+        else:
+            parked_seconds += seconds
+            if period.time_like is not None:
+                if grace_left:
+                    waived = min(grace_left, seconds)
+                    grace_left -= waived
+                    seconds -= waived
+                if seconds > 0:
+                    priced_parking.append(index)
+        billable.append(seconds)
+    energy_extra_at, energy_extra = _rounding(
+        priced_energy, [period.energy_wh for period in merged], [p.energy for p in merged]
+    )
+    time_extra_at, time_extra = _rounding(
+        priced_parking or priced_time, billable, [period.time_like for period in merged]
+    )
 
     sums = _LazySums()
     flat_charged = False
@@ -866,10 +874,8 @@ def _price(
             PricedPeriod(period.start, period.end, period.charging, period.energy_wh, tuple(lines))
         )
 
-    charging_seconds = sum((s for s, p in zip(seconds, merged, strict=True) if p.charging), ZERO)
-    parked_seconds = sum((s for s, p in zip(seconds, merged, strict=True) if not p.charging), ZERO)
     volumes = {
-        Dimension.ENERGY: sum(energies, ZERO) / WH_PER_KWH,
+        Dimension.ENERGY: energy_total / WH_PER_KWH,
         Dimension.TIME: _four(charging_seconds / SECONDS_PER_HOUR),
         Dimension.PARKING_TIME: _four(parked_seconds / SECONDS_PER_HOUR),
         Dimension.FLAT: sums[Dimension.FLAT].volume if Dimension.FLAT in sums else ZERO,
