@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Q
+from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
 
 from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
 from apps.charging.ocpi import tariff_terms_from_ocpi
@@ -11,6 +11,7 @@ from apps.charging.pricing import (
     ChargingPeriod,
     Dimension,
     PriceBreakdown,
+    PriceComponent,
     TariffTerms,
     price_session,
 )
@@ -19,33 +20,49 @@ from apps.charging.pricing import TariffElement as PricingElement
 
 def tariff_version_for_session(session: ChargingSession) -> TariffVersion | None:
     """The version in force at the session's start of the most specific active tariff of its
-    fleet and currency: its connector's, else its station's, its depot's, the fleet's."""
+    fleet: its connector's, else its station's, its depot's, the fleet's."""
     connector = session.connector
     station = connector.station if connector else None
-    depot_id = station.depot_id if station else None
-    scopes = [Q(connector__isnull=True, station__isnull=True, depot__isnull=True)]
-    if depot_id:
-        scopes.append(Q(connector__isnull=True, station__isnull=True, depot_id=depot_id))
-    if station:
-        scopes.append(Q(connector__isnull=True, station=station))
-    if connector:
-        scopes.append(Q(connector=connector))
     started_at = session.started_at
-    candidates = (
-        Tariff.objects.filter(fleet_id=session.fleet_id, is_active=True)
+    scopes = Q(connector__isnull=True, station__isnull=True, depot__isnull=True)
+    specificity = Value(0)
+    if station is not None and station.depot_id:
+        scopes |= Q(connector__isnull=True, station__isnull=True, depot_id=station.depot_id)
+    if station is not None:
+        scopes |= Q(connector__isnull=True, station=station)
+    if connector is not None:
+        scopes |= Q(connector=connector)
+    specificity = Case(
+        When(connector__isnull=False, then=Value(3)),
+        When(station__isnull=False, then=Value(2)),
+        When(depot__isnull=False, then=Value(1)),
+        default=Value(0),
+    )
+    version_in_force = (
+        TariffVersion.objects.filter(tariff=OuterRef("pk"), effective_from__lte=started_at)
+        .order_by("-effective_from", "-number")
+        .values("pk")[:1]
+    )
+    tariff = (
+        Tariff.objects.filter(scopes, fleet_id=session.fleet_id, is_active=True)
         .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=started_at))
         .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=started_at))
+        .annotate(specificity=specificity, version_id=Subquery(version_in_force))
+        .filter(version_id__isnull=False)
+        .order_by("-specificity", F("valid_from").desc(nulls_last=True), "-pk")
+        .values("version_id")
+        .first()
     )
-    for scope in reversed(scopes):
-        for tariff in candidates.filter(scope).order_by("-valid_from", "-pk"):
-            version = (
-                tariff.versions.filter(effective_from__lte=started_at)
-                .order_by("-effective_from", "-number")
-                .first()
-            )
-            if version is not None:
-                return version
-    return None
+    return TariffVersion.objects.get(pk=tariff["version_id"]) if tariff else None
+
+
+def home_rate_terms(*, currency: str, rate_per_kwh: Decimal) -> TariffTerms:
+    """The terms of a home session: the driver's reimbursement per kWh, without VAT (a
+    reimbursement, not a sale)."""
+    return TariffTerms(
+        currency=currency,
+        elements=(PricingElement((PriceComponent(Dimension.ENERGY, rate_per_kwh, None, 1),)),),
+    )
 
 
 def tariff_terms_of_version(version: TariffVersion) -> TariffTerms:

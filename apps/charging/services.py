@@ -59,16 +59,14 @@ from apps.charging.models import (
 from apps.charging.ocpi import OcpiFormatError, tariff_terms_from_ocpi, tariff_terms_to_ocpi
 from apps.charging.pricing import (
     ChargingPeriod,
-    Dimension,
     MeterSample,
     PriceBreakdown,
-    PriceComponent,
     TariffTerms,
     price_meter_values,
     price_session,
 )
-from apps.charging.pricing import TariffElement as PricingElement
 from apps.charging.selectors import (
+    home_rate_terms,
     tariff_element_fields,
     tariff_latest_version,
     tariff_terms_of_model,
@@ -627,17 +625,6 @@ def home_session_review(
     return session
 
 
-def _home_rate_terms(session: ChargingSession) -> TariffTerms:
-    return TariffTerms(
-        currency=session.fleet.currency,
-        elements=(
-            PricingElement(
-                (PriceComponent(Dimension.ENERGY, session.driver.home_rate_per_kwh, None, 1),)
-            ),
-        ),
-    )
-
-
 def _breakdown_of(session: ChargingSession, terms: TariffTerms) -> PriceBreakdown:
     zone = session.fleet.zone
     if session.meter_start_wh is not None and session.meter_stop_wh is not None:
@@ -664,20 +651,27 @@ def _breakdown_of(session: ChargingSession, terms: TariffTerms) -> PriceBreakdow
 @transaction.atomic
 def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     """Price a completed, unbilled session: at the driver's home rate for home charging, with
-    the tariff version in force at its start otherwise. Imported sessions keep the provider's
-    cost. Running it again gives the same result."""
+    the tariff version in force at its start at a depot. Public sessions carry the provider's
+    cost from their import; without one they stay unpriced. Running it again gives the same
+    result."""
     session = _lock_session(session)
     if session.status != SessionStatus.COMPLETED or session.price_basis == PriceBasis.PROVIDER:
         return session
     _refuse_if_billed(session)
     if session.location_kind == LocationKind.HOME:
-        terms, version, basis = _home_rate_terms(session), None, PriceBasis.HOME_RATE
-    else:
+        terms = home_rate_terms(
+            currency=session.fleet.currency, rate_per_kwh=session.driver.home_rate_per_kwh
+        )
+        version, basis = None, PriceBasis.HOME_RATE
+    elif session.location_kind == LocationKind.DEPOT:
         version = tariff_version_for_session(session)
         if version is None:
             logger.warning("charging.no_tariff", extra={"session_id": session.pk})
             return session
         terms, basis = tariff_terms_of_version(version), PriceBasis.TARIFF
+    else:
+        logger.info("charging.public_session_without_cost", extra={"session_id": session.pk})
+        return session
     breakdown = _breakdown_of(session, terms)
     session.tariff_version = version
     session.price_basis = basis

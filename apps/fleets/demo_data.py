@@ -6,6 +6,12 @@ ISO 3779 VINs, IBANs with their checksum, non-overlapping assignments, meter reg
 rise), and tests/fleets/test_seed_demo.py proves it with `full_clean()` and the constraints.
 Everything random comes from a seeded `random.Random`, and time from one anchor: midnight today
 in the fleet's zone, so a rebuild on the same day makes the same data.
+
+Prices are the exception where it is affordable: the demo fleet's tariffs are published, its home
+claims reviewed and its sessions priced through the charging services, as the app does it. Load
+fleets, too large for that, are written with their prices, which the pricing engine computes
+once per distinct energy (their tariff prices energy alone); tests prove these prices are what
+`charging_session_price` gives.
 """
 
 import calendar
@@ -16,7 +22,7 @@ import random
 import time
 import zoneinfo
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
@@ -30,20 +36,39 @@ from django.utils import timezone
 
 from apps.charging.choices import (
     ConnectorStandard,
+    HomeApproval,
     LocationKind,
     PowerType,
+    PriceBasis,
     SessionPurpose,
     SessionSource,
     SessionStatus,
     StationStatus,
 )
-from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    MeterValue,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
+from apps.charging.pricing import (
+    ChargingPeriod,
+    Dimension,
+    TariffTerms,
+    price_session,
+)
+from apps.charging.selectors import home_rate_terms, tariff_terms_of_version
+from apps.charging.services import charging_session_price, home_session_review, tariff_publish
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from voltop.core.errors import DomainError
+from voltop.core.money import round_money
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +83,12 @@ SESSIONS_PER_LOAD_DRIVER = 100
 LOAD_DRIVERS_PER_DEPOT_CONNECTOR = 3
 SEED_MONTHS = 3
 FLEET_TIME_ZONE = "Europe/Amsterdam"
+
+PRICE_CURRENCY = "EUR"
+PRICE_VAT_RATE = Decimal("21.00")
+PUBLIC_PRICE_PER_KWH_INCL_VAT = Decimal("0.59")
+LOAD_HOME_RATE_PER_KWH = Decimal("0.25000")
+HOME_CLAIMS_PENDING_DAYS = 14
 
 _BATCH_SIZE = 2_000
 _SESSION_CHUNK = 25_000
@@ -394,6 +425,68 @@ def charge_simulate(
     return ChargeCurve(ended_at=moment, energy_wh=energy_wh, samples=tuple(samples))
 
 
+# Prices -----------------------------------------------------------------------------------------
+
+_WH_PER_KWH = Decimal(1000)
+_PERCENT = Decimal(100)
+
+
+def provider_cost(energy_wh: int) -> tuple[Decimal, Decimal, Decimal]:
+    """What a public charging provider bills for `energy_wh` at PUBLIC_PRICE_PER_KWH_INCL_VAT:
+    (excl. VAT, VAT, incl. VAT), the totals to the cent and the VAT their difference."""
+    incl = round_money(PUBLIC_PRICE_PER_KWH_INCL_VAT * energy_wh / _WH_PER_KWH, PRICE_CURRENCY)
+    excl = round_money(incl * _PERCENT / (_PERCENT + PRICE_VAT_RATE), PRICE_CURRENCY)
+    return excl, incl - excl, incl
+
+
+def _tariff_create(fleet: Fleet, elements: list[dict], **fields) -> Tariff:
+    """A tariff in the fleet's currency with its elements, in the order given."""
+    tariff = Tariff.objects.create(fleet=fleet, currency=PRICE_CURRENCY, **fields)
+    TariffElement.objects.bulk_create(
+        [
+            TariffElement(tariff=tariff, position=position, **element)
+            for position, element in enumerate(elements)
+        ]
+    )
+    return tariff
+
+
+class _EnergyPrices:
+    """The engine's price of a session under terms that price energy alone, by its energy.
+
+    With no restriction and no FLAT, TIME or PARKING_TIME component, `price_session` gives the
+    same totals for any cut of a session into periods with the same energy, so each energy is
+    priced once, as one charging period, and looked up after.
+    """
+
+    def __init__(self, terms: TariffTerms, zone: zoneinfo.ZoneInfo) -> None:
+        if not all(
+            element.restrictions is None
+            and all(component.dimension is Dimension.ENERGY for component in element.components)
+            for element in terms.elements
+        ):
+            raise ValueError("Only terms that price energy alone can be priced by energy.")
+        self.terms = terms
+        self.zone = zone
+        self._prices: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+
+    def price(self, energy_wh: int) -> tuple[Decimal, Decimal, Decimal]:
+        """(excl. VAT, VAT, incl. VAT) of a session that took `energy_wh`."""
+        prices = self._prices.get(energy_wh)
+        if prices is None:
+            start = datetime(2000, 1, 1, tzinfo=UTC)
+            breakdown = price_session(
+                terms=self.terms,
+                periods=(
+                    ChargingPeriod(start, start + timedelta(hours=1), Decimal(energy_wh), True),
+                ),
+                zone=self.zone,
+            )
+            prices = (breakdown.total_excl_vat, breakdown.total_vat, breakdown.total_incl_vat)
+            self._prices[energy_wh] = prices
+        return prices
+
+
 # Writing rows -----------------------------------------------------------------------------------
 
 
@@ -510,6 +603,7 @@ class _PlannedSession:
     source: str
     curve: ChargeCurve
     started_at: datetime
+    direct_current: bool = False
     meter_start_wh: int | None = None
     external_id: str = ""
 
@@ -533,7 +627,9 @@ class _DemoSimulation:
             self._record_odometer(car, _at(first_day, clock(7, 0), self.zone))
         for offset in range((last_day - first_day).days):
             day = first_day + timedelta(days=offset)
-            self.busy.clear()
+            day_start = _at(day, clock(0), self.zone)
+            for key, taken in self.busy.items():
+                self.busy[key] = [(start, end) for start, end in taken if end > day_start]
             for car in cars:
                 self._day(car, day)
 
@@ -642,6 +738,7 @@ class _DemoSimulation:
             source=source,
             curve=curve,
             started_at=started_at,
+            direct_current=direct_current,
         )
         self.sessions.append(planned)
         return planned
@@ -718,7 +815,8 @@ class _DemoSimulation:
         self, car: _DemoCar, person: _DemoDriver, day: date, arrival: datetime, purpose: str
     ) -> None:
         """Charge overnight: at home (on the fleet's wallbox or the driver's own) when the driver
-        can, else at a public street charger when the battery runs low."""
+        can; else, on most working days with the battery under half, at the depot, and failing
+        that at a public street charger when the battery runs low."""
         rng = self.rng
         started_at = max(arrival, _at(day, clock(17, 30), self.zone)) + _minutes(rng.uniform(5, 40))
         plug_out = _at(day + timedelta(days=1), clock(6, 30), self.zone) + _minutes(
@@ -747,20 +845,75 @@ class _DemoSimulation:
                 ),
                 direct_current=False,
             )
-        elif car.level_wh < 0.35 * battery_wh:
-            self._plan(
+        else:
+            overnight_at_depot = (
+                day.weekday() < 5 and car.level_wh < 0.5 * battery_wh and rng.random() < 0.6
+            )
+            if overnight_at_depot and self._depot_overnight_charge(car, person, day, arrival):
+                return
+            if car.level_wh < 0.35 * battery_wh:
+                self._plan(
+                    car,
+                    person,
+                    connector=None,
+                    location_kind=LocationKind.PUBLIC,
+                    purpose=purpose,
+                    source=SessionSource.IMPORT if rng.random() < 0.85 else SessionSource.MANUAL,
+                    started_at=started_at,
+                    latest_end=plug_out,
+                    target_percent=90,
+                    max_power_w=min(car.ev.ac_power_w, 11_000),
+                    direct_current=False,
+                )
+
+    def _depot_overnight_charge(
+        self, car: _DemoCar, person: _DemoDriver, day: date, arrival: datetime
+    ) -> bool:
+        """Leave the car at its depot for the night on a free AC charger. The depot's load
+        management charges it off-peak, from 22:00, at just the power that fills it by about
+        half an hour before the driver collects it in the morning (at least 6 A on one phase).
+        Returns whether a connector was free."""
+        rng = self.rng
+        started_at = max(_at(day, clock(22, 0), self.zone), arrival + _minutes(20)) + _minutes(
+            rng.uniform(5, 45)
+        )
+        plug_out = _at(day + timedelta(days=1), clock(6, 30), self.zone) + _minutes(
+            rng.uniform(0, 40)
+        )
+        if plug_out - started_at < timedelta(hours=4):
+            return False
+        fast_stations = {c.station_id for c in car.depot_connectors if c.power_type == PowerType.DC}
+        candidates = [c for c in car.depot_connectors if c.station_id not in fast_stations]
+        rng.shuffle(candidates)
+        for connector in candidates:
+            key = ("ac", connector.pk)
+            if not self._is_free(key, started_at, plug_out):
+                continue
+            needed_wh = car.ev.battery_wh * person.target_percent / 100 - car.level_wh
+            charging_seconds = (plug_out - started_at - timedelta(minutes=30)).total_seconds()
+            power_w = min(
+                int(connector.max_kw * 1000),
+                car.ev.ac_power_w,
+                max(1_400, math.ceil(needed_wh * 3600 / charging_seconds)),
+            )
+            planned = self._plan(
                 car,
                 person,
-                connector=None,
-                location_kind=LocationKind.PUBLIC,
-                purpose=purpose,
-                source=SessionSource.IMPORT if rng.random() < 0.85 else SessionSource.MANUAL,
+                connector=connector,
+                location_kind=LocationKind.DEPOT,
+                purpose=SessionPurpose.BUSINESS,
+                source=SessionSource.OCPP,
                 started_at=started_at,
                 latest_end=plug_out,
-                target_percent=90,
-                max_power_w=min(car.ev.ac_power_w, 11_000),
+                target_percent=person.target_percent,
+                max_power_w=power_w,
                 direct_current=False,
             )
+            if planned is None:
+                return False
+            self.busy[key].append((started_at, planned.curve.ended_at))
+            return True
+        return False
 
 
 def _demo_guard() -> None:
@@ -865,6 +1018,14 @@ def _demo_fleet_build() -> dict[str, int]:
 
     stations, connectors = _demo_stations_build(rng, fleet, depots, anchor)
     rows.update({ChargingStation: len(stations), Connector: len(connectors)})
+    fast_station_ids = {c.station_id for c in connectors if c.power_type == PowerType.DC}
+    versions = _demo_tariffs_publish(
+        fleet,
+        [station for station in stations if station.pk in fast_station_ids],
+        effective_from=window_start - timedelta(days=1),
+    )
+    rows[Tariff] = rows[TariffVersion] = len(versions)
+    rows[TariffElement] = TariffElement.objects.filter(tariff__fleet=fleet).count()
 
     cars = _demo_vehicles_build(rng, fleet, depots, people, connectors, window_start, anchor)
     rows[Vehicle] = len(cars)
@@ -889,6 +1050,7 @@ def _demo_fleet_build() -> dict[str, int]:
 
     sessions, meter_values = _demo_sessions_build(rng, fleet, simulation.sessions)
     rows.update({ChargingSession: sessions, MeterValue: meter_values})
+    _demo_sessions_review_and_price(fleet, reviewer=staff[0], anchor=anchor)
     readings = _bulk_create(
         [
             OdometerReading(vehicle=car.vehicle, km=km, recorded_at=moment)
@@ -898,6 +1060,93 @@ def _demo_fleet_build() -> dict[str, int]:
     )
     rows[OdometerReading] = len(readings)
     return _model_counts(rows)
+
+
+def _demo_tariffs_publish(
+    fleet: Fleet, fast_stations: list[ChargingStation], *, effective_from: datetime
+) -> list[TariffVersion]:
+    """Publish, from `effective_from`, the fleet's depot tariff (energy cheaper at night, a fee
+    per session, parking after half an hour) and a tariff for each DC fast-charging station
+    (energy only, with a minimum price)."""
+    vat = PRICE_VAT_RATE
+    depot = _tariff_create(
+        fleet,
+        [
+            {
+                "energy_price": Decimal("0.19"),
+                "energy_vat_rate": vat,
+                "start_time": clock(22, 0),
+                "end_time": clock(7, 0),
+            },
+            {
+                "energy_price": Decimal("0.28"),
+                "energy_vat_rate": vat,
+                "flat_price": Decimal("0.35"),
+                "flat_vat_rate": vat,
+                "parking_price": Decimal("1.20"),
+                "parking_vat_rate": vat,
+                "parking_step_seconds": 300,
+            },
+        ],
+        name="Depot charging",
+        ocpi_id="VT-DEMO-DEPOT",
+        valid_from=effective_from,
+        parking_grace_minutes=30,
+    )
+    fast = [
+        _tariff_create(
+            fleet,
+            [{"energy_price": Decimal("0.39"), "energy_vat_rate": vat}],
+            name=f"Fast charging {station.ocpp_identity}",
+            ocpi_id=f"VT-DEMO-FAST-{station.ocpp_identity.removeprefix(_STATION_IDENTITY_PREFIX)}",
+            station=station,
+            valid_from=effective_from,
+            min_price_excl_vat=Decimal("1.00"),
+            min_price_incl_vat=Decimal("1.21"),
+        )
+        for station in fast_stations
+    ]
+    return [
+        tariff_publish(tariff=tariff, effective_from=effective_from) for tariff in [depot, *fast]
+    ]
+
+
+_HOME_REJECTION_SHARE = 0.1
+_HOME_REJECTION_REASONS = (
+    "The meter photo is missing; claim again with a photo of the wallbox meter.",
+    "The meter photo does not show the readings claimed.",
+    "Charged on a day of leave; private charging is not reimbursed.",
+)
+
+
+def _demo_sessions_review_and_price(fleet: Fleet, *, reviewer, anchor: datetime) -> None:
+    """Review and price the demo sessions through the charging services, as the app does.
+
+    Home claims that ended more than HOME_CLAIMS_PENDING_DAYS ago are reviewed by `reviewer`:
+    about one in ten rejected with a reason, the others approved; the younger ones still wait.
+    Then every completed session without the provider's cost is priced with
+    charging_session_price: at the driver's home rate at home, else with the tariff version in
+    force at its start.
+    """
+    rng = _seeded_random(f"{DEMO_RANDOM_SEED}-home-reviews")
+    claims = ChargingSession.objects.filter(
+        fleet=fleet,
+        home_approval=HomeApproval.PENDING,
+        ended_at__lt=anchor - timedelta(days=HOME_CLAIMS_PENDING_DAYS),
+    ).order_by("started_at", "pk")
+    for session in claims:
+        if rng.random() < _HOME_REJECTION_SHARE:
+            reason = rng.choice(_HOME_REJECTION_REASONS)
+            home_session_review(session=session, approve=False, reviewer=reviewer, reason=reason)
+        else:
+            home_session_review(session=session, approve=True, reviewer=reviewer)
+    unpriced = (
+        ChargingSession.objects.filter(fleet=fleet, status=SessionStatus.COMPLETED)
+        .exclude(price_basis=PriceBasis.PROVIDER)
+        .order_by("started_at", "pk")
+    )
+    for session in unpriced:
+        charging_session_price(session=session)
 
 
 def _demo_drivers_build(
@@ -1118,6 +1367,27 @@ def _demo_register_initial(rng: random.Random, planned: _PlannedSession) -> int:
     return rng.randint(1_500_000, 18_000_000)
 
 
+def _demo_provider_price(planned: _PlannedSession, priced_at: datetime) -> dict:
+    """Price fields of an imported public session: the provider's cost, as an import sets it."""
+    excl, vat, incl = provider_cost(planned.curve.energy_wh)
+    return {
+        "price_basis": PriceBasis.PROVIDER,
+        "price_currency": PRICE_CURRENCY,
+        "price_excl_vat": excl,
+        "price_vat": vat,
+        "price_incl_vat": incl,
+        "price_breakdown": {
+            "provider": {
+                "location": "Fast charger on the road"
+                if planned.direct_current
+                else "Public street charger",
+                "price_per_kwh_incl_vat": str(PUBLIC_PRICE_PER_KWH_INCL_VAT),
+            }
+        },
+        "priced_at": priced_at,
+    }
+
+
 def _demo_sessions_build(
     rng: random.Random, fleet: Fleet, planned_sessions: list[_PlannedSession]
 ) -> tuple[int, int]:
@@ -1142,6 +1412,7 @@ def _demo_sessions_build(
             planned.external_id = f"{station.ocpp_identity}:{transaction_numbers[station.pk]}"
         elif planned.source == SessionSource.IMPORT:
             planned.external_id = f"NL-VTD-C{next(cdr_numbers):08d}"
+    now = timezone.now()
     sessions = _bulk_create(
         [
             ChargingSession(
@@ -1164,6 +1435,14 @@ def _demo_sessions_build(
                 status=SessionStatus.COMPLETED,
                 source=planned.source,
                 external_id=planned.external_id,
+                home_approval=HomeApproval.PENDING
+                if planned.source == SessionSource.APP
+                else HomeApproval.NOT_REQUIRED,
+                **(
+                    _demo_provider_price(planned, now)
+                    if planned.source == SessionSource.IMPORT
+                    else {}
+                ),
             )
             for planned in planned_sessions
         ]
@@ -1193,9 +1472,12 @@ def load_fleets_seed(
     """Build `fleets` load-test fleets (slugs load-1 … load-F) sharing `sessions` sessions.
 
     Each fleet gets its share of sessions // 100 drivers (at least one), a vehicle, an open
-    assignment and an RFID token per driver, two depots, and a dual-connector AC station for
-    every six drivers, so that no connector ever serves two sessions at once. Sessions spread
-    over the last three months; `meter_values_per_session` meter values are added to each.
+    assignment and an RFID token per driver, two depots, a dual-connector AC station for
+    every six drivers, so that no connector ever serves two sessions at once, and a published
+    depot tariff. Sessions spread over the last three months; `meter_values_per_session` meter
+    values are added to each. Completed sessions are written priced as charging_session_price
+    would price them (the depot tariff, the home rate, or a provider's cost for imported public
+    ones), without the per-period breakdown, which would cost more to write than the rest.
     A fleet whose slug exists already is skipped; each fleet is built in its own transaction.
     On PostgreSQL the sessions and meter values are written with COPY.
     """
@@ -1208,6 +1490,7 @@ def load_fleets_seed(
     drivers = max(fleets, sessions // SESSIONS_PER_LOAD_DRIVER)
     rows: Counter[str] = Counter()
     created, skipped = [], []
+    price_books: dict[tuple[TariffTerms, str], _EnergyPrices] = {}
     for number in range(1, fleets + 1):
         slug = f"{LOAD_FLEET_SLUG_PREFIX}{number}"
         if Fleet.objects.filter(slug=slug).exists():
@@ -1218,6 +1501,7 @@ def load_fleets_seed(
             sessions=_share(sessions, fleets, number),
             drivers=_share(drivers, fleets, number),
             meter_values_per_session=meter_values_per_session,
+            price_books=price_books,
         )
         rows.update(fleet_rows)
         created.append(slug)
@@ -1256,13 +1540,22 @@ class _LoadPlan:
     meter_values_per_session: int
     window_start: datetime
     anchor: datetime
+    tariff_version_id: int
+    tariff_prices: _EnergyPrices
+    home_prices: _EnergyPrices
 
 
 @transaction.atomic
 def _load_fleet_build(
-    *, slug: str, sessions: int, drivers: int, meter_values_per_session: int
+    *,
+    slug: str,
+    sessions: int,
+    drivers: int,
+    meter_values_per_session: int,
+    price_books: dict[tuple[TariffTerms, str], _EnergyPrices],
 ) -> dict[str, int]:
-    """Write one load-test fleet; returns the rows made per model."""
+    """Write one load-test fleet; returns the rows made per model. Fleets with the same terms
+    share their prices per energy through `price_books`."""
     rng = _seeded_random(slug)
     zone = zoneinfo.ZoneInfo(FLEET_TIME_ZONE)
     window_start, anchor = seed_window(zone)
@@ -1291,7 +1584,7 @@ def _load_fleet_build(
                 last_name=rng.choice(LAST_NAMES),
                 email=f"driver{index:06d}@{slug}.voltop.example",
                 cost_center=cost_centers[index % len(cost_centers)],
-                home_rate_per_kwh=Decimal("0.25000"),
+                home_rate_per_kwh=LOAD_HOME_RATE_PER_KWH,
                 iban=dutch_iban(
                     bank_code=rng.choice(DUTCH_BANK_CODES),
                     account_number=dutch_account_number(rng),
@@ -1385,6 +1678,7 @@ def _load_fleet_build(
             for outlet_number, (standard, power_type, max_kw) in enumerate(charger.outlets, start=1)
         ]
     )
+    tariff_version = _load_tariff_publish(fleet, effective_from=window_start - timedelta(days=1))
     plan = _LoadPlan(
         fleet=fleet,
         drivers=tuple(
@@ -1406,6 +1700,13 @@ def _load_fleet_build(
         meter_values_per_session=meter_values_per_session,
         window_start=window_start,
         anchor=anchor,
+        tariff_version_id=tariff_version.pk,
+        tariff_prices=_price_book(price_books, tariff_terms_of_version(tariff_version), fleet),
+        home_prices=_price_book(
+            price_books,
+            home_rate_terms(currency=fleet.currency, rate_per_kwh=LOAD_HOME_RATE_PER_KWH),
+            fleet,
+        ),
     )
     session_count, meter_value_count = _load_sessions_write(plan, rng)
     return _model_counts(
@@ -1422,14 +1723,41 @@ def _load_fleet_build(
             Connector: len(connectors),
             ChargingSession: session_count,
             MeterValue: meter_value_count,
+            Tariff: 1,
+            TariffElement: 1,
+            TariffVersion: 1,
         }
     )
+
+
+def _price_book(
+    books: dict[tuple[TariffTerms, str], _EnergyPrices], terms: TariffTerms, fleet: Fleet
+) -> _EnergyPrices:
+    """The prices per energy of `terms` in the fleet's zone, made once per seed run."""
+    key = (terms, fleet.time_zone)
+    if key not in books:
+        books[key] = _EnergyPrices(terms, fleet.zone)
+    return books[key]
+
+
+def _load_tariff_publish(fleet: Fleet, *, effective_from: datetime) -> TariffVersion:
+    """Publish the load fleet's depot tariff: energy alone, so `_EnergyPrices` can price it."""
+    tariff = _tariff_create(
+        fleet,
+        [{"energy_price": Decimal("0.28"), "energy_vat_rate": PRICE_VAT_RATE}],
+        name="Depot charging",
+        ocpi_id=f"VT-{fleet.slug.upper()}-DEPOT",
+        valid_from=effective_from,
+    )
+    return tariff_publish(tariff=tariff, effective_from=effective_from)
 
 
 _SESSION_FIELDS = (
     "created_at", "updated_at", "fleet", "driver", "vehicle", "token", "connector",
     "location_kind", "purpose", "started_at", "ended_at", "meter_start_wh", "meter_stop_wh",
     "energy_wh", "status", "source", "external_id",
+    "tariff_version", "price_basis", "price_currency", "price_excl_vat", "price_vat",
+    "price_incl_vat", "priced_at",
 )  # fmt: skip
 _METER_VALUE_FIELDS = ("session", "measured_at", "energy_wh", "power_w", "state_of_charge_percent")
 
@@ -1444,6 +1772,32 @@ _OCPP = SessionSource.OCPP.value
 _APP = SessionSource.APP.value
 _IMPORT = SessionSource.IMPORT.value
 _MANUAL = SessionSource.MANUAL.value
+_TARIFF = PriceBasis.TARIFF.value
+_HOME_RATE = PriceBasis.HOME_RATE.value
+_PROVIDER = PriceBasis.PROVIDER.value
+_UNPRICED = (None, "", "", None, None, None, None)
+
+
+def _price_columns(
+    prices_of: Callable[[int], tuple[Decimal, Decimal, Decimal]],
+    tariff_version_id: int | None,
+    basis: str,
+    currency: str,
+    priced_at: datetime,
+) -> Callable[[int], tuple]:
+    """The price columns of _SESSION_FIELDS (tariff version … priced at) for a session's energy,
+    priced by `prices_of` once per energy."""
+    columns: dict[int, tuple] = {}
+
+    def of(energy_wh: int) -> tuple:
+        found = columns.get(energy_wh)
+        if found is None:
+            excl, vat, incl = prices_of(energy_wh)
+            found = (tariff_version_id, basis, currency, excl, vat, incl, priced_at)
+            columns[energy_wh] = found
+        return found
+
+    return of
 
 
 def _load_session_rows(plan: _LoadPlan, rng: random.Random) -> Iterator[tuple[tuple, list[tuple]]]:
@@ -1465,6 +1819,12 @@ def _load_session_rows(plan: _LoadPlan, rng: random.Random) -> Iterator[tuple[tu
     now = timezone.now()
     fleet_id = plan.fleet.pk
     cdr_prefix = f"NL-{plan.fleet.slug.upper()}-C"
+    currency = plan.fleet.currency
+    tariff_price = _price_columns(
+        plan.tariff_prices.price, plan.tariff_version_id, _TARIFF, currency, now
+    )
+    home_price = _price_columns(plan.home_prices.price, None, _HOME_RATE, currency, now)
+    provider_price = _price_columns(provider_cost, None, _PROVIDER, PRICE_CURRENCY, now)
     per_session = plan.meter_values_per_session
     random_unit = rng.random
     uniform = rng.uniform
@@ -1521,11 +1881,21 @@ def _load_session_rows(plan: _LoadPlan, rng: random.Random) -> Iterator[tuple[tu
                     source, token_id = _MANUAL, None
             ended_at = started_at + timedelta(seconds=seconds)
             status = _INVALID if random_unit() < 0.01 else _COMPLETED
+            if status == _INVALID:
+                price = _UNPRICED
+            elif location == _HOME:
+                price = home_price(energy)
+            elif source == _IMPORT:
+                price = provider_price(energy)
+            elif location == _DEPOT:
+                price = tariff_price(energy)
+            else:
+                price = _UNPRICED
             row = (
                 now, now, fleet_id, driver.driver_id, driver.vehicle_id, token_id, connector_id,
                 location, purpose, started_at, ended_at, meter_start,
                 None if meter_start is None else meter_start + energy, energy, status, source,
-                external_id,
+                external_id, *price,
             )  # fmt: skip
             values = []
             if per_session:

@@ -681,3 +681,30 @@ class TestTariffsAndPricing:
         priced = charging_session_price(session=session)
 
         assert (priced.price_excl_vat, priced.price_basis) == (None, "")
+
+    def test_a_public_session_without_a_providers_cost_is_not_priced_with_the_depot_tariff(self):
+        session = ChargingSessionFactory(location_kind=LocationKind.PUBLIC, connector=None)
+        publish_flat_energy_tariff(session.fleet)
+
+        priced = charging_session_price(session=session)
+
+        assert (priced.price_basis, priced.price_excl_vat, priced.tariff_version) == (
+            "",
+            None,
+            None,
+        )
+
+    def test_a_connector_tariff_beats_the_station_depot_and_fleet_tariffs(self, depot):
+        station = depot.connector.station
+        publish_flat_energy_tariff(depot.fleet, price="0.30000")
+        publish_flat_energy_tariff(depot.fleet, price="0.20000", depot=station.depot)
+        publish_flat_energy_tariff(depot.fleet, price="0.10000", station=station)
+        publish_flat_energy_tariff(depot.fleet, price="0.05000", connector=depot.connector)
+        session = charging_session_stop(
+            session=start(depot), ended_at=START + dt.timedelta(hours=1), meter_stop_wh=1_010_000
+        )
+
+        priced = charging_session_price(session=session)
+
+        assert priced.price_excl_vat == Decimal("1.00")
+        assert priced.tariff_version.tariff.connector == depot.connector

@@ -1,12 +1,13 @@
 """`manage.py seed_demo`: the demo fleet's shape and validity, idempotence, and load-test fleets."""
 
 import io
+import math
 import re
 import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from decimal import Decimal
+from datetime import datetime, time, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
 import pytest
@@ -18,8 +19,26 @@ from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
 
-from apps.charging.choices import SessionSource, SessionStatus
-from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.charging.choices import (
+    HomeApproval,
+    LocationKind,
+    PowerType,
+    PriceBasis,
+    SessionSource,
+    SessionStatus,
+)
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    MeterValue,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
+from apps.charging.pricing import Dimension, PriceComponent, Restrictions, TariffTerms
+from apps.charging.pricing import TariffElement as PricingElement
+from apps.charging.services import charging_session_price
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
@@ -28,6 +47,7 @@ from apps.fleets.demo_data import (
     DEMO_MANAGER_EMAIL,
     DEMO_PASSWORD,
     EV_MODELS,
+    _EnergyPrices,
     dutch_iban,
     seed_window,
     vin_build,
@@ -37,6 +57,16 @@ from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.validators import validate_vin
 
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+AMSTERDAM = zoneinfo.ZoneInfo("Europe/Amsterdam")
+VAT = Decimal("0.21")
+PRICE_FIELDS = (
+    "price_basis",
+    "tariff_version_id",
+    "price_currency",
+    "price_excl_vat",
+    "price_vat",
+    "price_incl_vat",
+)
 
 
 def row_counts() -> dict[str, int]:
@@ -45,12 +75,77 @@ def row_counts() -> dict[str, int]:
 
 def demo_fingerprint() -> list[tuple]:
     """What the demo data looks like, without ids or creation times."""
-    sessions = ChargingSession.objects.filter(fleet__slug="demo").order_by("started_at")
+    sessions = ChargingSession.objects.filter(fleet__slug="demo").order_by(
+        "started_at", "vehicle__vin"
+    )
     return [
         *Vehicle.objects.filter(fleet__slug="demo").order_by("vin").values_list("vin", "plate"),
         *Driver.objects.filter(fleet__slug="demo").order_by("email").values_list("email", "iban"),
-        *sessions.values_list("started_at", "ended_at", "energy_wh", "external_id"),
+        *sessions.values_list(
+            "started_at",
+            "ended_at",
+            "energy_wh",
+            "external_id",
+            "home_approval",
+            "review_note",
+            "price_basis",
+            "tariff_version__tariff__ocpi_id",
+            "price_excl_vat",
+            "price_vat",
+            "price_incl_vat",
+        ),
     ]
+
+
+def four(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+
+
+def cents(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def prices(session: ChargingSession) -> tuple[Decimal, Decimal, Decimal]:
+    return session.price_excl_vat, session.price_vat, session.price_incl_vat
+
+
+def parked_seconds(session: ChargingSession) -> float:
+    """Seconds between consecutive meter readings in which the car took under 100 W."""
+    readings = [
+        (session.started_at, session.meter_start_wh),
+        *(
+            (value.measured_at, value.energy_wh)
+            for value in session.meter_values.order_by("measured_at")
+            if session.started_at < value.measured_at < session.ended_at
+        ),
+        (session.ended_at, session.meter_stop_wh),
+    ]
+    return sum(
+        (end - start).total_seconds()
+        for (start, start_wh), (end, end_wh) in pairwise(readings)
+        if (end_wh - start_wh) * 3600 < 100 * (end - start).total_seconds()
+    )
+
+
+def depot_tariff_price(
+    session: ChargingSession, energy_price: Decimal
+) -> tuple[Decimal, Decimal, Decimal]:
+    """The demo depot tariff by hand: energy at `energy_price`, 0.35 per session, parking at
+    1.20 an hour after 30 free minutes in steps of 5 minutes, 21 % VAT on each; each dimension
+    to 4 places, the totals to the cent."""
+    billable_parking = max(0.0, parked_seconds(session) - 30 * 60)
+    lines = (
+        Decimal(session.energy_wh) / 1000 * energy_price,
+        Decimal("0.35"),
+        Decimal("1.20") * math.ceil(billable_parking / 300) * 300 / 3600,
+    )
+    excl = sum(four(line) for line in lines)
+    incl = excl + sum(four(line * VAT) for line in lines)
+    return cents(excl), cents(incl) - cents(excl), cents(incl)
+
+
+def local_hours(session: ChargingSession) -> tuple[datetime, datetime]:
+    return session.started_at.astimezone(AMSTERDAM), session.ended_at.astimezone(AMSTERDAM)
 
 
 def seed_quietly(*arguments: str) -> str:
@@ -132,6 +227,9 @@ class TestDemoFleet:
             *VehicleAssignment.objects.filter(vehicle__fleet=demo_fleet),
             *ChargingStation.objects.filter(fleet=demo_fleet),
             *Connector.objects.filter(station__fleet=demo_fleet),
+            *Tariff.objects.filter(fleet=demo_fleet),
+            *TariffElement.objects.filter(tariff__fleet=demo_fleet),
+            *TariffVersion.objects.filter(tariff__fleet=demo_fleet),
             *ChargingSession.objects.filter(fleet=demo_fleet).order_by("?")[:40],
             *MeterValue.objects.filter(session__fleet=demo_fleet).order_by("?")[:40],
         ]
@@ -205,6 +303,169 @@ class TestDemoFleet:
         assert not MeterValue.objects.filter(
             session__fleet=demo_fleet, session__source=SessionSource.MANUAL
         ).exists()
+
+    def test_tariffs_are_published_from_before_the_first_session(self, demo_fleet):
+        first_start = ChargingSession.objects.filter(fleet=demo_fleet).order_by("started_at")[0]
+        versions = TariffVersion.objects.filter(tariff__fleet=demo_fleet).select_related("tariff")
+
+        assert sorted((v.tariff.ocpi_id, v.number) for v in versions) == [
+            ("VT-DEMO-DEPOT", 1),
+            ("VT-DEMO-FAST-AMS-05", 1),
+            ("VT-DEMO-FAST-UTR-03", 1),
+        ]
+        assert all(v.effective_from < first_start.started_at for v in versions)
+        depot = versions.get(tariff__ocpi_id="VT-DEMO-DEPOT")
+        assert depot.tariff.station is None
+        assert depot.tariff.depot is None
+        assert depot.terms["voltop_parking_grace_seconds"] == 1800
+        assert depot.terms["elements"] == [
+            {
+                "price_components": [{"type": "ENERGY", "price": 0.19, "vat": 21, "step_size": 1}],
+                "restrictions": {"start_time": "22:00", "end_time": "07:00"},
+            },
+            {
+                "price_components": [
+                    {"type": "FLAT", "price": 0.35, "vat": 21, "step_size": 1},
+                    {"type": "ENERGY", "price": 0.28, "vat": 21, "step_size": 1},
+                    {"type": "PARKING_TIME", "price": 1.2, "vat": 21, "step_size": 300},
+                ]
+            },
+        ]
+        fast = versions.get(tariff__ocpi_id="VT-DEMO-FAST-AMS-05")
+        assert fast.tariff.station.ocpp_identity == "VT-DEMO-AMS-05"
+        assert fast.terms["elements"] == [
+            {"price_components": [{"type": "ENERGY", "price": 0.39, "vat": 21, "step_size": 1}]}
+        ]
+        assert fast.terms["min_price"] == {"excl_vat": 1, "incl_vat": 1.21}
+
+    def test_every_depot_session_is_priced_with_its_stations_or_the_fleets_tariff(self, demo_fleet):
+        depot_sessions = ChargingSession.objects.filter(
+            fleet=demo_fleet, location_kind=LocationKind.DEPOT
+        ).select_related("tariff_version__tariff", "connector__station")
+
+        assert depot_sessions.count() > 500
+        for session in depot_sessions:
+            assert session.status == SessionStatus.COMPLETED
+            assert session.price_basis == PriceBasis.TARIFF
+            assert session.price_currency == "EUR"
+            assert session.price_incl_vat == session.price_excl_vat + session.price_vat
+            assert session.price_vat > 0
+            assert session.priced_at is not None
+            assert session.price_breakdown["ocpi"]["total_cost"] == {
+                "excl_vat": str(session.price_excl_vat),
+                "incl_vat": str(session.price_incl_vat),
+            }
+            assert session.tariff_version.effective_from <= session.started_at
+            assert session.tariff_version.tariff.station in (None, session.connector.station)
+
+    def test_a_night_charge_at_the_depot_costs_less_per_kwh_than_a_day_charge(self, demo_fleet):
+        ac_sessions = ChargingSession.objects.filter(
+            fleet=demo_fleet, location_kind=LocationKind.DEPOT
+        ).exclude(connector__station__connectors__power_type=PowerType.DC)
+        night = next(
+            session
+            for session in ac_sessions.order_by("-energy_wh")
+            if (hours := local_hours(session))[0].time() >= time(22)
+            and hours[1].date() == hours[0].date() + timedelta(days=1)
+            and hours[1].time() <= time(7)
+        )
+        day = next(
+            session
+            for session in ac_sessions.order_by("started_at")
+            if (hours := local_hours(session))[0].time() >= time(7)
+            and hours[1].date() == hours[0].date()
+            and hours[1].time() <= time(22)
+            and parked_seconds(session) > 2 * 3600
+        )
+
+        assert prices(night) == depot_tariff_price(night, Decimal("0.19"))
+        assert prices(day) == depot_tariff_price(day, Decimal("0.28"))
+        assert night.price_incl_vat / night.energy_kwh < day.price_incl_vat / day.energy_kwh
+
+    def test_fast_charging_stations_charge_0_39_per_kwh_with_a_minimum_price(self, demo_fleet):
+        fast = ChargingSession.objects.filter(
+            fleet=demo_fleet, connector__station__tariffs__isnull=False
+        ).select_related("tariff_version__tariff", "connector__station")
+
+        assert fast.count() > 10
+        for session in fast:
+            energy = Decimal(session.energy_wh) / 1000 * Decimal("0.39")
+            excl = max(four(energy), Decimal("1.00"))
+            incl = max(four(energy) + four(energy * VAT), Decimal("1.21"))
+            assert session.tariff_version.tariff.station == session.connector.station
+            assert prices(session) == (cents(excl), cents(incl) - cents(excl), cents(incl))
+
+    def test_home_sessions_are_priced_at_the_drivers_rate_and_older_claims_reviewed(
+        self, demo_fleet
+    ):
+        _, anchor = seed_window(AMSTERDAM)
+        manager = get_user_model().objects.get(username=DEMO_MANAGER_EMAIL)
+        home = ChargingSession.objects.filter(
+            fleet=demo_fleet, location_kind=LocationKind.HOME
+        ).select_related("driver")
+        claims = home.filter(source=SessionSource.APP)
+
+        for session in home:
+            rate = session.driver.home_rate_per_kwh
+            excl = cents(four(Decimal(session.energy_wh) / 1000 * rate))
+            assert rate > 0
+            assert session.price_basis == PriceBasis.HOME_RATE
+            assert session.tariff_version is None
+            assert prices(session) == (excl, Decimal("0.00"), excl)
+        assert set(home.exclude(source=SessionSource.APP).values_list("home_approval")) == {
+            (HomeApproval.NOT_REQUIRED,)
+        }
+        approvals = {
+            approval: claims.filter(home_approval=approval).count()
+            for approval in HomeApproval.values
+        }
+        assert approvals[HomeApproval.NOT_REQUIRED] == 0
+        assert approvals[HomeApproval.APPROVED] > approvals[HomeApproval.REJECTED] > 5
+        assert approvals[HomeApproval.PENDING] > 5
+        pending = claims.filter(home_approval=HomeApproval.PENDING)
+        reviewed = claims.exclude(home_approval=HomeApproval.PENDING)
+        assert not pending.filter(ended_at__lt=anchor - timedelta(days=14)).exists()
+        assert not pending.filter(reviewed_by__isnull=False).exists()
+        assert not reviewed.filter(ended_at__gte=anchor - timedelta(days=14)).exists()
+        assert set(reviewed.values_list("reviewed_by", flat=True)) == {manager.pk}
+        assert not reviewed.filter(reviewed_at__isnull=True).exists()
+        assert not claims.filter(home_approval=HomeApproval.REJECTED, review_note="").exists()
+
+    def test_imported_public_sessions_carry_the_providers_cost(self, demo_fleet):
+        public = ChargingSession.objects.filter(
+            fleet=demo_fleet, location_kind=LocationKind.PUBLIC
+        ).select_related("tariff_version__tariff")
+        imported = public.filter(source=SessionSource.IMPORT)
+
+        assert imported.count() > 20
+        for session in imported:
+            incl = cents(Decimal(session.energy_wh) / 1000 * Decimal("0.59"))
+            excl = cents(incl / Decimal("1.21"))
+            assert session.price_basis == PriceBasis.PROVIDER
+            assert session.tariff_version is None
+            assert (session.price_currency, *prices(session)) == ("EUR", excl, incl - excl, incl)
+            assert session.price_breakdown["provider"]["price_per_kwh_incl_vat"] == "0.59"
+        for session in public.filter(source=SessionSource.MANUAL):
+            assert (session.price_basis, session.tariff_version, session.price_incl_vat) == (
+                "",
+                None,
+                None,
+            )
+
+    def test_pricing_a_demo_session_again_changes_no_price(self, demo_fleet):
+        sample = ChargingSession.objects.filter(fleet=demo_fleet).order_by("started_at")[::45]
+        before = [(session.pk, *(getattr(session, f) for f in PRICE_FIELDS)) for session in sample]
+
+        after = [
+            (
+                session.pk,
+                *(getattr(charging_session_price(session=session), f) for f in PRICE_FIELDS),
+            )
+            for session in sample
+        ]
+
+        assert after == before
+        assert {basis for _, basis, *_ in before} - {""} == set(PriceBasis.values)
 
     def test_logins_share_the_demo_password_and_staff_hold_their_roles(self, demo_fleet):
         users = get_user_model().objects
@@ -306,6 +567,65 @@ def test_load_sessions_belong_to_their_drivers_vehicle_and_keep_the_rules():
     for session in sessions.filter(meter_stop_wh__isnull=False).order_by("?")[:20]:
         last = session.meter_values.order_by("-measured_at").first()
         assert (last.measured_at, last.energy_wh) == (session.ended_at, session.meter_stop_wh)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("meter_values", ["0", "3"])
+def test_load_sessions_carry_the_price_that_charging_session_price_gives(meter_values):
+    seed_quietly("--sessions", "300", "--fleets", "1", "--meter-values", meter_values)
+    sessions = ChargingSession.objects.filter(fleet__slug="load-1").order_by("pk")
+    sample = [
+        *sessions.exclude(location_kind=LocationKind.DEPOT),
+        *sessions.filter(location_kind=LocationKind.DEPOT)[::5],
+    ]
+    written = {session.pk: [getattr(session, f) for f in PRICE_FIELDS] for session in sample}
+    assert not sessions.filter(price_breakdown__isnull=False).exists()
+
+    repriced = {
+        session.pk: [getattr(charging_session_price(session=session), f) for f in PRICE_FIELDS]
+        for session in sample
+    }
+
+    assert repriced == written
+    version = TariffVersion.objects.get(tariff__fleet__slug="load-1")
+    assert version.effective_from < sessions.order_by("started_at")[0].started_at
+    assert {basis for basis, *_ in written.values()} == {*PriceBasis.values, ""}
+    assert set(sessions.values_list("price_basis", "tariff_version")) == {
+        (PriceBasis.TARIFF, version.pk),
+        (PriceBasis.HOME_RATE, None),
+        (PriceBasis.PROVIDER, None),
+        ("", None),
+    }
+    unpriced = sessions.filter(price_basis="")
+    assert set(unpriced.values_list("status", flat=True)) <= {
+        SessionStatus.INVALID,
+        SessionStatus.COMPLETED,
+    }
+    assert set(
+        unpriced.filter(status=SessionStatus.COMPLETED).values_list("location_kind", "source")
+    ) <= {(LocationKind.PUBLIC, SessionSource.MANUAL)}
+    assert (
+        not sessions.filter(status=SessionStatus.COMPLETED, priced_at__isnull=True)
+        .exclude(location_kind=LocationKind.PUBLIC, source=SessionSource.MANUAL)
+        .exists()
+    )
+    depot = sessions.filter(location_kind=LocationKind.DEPOT, status=SessionStatus.COMPLETED)[0]
+    excl = cents(Decimal(depot.energy_wh) / 1000 * Decimal("0.28"))
+    assert prices(depot) == (excl, cents(excl * VAT), excl + cents(excl * VAT))
+
+
+def test_energy_prices_are_the_engines_and_refuse_terms_that_price_more_than_energy():
+    energy = PriceComponent(Dimension.ENERGY, Decimal("0.28"), Decimal("21"), 1)
+    book = _EnergyPrices(TariffTerms("EUR", (PricingElement((energy,)),)), AMSTERDAM)
+
+    assert book.price(12_345) == (Decimal("3.46"), Decimal("0.72"), Decimal("4.18"))
+    assert book.price(0) == (Decimal("0.00"), Decimal("0.00"), Decimal("0.00"))
+    for element in (
+        PricingElement((energy,), Restrictions(start_time=time(22), end_time=time(7))),
+        PricingElement((energy, PriceComponent(Dimension.FLAT, Decimal("0.35")))),
+    ):
+        with pytest.raises(ValueError, match="energy alone"):
+            _EnergyPrices(TariffTerms("EUR", (element,)), AMSTERDAM)
 
 
 @pytest.mark.django_db

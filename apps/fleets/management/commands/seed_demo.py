@@ -8,9 +8,10 @@ from voltop.core.errors import DomainError
 
 class Command(BaseCommand):
     help = (
-        "Build the demo fleet 'demo' with logins for each role (DEBUG=true only). With "
-        "--sessions N, build load-test fleets load-1 … load-F sharing N charging sessions "
-        "(N/100 drivers) instead. Fleets that exist already are left as they are."
+        "Build the demo fleet 'demo' with logins for each role and priced sessions (DEBUG=true "
+        "only). With --sessions N, build load-test fleets load-1 … load-F sharing N priced "
+        "charging sessions (N/100 drivers) instead. Fleets that exist already are left as they "
+        "are."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
