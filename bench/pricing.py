@@ -116,8 +116,8 @@ def main() -> None:
     count = parser.parse_args().sessions
     batch = sessions(count)
     engine(batch[:1000])
-    engine_seconds = min(timed(engine, batch) for _ in range(2))
-    floor_seconds = min(timed(floor, batch) for _ in range(2))
+    engine_seconds = min(timed(engine, batch) for _ in range(3))
+    floor_seconds = min(timed(floor, batch) for _ in range(3))
     sessions_per_s = count / engine_seconds
     floor_per_s = count / floor_seconds
     ratio = engine_seconds / floor_seconds

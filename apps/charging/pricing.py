@@ -322,9 +322,11 @@ class _CompiledTerms:
     """Pre-computed facts about a tariff that decide where periods must be split."""
 
     __slots__ = (
+        "day_regimes",
         "dimension_elements",
         "duration_marks",
         "energy_marks_wh",
+        "local_time_only",
         "merges_runs",
         "needs_local_time",
         "terms",
@@ -375,6 +377,38 @@ class _CompiledTerms:
             )
             for dimension in DIMENSIONS
         }
+        self.local_time_only = (
+            self.needs_local_time and self.merges_runs and not self.duration_marks
+        )
+        self.day_regimes: dict = {}
+
+    def regime_at(self, moment: datetime, zone: ZoneInfo) -> tuple:
+        """For a tariff restricted by local time alone: the elements that apply at `moment` for
+        (energy, charging time, parking time, flat fee), looked up in the moment's local day."""
+        day = moment.astimezone(zone).date()
+        entry = self.day_regimes.get((zone, day))
+        if entry is None:
+            if len(self.day_regimes) > 4096:
+                self.day_regimes.clear()
+            cuts = _local_day_cuts(zone, day, tuple(self.time_marks))
+            elements = self.dimension_elements
+            regimes = []
+            for cut in cuts:
+                local = cut.astimezone(zone)
+                regimes.append(
+                    tuple(
+                        _applicable(elements[dimension], None, cut, zone, local)
+                        for dimension in (
+                            Dimension.ENERGY,
+                            Dimension.TIME,
+                            Dimension.PARKING_TIME,
+                            Dimension.FLAT,
+                        )
+                    )
+                )
+            entry = self.day_regimes[(zone, day)] = (cuts, regimes)
+        cuts, regimes = entry
+        return regimes[bisect_right(cuts, moment) - 1]
 
 
 _compiled_cache: dict[int, tuple[TariffTerms, _CompiledTerms]] = {}
@@ -602,6 +636,7 @@ def _periods(
     compiled: _CompiledTerms,
     zone: ZoneInfo,
     session_cuts: list[datetime] | None = None,
+    runs_merged: bool = False,
 ) -> list[_Period]:
     session_start = periods[0].start
     if session_cuts is None:
@@ -609,15 +644,19 @@ def _periods(
     elements = compiled.dimension_elements
     merged: list[_Period] = []
     energy_before = ZERO
-    if compiled.merges_runs:
+    if compiled.merges_runs and not runs_merged:
         periods = _merge_runs(periods, session_cuts)
     for period in periods:
         for piece in _split(period, energy_before, session_cuts, compiled):
-            local = piece.start.astimezone(zone) if compiled.needs_local_time else None
-            energy = _applicable(elements[Dimension.ENERGY], piece, session_start, zone, local)
-            time_dimension = Dimension.TIME if piece.charging else Dimension.PARKING_TIME
-            time_like = _applicable(elements[time_dimension], piece, session_start, zone, local)
-            flat = _applicable(elements[Dimension.FLAT], piece, session_start, zone, local)
+            if compiled.local_time_only:
+                energy, charging_time, parking_time, flat = compiled.regime_at(piece.start, zone)
+                time_like = charging_time if piece.charging else parking_time
+            else:
+                local = piece.start.astimezone(zone) if compiled.needs_local_time else None
+                energy = _applicable(elements[Dimension.ENERGY], piece, session_start, zone, local)
+                time_dimension = Dimension.TIME if piece.charging else Dimension.PARKING_TIME
+                time_like = _applicable(elements[time_dimension], piece, session_start, zone, local)
+                flat = _applicable(elements[Dimension.FLAT], piece, session_start, zone, local)
             last = merged[-1] if merged else None
             if (
                 last is not None
@@ -678,31 +717,15 @@ def _step_extra(total: Decimal, step_size: int) -> Decimal:
     return steps * step_size - total
 
 
-class _Cumulative:
-    """Rounds a running sum, so each line is its share of the rounded total: the lines of a
-    dimension always add up to the total, and the total only ever grows with the volume."""
-
-    __slots__ = ("exact", "rounded")
-
-    def __init__(self) -> None:
-        self.exact = ZERO
-        self.rounded = ZERO
-
-    def take(self, amount: Decimal) -> Decimal:
-        self.exact += amount
-        rounded = _four(self.exact)
-        share = rounded - self.rounded
-        self.rounded = rounded
-        return share
-
-
 class _DimensionSums:
-    __slots__ = ("excl_vat", "vat", "volume")
+    """A dimension's billed volume and its running amounts. Amounts are rounded as running
+    sums, so each line is its share of the rounded total: the lines of a dimension always add
+    up to the total, and the total only ever grows with the volume."""
+
+    __slots__ = ("excl_exact", "excl_vat", "vat", "vat_exact", "volume")
 
     def __init__(self) -> None:
-        self.volume = ZERO
-        self.excl_vat = _Cumulative()
-        self.vat = _Cumulative()
+        self.volume = self.excl_exact = self.excl_vat = self.vat_exact = self.vat = ZERO
 
 
 class _LazySums(dict):
@@ -721,22 +744,30 @@ def _line(
     sums: _DimensionSums,
 ) -> PriceLine:
     index, component = applied
+    billed = volume + step_extra
+    sums.volume += billed
     if dimension is Dimension.ENERGY:
-        billed = (volume + step_extra) / WH_PER_KWH
+        exact = component.price * billed / WH_PER_KWH
     elif dimension is Dimension.FLAT:
-        billed = ONE
+        exact = component.price
     else:
-        billed = (volume + step_extra) / SECONDS_PER_HOUR
-    exact = component.price * billed
-    sums.volume += volume + step_extra
+        exact = component.price * billed / SECONDS_PER_HOUR
+    sums.excl_exact += exact
+    excl_vat = _four(sums.excl_exact)
+    excl_share, sums.excl_vat = excl_vat - sums.excl_vat, excl_vat
+    vat_share = ZERO
+    if component.vat_rate:
+        sums.vat_exact += exact * component.vat_rate / HUNDRED
+        vat = _four(sums.vat_exact)
+        vat_share, sums.vat = vat - sums.vat, vat
     return PriceLine(
         dimension,
         volume,
         step_extra,
         component.price,
         component.vat_rate,
-        sums.excl_vat.take(exact),
-        sums.vat.take(exact * component.vat_rate / HUNDRED) if component.vat_rate else ZERO,
+        excl_share,
+        vat_share,
         index,
     )
 
@@ -785,11 +816,13 @@ def price_meter_values(
         )
         return _price(terms, compiled, periods, zone)
     cuts = _session_cuts(started_at, ended_at, compiled, zone)
-    inside = [sample[:2] for sample in sorted(samples) if started_at < sample[0] < ended_at]
     runs: list[ChargingPeriod] = []
     run_start, run_energy, run_charging = started_at, 0, None
+    run_limit = cuts[0] if cuts else None
     start, start_wh = started_at, meter_start_wh
-    for end, end_wh in [*inside, (ended_at, meter_stop_wh)]:
+    readings = [sample for sample in sorted(samples) if started_at < sample[0] < ended_at]
+    readings.append((ended_at, meter_stop_wh))
+    for end, end_wh, *_ in readings:
         if end <= start:
             continue
         delta = end - start
@@ -797,16 +830,18 @@ def price_meter_values(
         energy = end_wh - start_wh
         charging = energy * 3_600_000_000 >= idle_power_w * microseconds
         if run_charging is not None and (
-            charging != run_charging or bisect_right(cuts, run_start) != bisect_left(cuts, end)
+            charging != run_charging or (run_limit is not None and end > run_limit)
         ):
             runs.append(ChargingPeriod(run_start, start, Decimal(run_energy), run_charging))
             run_start, run_energy = start, 0
+            position = bisect_right(cuts, run_start)
+            run_limit = cuts[position] if position < len(cuts) else None
         run_charging = charging
         run_energy += energy
         start, start_wh = end, end_wh
     if run_charging is not None:
         runs.append(ChargingPeriod(run_start, start, Decimal(run_energy), run_charging))
-    return _price(terms, compiled, runs, zone, cuts)
+    return _price(terms, compiled, runs, zone, cuts, runs_merged=True)
 
 
 def _price(
@@ -815,8 +850,10 @@ def _price(
     periods: Sequence[ChargingPeriod],
     zone: ZoneInfo,
     session_cuts: list[datetime] | None = None,
+    *,
+    runs_merged: bool = False,
 ) -> PriceBreakdown:
-    merged = _periods(periods, compiled, zone, session_cuts) if periods else []
+    merged = _periods(periods, compiled, zone, session_cuts, runs_merged) if periods else []
     billable: list[Decimal] = []
     priced_energy: list[int] = []
     priced_parking: list[int] = []
@@ -883,7 +920,7 @@ def _price(
     dimensions = {
         dimension: DimensionTotal(volumes[dimension], ZERO, ZERO)
         if (bucket := sums.get(dimension)) is None
-        else DimensionTotal(volumes[dimension], bucket.excl_vat.rounded, bucket.vat.rounded)
+        else DimensionTotal(volumes[dimension], bucket.excl_vat, bucket.vat)
         for dimension in DIMENSIONS
     }
     return _limited(terms, tuple(priced_periods), dimensions)
