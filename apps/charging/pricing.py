@@ -489,12 +489,22 @@ def _split(
     session_cuts: list[datetime],
     compiled: _CompiledTerms,
 ) -> list[_Piece]:
-    cuts: dict[datetime, Decimal | None] = {}
     first = bisect_right(session_cuts, period.start)
     last = bisect_left(session_cuts, period.end)
-    for instant in session_cuts[first:last]:
-        cuts[instant] = None
     energy = period.energy_wh
+    if first == last and not compiled.energy_marks_wh:
+        return [
+            _Piece(
+                period.start,
+                period.end,
+                energy,
+                period.charging,
+                period.power_kw,
+                period.current_a,
+                energy_before_wh,
+            )
+        ]
+    cuts: dict[datetime, Decimal | None] = dict.fromkeys(session_cuts[first:last])
     if energy > 0:
         for mark in compiled.energy_marks_wh:
             if energy_before_wh < mark < energy_before_wh + energy:
