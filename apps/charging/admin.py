@@ -177,17 +177,6 @@ class ConnectorAdmin(FleetScopedAdmin):
     autocomplete_fields = ["station"]
 
 
-class TariffElementForm(forms.ModelForm):
-    """An element, with the restriction rules publishing checks repeated on their fields."""
-
-    def clean(self):
-        data = super().clean()
-        for low, high in (("min_kwh", "max_kwh"), ("min_current_a", "max_current_a")):
-            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
-                self.add_error(low, "The minimum is above the maximum.")
-        return data
-
-
 class TariffElementFormSet(BaseInlineFormSet):
     """A tariff's elements as posted; the tariff must keep at least one, or there is nothing
     to publish. Rows left out of the post stay, so they count too."""
@@ -211,7 +200,6 @@ class TariffElementInline(FleetScopedStackedInline):
     """A tariff's elements; one blank element is offered on a new tariff."""
 
     model = TariffElement
-    form = TariffElementForm
     formset = TariffElementFormSet
     fleet_path = "tariff__fleet"
     min_num = 1

@@ -363,6 +363,22 @@ class TariffElement(models.Model):
     def __str__(self) -> str:
         return f"{self.tariff} #{self.position}"
 
+    def clean(self) -> None:
+        errors = {}
+        for low, high in (
+            ("min_kwh", "max_kwh"),
+            ("min_power_kw", "max_power_kw"),
+            ("min_current_a", "max_current_a"),
+            ("min_duration_seconds", "max_duration_seconds"),
+        ):
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value is not None and high_value is not None and low_value > high_value:
+                errors[low] = ValidationError(
+                    "The minimum is above the maximum.", code="minimum_above_maximum"
+                )
+        if errors:
+            raise ValidationError(errors)
+
 
 class TariffVersion(models.Model):
     """A tariff frozen as OCPI 2.2.1 Tariff JSON, in force from `effective_from`. Never edited."""

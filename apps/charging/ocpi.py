@@ -119,7 +119,11 @@ def _restrictions(value, path: str) -> Restrictions | None:
     ):
         if value.get(key) is not None:
             numbers[key] = _decimal(value[key], f"{path}.{key}", minimum=Decimal(0))
-    for low, high in (("min_kwh", "max_kwh"), ("min_current", "max_current")):
+    for low, high in (
+        ("min_kwh", "max_kwh"),
+        ("min_current", "max_current"),
+        ("min_power", "max_power"),
+    ):
         if low in numbers and high in numbers and numbers[low] > numbers[high]:
             raise OcpiFormatError(f"{path}.{low} is above {high}.", field=f"{path}.{low}")
     days = value.get("day_of_week") or []

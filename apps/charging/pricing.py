@@ -492,19 +492,9 @@ def _split(
     first = bisect_right(session_cuts, period.start)
     last = bisect_left(session_cuts, period.end)
     energy = period.energy_wh
-    if first == last and not compiled.energy_marks_wh:
-        return [
-            _Piece(
-                period.start,
-                period.end,
-                energy,
-                period.charging,
-                period.power_kw,
-                period.current_a,
-                energy_before_wh,
-            )
-        ]
-    cuts: dict[datetime, Decimal | None] = dict.fromkeys(session_cuts[first:last])
+    cuts: dict[datetime, Decimal | None] = (
+        dict.fromkeys(session_cuts[first:last]) if first != last else {}
+    )
     if energy > 0:
         for mark in compiled.energy_marks_wh:
             if energy_before_wh < mark < energy_before_wh + energy:
@@ -579,42 +569,36 @@ def _matches(
                     return False
             elif moment >= r.end_time:
                 return False
-        today = local.date()
-        if r.start_date is not None and today < r.start_date:
-            return False
-        if r.end_date is not None and today >= r.end_date:
+        if not _within(local.date(), r.start_date, r.end_date):
             return False
         if r.day_of_week and DayOfWeek(local.weekday()) not in r.day_of_week:
             return False
-    if r.min_kwh is not None and piece.energy_before_wh < r.min_kwh * WH_PER_KWH:
+    if (r.min_kwh is not None or r.max_kwh is not None) and not _within(
+        piece.energy_before_wh / WH_PER_KWH, r.min_kwh, r.max_kwh
+    ):
         return False
-    if r.max_kwh is not None and piece.energy_before_wh >= r.max_kwh * WH_PER_KWH:
+    if (r.min_duration is not None or r.max_duration is not None) and not _within(
+        _seconds(piece.start - session_start), r.min_duration, r.max_duration
+    ):
         return False
-    if r.min_duration is not None or r.max_duration is not None:
-        elapsed = _seconds(piece.start - session_start)
-        if r.min_duration is not None and elapsed < r.min_duration:
-            return False
-        if r.max_duration is not None and elapsed >= r.max_duration:
-            return False
     if r.min_power is not None or r.max_power is not None:
         power = piece.power_kw if piece.charging else ZERO
         if power is None:
             power = (
                 piece.energy_wh * SECONDS_PER_HOUR / _seconds(piece.end - piece.start) / WH_PER_KWH
             )
-        if r.min_power is not None and power < r.min_power:
-            return False
-        if r.max_power is not None and power >= r.max_power:
+        if not _within(power, r.min_power, r.max_power):
             return False
     if r.min_current is not None or r.max_current is not None:
         current = piece.current_a if piece.charging else ZERO
-        if current is None:
-            return False
-        if r.min_current is not None and current < r.min_current:
-            return False
-        if r.max_current is not None and current >= r.max_current:
+        if current is None or not _within(current, r.min_current, r.max_current):
             return False
     return True
+
+
+def _within(value, low, high) -> bool:
+    """low ≤ value < high, an empty bound not bounding: OCPI's min inclusive, max exclusive."""
+    return (low is None or value >= low) and (high is None or value < high)
 
 
 def _applicable(

@@ -132,10 +132,9 @@ def _vehicle_for_start(
     driver: Driver, vehicle: Vehicle | None, started_at: datetime
 ) -> Vehicle | None:
     if vehicle is None:
-        assignment = vehicle_assignment_for_driver_at(driver=driver, moment=started_at)
-        if assignment is None:
+        vehicle = _assigned_vehicle(driver, started_at)
+        if vehicle is None:
             return None
-        vehicle = assignment.vehicle
     vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
     if vehicle.fleet_id != driver.fleet_id:
         raise OtherFleet("No such vehicle in the driver's fleet.", field="vehicle")

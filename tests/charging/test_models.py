@@ -5,6 +5,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from apps.charging.choices import SessionSource, SessionStatus
 from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
@@ -24,6 +25,8 @@ from tests.factories import (
     DriverFactory,
     FleetFactory,
     MeterValueFactory,
+    TariffElementFactory,
+    TariffFactory,
     VehicleFactory,
 )
 
@@ -548,3 +551,21 @@ def test_second_meter_value_at_the_same_moment_is_refused_by_the_database():
         )
 
     assert list(MeterValue.objects.values_list("energy_wh", flat=True)) == [1_010_000]
+
+
+@pytest.mark.parametrize(
+    ("low", "high"),
+    [
+        ("min_kwh", "max_kwh"),
+        ("min_power_kw", "max_power_kw"),
+        ("min_current_a", "max_current_a"),
+        ("min_duration_seconds", "max_duration_seconds"),
+    ],
+)
+def test_tariff_element_with_a_minimum_above_its_maximum_is_refused_on_the_minimum(low, high):
+    element = TariffElementFactory.build(tariff=TariffFactory(), **{low: 20, high: 10})
+
+    with pytest.raises(ValidationError) as refused:
+        element.full_clean()
+
+    assert refused.value.message_dict == {low: ["The minimum is above the maximum."]}
