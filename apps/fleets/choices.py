@@ -8,3 +8,8 @@ class MembershipRole(models.TextChoices):
     MANAGER = "manager", "Manager"
     FINANCE = "finance", "Finance"
     VIEWER = "viewer", "Viewer"
+
+
+class BillingPeriodKind(models.TextChoices):
+    MONTHLY = "monthly", "Monthly"
+    WEEKLY = "weekly", "Weekly (ISO weeks, Monday to Sunday)"

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django_countries.fields import CountryField
 
-from apps.fleets.choices import MembershipRole
+from apps.fleets.choices import BillingPeriodKind, MembershipRole
 from voltop.core.models import TimeStampedModel
 from voltop.core.validators import validate_currency_code, validate_time_zone
 
@@ -36,6 +36,19 @@ class Fleet(TimeStampedModel):
         validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
         help_text="Percent, e.g. 21.00.",
     )
+    billing_period = models.CharField(
+        max_length=8,
+        choices=BillingPeriodKind.choices,
+        default=BillingPeriodKind.MONTHLY,
+        db_default=BillingPeriodKind.MONTHLY,
+        help_text="How often sessions are billed; periods run from midnight in the fleet's zone.",
+    )
+    payment_terms_days = models.PositiveSmallIntegerField(
+        default=14,
+        db_default=14,
+        validators=[MaxValueValidator(365)],
+        help_text="Days from an invoice's issue until it is due.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -45,6 +58,12 @@ class Fleet(TimeStampedModel):
                 name="fleet_vat_rate_between_0_and_100",
                 violation_error_code="fleet_vat_rate_between_0_and_100",
                 violation_error_message="The default VAT rate must be between 0 and 100 percent.",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_period__in=BillingPeriodKind.values),
+                name="fleet_billing_period_valid",
+                violation_error_code="fleet_billing_period_valid",
+                violation_error_message="The billing period must be monthly or weekly.",
             ),
             models.CheckConstraint(
                 condition=Q(currency__regex=r"^[A-Z]{3}$"),

@@ -1,6 +1,26 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class PaymentsConfig(AppConfig):
     name = "apps.payments"
     verbose_name = "Payments"
+
+    def ready(self) -> None:
+        checks.register(pdf_renderer_check)
+
+
+def pdf_renderer_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
+    """Invoice PDFs need Pango; say so at start rather than when the first invoice is issued."""
+    from apps.payments.documents import PANGO_HINT, pdf_renderer_problem
+
+    problem = pdf_renderer_problem()
+    if not problem:
+        return []
+    return [
+        checks.Error(
+            f"Invoice PDFs cannot be rendered: {problem}",
+            hint=PANGO_HINT,
+            id="payments.E001",
+        )
+    ]

@@ -1,1 +1,601 @@
-"""Tables of the payments app (billing runs, invoices, payments) arrive with the billing work."""
+"""Tables of the payments app: billing runs and their units, statements, invoices and credit
+notes with their gapless counters, cost allocations, reimbursements and payments."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from apps.charging.models import ChargingSession
+from apps.drivers.models import Driver
+from apps.fleets.choices import BillingPeriodKind
+from apps.fleets.models import CostCenter, Fleet
+from apps.payments.choices import (
+    BillingRunStatus,
+    BillingUnitStatus,
+    DocumentSeries,
+    InvoiceStatus,
+    PaymentMethod,
+    PaymentStatus,
+    ReimbursementStatus,
+)
+from apps.payments.exceptions import InvoiceImmutable
+from voltop.core.models import TimeStampedModel
+
+ZERO = Decimal("0.00")
+
+
+def _money(**options) -> models.DecimalField:
+    return models.DecimalField(max_digits=14, decimal_places=2, **options)
+
+
+class BillingRun(TimeStampedModel):
+    """The billing of one fleet for one period, done in the background unit by unit.
+
+    One run per fleet and period: starting it twice gives the same run. Its counts and totals
+    are filled in when its last unit is done and its invoices are issued.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="billing_runs")
+    period_kind = models.CharField(max_length=8, choices=BillingPeriodKind.choices)
+    period_label = models.CharField(max_length=8, help_text='"2026-10" or "2026-W44".')
+    period_start = models.DateTimeField(help_text="Local midnight of the period's first day.")
+    period_end = models.DateTimeField(help_text="Local midnight after the period's last day.")
+    status = models.CharField(
+        max_length=16, choices=BillingRunStatus.choices, default=BillingRunStatus.PENDING
+    )
+    currency = models.CharField(max_length=3)
+    units_total = models.PositiveIntegerField(default=0)
+    units_done = models.PositiveIntegerField(default=0)
+    session_count = models.PositiveIntegerField(default=0)
+    statement_count = models.PositiveIntegerField(default=0)
+    invoice_count = models.PositiveIntegerField(default=0)
+    invoiced_total = _money(default=ZERO, help_text="Gross of the run's invoices.")
+    allocated_total = _money(default=ZERO, help_text="Business charging cost, excl. VAT.")
+    reimbursed_total = _money(default=ZERO, help_text="Home charging owed to drivers.")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-period_start", "fleet"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "period_start"],
+                name="billing_run_one_per_fleet_period",
+                violation_error_code="billing_run_one_per_fleet_period",
+                violation_error_message="This fleet already has a billing run for the period.",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gt=F("period_start")),
+                name="billing_run_period_ends_after_start",
+                violation_error_code="billing_run_period_ends_after_start",
+                violation_error_message="A billing period must end after it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(units_done__lte=F("units_total")),
+                name="billing_run_units_done_within_total",
+                violation_error_code="billing_run_units_done_within_total",
+                violation_error_message="A run cannot have more units done than it has.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=BillingRunStatus.values),
+                name="billing_run_status_valid",
+                violation_error_code="billing_run_status_valid",
+                violation_error_message="The status must be pending, running, completed or failed.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fleet} {self.period_label}"
+
+    @property
+    def progress_text(self) -> str:
+        if not self.units_total:
+            return "-"
+        return f"{self.units_done}/{self.units_total}"
+
+
+class BillingUnit(models.Model):
+    """A bounded batch of a run's drivers, billed in one transaction and done exactly once."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="units")
+    number = models.PositiveIntegerField()
+    driver_ids = models.JSONField(help_text="The drivers this unit bills, by id.")
+    status = models.CharField(
+        max_length=8, choices=BillingUnitStatus.choices, default=BillingUnitStatus.PENDING
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="billing_unit_number_per_run"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Unit {self.number} of {self.run}"
+
+
+class DocumentCounter(models.Model):
+    """The last number given in one fleet's series for one year: locked by the transaction that
+    issues the next document, so numbers run without gaps (a sequence would skip on rollback)."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="document_counters")
+    series = models.CharField(max_length=16, choices=DocumentSeries.choices)
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "series", "year"], name="document_counter_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.fleet} {self.series} {self.year}: {self.last_number}"
+
+
+class Invoice(TimeStampedModel):
+    """What a driver owes the fleet for a period's private charging.
+
+    A draft has no number. Issuing gives it the next number of the fleet's year and freezes
+    it: from then on only its status may move on (paid, void) — the ORM, the admin and, on
+    PostgreSQL, a trigger refuse any other change. Corrections are credit notes.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="invoices")
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="invoices")
+    billing_run = models.ForeignKey(
+        BillingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+    )
+    number = models.CharField(max_length=32, blank=True, default="", editable=False)
+    status = models.CharField(
+        max_length=8, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT, editable=False
+    )
+    currency = models.CharField(max_length=3)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    net_total = _money(default=ZERO)
+    vat_total = _money(default=ZERO)
+    gross_total = _money(default=ZERO)
+    issued_at = models.DateTimeField(null=True, blank=True, editable=False)
+    due_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paid_at = models.DateTimeField(null=True, blank=True, editable=False)
+    emailed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    FIELDS_CHANGEABLE_ONCE_ISSUED = frozenset({"status", "paid_at", "emailed_at", "updated_at"})
+
+    class Meta:
+        ordering = ["-period_start", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "number"],
+                condition=~Q(number=""),
+                name="invoice_number_unique_per_fleet",
+                violation_error_code="invoice_number_unique_per_fleet",
+                violation_error_message="This invoice number is already taken.",
+            ),
+            models.UniqueConstraint(
+                fields=["billing_run", "driver"],
+                condition=Q(billing_run__isnull=False),
+                name="invoice_one_per_driver_per_run",
+                violation_error_code="invoice_one_per_driver_per_run",
+                violation_error_message="The driver already has an invoice from this run.",
+            ),
+            models.CheckConstraint(
+                condition=Q(gross_total=F("net_total") + F("vat_total")),
+                name="invoice_gross_is_net_plus_vat",
+                violation_error_code="invoice_gross_is_net_plus_vat",
+                violation_error_message="The gross must be the net plus the VAT.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status="draft") & Q(number="") & Q(issued_at__isnull=True))
+                | (~Q(status="draft") & ~Q(number="") & Q(issued_at__isnull=False)),
+                name="invoice_numbered_when_issued",
+                violation_error_code="invoice_numbered_when_issued",
+                violation_error_message="A draft has no number; an issued invoice has one.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=InvoiceStatus.values),
+                name="invoice_status_valid",
+                violation_error_code="invoice_status_valid",
+                violation_error_message="The status must be draft, issued, paid or void.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["driver", "-period_start"], name="invoice_driver_period_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft invoice {self.pk}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        invoice = super().from_db(db, field_names, values)
+        invoice._stored_status = invoice.__dict__.get("status")
+        return invoice
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status != InvoiceStatus.DRAFT
+
+    def _stored_as_issued(self) -> bool:
+        return getattr(self, "_stored_status", InvoiceStatus.DRAFT) not in (
+            None,
+            InvoiceStatus.DRAFT,
+        )
+
+    def save(self, *args, **kwargs):
+        """Refuse to change an issued invoice beyond its status (paid, void) and e-mailing."""
+        update_fields = kwargs.get("update_fields")
+        if self._stored_as_issued() and (
+            update_fields is None or not set(update_fields) <= self.FIELDS_CHANGEABLE_ONCE_ISSUED
+        ):
+            raise InvoiceImmutable(
+                f"Invoice {self.number} is issued and cannot change; issue a credit note.",
+                field="invoice",
+            )
+        super().save(*args, **kwargs)
+        self._stored_status = self.status
+
+    def delete(self, *args, **kwargs):
+        if self._stored_as_issued():
+            raise InvoiceImmutable(
+                f"Invoice {self.number} is issued and cannot be deleted; issue a credit note.",
+                field="invoice",
+            )
+        return super().delete(*args, **kwargs)
+
+
+class InvoiceLine(models.Model):
+    """One billed session on an invoice. A session is on at most one invoice line, ever."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.PROTECT, related_name="invoice_lines"
+    )
+    position = models.PositiveIntegerField()
+    description = models.CharField(max_length=200)
+    quantity_kwh = models.DecimalField("quantity (kWh)", max_digits=12, decimal_places=3)
+    unit_price = models.DecimalField(
+        max_digits=12, decimal_places=5, help_text="Net price per kWh, for reading."
+    )
+    net = _money()
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="Percent.")
+    vat = _money()
+    gross = _money()
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                name="invoice_line_session_billed_once",
+                violation_error_code="invoice_line_session_billed_once",
+                violation_error_message="This session is already on an invoice.",
+            ),
+            models.UniqueConstraint(
+                fields=["invoice", "position"], name="invoice_line_position_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+    def save(self, *args, **kwargs):
+        self._refuse_if_issued()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self._refuse_if_issued()
+        return super().delete(*args, **kwargs)
+
+    def _refuse_if_issued(self) -> None:
+        if self.invoice.is_issued:
+            raise InvoiceImmutable(
+                f"Invoice {self.invoice.number} is issued; its lines cannot change.",
+                field="invoice",
+            )
+
+
+class CreditNote(TimeStampedModel):
+    """A correction of an issued invoice: credits some or all of its lines. Numbered at issue in
+    its own gapless series, and never changed afterwards."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="credit_notes")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=32, editable=False)
+    reason = models.TextField()
+    currency = models.CharField(max_length=3)
+    net_total = _money()
+    vat_total = _money()
+    gross_total = _money()
+    issued_at = models.DateTimeField(editable=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-issued_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "number"], name="credit_note_number_unique_per_fleet"
+            ),
+            models.CheckConstraint(
+                condition=Q(gross_total=F("net_total") + F("vat_total")),
+                name="credit_note_gross_is_net_plus_vat",
+                violation_error_code="credit_note_gross_is_net_plus_vat",
+                violation_error_message="The gross must be the net plus the VAT.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CreditNoteLine(models.Model):
+    """One credited invoice line; each invoice line is credited at most once."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.CASCADE, related_name="lines")
+    invoice_line = models.ForeignKey(
+        InvoiceLine, on_delete=models.PROTECT, related_name="credit_lines"
+    )
+    description = models.CharField(max_length=200)
+    net = _money()
+    vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
+    vat = _money()
+    gross = _money()
+
+    class Meta:
+        ordering = ["credit_note", "invoice_line"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice_line"],
+                name="credit_note_line_credits_once",
+                violation_error_code="credit_note_line_credits_once",
+                violation_error_message="This invoice line is already credited.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.description
+
+
+class CostAllocation(models.Model):
+    """A business session's cost, booked to the cost center of its driver (or vehicle)."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="cost_allocations")
+    billing_run = models.ForeignKey(
+        BillingRun, on_delete=models.PROTECT, related_name="cost_allocations"
+    )
+    cost_center = models.ForeignKey(
+        CostCenter,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="allocations",
+        help_text="Empty when neither the vehicle nor the driver has a cost center.",
+    )
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.PROTECT, related_name="cost_allocations"
+    )
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="cost_allocations")
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    amount = _money(help_text="Excl. VAT.")
+    vat = _money()
+
+    class Meta:
+        ordering = ["-period_start", "cost_center"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                name="cost_allocation_session_once",
+                violation_error_code="cost_allocation_session_once",
+                violation_error_message="This session's cost is already allocated.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["billing_run", "cost_center"], name="allocation_run_center_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cost_center or 'Unallocated'}: {self.amount} {self.currency}"
+
+
+class Reimbursement(TimeStampedModel):
+    """What the fleet owes a driver for a period's approved business charging at home."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="reimbursements")
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="reimbursements")
+    billing_run = models.ForeignKey(
+        BillingRun, on_delete=models.PROTECT, related_name="reimbursements"
+    )
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    energy_wh = models.BigIntegerField("energy (Wh)")
+    amount = _money()
+    status = models.CharField(
+        max_length=8,
+        choices=ReimbursementStatus.choices,
+        default=ReimbursementStatus.PENDING,
+        editable=False,
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    decided_at = models.DateTimeField(null=True, blank=True, editable=False)
+    decision_note = models.TextField(blank=True, default="")
+    paid_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-period_start", "driver"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_run", "driver"],
+                name="reimbursement_one_per_driver_per_run",
+                violation_error_code="reimbursement_one_per_driver_per_run",
+                violation_error_message="The driver already has a reimbursement from this run.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0),
+                name="reimbursement_amount_not_negative",
+                violation_error_code="reimbursement_amount_not_negative",
+                violation_error_message="A reimbursement cannot be negative.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["driver", "-period_start"], name="reimb_driver_period_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reimbursement {self.pk}: {self.amount} {self.currency}"
+
+
+class ReimbursementLine(models.Model):
+    """One approved home session in a reimbursement, at the driver's home rate."""
+
+    reimbursement = models.ForeignKey(Reimbursement, on_delete=models.CASCADE, related_name="lines")
+    session = models.ForeignKey(
+        ChargingSession, on_delete=models.PROTECT, related_name="reimbursement_lines"
+    )
+    energy_wh = models.BigIntegerField("energy (Wh)")
+    amount = _money()
+
+    class Meta:
+        ordering = ["reimbursement", "session"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session"],
+                name="reimbursement_line_session_once",
+                violation_error_code="reimbursement_line_session_once",
+                violation_error_message="This session is already reimbursed.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.session_id}: {self.amount}"
+
+
+class Statement(models.Model):
+    """One driver's period in one page: what they owe (private charging), what the fleet bore
+    (business charging), what the fleet owes them (home charging), and the net."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="statements")
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="statements")
+    billing_run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="statements")
+    period_label = models.CharField(max_length=8)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    currency = models.CharField(max_length=3)
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="statement"
+    )
+    reimbursement = models.OneToOneField(
+        Reimbursement, on_delete=models.PROTECT, null=True, blank=True, related_name="statement"
+    )
+    private_session_count = models.PositiveIntegerField(default=0)
+    business_session_count = models.PositiveIntegerField(default=0)
+    home_session_count = models.PositiveIntegerField(default=0)
+    private_owed = _money(default=ZERO, help_text="The invoice's gross: the driver pays.")
+    business_cost = _money(default=ZERO, help_text="Excl. VAT: the fleet bears it.")
+    reimbursement_due = _money(default=ZERO, help_text="The fleet pays the driver.")
+    net_to_driver = _money(
+        default=ZERO, help_text="Reimbursement minus what is owed; negative: the driver pays."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start", "driver"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["billing_run", "driver"],
+                name="statement_one_per_driver_per_run",
+                violation_error_code="statement_one_per_driver_per_run",
+                violation_error_message="The driver already has a statement from this run.",
+            ),
+            models.CheckConstraint(
+                condition=Q(net_to_driver=F("reimbursement_due") - F("private_owed")),
+                name="statement_net_is_reimbursement_minus_owed",
+                violation_error_code="statement_net_is_reimbursement_minus_owed",
+                violation_error_message="The net must be the reimbursement minus what is owed.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["driver", "-period_start"], name="statement_driver_period_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Statement {self.period_label} of {self.driver}"
+
+
+class Payment(TimeStampedModel):
+    """Money received against an invoice. The idempotency key makes recording it safe to repeat:
+    the same key with the same body returns this payment, with another body it is refused."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="payments")
+    amount = _money()
+    currency = models.CharField(max_length=3)
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    provider_reference = models.CharField(max_length=100, blank=True, default="")
+    idempotency_key = models.CharField(max_length=100)
+    request_fingerprint = models.CharField(max_length=64, editable=False)
+    received_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=8,
+        choices=PaymentStatus.choices,
+        default=PaymentStatus.RECEIVED,
+        editable=False,
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "idempotency_key"],
+                name="payment_idempotency_key_unique",
+                violation_error_code="payment_idempotency_key_unique",
+                violation_error_message="A payment with this idempotency key already exists.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="payment_amount_positive",
+                violation_error_code="payment_amount_positive",
+                violation_error_message="A payment must be more than zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.currency} on {self.invoice}"

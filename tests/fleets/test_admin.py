@@ -49,6 +49,8 @@ def fleet_payload(fleet: Fleet, **changes) -> dict:
         "time_zone": fleet.time_zone,
         "country": str(fleet.country),
         "default_vat_rate": str(fleet.default_vat_rate),
+        "billing_period": fleet.billing_period,
+        "payment_terms_days": str(fleet.payment_terms_days),
         "depots-TOTAL_FORMS": "0",
         "depots-INITIAL_FORMS": "0",
         "cost_centers-TOTAL_FORMS": "0",

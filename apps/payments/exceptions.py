@@ -1,0 +1,43 @@
+"""Errors of the payments app, each with a stable code."""
+
+from voltop.core.errors import Conflict, DomainError
+
+
+class PeriodInvalid(DomainError):
+    code = "payments.period_invalid"
+
+
+class PeriodNotEnded(DomainError):
+    code = "payments.period_not_ended"
+
+
+class InvoiceNotDraft(Conflict):
+    code = "payments.invoice_not_draft"
+
+
+class InvoiceImmutable(Conflict):
+    code = "payments.invoice_immutable"
+
+
+class InvoiceNotIssued(Conflict):
+    code = "payments.invoice_not_issued"
+
+
+class CreditNoteInvalid(DomainError):
+    code = "payments.credit_note_invalid"
+
+
+class PaymentInvalid(DomainError):
+    code = "payments.payment_invalid"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "payments.idempotency_key_reused"
+
+
+class ReimbursementNotPending(Conflict):
+    code = "payments.reimbursement_not_pending"
+
+
+class ReimbursementInvalid(DomainError):
+    code = "payments.reimbursement_invalid"

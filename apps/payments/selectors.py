@@ -1,0 +1,101 @@
+"""Reads of the payments app: what a billing run may bill, balances, statements."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import NamedTuple
+
+from django.db.models import Q, QuerySet, Sum
+
+from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
+from apps.charging.models import ChargingSession
+from apps.fleets.models import Fleet
+from apps.payments.choices import InvoiceStatus, PaymentStatus
+from apps.payments.models import BillingRun, Invoice, Statement
+
+ZERO = Decimal("0.00")
+
+
+def billable_session_list(*, fleet: Fleet, ended_before: dt.datetime) -> QuerySet:
+    """Sessions a run up to `ended_before` bills: completed, priced in the fleet's currency,
+    not billed yet, ended before the period's end (late arrivals from earlier periods too).
+
+    Home charging is billed only when it is business charging a manager approved; private
+    home charging is the driver's own. Invalid sessions are never billed.
+    """
+    home_billable = Q(
+        location_kind=LocationKind.HOME,
+        purpose=SessionPurpose.BUSINESS,
+        home_approval=HomeApproval.APPROVED,
+    )
+    return ChargingSession.objects.filter(
+        ~Q(location_kind=LocationKind.HOME) | home_billable,
+        fleet=fleet,
+        status=SessionStatus.COMPLETED,
+        billed_at__isnull=True,
+        ended_at__lt=ended_before,
+        price_incl_vat__isnull=False,
+        price_currency=fleet.currency,
+    )
+
+
+class InvoiceBalance(NamedTuple):
+    gross: Decimal
+    credited: Decimal
+    paid: Decimal
+
+    @property
+    def due(self) -> Decimal:
+        """What is still to pay; below zero the driver paid too much."""
+        return self.gross - self.credited - self.paid
+
+    @property
+    def overpaid(self) -> Decimal:
+        return max(-self.due, ZERO)
+
+
+def invoice_balance(*, invoice: Invoice) -> InvoiceBalance:
+    credited = invoice.credit_notes.aggregate(total=Sum("gross_total"))["total"] or ZERO
+    paid = (
+        invoice.payments.filter(status=PaymentStatus.RECEIVED).aggregate(total=Sum("amount"))[
+            "total"
+        ]
+        or ZERO
+    )
+    return InvoiceBalance(gross=invoice.gross_total, credited=credited, paid=paid)
+
+
+def invoice_list_for_driver(*, driver_id: int) -> QuerySet:
+    """A driver's issued invoices, newest first; drafts are the fleet's work in progress."""
+    return Invoice.objects.filter(driver_id=driver_id).exclude(status=InvoiceStatus.DRAFT)
+
+
+def statement_get(*, statement_id: int, fleet_ids) -> Statement:
+    """A statement with what its page shows, within the given fleets."""
+    return Statement.objects.select_related(
+        "fleet", "driver", "invoice", "reimbursement", "billing_run"
+    ).get(pk=statement_id, fleet_id__in=fleet_ids)
+
+
+def statement_sessions(*, statement: Statement) -> dict[str, QuerySet]:
+    """The sessions behind each part of a statement."""
+    run_sessions = ChargingSession.objects.select_related("vehicle").order_by("started_at")
+    return {
+        "private": run_sessions.filter(invoice_lines__invoice__statement=statement),
+        "business": run_sessions.filter(
+            cost_allocations__billing_run_id=statement.billing_run_id,
+            cost_allocations__driver_id=statement.driver_id,
+        ),
+        "home": run_sessions.filter(reimbursement_lines__reimbursement__statement=statement),
+    }
+
+
+def billing_run_progress(*, run_id: int) -> dict:
+    """A run's state for a page that follows it while it works."""
+    run = BillingRun.objects.get(pk=run_id)
+    return {
+        "id": run.pk,
+        "status": run.status,
+        "units_done": run.units_done,
+        "units_total": run.units_total,
+        "error": run.error,
+    }

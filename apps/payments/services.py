@@ -1,0 +1,826 @@
+"""Writes of the payments app: billing runs (planned, advanced unit by unit, finalised), invoice
+and credit note issue with gapless numbers, payments, reimbursement decisions."""
+
+import datetime as dt
+import hashlib
+import json
+import logging
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, OperationalError, transaction
+from django.db.models import Count, F, Sum
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from apps.charging.choices import LocationKind, SessionPurpose
+from apps.charging.models import ChargingSession
+from apps.fleets.models import Fleet
+from apps.payments.choices import (
+    BillingRunStatus,
+    BillingUnitStatus,
+    DocumentSeries,
+    InvoiceStatus,
+    PaymentMethod,
+    ReimbursementStatus,
+)
+from apps.payments.documents import invoice_pdf, invoice_pdf_filename
+from apps.payments.exceptions import (
+    CreditNoteInvalid,
+    IdempotencyKeyReused,
+    InvoiceNotDraft,
+    InvoiceNotIssued,
+    PaymentInvalid,
+    PeriodInvalid,
+    PeriodNotEnded,
+    ReimbursementInvalid,
+    ReimbursementNotPending,
+)
+from apps.payments.models import (
+    BillingRun,
+    BillingUnit,
+    CostAllocation,
+    CreditNote,
+    CreditNoteLine,
+    DocumentCounter,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Reimbursement,
+    ReimbursementLine,
+    Statement,
+)
+from apps.payments.periods import (
+    BillingPeriod,
+    PeriodLabelInvalid,
+    billing_period_last_ended,
+    billing_period_of_label,
+)
+from apps.payments.selectors import billable_session_list, invoice_balance
+from apps.payments.totals import document_totals, line_amounts
+from voltop.core.money import currency_minor_unit, round_money
+from voltop.core.timeutils import require_aware
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+KWH_PLACES = Decimal("0.001")
+UNIT_PRICE_PLACES = Decimal("0.00001")
+NUMBER_PREFIXES = {DocumentSeries.INVOICE: "VT", DocumentSeries.CREDIT_NOTE: "CN"}
+
+
+# Billing runs -------------------------------------------------------------------------------
+
+
+def billing_period_for(*, fleet: Fleet, label: str) -> BillingPeriod:
+    """The fleet's period a person names, or a refusal that says what is expected."""
+    try:
+        return billing_period_of_label(fleet.billing_period, label, fleet.zone)
+    except PeriodLabelInvalid as error:
+        raise PeriodInvalid(str(error), field="period") from error
+
+
+def _enqueue_after_commit(task, *args) -> None:
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+@transaction.atomic
+def billing_run_start(
+    *,
+    fleet: Fleet,
+    period: BillingPeriod,
+    requested_by=None,
+    now: dt.datetime | None = None,
+) -> BillingRun:
+    """Start billing `fleet` for `period` in the background; the work is enqueued on commit.
+
+    A fleet has one run per period: starting it again returns that run, and if it has not
+    completed it is resumed (its remaining units enqueued again, which is harmless).
+    """
+    now = now or timezone.now()
+    if period.end > now:
+        raise PeriodNotEnded(
+            f"The period {period.label} ends on {period.end_day:%Y-%m-%d} at midnight; "
+            "it can be billed from then on.",
+            field="period",
+        )
+    try:
+        with transaction.atomic():
+            run = BillingRun.objects.create(
+                fleet=fleet,
+                period_kind=period.kind,
+                period_label=period.label,
+                period_start=period.start,
+                period_end=period.end,
+                currency=fleet.currency,
+                requested_by=requested_by,
+            )
+    except IntegrityError:
+        run = BillingRun.objects.get(fleet=fleet, period_start=period.start)
+        if run.status != BillingRunStatus.COMPLETED:
+            billing_run_resume(run=run)
+        return run
+    logger.info(
+        "payments.billing_run_started",
+        extra={"run_id": run.pk, "fleet_id": fleet.pk, "period": period.label},
+    )
+    from apps.payments.tasks import plan_billing_run
+
+    _enqueue_after_commit(plan_billing_run, run.pk)
+    return run
+
+
+@transaction.atomic
+def billing_run_resume(*, run: BillingRun) -> BillingRun:
+    """Take up an unfinished run again: its pending units are enqueued anew. Units already done
+    are not touched, and a unit cannot be done twice."""
+    run = BillingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status == BillingRunStatus.COMPLETED:
+        return run
+    run.status = BillingRunStatus.PENDING if not run.units_total else BillingRunStatus.RUNNING
+    run.error = ""
+    run.save(update_fields=["status", "error", "updated_at"])
+    from apps.payments.tasks import plan_billing_run
+
+    _enqueue_after_commit(plan_billing_run, run.pk)
+    logger.info("payments.billing_run_resumed", extra={"run_id": run.pk})
+    return run
+
+
+def _lanes_enqueue(run: BillingRun, lanes: int) -> None:
+    from apps.payments.tasks import advance_billing_run
+
+    for _ in range(lanes):
+        _enqueue_after_commit(advance_billing_run, run.pk)
+
+
+@transaction.atomic
+def billing_run_plan(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
+    """Split the run into units of drivers with something to bill, once, then set lanes of
+    work going. Planning again (a resume, a redelivered task) keeps the units it made."""
+    now = now or timezone.now()
+    run = BillingRun.objects.select_for_update().select_related("fleet").get(pk=run.pk)
+    if run.status == BillingRunStatus.COMPLETED:
+        return run
+    if not run.units.exists():
+        driver_ids = list(
+            billable_session_list(fleet=run.fleet, ended_before=run.period_end)
+            .order_by("driver_id")
+            .values_list("driver_id", flat=True)
+            .distinct()
+        )
+        size = settings.BILLING_UNIT_DRIVERS
+        BillingUnit.objects.bulk_create(
+            BillingUnit(run=run, number=number, driver_ids=driver_ids[offset : offset + size])
+            for number, offset in enumerate(range(0, len(driver_ids), size), start=1)
+        )
+        run.units_total = -(-len(driver_ids) // size)
+        run.started_at = now
+    run.status = BillingRunStatus.RUNNING
+    run.save(update_fields=["units_total", "started_at", "status", "updated_at"])
+    pending = run.units.filter(status=BillingUnitStatus.PENDING).count()
+    if pending:
+        _lanes_enqueue(run, min(pending, settings.BILLING_PARALLEL_UNITS))
+    elif run.units_done == run.units_total:
+        from apps.payments.tasks import finalize_billing_run
+
+        _enqueue_after_commit(finalize_billing_run, run.pk)
+    logger.info(
+        "payments.billing_run_planned",
+        extra={"run_id": run.pk, "units_total": run.units_total, "units_pending": pending},
+    )
+    return run
+
+
+def billing_run_advance(*, run_id: int, now: dt.datetime | None = None) -> bool:
+    """Bill the run's next pending unit, if any: claimed with SKIP LOCKED so parallel lanes
+    never share one, billed and marked done in one transaction. When work remains, the lane
+    re-queues itself. Returns whether a unit was billed here.
+
+    A lost connection or a deadlock is left to the caller to retry; any other error rolls the
+    unit back, marks the run failed with the reason, and stops its lanes until it is resumed.
+    """
+    try:
+        return _billing_unit_next_bill(run_id=run_id, now=now)
+    except OperationalError:
+        raise
+    except Exception as error:
+        billing_run_fail(run_id=run_id, error=f"{type(error).__name__}: {error}")
+        raise
+
+
+@transaction.atomic
+def _billing_unit_next_bill(*, run_id: int, now: dt.datetime | None) -> bool:
+    now = now or timezone.now()
+    unit = (
+        BillingUnit.objects.select_for_update(skip_locked=True)
+        .filter(run_id=run_id, status=BillingUnitStatus.PENDING)
+        .order_by("number")
+        .first()
+    )
+    if unit is None:
+        return False
+    run = BillingRun.objects.select_related("fleet").get(pk=run_id)
+    if run.status != BillingRunStatus.RUNNING:
+        return False
+    sessions_by_driver: dict[int, list] = {driver_id: [] for driver_id in unit.driver_ids}
+    sessions = (
+        billable_session_list(fleet=run.fleet, ended_before=run.period_end)
+        .filter(driver_id__in=unit.driver_ids)
+        .select_for_update(of=("self",))
+        .annotate(
+            vehicle_cost_center_id=F("vehicle__cost_center_id"),
+            driver_cost_center_id=F("driver__cost_center_id"),
+            depot_name=F("connector__station__depot__name"),
+        )
+        .order_by("driver_id", "started_at", "pk")
+    )
+    for session in sessions:
+        sessions_by_driver[session.driver_id].append(session)
+    work = _UnitWork(run=run, now=now)
+    try:
+        for driver_id, driver_sessions in sessions_by_driver.items():
+            if driver_sessions:
+                work.add_driver(driver_id, driver_sessions)
+        work.save()
+    except Exception as error:
+        error.add_note(f"while billing unit {unit.number} of run {run_id}")
+        raise
+    unit.status = BillingUnitStatus.DONE
+    unit.finished_at = now
+    unit.save(update_fields=["status", "finished_at"])
+    BillingRun.objects.filter(pk=run_id).update(units_done=F("units_done") + 1, updated_at=now)
+    run.refresh_from_db(fields=["units_done", "units_total"])
+    from apps.payments.tasks import advance_billing_run, finalize_billing_run
+
+    if run.units_done == run.units_total:
+        _enqueue_after_commit(finalize_billing_run, run_id)
+    else:
+        _enqueue_after_commit(advance_billing_run, run_id)
+    logger.info(
+        "payments.billing_unit_done",
+        extra={"run_id": run_id, "unit": unit.number, "sessions": work.session_count},
+    )
+    return True
+
+
+def billing_run_fail(*, run_id: int, error: str) -> None:
+    """Mark a run failed with the reason; its done units stay done and resuming continues it."""
+    with transaction.atomic():
+        BillingRun.objects.filter(pk=run_id).exclude(status=BillingRunStatus.COMPLETED).update(
+            status=BillingRunStatus.FAILED, error=error[:2000], updated_at=timezone.now()
+        )
+    logger.error("payments.billing_run_failed", extra={"run_id": run_id, "error": error})
+
+
+class _UnitWork:
+    """The rows one unit writes, collected per driver and saved in bulk."""
+
+    def __init__(self, *, run: BillingRun, now: dt.datetime):
+        self.run = run
+        self.fleet = run.fleet
+        self.now = now
+        self.currency = run.currency
+        self.vat_rate = self.fleet.default_vat_rate
+        self.zone = self.fleet.zone
+        self.invoices: list[Invoice] = []
+        self.invoice_lines: list[tuple[Invoice, InvoiceLine]] = []
+        self.reimbursements: list[Reimbursement] = []
+        self.reimbursement_lines: list[tuple[Reimbursement, ReimbursementLine]] = []
+        self.allocations: list[CostAllocation] = []
+        self.statements: list[Statement] = []
+        self.session_ids: list[int] = []
+
+    @property
+    def session_count(self) -> int:
+        return len(self.session_ids)
+
+    def _period(self) -> dict:
+        return {"period_start": self.run.period_start, "period_end": self.run.period_end}
+
+    def _line_description(self, session: ChargingSession) -> str:
+        where = LocationKind(session.location_kind).label
+        if session.depot_name:
+            where = f"{where} {session.depot_name}"
+        started = session.started_at.astimezone(self.zone)
+        return f"{where} charging, {started:%Y-%m-%d %H:%M}"
+
+    def add_driver(self, driver_id: int, sessions: list[ChargingSession]) -> None:
+        private, business, home = [], [], []
+        for session in sessions:
+            if session.location_kind == LocationKind.HOME:
+                home.append(session)
+            elif session.purpose == SessionPurpose.PRIVATE:
+                private.append(session)
+            else:
+                business.append(session)
+        invoice = self._invoice(driver_id, private) if private else None
+        reimbursement = self._reimbursement(driver_id, home) if home else None
+        business_cost = ZERO
+        for session in business:
+            business_cost += session.price_excl_vat
+            self.allocations.append(
+                CostAllocation(
+                    fleet=self.fleet,
+                    billing_run=self.run,
+                    cost_center_id=session.vehicle_cost_center_id or session.driver_cost_center_id,
+                    session=session,
+                    driver_id=driver_id,
+                    currency=self.currency,
+                    amount=session.price_excl_vat,
+                    vat=session.price_vat,
+                    **self._period(),
+                )
+            )
+        owed = invoice.gross_total if invoice else ZERO
+        due = reimbursement.amount if reimbursement else ZERO
+        self.statements.append(
+            Statement(
+                fleet=self.fleet,
+                driver_id=driver_id,
+                billing_run=self.run,
+                period_label=self.run.period_label,
+                currency=self.currency,
+                invoice=invoice,
+                reimbursement=reimbursement,
+                private_session_count=len(private),
+                business_session_count=len(business),
+                home_session_count=len(home),
+                private_owed=owed,
+                business_cost=business_cost,
+                reimbursement_due=due,
+                net_to_driver=due - owed,
+                **self._period(),
+            )
+        )
+        self.session_ids.extend(session.pk for session in sessions)
+
+    def _invoice(self, driver_id: int, sessions: list[ChargingSession]) -> Invoice:
+        totals = document_totals(
+            ((session.price_excl_vat, self.vat_rate) for session in sessions), self.currency
+        )
+        invoice = Invoice(
+            fleet=self.fleet,
+            driver_id=driver_id,
+            billing_run=self.run,
+            currency=self.currency,
+            net_total=totals.net,
+            vat_total=totals.vat,
+            gross_total=totals.gross,
+            **self._period(),
+        )
+        self.invoices.append(invoice)
+        for position, session in enumerate(sessions, start=1):
+            amounts = line_amounts(session.price_excl_vat, self.vat_rate, self.currency)
+            kwh = (Decimal(session.energy_wh) / 1000).quantize(KWH_PLACES)
+            unit_price = (amounts.net / kwh).quantize(UNIT_PRICE_PLACES) if kwh else ZERO
+            self.invoice_lines.append(
+                (
+                    invoice,
+                    InvoiceLine(
+                        session=session,
+                        position=position,
+                        description=self._line_description(session),
+                        quantity_kwh=kwh,
+                        unit_price=unit_price,
+                        net=amounts.net,
+                        vat_rate=self.vat_rate,
+                        vat=amounts.vat,
+                        gross=amounts.gross,
+                    ),
+                )
+            )
+        return invoice
+
+    def _reimbursement(self, driver_id: int, sessions: list[ChargingSession]) -> Reimbursement:
+        reimbursement = Reimbursement(
+            fleet=self.fleet,
+            driver_id=driver_id,
+            billing_run=self.run,
+            currency=self.currency,
+            energy_wh=sum(session.energy_wh for session in sessions),
+            amount=sum((session.price_incl_vat for session in sessions), ZERO),
+            **self._period(),
+        )
+        self.reimbursements.append(reimbursement)
+        for session in sessions:
+            self.reimbursement_lines.append(
+                (
+                    reimbursement,
+                    ReimbursementLine(
+                        session=session,
+                        energy_wh=session.energy_wh,
+                        amount=session.price_incl_vat,
+                    ),
+                )
+            )
+        return reimbursement
+
+    def save(self) -> None:
+        Invoice.objects.bulk_create(self.invoices)
+        for invoice, line in self.invoice_lines:
+            line.invoice = invoice
+        InvoiceLine.objects.bulk_create(line for _, line in self.invoice_lines)
+        Reimbursement.objects.bulk_create(self.reimbursements)
+        for reimbursement, line in self.reimbursement_lines:
+            line.reimbursement = reimbursement
+        ReimbursementLine.objects.bulk_create(line for _, line in self.reimbursement_lines)
+        CostAllocation.objects.bulk_create(self.allocations)
+        Statement.objects.bulk_create(self.statements)
+        ChargingSession.objects.filter(pk__in=self.session_ids).update(
+            billed_at=self.now, updated_at=self.now
+        )
+
+
+@transaction.atomic
+def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
+    """Once every unit is done: issue the run's invoices in driver order with consecutive
+    numbers, add up the run's figures, and mark it completed. Safe to call again."""
+    now = now or timezone.now()
+    run = BillingRun.objects.select_for_update().select_related("fleet").get(pk=run.pk)
+    if run.status == BillingRunStatus.COMPLETED or run.units_done < run.units_total:
+        return run
+    drafts = list(
+        run.invoices.select_for_update()
+        .filter(status=InvoiceStatus.DRAFT)
+        .order_by("driver_id")
+        .only("pk", "driver_id")
+    )
+    _invoices_number(run.fleet, drafts, now)
+    figures = run.statements.aggregate(
+        statements=Count("pk"),
+        private=Sum("private_session_count"),
+        business=Sum("business_session_count"),
+        home=Sum("home_session_count"),
+        owed=Sum("private_owed"),
+        cost=Sum("business_cost"),
+        due=Sum("reimbursement_due"),
+    )
+    run.statement_count = figures["statements"]
+    run.session_count = sum(figures[part] or 0 for part in ("private", "business", "home"))
+    run.invoice_count = run.invoices.count()
+    run.invoiced_total = figures["owed"] or ZERO
+    run.allocated_total = figures["cost"] or ZERO
+    run.reimbursed_total = figures["due"] or ZERO
+    run.status = BillingRunStatus.COMPLETED
+    run.finished_at = now
+    run.error = ""
+    run.save(
+        update_fields=[
+            "statement_count",
+            "session_count",
+            "invoice_count",
+            "invoiced_total",
+            "allocated_total",
+            "reimbursed_total",
+            "status",
+            "finished_at",
+            "error",
+            "updated_at",
+        ]
+    )
+    if drafts:
+        from apps.payments.tasks import send_billing_run_invoices
+
+        _enqueue_after_commit(send_billing_run_invoices, run.pk)
+    logger.info(
+        "payments.billing_run_completed",
+        extra={"run_id": run.pk, "invoices": run.invoice_count, "sessions": run.session_count},
+    )
+    return run
+
+
+# Numbers, invoices, credit notes -------------------------------------------------------------
+
+
+def _numbers_take(fleet: Fleet, series: str, year: int, count: int) -> list[str]:
+    """The next `count` numbers of a series, from its counter row locked until commit."""
+    DocumentCounter.objects.bulk_create(
+        [DocumentCounter(fleet=fleet, series=series, year=year)], ignore_conflicts=True
+    )
+    counter = DocumentCounter.objects.select_for_update().get(fleet=fleet, series=series, year=year)
+    first = counter.last_number + 1
+    counter.last_number += count
+    counter.save(update_fields=["last_number"])
+    prefix = NUMBER_PREFIXES[series]
+    return [f"{prefix}-{year}-{number:06d}" for number in range(first, first + count)]
+
+
+def _invoices_number(fleet: Fleet, invoices: list[Invoice], now: dt.datetime) -> None:
+    if not invoices:
+        return
+    year = now.astimezone(fleet.zone).year
+    numbers = _numbers_take(fleet, DocumentSeries.INVOICE, year, len(invoices))
+    due_at = now + dt.timedelta(days=fleet.payment_terms_days)
+    for invoice, number in zip(invoices, numbers, strict=True):
+        invoice.number = number
+        invoice.status = InvoiceStatus.ISSUED
+        invoice.issued_at = now
+        invoice.due_at = due_at
+    Invoice.objects.bulk_update(
+        invoices, ["number", "status", "issued_at", "due_at"], batch_size=1000
+    )
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, now: dt.datetime | None = None) -> Invoice:
+    """Give a draft the next number of its fleet's year and freeze it; e-mail it on commit."""
+    now = now or timezone.now()
+    invoice = Invoice.objects.select_for_update().select_related("fleet").get(pk=invoice.pk)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise InvoiceNotDraft(
+            f"Invoice {invoice.number} is already issued; correct it with a credit note.",
+            field="status",
+        )
+    _invoices_number(invoice.fleet, [invoice], now)
+    from apps.payments.tasks import send_invoice_email
+
+    _enqueue_after_commit(send_invoice_email, invoice.pk)
+    logger.info("payments.invoice_issued", extra={"invoice_id": invoice.pk})
+    return invoice
+
+
+def _invoice_settle(invoice: Invoice, now: dt.datetime) -> None:
+    """Move an issued invoice's status with its balance: paid when nothing is left to pay,
+    void when every line is credited and nothing was paid."""
+    balance = invoice_balance(invoice=invoice)
+    fully_credited = not invoice.lines.filter(credit_lines__isnull=True).exists()
+    if fully_credited and balance.paid == 0:
+        status, paid_at = InvoiceStatus.VOID, None
+    elif balance.due <= 0:
+        status, paid_at = InvoiceStatus.PAID, invoice.paid_at or now
+    else:
+        status, paid_at = InvoiceStatus.ISSUED, None
+    if (status, paid_at) != (invoice.status, invoice.paid_at):
+        invoice.status, invoice.paid_at = status, paid_at
+        invoice.save(update_fields=["status", "paid_at", "updated_at"])
+
+
+@transaction.atomic
+def credit_note_issue(
+    *,
+    invoice: Invoice,
+    reason: str,
+    line_ids: list[int] | None = None,
+    issued_by=None,
+    now: dt.datetime | None = None,
+) -> CreditNote:
+    """Credit some lines of an issued invoice (all when `line_ids` is None) with a credit note
+    numbered in the fleet's own gapless series. Each line can be credited once."""
+    now = now or timezone.now()
+    invoice = Invoice.objects.select_for_update().select_related("fleet").get(pk=invoice.pk)
+    if invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
+        raise InvoiceNotIssued(
+            f"A {invoice.get_status_display().lower()} invoice cannot be credited.",
+            field="invoice",
+        )
+    if not reason.strip():
+        raise CreditNoteInvalid("Say why the invoice is credited.", field="reason")
+    lines = invoice.lines.order_by("position")
+    if line_ids is not None:
+        if not line_ids:
+            raise CreditNoteInvalid("Choose at least one line to credit.", field="lines")
+        lines = lines.filter(pk__in=line_ids)
+        unknown = set(line_ids) - {line.pk for line in lines}
+        if unknown:
+            raise CreditNoteInvalid(
+                f"Lines {sorted(unknown)} are not on invoice {invoice.number}.", field="lines"
+            )
+    lines = list(lines.filter(credit_lines__isnull=True))
+    if not lines or (line_ids is not None and len(lines) != len(line_ids)):
+        raise CreditNoteInvalid(
+            "These lines are already credited; a line is credited once.", field="lines"
+        )
+    totals = document_totals(((line.net, line.vat_rate) for line in lines), invoice.currency)
+    year = now.astimezone(invoice.fleet.zone).year
+    [number] = _numbers_take(invoice.fleet, DocumentSeries.CREDIT_NOTE, year, 1)
+    credit_note = CreditNote.objects.create(
+        fleet=invoice.fleet,
+        invoice=invoice,
+        number=number,
+        reason=reason.strip(),
+        currency=invoice.currency,
+        net_total=totals.net,
+        vat_total=totals.vat,
+        gross_total=totals.gross,
+        issued_at=now,
+        issued_by=issued_by,
+    )
+    CreditNoteLine.objects.bulk_create(
+        CreditNoteLine(
+            credit_note=credit_note,
+            invoice_line=line,
+            description=line.description,
+            net=line.net,
+            vat_rate=line.vat_rate,
+            vat=line.vat,
+            gross=line.gross,
+        )
+        for line in lines
+    )
+    _invoice_settle(invoice, now)
+    logger.info(
+        "payments.credit_note_issued",
+        extra={"credit_note_id": credit_note.pk, "invoice_id": invoice.pk},
+    )
+    return credit_note
+
+
+# Payments -----------------------------------------------------------------------------------
+
+
+def _payment_fingerprint(**fields) -> str:
+    canonical = json.dumps(fields, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _payment_amount(amount, currency: str) -> Decimal:
+    try:
+        value = Decimal(str(amount))
+    except InvalidOperation as error:
+        raise PaymentInvalid(f"{amount!r} is not an amount.", field="amount") from error
+    if not value.is_finite() or value <= 0:
+        raise PaymentInvalid("The amount must be more than zero.", field="amount")
+    if value != round_money(value, currency):
+        raise PaymentInvalid(
+            f"The amount has more decimals than {currency} allows "
+            f"(smallest unit {currency_minor_unit(currency)}).",
+            field="amount",
+        )
+    return round_money(value, currency)
+
+
+def _payment_replay(payment: Payment, fingerprint: str) -> Payment:
+    if payment.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This idempotency key was used for a different payment; use a new key.",
+            field="idempotency_key",
+        )
+    return payment
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    invoice: Invoice,
+    amount,
+    currency: str,
+    method: str,
+    idempotency_key: str,
+    received_at: dt.datetime,
+    provider_reference: str = "",
+    recorded_by=None,
+    now: dt.datetime | None = None,
+) -> tuple[Payment, bool]:
+    """Record money received against an issued invoice; returns (payment, created).
+
+    The same idempotency key with the same details returns the stored payment and changes
+    nothing; with other details it is refused. Part payments leave the rest due; paying more
+    than is due is kept and shown as overpaid. The invoice is paid once nothing is due.
+    """
+    now = now or timezone.now()
+    key = (idempotency_key or "").strip()
+    if not key:
+        raise PaymentInvalid("An idempotency key is needed.", field="idempotency_key")
+    if len(key) > Payment._meta.get_field("idempotency_key").max_length:
+        raise PaymentInvalid("The idempotency key is longer than 100.", field="idempotency_key")
+    require_aware(received_at, field="received_at")
+    if method not in PaymentMethod.values:
+        raise PaymentInvalid(
+            f"The method must be one of {', '.join(PaymentMethod.values)}.", field="method"
+        )
+    if currency != invoice.currency:
+        raise PaymentInvalid(
+            f"The invoice is in {invoice.currency}; a payment in {currency} is refused.",
+            field="currency",
+        )
+    value = _payment_amount(amount, currency)
+    fingerprint = _payment_fingerprint(
+        invoice=invoice.pk,
+        amount=str(value),
+        currency=currency,
+        method=method,
+        provider_reference=provider_reference,
+        received_at=received_at.astimezone(dt.UTC).isoformat(),
+    )
+    existing = Payment.objects.filter(fleet_id=invoice.fleet_id, idempotency_key=key).first()
+    if existing is not None:
+        return _payment_replay(existing, fingerprint), False
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status not in (InvoiceStatus.ISSUED, InvoiceStatus.PAID):
+        raise InvoiceNotIssued(
+            f"A {invoice.get_status_display().lower()} invoice takes no payments.",
+            field="invoice",
+        )
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                fleet_id=invoice.fleet_id,
+                invoice=invoice,
+                amount=value,
+                currency=currency,
+                method=method,
+                provider_reference=provider_reference,
+                idempotency_key=key,
+                request_fingerprint=fingerprint,
+                received_at=received_at,
+                recorded_by=recorded_by,
+            )
+    except IntegrityError:
+        existing = Payment.objects.get(fleet_id=invoice.fleet_id, idempotency_key=key)
+        return _payment_replay(existing, fingerprint), False
+    _invoice_settle(invoice, now)
+    logger.info(
+        "payments.payment_recorded",
+        extra={"payment_id": payment.pk, "invoice_id": invoice.pk, "amount": str(value)},
+    )
+    return payment, True
+
+
+# Reimbursements -----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def reimbursement_decide(
+    *,
+    reimbursement: Reimbursement,
+    approve: bool,
+    decided_by,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> Reimbursement:
+    """Approve a pending reimbursement for payout, or reject it with a reason."""
+    reimbursement = Reimbursement.objects.select_for_update().get(pk=reimbursement.pk)
+    if reimbursement.status != ReimbursementStatus.PENDING:
+        raise ReimbursementNotPending(
+            f"The reimbursement is {reimbursement.get_status_display().lower()}, not pending.",
+            field="status",
+        )
+    if not approve and not note.strip():
+        raise ReimbursementInvalid("Say why the reimbursement is rejected.", field="note")
+    reimbursement.status = ReimbursementStatus.APPROVED if approve else ReimbursementStatus.REJECTED
+    reimbursement.decided_by = decided_by
+    reimbursement.decided_at = now or timezone.now()
+    reimbursement.decision_note = note.strip()
+    reimbursement.save(
+        update_fields=["status", "decided_by", "decided_at", "decision_note", "updated_at"]
+    )
+    logger.info(
+        "payments.reimbursement_decided",
+        extra={"reimbursement_id": reimbursement.pk, "status": reimbursement.status},
+    )
+    return reimbursement
+
+
+# Schedules and e-mail -----------------------------------------------------------------------
+
+
+def billing_runs_start_due(*, now: dt.datetime) -> int:
+    """Start, for every fleet, the run of the period that last ended in the fleet's zone, if
+    it has none yet. Called hourly by the beat, so a run starts within the first hour of the
+    fleet's first day after the period. Returns how many runs were started."""
+    started = 0
+    for fleet in Fleet.objects.order_by("pk"):
+        period = billing_period_last_ended(fleet.billing_period, now, fleet.zone)
+        if fleet.created_at >= period.end:
+            continue
+        if BillingRun.objects.filter(fleet=fleet, period_start=period.start).exists():
+            continue
+        billing_run_start(fleet=fleet, period=period, now=now)
+        started += 1
+    return started
+
+
+def invoice_email_send(*, invoice: Invoice, now: dt.datetime | None = None) -> bool:
+    """E-mail an issued invoice to its driver with the PDF attached, once; returns whether it
+    was sent now. The mark is set after sending: a crash in between may send it twice, never
+    zero times."""
+    invoice = Invoice.objects.select_related("fleet", "driver").get(pk=invoice.pk)
+    if not invoice.is_issued or invoice.emailed_at is not None or not invoice.driver.email:
+        return False
+    context = {"invoice": invoice, "driver": invoice.driver, "fleet": invoice.fleet}
+    message = EmailMultiAlternatives(
+        subject=f"{invoice.fleet.name}: invoice {invoice.number}",
+        body=render_to_string("payments/email/invoice_issued.txt", context),
+        to=[invoice.driver.email],
+    )
+    message.attach_alternative(
+        render_to_string("payments/email/invoice_issued.html", context), "text/html"
+    )
+    message.attach(invoice_pdf_filename(invoice), invoice_pdf(invoice), "application/pdf")
+    message.send()
+    invoice.emailed_at = now or timezone.now()
+    invoice.save(update_fields=["emailed_at", "updated_at"])
+    logger.info("payments.invoice_emailed", extra={"invoice_id": invoice.pk})
+    return True
+
+
+def billing_run_invoices_email(*, run_id: int) -> int:
+    """E-mail every issued invoice of a run not sent yet; returns how many were sent."""
+    sent = 0
+    for invoice in Invoice.objects.filter(billing_run_id=run_id, emailed_at__isnull=True).exclude(
+        status=InvoiceStatus.DRAFT
+    ):
+        sent += invoice_email_send(invoice=invoice)
+    return sent

@@ -1,0 +1,60 @@
+"""Invoice and credit note totals: VAT per rate over the summed line nets (EN 16931 BR-CO-17),
+rounded once per rate, so the lines' nets plus the VAT always make the gross exactly. Pure."""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import NamedTuple
+
+from voltop.core.money import round_money
+
+HUNDRED = Decimal(100)
+
+
+class VatSubtotal(NamedTuple):
+    """One VAT rate's share of a document (an EN 16931 VAT breakdown row)."""
+
+    rate: Decimal
+    taxable: Decimal
+    vat: Decimal
+
+
+class DocumentTotals(NamedTuple):
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+    by_rate: tuple[VatSubtotal, ...]
+
+
+class LineAmounts(NamedTuple):
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+def vat_of(net: Decimal, rate: Decimal, currency: str) -> Decimal:
+    """VAT at `rate` percent on `net`, rounded half-up to the currency's minor unit."""
+    return round_money(net * rate / HUNDRED, currency)
+
+
+def line_amounts(net: Decimal, rate: Decimal, currency: str) -> LineAmounts:
+    """A line's own VAT and gross, shown beside it; the document's VAT comes from the rates."""
+    net = round_money(net, currency)
+    vat = vat_of(net, rate, currency)
+    return LineAmounts(net=net, vat=vat, gross=net + vat)
+
+
+def document_totals(lines: Iterable[tuple[Decimal, Decimal]], currency: str) -> DocumentTotals:
+    """Totals of a document whose lines are (net, VAT rate) pairs."""
+    taxable_by_rate: dict[Decimal, Decimal] = {}
+    for net, rate in lines:
+        rate = rate.normalize() if rate else Decimal(0)
+        taxable_by_rate[rate] = taxable_by_rate.get(rate, Decimal(0)) + round_money(net, currency)
+    by_rate = tuple(
+        VatSubtotal(rate=rate, taxable=taxable, vat=vat_of(taxable, rate, currency))
+        for rate, taxable in sorted(taxable_by_rate.items())
+    )
+    net_total = round_money(sum((row.taxable for row in by_rate), Decimal(0)), currency)
+    vat_total = round_money(sum((row.vat for row in by_rate), Decimal(0)), currency)
+    return DocumentTotals(
+        net=net_total, vat=vat_total, gross=net_total + vat_total, by_rate=by_rate
+    )
