@@ -1,0 +1,481 @@
+"""After billing: issuing drafts, credit notes, payments with idempotency keys, reimbursement
+decisions, and issued documents that never change."""
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from apps.charging.choices import LocationKind, SessionPurpose
+from apps.payments import services
+from apps.payments.choices import (
+    InvoiceStatus,
+    PaymentMethod,
+    ReimbursementStatus,
+)
+from apps.payments.exceptions import (
+    CreditNoteInvalid,
+    IdempotencyKeyReused,
+    InvoiceImmutable,
+    InvoiceNotDraft,
+    InvoiceNotIssued,
+    PaymentInvalid,
+    ReimbursementInvalid,
+    ReimbursementNotPending,
+)
+from apps.payments.models import CreditNote, DocumentCounter, Invoice, InvoiceLine, Payment
+from apps.payments.selectors import invoice_balance
+from tests.factories import DriverFactory, FleetFactory, UserFactory
+from tests.payments.builders import priced_session_create
+from voltop.core.timeutils import NaiveDatetime
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+UTC = dt.UTC
+RECEIVED = dt.datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+
+
+def utc(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=UTC)
+
+
+@pytest.fixture
+def driver():
+    return DriverFactory(fleet=FleetFactory(default_vat_rate=D("21.00")))
+
+
+@pytest.fixture
+def invoice(driver, run_billing) -> Invoice:
+    """An issued invoice of three lines: nets 10.00, 5.00 and 2.50, 21 % VAT, gross 21.18."""
+    for day, net in enumerate([D("10.00"), D("5.00"), D("2.50")], start=3):
+        priced_session_create(driver=driver, started_at=utc(2026, 10, day, 8), price_excl_vat=net)
+    run_billing(driver.fleet, "2026-10")
+    return Invoice.objects.get(driver=driver)
+
+
+def pay(invoice: Invoice, amount, key: str = "key-1", **changes):
+    details = {
+        "invoice": invoice,
+        "amount": amount,
+        "currency": invoice.currency,
+        "method": PaymentMethod.BANK_TRANSFER,
+        "idempotency_key": key,
+        "received_at": RECEIVED,
+        "provider_reference": "BANK-REF-1",
+    }
+    return services.payment_record(**{**details, **changes})
+
+
+def test_the_invoice_fixture_is_what_its_docstring_says(invoice):
+    assert (invoice.net_total, invoice.vat_total, invoice.gross_total) == (
+        D("17.50"),
+        D("3.68"),
+        D("21.18"),
+    )
+    assert invoice.status == InvoiceStatus.ISSUED
+
+
+class TestIssuing:
+    def draft_create(self, driver) -> Invoice:
+        return Invoice.objects.create(
+            fleet=driver.fleet,
+            driver=driver,
+            currency="EUR",
+            period_start=utc(2026, 9, 30, 22),
+            period_end=utc(2026, 10, 31, 23),
+            net_total=D("1.00"),
+            vat_total=D("0.21"),
+            gross_total=D("1.21"),
+        )
+
+    def test_a_draft_gets_the_next_number_of_its_fleets_year(self, invoice, driver):
+        draft = self.draft_create(driver)
+
+        issued = services.invoice_issue(invoice=draft, now=utc(2026, 11, 21, 10))
+
+        assert issued.number == "VT-2026-000002"
+        assert issued.status == InvoiceStatus.ISSUED
+        assert issued.due_at == utc(2026, 12, 5, 10)
+
+    def test_the_year_of_the_number_is_the_year_in_the_fleets_zone(self, driver):
+        new_year_in_amsterdam = utc(2026, 12, 31, 23, 30)
+
+        issued = services.invoice_issue(
+            invoice=self.draft_create(driver), now=new_year_in_amsterdam
+        )
+
+        assert issued.number == "VT-2027-000001"
+
+    def test_issuing_an_issued_invoice_is_refused_and_changes_nothing(self, invoice):
+        with pytest.raises(InvoiceNotDraft):
+            services.invoice_issue(invoice=invoice)
+
+        assert Invoice.objects.get(pk=invoice.pk).number == "VT-2026-000001"
+        assert DocumentCounter.objects.get().last_number == 1
+
+    def test_a_rolled_back_issue_gives_its_number_to_the_next_invoice(self, driver):
+        first, second = self.draft_create(driver), self.draft_create(driver)
+
+        def issue_then_fail():
+            with transaction.atomic():
+                services.invoice_issue(invoice=first)
+                raise RuntimeError("the request failed after issuing")
+
+        with pytest.raises(RuntimeError):
+            issue_then_fail()
+
+        assert services.invoice_issue(invoice=second).number == "VT-2026-000001"
+        first.refresh_from_db()
+        assert (first.status, first.number) == (InvoiceStatus.DRAFT, "")
+
+
+class TestIssuedInvoicesNeverChange:
+    def test_the_orm_refuses_to_save_an_issued_invoice(self, invoice):
+        invoice.gross_total = D("1.00")
+
+        with pytest.raises(InvoiceImmutable):
+            invoice.save()
+        with pytest.raises(InvoiceImmutable):
+            invoice.save(update_fields=["gross_total"])
+
+        assert Invoice.objects.get(pk=invoice.pk).gross_total == D("21.18")
+
+    def test_the_orm_refuses_to_delete_an_issued_invoice_or_touch_its_lines(self, invoice):
+        line = invoice.lines.first()
+        line.net = D("0.01")
+
+        with pytest.raises(InvoiceImmutable):
+            invoice.delete()
+        with pytest.raises(InvoiceImmutable):
+            line.save()
+        with pytest.raises(InvoiceImmutable):
+            line.delete()
+
+        assert InvoiceLine.objects.filter(invoice=invoice).count() == 3
+        assert InvoiceLine.objects.get(pk=line.pk).net == D("10.00")
+
+    @pytest.mark.postgres
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"gross_total": D("1.00"), "net_total": D("0.79"), "vat_total": D("0.21")},
+            {"number": "VT-2026-999999"},
+            {"status": InvoiceStatus.DRAFT, "number": "", "issued_at": None},
+            {"due_at": utc(2027, 1, 1)},
+        ],
+    )
+    def test_the_database_refuses_an_update_that_gets_around_the_orm(self, invoice, change):
+        with (
+            pytest.raises(IntegrityError, match="is issued and cannot change"),
+            transaction.atomic(),
+        ):
+            Invoice.objects.filter(pk=invoice.pk).update(**change)
+
+        stored = Invoice.objects.get(pk=invoice.pk)
+        assert (stored.number, stored.gross_total, stored.status) == (
+            "VT-2026-000001",
+            D("21.18"),
+            InvoiceStatus.ISSUED,
+        )
+
+    @pytest.mark.postgres
+    def test_the_database_refuses_deleting_an_issued_invoice_and_changing_its_lines(self, invoice):
+        with (
+            pytest.raises(IntegrityError, match="cannot be deleted"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("DELETE FROM payments_invoice WHERE id = %s", [invoice.pk])
+        with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+            InvoiceLine.objects.filter(invoice=invoice).update(net=D("0.01"))
+        with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+            InvoiceLine.objects.filter(invoice=invoice).delete()
+
+        assert sorted(
+            InvoiceLine.objects.filter(invoice=invoice).values_list("net", flat=True)
+        ) == [
+            D("2.50"),
+            D("5.00"),
+            D("10.00"),
+        ]
+
+    @pytest.mark.postgres
+    def test_the_database_lets_the_status_move_on_to_paid(self, invoice):
+        Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, paid_at=RECEIVED)
+
+        assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.PAID
+
+    @pytest.mark.postgres
+    def test_the_database_refuses_changing_a_credit_note(self, invoice):
+        credit_note = services.credit_note_issue(invoice=invoice, reason="Wrong tariff")
+
+        with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+            CreditNote.objects.filter(pk=credit_note.pk).update(reason="Other")
+
+        assert CreditNote.objects.get(pk=credit_note.pk).reason == "Wrong tariff"
+
+
+class TestCreditNotes:
+    def test_crediting_every_line_voids_an_unpaid_invoice(self, invoice):
+        user = UserFactory()
+
+        credit_note = services.credit_note_issue(
+            invoice=invoice, reason="Charged twice", issued_by=user
+        )
+
+        invoice.refresh_from_db()
+        assert credit_note.number == "CN-2026-000001"
+        assert (credit_note.net_total, credit_note.vat_total, credit_note.gross_total) == (
+            D("17.50"),
+            D("3.68"),
+            D("21.18"),
+        )
+        assert credit_note.lines.count() == 3
+        assert credit_note.issued_by == user
+        assert invoice.status == InvoiceStatus.VOID
+        assert invoice_balance(invoice=invoice).due == D("0.00")
+
+    def test_crediting_some_lines_lowers_what_is_due(self, invoice):
+        line = invoice.lines.get(net=D("10.00"))
+
+        credit_note = services.credit_note_issue(
+            invoice=invoice, reason="Charger fault", line_ids=[line.pk]
+        )
+
+        invoice.refresh_from_db()
+        assert credit_note.gross_total == D("12.10")
+        assert invoice.status == InvoiceStatus.ISSUED
+        assert invoice_balance(invoice=invoice).due == D("9.08")
+
+    def test_credit_notes_are_numbered_in_their_own_series(self, invoice):
+        lines = list(invoice.lines.all())
+
+        numbers = [
+            services.credit_note_issue(invoice=invoice, reason="Fix", line_ids=[line.pk]).number
+            for line in lines[:2]
+        ]
+
+        assert numbers == ["CN-2026-000001", "CN-2026-000002"]
+        assert DocumentCounter.objects.get(series="invoice").last_number == 1
+
+    @pytest.mark.parametrize(
+        ("arguments", "field", "message"),
+        [
+            ({"reason": "  "}, "reason", "Say why"),
+            ({"reason": "Fix", "line_ids": []}, "lines", "at least one line"),
+            ({"reason": "Fix", "line_ids": [999_999]}, "lines", "not on invoice VT-2026-000001"),
+        ],
+    )
+    def test_a_credit_note_without_reason_or_lines_is_refused_and_nothing_is_issued(
+        self, invoice, arguments, field, message
+    ):
+        with pytest.raises(CreditNoteInvalid, match=message) as refusal:
+            services.credit_note_issue(invoice=invoice, **arguments)
+
+        assert refusal.value.field == field
+        assert not CreditNote.objects.exists()
+        assert not DocumentCounter.objects.filter(series="credit_note").exists()
+
+    def test_a_line_is_credited_once(self, invoice):
+        line = invoice.lines.first()
+        services.credit_note_issue(invoice=invoice, reason="Fix", line_ids=[line.pk])
+
+        with pytest.raises(CreditNoteInvalid, match="already credited"):
+            services.credit_note_issue(invoice=invoice, reason="Again", line_ids=[line.pk])
+
+        assert CreditNote.objects.count() == 1
+
+    def test_a_void_invoice_cannot_be_credited_again(self, invoice):
+        services.credit_note_issue(invoice=invoice, reason="Fix")
+
+        with pytest.raises(InvoiceNotIssued):
+            services.credit_note_issue(invoice=invoice, reason="Again")
+
+        assert CreditNote.objects.count() == 1
+
+
+class TestPayments:
+    def test_a_part_payment_leaves_the_rest_due(self, invoice):
+        payment, created = pay(invoice, "10.00")
+
+        invoice.refresh_from_db()
+        assert created
+        assert (payment.amount, payment.currency) == (D("10.00"), "EUR")
+        assert invoice.status == InvoiceStatus.ISSUED
+        assert invoice_balance(invoice=invoice).due == D("11.18")
+
+    def test_payments_that_settle_the_invoice_make_it_paid(self, invoice):
+        pay(invoice, "10.00", key="a")
+        pay(invoice, "11.18", key="b")
+
+        invoice.refresh_from_db()
+        assert invoice.status == InvoiceStatus.PAID
+        assert invoice.paid_at is not None
+        assert invoice_balance(invoice=invoice).due == D("0.00")
+
+    def test_an_overpayment_is_kept_and_shown_as_overpaid(self, invoice):
+        pay(invoice, "25.00")
+
+        invoice.refresh_from_db()
+        balance = invoice_balance(invoice=invoice)
+        assert invoice.status == InvoiceStatus.PAID
+        assert (balance.due, balance.overpaid) == (D("-3.82"), D("3.82"))
+
+    def test_a_replay_with_the_same_key_and_body_returns_the_stored_payment(self, invoice):
+        first, _ = pay(invoice, "10.00")
+
+        replay, created = pay(invoice, "10.00")
+
+        assert not created
+        assert replay.pk == first.pk
+        assert Payment.objects.count() == 1
+        assert invoice_balance(invoice=invoice).paid == D("10.00")
+
+    @pytest.mark.parametrize(
+        "change",
+        [
+            {"amount": D("10.01")},
+            {"method": PaymentMethod.CARD},
+            {"provider_reference": "OTHER"},
+            {"received_at": RECEIVED + dt.timedelta(minutes=1)},
+        ],
+    )
+    def test_the_same_key_with_another_body_is_refused_and_changes_nothing(self, invoice, change):
+        pay(invoice, "10.00")
+
+        with pytest.raises(IdempotencyKeyReused) as refusal:
+            pay(invoice, **{"amount": "10.00", **change})
+
+        assert refusal.value.field == "idempotency_key"
+        assert Payment.objects.count() == 1
+        assert invoice_balance(invoice=invoice).paid == D("10.00")
+
+    @pytest.mark.parametrize(
+        ("change", "field", "message"),
+        [
+            ({"amount": D("0")}, "amount", "more than zero"),
+            ({"amount": D("-5")}, "amount", "more than zero"),
+            ({"amount": D("1.001")}, "amount", "more decimals than EUR allows"),
+            ({"amount": "ten"}, "amount", "is not an amount"),
+            ({"currency": "USD"}, "currency", "in EUR; a payment in USD"),
+            ({"method": "cheque"}, "method", "must be one of"),
+            ({"idempotency_key": " "}, "idempotency_key", "is needed"),
+            ({"idempotency_key": "k" * 101}, "idempotency_key", "longer than 100"),
+        ],
+    )
+    def test_a_payment_that_breaks_a_rule_is_refused_and_nothing_is_recorded(
+        self, invoice, change, field, message
+    ):
+        with pytest.raises(PaymentInvalid, match=message) as refusal:
+            pay(invoice, **{"amount": "10.00", **change})
+
+        assert refusal.value.field == field
+        assert not Payment.objects.exists()
+        assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.ISSUED
+
+    def test_a_payment_without_time_zone_is_refused(self, invoice):
+        with pytest.raises(NaiveDatetime):
+            pay(invoice, "10.00", received_at=dt.datetime(2026, 11, 20, 9, 30))  # noqa: DTZ001
+
+        assert not Payment.objects.exists()
+
+    def test_a_void_invoice_takes_no_payment(self, invoice):
+        services.credit_note_issue(invoice=invoice, reason="Fix")
+
+        with pytest.raises(InvoiceNotIssued):
+            pay(invoice, "10.00")
+
+        assert not Payment.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_payments_with_one_key_record_one_payment(
+    driver, django_capture_on_commit_callbacks
+):
+    for day in (3, 4):
+        priced_session_create(driver=driver, started_at=utc(2026, 10, day, 8))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.billing_run_start(
+            fleet=driver.fleet,
+            period=services.billing_period_for(fleet=driver.fleet, label="2026-10"),
+        )
+    invoice = Invoice.objects.get()
+    barrier = threading.Barrier(4)
+    outcomes = []
+
+    def record():
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(pay(invoice, "5.00", key="same-key"))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=record) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert len(outcomes) == 4
+    assert sorted(created for _, created in outcomes) == [False, False, False, True]
+    assert {payment.pk for payment, _ in outcomes} == {Payment.objects.get().pk}
+    assert invoice_balance(invoice=invoice).paid == D("5.00")
+
+
+class TestReimbursements:
+    @pytest.fixture
+    def reimbursement(self, driver, run_billing):
+        priced_session_create(
+            driver=driver,
+            location_kind=LocationKind.HOME,
+            purpose=SessionPurpose.BUSINESS,
+            started_at=utc(2026, 10, 3, 18),
+        )
+        run_billing(driver.fleet, "2026-10")
+        return driver.reimbursements.get()
+
+    def test_a_manager_approves_a_pending_reimbursement(self, reimbursement):
+        manager = UserFactory()
+
+        decided = services.reimbursement_decide(
+            reimbursement=reimbursement, approve=True, decided_by=manager
+        )
+
+        assert (decided.status, decided.decided_by) == (ReimbursementStatus.APPROVED, manager)
+        assert decided.decided_at is not None
+
+    def test_a_rejection_needs_a_reason(self, reimbursement):
+        with pytest.raises(ReimbursementInvalid) as refusal:
+            services.reimbursement_decide(
+                reimbursement=reimbursement, approve=False, decided_by=UserFactory(), note=" "
+            )
+
+        assert refusal.value.field == "note"
+        reimbursement.refresh_from_db()
+        assert (reimbursement.status, reimbursement.decided_at) == (
+            ReimbursementStatus.PENDING,
+            None,
+        )
+
+    def test_a_decided_reimbursement_cannot_be_decided_again(self, reimbursement):
+        services.reimbursement_decide(
+            reimbursement=reimbursement,
+            approve=False,
+            decided_by=UserFactory(),
+            note="No meter photo",
+        )
+
+        with pytest.raises(ReimbursementNotPending):
+            services.reimbursement_decide(
+                reimbursement=reimbursement, approve=True, decided_by=UserFactory()
+            )
+
+        reimbursement.refresh_from_db()
+        assert (reimbursement.status, reimbursement.decision_note) == (
+            ReimbursementStatus.REJECTED,
+            "No meter photo",
+        )
