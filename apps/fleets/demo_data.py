@@ -32,6 +32,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.charging.choices import (
@@ -955,6 +956,7 @@ def demo_fleet_seed() -> SeedReport:
     if driver_login:
         logins = (*logins, DemoLogin("driver", driver_login))
     if not present:
+        rows.update(_demo_billing_history())
         logger.info(
             "seed.demo_fleet_created: built the demo fleet",
             extra={"event": "seed.demo_fleet_created", "slug": DEMO_FLEET_SLUG, "rows": rows},
@@ -967,6 +969,70 @@ def demo_fleet_seed() -> SeedReport:
         logins=logins,
         password=DEMO_PASSWORD,
     )
+
+
+def _demo_billing_history() -> dict[str, int]:
+    """Bill the demo fleet's ended months through the billing services, then settle some of it
+    as a finance team would: payments in full and in part, a credit note, reimbursement
+    decisions. Runs after the fleet has committed, so the background work (eager without
+    Redis) sees it. The drivers are fictional, so their invoices are not e-mailed."""
+    from apps.payments.choices import BillingRunStatus, PaymentMethod
+    from apps.payments.models import BillingRun, CreditNote, Invoice, Payment, Reimbursement
+    from apps.payments.periods import billing_period_last_ended, billing_period_of_day
+    from apps.payments.services import (
+        billing_run_start,
+        credit_note_issue,
+        payment_record,
+        reimbursement_decide,
+    )
+
+    fleet = Fleet.objects.get(slug=DEMO_FLEET_SLUG)
+    now = timezone.now()
+    window_start, _ = seed_window(fleet.zone)
+    last = billing_period_last_ended(fleet.billing_period, now, fleet.zone)
+    period = billing_period_of_day(
+        fleet.billing_period, window_start.astimezone(fleet.zone).date(), fleet.zone
+    )
+    with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
+        while period.start <= last.start:
+            billing_run_start(fleet=fleet, period=period, now=now)
+            period = billing_period_of_day(fleet.billing_period, period.end_day, fleet.zone)
+    if BillingRun.objects.filter(fleet=fleet).exclude(status=BillingRunStatus.COMPLETED).exists():
+        return {}
+    finance = get_user_model().objects.get(username=DEMO_FINANCE_EMAIL)
+    invoices = list(Invoice.objects.filter(fleet=fleet).order_by("period_start", "number"))
+    for index, invoice in enumerate(invoices[: max(len(invoices) - 6, 0)]):
+        share = Decimal("0.5") if index % 5 == 4 else Decimal(1)
+        payment_record(
+            invoice=invoice,
+            amount=round_money(invoice.gross_total * share, invoice.currency),
+            currency=invoice.currency,
+            method=PaymentMethod.PAYROLL if index % 2 else PaymentMethod.BANK_TRANSFER,
+            idempotency_key=f"demo-payment-{invoice.number}",
+            received_at=invoice.issued_at + timedelta(days=3 + index % 9),
+            provider_reference=f"SALARY-{invoice.period_start:%Y%m}" if index % 2 else "",
+            recorded_by=finance,
+        )
+    if invoices:
+        unpaid = invoices[-1]
+        credit_note_issue(
+            invoice=unpaid,
+            reason="Charger fault: session stopped early, charged in full.",
+            line_ids=[unpaid.lines.order_by("position").values_list("pk", flat=True)[0]],
+            issued_by=finance,
+        )
+    for index, reimbursement in enumerate(
+        Reimbursement.objects.filter(fleet=fleet).order_by("period_start", "driver_id")
+    ):
+        if reimbursement.period_end <= last.start and index % 7 != 6:
+            reimbursement_decide(reimbursement=reimbursement, approve=True, decided_by=finance)
+    return {
+        "BillingRun": BillingRun.objects.filter(fleet=fleet).count(),
+        "Invoice": len(invoices),
+        "Payment": Payment.objects.filter(fleet=fleet).count(),
+        "CreditNote": CreditNote.objects.filter(fleet=fleet).count(),
+        "Reimbursement": Reimbursement.objects.filter(fleet=fleet).count(),
+    }
 
 
 def _demo_fleet_build() -> dict[str, int]:

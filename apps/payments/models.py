@@ -24,6 +24,14 @@ from apps.payments.exceptions import InvoiceImmutable
 from voltop.core.models import TimeStampedModel
 
 ZERO = Decimal("0.00")
+HALF_CENT = Decimal("0.005")
+
+
+def _sum_is(total: str, *parts: F) -> Q:
+    """`total` equals the sum of `parts`. Amounts have two places, so the window of half a cent
+    either side is exact equality on PostgreSQL and tolerates SQLite storing them as floats."""
+    expected = sum(parts[1:], parts[0])
+    return Q(**{f"{total}__gt": expected - HALF_CENT, f"{total}__lt": expected + HALF_CENT})
 
 
 def _money(**options) -> models.DecimalField:
@@ -194,7 +202,7 @@ class Invoice(TimeStampedModel):
                 violation_error_message="The driver already has an invoice from this run.",
             ),
             models.CheckConstraint(
-                condition=Q(gross_total=F("net_total") + F("vat_total")),
+                condition=_sum_is("gross_total", F("net_total"), F("vat_total")),
                 name="invoice_gross_is_net_plus_vat",
                 violation_error_code="invoice_gross_is_net_plus_vat",
                 violation_error_message="The gross must be the net plus the VAT.",
@@ -338,7 +346,7 @@ class CreditNote(TimeStampedModel):
                 fields=["fleet", "number"], name="credit_note_number_unique_per_fleet"
             ),
             models.CheckConstraint(
-                condition=Q(gross_total=F("net_total") + F("vat_total")),
+                condition=_sum_is("gross_total", F("net_total"), F("vat_total")),
                 name="credit_note_gross_is_net_plus_vat",
                 violation_error_code="credit_note_gross_is_net_plus_vat",
                 violation_error_message="The gross must be the net plus the VAT.",
@@ -538,7 +546,7 @@ class Statement(models.Model):
                 violation_error_message="The driver already has a statement from this run.",
             ),
             models.CheckConstraint(
-                condition=Q(net_to_driver=F("reimbursement_due") - F("private_owed")),
+                condition=_sum_is("net_to_driver", F("reimbursement_due"), -F("private_owed")),
                 name="statement_net_is_reimbursement_minus_owed",
                 violation_error_code="statement_net_is_reimbursement_minus_owed",
                 violation_error_message="The net must be the reimbursement minus what is owed.",
