@@ -229,6 +229,16 @@ def _billing_unit_next_bill(*, run_id: int, now: dt.datetime | None) -> bool:
         billable_session_list(fleet=run.fleet, ended_before=run.period_end)
         .filter(driver_id__in=unit.driver_ids)
         .select_for_update(of=("self",))
+        .only(
+            "driver_id",
+            "location_kind",
+            "purpose",
+            "started_at",
+            "energy_wh",
+            "price_excl_vat",
+            "price_vat",
+            "price_incl_vat",
+        )
         .annotate(
             vehicle_cost_center_id=F("vehicle__cost_center_id"),
             driver_cost_center_id=F("driver__cost_center_id"),
