@@ -30,6 +30,21 @@ from apps.charging.services import tariff_publish
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.payments import services as payments_services
+from apps.payments.choices import BillingRunStatus, BillingUnitStatus, PaymentMethod
+from apps.payments.models import (
+    BillingRun,
+    BillingUnit,
+    CostAllocation,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Reimbursement,
+    ReimbursementLine,
+    Statement,
+)
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 
 UTC = dt.UTC
@@ -263,6 +278,17 @@ class FleetRows:
     tariff: Tariff
     tariff_element: TariffElement
     tariff_version: TariffVersion
+    billing_run: BillingRun
+    billing_unit: BillingUnit
+    invoice: Invoice
+    invoice_line: InvoiceLine
+    payment: Payment
+    credit_note: CreditNote
+    credit_note_line: CreditNoteLine
+    cost_allocation: CostAllocation
+    reimbursement: Reimbursement
+    reimbursement_line: ReimbursementLine
+    statement: Statement
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -274,8 +300,9 @@ class FleetRows:
 
 def fleet_rows_create(**fleet_kwargs) -> FleetRows:
     """A fleet with one row of every model: a viewer's membership, a driver with a login and a
-    token, a vehicle assigned to them with an odometer reading, a station with a connector, and a
-    completed session there with one meter value."""
+    token, a vehicle assigned to them with an odometer reading, a station with a connector, a
+    completed session there with one meter value, and the billing of March 2026 with one row of
+    every billing document (see billing_rows_create)."""
     fleet = FleetFactory(**fleet_kwargs)
     depot = DepotFactory(fleet=fleet)
     cost_center = CostCenterFactory(fleet=fleet)
@@ -314,4 +341,136 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         tariff=tariff,
         tariff_element=tariff_element,
         tariff_version=tariff_version,
+        **billing_rows_create(fleet=fleet, driver=driver, cost_center=cost_center, session=session),
     )
+
+
+def billing_rows_create(*, fleet, driver, cost_center, session) -> dict:
+    """The fleet's billing run of March 2026 with one row of each billing document, all about
+    the fleet's one session.
+
+    The fleet rows hold one session, left unbilled so the charging admin can still change it;
+    a run through the services would bill it, so these rows are written as billing writes them.
+    The invoice is then issued, paid in part (2.00) and credited whole through the services,
+    which leaves it paid, overpaid by the 2.00.
+    """
+    period = payments_services.billing_period_for(fleet=fleet, label="2026-03")
+    billed_at = dt.datetime(2026, 4, 1, 6, 0, tzinfo=UTC)
+    owed, business_cost, reimbursed = Decimal("7.44"), Decimal("6.15"), Decimal("5.13")
+    period_fields = {"period_start": period.start, "period_end": period.end}
+    run = BillingRun.objects.create(
+        fleet=fleet,
+        period_kind=period.kind,
+        period_label=period.label,
+        status=BillingRunStatus.COMPLETED,
+        currency=fleet.currency,
+        units_total=1,
+        units_done=1,
+        session_count=1,
+        statement_count=1,
+        invoice_count=1,
+        invoiced_total=owed,
+        allocated_total=business_cost,
+        reimbursed_total=reimbursed,
+        started_at=billed_at,
+        finished_at=billed_at,
+        **period_fields,
+    )
+    unit = BillingUnit.objects.create(
+        run=run,
+        number=1,
+        driver_ids=[driver.pk],
+        status=BillingUnitStatus.DONE,
+        finished_at=billed_at,
+    )
+    draft = Invoice.objects.create(
+        fleet=fleet,
+        driver=driver,
+        billing_run=run,
+        currency=fleet.currency,
+        net_total=business_cost,
+        vat_total=owed - business_cost,
+        gross_total=owed,
+        **period_fields,
+    )
+    invoice_line = InvoiceLine.objects.create(
+        invoice=draft,
+        session=session,
+        position=1,
+        description="Depot charging, 2026-03-02 09:00",
+        quantity_kwh=Decimal("20.500"),
+        unit_price=Decimal("0.30000"),
+        net=business_cost,
+        vat_rate=fleet.default_vat_rate,
+        vat=owed - business_cost,
+        gross=owed,
+    )
+    invoice = payments_services.invoice_issue(invoice=draft, now=billed_at)
+    payment, _created = payments_services.payment_record(
+        invoice=invoice,
+        amount=Decimal("2.00"),
+        currency=fleet.currency,
+        method=PaymentMethod.BANK_TRANSFER,
+        idempotency_key=f"fleet-rows-{fleet.pk}",
+        received_at=dt.datetime(2026, 4, 10, 9, 0, tzinfo=UTC),
+        now=dt.datetime(2026, 4, 10, 9, 0, tzinfo=UTC),
+    )
+    credit_note = payments_services.credit_note_issue(
+        invoice=invoice,
+        reason="Charged by mistake",
+        now=dt.datetime(2026, 4, 12, 9, 0, tzinfo=UTC),
+    )
+    invoice.refresh_from_db()
+    reimbursement = Reimbursement.objects.create(
+        fleet=fleet,
+        driver=driver,
+        billing_run=run,
+        currency=fleet.currency,
+        energy_wh=session.energy_wh,
+        amount=reimbursed,
+        **period_fields,
+    )
+    return {
+        "billing_run": run,
+        "billing_unit": unit,
+        "invoice": invoice,
+        "invoice_line": invoice_line,
+        "payment": payment,
+        "credit_note": credit_note,
+        "credit_note_line": credit_note.lines.get(),
+        "cost_allocation": CostAllocation.objects.create(
+            fleet=fleet,
+            billing_run=run,
+            cost_center=cost_center,
+            session=session,
+            driver=driver,
+            currency=fleet.currency,
+            amount=business_cost,
+            vat=owed - business_cost,
+            **period_fields,
+        ),
+        "reimbursement": reimbursement,
+        "reimbursement_line": ReimbursementLine.objects.create(
+            reimbursement=reimbursement,
+            session=session,
+            energy_wh=session.energy_wh,
+            amount=reimbursed,
+        ),
+        "statement": Statement.objects.create(
+            fleet=fleet,
+            driver=driver,
+            billing_run=run,
+            period_label=period.label,
+            currency=fleet.currency,
+            invoice=invoice,
+            reimbursement=reimbursement,
+            private_session_count=1,
+            business_session_count=1,
+            home_session_count=1,
+            private_owed=owed,
+            business_cost=business_cost,
+            reimbursement_due=reimbursed,
+            net_to_driver=reimbursed - owed,
+            **period_fields,
+        ),
+    }

@@ -162,10 +162,19 @@ class Invoice(TimeStampedModel):
     PostgreSQL, a trigger refuse any other change. Corrections are credit notes.
     """
 
-    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="invoices")
-    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="invoices")
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="invoices", editable=False
+    )
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="invoices", editable=False
+    )
     billing_run = models.ForeignKey(
-        BillingRun, on_delete=models.PROTECT, null=True, blank=True, related_name="invoices"
+        BillingRun,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoices",
+        editable=False,
     )
     number = models.CharField(max_length=32, blank=True, default="", editable=False)
     status = models.CharField(
@@ -321,8 +330,12 @@ class CreditNote(TimeStampedModel):
     """A correction of an issued invoice: credits some or all of its lines. Numbered at issue in
     its own gapless series, and never changed afterwards."""
 
-    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="credit_notes")
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="credit_notes", editable=False
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes", editable=False
+    )
     number = models.CharField(max_length=32, editable=False)
     reason = models.TextField()
     currency = models.CharField(max_length=3)
@@ -388,9 +401,11 @@ class CreditNoteLine(models.Model):
 class CostAllocation(models.Model):
     """A business session's cost, booked to the cost center of its driver (or vehicle)."""
 
-    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="cost_allocations")
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="cost_allocations", editable=False
+    )
     billing_run = models.ForeignKey(
-        BillingRun, on_delete=models.PROTECT, related_name="cost_allocations"
+        BillingRun, on_delete=models.PROTECT, related_name="cost_allocations", editable=False
     )
     cost_center = models.ForeignKey(
         CostCenter,
@@ -399,11 +414,14 @@ class CostAllocation(models.Model):
         blank=True,
         related_name="allocations",
         help_text="Empty when neither the vehicle nor the driver has a cost center.",
+        editable=False,
     )
     session = models.ForeignKey(
-        ChargingSession, on_delete=models.PROTECT, related_name="cost_allocations"
+        ChargingSession, on_delete=models.PROTECT, related_name="cost_allocations", editable=False
     )
-    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="cost_allocations")
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="cost_allocations", editable=False
+    )
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     currency = models.CharField(max_length=3)
@@ -431,10 +449,14 @@ class CostAllocation(models.Model):
 class Reimbursement(TimeStampedModel):
     """What the fleet owes a driver for a period's approved business charging at home."""
 
-    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="reimbursements")
-    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="reimbursements")
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="reimbursements", editable=False
+    )
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="reimbursements", editable=False
+    )
     billing_run = models.ForeignKey(
-        BillingRun, on_delete=models.PROTECT, related_name="reimbursements"
+        BillingRun, on_delete=models.PROTECT, related_name="reimbursements", editable=False
     )
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
@@ -512,18 +534,34 @@ class Statement(models.Model):
     """One driver's period in one page: what they owe (private charging), what the fleet bore
     (business charging), what the fleet owes them (home charging), and the net."""
 
-    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="statements")
-    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="statements")
-    billing_run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="statements")
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="statements", editable=False
+    )
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="statements", editable=False
+    )
+    billing_run = models.ForeignKey(
+        BillingRun, on_delete=models.PROTECT, related_name="statements", editable=False
+    )
     period_label = models.CharField(max_length=8)
     period_start = models.DateTimeField()
     period_end = models.DateTimeField()
     currency = models.CharField(max_length=3)
     invoice = models.OneToOneField(
-        Invoice, on_delete=models.PROTECT, null=True, blank=True, related_name="statement"
+        Invoice,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="statement",
+        editable=False,
     )
     reimbursement = models.OneToOneField(
-        Reimbursement, on_delete=models.PROTECT, null=True, blank=True, related_name="statement"
+        Reimbursement,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="statement",
+        editable=False,
     )
     private_session_count = models.PositiveIntegerField(default=0)
     business_session_count = models.PositiveIntegerField(default=0)

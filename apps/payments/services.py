@@ -3,14 +3,17 @@ and credit note issue with gapless numbers, payments, reimbursement decisions.""
 
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Count, F, Sum
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import CharField, Count, DateTimeField, F, IntegerField, Sum, Value
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -67,6 +70,8 @@ logger = logging.getLogger(__name__)
 ZERO = Decimal("0.00")
 KWH_PLACES = Decimal("0.001")
 UNIT_PRICE_PLACES = Decimal("0.00001")
+STALLED_AFTER = dt.timedelta(minutes=15)
+NUMBERING_BATCH = 500
 NUMBER_PREFIXES = {DocumentSeries.INVOICE: "VT", DocumentSeries.CREDIT_NOTE: "CN"}
 
 
@@ -79,6 +84,10 @@ def billing_period_for(*, fleet: Fleet, label: str) -> BillingPeriod:
         return billing_period_of_label(fleet.billing_period, label, fleet.zone)
     except PeriodLabelInvalid as error:
         raise PeriodInvalid(str(error), field="period") from error
+
+
+def _batches(items: list, size: int) -> list[list]:
+    return [items[offset : offset + size] for offset in range(0, len(items), size)]
 
 
 def _enqueue_after_commit(task, *args) -> None:
@@ -160,7 +169,7 @@ def billing_run_plan(*, run: BillingRun, now: dt.datetime | None = None) -> Bill
     """Split the run into units of drivers with something to bill, once, then set lanes of
     work going. Planning again (a resume, a redelivered task) keeps the units it made."""
     now = now or timezone.now()
-    run = BillingRun.objects.select_for_update().select_related("fleet").get(pk=run.pk)
+    run = BillingRun.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=run.pk)
     if run.status == BillingRunStatus.COMPLETED:
         return run
     if not run.units.exists():
@@ -224,36 +233,9 @@ def _billing_unit_next_bill(*, run_id: int, now: dt.datetime | None) -> bool:
     run = BillingRun.objects.select_related("fleet").get(pk=run_id)
     if run.status != BillingRunStatus.RUNNING:
         return False
-    sessions_by_driver: dict[int, list] = {driver_id: [] for driver_id in unit.driver_ids}
-    sessions = (
-        billable_session_list(fleet=run.fleet, ended_before=run.period_end)
-        .filter(driver_id__in=unit.driver_ids)
-        .select_for_update(of=("self",))
-        .only(
-            "driver_id",
-            "location_kind",
-            "purpose",
-            "started_at",
-            "energy_wh",
-            "price_excl_vat",
-            "price_vat",
-            "price_incl_vat",
-        )
-        .annotate(
-            vehicle_cost_center_id=F("vehicle__cost_center_id"),
-            driver_cost_center_id=F("driver__cost_center_id"),
-            depot_name=F("connector__station__depot__name"),
-        )
-        .order_by("driver_id", "started_at", "pk")
-    )
-    for session in sessions:
-        sessions_by_driver[session.driver_id].append(session)
     work = _UnitWork(run=run, now=now)
     try:
-        for driver_id, driver_sessions in sessions_by_driver.items():
-            if driver_sessions:
-                work.add_driver(driver_id, driver_sessions)
-        work.save()
+        work.bill(unit.driver_ids)
     except Exception as error:
         error.add_note(f"while billing unit {unit.number} of run {run_id}")
         raise
@@ -284,8 +266,34 @@ def billing_run_fail(*, run_id: int, error: str) -> None:
     logger.error("payments.billing_run_failed", extra={"run_id": run_id, "error": error})
 
 
+class _BillableSession(NamedTuple):
+    id: int
+    driver_id: int
+    location_kind: str
+    purpose: str
+    started_at: dt.datetime
+    energy_wh: int
+    price_excl_vat: Decimal
+    price_vat: Decimal
+    price_incl_vat: Decimal
+    depot_name: str | None
+
+
+class _DriverBusiness(NamedTuple):
+    count: int
+    cost: Decimal
+
+
 class _UnitWork:
-    """The rows one unit writes, collected per driver and saved in bulk."""
+    """Bills one unit's drivers in the caller's transaction.
+
+    Business charging (most sessions) is copied into cost allocations by one INSERT … SELECT
+    per batch; the invoices, reimbursements and statements, one or two per driver, are built
+    here and written in bulk. Every session is locked first and only the locked ones are
+    billed, so a session priced or imported meanwhile waits for the next run.
+    """
+
+    ID_BATCH = 5000
 
     def __init__(self, *, run: BillingRun, now: dt.datetime):
         self.run = run
@@ -295,54 +303,71 @@ class _UnitWork:
         self.vat_rate = self.fleet.default_vat_rate
         self.zone = self.fleet.zone
         self.invoices: list[Invoice] = []
-        self.invoice_lines: list[tuple[Invoice, InvoiceLine]] = []
+        self.invoice_lines: list[InvoiceLine] = []
         self.reimbursements: list[Reimbursement] = []
-        self.reimbursement_lines: list[tuple[Reimbursement, ReimbursementLine]] = []
-        self.allocations: list[CostAllocation] = []
+        self.reimbursement_lines: list[ReimbursementLine] = []
         self.statements: list[Statement] = []
+        self.business_ids: list[int] = []
         self.session_ids: list[int] = []
 
     @property
     def session_count(self) -> int:
         return len(self.session_ids)
 
+    def bill(self, driver_ids: list[int]) -> None:
+        by_driver: dict[int, list[_BillableSession]] = {driver_id: [] for driver_id in driver_ids}
+        for row in self._sessions_locked(driver_ids):
+            session = _BillableSession(*row)
+            by_driver[session.driver_id].append(session)
+        for driver_id, sessions in by_driver.items():
+            if sessions:
+                self._driver_add(driver_id, sessions)
+        self._save()
+
+    def _sessions_locked(self, driver_ids: list[int]):
+        return (
+            billable_session_list(fleet=self.fleet, ended_before=self.run.period_end)
+            .filter(driver_id__in=driver_ids)
+            .select_for_update(of=("self",))
+            .order_by("driver_id", "started_at", "pk")
+            .values_list(
+                "id",
+                "driver_id",
+                "location_kind",
+                "purpose",
+                "started_at",
+                "energy_wh",
+                "price_excl_vat",
+                "price_vat",
+                "price_incl_vat",
+                "connector__station__depot__name",
+            )
+        )
+
     def _period(self) -> dict:
         return {"period_start": self.run.period_start, "period_end": self.run.period_end}
 
-    def _line_description(self, session: ChargingSession) -> str:
+    def _line_description(self, session: _BillableSession) -> str:
         where = LocationKind(session.location_kind).label
         if session.depot_name:
             where = f"{where} {session.depot_name}"
         started = session.started_at.astimezone(self.zone)
         return f"{where} charging, {started:%Y-%m-%d %H:%M}"
 
-    def add_driver(self, driver_id: int, sessions: list[ChargingSession]) -> None:
-        private, business, home = [], [], []
+    def _driver_add(self, driver_id: int, sessions: list[_BillableSession]) -> None:
+        private, home = [], []
+        business_count, business_cost = 0, ZERO
         for session in sessions:
             if session.location_kind == LocationKind.HOME:
                 home.append(session)
             elif session.purpose == SessionPurpose.PRIVATE:
                 private.append(session)
             else:
-                business.append(session)
+                business_count += 1
+                business_cost += session.price_excl_vat
+                self.business_ids.append(session.id)
         invoice = self._invoice(driver_id, private) if private else None
         reimbursement = self._reimbursement(driver_id, home) if home else None
-        business_cost = ZERO
-        for session in business:
-            business_cost += session.price_excl_vat
-            self.allocations.append(
-                CostAllocation(
-                    fleet=self.fleet,
-                    billing_run=self.run,
-                    cost_center_id=session.vehicle_cost_center_id or session.driver_cost_center_id,
-                    session=session,
-                    driver_id=driver_id,
-                    currency=self.currency,
-                    amount=session.price_excl_vat,
-                    vat=session.price_vat,
-                    **self._period(),
-                )
-            )
         owed = invoice.gross_total if invoice else ZERO
         due = reimbursement.amount if reimbursement else ZERO
         self.statements.append(
@@ -355,7 +380,7 @@ class _UnitWork:
                 invoice=invoice,
                 reimbursement=reimbursement,
                 private_session_count=len(private),
-                business_session_count=len(business),
+                business_session_count=business_count,
                 home_session_count=len(home),
                 private_owed=owed,
                 business_cost=business_cost,
@@ -364,9 +389,9 @@ class _UnitWork:
                 **self._period(),
             )
         )
-        self.session_ids.extend(session.pk for session in sessions)
+        self.session_ids.extend(session.id for session in sessions)
 
-    def _invoice(self, driver_id: int, sessions: list[ChargingSession]) -> Invoice:
+    def _invoice(self, driver_id: int, sessions: list[_BillableSession]) -> Invoice:
         totals = document_totals(
             ((session.price_excl_vat, self.vat_rate) for session in sessions), self.currency
         )
@@ -386,24 +411,22 @@ class _UnitWork:
             kwh = (Decimal(session.energy_wh) / 1000).quantize(KWH_PLACES)
             unit_price = (amounts.net / kwh).quantize(UNIT_PRICE_PLACES) if kwh else ZERO
             self.invoice_lines.append(
-                (
-                    invoice,
-                    InvoiceLine(
-                        session=session,
-                        position=position,
-                        description=self._line_description(session),
-                        quantity_kwh=kwh,
-                        unit_price=unit_price,
-                        net=amounts.net,
-                        vat_rate=self.vat_rate,
-                        vat=amounts.vat,
-                        gross=amounts.gross,
-                    ),
+                InvoiceLine(
+                    invoice=invoice,
+                    session_id=session.id,
+                    position=position,
+                    description=self._line_description(session),
+                    quantity_kwh=kwh,
+                    unit_price=unit_price,
+                    net=amounts.net,
+                    vat_rate=self.vat_rate,
+                    vat=amounts.vat,
+                    gross=amounts.gross,
                 )
             )
         return invoice
 
-    def _reimbursement(self, driver_id: int, sessions: list[ChargingSession]) -> Reimbursement:
+    def _reimbursement(self, driver_id: int, sessions: list[_BillableSession]) -> Reimbursement:
         reimbursement = Reimbursement(
             fleet=self.fleet,
             driver_id=driver_id,
@@ -414,33 +437,73 @@ class _UnitWork:
             **self._period(),
         )
         self.reimbursements.append(reimbursement)
-        for session in sessions:
-            self.reimbursement_lines.append(
-                (
-                    reimbursement,
-                    ReimbursementLine(
-                        session=session,
-                        energy_wh=session.energy_wh,
-                        amount=session.price_incl_vat,
-                    ),
-                )
+        self.reimbursement_lines.extend(
+            ReimbursementLine(
+                reimbursement=reimbursement,
+                session_id=session.id,
+                energy_wh=session.energy_wh,
+                amount=session.price_incl_vat,
             )
+            for session in sessions
+        )
         return reimbursement
 
-    def save(self) -> None:
+    def _cost_allocations_insert(self) -> None:
+        """Copy the business sessions into cost allocations in the database: the vehicle's
+        cost center, else the driver's, and the session's price."""
+        columns = [
+            "fleet_id",
+            "billing_run_id",
+            "cost_center_id",
+            "session_id",
+            "driver_id",
+            "period_start",
+            "period_end",
+            "currency",
+            "amount",
+            "vat",
+        ]
+        table = connection.ops.quote_name(CostAllocation._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(column) for column in columns)
+        for batch in _batches(self.business_ids, self.ID_BATCH):
+            select = (
+                ChargingSession.objects.filter(pk__in=batch)
+                .order_by()
+                .annotate(
+                    allocation_run=Value(self.run.pk, output_field=IntegerField()),
+                    allocation_center=Coalesce("vehicle__cost_center_id", "driver__cost_center_id"),
+                    allocation_start=Value(self.run.period_start, output_field=DateTimeField()),
+                    allocation_end=Value(self.run.period_end, output_field=DateTimeField()),
+                    allocation_currency=Value(self.currency, output_field=CharField()),
+                )
+                .values_list(
+                    "fleet_id",
+                    "allocation_run",
+                    "allocation_center",
+                    "id",
+                    "driver_id",
+                    "allocation_start",
+                    "allocation_end",
+                    "allocation_currency",
+                    "price_excl_vat",
+                    "price_vat",
+                )
+            )
+            sql, params = select.query.sql_with_params()
+            with connection.cursor() as cursor:
+                cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
+
+    def _save(self) -> None:
         Invoice.objects.bulk_create(self.invoices)
-        for invoice, line in self.invoice_lines:
-            line.invoice = invoice
-        InvoiceLine.objects.bulk_create(line for _, line in self.invoice_lines)
+        InvoiceLine.objects.bulk_create(self.invoice_lines)
         Reimbursement.objects.bulk_create(self.reimbursements)
-        for reimbursement, line in self.reimbursement_lines:
-            line.reimbursement = reimbursement
-        ReimbursementLine.objects.bulk_create(line for _, line in self.reimbursement_lines)
-        CostAllocation.objects.bulk_create(self.allocations)
+        ReimbursementLine.objects.bulk_create(self.reimbursement_lines)
+        self._cost_allocations_insert()
         Statement.objects.bulk_create(self.statements)
-        ChargingSession.objects.filter(pk__in=self.session_ids).update(
-            billed_at=self.now, updated_at=self.now
-        )
+        for batch in _batches(self.session_ids, self.ID_BATCH):
+            ChargingSession.objects.filter(pk__in=batch).update(
+                billed_at=self.now, updated_at=self.now
+            )
 
 
 @transaction.atomic
@@ -448,14 +511,14 @@ def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> 
     """Once every unit is done: issue the run's invoices in driver order with consecutive
     numbers, add up the run's figures, and mark it completed. Safe to call again."""
     now = now or timezone.now()
-    run = BillingRun.objects.select_for_update().select_related("fleet").get(pk=run.pk)
+    run = BillingRun.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=run.pk)
     if run.status == BillingRunStatus.COMPLETED or run.units_done < run.units_total:
         return run
     drafts = list(
-        run.invoices.select_for_update()
-        .filter(status=InvoiceStatus.DRAFT)
+        Invoice.objects.select_for_update()
+        .filter(billing_run=run, status=InvoiceStatus.DRAFT)
         .order_by("driver_id")
-        .only("pk", "driver_id")
+        .values_list("pk", flat=True)
     )
     _invoices_number(run.fleet, drafts, now)
     figures = run.statements.aggregate(
@@ -517,33 +580,46 @@ def _numbers_take(fleet: Fleet, series: str, year: int, count: int) -> list[str]
     return [f"{prefix}-{year}-{number:06d}" for number in range(first, first + count)]
 
 
-def _invoices_number(fleet: Fleet, invoices: list[Invoice], now: dt.datetime) -> None:
-    if not invoices:
+def _invoices_number(fleet: Fleet, invoice_ids: list[int], now: dt.datetime) -> None:
+    """Issue the draft invoices `invoice_ids`, in that order, with the fleet's next numbers."""
+    if not invoice_ids:
         return
     year = now.astimezone(fleet.zone).year
-    numbers = _numbers_take(fleet, DocumentSeries.INVOICE, year, len(invoices))
+    numbers = _numbers_take(fleet, DocumentSeries.INVOICE, year, len(invoice_ids))
     due_at = now + dt.timedelta(days=fleet.payment_terms_days)
-    for invoice, number in zip(invoices, numbers, strict=True):
-        invoice.number = number
-        invoice.status = InvoiceStatus.ISSUED
-        invoice.issued_at = now
-        invoice.due_at = due_at
-    Invoice.objects.bulk_update(
-        invoices, ["number", "status", "issued_at", "due_at"], batch_size=1000
-    )
+    table = connection.ops.quote_name(Invoice._meta.db_table)
+    issued_at, due_at = (connection.ops.adapt_datetimefield_value(t) for t in (now, due_at))
+    for batch in _batches(list(zip(invoice_ids, numbers, strict=True)), NUMBERING_BATCH):
+        rows = ", ".join(["(%s, %s)"] * len(batch))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET number = numbered.column2, status = %s, issued_at = %s, "  # noqa: S608 - quoted table name and placeholders only
+                f"due_at = %s, updated_at = %s FROM (VALUES {rows}) AS numbered "
+                f"WHERE {table}.id = numbered.column1",
+                [
+                    InvoiceStatus.ISSUED,
+                    issued_at,
+                    due_at,
+                    issued_at,
+                    *itertools.chain.from_iterable(batch),
+                ],
+            )
 
 
 @transaction.atomic
 def invoice_issue(*, invoice: Invoice, now: dt.datetime | None = None) -> Invoice:
     """Give a draft the next number of its fleet's year and freeze it; e-mail it on commit."""
     now = now or timezone.now()
-    invoice = Invoice.objects.select_for_update().select_related("fleet").get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=invoice.pk)
+    )
     if invoice.status != InvoiceStatus.DRAFT:
         raise InvoiceNotDraft(
             f"Invoice {invoice.number} is already issued; correct it with a credit note.",
             field="status",
         )
-    _invoices_number(invoice.fleet, [invoice], now)
+    _invoices_number(invoice.fleet, [invoice.pk], now)
+    invoice.refresh_from_db()
     from apps.payments.tasks import send_invoice_email
 
     _enqueue_after_commit(send_invoice_email, invoice.pk)
@@ -579,7 +655,9 @@ def credit_note_issue(
     """Credit some lines of an issued invoice (all when `line_ids` is None) with a credit note
     numbered in the fleet's own gapless series. Each line can be credited once."""
     now = now or timezone.now()
-    invoice = Invoice.objects.select_for_update().select_related("fleet").get(pk=invoice.pk)
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=invoice.pk)
+    )
     if invoice.status in (InvoiceStatus.DRAFT, InvoiceStatus.VOID):
         raise InvoiceNotIssued(
             f"A {invoice.get_status_display().lower()} invoice cannot be credited.",
@@ -788,8 +866,9 @@ def reimbursement_decide(
 
 def billing_runs_start_due(*, now: dt.datetime) -> int:
     """Start, for every fleet, the run of the period that last ended in the fleet's zone, if
-    it has none yet. Called hourly by the beat, so a run starts within the first hour of the
-    fleet's first day after the period. Returns how many runs were started."""
+    it has none yet, and resume runs that stalled (a worker lost mid-run). Called hourly by
+    the beat, so a run starts within the first hour of the fleet's first day after the
+    period. Returns how many runs were started."""
     started = 0
     for fleet in Fleet.objects.order_by("pk"):
         period = billing_period_last_ended(fleet.billing_period, now, fleet.zone)
@@ -799,6 +878,12 @@ def billing_runs_start_due(*, now: dt.datetime) -> int:
             continue
         billing_run_start(fleet=fleet, period=period, now=now)
         started += 1
+    stalled = BillingRun.objects.filter(
+        status__in=[BillingRunStatus.PENDING, BillingRunStatus.RUNNING],
+        updated_at__lt=now - STALLED_AFTER,
+    )
+    for run in stalled:
+        billing_run_resume(run=run)
     return started
 
 

@@ -2,17 +2,10 @@
 after the stop commits."""
 
 import datetime as dt
-import os
-import subprocess
-import sys
 import time
-import uuid
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 
 from apps.charging.choices import PriceBasis, SessionSource
 from apps.charging.models import ChargingSession
@@ -21,6 +14,7 @@ from apps.charging.services import (
     charging_session_stop,
     tariff_publish,
 )
+from tests.celery_workers import celery_workers_fixture  # noqa: F401 - `celery_workers`
 from tests.factories import (
     ChargeTokenFactory,
     ConnectorFactory,
@@ -28,7 +22,6 @@ from tests.factories import (
     TariffElementFactory,
     TariffFactory,
 )
-from voltop.celery import app
 
 pytestmark = [
     pytest.mark.postgres,
@@ -39,56 +32,8 @@ pytestmark = [
 START = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 
 
-def database_url() -> str:
-    db = connection.settings_dict
-    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
-    return f"postgres://{db['USER']}{password}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-
-
-@pytest.fixture
-def worker_queue():
-    """A Celery worker process consuming a queue of its own, on the test database."""
-    queue = f"test-{uuid.uuid4().hex[:8]}"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    celery = Path(sys.executable).with_name("celery")
-    worker = subprocess.Popen(  # noqa: S603 - fixed arguments
-        [
-            str(celery),
-            "-A",
-            "voltop",
-            "worker",
-            "--pool=solo",
-            "--queues",
-            queue,
-            "--hostname",
-            f"{queue}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    previous_queue = app.conf.task_default_queue
-    app.conf.task_default_queue = queue
-    try:
-        deadline = time.monotonic() + 60
-        while not app.control.ping(destination=[f"{queue}@{os.uname().nodename}"], timeout=1):
-            assert worker.poll() is None, "the worker exited"
-            assert time.monotonic() < deadline, "the worker did not answer within 60 s"
-        yield queue
-    finally:
-        app.conf.task_default_queue = previous_queue
-        worker.terminate()
-        worker.wait(timeout=30)
-
-
-def test_a_stopped_session_is_priced_by_a_worker_after_commit(worker_queue):
+def test_a_stopped_session_is_priced_by_a_worker_after_commit(celery_workers):
+    celery_workers.start()
     connector = ConnectorFactory()
     fleet = connector.station.fleet
     tariff = TariffFactory(fleet=fleet)

@@ -365,7 +365,7 @@ def test_a_unit_that_fails_rolls_back_marks_the_run_failed_and_a_resume_complete
         priced_session_create(
             driver=DriverFactory(fleet=fleet), started_at=utc(2026, 10, 3 + index, 8)
         )
-    real_save = services._UnitWork.save
+    real_save = services._UnitWork._save
     calls = []
 
     def save_failing_on_the_second_unit(work):
@@ -374,7 +374,7 @@ def test_a_unit_that_fails_rolls_back_marks_the_run_failed_and_a_resume_complete
             raise RuntimeError("disk full")
         real_save(work)
 
-    monkeypatch.setattr(services._UnitWork, "save", save_failing_on_the_second_unit)
+    monkeypatch.setattr(services._UnitWork, "_save", save_failing_on_the_second_unit)
 
     with pytest.raises(RuntimeError, match="disk full"):
         run_billing(fleet, "2026-10")
@@ -457,3 +457,35 @@ class TestTheBeat:
 
         assert started == 0
         assert not BillingRun.objects.exists()
+
+
+def test_the_beat_resumes_a_run_that_stalled_when_its_worker_was_lost(
+    fleet, driver, django_capture_on_commit_callbacks
+):
+    priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
+    period = services.billing_period_for(fleet=fleet, label="2026-10")
+    run = services.billing_run_start(fleet=fleet, period=period)  # its work never ran
+    BillingRun.objects.filter(pk=run.pk).update(updated_at=utc(2026, 11, 1, 0))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = services.billing_runs_start_due(now=utc(2026, 11, 1, 0, 20))
+
+    run.refresh_from_db()
+    assert started == 0
+    assert (run.status, run.invoice_count) == (BillingRunStatus.COMPLETED, 1)
+
+
+def test_the_beat_leaves_a_run_alone_while_it_makes_progress(
+    fleet, driver, django_capture_on_commit_callbacks
+):
+    priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
+    period = services.billing_period_for(fleet=fleet, label="2026-10")
+    run = services.billing_run_start(fleet=fleet, period=period)
+    BillingRun.objects.filter(pk=run.pk).update(updated_at=utc(2026, 11, 1, 0, 10))
+
+    with django_capture_on_commit_callbacks(execute=True) as enqueued:
+        services.billing_runs_start_due(now=utc(2026, 11, 1, 0, 20))
+
+    run.refresh_from_db()
+    assert enqueued == []
+    assert run.status == BillingRunStatus.PENDING

@@ -1,0 +1,1089 @@
+"""Admin of the payments app, for a fleet's finance people: billing runs started and followed
+while they work, invoices with their documents, credit notes and payments, statements per driver
+and period, cost allocations and reimbursement decisions. What billing writes is read-only here:
+every change goes through a service."""
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import model_ngettext
+from django.core.exceptions import PermissionDenied
+from django.db.models import DecimalField, F, Model, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from apps.fleets.models import Fleet
+from apps.fleets.selectors import EDITING_ROLES
+from apps.fleets.tenancy import (
+    FINANCE_ROLES,
+    FleetScopedAdmin,
+    FleetScopedTabularInline,
+    request_fleet_ids,
+)
+from apps.payments import services
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, PaymentStatus
+from apps.payments.documents import invoice_html, invoice_pdf, invoice_pdf_filename
+from apps.payments.models import (
+    BillingRun,
+    BillingUnit,
+    CostAllocation,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Reimbursement,
+    ReimbursementLine,
+    Statement,
+)
+from apps.payments.selectors import (
+    InvoiceBalance,
+    billing_run_progress,
+    statement_get,
+    statement_sessions,
+)
+from voltop.core.admin_forms import run_domain_check
+from voltop.core.errors import DomainError
+
+REIMBURSEMENT_DECIDING_ROLES = FINANCE_ROLES | EDITING_ROLES
+CREDITABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
+PAYABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
+KWH_PLACES = Decimal("0.001")
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    return f"{amount} {currency}"
+
+
+def period_days_text(start: dt.datetime, end: dt.datetime, zone) -> str:
+    """A billing period as a person reads it: its first and last day in the fleet's zone."""
+    first_day = start.astimezone(zone).date()
+    last_day = end.astimezone(zone).date() - dt.timedelta(days=1)
+    return f"{first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}"
+
+
+def changelist_link(model: type[Model], text: str, **filters) -> str:
+    query = "&".join(f"{name}={value}" for name, value in filters.items())
+    url = reverse(f"admin:payments_{model._meta.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, query, text)
+
+
+class BillingRunFilter(admin.RelatedOnlyFieldListFilter):
+    """Filter by the billing runs of the rows the user sees, each run read with its fleet (its
+    name is in the run's label) rather than one query per run."""
+
+    def field_choices(self, field, request: HttpRequest, model_admin) -> list[tuple[int, str]]:
+        run_ids = (
+            model_admin.get_queryset(request)
+            .distinct()
+            .values_list(f"{self.field_path}__pk", flat=True)
+        )
+        runs = BillingRun.objects.filter(pk__in=run_ids).select_related("fleet")
+        return [(run.pk, str(run)) for run in runs]
+
+
+class ServiceWriteForm(forms.ModelForm):
+    """An add form whose service writes the row while the form is validated, so that the
+    service's refusals land on the form's fields (on the whole form when they name no field of
+    it). The admin's add page is one transaction: a refusal, or any later error, leaves nothing
+    written. `save()` returns what the service wrote.
+
+    The service is the one to validate the row: the model's own checks, which a ModelForm runs
+    after `clean()` on a copy it does not save, are not run, since they would refuse the row
+    the service has just written, or a replay the service answers with the first row.
+    """
+
+    written: Model | None = None
+
+    def service_write(self) -> Model:
+        """Override: call the service with the cleaned data and return the row it wrote."""
+        raise NotImplementedError
+
+    def clean(self) -> dict:
+        cleaned_data = super().clean()
+        if not self.errors:
+            run_domain_check(self, self._write)
+        return cleaned_data
+
+    def _write(self) -> None:
+        self.written = self.service_write()
+
+    def _post_clean(self) -> None:
+        """The service has validated the row."""
+
+    def save(self, commit: bool = True) -> Model:
+        return self.written
+
+    def save_m2m(self) -> None:
+        """The service wrote the row whole."""
+
+
+class ReadOnlyInline(FleetScopedTabularInline):
+    """Rows of a document, shown on its page and never edited there."""
+
+    editing_roles = frozenset()
+    can_delete = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return list(self.fields)
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class AppendOnlyAdmin(FleetScopedAdmin):
+    """Admin of rows a service adds and nobody changes or deletes by hand. Every member of the
+    fleet views them; the finance and admin roles act on them through the admin's actions and
+    pages, which call the services."""
+
+    editing_roles = FINANCE_ROLES
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def may_act(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        """Whether the user holds one of `editing_roles` in the row's fleet (in some fleet when
+        no row is given): what the admin's actions and service pages require."""
+        return self._allowed(request, obj, self.editing_roles)
+
+    def act_per_row(self, request: HttpRequest, queryset: QuerySet, act, done: str) -> None:
+        """Call `act` on each selected row of a fleet where the user may act, each in its own
+        transaction. A refused row changes nothing and is reported by itself."""
+        rows = list(self.editable_queryset(request, queryset))
+        acted, refusals = 0, []
+        for row in rows:
+            try:
+                act(row)
+            except DomainError as error:
+                refusals.append(f"{row}: {error.message}")
+            else:
+                acted += 1
+        names = model_ngettext(self.opts, acted)
+        self.message_user(request, f"{acted} {names} {done}.", messages.SUCCESS)
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.WARNING)
+        skipped = len(queryset) - len(rows)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} {model_ngettext(self.opts, skipped)} left unchanged: your role in "
+                "their fleet only lets you view.",
+                messages.WARNING,
+            )
+
+
+class ReadOnlyAdmin(AppendOnlyAdmin):
+    """Admin of rows only billing writes: nobody adds them by hand either."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+# Billing runs --------------------------------------------------------------------------------
+
+
+class BillingRunStartForm(ServiceWriteForm):
+    """Bills a fleet for a period: the run is started in the background once the page's
+    transaction commits, and its page follows it."""
+
+    period = forms.CharField(
+        max_length=8,
+        help_text="A month such as 2026-10, or an ISO week such as 2026-W44 for a fleet billed "
+        "weekly. The period must have ended in the fleet's time zone.",
+    )
+    requested_by = None
+
+    class Meta:
+        model = BillingRun
+        fields = ["fleet"]
+
+    def service_write(self) -> BillingRun:
+        fleet = self.cleaned_data["fleet"]
+        period = services.billing_period_for(fleet=fleet, label=self.cleaned_data["period"])
+        return services.billing_run_start(
+            fleet=fleet, period=period, requested_by=self.requested_by
+        )
+
+
+class BillingUnitInline(ReadOnlyInline):
+    """The batches of drivers a run bills, each done once."""
+
+    model = BillingUnit
+    fleet_path = "run__fleet"
+    fields = ["number", "driver_count", "status", "finished_at"]
+    ordering = ["number"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("run__fleet")
+
+    @admin.display(description="drivers")
+    def driver_count(self, unit: BillingUnit) -> int:
+        return len(unit.driver_ids)
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(AppendOnlyAdmin):
+    """Billing runs: started from the add page, followed live while they work, resumed when
+    they failed; never changed or deleted by hand."""
+
+    list_display = [
+        "period_label",
+        "fleet",
+        "status",
+        "progress",
+        "session_count",
+        "invoice_count",
+        "invoiced",
+        "allocated",
+        "reimbursed",
+        "started_at",
+        "finished_at",
+    ]
+    list_filter = ["fleet", "status", "period_kind"]
+    list_select_related = ["fleet"]
+    search_fields = ["period_label", "fleet__name"]
+    autocomplete_fields = ["fleet"]
+    date_hierarchy = "period_start"
+    inlines = [BillingUnitInline]
+    actions = ["resume_runs"]
+    change_form_template = "admin/payments/billingrun/change_form.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "fleet",
+                    "period_label",
+                    "period_kind",
+                    "period_start",
+                    "period_end",
+                    "status",
+                    "progress",
+                    "error",
+                ]
+            },
+        ),
+        (
+            "Results",
+            {
+                "fields": [
+                    "session_count",
+                    "statement_count",
+                    "invoice_count",
+                    "invoiced",
+                    "allocated",
+                    "reimbursed",
+                    "documents",
+                ]
+            },
+        ),
+        ("Record", {"fields": ["requested_by", "started_at", "finished_at", "created_at"]}),
+    ]
+
+    class Media:
+        js = ["payments/billing_run_progress.js"]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        if obj is None:
+            return [(None, {"fields": ["fleet", "period"]})]
+        return self.fieldsets
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = BillingRunStartForm
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class.requested_by = request.user
+        return form_class
+
+    def get_inlines(self, request: HttpRequest, obj=None) -> list:
+        return self.inlines if obj is not None else []
+
+    def has_run_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_act(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: BillingRun, form, change: bool) -> None:
+        """The service has saved the run."""
+
+    def response_add(self, request: HttpRequest, obj: BillingRun, post_url_continue=None):
+        if obj.status == BillingRunStatus.COMPLETED:
+            message = f"{obj.fleet} is billed for {obj.period_label} already: this is its run."
+            level = messages.WARNING
+        else:
+            message = f"Billing {obj.fleet} for {obj.period_label} is under way."
+            level = messages.SUCCESS
+        self.message_user(request, message, level)
+        return HttpResponseRedirect(reverse("admin:payments_billingrun_change", args=[obj.pk]))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/progress/",
+                self.admin_site.admin_view(self.progress_view),
+                name="payments_billingrun_progress",
+            ),
+            *super().get_urls(),
+        ]
+
+    def progress_view(self, request: HttpRequest, pk: int) -> JsonResponse:
+        run = get_object_or_404(self.get_queryset(request), pk=pk)
+        return JsonResponse(billing_run_progress(run_id=run.pk))
+
+    @admin.display(description="progress (units)")
+    def progress(self, run: BillingRun) -> str:
+        return format_html(
+            '<span class="billing-run-progress" data-progress-url="{}" data-status="{}">{}</span>',
+            reverse("admin:payments_billingrun_progress", args=[run.pk]),
+            run.status,
+            run.progress_text,
+        )
+
+    @admin.display(description="invoiced", ordering="invoiced_total")
+    def invoiced(self, run: BillingRun) -> str:
+        return money_text(run.invoiced_total, run.currency)
+
+    @admin.display(description="business cost", ordering="allocated_total")
+    def allocated(self, run: BillingRun) -> str:
+        return money_text(run.allocated_total, run.currency)
+
+    @admin.display(description="home reimbursed", ordering="reimbursed_total")
+    def reimbursed(self, run: BillingRun) -> str:
+        return money_text(run.reimbursed_total, run.currency)
+
+    @admin.display(description="what it made")
+    def documents(self, run: BillingRun) -> str:
+        models = [
+            (Invoice, "Invoices"),
+            (Statement, "Statements"),
+            (CostAllocation, "Cost allocations"),
+            (Reimbursement, "Reimbursements"),
+        ]
+        links = [
+            (changelist_link(model, text, billing_run__id__exact=run.pk),) for model, text in models
+        ]
+        return format_html_join(" · ", "{}", links)
+
+    @admin.action(description="Resume selected runs", permissions=["run"])
+    def resume_runs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        def resume(run: BillingRun) -> None:
+            if run.status == BillingRunStatus.COMPLETED:
+                raise DomainError("The run is completed; there is nothing to resume.")
+            services.billing_run_resume(run=run)
+
+        self.act_per_row(request, queryset, resume, "resumed")
+
+
+# Invoices and credit notes -------------------------------------------------------------------
+
+
+def invoices_with_balance(queryset: QuerySet) -> QuerySet:
+    """Invoices with what `selectors.invoice_balance` adds up, for many rows in one query:
+    the gross of their credit notes and the payments received."""
+    amount = DecimalField(max_digits=14, decimal_places=2)
+    credited = (
+        CreditNote.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(total=Sum("gross_total"))
+        .values("total")
+    )
+    paid = (
+        Payment.objects.filter(invoice=OuterRef("pk"), status=PaymentStatus.RECEIVED)
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return queryset.annotate(
+        credited_total=Coalesce(Subquery(credited, output_field=amount), Value(Decimal("0.00"))),
+        paid_total=Coalesce(Subquery(paid, output_field=amount), Value(Decimal("0.00"))),
+    )
+
+
+def invoice_balance_of_row(invoice: Invoice) -> InvoiceBalance:
+    return InvoiceBalance(
+        gross=invoice.gross_total, credited=invoice.credited_total, paid=invoice.paid_total
+    )
+
+
+class InvoiceLineInline(ReadOnlyInline):
+    """An invoice's lines, with the credit note that credited each, if any."""
+
+    model = InvoiceLine
+    fleet_path = "invoice__fleet"
+    fields = [
+        "position",
+        "description",
+        "quantity_kwh",
+        "unit_price",
+        "net",
+        "vat_rate",
+        "vat",
+        "gross",
+        "credited_in",
+    ]
+    ordering = ["position"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(credit_note_number=F("credit_lines__credit_note__number"))
+        )
+
+    @admin.display(description="credited in")
+    def credited_in(self, line: InvoiceLine) -> str:
+        return line.credit_note_number or "-"
+
+
+class CreditNoteInline(ReadOnlyInline):
+    """The credit notes that corrected an invoice."""
+
+    model = CreditNote
+    fields = ["number", "issued_at", "gross_total", "reason"]
+    show_change_link = True
+
+
+class PaymentInline(ReadOnlyInline):
+    """The payments received against an invoice."""
+
+    model = Payment
+    fields = ["received_at", "amount", "method", "provider_reference", "status", "recorded_by"]
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("invoice", "recorded_by")
+
+
+class CreditNoteIssueForm(forms.Form):
+    """Why an invoice is credited, and which of its lines; all those not credited yet are
+    ticked to begin with."""
+
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Printed on the credit note, e.g. “Session charged twice”.",
+    )
+    lines = forms.ModelMultipleChoiceField(
+        queryset=InvoiceLine.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The lines to credit, whole. A line is credited once.",
+    )
+
+    def __init__(self, *args, invoice: Invoice, lines: QuerySet, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["lines"]
+        field.queryset = lines
+        field.initial = [line.pk for line in lines if not line.credit_note_number]
+        field.label_from_instance = lambda line: (
+            f"{line.position}. {line.description}: {money_text(line.gross, invoice.currency)}"
+            + (f" (credited in {line.credit_note_number})" if line.credit_note_number else "")
+        )
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnlyAdmin):
+    """Invoices as billing issued them, with their balance, their HTML and PDF, and the pages
+    that issue drafts and credit notes."""
+
+    list_display = ["document_number", "driver", "period", "status", "gross", "paid", "balance"]
+    list_filter = ["fleet", "status", ("billing_run", BillingRunFilter)]
+    list_select_related = ["driver", "fleet", "billing_run"]
+    search_fields = [
+        "number",
+        "driver__employee_number",
+        "driver__last_name",
+        "driver__first_name",
+    ]
+    date_hierarchy = "period_start"
+    inlines = [InvoiceLineInline, CreditNoteInline, PaymentInline]
+    actions = ["issue_drafts"]
+    change_form_template = "admin/payments/invoice/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["number", "fleet", "driver", "billing_run", "period", "status"]}),
+        ("Amounts", {"fields": ["net_total", "vat_total", "gross", "credited", "paid", "balance"]}),
+        ("Dates", {"fields": ["issued_at", "due_at", "paid_at", "emailed_at"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return invoices_with_balance(super().get_queryset(request))
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        """A payment's invoice is picked among the invoices that take payments."""
+        queryset, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        source_admin = self._autocomplete_source_admin(request)
+        if source_admin is not None and source_admin.model is Payment:
+            queryset = queryset.filter(status__in=PAYABLE_STATUSES)
+        return queryset, may_have_duplicates
+
+    def has_issue_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_act(request, obj)
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        may_issue = obj is not None and self.has_issue_permission(request, obj)
+        context["may_credit"] = may_issue and obj.status in CREDITABLE_STATUSES
+        context["may_record_payment"] = may_issue and obj.status == InvoiceStatus.ISSUED
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="number", ordering="number")
+    def document_number(self, invoice: Invoice) -> str:
+        return str(invoice)
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, invoice: Invoice) -> str:
+        if invoice.billing_run_id:
+            return invoice.billing_run.period_label
+        return period_days_text(invoice.period_start, invoice.period_end, invoice.fleet.zone)
+
+    @admin.display(description="gross", ordering="gross_total")
+    def gross(self, invoice: Invoice) -> str:
+        return money_text(invoice.gross_total, invoice.currency)
+
+    @admin.display(description="credited", ordering="credited_total")
+    def credited(self, invoice: Invoice) -> str:
+        return money_text(invoice.credited_total, invoice.currency)
+
+    @admin.display(description="paid", ordering="paid_total")
+    def paid(self, invoice: Invoice) -> str:
+        return money_text(invoice.paid_total, invoice.currency)
+
+    @admin.display(description="due / overpaid")
+    def balance(self, invoice: Invoice) -> str:
+        if not invoice.is_issued:
+            return "not issued"
+        balance = invoice_balance_of_row(invoice)
+        if balance.overpaid:
+            return f"{money_text(balance.overpaid, invoice.currency)} overpaid"
+        if balance.due:
+            return f"{money_text(balance.due, invoice.currency)} due"
+        return "settled"
+
+    @admin.action(description="Issue selected drafts", permissions=["issue"])
+    def issue_drafts(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.act_per_row(
+            request, queryset, lambda invoice: services.invoice_issue(invoice=invoice), "issued"
+        )
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:pk>/document/", view(self.document_view), name="payments_invoice_document"),
+            path("<int:pk>/pdf/", view(self.pdf_view), name="payments_invoice_pdf"),
+            path(
+                "<int:pk>/credit-note/",
+                view(self.credit_note_view),
+                name="payments_invoice_credit_note",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _invoice_or_404(self, request: HttpRequest, pk: int) -> Invoice:
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def document_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return HttpResponse(invoice_html(self._invoice_or_404(request, pk)))
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invoice = self._invoice_or_404(request, pk)
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
+        return response
+
+    def credit_note_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+        invoice = self._invoice_or_404(request, pk)
+        if not self.has_issue_permission(request, invoice):
+            raise PermissionDenied
+        lines = invoice.lines.annotate(
+            credit_note_number=F("credit_lines__credit_note__number")
+        ).order_by("position")
+        form = CreditNoteIssueForm(request.POST or None, invoice=invoice, lines=lines)
+        if request.method == "POST" and form.is_valid():
+            try:
+                credit_note = services.credit_note_issue(
+                    invoice=invoice,
+                    reason=form.cleaned_data["reason"],
+                    line_ids=[line.pk for line in form.cleaned_data["lines"]],
+                    issued_by=request.user,
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                self.message_user(
+                    request,
+                    f"Issued credit note {credit_note.number} for "
+                    f"{money_text(credit_note.gross_total, credit_note.currency)}.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:payments_creditnote_change", args=[credit_note.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Issue a credit note for invoice {invoice}",
+            "form": form,
+            "invoice": invoice,
+            "balance": invoice_balance_of_row(invoice),
+            "opts": self.opts,
+            "original": invoice,
+        }
+        return TemplateResponse(request, "admin/payments/invoice/credit_note.html", context)
+
+
+class CreditNoteLineInline(ReadOnlyInline):
+    """The invoice lines a credit note credits."""
+
+    model = CreditNoteLine
+    fleet_path = "credit_note__fleet"
+    fields = ["description", "net", "vat_rate", "vat", "gross"]
+
+
+@admin.register(CreditNote)
+class CreditNoteAdmin(ReadOnlyAdmin):
+    """Credit notes, as issued from their invoice's page."""
+
+    list_display = ["number", "invoice", "driver", "gross", "issued_at", "issued_by"]
+    list_filter = ["fleet"]
+    list_select_related = ["invoice__driver", "issued_by"]
+    search_fields = [
+        "number",
+        "invoice__number",
+        "reason",
+        "invoice__driver__employee_number",
+        "invoice__driver__last_name",
+    ]
+    date_hierarchy = "issued_at"
+    inlines = [CreditNoteLineInline]
+    fieldsets = [
+        (None, {"fields": ["number", "fleet", "invoice", "reason"]}),
+        ("Amounts", {"fields": ["currency", "net_total", "vat_total", "gross_total"]}),
+        ("Record", {"fields": ["issued_at", "issued_by"]}),
+    ]
+
+    @admin.display(description="driver", ordering="invoice__driver__last_name")
+    def driver(self, credit_note: CreditNote) -> str:
+        return str(credit_note.invoice.driver)
+
+    @admin.display(description="gross", ordering="gross_total")
+    def gross(self, credit_note: CreditNote) -> str:
+        return money_text(credit_note.gross_total, credit_note.currency)
+
+
+# Cost allocations, reimbursements, statements ------------------------------------------------
+
+
+@admin.register(CostAllocation)
+class CostAllocationAdmin(ReadOnlyAdmin):
+    """Business charging booked to cost centers, by run and cost center, with its total."""
+
+    list_display = ["cost_center", "driver", "session", "amount_excl_vat", "vat", "billing_run"]
+    list_filter = [("billing_run", BillingRunFilter), "cost_center"]
+    list_select_related = ["cost_center", "driver", "session", "billing_run__fleet"]
+    search_fields = [
+        "cost_center__code",
+        "cost_center__name",
+        "driver__employee_number",
+        "driver__last_name",
+    ]
+    date_hierarchy = "period_start"
+    change_list_template = "admin/payments/costallocation/change_list.html"
+    fieldsets = [
+        (None, {"fields": ["fleet", "billing_run", "cost_center", "driver", "session"]}),
+        ("Amounts", {"fields": ["currency", "amount", "vat", "period_start", "period_end"]}),
+    ]
+
+    @admin.display(description="amount (excl. VAT)", ordering="amount")
+    def amount_excl_vat(self, allocation: CostAllocation) -> str:
+        return money_text(allocation.amount, allocation.currency)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        """The list; once narrowed by a filter (a run, a cost center, a date), with the sum of
+        the rows it shows per currency."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and changelist.has_active_filters:
+            response.context_data["totals"] = (
+                changelist.queryset.values("currency")
+                .annotate(amount=Sum("amount"), vat=Sum("vat"))
+                .order_by("currency")
+            )
+        return response
+
+
+class RejectionForm(forms.Form):
+    """The reason given to the drivers whose reimbursements are rejected."""
+
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why the reimbursement is rejected; the driver reads it.",
+    )
+
+
+class ReimbursementLineInline(ReadOnlyInline):
+    """The home sessions a reimbursement pays for."""
+
+    model = ReimbursementLine
+    fleet_path = "reimbursement__fleet"
+    fields = ["session", "started", "energy_wh", "amount"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("session")
+
+    @admin.display(description="started")
+    def started(self, line: ReimbursementLine) -> dt.datetime:
+        return line.session.started_at
+
+
+@admin.register(Reimbursement)
+class ReimbursementAdmin(ReadOnlyAdmin):
+    """Home charging the fleet owes its drivers: approved for payout or rejected with a
+    reason, by finance, managers and admins."""
+
+    editing_roles = REIMBURSEMENT_DECIDING_ROLES
+    list_display = ["driver", "period", "energy_kwh", "amount_text", "status", "decided_at"]
+    list_filter = ["status", ("billing_run", BillingRunFilter)]
+    list_select_related = ["driver", "billing_run"]
+    search_fields = ["driver__employee_number", "driver__last_name", "driver__first_name"]
+    date_hierarchy = "period_start"
+    inlines = [ReimbursementLineInline]
+    actions = ["approve", "reject"]
+    fieldsets = [
+        (None, {"fields": ["fleet", "driver", "billing_run", "period", "status"]}),
+        ("Amounts", {"fields": ["energy_kwh", "amount_text"]}),
+        ("Decision", {"fields": ["decided_by", "decided_at", "decision_note", "paid_at"]}),
+    ]
+
+    def has_decide_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_act(request, obj)
+
+    @admin.display(description="period", ordering="period_start")
+    def period(self, reimbursement: Reimbursement) -> str:
+        return reimbursement.billing_run.period_label
+
+    @admin.display(description="energy (kWh)", ordering="energy_wh")
+    def energy_kwh(self, reimbursement: Reimbursement) -> Decimal:
+        return (Decimal(reimbursement.energy_wh) / 1000).quantize(KWH_PLACES)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_text(self, reimbursement: Reimbursement) -> str:
+        return money_text(reimbursement.amount, reimbursement.currency)
+
+    def _decide(self, request: HttpRequest, queryset: QuerySet, approve: bool, note: str = ""):
+        self.act_per_row(
+            request,
+            queryset,
+            lambda reimbursement: services.reimbursement_decide(
+                reimbursement=reimbursement, approve=approve, decided_by=request.user, note=note
+            ),
+            "approved" if approve else "rejected",
+        )
+
+    @admin.action(description="Approve selected reimbursements", permissions=["decide"])
+    def approve(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected reimbursements…", permissions=["decide"])
+    def reject(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks why on a confirmation page first, as deleting does; rejects once it is sent."""
+        form = RejectionForm(request.POST if "post" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._decide(request, queryset, approve=False, note=form.cleaned_data["note"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject reimbursements",
+            "form": form,
+            "reimbursements": queryset.select_related("driver", "billing_run"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/payments/reimbursement/reject.html", context)
+
+
+@admin.register(Statement)
+class StatementAdmin(ReadOnlyAdmin):
+    """Each driver's period at a glance, and a page per statement with the sessions behind
+    each part."""
+
+    list_display = [
+        "period_label",
+        "driver",
+        "owed",
+        "business",
+        "reimbursement_text",
+        "net",
+        "statement_page",
+    ]
+    list_filter = ["fleet", ("billing_run", BillingRunFilter)]
+    list_select_related = ["driver"]
+    search_fields = [
+        "period_label",
+        "driver__employee_number",
+        "driver__last_name",
+        "driver__first_name",
+    ]
+    date_hierarchy = "period_start"
+    change_form_template = "admin/payments/statement/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["fleet", "driver", "billing_run", "period_label", "statement_page"]}),
+        (
+            "What the period comes to",
+            {
+                "fields": [
+                    "currency",
+                    ("private_owed", "private_session_count", "invoice"),
+                    ("business_cost", "business_session_count"),
+                    ("reimbursement_due", "home_session_count", "reimbursement"),
+                    "net_to_driver",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="owed by the driver", ordering="private_owed")
+    def owed(self, statement: Statement) -> str:
+        return money_text(statement.private_owed, statement.currency)
+
+    @admin.display(description="borne by the fleet", ordering="business_cost")
+    def business(self, statement: Statement) -> str:
+        return money_text(statement.business_cost, statement.currency)
+
+    @admin.display(description="home reimbursement", ordering="reimbursement_due")
+    def reimbursement_text(self, statement: Statement) -> str:
+        return money_text(statement.reimbursement_due, statement.currency)
+
+    @admin.display(description="net to the driver", ordering="net_to_driver")
+    def net(self, statement: Statement) -> str:
+        return money_text(statement.net_to_driver, statement.currency)
+
+    @admin.display(description="statement")
+    def statement_page(self, statement: Statement) -> str:
+        url = reverse("admin:payments_statement_page", args=[statement.pk])
+        return format_html('<a href="{}">View the statement</a>', url)
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/statement/",
+                self.admin_site.admin_view(self.statement_view),
+                name="payments_statement_page",
+            ),
+            *super().get_urls(),
+        ]
+
+    def statement_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+        fleet_ids = (
+            Fleet.objects.values("pk") if request.user.is_superuser else request_fleet_ids(request)
+        )
+        try:
+            statement = statement_get(statement_id=pk, fleet_ids=fleet_ids)
+        except Statement.DoesNotExist as error:
+            raise Http404("No such statement in your fleets.") from error
+        sessions = statement_sessions(statement=statement)
+        parts = [
+            {
+                "key": "private",
+                "title": "Private charging: the driver owes",
+                "total": statement.private_owed,
+                "document": statement.invoice,
+                "sessions": session_rows(sessions["private"]),
+            },
+            {
+                "key": "business",
+                "title": "Business charging: borne by the fleet (excl. VAT)",
+                "total": statement.business_cost,
+                "document": None,
+                "sessions": session_rows(sessions["business"]),
+            },
+            {
+                "key": "home",
+                "title": "Home charging: the fleet reimburses the driver",
+                "total": statement.reimbursement_due,
+                "document": statement.reimbursement,
+                "sessions": session_rows(sessions["home"]),
+            },
+        ]
+        for part in parts:
+            document = part["document"]
+            if document is not None:
+                part["document_url"] = reverse(
+                    f"admin:payments_{document._meta.model_name}_change", args=[document.pk]
+                )
+                part["document_status"] = document.get_status_display()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Statement {statement.period_label} of {statement.driver}",
+            "statement": statement,
+            "parts": parts,
+            "period_days": period_days_text(
+                statement.period_start, statement.period_end, statement.fleet.zone
+            ),
+            "net_text": statement_net_text(statement),
+            "zone": statement.fleet.zone,
+            "opts": self.opts,
+            "original": statement,
+        }
+        return TemplateResponse(request, "admin/payments/statement.html", context)
+
+
+def statement_net_text(statement: Statement) -> str:
+    """Who pays whom, once the reimbursement and what the driver owes are set off."""
+    amount = money_text(abs(statement.net_to_driver), statement.currency)
+    if statement.net_to_driver > 0:
+        return f"Net: the fleet pays the driver {amount}."
+    if statement.net_to_driver < 0:
+        return f"Net: the driver pays the fleet {amount}."
+    return "Net: nothing to pay either way."
+
+
+def session_rows(sessions: QuerySet) -> list[dict]:
+    """A statement part's sessions as its table shows them, energy in kWh."""
+    return [
+        {
+            "session": session,
+            "kwh": (Decimal(session.energy_wh or 0) / 1000).quantize(KWH_PLACES),
+        }
+        for session in sessions
+    ]
+
+
+# Payments ------------------------------------------------------------------------------------
+
+
+class PaymentRecordForm(ServiceWriteForm):
+    """Records money received against an invoice. The idempotency key is made when the form is
+    shown and sent back with it, so a form sent twice records the payment once."""
+
+    recorded_by = None
+    created = False
+
+    class Meta:
+        model = Payment
+        fields = [
+            "fleet",
+            "invoice",
+            "amount",
+            "method",
+            "received_at",
+            "provider_reference",
+            "idempotency_key",
+        ]
+        widgets = {"idempotency_key": forms.HiddenInput}
+        help_texts = {"amount": "In the invoice's currency."}
+
+    def clean(self) -> dict:
+        fleet, invoice = self.cleaned_data.get("fleet"), self.cleaned_data.get("invoice")
+        if fleet and invoice and invoice.fleet_id != fleet.pk:
+            self.add_error("invoice", "The invoice is another fleet's.")
+        return super().clean()
+
+    def service_write(self) -> Payment:
+        data = self.cleaned_data
+        payment, self.created = services.payment_record(
+            invoice=data["invoice"],
+            amount=data["amount"],
+            currency=data["invoice"].currency,
+            method=data["method"],
+            idempotency_key=data["idempotency_key"],
+            received_at=data["received_at"],
+            provider_reference=data["provider_reference"],
+            recorded_by=self.recorded_by,
+        )
+        return payment
+
+
+@admin.register(Payment)
+class PaymentAdmin(AppendOnlyAdmin):
+    """Payments received: recorded once on the add page, then never changed or deleted."""
+
+    list_display = [
+        "received_at",
+        "invoice",
+        "driver",
+        "amount_text",
+        "method",
+        "provider_reference",
+        "status",
+    ]
+    list_filter = ["fleet", "method", "status"]
+    list_select_related = ["invoice__driver"]
+    search_fields = [
+        "invoice__number",
+        "provider_reference",
+        "invoice__driver__employee_number",
+        "invoice__driver__last_name",
+    ]
+    autocomplete_fields = ["fleet", "invoice"]
+    date_hierarchy = "received_at"
+    form = PaymentRecordForm
+    fieldsets = [
+        (None, {"fields": ["fleet", "invoice", "amount_text", "method", "received_at"]}),
+        ("Reference", {"fields": ["provider_reference", "status"]}),
+        ("Record", {"fields": ["recorded_by", "idempotency_key", "created_at"]}),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        if obj is None:
+            return [(None, {"fields": PaymentRecordForm._meta.fields})]
+        return self.fieldsets
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class.recorded_by = request.user
+        return form_class
+
+    def formfield_for_foreignkey(self, db_field, request: HttpRequest, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if db_field.name == "invoice":
+            field.queryset = field.queryset.filter(status__in=PAYABLE_STATUSES)
+        return field
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        initial = {
+            "idempotency_key": uuid.uuid4().hex,
+            "received_at": timezone.now(),
+            **super().get_changeform_initial_data(request),
+        }
+        fleets = list(self.editable_fleets(request)[:2])
+        if len(fleets) == 1:
+            initial.setdefault("fleet", fleets[0].pk)
+        return initial
+
+    def save_model(self, request: HttpRequest, obj: Payment, form, change: bool) -> None:
+        """The service has recorded the payment, or found it when the form was sent twice."""
+        amount = money_text(obj.amount, obj.currency)
+        if form.created:
+            self.message_user(
+                request, f"Recorded {amount} against invoice {obj.invoice}.", messages.SUCCESS
+            )
+        else:
+            self.message_user(
+                request,
+                f"This payment of {amount} against invoice {obj.invoice} was recorded already "
+                "(the form was sent twice); it is recorded once.",
+                messages.WARNING,
+            )
+
+    def response_add(self, request: HttpRequest, obj: Payment, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:payments_invoice_change", args=[obj.invoice_id]))
+
+    @admin.display(description="driver", ordering="invoice__driver__last_name")
+    def driver(self, payment: Payment) -> str:
+        return str(payment.invoice.driver)
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_text(self, payment: Payment) -> str:
+        return money_text(payment.amount, payment.currency)
