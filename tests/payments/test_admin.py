@@ -5,7 +5,6 @@ and cost allocations; who may do what, and that no page shows another fleet's ro
 import datetime as dt
 import re
 from decimal import Decimal
-from html.parser import HTMLParser
 
 import pytest
 from django.contrib import admin
@@ -42,6 +41,7 @@ from tests.factories import (
     StaffUserFactory,
     VehicleFactory,
 )
+from tests.html_tables import table_rows
 from tests.payments.builders import priced_session_create
 
 pytestmark = pytest.mark.django_db
@@ -165,46 +165,6 @@ def action(client, changelist: str, name: str, selected, **data):
 def offered_actions(client, model) -> set[str]:
     response = client.get(reverse(f"admin:payments_{model._meta.model_name}_changelist"))
     return set(admin.site._registry[model].get_actions(response.wsgi_request))
-
-
-class _TableReader(HTMLParser):
-    """The cell texts, row by row, of every table of a page, with the table's attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tables: list[tuple[dict, list[list[str]]]] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "table":
-            self.tables.append((dict(attrs), []))
-        elif tag == "tr" and self.tables:
-            self.tables[-1][1].append([])
-        elif tag in ("td", "th") and self.tables:
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None:
-            self.tables[-1][1][-1].append(" ".join("".join(self._cell).split()))
-            self._cell = None
-
-    def handle_data(self, data):
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-def table_rows(response, **attributes: str) -> list[list[str]]:
-    """The rows of the one table whose attributes have these values (data_part=… for
-    data-part)."""
-    reader = _TableReader()
-    reader.feed(response.content.decode())
-    wanted = {name.replace("_", "-"): value for name, value in attributes.items()}
-    (rows,) = (
-        rows
-        for attrs, rows in reader.tables
-        if all(attrs.get(name) == value for name, value in wanted.items())
-    )
-    return rows
 
 
 # -- billing runs: starting one ------------------------------------------------------------------

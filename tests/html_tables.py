@@ -1,0 +1,44 @@
+"""Reading the tables of a rendered page in tests: cell texts row by row."""
+
+from html.parser import HTMLParser
+
+
+class _TableReader(HTMLParser):
+    """Collects the cell texts, row by row, of every table in a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[dict, list[list[str]]]] = []
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append((dict(attrs), []))
+        elif tag == "tr" and self.tables:
+            self.tables[-1][1].append([])
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][1][-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def table_rows(response, **attributes: str) -> list[list[str]]:
+    """The rows of the one table of the page whose attributes hold these values, each as one of
+    the attribute's words (`class_` for class, `data_part` for data-part)."""
+    reader = _TableReader()
+    reader.feed(response.content.decode())
+    wanted = {name.rstrip("_").replace("_", "-"): value for name, value in attributes.items()}
+    matches = [
+        rows
+        for attrs, rows in reader.tables
+        if all(value in (attrs.get(name) or "").split() for name, value in wanted.items())
+    ]
+    assert len(matches) == 1, f"{len(matches)} tables with {wanted}"
+    return matches[0]
