@@ -53,6 +53,7 @@ from apps.payments.selectors import (
 )
 from voltop.core.admin_forms import run_domain_check
 from voltop.core.errors import DomainError
+from voltop.core.money import round_money
 
 REIMBURSEMENT_DECIDING_ROLES = FINANCE_ROLES | EDITING_ROLES
 CREDITABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
@@ -61,7 +62,8 @@ KWH_PLACES = Decimal("0.001")
 
 
 def money_text(amount: Decimal, currency: str) -> str:
-    return f"{amount} {currency}"
+    """An amount to the currency's minor unit (SQLite sums come back with float noise)."""
+    return f"{round_money(Decimal(amount), currency)} {currency}"
 
 
 def period_days_text(start: dt.datetime, end: dt.datetime, zone) -> str:
@@ -715,11 +717,15 @@ class CostAllocationAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None and changelist.has_active_filters:
-            response.context_data["totals"] = (
-                changelist.queryset.values("currency")
+            response.context_data["totals"] = [
+                {
+                    "amount": money_text(row["amount"], row["currency"]),
+                    "vat": money_text(row["vat"], row["currency"]),
+                }
+                for row in changelist.queryset.values("currency")
                 .annotate(amount=Sum("amount"), vat=Sum("vat"))
                 .order_by("currency")
-            )
+            ]
         return response
 
 

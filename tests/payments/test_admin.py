@@ -15,6 +15,7 @@ from django.urls import reverse
 from apps.charging.choices import LocationKind, SessionPurpose
 from apps.fleets.choices import BillingPeriodKind, MembershipRole
 from apps.payments import services
+from apps.payments.admin import money_text
 from apps.payments.choices import (
     BillingRunStatus,
     InvoiceStatus,
@@ -1252,3 +1253,8 @@ def test_custom_pages_send_anyone_else_to_the_login_or_find_nothing(
     else:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_amounts_show_to_the_currencys_minor_unit_whatever_the_database_sums_to():
+    assert money_text(Decimal("57.8100000000000"), "EUR") == "57.81 EUR"
+    assert money_text(Decimal("1205"), "JPY") == "1205 JPY"
