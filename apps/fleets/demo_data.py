@@ -1009,7 +1009,7 @@ def _demo_billing_history() -> dict[str, int]:
             currency=invoice.currency,
             method=PaymentMethod.PAYROLL if index % 2 else PaymentMethod.BANK_TRANSFER,
             idempotency_key=f"demo-payment-{invoice.number}",
-            received_at=invoice.issued_at + timedelta(days=3 + index % 9),
+            received_at=timezone.now(),
             provider_reference=f"SALARY-{invoice.period_start:%Y%m}" if index % 2 else "",
             recorded_by=finance,
         )

@@ -71,6 +71,7 @@ ZERO = Decimal("0.00")
 KWH_PLACES = Decimal("0.001")
 UNIT_PRICE_PLACES = Decimal("0.00001")
 STALLED_AFTER = dt.timedelta(minutes=15)
+CLOCK_SKEW = dt.timedelta(minutes=5)
 NUMBERING_BATCH = 500
 NUMBER_PREFIXES = {DocumentSeries.INVOICE: "VT", DocumentSeries.CREDIT_NOTE: "CN"}
 
@@ -774,6 +775,8 @@ def payment_record(
     if len(key) > Payment._meta.get_field("idempotency_key").max_length:
         raise PaymentInvalid("The idempotency key is longer than 100.", field="idempotency_key")
     require_aware(received_at, field="received_at")
+    if received_at > now + CLOCK_SKEW:
+        raise PaymentInvalid("A payment cannot be received in the future.", field="received_at")
     if method not in PaymentMethod.values:
         raise PaymentInvalid(
             f"The method must be one of {', '.join(PaymentMethod.values)}.", field="method"

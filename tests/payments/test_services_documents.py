@@ -364,6 +364,7 @@ class TestPayments:
             ({"method": "cheque"}, "method", "must be one of"),
             ({"idempotency_key": " "}, "idempotency_key", "is needed"),
             ({"idempotency_key": "k" * 101}, "idempotency_key", "longer than 100"),
+            ({"received_at": dt.datetime(2099, 1, 1, tzinfo=UTC)}, "received_at", "in the future"),
         ],
     )
     def test_a_payment_that_breaks_a_rule_is_refused_and_nothing_is_recorded(
