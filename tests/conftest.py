@@ -3,6 +3,7 @@
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 
@@ -42,6 +43,14 @@ def _required_services_present() -> None:
         pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but DATABASE_URL does not point to PostgreSQL")
     if not _redis_reachable():
         pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but Redis at REDIS_URL does not answer")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles_and_lockouts(settings):
+    """Each test starts with empty throttle counters; the login lockout (django-axes) is on only
+    where a test turns it on, since Django's test client logs in without a request."""
+    cache.clear()
+    settings.AXES_ENABLED = False
 
 
 @pytest.fixture(autouse=True)

@@ -1,13 +1,31 @@
 """Routes under /api/v1/. Each app adds its router here."""
 
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
+from apps.charging.api import driver_urls as charging_api
+from apps.drivers.api import driver_urls as drivers_api
+from apps.payments.api import driver_urls as payments_api
+from voltop.core.api.auth_views import LoginView, LogoutView, RefreshView
 
+
+@extend_schema(
+    responses=inline_serializer(
+        "ApiRoot",
+        {
+            "name": serializers.CharField(),
+            "version": serializers.CharField(),
+            "health": serializers.URLField(),
+        },
+    ),
+    auth=[],
+)
 @api_view(["GET"])
 @permission_classes([AllowAny])
 def api_root(request: Request) -> Response:
@@ -22,4 +40,17 @@ def api_root(request: Request) -> Response:
 
 urlpatterns = [
     path("", api_root, name="api-root"),
+    path("auth/login/", LoginView.as_view(), name="auth-login"),
+    path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),
+    path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
+    path(
+        "me/",
+        include(
+            [
+                *drivers_api.driver_urlpatterns,
+                *charging_api.driver_urlpatterns,
+                *payments_api.driver_urlpatterns,
+            ]
+        ),
+    ),
 ]

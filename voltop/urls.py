@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from voltop.core.views import healthz
 
@@ -12,5 +13,7 @@ admin.site.index_title = "Fleet administration"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("voltop.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
 ]

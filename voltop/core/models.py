@@ -1,5 +1,6 @@
 """Abstract base models shared by the apps."""
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 
 
@@ -11,3 +12,23 @@ class TimeStampedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class IdempotencyRecord(models.Model):
+    """The answer a POST with an Idempotency-Key got, kept so that sending it again returns the
+    same answer instead of doing the work twice. Kept at least IDEMPOTENCY_KEEP_HOURS."""
+
+    actor = models.CharField(max_length=64, help_text='Who sent it: "user:12" or "api_key:3".')
+    key = models.CharField(max_length=255)
+    request_fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(encoder=DjangoJSONEncoder, null=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["actor", "key"], name="idempotency_key_per_actor"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.key}"

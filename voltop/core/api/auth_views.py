@@ -1,0 +1,123 @@
+"""Logging in to the API: e-mail and password for a short-lived access token and a rotating
+refresh token; refreshing; logging out (the refresh token is blacklisted). Failed logins are
+throttled and, after repeated failures, locked out (django-axes)."""
+
+from django.contrib.auth import authenticate, get_user_model
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.serializers import TokenRefreshSerializer
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from voltop.core.api.authentication import account_refusal
+
+
+class AccountLocked(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "account_locked"
+    default_detail = "Too many failed logins; the account is locked for a while. Try again later."
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access = serializers.CharField(help_text="Bearer token for `Authorization: Bearer …`.")
+    refresh = serializers.CharField(help_text="Exchange it at /auth/refresh/ for new tokens.")
+    access_expires_at = serializers.DateTimeField()
+    refresh_expires_at = serializers.DateTimeField()
+
+
+def token_pair(user) -> dict:
+    refresh = RefreshToken.for_user(user)
+    access = refresh.access_token
+    return {
+        "access": str(access),
+        "refresh": str(refresh),
+        "access_expires_at": access.current_time + access.lifetime,
+        "refresh_expires_at": refresh.current_time + refresh.lifetime,
+    }
+
+
+class LoginView(APIView):
+    """Log in with e-mail address and password."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    throttle_scope = "login"
+
+    @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, auth=[])
+    def post(self, request):
+        credentials = LoginSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        email = credentials.validated_data["email"]
+        account = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
+        user = authenticate(
+            request._request,
+            username=account.get_username() if account else email,
+            password=credentials.validated_data["password"],
+        )
+        if getattr(request._request, "axes_locked_out", False):
+            raise AccountLocked()
+        if user is None:
+            raise exceptions.AuthenticationFailed(
+                "The e-mail address or the password is wrong.", code="invalid_credentials"
+            )
+        account_refusal(user)
+        return Response(TokenPairSerializer(token_pair(user)).data)
+
+
+class ActiveAccountRefreshSerializer(TokenRefreshSerializer):
+    """Refreshing also refuses a login that was deactivated or a driver no longer active."""
+
+    def validate(self, attrs):
+        data = super().validate(attrs)
+        user_id = RefreshToken(data.get("refresh", attrs["refresh"]), verify=False).get("user_id")
+        user = get_user_model().objects.select_related("driver").filter(pk=user_id).first()
+        if user is None or not user.is_active:
+            raise exceptions.AuthenticationFailed(
+                "This login no longer exists or is deactivated.", code="user_inactive"
+            )
+        account_refusal(user)
+        return data
+
+
+class RefreshView(TokenRefreshView):
+    """Exchange a refresh token for a new access token and a new refresh token; the old refresh
+    token is blacklisted."""
+
+    serializer_class = ActiveAccountRefreshSerializer
+    throttle_scope = "login"
+
+
+class LogoutSerializer(serializers.Serializer):
+    refresh = serializers.CharField()
+
+
+class LogoutView(APIView):
+    """Log out: the refresh token is blacklisted, so it cannot be refreshed again."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=LogoutSerializer,
+        responses={204: None},
+        auth=[],
+    )
+    def post(self, request):
+        payload = LogoutSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            RefreshToken(payload.validated_data["refresh"]).blacklist()
+        except TokenError as error:
+            raise exceptions.ValidationError(
+                {"refresh": [str(error)]}, code="token_not_valid"
+            ) from error
+        return Response(status=status.HTTP_204_NO_CONTENT)
