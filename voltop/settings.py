@@ -206,6 +206,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.payments.tasks.start_due_billing_runs",
         "schedule": crontab(minute=5),
     },
+    "send-unsent-invoice-emails": {
+        "task": "apps.payments.tasks.send_unsent_invoice_emails",
+        "schedule": crontab(minute=20),
+    },
     "purge-idempotency-records": {
         "task": "voltop.core.tasks.purge_idempotency_records",
         "schedule": crontab(minute=35, hour=3),

@@ -975,11 +975,16 @@ def _demo_billing_history() -> dict[str, int]:
     """Bill the demo fleet's ended months through the billing services, then settle some of it
     as a finance team would: payments in full and in part, a credit note, reimbursement
     decisions. Runs after the fleet has committed, so the background work (eager without
-    Redis) sees it. The drivers are fictional, so their invoices are not e-mailed."""
+    Redis) sees it; the run's steps are also taken here, so the seed finishes billing even
+    where a worker would (a step already done changes nothing). The drivers are fictional, so
+    their invoices are not e-mailed from here."""
     from apps.payments.choices import BillingRunStatus, PaymentMethod
     from apps.payments.models import BillingRun, CreditNote, Invoice, Payment, Reimbursement
     from apps.payments.periods import billing_period_last_ended, billing_period_of_day
     from apps.payments.services import (
+        billing_run_advance,
+        billing_run_finalize,
+        billing_run_plan,
         billing_run_start,
         credit_note_issue,
         payment_record,
@@ -995,7 +1000,11 @@ def _demo_billing_history() -> dict[str, int]:
     )
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
         while period.start <= last.start:
-            billing_run_start(fleet=fleet, period=period, now=now)
+            run = billing_run_start(fleet=fleet, period=period, now=now)
+            billing_run_plan(run=run)
+            while billing_run_advance(run_id=run.pk):
+                pass
+            billing_run_finalize(run=run)
             period = billing_period_of_day(fleet.billing_period, period.end_day, fleet.zone)
     if BillingRun.objects.filter(fleet=fleet).exclude(status=BillingRunStatus.COMPLETED).exists():
         return {}

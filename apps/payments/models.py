@@ -247,11 +247,11 @@ class Invoice(TimeStampedModel):
     def is_issued(self) -> bool:
         return self.status != InvoiceStatus.DRAFT
 
+    def _stored_status_or_draft(self) -> str:
+        return getattr(self, "_stored_status", None) or InvoiceStatus.DRAFT
+
     def _stored_as_issued(self) -> bool:
-        return getattr(self, "_stored_status", InvoiceStatus.DRAFT) not in (
-            None,
-            InvoiceStatus.DRAFT,
-        )
+        return self._stored_status_or_draft() != InvoiceStatus.DRAFT
 
     def save(self, *args, **kwargs):
         """Refuse to change an issued invoice beyond its status (paid, void) and e-mailing."""
@@ -265,6 +265,10 @@ class Invoice(TimeStampedModel):
             )
         super().save(*args, **kwargs)
         self._stored_status = self.status
+
+    def refresh_from_db(self, *args, **kwargs):
+        super().refresh_from_db(*args, **kwargs)
+        self._stored_status = self.__dict__.get("status", self._stored_status_or_draft())
 
     def delete(self, *args, **kwargs):
         if self._stored_as_issued():

@@ -2,6 +2,7 @@
 and credit note issue with gapless numbers, payments, reimbursement decisions."""
 
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -11,7 +12,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import CharField, Count, DateTimeField, F, IntegerField, Sum, Value
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
@@ -61,7 +62,7 @@ from apps.payments.periods import (
     billing_period_of_label,
 )
 from apps.payments.selectors import billable_session_list, invoice_balance
-from apps.payments.totals import document_totals, line_amounts
+from apps.payments.totals import credit_note_totals, document_totals, line_amounts
 from voltop.core.money import currency_minor_unit, round_money
 from voltop.core.timeutils import require_aware
 
@@ -71,7 +72,9 @@ ZERO = Decimal("0.00")
 KWH_PLACES = Decimal("0.001")
 UNIT_PRICE_PLACES = Decimal("0.00001")
 STALLED_AFTER = dt.timedelta(minutes=15)
+TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 CLOCK_SKEW = dt.timedelta(minutes=5)
+MAX_AMOUNT_DIGITS = 12
 NUMBERING_BATCH = 500
 NUMBER_PREFIXES = {DocumentSeries.INVOICE: "VT", DocumentSeries.CREDIT_NOTE: "CN"}
 
@@ -129,7 +132,7 @@ def billing_run_start(
     except IntegrityError:
         run = BillingRun.objects.get(fleet=fleet, period_start=period.start)
         if run.status != BillingRunStatus.COMPLETED:
-            billing_run_resume(run=run)
+            run = billing_run_resume(run=run)
         return run
     logger.info(
         "payments.billing_run_started",
@@ -165,6 +168,24 @@ def _lanes_enqueue(run: BillingRun, lanes: int) -> None:
         _enqueue_after_commit(advance_billing_run, run.pk)
 
 
+def _failing_the_run_on_error(step):
+    """A run step that, on an error other than a transient database one, marks the run failed
+    with the reason (shown in the admin) before the error goes on to the caller."""
+
+    @functools.wraps(step)
+    def step_recording_failure(*, run: BillingRun, **kwargs):
+        try:
+            return step(run=run, **kwargs)
+        except TRANSIENT_DATABASE_ERRORS:
+            raise
+        except Exception as error:
+            billing_run_fail(run_id=run.pk, error=f"{type(error).__name__}: {error}")
+            raise
+
+    return step_recording_failure
+
+
+@_failing_the_run_on_error
 @transaction.atomic
 def billing_run_plan(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
     """Split the run into units of drivers with something to bill, once, then set lanes of
@@ -213,7 +234,7 @@ def billing_run_advance(*, run_id: int, now: dt.datetime | None = None) -> bool:
     """
     try:
         return _billing_unit_next_bill(run_id=run_id, now=now)
-    except OperationalError:
+    except TRANSIENT_DATABASE_ERRORS:
         raise
     except Exception as error:
         billing_run_fail(run_id=run_id, error=f"{type(error).__name__}: {error}")
@@ -450,8 +471,8 @@ class _UnitWork:
         return reimbursement
 
     def _cost_allocations_insert(self) -> None:
-        """Copy the business sessions into cost allocations in the database: the vehicle's
-        cost center, else the driver's, and the session's price."""
+        """Copy the business sessions into cost allocations in the database: the driver's
+        cost center, else the vehicle's, and the session's price."""
         columns = [
             "fleet_id",
             "billing_run_id",
@@ -472,7 +493,7 @@ class _UnitWork:
                 .order_by()
                 .annotate(
                     allocation_run=Value(self.run.pk, output_field=IntegerField()),
-                    allocation_center=Coalesce("vehicle__cost_center_id", "driver__cost_center_id"),
+                    allocation_center=Coalesce("driver__cost_center_id", "vehicle__cost_center_id"),
                     allocation_start=Value(self.run.period_start, output_field=DateTimeField()),
                     allocation_end=Value(self.run.period_end, output_field=DateTimeField()),
                     allocation_currency=Value(self.currency, output_field=CharField()),
@@ -507,6 +528,7 @@ class _UnitWork:
             )
 
 
+@_failing_the_run_on_error
 @transaction.atomic
 def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
     """Once every unit is done: issue the run's invoices in driver order with consecutive
@@ -681,7 +703,13 @@ def credit_note_issue(
         raise CreditNoteInvalid(
             "These lines are already credited; a line is credited once.", field="lines"
         )
-    totals = document_totals(((line.net, line.vat_rate) for line in lines), invoice.currency)
+    totals = credit_note_totals(
+        credited_before=CreditNoteLine.objects.filter(invoice_line__invoice=invoice).values_list(
+            "net", "vat_rate"
+        ),
+        lines=((line.net, line.vat_rate) for line in lines),
+        currency=invoice.currency,
+    )
     year = now.astimezone(invoice.fleet.zone).year
     [number] = _numbers_take(invoice.fleet, DocumentSeries.CREDIT_NOTE, year, 1)
     credit_note = CreditNote.objects.create(
@@ -731,6 +759,11 @@ def _payment_amount(amount, currency: str) -> Decimal:
         raise PaymentInvalid(f"{amount!r} is not an amount.", field="amount") from error
     if not value.is_finite() or value <= 0:
         raise PaymentInvalid("The amount must be more than zero.", field="amount")
+    if value.adjusted() >= MAX_AMOUNT_DIGITS:
+        raise PaymentInvalid(
+            f"The amount is too large: at most {MAX_AMOUNT_DIGITS} digits before the point.",
+            field="amount",
+        )
     if value != round_money(value, currency):
         raise PaymentInvalid(
             f"The amount has more decimals than {currency} allows "
@@ -774,6 +807,10 @@ def payment_record(
         raise PaymentInvalid("An idempotency key is needed.", field="idempotency_key")
     if len(key) > Payment._meta.get_field("idempotency_key").max_length:
         raise PaymentInvalid("The idempotency key is longer than 100.", field="idempotency_key")
+    if len(provider_reference) > Payment._meta.get_field("provider_reference").max_length:
+        raise PaymentInvalid(
+            "The provider reference is longer than 100 characters.", field="provider_reference"
+        )
     require_aware(received_at, field="received_at")
     if received_at > now + CLOCK_SKEW:
         raise PaymentInvalid("A payment cannot be received in the future.", field="received_at")
@@ -915,10 +952,29 @@ def invoice_email_send(*, invoice: Invoice, now: dt.datetime | None = None) -> b
 
 
 def billing_run_invoices_email(*, run_id: int) -> int:
-    """E-mail every issued invoice of a run not sent yet; returns how many were sent."""
-    sent = 0
-    for invoice in Invoice.objects.filter(billing_run_id=run_id, emailed_at__isnull=True).exclude(
-        status=InvoiceStatus.DRAFT
-    ):
-        sent += invoice_email_send(invoice=invoice)
-    return sent
+    """Enqueue the e-mail of every issued invoice of a run not sent yet, one task each, so one
+    failing address or server hiccup does not hold up the others. Returns how many."""
+    return _invoice_emails_enqueue(
+        Invoice.objects.filter(billing_run_id=run_id, emailed_at__isnull=True)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .values_list("pk", flat=True)
+    )
+
+
+def invoices_unsent_email(*, now: dt.datetime) -> int:
+    """Enqueue the e-mails of invoices issued a while ago and still not sent (a worker lost on
+    the way, a mail server down for longer than the retries). Called hourly by the beat."""
+    return _invoice_emails_enqueue(
+        Invoice.objects.filter(emailed_at__isnull=True, issued_at__lt=now - STALLED_AFTER)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .values_list("pk", flat=True)
+    )
+
+
+def _invoice_emails_enqueue(invoice_ids) -> int:
+    from apps.payments.tasks import send_invoice_email
+
+    invoice_ids = list(invoice_ids)
+    for invoice_id in invoice_ids:
+        _enqueue_after_commit(send_invoice_email, invoice_id)
+    return len(invoice_ids)

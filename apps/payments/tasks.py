@@ -3,9 +3,9 @@ idempotent, acknowledged late (a killed worker's task is delivered again) and re
 backoff when the database connection fails."""
 
 import logging
+from smtplib import SMTPException
 
 from celery import shared_task
-from django.db import OperationalError
 from django.utils import timezone
 
 from apps.payments import services
@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 
 TRANSIENT = {
     "acks_late": True,
-    "autoretry_for": (OperationalError,),
+    "autoretry_for": services.TRANSIENT_DATABASE_ERRORS,
     "retry_backoff": True,
     "retry_backoff_max": 60,
     "max_retries": 8,
@@ -51,7 +51,12 @@ def start_due_billing_runs() -> int:
     return services.billing_runs_start_due(now=timezone.now())
 
 
-@shared_task(**TRANSIENT)
+@shared_task(
+    **{
+        **TRANSIENT,
+        "autoretry_for": (*services.TRANSIENT_DATABASE_ERRORS, SMTPException, OSError),
+    }
+)
 def send_invoice_email(invoice_id: int) -> None:
     """E-mail one issued invoice to its driver, once."""
     invoice = Invoice.objects.filter(pk=invoice_id).first()
@@ -61,5 +66,11 @@ def send_invoice_email(invoice_id: int) -> None:
 
 @shared_task(**TRANSIENT)
 def send_billing_run_invoices(run_id: int) -> int:
-    """E-mail the run's issued invoices that have not been sent yet."""
+    """Enqueue the e-mails of the run's issued invoices that have not been sent yet."""
     return services.billing_run_invoices_email(run_id=run_id)
+
+
+@shared_task(**TRANSIENT)
+def send_unsent_invoice_emails() -> int:
+    """The beat's hourly sweep for issued invoices whose e-mail never went out."""
+    return services.invoices_unsent_email(now=timezone.now())

@@ -1258,3 +1258,10 @@ def test_custom_pages_send_anyone_else_to_the_login_or_find_nothing(
 def test_amounts_show_to_the_currencys_minor_unit_whatever_the_database_sums_to():
     assert money_text(Decimal("57.8100000000000"), "EUR") == "57.81 EUR"
     assert money_text(Decimal("1205"), "JPY") == "1205 JPY"
+
+
+def test_the_run_list_offers_to_run_billing_for_a_period(admin_client):
+    response = admin_client.get(reverse("admin:payments_billingrun_changelist"))
+
+    assert response.status_code == 200
+    assert "Run billing for a period" in response.content.decode()

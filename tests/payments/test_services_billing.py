@@ -130,7 +130,7 @@ def test_a_run_splits_a_drivers_month_into_invoice_cost_allocation_and_reimburse
     )
     assert invoice.lines.first().description == "Depot charging, 2026-10-03 10:00"
     allocations = {a.session: a for a in CostAllocation.objects.order_by("session__started_at")}
-    assert allocations[business_with_vehicle].cost_center == vehicle_center
+    assert allocations[business_with_vehicle].cost_center == driver.cost_center
     assert allocations[business_without_vehicle].cost_center == driver.cost_center
     assert [(a.amount, a.vat) for a in allocations.values()] == [
         (D("7.00"), D("1.47")),
@@ -489,3 +489,69 @@ def test_the_beat_leaves_a_run_alone_while_it_makes_progress(
     run.refresh_from_db()
     assert enqueued == []
     assert run.status == BillingRunStatus.PENDING
+
+
+def test_business_charging_of_a_driver_without_cost_center_goes_to_the_vehicles(run_billing, fleet):
+    vehicle_center = CostCenterFactory(fleet=fleet, code="VEH")
+    driver = DriverFactory(fleet=fleet, cost_center=None)
+    with_vehicle = priced_session_create(
+        driver=driver,
+        vehicle=VehicleFactory(fleet=fleet, cost_center=vehicle_center),
+        purpose=SessionPurpose.BUSINESS,
+        started_at=utc(2026, 10, 6, 8),
+    )
+    without_either = priced_session_create(
+        driver=driver, purpose=SessionPurpose.BUSINESS, started_at=utc(2026, 10, 7, 8)
+    )
+
+    run_billing(fleet, "2026-10")
+
+    assert CostAllocation.objects.get(session=with_vehicle).cost_center == vehicle_center
+    assert CostAllocation.objects.get(session=without_either).cost_center is None
+
+
+def test_a_plan_that_fails_marks_the_run_failed_with_the_reason(run_billing, monkeypatch, fleet):
+    def selection_failing(**kwargs):
+        raise ValueError("no such column")
+
+    monkeypatch.setattr(services, "billable_session_list", selection_failing)
+
+    with pytest.raises(ValueError, match="no such column"):
+        run_billing(fleet, "2026-10")
+
+    run = BillingRun.objects.get()
+    assert (run.status, run.error) == (BillingRunStatus.FAILED, "ValueError: no such column")
+
+
+def test_starting_a_failed_run_again_returns_it_resumed(run_billing, monkeypatch, fleet, driver):
+    priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
+    real_selection = services.billable_session_list
+    monkeypatch.setattr(services, "billable_session_list", lambda **kwargs: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run_billing(fleet, "2026-10")
+    monkeypatch.setattr(services, "billable_session_list", real_selection)
+
+    resumed = services.billing_run_start(
+        fleet=fleet, period=services.billing_period_for(fleet=fleet, label="2026-10")
+    )
+
+    assert (resumed.status, resumed.error) == (BillingRunStatus.PENDING, "")
+
+
+def test_the_hourly_sweep_emails_invoices_whose_email_never_went_out(
+    run_billing, fleet, driver, django_capture_on_commit_callbacks
+):
+    priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
+    run_billing(fleet, "2026-10")
+    invoice = Invoice.objects.get()
+    Invoice.objects.filter(pk=invoice.pk).update(emailed_at=None)
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        too_early = services.invoices_unsent_email(now=invoice.issued_at + dt.timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        swept = services.invoices_unsent_email(now=invoice.issued_at + dt.timedelta(hours=1))
+
+    assert (too_early, swept) == (0, 1)
+    assert len(mail.outbox) == 1
+    assert Invoice.objects.get().emailed_at is not None

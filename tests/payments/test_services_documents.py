@@ -109,6 +109,15 @@ class TestIssuing:
 
         assert issued.number == "VT-2027-000001"
 
+    def test_the_invoice_issuing_returns_is_guarded_like_any_issued_invoice(self, driver):
+        issued = services.invoice_issue(invoice=self.draft_create(driver))
+        issued.gross_total = D("99.00")
+
+        with pytest.raises(InvoiceImmutable):
+            issued.save()
+
+        assert Invoice.objects.get(pk=issued.pk).gross_total == D("1.21")
+
     def test_issuing_an_issued_invoice_is_refused_and_changes_nothing(self, invoice):
         with pytest.raises(InvoiceNotDraft):
             services.invoice_issue(invoice=invoice)
@@ -365,6 +374,9 @@ class TestPayments:
             ({"idempotency_key": " "}, "idempotency_key", "is needed"),
             ({"idempotency_key": "k" * 101}, "idempotency_key", "longer than 100"),
             ({"received_at": dt.datetime(2099, 1, 1, tzinfo=UTC)}, "received_at", "in the future"),
+            ({"amount": "1E+27"}, "amount", "too large"),
+            ({"amount": "1000000000000.00"}, "amount", "too large"),
+            ({"provider_reference": "r" * 101}, "provider_reference", "longer than 100"),
         ],
     )
     def test_a_payment_that_breaks_a_rule_is_refused_and_nothing_is_recorded(

@@ -5,7 +5,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.payments.totals import VatSubtotal, document_totals, line_amounts
+from apps.payments.totals import VatSubtotal, credit_note_totals, document_totals, line_amounts
 
 D = Decimal
 
@@ -67,3 +67,34 @@ def test_per_line_vat_differs_from_the_invoice_vat_by_at_most_half_a_cent_per_li
     line_vat = sum(line_amounts(net, rate, "EUR").vat for net, rate in lines)
 
     assert abs(line_vat - totals.vat) <= D("0.005") * (len(lines) + len(totals.by_rate))
+
+
+def test_credit_notes_line_by_line_give_back_exactly_the_invoices_vat():
+    lines = [(D("0.03"), D("19"))] * 3
+    invoice = document_totals(lines, "EUR")
+
+    credited, notes = [], []
+    for line in lines:
+        notes.append(credit_note_totals(credited_before=credited, lines=[line], currency="EUR"))
+        credited.append(line)
+
+    assert [note.gross for note in notes] == [D("0.04"), D("0.03"), D("0.04")]
+    assert sum(note.gross for note in notes) == invoice.gross == D("0.11")
+
+
+@given(st.lists(st.tuples(money, rates), min_size=1, max_size=30), st.randoms())
+def test_credit_notes_in_any_split_add_up_to_the_invoice(lines, random):
+    invoice = document_totals(lines, "EUR")
+    remaining = list(lines)
+    random.shuffle(remaining)
+    credited, gross = [], D("0")
+    while remaining:
+        take = random.randint(1, len(remaining))
+        batch, remaining = remaining[:take], remaining[take:]
+        note = credit_note_totals(credited_before=credited, lines=batch, currency="EUR")
+        assert note.gross == note.net + note.vat
+        credited.extend(batch)
+        gross += note.gross
+        assert gross <= invoice.gross
+
+    assert gross == invoice.gross
