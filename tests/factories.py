@@ -29,7 +29,8 @@ from apps.charging.models import (
 from apps.charging.services import tariff_publish
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.services import fleet_api_key_issue
 from apps.payments import services as payments_services
 from apps.payments.choices import BillingRunStatus, BillingUnitStatus, PaymentMethod
 from apps.payments.models import (
@@ -266,6 +267,7 @@ class FleetRows:
     depot: Depot
     cost_center: CostCenter
     membership: Membership
+    api_key: FleetApiKey
     driver: Driver
     token: ChargeToken
     vehicle: Vehicle
@@ -329,6 +331,9 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         depot=depot,
         cost_center=cost_center,
         membership=MembershipFactory(fleet=fleet, role=MembershipRole.VIEWER),
+        api_key=fleet_api_key_issue(fleet=fleet, name="Payroll export", role=MembershipRole.VIEWER)[
+            0
+        ],
         driver=driver,
         token=token,
         vehicle=vehicle,

@@ -10,8 +10,13 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from apps.charging.api import driver_urls as charging_api
+from apps.charging.api import fleet_urls as charging_fleet_api
 from apps.drivers.api import driver_urls as drivers_api
+from apps.drivers.api import fleet_urls as drivers_fleet_api
+from apps.fleets.api import fleet_urls as fleets_fleet_api
 from apps.payments.api import driver_urls as payments_api
+from apps.payments.api import fleet_urls as payments_fleet_api
+from apps.vehicles.api import fleet_urls as vehicles_fleet_api
 from voltop.core.api.auth_views import LoginView, LogoutView, RefreshView
 
 
@@ -43,6 +48,18 @@ urlpatterns = [
     path("auth/login/", LoginView.as_view(), name="auth-login"),
     path("auth/refresh/", RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout/", LogoutView.as_view(), name="auth-logout"),
+    path(
+        "fleet/",
+        include(
+            [
+                *fleets_fleet_api.fleet_urlpatterns,
+                *drivers_fleet_api.fleet_urlpatterns,
+                *vehicles_fleet_api.fleet_urlpatterns,
+                *charging_fleet_api.fleet_urlpatterns,
+                *payments_fleet_api.fleet_urlpatterns,
+            ]
+        ),
+    ),
     path(
         "me/",
         include(

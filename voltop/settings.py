@@ -135,6 +135,7 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "voltop.core.api.authentication.ActiveAccountJWTAuthentication",
+        "apps.fleets.api.authentication.FleetApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -172,6 +173,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "InvoiceStatusEnum": "apps.payments.choices.InvoiceStatus",
+        "ReimbursementStatusEnum": "apps.payments.choices.ReimbursementStatus",
+        "SessionStatusEnum": "apps.charging.choices.SessionStatus",
+    },
 }
 
 # Failed logins: an account, and an address, are locked out for AXES_COOLOFF_MINUTES after

@@ -80,6 +80,7 @@ from apps.fleets.models import Fleet
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import Vehicle
 from apps.vehicles.selectors import vehicle_assignment_for_driver_at
+from voltop.core.errors import NotFound
 from voltop.core.money import round_money
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -479,6 +480,31 @@ def charging_session_invalidate(*, session: ChargingSession, reason: str) -> Cha
 
 
 @transaction.atomic
+def charging_session_set_purpose(
+    *, session: ChargingSession, driver: Driver, purpose: SessionPurpose
+) -> ChargingSession:
+    """A driver says whether their completed session was for business or private use, until
+    it is billed. The price does not depend on the purpose; billing decides who pays."""
+    session = _lock_session(session)
+    if session.driver_id != driver.pk:
+        raise NotFound("No such session among yours.", field="session")
+    _refuse_if_billed(session)
+    if session.status != SessionStatus.COMPLETED:
+        raise SessionNotCorrectable(
+            "Only a completed session's purpose can be changed.", field="session"
+        )
+    if session.purpose == purpose:
+        return session
+    session.purpose = purpose
+    session.save(update_fields=["purpose", "updated_at"])
+    logger.info(
+        "charging.session_purpose_set",
+        extra={"session_id": session.pk, "driver_id": driver.pk, "purpose": purpose},
+    )
+    return session
+
+
+@transaction.atomic
 def charging_session_correct(
     *,
     session: ChargingSession,
@@ -759,6 +785,15 @@ def _row_errors(
         cards.setdefault(token.uid, []).append(token)
     row_tokens, errors = {}, []
     for row in rows:
+        if row.currency != fleet.currency:
+            errors.append(
+                RowError(
+                    row.line,
+                    f"currency {row.currency} is not the fleet's {fleet.currency}; "
+                    "billing charges drivers in the fleet's currency",
+                )
+            )
+            continue
         if row.token_uid not in cards:
             errors.append(RowError(row.line, f"token {row.token_uid} is not a card of this fleet"))
             continue

@@ -1,9 +1,10 @@
-"""Admin of the fleets app: fleets, depots, cost centers, memberships."""
+"""Admin of the fleets app: fleets, depots, cost centers, memberships, API keys."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.services import fleet_api_key_issue, fleet_api_key_revoke
 from apps.fleets.tenancy import ADMIN_ROLES, FleetScopedAdmin, FleetScopedTabularInline
 
 
@@ -62,3 +63,42 @@ class MembershipAdmin(FleetScopedAdmin):
     list_select_related = ["user", "fleet"]
     search_fields = ["user__username", "user__email", "fleet__name"]
     autocomplete_fields = ["fleet", "user"]
+
+
+@admin.register(FleetApiKey)
+class FleetApiKeyAdmin(FleetScopedAdmin):
+    """A fleet admin makes a key (shown once, here) and revokes it; a key is never edited."""
+
+    editing_roles = ADMIN_ROLES
+    list_display = ["name", "fleet", "role", "prefix", "last_used_at", "revoked_at"]
+    list_filter = ["fleet", "role"]
+    list_select_related = ["fleet"]
+    search_fields = ["name", "prefix"]
+    autocomplete_fields = ["fleet"]
+    fields = ["fleet", "name", "role", "prefix", "created_by", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_by", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is not None:
+            return [*self.fields]
+        return self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: FleetApiKey, form, change: bool) -> None:
+        key, text = fleet_api_key_issue(
+            fleet=obj.fleet, name=obj.name, role=obj.role, created_by=request.user
+        )
+        obj.pk = key.pk
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            f"The key for {key.name} is {text} — copy it now: it is not shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected keys", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        editable = self.editable_queryset(request, queryset)
+        for key in editable:
+            fleet_api_key_revoke(key=key)
+        self.message_user(request, f"Revoked {len(editable)} key(s).", messages.SUCCESS)

@@ -156,3 +156,44 @@ class Membership(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} - {self.fleet} ({self.get_role_display()})"
+
+
+class FleetApiKey(TimeStampedModel):
+    """A key a fleet gives a server of its own (payroll, ERP) to use the fleet endpoints with a
+    role, like a member. Only a hash of the secret is stored; the key is shown once, when made,
+    and stops working the moment it is revoked."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. 'Payroll export'.")
+    role = models.CharField(max_length=16, choices=MembershipRole.choices)
+    prefix = models.CharField(max_length=12, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["fleet", "name"]
+        verbose_name = "fleet API key"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=MembershipRole.values),
+                name="fleet_api_key_role_valid",
+                violation_error_code="fleet_api_key_role_valid",
+                violation_error_message="The role must be admin, manager, finance or viewer.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_fleet_api_key(self) -> bool:
+        return True

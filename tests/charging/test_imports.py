@@ -459,6 +459,21 @@ class TestJsonImport:
 
 
 class TestWhoAndWhat:
+    def test_a_cdr_in_another_currency_than_the_fleets_is_refused_with_its_line(self, fleet):
+        before = all_sessions()
+
+        report = import_json(fleet, json_file([cdr("EVN-1"), cdr("EVN-2", currency="CHF")]))
+
+        assert report.errors == (
+            RowError(
+                2,
+                "currency CHF is not the fleet's EUR; billing charges drivers in the fleet's "
+                "currency",
+            ),
+        )
+        assert report.imported == 0
+        assert all_sessions() == before
+
     def test_a_cdr_imported_into_another_fleet_is_a_bad_row_not_an_already_imported_one(
         self, fleet
     ):

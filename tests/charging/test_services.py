@@ -37,6 +37,7 @@ from apps.charging.services import (
     charging_session_invalidate,
     charging_session_price,
     charging_session_record_meter_values,
+    charging_session_set_purpose,
     charging_session_start,
     charging_session_stop,
     home_session_report,
@@ -55,6 +56,7 @@ from tests.factories import (
     VehicleAssignmentFactory,
     VehicleFactory,
 )
+from voltop.core.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -708,3 +710,64 @@ class TestTariffsAndPricing:
 
         assert priced.price_excl_vat == Decimal("1.00")
         assert priced.tariff_version.tariff.connector == depot.connector
+
+
+class TestSetPurpose:
+    def test_the_driver_makes_a_completed_session_private(self):
+        session = ChargingSessionFactory(price_excl_vat=Decimal("6.65"))
+
+        changed = charging_session_set_purpose(
+            session=session, driver=session.driver, purpose=SessionPurpose.PRIVATE
+        )
+
+        session.refresh_from_db()
+        assert changed.purpose == session.purpose == SessionPurpose.PRIVATE
+        assert session.price_excl_vat == Decimal("6.65")
+
+    def test_setting_the_same_purpose_again_changes_nothing(self):
+        session = ChargingSessionFactory(purpose=SessionPurpose.PRIVATE)
+        updated_at = session.updated_at
+
+        charging_session_set_purpose(
+            session=session, driver=session.driver, purpose=SessionPurpose.PRIVATE
+        )
+
+        session.refresh_from_db()
+        assert (session.purpose, session.updated_at) == (SessionPurpose.PRIVATE, updated_at)
+
+    def test_a_billed_session_keeps_its_purpose(self):
+        session = ChargingSessionFactory(billed_at=START)
+
+        with pytest.raises(SessionBilled) as refused:
+            charging_session_set_purpose(
+                session=session, driver=session.driver, purpose=SessionPurpose.PRIVATE
+            )
+
+        assert refused.value.field == "session"
+        session.refresh_from_db()
+        assert session.purpose == SessionPurpose.BUSINESS
+
+    def test_another_drivers_session_is_not_found_and_unchanged(self):
+        session = ChargingSessionFactory()
+        colleague = DriverFactory(fleet=session.fleet)
+
+        with pytest.raises(NotFound) as refused:
+            charging_session_set_purpose(
+                session=session, driver=colleague, purpose=SessionPurpose.PRIVATE
+            )
+
+        assert refused.value.field == "session"
+        session.refresh_from_db()
+        assert session.purpose == SessionPurpose.BUSINESS
+
+    @pytest.mark.parametrize("status", [SessionStatus.ACTIVE, SessionStatus.INVALID])
+    def test_a_session_that_is_not_completed_keeps_its_purpose(self, status):
+        session = ChargingSessionFactory(active=status == SessionStatus.ACTIVE, status=status)
+
+        with pytest.raises(SessionNotCorrectable):
+            charging_session_set_purpose(
+                session=session, driver=session.driver, purpose=SessionPurpose.PRIVATE
+            )
+
+        session.refresh_from_db()
+        assert session.purpose == SessionPurpose.BUSINESS

@@ -53,6 +53,8 @@ from apps.fleets.demo_data import (
     vin_build,
 )
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.payments.choices import BillingRunStatus, InvoiceStatus
+from apps.payments.models import BillingRun, CreditNote, Invoice, Payment
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.validators import validate_vin
 
@@ -453,7 +455,9 @@ class TestDemoFleet:
             )
 
     def test_pricing_a_demo_session_again_changes_no_price(self, demo_fleet):
-        sample = ChargingSession.objects.filter(fleet=demo_fleet).order_by("started_at")[::45]
+        sample = ChargingSession.objects.filter(fleet=demo_fleet, billed_at__isnull=True).order_by(
+            "started_at"
+        )[::20]
         before = [(session.pk, *(getattr(session, f) for f in PRICE_FIELDS)) for session in sample]
 
         after = [
@@ -466,6 +470,24 @@ class TestDemoFleet:
 
         assert after == before
         assert {basis for _, basis, *_ in before} - {""} == set(PriceBasis.values)
+
+    def test_the_ended_months_are_billed_and_partly_settled(self, demo_fleet):
+        runs = BillingRun.objects.filter(fleet=demo_fleet)
+
+        assert runs.count() == 3
+        assert set(runs.values_list("status", flat=True)) == {BillingRunStatus.COMPLETED}
+        assert not Invoice.objects.filter(fleet=demo_fleet, status=InvoiceStatus.DRAFT).exists()
+        assert Invoice.objects.filter(fleet=demo_fleet, status=InvoiceStatus.PAID).exists()
+        assert Payment.objects.filter(fleet=demo_fleet).exists()
+        assert CreditNote.objects.filter(fleet=demo_fleet).count() == 1
+        priced_depot_and_public_left_unbilled = ChargingSession.objects.filter(
+            fleet=demo_fleet,
+            billed_at__isnull=True,
+            ended_at__lt=runs.first().period_end,
+            status="completed",
+            price_incl_vat__isnull=False,
+        ).exclude(location_kind="home")
+        assert not priced_depot_and_public_left_unbilled.exists()
 
     def test_logins_share_the_demo_password_and_staff_hold_their_roles(self, demo_fleet):
         users = get_user_model().objects

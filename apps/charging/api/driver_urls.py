@@ -1,3 +1,17 @@
 """Driver routes of the charging app, mounted under /api/v1/me/."""
 
-driver_urlpatterns: list = []
+from django.urls import path
+
+from apps.charging.api import views
+
+driver_urlpatterns: list = [
+    path("sessions/", views.DriverSessionListView.as_view(), name="me-session-list"),
+    path("sessions/<int:pk>/", views.DriverSessionDetailView.as_view(), name="me-session-detail"),
+    path("sessions/<int:pk>/stop/", views.DriverSessionStopView.as_view(), name="me-session-stop"),
+    path(
+        "sessions/<int:pk>/purpose/",
+        views.DriverSessionPurposeView.as_view(),
+        name="me-session-purpose",
+    ),
+    path("home-sessions/", views.HomeSessionReportView.as_view(), name="me-home-session-report"),
+]

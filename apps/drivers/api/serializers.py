@@ -1,0 +1,126 @@
+"""Serializers of the driver endpoints of the drivers app: profile, vehicle, charge tokens."""
+
+from rest_framework import serializers
+
+from apps.charging.choices import ConnectorStandard
+from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.models import CostCenter, Fleet
+from apps.vehicles.models import Vehicle, VehicleAssignment
+
+VISIBLE_IBAN_CHARACTERS = 4
+
+
+def iban_masked(iban: str) -> str:
+    """The IBAN with all but its last four characters hidden, e.g. "**************4300"."""
+    if not iban:
+        return ""
+    hidden = max(len(iban) - VISIBLE_IBAN_CHARACTERS, 0)
+    return "*" * hidden + iban[hidden:]
+
+
+class ProfileFleetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Fleet
+        fields = ["id", "name", "currency", "time_zone"]
+
+
+class ProfileCostCenterSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CostCenter
+        fields = ["code", "name"]
+
+
+class DriverProfileSerializer(serializers.ModelSerializer):
+    fleet = ProfileFleetSerializer()
+    cost_center = ProfileCostCenterSerializer(allow_null=True)
+    home_rate_currency = serializers.CharField(source="fleet.currency")
+    iban_masked = serializers.SerializerMethodField(
+        help_text="Only the last four characters are shown."
+    )
+
+    class Meta:
+        model = Driver
+        fields = [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "employee_number",
+            "phone",
+            "status",
+            "fleet",
+            "cost_center",
+            "home_rate_per_kwh",
+            "home_rate_currency",
+            "iban_masked",
+        ]
+        read_only_fields = fields
+
+    def get_iban_masked(self, driver: Driver) -> str:
+        return iban_masked(driver.iban)
+
+
+class DriverPhoneUpdateSerializer(serializers.ModelSerializer):
+    """What a driver may change about themselves: their phone number, nothing else. Any other
+    field sent is refused by name, so a client cannot believe it changed something."""
+
+    class Meta:
+        model = Driver
+        fields = ["phone"]
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            refused = sorted(set(data) - set(self.fields))
+            if refused:
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            serializers.ErrorDetail(
+                                "This field cannot be changed here; only phone can.",
+                                code="not_changeable",
+                            )
+                        ]
+                        for name in refused
+                    }
+                )
+        return super().to_internal_value(data)
+
+    def update(self, instance: Driver, validated_data: dict) -> Driver:
+        if "phone" in validated_data:
+            instance.phone = validated_data["phone"]
+            instance.save(update_fields=["phone", "updated_at"])
+        return instance
+
+
+class AssignedVehicleSerializer(serializers.ModelSerializer):
+    connector_standards = serializers.ListField(
+        child=serializers.ChoiceField(choices=ConnectorStandard.choices)
+    )
+
+    class Meta:
+        model = Vehicle
+        fields = [
+            "id",
+            "plate",
+            "make",
+            "model",
+            "model_year",
+            "usable_battery_kwh",
+            "max_ac_kw",
+            "max_dc_kw",
+            "connector_standards",
+        ]
+
+
+class VehicleAssignmentSerializer(serializers.ModelSerializer):
+    vehicle = AssignedVehicleSerializer()
+
+    class Meta:
+        model = VehicleAssignment
+        fields = ["id", "starts_at", "ends_at", "vehicle"]
+
+
+class ChargeTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChargeToken
+        fields = ["id", "uid", "kind", "valid_from", "valid_until", "is_active"]

@@ -1,0 +1,169 @@
+"""Driver endpoints of the payments app: my statements, invoices (with their PDF),
+reimbursements and payments. Each list holds only the requesting driver's rows, and only what
+a completed billing run made final: another driver's row is not found."""
+
+import django_filters
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.drivers.api.permissions import IsDriver, request_driver
+from apps.payments.api.driver_serializers import (
+    InvoiceDetailSerializer,
+    InvoiceSerializer,
+    PaymentSerializer,
+    ReimbursementDetailSerializer,
+    ReimbursementSerializer,
+    StatementDetailSerializer,
+    StatementSerializer,
+)
+from apps.payments.choices import BillingRunStatus, InvoiceStatus
+from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
+from apps.payments.models import Invoice, Payment, Reimbursement, ReimbursementLine, Statement
+from apps.payments.selectors import invoice_list_for_driver
+from voltop.core.api.pagination import NewestFirstCursorPagination
+
+
+class DriverReadView(generics.GenericAPIView):
+    """Read-only endpoints for the requesting driver, without ordering or filtering unless a
+    view offers them. Subclasses scope get_queryset to `driver_id`."""
+
+    permission_classes = [IsDriver]
+    filter_backends: list = []
+
+    @property
+    def driver_id(self) -> int:
+        return request_driver(self.request).pk
+
+
+class MyStatements(DriverReadView):
+    """My statements from completed billing runs, newest period first."""
+
+    def get_queryset(self):
+        return Statement.objects.filter(
+            driver_id=self.driver_id, billing_run__status=BillingRunStatus.COMPLETED
+        ).order_by("-period_start", "-pk")
+
+
+class StatementListView(MyStatements, generics.ListAPIView):
+    """My statements, newest period first."""
+
+    serializer_class = StatementSerializer
+
+
+class StatementDetailView(MyStatements, generics.RetrieveAPIView):
+    """One of my statements, with its invoice and reimbursement."""
+
+    serializer_class = StatementDetailSerializer
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("invoice", "reimbursement")
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(
+        choices=[choice for choice in InvoiceStatus.choices if choice[0] != InvoiceStatus.DRAFT]
+    )
+    period_start = django_filters.IsoDateTimeFromToRangeFilter(
+        help_text="Inclusive bounds on period_start, ISO 8601 with offset."
+    )
+
+    class Meta:
+        model = Invoice
+        fields = ["status", "period_start"]
+
+
+class InvoiceListView(DriverReadView, generics.ListAPIView):
+    """My issued invoices, newest period first (drafts are the fleet's work in progress)."""
+
+    serializer_class = InvoiceSerializer
+    pagination_class = NewestFirstCursorPagination
+    cursor_ordering = ("-period_start", "-id")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = InvoiceFilter
+    queryset = Invoice.objects.none()  # names the model to the schema; get_queryset scopes it
+
+    def get_queryset(self):
+        return invoice_list_for_driver(driver_id=self.driver_id)
+
+
+class InvoiceDetailView(DriverReadView):
+    """One of my invoices as its document shows it: lines, VAT per rate, credit notes and the
+    balance (credited, paid, due, overpaid)."""
+
+    serializer_class = InvoiceDetailSerializer
+
+    def get_queryset(self):
+        return (
+            invoice_list_for_driver(driver_id=self.driver_id)
+            .select_related("fleet", "driver")
+            .prefetch_related("credit_notes")
+        )
+
+    def get(self, request: Request, pk: int) -> Response:
+        invoice = self.get_object()
+        context = {**self.get_serializer_context(), **invoice_context(invoice)}
+        return Response(InvoiceDetailSerializer(invoice, context=context).data)
+
+
+class InvoicePdfView(DriverReadView):
+    """One of my invoices as a PDF document."""
+
+    def get_queryset(self):
+        return invoice_list_for_driver(driver_id=self.driver_id).select_related("fleet", "driver")
+
+    def perform_content_negotiation(self, request, force=False):
+        """The PDF bypasses the renderers; refusals are JSON whatever the Accept header asks."""
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        invoice = self.get_object()
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
+        return response
+
+
+class MyReimbursements(DriverReadView):
+    """My reimbursements from completed billing runs, newest period first."""
+
+    def get_queryset(self):
+        return Reimbursement.objects.filter(
+            driver_id=self.driver_id, billing_run__status=BillingRunStatus.COMPLETED
+        ).order_by("-period_start", "-pk")
+
+
+class ReimbursementListView(MyReimbursements, generics.ListAPIView):
+    """What the fleet owes me for approved business charging at home, newest period first."""
+
+    serializer_class = ReimbursementSerializer
+
+
+class ReimbursementDetailView(MyReimbursements, generics.RetrieveAPIView):
+    """One of my reimbursements with its home sessions."""
+
+    serializer_class = ReimbursementDetailSerializer
+
+    def get_queryset(self):
+        lines = ReimbursementLine.objects.select_related("session").order_by(
+            "session__started_at", "pk"
+        )
+        return super().get_queryset().prefetch_related(Prefetch("lines", queryset=lines))
+
+
+class PaymentListView(DriverReadView, generics.ListAPIView):
+    """Payments received on my invoices, newest first."""
+
+    serializer_class = PaymentSerializer
+
+    def get_queryset(self):
+        return (
+            Payment.objects.filter(invoice__in=invoice_list_for_driver(driver_id=self.driver_id))
+            .select_related("invoice")
+            .order_by("-received_at", "-pk")
+        )

@@ -1,0 +1,3 @@
+"""Fleet routes of the vehicles app, mounted under /api/v1/fleet/."""
+
+fleet_urlpatterns: list = []
