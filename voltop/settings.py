@@ -190,6 +190,7 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "voltop.core.lockout.lockout_response"
 AXES_VERBOSE = False
 IDEMPOTENCY_KEEP_HOURS = env.int("IDEMPOTENCY_KEEP_HOURS", default=48)
 
@@ -260,6 +261,7 @@ LOGGING = {
         "django.db.backends": {"level": "INFO"},
         "celery": {"level": LOG_LEVEL},
         "weasyprint": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
     },
 }

@@ -45,11 +45,20 @@ def token_pair(user) -> dict:
     }
 
 
-class LoginView(APIView):
-    """Log in with e-mail address and password."""
+class TokenEndpointView(APIView):
+    """An endpoint that takes credentials in its body rather than a token in a header; its
+    refusals are still 401s that name the scheme to use."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+
+    def get_authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
+
+class LoginView(TokenEndpointView):
+    """Log in with e-mail address and password."""
+
     throttle_scope = "login"
 
     @extend_schema(request=LoginSerializer, responses={200: TokenPairSerializer}, auth=[])
@@ -100,11 +109,8 @@ class LogoutSerializer(serializers.Serializer):
     refresh = serializers.CharField()
 
 
-class LogoutView(APIView):
+class LogoutView(TokenEndpointView):
     """Log out: the refresh token is blacklisted, so it cannot be refreshed again."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
 
     @extend_schema(
         request=LogoutSerializer,
