@@ -144,7 +144,7 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "voltop.core.api.schema.VoltopAutoSchema",
     "EXCEPTION_HANDLER": "voltop.core.api.errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.ScopedRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"login": env("API_LOGIN_RATE", default="10/min")},
@@ -177,6 +177,13 @@ SPECTACULAR_SETTINGS = {
         "InvoiceStatusEnum": "apps.payments.choices.InvoiceStatus",
         "ReimbursementStatusEnum": "apps.payments.choices.ReimbursementStatus",
         "SessionStatusEnum": "apps.charging.choices.SessionStatus",
+        "DriverStatusEnum": "apps.drivers.choices.DriverStatus",
+        "VehicleStatusEnum": "apps.vehicles.choices.VehicleStatus",
+        "StationStatusEnum": "apps.charging.choices.StationStatus",
+        "BillingRunStatusEnum": "apps.payments.choices.BillingRunStatus",
+        "PaymentStatusEnum": "apps.payments.choices.PaymentStatus",
+        "ConnectorStandardEnum": "apps.charging.choices.ConnectorStandard",
+        "BillingPeriodEnum": "apps.fleets.choices.BillingPeriodKind",
     },
 }
 

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from voltop.core.views import healthz
+from voltop.core.views import healthz, not_found, server_error
 
 admin.site.site_header = "Voltop fleet administration"
 admin.site.site_title = "Voltop"
@@ -17,3 +17,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
 ]
+
+handler404 = not_found
+handler500 = server_error

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, F, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, F, OuterRef, Prefetch, Q, Subquery, Value, When
 
 from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
 from apps.charging.ocpi import tariff_terms_from_ocpi
@@ -263,4 +263,16 @@ def tariff_preview_price(
         periods.append(ChargingPeriod(parking_from, ended_at, Decimal(0), False))
     return price_session(
         terms=tariff_terms_of_model(tariff), periods=tuple(periods), zone=tariff.fleet.zone
+    )
+
+
+def tariff_version_in_force_prefetch(*, now: datetime) -> Prefetch:
+    """Prefetch of each tariff's version in force at `now` (the latest that took effect by
+    then) onto `tariff.versions_in_force`: a list of at most one, in one query for all."""
+    return Prefetch(
+        "versions",
+        queryset=TariffVersion.objects.filter(effective_from__lte=now).order_by(
+            "-effective_from", "-number"
+        )[:1],
+        to_attr="versions_in_force",
     )

@@ -138,3 +138,48 @@ def charge_token_deactivate(*, token: ChargeToken) -> ChargeToken:
         token.is_active = False
         token.save(update_fields=["is_active", "updated_at"])
     return token
+
+
+def _driver_fields_save_checked(driver: Driver, changes: dict) -> None:
+    """Apply `changes`, run the model's full_clean() and save only what changed; a refusal
+    raises Django's ValidationError naming the field, and nothing is saved."""
+    for name, value in changes.items():
+        setattr(driver, name, value)
+    driver.full_clean()
+    if driver.pk is None:
+        driver.save()
+    elif changes:
+        driver.save(update_fields=[*changes, "updated_at"])
+
+
+@transaction.atomic
+def driver_create(
+    *, fleet, employee_number: str, first_name: str, last_name: str, email: str, **details
+) -> Driver:
+    """Add an active driver to `fleet` after the model's checks (employee number and email
+    unique in the fleet, IBAN, cost center of the same fleet). `details` are the optional
+    fields: phone, licence_number, licence_expires_on, cost_center, home_rate_per_kwh, iban."""
+    driver = Driver(fleet=fleet, status=DriverStatus.ACTIVE)
+    _driver_fields_save_checked(
+        driver,
+        {
+            "employee_number": employee_number,
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            **details,
+        },
+    )
+    return driver
+
+
+@transaction.atomic
+def driver_update(*, driver: Driver, changes: dict) -> Driver:
+    """Change a driver's details after the model's checks. Fleet, login and status are not
+    changed here: status goes through driver_set_status, which also deactivates tokens."""
+    refused = {"fleet", "fleet_id", "user", "user_id", "status"} & set(changes)
+    if refused:
+        raise ValueError(f"driver_update does not change {', '.join(sorted(refused))}.")
+    driver = Driver.objects.select_for_update().select_related("fleet").get(pk=driver.pk)
+    _driver_fields_save_checked(driver, changes)
+    return driver

@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
 from apps.fleets.choices import MembershipRole
@@ -36,3 +37,13 @@ def time_zones_for_user(user: AbstractBaseUser | AnonymousUser) -> set[str]:
         Fleet.objects.all() if user.is_superuser else Fleet.objects.filter(memberships__user=user)
     )
     return set(fleets.values_list("time_zone", flat=True).distinct()[:2])
+
+
+def member_candidate_get(*, email: str):
+    """The active login with `email` (case-insensitive) that can be given a role in a fleet."""
+    return (
+        get_user_model()
+        .objects.filter(email__iexact=email.strip(), is_active=True)
+        .order_by("pk")
+        .first()
+    )

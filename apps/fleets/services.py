@@ -1,4 +1,5 @@
-"""Writes of the fleets app: fleet API keys."""
+"""Writes of the fleets app: fleet settings, depots, cost centers, memberships and fleet API
+keys."""
 
 import hashlib
 import logging
@@ -8,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import Fleet, FleetApiKey
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from voltop.core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -57,3 +58,116 @@ def fleet_api_key_revoke(*, key: FleetApiKey) -> FleetApiKey:
         key.save(update_fields=["revoked_at", "updated_at"])
         logger.info("fleets.api_key_revoked", extra={"api_key_id": key.pk})
     return key
+
+
+class LastFleetAdmin(DomainError):
+    code = "fleets.last_admin"
+    status = 409
+
+
+def _fields_save_checked(instance, changes: dict) -> None:
+    """Apply `changes` to `instance`, run the model's full_clean() (fields, clean(), unique and
+    check constraints) and save only the changed fields. A refusal raises Django's
+    ValidationError naming the field, and nothing is saved."""
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    if instance.pk is None:
+        instance.save()
+    elif changes:
+        instance.save(update_fields=[*changes, "updated_at"])
+
+
+@transaction.atomic
+def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
+    """Change a fleet's settings (name, VAT rate, billing period, payment terms) after the
+    model's checks; slug, currency and time zone are not changed here."""
+    fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
+    _fields_save_checked(fleet, changes)
+    return fleet
+
+
+@transaction.atomic
+def depot_create(*, fleet: Fleet, name: str, grid_connection_limit_kw, address: str = "") -> Depot:
+    """Add a depot to `fleet`; its name is unique within the fleet."""
+    depot = Depot(fleet=fleet)
+    _fields_save_checked(
+        depot,
+        {"name": name, "address": address, "grid_connection_limit_kw": grid_connection_limit_kw},
+    )
+    return depot
+
+
+@transaction.atomic
+def depot_update(*, depot: Depot, changes: dict) -> Depot:
+    """Change a depot's name, address or grid connection limit."""
+    depot = Depot.objects.select_for_update().get(pk=depot.pk)
+    _fields_save_checked(depot, changes)
+    return depot
+
+
+@transaction.atomic
+def cost_center_create(*, fleet: Fleet, code: str, name: str, is_active: bool = True) -> CostCenter:
+    """Add a cost center to `fleet`; its code is unique within the fleet."""
+    cost_center = CostCenter(fleet=fleet)
+    _fields_save_checked(cost_center, {"code": code, "name": name, "is_active": is_active})
+    return cost_center
+
+
+@transaction.atomic
+def cost_center_update(*, cost_center: CostCenter, changes: dict) -> CostCenter:
+    """Change a cost center's code, name or whether it is still in use."""
+    cost_center = CostCenter.objects.select_for_update().get(pk=cost_center.pk)
+    _fields_save_checked(cost_center, changes)
+    return cost_center
+
+
+def _check_fleet_keeps_an_admin(*, membership: Membership, new_role: str | None) -> None:
+    """Refuse to demote or remove the fleet's only admin: nobody could manage it any more."""
+    if membership.role != MembershipRole.ADMIN or new_role == MembershipRole.ADMIN:
+        return
+    other_admins = Membership.objects.filter(
+        fleet_id=membership.fleet_id, role=MembershipRole.ADMIN
+    ).exclude(pk=membership.pk)
+    if not other_admins.exists():
+        raise LastFleetAdmin(
+            f"{membership.user} is the only admin of {membership.fleet}; make someone else "
+            "admin first.",
+            field="role",
+        )
+
+
+@transaction.atomic
+def membership_create(*, fleet: Fleet, user, role: str) -> Membership:
+    """Give an existing user a role in `fleet`; a user holds one membership per fleet."""
+    membership = Membership(fleet=fleet, user=user)
+    _fields_save_checked(membership, {"role": role})
+    logger.info(
+        "fleets.membership_created",
+        extra={"fleet_id": fleet.pk, "membership_id": membership.pk, "role": role},
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_update_role(*, membership: Membership, role: str) -> Membership:
+    """Change a member's role; the fleet's last admin stays admin."""
+    Fleet.objects.select_for_update().get(pk=membership.fleet_id)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _check_fleet_keeps_an_admin(membership=membership, new_role=role)
+    _fields_save_checked(membership, {"role": role})
+    logger.info(
+        "fleets.membership_role_changed", extra={"membership_id": membership.pk, "role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_delete(*, membership: Membership) -> None:
+    """Take a user's role in a fleet away; the fleet's last admin cannot be removed."""
+    Fleet.objects.select_for_update().get(pk=membership.fleet_id)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _check_fleet_keeps_an_admin(membership=membership, new_role=None)
+    membership_id = membership.pk
+    membership.delete()
+    logger.info("fleets.membership_deleted", extra={"membership_id": membership_id})

@@ -205,3 +205,34 @@ def odometer_reading_correct(
     reading.recorded_at = recorded_at
     reading.save(update_fields=["km", "recorded_at", "updated_at"])
     return reading
+
+
+def _vehicle_fields_save_checked(vehicle: Vehicle, changes: dict) -> None:
+    """Apply `changes`, run the model's full_clean() and save only what changed; a refusal
+    raises Django's ValidationError naming the field, and nothing is saved."""
+    for name, value in changes.items():
+        setattr(vehicle, name, value)
+    vehicle.full_clean()
+    if vehicle.pk is None:
+        vehicle.save()
+    elif changes:
+        vehicle.save(update_fields=[*changes, "updated_at"])
+
+
+@transaction.atomic
+def vehicle_create(*, fleet, **fields) -> Vehicle:
+    """Add a vehicle to `fleet` after the model's checks (VIN unique and well-formed, plate
+    unique in the fleet, depot and cost center of the same fleet)."""
+    vehicle = Vehicle(fleet=fleet)
+    _vehicle_fields_save_checked(vehicle, fields)
+    return vehicle
+
+
+@transaction.atomic
+def vehicle_update(*, vehicle: Vehicle, changes: dict) -> Vehicle:
+    """Change a vehicle's details or status after the model's checks; its fleet stays."""
+    if {"fleet", "fleet_id"} & set(changes):
+        raise ValueError("vehicle_update does not move a vehicle to another fleet.")
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    _vehicle_fields_save_checked(vehicle, changes)
+    return vehicle

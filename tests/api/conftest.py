@@ -7,6 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.drivers.models import Driver
+from apps.fleets import services as fleets_services
 from apps.payments import services as payments_services
 from apps.payments.models import BillingRun
 from tests.factories import (
@@ -136,3 +137,36 @@ def run_billing(django_capture_on_commit_callbacks) -> Callable[..., BillingRun]
         return billing_run
 
     return run
+
+
+@pytest.fixture
+def member_client(api_client_for) -> Callable[..., APIClient]:
+    """A factory: member_client(role, fleet) makes a staff user holding a Membership of `role`
+    in `fleet` and returns an APIClient logged in as them through the login endpoint.
+    The user is on `client.user`, the membership on `client.membership`."""
+
+    def client_for(role: str, fleet) -> APIClient:
+        membership = MembershipFactory(fleet=fleet, role=role)
+        client = api_client_for(membership.user)
+        client.user = membership.user
+        client.membership = membership
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def api_key_client() -> Callable[..., APIClient]:
+    """A factory: api_key_client(role, fleet) issues a fleet API key with `role` and returns an
+    APIClient sending it as `Authorization: Api-Key vt_…`. The key row is on `client.api_key`."""
+
+    def client_for(role: str, fleet) -> APIClient:
+        key, key_text = fleets_services.fleet_api_key_issue(
+            fleet=fleet, name=f"{role.title()} integration", role=role
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key_text}")
+        client.api_key = key
+        return client
+
+    return client_for

@@ -9,6 +9,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.test import APIClient
 
+from apps.charging.api.serializers import (
+    SESSION_ROW_FIELDS,
+    DriverSessionRowSerializer,
+    DriverSessionSerializer,
+)
 from apps.charging.choices import (
     HomeApproval,
     LocationKind,
@@ -34,6 +39,7 @@ from tests.factories import (
     VehicleAssignmentFactory,
     VehicleFactory,
 )
+from tests.payments.builders import priced_session_create
 
 pytestmark = pytest.mark.django_db
 
@@ -1162,3 +1168,49 @@ class TestPermissions:
         assert response.status_code == 404
         assert error_of(response) == ("charging.other_fleet", "connector")
         assert ChargingSession.objects.count() == 0
+
+
+def test_the_fast_list_rows_render_exactly_as_the_session_serializer(driver_a):
+    fleet = driver_a.fleet
+    at_depot = ConnectorFactory(
+        station=ChargingStationFactory(fleet=fleet, depot=DepotFactory(fleet=fleet))
+    )
+    without_depot = ConnectorFactory(station=ChargingStationFactory(fleet=fleet, depot=None))
+    sessions = [
+        priced_session_create(
+            driver=driver_a,
+            started_at=dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC),
+            connector=at_depot,
+        ),
+        priced_session_create(
+            driver=driver_a,
+            started_at=dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC),
+            connector=without_depot,
+            billed_at=dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
+        ),
+        priced_session_create(
+            driver=driver_a,
+            location_kind="home",
+            started_at=dt.datetime(2026, 3, 3, 18, tzinfo=dt.UTC),
+        ),
+        ChargingSessionFactory(
+            fleet=fleet,
+            driver=driver_a,
+            vehicle=None,
+            active=True,
+            started_at=dt.datetime(2026, 3, 4, 8, 30, 15, tzinfo=dt.UTC),
+        ),
+    ]
+    rows = {
+        row["id"]: row
+        for row in ChargingSession.objects.filter(driver=driver_a).values(*SESSION_ROW_FIELDS)
+    }
+
+    for session in sessions:
+        session = ChargingSession.objects.select_related(
+            "vehicle", "connector__station__depot"
+        ).get(pk=session.pk)
+        assert (
+            DriverSessionRowSerializer(rows[session.pk]).data
+            == DriverSessionSerializer(session).data
+        )

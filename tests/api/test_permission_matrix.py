@@ -64,6 +64,7 @@ OBJECT_OF_SEGMENT = {
     "drivers": Driver,
     "vehicles": Vehicle,
     "assignments": VehicleAssignment,
+    "vehicle-assignments": VehicleAssignment,
     "odometer-readings": OdometerReading,
     "stations": ChargingStation,
     "connectors": Connector,
@@ -131,7 +132,10 @@ def _patterns(patterns, prefix=""):
 def _methods(pattern: URLPattern) -> tuple[str, ...]:
     actions = getattr(pattern.callback, "actions", None)
     if actions:
-        return tuple(method for method in ("get", *WRITES) if method in actions)
+        offered = pattern.callback.cls.http_method_names
+        return tuple(
+            method for method in ("get", *WRITES) if method in actions and method in offered
+        )
     view = pattern.callback.view_class
     return tuple(method for method in ("get", *WRITES) if hasattr(view, method))
 

@@ -1,6 +1,7 @@
 """Project-level views: the health check and the API root."""
 
 from django.http import HttpRequest, JsonResponse
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -17,3 +18,27 @@ def healthz(request: HttpRequest) -> JsonResponse:
         **{check.name: {"ok": check.ok, "detail": check.detail} for check in checks},
     }
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _api_error(code: str, detail: str, status: int) -> JsonResponse:
+    return JsonResponse(
+        {
+            "type": "server_error" if status >= 500 else "client_error",
+            "errors": [{"code": code, "detail": detail, "attr": None}],
+        },
+        status=status,
+    )
+
+
+def not_found(request: HttpRequest, exception=None):
+    """404 for an address no route matches: in the API's error shape under /api/."""
+    if request.path.startswith("/api/"):
+        return _api_error("not_found", "No such address in the API.", 404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest):
+    """500: in the API's error shape under /api/, so clients can always read an answer."""
+    if request.path.startswith("/api/"):
+        return _api_error("server_error", "Something went wrong on our side; it is logged.", 500)
+    return defaults.server_error(request)

@@ -19,7 +19,9 @@ from rest_framework.views import APIView
 
 from apps.charging.api.filtersets import DriverSessionFilterSet
 from apps.charging.api.serializers import (
+    SESSION_ROW_FIELDS,
     DriverSessionDetailSerializer,
+    DriverSessionRowSerializer,
     DriverSessionSerializer,
     HomeSessionReportSerializer,
     SessionPurposeSerializer,
@@ -120,8 +122,15 @@ class DriverSessionListView(generics.ListAPIView):
     filter_backends = [DjangoFilterBackend]
     filterset_class = DriverSessionFilterSet
 
-    def get_queryset(self) -> QuerySet[ChargingSession]:
-        return _driver_sessions(request_driver(self.request)).defer("price_breakdown")
+    def get_queryset(self) -> QuerySet:
+        return ChargingSession.objects.filter(driver=request_driver(self.request)).values(
+            *SESSION_ROW_FIELDS
+        )
+
+    def get_serializer_class(self):
+        if self.request.method == "GET" and not getattr(self, "swagger_fake_view", False):
+            return DriverSessionRowSerializer
+        return super().get_serializer_class()
 
     @extend_schema(
         request=SessionStartSerializer,

@@ -1,3 +1,14 @@
 """Fleet routes of the fleets app, mounted under /api/v1/fleet/."""
 
-fleet_urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from apps.fleets.api import fleet_views
+
+router = SimpleRouter()
+router.register("fleets", fleet_views.FleetViewSet, basename="fleet-fleet")
+router.register("depots", fleet_views.DepotViewSet, basename="fleet-depot")
+router.register("cost-centers", fleet_views.CostCenterViewSet, basename="fleet-cost-center")
+router.register("members", fleet_views.MembershipViewSet, basename="fleet-member")
+router.register("api-keys", fleet_views.FleetApiKeyViewSet, basename="fleet-api-key")
+
+fleet_urlpatterns = router.urls

@@ -4,7 +4,6 @@ Wh with the kWh beside it as a string."""
 
 from decimal import Decimal
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -26,7 +25,7 @@ def _money(**options) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True, **options)
 
 
-@extend_schema_field(OpenApiTypes.DECIMAL)
+@extend_schema_field({"type": "string", "format": "decimal", "example": "20.500"})
 class KilowattHoursField(serializers.Field):
     """Integer Wh shown in kWh with three decimals, as a string ("20.000")."""
 

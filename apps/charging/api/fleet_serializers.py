@@ -1,0 +1,180 @@
+"""What fleet staff and fleet integrations send and read about stations, connectors, tariffs and
+sessions under /api/v1/fleet/.
+
+Money is a string with its currency beside it, energy an integer `*_wh` with a `*_kwh` string,
+times ISO 8601 with offset. A field a client may not set (status, heartbeat, a station's fleet
+once made, …) is refused by name; related rows are looked up only among the caller's fleets."""
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from apps.charging.api.serializers import DriverSessionDetailSerializer, DriverSessionSerializer
+from apps.charging.models import ChargingStation, Connector, Tariff, TariffVersion
+from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
+from apps.fleets.models import Depot, Fleet
+
+
+class ConnectorSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
+    """A connector; its station is chosen when it is made and never changes."""
+
+    station = FleetScopedRelatedField(queryset=ChargingStation.objects.all())
+    create_only_fields = ("station",)
+
+    class Meta:
+        model = Connector
+        fields = ["id", "station", "connector_id", "standard", "power_type", "max_kw"]
+
+
+class StationConnectorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Connector
+        fields = ["id", "connector_id", "standard", "power_type", "max_kw"]
+        read_only_fields = fields
+
+
+class ChargingStationSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
+    """A charger of the fleet. Its status and heartbeat come from the charger, not from here;
+    its fleet is chosen when it is made and never changes."""
+
+    fleet = FleetScopedRelatedField(queryset=Fleet.objects.all(), fleet_lookup="pk")
+    depot = FleetScopedRelatedField(queryset=Depot.objects.all(), required=False, allow_null=True)
+    create_only_fields = ("fleet",)
+    connectors = StationConnectorSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ChargingStation
+        fields = [
+            "id",
+            "fleet",
+            "depot",
+            "ocpp_identity",
+            "vendor",
+            "model",
+            "serial_number",
+            "firmware_version",
+            "status",
+            "last_heartbeat_at",
+            "connectors",
+        ]
+        read_only_fields = ["status", "last_heartbeat_at"]
+
+    def validate(self, attrs: dict) -> dict:
+        fleet = attrs.get("fleet") or getattr(self.instance, "fleet", None)
+        depot = attrs.get("depot")
+        if depot is not None and depot.fleet_id != fleet.pk:
+            raise serializers.ValidationError(
+                {"depot": ["The depot belongs to another fleet."]}, code="other_fleet"
+            )
+        return attrs
+
+
+class TariffVersionSerializer(serializers.ModelSerializer):
+    terms = serializers.JSONField(read_only=True, help_text="The OCPI 2.2.1 Tariff object.")
+
+    class Meta:
+        model = TariffVersion
+        fields = ["number", "effective_from", "terms"]
+        read_only_fields = fields
+
+
+class TariffSerializer(serializers.ModelSerializer):
+    """A tariff with the version in force now (null before its first version takes effect).
+    Minimum and maximum prices are in the tariff's currency."""
+
+    current_version = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Tariff
+        fields = [
+            "id",
+            "fleet",
+            "name",
+            "ocpi_id",
+            "currency",
+            "depot",
+            "station",
+            "connector",
+            "valid_from",
+            "valid_until",
+            "is_active",
+            "min_price_excl_vat",
+            "min_price_incl_vat",
+            "max_price_excl_vat",
+            "max_price_incl_vat",
+            "parking_grace_minutes",
+            "current_version",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(TariffVersionSerializer(allow_null=True))
+    def get_current_version(self, tariff: Tariff) -> dict | None:
+        versions = tariff.versions_in_force
+        return TariffVersionSerializer(versions[0]).data if versions else None
+
+
+class TariffImportSerializer(serializers.Serializer):
+    fleet = FleetScopedRelatedField(queryset=Fleet.objects.all(), fleet_lookup="pk")
+    document = serializers.JSONField(
+        help_text="An OCPI 2.2.1 Tariff object; its `id` names the tariff within the fleet."
+    )
+    name = serializers.CharField(
+        required=False,
+        default="",
+        max_length=Tariff._meta.get_field("name").max_length,
+        help_text="Leave out to keep the tariff's name (a new one is named after its OCPI id).",
+    )
+
+    def validate_document(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Send the OCPI Tariff object.", code="invalid")
+        return value
+
+
+class SessionDriverSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    full_name = serializers.CharField(read_only=True)
+    employee_number = serializers.CharField(read_only=True)
+
+
+FLEET_SESSION_FIELDS = [
+    "driver",
+    "source",
+    "is_suspect",
+    "suspect_reason",
+    "invalid_reason",
+    "reviewed_at",
+]
+
+
+class FleetSessionSerializer(DriverSessionSerializer):
+    """A session of the fleet, as listed: the driver's view plus who charged and what is
+    doubtful about it."""
+
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta(DriverSessionSerializer.Meta):
+        fields = [*DriverSessionSerializer.Meta.fields, *FLEET_SESSION_FIELDS]
+        read_only_fields = fields
+
+
+class FleetSessionDetailSerializer(DriverSessionDetailSerializer):
+    """A session of the fleet with its meter readings and how its price came about."""
+
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta(DriverSessionDetailSerializer.Meta):
+        fields = [
+            *DriverSessionDetailSerializer.Meta.fields,
+            *(field for field in FLEET_SESSION_FIELDS if field != "source"),
+        ]
+        read_only_fields = fields
+
+
+class HomeSessionApproveSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, default="", allow_blank=True, help_text="An optional note for the driver."
+    )
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="Why; the driver reads it.")

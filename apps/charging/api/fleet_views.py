@@ -1,0 +1,190 @@
+"""The fleet's charging endpoints under /api/v1/fleet/: stations and connectors, tariffs
+(imported from OCPI documents), and sessions with the manager's decisions on them (approving or
+rejecting home charging, invalidating a session).
+
+Every member reads; admins and managers edit and decide. Rows of other fleets are not found."""
+
+from django.db.models import Prefetch
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.charging.api.fleet_filtersets import FleetSessionFilterSet
+from apps.charging.api.fleet_serializers import (
+    ChargingStationSerializer,
+    ConnectorSerializer,
+    FleetSessionDetailSerializer,
+    FleetSessionSerializer,
+    HomeSessionApproveSerializer,
+    ReasonSerializer,
+    TariffImportSerializer,
+    TariffSerializer,
+)
+from apps.charging.api.views import IDEMPOTENCY_KEY
+from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff
+from apps.charging.selectors import tariff_version_in_force_prefetch
+from apps.charging.services import (
+    charging_session_invalidate,
+    home_session_review,
+    tariff_import_ocpi,
+)
+from apps.fleets.api.permissions import EDITING_ROLES
+from apps.fleets.api.viewsets import FleetScopedViewSet
+from apps.fleets.models import FleetApiKey
+from voltop.core.api.idempotency import idempotent
+from voltop.core.api.pagination import NewestFirstCursorPagination
+
+
+def acting_user(request: Request):
+    """The person behind the request, or None for a fleet API key."""
+    return None if isinstance(request.auth, FleetApiKey) else request.user
+
+
+class ChargingStationViewSet(
+    FleetScopedViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+):
+    """The fleet's chargers with their connectors; admins and managers add and edit them."""
+
+    queryset = ChargingStation.objects.select_related("depot").prefetch_related(
+        Prefetch("connectors", queryset=Connector.objects.order_by("connector_id"))
+    )
+    serializer_class = ChargingStationSerializer
+    write_roles = EDITING_ROLES
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["depot", "status"]
+
+
+class ConnectorViewSet(
+    FleetScopedViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+):
+    """The outlets of the fleet's chargers; admins and managers add and edit them."""
+
+    queryset = Connector.objects.select_related("station")
+    fleet_lookup = "station__fleet"
+    serializer_class = ConnectorSerializer
+    write_roles = EDITING_ROLES
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["station", "standard", "power_type"]
+
+
+class TariffViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The fleet's tariffs with the version in force now; admins and managers import them from
+    OCPI 2.2.1 Tariff documents."""
+
+    queryset = Tariff.objects.all()
+    serializer_class = TariffSerializer
+    write_roles = EDITING_ROLES
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["is_active", "depot", "station", "connector"]
+
+    def get_queryset(self):
+        in_force = tariff_version_in_force_prefetch(now=timezone.now())
+        return super().get_queryset().prefetch_related(in_force)
+
+    @extend_schema(
+        request=TariffImportSerializer,
+        responses={201: TariffSerializer, 200: TariffSerializer},
+        parameters=[IDEMPOTENCY_KEY],
+        description=(
+            "Import an OCPI tariff: a new OCPI id makes a tariff (201), a known one updates it "
+            "(200); terms that differ from the version in force are published as a new version."
+        ),
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        payload = TariffImportSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        fleet, document = payload.validated_data["fleet"], payload.validated_data["document"]
+        known = Tariff.objects.filter(fleet=fleet, ocpi_id=str(document.get("id", "")).strip())
+        existed = known.exists()
+        tariff = tariff_import_ocpi(
+            fleet=fleet, document=document, name=payload.validated_data["name"]
+        )
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=tariff.pk)).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+
+class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The fleet's charging sessions, newest first; admins and managers approve or reject home
+    charging and invalidate sessions that should never be billed."""
+
+    queryset = ChargingSession.objects.select_related(
+        "driver", "vehicle", "connector__station__depot"
+    )
+    pagination_class = NewestFirstCursorPagination
+    cursor_ordering = ("-started_at", "-id")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = FleetSessionFilterSet
+    action_roles = {
+        "approve_home": EDITING_ROLES,
+        "reject_home": EDITING_ROLES,
+        "invalidate": EDITING_ROLES,
+    }
+
+    def get_queryset(self):
+        sessions = super().get_queryset()
+        if self.action == "list":
+            return sessions.defer("price_breakdown")
+        return sessions.prefetch_related("meter_values")
+
+    def get_serializer_class(self):
+        return FleetSessionSerializer if self.action == "list" else FleetSessionDetailSerializer
+
+    def _decided(self, session: ChargingSession) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+
+    @extend_schema(request=HomeSessionApproveSerializer, responses=FleetSessionDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="approve-home")
+    def approve_home(self, request: Request, pk: int) -> Response:
+        """Approve a pending home session: it is reimbursed in the next billing run."""
+        session = self.get_object()
+        payload = HomeSessionApproveSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        home_session_review(
+            session=session,
+            approve=True,
+            reviewer=acting_user(request),
+            reason=payload.validated_data["reason"],
+        )
+        return self._decided(session)
+
+    @extend_schema(request=ReasonSerializer, responses=FleetSessionDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="reject-home")
+    def reject_home(self, request: Request, pk: int) -> Response:
+        """Reject a pending home session, saying why; it is never reimbursed."""
+        session = self.get_object()
+        payload = ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        home_session_review(
+            session=session,
+            approve=False,
+            reviewer=acting_user(request),
+            reason=payload.validated_data["reason"],
+        )
+        return self._decided(session)
+
+    @extend_schema(request=ReasonSerializer, responses=FleetSessionDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def invalidate(self, request: Request, pk: int) -> Response:
+        """Mark a session not billed yet as invalid (a test, a fault, a duplicate)."""
+        session = self.get_object()
+        payload = ReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        charging_session_invalidate(session=session, reason=payload.validated_data["reason"])
+        return self._decided(session)

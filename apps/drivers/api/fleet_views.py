@@ -1,0 +1,91 @@
+"""Fleet endpoints of the drivers app: the fleet's drivers (add, change, suspend, reactivate)
+and their charge tokens (issue, deactivate). Views call apps.drivers.services."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.drivers import services
+from apps.drivers.api.fleet_filtersets import FleetChargeTokenFilterSet, FleetDriverFilterSet
+from apps.drivers.api.fleet_serializers import FleetChargeTokenSerializer, FleetDriverSerializer
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.api.fleet_serializers import model_validation_as_api_error
+from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
+from apps.fleets.api.viewsets import FleetScopedViewSet
+from voltop.core.api.idempotency import idempotent
+
+
+class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
+    """Drivers of my fleets. Managers and admins add and change them, and suspend (which
+    deactivates their tokens) or reactivate them."""
+
+    queryset = Driver.objects.select_related("fleet", "cost_center").order_by(
+        "fleet_id", "last_name", "first_name", "pk"
+    )
+    serializer_class = FleetDriverSerializer
+    read_roles = ALL_ROLES
+    write_roles = EDITING_ROLES
+    filterset_class = FleetDriverFilterSet
+    ordering_fields = ["last_name", "employee_number", "created_at"]
+
+    @idempotent
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            driver = services.driver_create(**serializer.validated_data)
+        return Response(self.get_serializer(driver).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        driver = self.get_object()
+        serializer = self.get_serializer(driver, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            driver = services.driver_update(driver=driver, changes=serializer.validated_data)
+        return Response(self.get_serializer(driver).data)
+
+    @extend_schema(request=None, responses=FleetDriverSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request: Request, pk=None) -> Response:
+        """Suspend the driver: their tokens are deactivated and they can no longer sign in."""
+        return self._status_set(DriverStatus.SUSPENDED)
+
+    @extend_schema(request=None, responses=FleetDriverSerializer)
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, pk=None) -> Response:
+        """Make the driver active again; deactivated tokens stay deactivated."""
+        return self._status_set(DriverStatus.ACTIVE)
+
+    def _status_set(self, driver_status: DriverStatus) -> Response:
+        driver = services.driver_set_status(driver=self.get_object(), status=driver_status)
+        return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
+
+
+class FleetChargeTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
+    """Charge tokens of my fleets' drivers. Managers and admins issue a token to an active
+    driver, and deactivate one (e.g. a lost card)."""
+
+    queryset = ChargeToken.objects.order_by("driver_id", "uid", "pk")
+    serializer_class = FleetChargeTokenSerializer
+    fleet_lookup = "driver__fleet"
+    read_roles = ALL_ROLES
+    write_roles = EDITING_ROLES
+    filterset_class = FleetChargeTokenFilterSet
+    ordering_fields = ["uid", "valid_from"]
+
+    @idempotent
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.charge_token_issue(**serializer.validated_data)
+        return Response(self.get_serializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=FleetChargeTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk=None) -> Response:
+        """Block the token; deactivating it again changes nothing."""
+        token = services.charge_token_deactivate(token=self.get_object())
+        return Response(self.get_serializer(token).data)

@@ -1,0 +1,199 @@
+"""What fleet staff and fleet integrations send and read about billing under /api/v1/fleet/:
+billing runs, invoices, credit notes, reimbursements, payments and cost allocations.
+
+Money is a string with its currency beside it, energy an integer `*_wh` with a `*_kwh` string,
+times ISO 8601 with offset. Output serializers are read-only; input serializers name only what a
+client may say, and related rows are looked up only among the caller's writable fleets."""
+
+from rest_framework import serializers
+
+from apps.charging.api.fleet_serializers import SessionDriverSerializer
+from apps.charging.api.serializers import AwareDateTimeField
+from apps.fleets.api.fleet_serializers import FleetScopedRelatedField
+from apps.fleets.models import Fleet
+from apps.payments.api.driver_serializers import (
+    InvoiceDetailSerializer,
+    InvoiceSerializer,
+    PaymentSerializer,
+    ReimbursementDetailSerializer,
+    ReimbursementSerializer,
+)
+from apps.payments.choices import PaymentMethod
+from apps.payments.models import (
+    BillingRun,
+    CostAllocation,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    Payment,
+)
+
+
+class BillingRunSerializer(serializers.ModelSerializer):
+    """A billing run and how far it got: `units_done` of `units_total` batches of drivers."""
+
+    class Meta:
+        model = BillingRun
+        fields = [
+            "id",
+            "fleet",
+            "period_kind",
+            "period_label",
+            "period_start",
+            "period_end",
+            "status",
+            "currency",
+            "units_done",
+            "units_total",
+            "session_count",
+            "statement_count",
+            "invoice_count",
+            "invoiced_total",
+            "allocated_total",
+            "reimbursed_total",
+            "started_at",
+            "finished_at",
+            "error",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BillingRunStartSerializer(serializers.Serializer):
+    fleet = FleetScopedRelatedField(queryset=Fleet.objects.all(), fleet_lookup="pk")
+    period = serializers.CharField(
+        max_length=8,
+        help_text='The period to bill, as the fleet counts them: "2026-10" or "2026-W44".',
+    )
+
+
+class FleetInvoiceSerializer(InvoiceSerializer):
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta(InvoiceSerializer.Meta):
+        fields = [*InvoiceSerializer.Meta.fields, "driver", "billing_run"]
+        read_only_fields = fields
+
+
+class FleetInvoiceDetailSerializer(InvoiceDetailSerializer):
+    """An invoice as its document shows it, with its driver; drafts included."""
+
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta(InvoiceDetailSerializer.Meta):
+        fields = [*InvoiceDetailSerializer.Meta.fields, "driver", "billing_run"]
+        read_only_fields = fields
+
+
+class CreditNoteLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CreditNoteLine
+        fields = ["id", "invoice_line", "description", "net", "vat_rate", "vat", "gross"]
+        read_only_fields = fields
+
+
+class CreditedInvoiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Invoice
+        fields = ["id", "number"]
+        read_only_fields = fields
+
+
+class CreditNoteSerializer(serializers.ModelSerializer):
+    invoice = CreditedInvoiceSerializer(read_only=True)
+    lines = CreditNoteLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id",
+            "number",
+            "invoice",
+            "reason",
+            "currency",
+            "net_total",
+            "vat_total",
+            "gross_total",
+            "issued_at",
+            "lines",
+        ]
+        read_only_fields = fields
+
+
+class CreditNoteIssueSerializer(serializers.Serializer):
+    invoice = FleetScopedRelatedField(queryset=Invoice.objects.all())
+    reason = serializers.CharField(help_text="Why the invoice is credited; the driver reads it.")
+    lines = serializers.ListField(
+        child=serializers.IntegerField(),
+        required=False,
+        help_text="Ids of the invoice's lines to credit; leave out to credit every line left.",
+    )
+
+
+class FleetReimbursementSerializer(ReimbursementSerializer):
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta(ReimbursementSerializer.Meta):
+        fields = [*ReimbursementSerializer.Meta.fields, "driver", "billing_run"]
+        read_only_fields = fields
+
+
+class FleetReimbursementDetailSerializer(ReimbursementDetailSerializer):
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta(ReimbursementDetailSerializer.Meta):
+        fields = [*ReimbursementDetailSerializer.Meta.fields, "driver", "billing_run"]
+        read_only_fields = fields
+
+
+class ReimbursementApproveSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, default="", allow_blank=True)
+
+
+class ReimbursementRejectSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        help_text="Why the reimbursement is rejected; the driver reads it."
+    )
+
+
+class FleetPaymentSerializer(PaymentSerializer):
+    class Meta(PaymentSerializer.Meta):
+        fields = [*PaymentSerializer.Meta.fields, "provider_reference", "created_at"]
+        read_only_fields = fields
+
+
+class PaymentRecordSerializer(serializers.Serializer):
+    invoice = FleetScopedRelatedField(queryset=Invoice.objects.all())
+    amount = serializers.DecimalField(max_digits=14, decimal_places=2)
+    currency = serializers.CharField(min_length=3, max_length=3)
+    method = serializers.ChoiceField(choices=PaymentMethod.choices)
+    received_at = AwareDateTimeField()
+    provider_reference = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=Payment._meta.get_field("provider_reference").max_length,
+    )
+
+
+class CostAllocationSerializer(serializers.ModelSerializer):
+    cost_center_code = serializers.CharField(
+        source="cost_center.code", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = CostAllocation
+        fields = [
+            "id",
+            "billing_run",
+            "cost_center",
+            "cost_center_code",
+            "session",
+            "driver",
+            "period_start",
+            "period_end",
+            "currency",
+            "amount",
+            "vat",
+        ]
+        read_only_fields = fields

@@ -1,0 +1,331 @@
+"""The fleet's billing endpoints under /api/v1/fleet/: billing runs and their progress, invoices
+(with their PDF, and issuing drafts), credit notes, reimbursements and their approval, payments
+received, and cost allocations.
+
+Every member reads; admins and finance run billing, issue documents, record payments and decide
+reimbursements. Rows of other fleets are not found."""
+
+from django.db.models import Prefetch
+from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.charging.api.fleet_views import acting_user
+from apps.fleets.api.permissions import FINANCE_ROLES
+from apps.fleets.api.viewsets import FleetScopedViewSet
+from apps.payments.api.fleet_filtersets import (
+    CostAllocationFilterSet,
+    FleetInvoiceFilterSet,
+    FleetReimbursementFilterSet,
+)
+from apps.payments.api.fleet_serializers import (
+    BillingRunSerializer,
+    BillingRunStartSerializer,
+    CostAllocationSerializer,
+    CreditNoteIssueSerializer,
+    CreditNoteSerializer,
+    FleetInvoiceDetailSerializer,
+    FleetInvoiceSerializer,
+    FleetPaymentSerializer,
+    FleetReimbursementDetailSerializer,
+    FleetReimbursementSerializer,
+    PaymentRecordSerializer,
+    ReimbursementApproveSerializer,
+    ReimbursementRejectSerializer,
+)
+from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
+from apps.payments.models import (
+    BillingRun,
+    CostAllocation,
+    CreditNote,
+    Invoice,
+    Payment,
+    Reimbursement,
+    ReimbursementLine,
+)
+from apps.payments.services import (
+    billing_period_for,
+    billing_run_resume,
+    billing_run_start,
+    credit_note_issue,
+    invoice_issue,
+    payment_record,
+    reimbursement_decide,
+)
+from voltop.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from voltop.core.api.idempotency import idempotent
+from voltop.core.api.pagination import NewestFirstCursorPagination
+
+
+def _idempotency_key(*, required: bool, description: str) -> OpenApiParameter:
+    return OpenApiParameter(
+        IDEMPOTENCY_HEADER,
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        description=description,
+    )
+
+
+REPLAYABLE = _idempotency_key(
+    required=False,
+    description=(
+        "Send the same key again to get the first answer instead of a second run; the same "
+        "key with another body is refused with 422."
+    ),
+)
+PAYMENT_KEY = _idempotency_key(
+    required=True,
+    description=(
+        "Required. Your id for this payment: sending it again returns the payment recorded "
+        "first, with the same status; the same key with another body is refused with 422."
+    ),
+)
+
+
+class BillingRunViewSet(
+    FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
+):
+    """The fleet's billing runs, newest period first, with their progress; admins and finance
+    start and resume them."""
+
+    queryset = BillingRun.objects.order_by("-period_start", "-id")
+    serializer_class = BillingRunSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["status"]
+    action_roles = {"create": FINANCE_ROLES, "resume": FINANCE_ROLES}
+
+    @extend_schema(
+        request=BillingRunStartSerializer,
+        responses={201: BillingRunSerializer, 200: BillingRunSerializer},
+        parameters=[REPLAYABLE],
+        description=(
+            "Start billing a period that has ended, in the background (201). A fleet has one run "
+            "per period: asking again returns that run (200), resumed if it had not completed."
+        ),
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        payload = BillingRunStartSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        payload.is_valid(raise_exception=True)
+        fleet = payload.validated_data["fleet"]
+        period = billing_period_for(fleet=fleet, label=payload.validated_data["period"])
+        existed = BillingRun.objects.filter(fleet=fleet, period_start=period.start).exists()
+        run = billing_run_start(fleet=fleet, period=period, requested_by=acting_user(request))
+        return Response(
+            self.get_serializer(run).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+    @extend_schema(request=None, responses=BillingRunSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: int) -> Response:
+        """Take up a run that failed or stalled; a completed run is returned as it is."""
+        run = billing_run_resume(run=self.get_object())
+        return Response(self.get_serializer(run).data)
+
+
+class InvoiceViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """The fleet's invoices, drafts included, newest period first; admins and finance issue
+    drafts."""
+
+    queryset = Invoice.objects.select_related("driver")
+    pagination_class = NewestFirstCursorPagination
+    cursor_ordering = ("-period_start", "-id")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = FleetInvoiceFilterSet
+    action_roles = {"issue": FINANCE_ROLES}
+
+    def get_queryset(self):
+        invoices = super().get_queryset()
+        if self.action == "list":
+            return invoices
+        return invoices.select_related("fleet").prefetch_related("credit_notes")
+
+    def get_serializer_class(self):
+        return FleetInvoiceSerializer if self.action == "list" else FleetInvoiceDetailSerializer
+
+    def _document(self, invoice: Invoice) -> Response:
+        context = {**self.get_serializer_context(), **invoice_context(invoice)}
+        return Response(FleetInvoiceDetailSerializer(invoice, context=context).data)
+
+    def retrieve(self, request: Request, pk: int) -> Response:
+        """An invoice as its document shows it: lines, VAT per rate, credit notes and the
+        balance (credited, paid, due, overpaid)."""
+        return self._document(self.get_object())
+
+    def perform_content_negotiation(self, request, force=False):
+        """The PDF bypasses the renderers; refusals are JSON whatever the Accept header asks."""
+        return super().perform_content_negotiation(request, force=force or self.action == "pdf")
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request: Request, pk: int) -> HttpResponse:
+        """The invoice as a PDF document."""
+        invoice = self.get_object()
+        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
+        return response
+
+    @extend_schema(request=None, responses=FleetInvoiceDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def issue(self, request: Request, pk: int) -> Response:
+        """Give a draft the next number of the fleet's year and freeze it; it is e-mailed to
+        the driver."""
+        invoice = invoice_issue(invoice=self.get_object())
+        return self._document(self.get_queryset().get(pk=invoice.pk))
+
+
+class CreditNoteViewSet(
+    FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
+):
+    """The fleet's credit notes, newest first; admins and finance credit issued invoices."""
+
+    queryset = CreditNote.objects.select_related("invoice").prefetch_related("lines")
+    serializer_class = CreditNoteSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["invoice"]
+    action_roles = {"create": FINANCE_ROLES}
+
+    def get_queryset(self):
+        return super().get_queryset().order_by("-issued_at", "-id")
+
+    @extend_schema(
+        request=CreditNoteIssueSerializer,
+        responses={201: CreditNoteSerializer},
+        parameters=[REPLAYABLE],
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        """Credit some lines of an issued invoice, or all that are left; each line once."""
+        payload = CreditNoteIssueSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        payload.is_valid(raise_exception=True)
+        credit_note = credit_note_issue(
+            invoice=payload.validated_data["invoice"],
+            reason=payload.validated_data["reason"],
+            line_ids=payload.validated_data.get("lines"),
+            issued_by=acting_user(request),
+        )
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=credit_note.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ReimbursementViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """What the fleet owes its drivers for business charging at home, newest period first;
+    admins and finance approve them for payout or reject them."""
+
+    queryset = Reimbursement.objects.select_related("driver").order_by("-period_start", "-id")
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = FleetReimbursementFilterSet
+    action_roles = {"approve": FINANCE_ROLES, "reject": FINANCE_ROLES}
+
+    def get_queryset(self):
+        reimbursements = super().get_queryset()
+        if self.action == "list":
+            return reimbursements
+        lines = ReimbursementLine.objects.select_related("session").order_by(
+            "session__started_at", "pk"
+        )
+        return reimbursements.prefetch_related(Prefetch("lines", queryset=lines))
+
+    def get_serializer_class(self):
+        if self.action == "list":
+            return FleetReimbursementSerializer
+        return FleetReimbursementDetailSerializer
+
+    def _decided(self, reimbursement: Reimbursement) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=reimbursement.pk)).data)
+
+    @extend_schema(
+        request=ReimbursementApproveSerializer, responses=FleetReimbursementDetailSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: int) -> Response:
+        """Approve a pending reimbursement for payout."""
+        reimbursement = self.get_object()
+        payload = ReimbursementApproveSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        reimbursement_decide(
+            reimbursement=reimbursement,
+            approve=True,
+            decided_by=acting_user(request),
+            note=payload.validated_data["note"],
+        )
+        return self._decided(reimbursement)
+
+    @extend_schema(
+        request=ReimbursementRejectSerializer, responses=FleetReimbursementDetailSerializer
+    )
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: int) -> Response:
+        """Reject a pending reimbursement, saying why."""
+        reimbursement = self.get_object()
+        payload = ReimbursementRejectSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        reimbursement_decide(
+            reimbursement=reimbursement,
+            approve=False,
+            decided_by=acting_user(request),
+            note=payload.validated_data["note"],
+        )
+        return self._decided(reimbursement)
+
+
+class PaymentViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.CreateModelMixin):
+    """Payments received on the fleet's invoices, newest first; admins and finance record them,
+    each under an Idempotency-Key so that sending one twice records it once."""
+
+    queryset = Payment.objects.select_related("invoice")
+    serializer_class = FleetPaymentSerializer
+    pagination_class = NewestFirstCursorPagination
+    cursor_ordering = ("-received_at", "-id")
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["invoice", "method", "status"]
+    action_roles = {"create": FINANCE_ROLES}
+
+    @extend_schema(
+        request=PaymentRecordSerializer,
+        responses={201: FleetPaymentSerializer},
+        parameters=[PAYMENT_KEY],
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        """Record money received against an issued invoice; the invoice is paid once nothing
+        is due."""
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if not key:
+            raise exceptions.ValidationError(
+                {IDEMPOTENCY_HEADER: ["Send an Idempotency-Key header naming this payment."]},
+                code="required",
+            )
+        payload = PaymentRecordSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        payment, _ = payment_record(
+            idempotency_key=key, recorded_by=acting_user(request), **payload.validated_data
+        )
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=payment.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class CostAllocationViewSet(FleetScopedViewSet, mixins.ListModelMixin):
+    """Business charging cost booked to cost centers by the billing runs."""
+
+    queryset = CostAllocation.objects.select_related("cost_center").order_by(
+        "-period_start", "cost_center__code", "id"
+    )
+    serializer_class = CostAllocationSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = CostAllocationFilterSet

@@ -1,0 +1,118 @@
+"""Fleet endpoints of the vehicles app: vehicles, who drives them (assignments) and their
+odometer readings. Views call apps.vehicles.services, which refuse overlapping assignments
+and odometers going backwards."""
+
+from django.utils import timezone
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.fleets.api.fleet_serializers import model_validation_as_api_error
+from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
+from apps.fleets.api.viewsets import FleetScopedViewSet
+from apps.vehicles import services
+from apps.vehicles.api.filtersets import (
+    FleetOdometerReadingFilterSet,
+    FleetVehicleAssignmentFilterSet,
+    FleetVehicleFilterSet,
+)
+from apps.vehicles.api.fleet_serializers import (
+    AssignmentEndSerializer,
+    FleetOdometerReadingSerializer,
+    FleetVehicleAssignmentSerializer,
+    FleetVehicleSerializer,
+)
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from voltop.core.api.idempotency import idempotent
+from voltop.core.api.pagination import NewestFirstCursorPagination
+
+
+class FleetVehicleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
+    """Vehicles of my fleets; managers and admins add and change them."""
+
+    queryset = Vehicle.objects.order_by("fleet_id", "plate", "pk")
+    serializer_class = FleetVehicleSerializer
+    read_roles = ALL_ROLES
+    write_roles = EDITING_ROLES
+    filterset_class = FleetVehicleFilterSet
+    ordering_fields = ["plate", "created_at"]
+
+    @idempotent
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            vehicle = services.vehicle_create(**serializer.validated_data)
+        return Response(self.get_serializer(vehicle).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        vehicle = self.get_object()
+        serializer = self.get_serializer(vehicle, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            vehicle = services.vehicle_update(vehicle=vehicle, changes=serializer.validated_data)
+        return Response(self.get_serializer(vehicle).data)
+
+
+class FleetVehicleAssignmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet
+):
+    """Who drives which vehicle when, newest start first. Managers and admins assign a driver
+    (refused when it overlaps another assignment of the vehicle) and end an assignment."""
+
+    queryset = VehicleAssignment.objects.select_related("vehicle", "driver")
+    serializer_class = FleetVehicleAssignmentSerializer
+    fleet_lookup = "vehicle__fleet"
+    read_roles = ALL_ROLES
+    write_roles = EDITING_ROLES
+    filterset_class = FleetVehicleAssignmentFilterSet
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = NewestFirstCursorPagination
+    cursor_ordering = ("-starts_at", "-id")
+
+    @idempotent
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = services.vehicle_assign(**serializer.validated_data)
+        return Response(self.get_serializer(assignment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AssignmentEndSerializer, responses=FleetVehicleAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def end(self, request: Request, pk=None) -> Response:
+        """End the assignment at `ends_at` (now when left out); it must end after it starts."""
+        assignment = self.get_object()
+        serializer = AssignmentEndSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        assignment = services.vehicle_assignment_end(
+            assignment=assignment,
+            ends_at=serializer.validated_data.get("ends_at", timezone.now()),
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=assignment.pk)).data)
+
+
+class FleetOdometerReadingViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet
+):
+    """Odometer readings of my fleets' vehicles, newest first. Managers and admins record one;
+    a reading lower than an earlier one, or higher than a later one, is refused."""
+
+    queryset = OdometerReading.objects.all()
+    serializer_class = FleetOdometerReadingSerializer
+    fleet_lookup = "vehicle__fleet"
+    read_roles = ALL_ROLES
+    write_roles = EDITING_ROLES
+    filterset_class = FleetOdometerReadingFilterSet
+    filter_backends = [DjangoFilterBackend]
+    pagination_class = NewestFirstCursorPagination
+    cursor_ordering = ("-recorded_at", "-id")
+
+    @idempotent
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reading = services.odometer_reading_record(**serializer.validated_data)
+        return Response(self.get_serializer(reading).data, status=status.HTTP_201_CREATED)
