@@ -1,6 +1,7 @@
 """Schemathesis against the API's own OpenAPI schema, in-process: generated requests to every
-driver operation (as a driver) and every fleet operation (as a fleet admin), on seeded data,
-get no 5xx and answers that conform to the schema: documented status, content type, body."""
+driver operation (as a driver) and every fleet operation (as a manager and as an admin of the
+fleet), on seeded data, get no 5xx and answers that conform to the schema: documented status,
+content type and body."""
 
 import pytest
 import schemathesis
@@ -78,11 +79,11 @@ def driver_headers(seeded) -> dict:
     return bearer_for(seeded.driver.user)
 
 
-@pytest.fixture
-def fleet_admin_headers(seeded) -> dict:
-    admin = UserFactory(is_staff=True)
-    MembershipFactory(fleet=seeded.fleet, user=admin, role=MembershipRole.ADMIN)
-    return bearer_for(admin)
+@pytest.fixture(params=[MembershipRole.MANAGER, MembershipRole.ADMIN])
+def fleet_member_headers(request, seeded) -> dict:
+    member = UserFactory(is_staff=True)
+    MembershipFactory(fleet=seeded.fleet, user=member, role=request.param)
+    return bearer_for(member)
 
 
 @schema.include(path_regex=r"^/api/v1/me/").parametrize()
@@ -93,5 +94,5 @@ def test_driver_operations_conform_to_the_schema(case, driver_headers):
 
 @schema.include(path_regex=r"^/api/v1/fleet/").parametrize()
 @GENERATION
-def test_fleet_operations_conform_to_the_schema(case, fleet_admin_headers):
-    case.call_and_validate(headers=fleet_admin_headers, checks=CHECKS)
+def test_fleet_operations_conform_to_the_schema(case, fleet_member_headers):
+    case.call_and_validate(headers=fleet_member_headers, checks=CHECKS)
