@@ -261,3 +261,22 @@ def test_a_locked_out_person_at_the_admin_login_gets_a_page_saying_why(settings,
 
     assert response.status_code == 429
     assert "locked for 15 minutes" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/me/sessions/?started_before=5273-06-21T23:14:53-22:39"
+        "&started_after=1055-07-04T19:55:58%2B15:44",
+        "/api/v1/me/invoices/?period_start_after=2026-01-01T00:00:00-23:59",
+        "/api/v1/fleet/sessions/?started_after=2026-01-01T00:00:00%2B23:00",
+    ],
+)
+def test_a_time_filter_with_any_valid_offset_is_read_as_its_instant(
+    path, driver_a_client, manager_client
+):
+    client = manager_client if "/fleet/" in path else driver_a_client
+
+    response = client.get(path)
+
+    assert response.status_code == 200, response.content

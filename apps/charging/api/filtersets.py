@@ -3,15 +3,16 @@
 from django_filters import rest_framework as filters
 
 from apps.charging.models import ChargingSession
+from voltop.core.api.filters import UtcIsoDateTimeFilter
 
 
 class DriverSessionFilterSet(filters.FilterSet):
-    started_after = filters.IsoDateTimeFilter(
+    started_after = UtcIsoDateTimeFilter(
         field_name="started_at",
         lookup_expr="gte",
         label="Sessions started at or after this time (ISO 8601 with offset).",
     )
-    started_before = filters.IsoDateTimeFilter(
+    started_before = UtcIsoDateTimeFilter(
         field_name="started_at",
         lookup_expr="lt",
         label="Sessions started before this time (ISO 8601 with offset).",

@@ -26,6 +26,7 @@ from apps.payments.choices import BillingRunStatus, InvoiceStatus
 from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
 from apps.payments.models import Invoice, Payment, Reimbursement, ReimbursementLine, Statement
 from apps.payments.selectors import invoice_list_for_driver
+from voltop.core.api.filters import UtcIsoDateTimeFromToRangeFilter
 from voltop.core.api.pagination import NewestFirstCursorPagination
 
 
@@ -69,7 +70,7 @@ class InvoiceFilter(django_filters.FilterSet):
     status = django_filters.ChoiceFilter(
         choices=[choice for choice in InvoiceStatus.choices if choice[0] != InvoiceStatus.DRAFT]
     )
-    period_start = django_filters.IsoDateTimeFromToRangeFilter(
+    period_start = UtcIsoDateTimeFromToRangeFilter(
         help_text="Inclusive bounds on period_start, ISO 8601 with offset."
     )
 
