@@ -508,6 +508,16 @@ class ChargingSession(TimeStampedModel):
     billed_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the session lands on an invoice or statement."
     )
+    cost_center = models.ForeignKey(
+        "fleets.CostCenter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        editable=False,
+        help_text="The driver's cost center (else the vehicle's) when the session started; "
+        "its business charging is allocated there.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

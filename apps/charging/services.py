@@ -227,6 +227,7 @@ def charging_session_start(
         fleet_id=driver.fleet_id,
         driver=driver,
         vehicle=vehicle,
+        cost_center_id=cost_center_at_start(driver, vehicle),
         token=token,
         connector=connector,
         location_kind=location_kind,
@@ -458,6 +459,14 @@ def charging_session_stop(
     return session
 
 
+def cost_center_at_start(driver: Driver, vehicle: Vehicle | None) -> int | None:
+    """The cost center a session is booked to, fixed when it starts: the driver's, else the
+    vehicle's, so a later move of either does not move the session's cost."""
+    if driver.cost_center_id is not None:
+        return driver.cost_center_id
+    return vehicle.cost_center_id if vehicle is not None else None
+
+
 def _refuse_if_billed(session: ChargingSession) -> None:
     if session.billed_at is not None:
         raise SessionBilled(
@@ -607,6 +616,7 @@ def home_session_report(
         fleet_id=driver.fleet_id,
         driver=driver,
         vehicle=vehicle,
+        cost_center_id=cost_center_at_start(driver, vehicle),
         location_kind=LocationKind.HOME,
         purpose=purpose,
         started_at=started_at,
@@ -850,6 +860,7 @@ def public_sessions_import(
             fleet=fleet,
             driver=token.driver,
             vehicle=vehicle,
+            cost_center_id=cost_center_at_start(token.driver, vehicle),
             token=token,
             location_kind=LocationKind.PUBLIC,
             purpose=row.purpose or SessionPurpose.BUSINESS,
@@ -956,6 +967,8 @@ def charging_session_save_by_manager(*, session: ChargingSession) -> ChargingSes
     plausibility and priced after commit. A billed session is refused."""
     if session.pk is not None:
         _refuse_if_billed(_lock_session(session))
+    else:
+        session.cost_center_id = cost_center_at_start(session.driver, session.vehicle)
     if (
         session.status == SessionStatus.COMPLETED
         and session.ended_at

@@ -471,8 +471,9 @@ class _UnitWork:
         return reimbursement
 
     def _cost_allocations_insert(self) -> None:
-        """Copy the business sessions into cost allocations in the database: the driver's
-        cost center, else the vehicle's, and the session's price."""
+        """Copy the business sessions into cost allocations in the database: the cost center
+        the session recorded at its start (sessions from before that was recorded: the
+        driver's, else the vehicle's), and the session's price."""
         columns = [
             "fleet_id",
             "billing_run_id",
@@ -493,7 +494,9 @@ class _UnitWork:
                 .order_by()
                 .annotate(
                     allocation_run=Value(self.run.pk, output_field=IntegerField()),
-                    allocation_center=Coalesce("driver__cost_center_id", "vehicle__cost_center_id"),
+                    allocation_center=Coalesce(
+                        "cost_center_id", "driver__cost_center_id", "vehicle__cost_center_id"
+                    ),
                     allocation_start=Value(self.run.period_start, output_field=DateTimeField()),
                     allocation_end=Value(self.run.period_end, output_field=DateTimeField()),
                     allocation_currency=Value(self.currency, output_field=CharField()),

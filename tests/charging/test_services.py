@@ -45,11 +45,14 @@ from apps.charging.services import (
     tariff_publish,
 )
 from apps.drivers.choices import DriverStatus
+from apps.drivers.models import Driver
 from apps.vehicles.choices import VehicleStatus
+from apps.vehicles.models import Vehicle
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
     ConnectorFactory,
+    CostCenterFactory,
     DriverFactory,
     FleetFactory,
     StaffUserFactory,
@@ -128,6 +131,25 @@ class TestStart:
         assert (session.token, session.connector) == (depot.token, depot.connector)
         assert session.location_kind == LocationKind.DEPOT
         assert session.meter_start_wh == 1_000_000
+
+    def test_a_session_keeps_the_cost_center_of_its_start(self, depot):
+        driver_center = CostCenterFactory(fleet=depot.fleet)
+        vehicle_center = CostCenterFactory(fleet=depot.fleet)
+        Driver.objects.filter(pk=depot.driver.pk).update(cost_center=driver_center)
+        Vehicle.objects.filter(pk=depot.vehicle.pk).update(cost_center=vehicle_center)
+
+        session = start(depot)
+        Driver.objects.filter(pk=depot.driver.pk).update(cost_center=None)
+
+        session.refresh_from_db()
+        assert session.cost_center == driver_center
+
+    def test_a_driver_without_cost_center_books_the_session_to_the_vehicles(self, depot):
+        vehicle_center = CostCenterFactory(fleet=depot.fleet)
+        Driver.objects.filter(pk=depot.driver.pk).update(cost_center=None)
+        Vehicle.objects.filter(pk=depot.vehicle.pk).update(cost_center=vehicle_center)
+
+        assert start(depot).cost_center == vehicle_center
 
     def test_a_resent_start_returns_the_first_session(self, depot):
         first = start(depot)

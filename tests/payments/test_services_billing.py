@@ -555,3 +555,21 @@ def test_the_hourly_sweep_emails_invoices_whose_email_never_went_out(
     assert (too_early, swept) == (0, 1)
     assert len(mail.outbox) == 1
     assert Invoice.objects.get().emailed_at is not None
+
+
+def test_business_charging_stays_with_the_cost_center_of_the_sessions_start(
+    run_billing, fleet, driver
+):
+    center_at_start = driver.cost_center
+    session = priced_session_create(
+        driver=driver,
+        purpose=SessionPurpose.BUSINESS,
+        started_at=utc(2026, 10, 6, 8),
+        cost_center=center_at_start,
+    )
+    driver.cost_center = CostCenterFactory(fleet=fleet, code="MOVED")
+    driver.save(update_fields=["cost_center"])
+
+    run_billing(fleet, "2026-10")
+
+    assert CostAllocation.objects.get(session=session).cost_center == center_at_start
