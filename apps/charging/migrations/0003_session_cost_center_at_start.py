@@ -5,16 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('charging', '0002_tariffs_and_session_prices'),
-        ('fleets', '0003_fleet_api_keys'),
+        ("charging", "0002_tariffs_and_session_prices"),
+        ("fleets", "0003_fleet_api_keys"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='chargingsession',
-            name='cost_center',
-            field=models.ForeignKey(blank=True, editable=False, help_text="The driver's cost center (else the vehicle's) when the session started; its business charging is allocated there.", null=True, on_delete=django.db.models.deletion.PROTECT, related_name='sessions', to='fleets.costcenter'),
+            model_name="chargingsession",
+            name="cost_center",
+            field=models.ForeignKey(
+                blank=True,
+                editable=False,
+                help_text="The driver's cost center (else the vehicle's) when the session started; its business charging is allocated there.",
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="sessions",
+                to="fleets.costcenter",
+            ),
         ),
     ]
