@@ -183,3 +183,11 @@ def driver_update(*, driver: Driver, changes: dict) -> Driver:
     driver = Driver.objects.select_for_update().select_related("fleet").get(pk=driver.pk)
     _driver_fields_save_checked(driver, changes)
     return driver
+
+
+@transaction.atomic
+def driver_phone_set(*, driver: Driver, phone: str) -> Driver:
+    """A driver changes their own phone number, the one thing they may change about themselves."""
+    driver.phone = phone.strip()
+    driver.save(update_fields=["phone", "updated_at"])
+    return driver

@@ -12,8 +12,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import PermissionDenied
-from django.db.models import DecimalField, F, Model, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F, Model, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -30,7 +29,7 @@ from apps.fleets.tenancy import (
     request_fleet_ids,
 )
 from apps.payments import services
-from apps.payments.choices import BillingRunStatus, InvoiceStatus, PaymentStatus
+from apps.payments.choices import BillingRunStatus, InvoiceStatus
 from apps.payments.documents import invoice_html, invoice_pdf, invoice_pdf_filename
 from apps.payments.models import (
     BillingRun,
@@ -46,8 +45,9 @@ from apps.payments.models import (
     Statement,
 )
 from apps.payments.selectors import (
-    InvoiceBalance,
     billing_run_progress,
+    invoice_balance_of_row,
+    invoice_list_with_balance,
     statement_get,
     statement_sessions,
 )
@@ -395,34 +395,6 @@ class BillingRunAdmin(AppendOnlyAdmin):
 # Invoices and credit notes -------------------------------------------------------------------
 
 
-def invoices_with_balance(queryset: QuerySet) -> QuerySet:
-    """Invoices with what `selectors.invoice_balance` adds up, for many rows in one query:
-    the gross of their credit notes and the payments received."""
-    amount = DecimalField(max_digits=14, decimal_places=2)
-    credited = (
-        CreditNote.objects.filter(invoice=OuterRef("pk"))
-        .values("invoice")
-        .annotate(total=Sum("gross_total"))
-        .values("total")
-    )
-    paid = (
-        Payment.objects.filter(invoice=OuterRef("pk"), status=PaymentStatus.RECEIVED)
-        .values("invoice")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return queryset.annotate(
-        credited_total=Coalesce(Subquery(credited, output_field=amount), Value(Decimal("0.00"))),
-        paid_total=Coalesce(Subquery(paid, output_field=amount), Value(Decimal("0.00"))),
-    )
-
-
-def invoice_balance_of_row(invoice: Invoice) -> InvoiceBalance:
-    return InvoiceBalance(
-        gross=invoice.gross_total, credited=invoice.credited_total, paid=invoice.paid_total
-    )
-
-
 class InvoiceLineInline(ReadOnlyInline):
     """An invoice's lines, with the credit note that credited each, if any."""
 
@@ -522,7 +494,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return invoices_with_balance(super().get_queryset(request))
+        return invoice_list_with_balance(super().get_queryset(request))
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         """A payment's invoice is picked among the invoices that take payments."""

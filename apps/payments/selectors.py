@@ -4,13 +4,21 @@ import datetime as dt
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.charging.models import ChargingSession
 from apps.fleets.models import Fleet
-from apps.payments.choices import InvoiceStatus, PaymentStatus
-from apps.payments.models import BillingRun, Invoice, Statement
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, PaymentStatus
+from apps.payments.models import (
+    BillingRun,
+    CreditNote,
+    Invoice,
+    Payment,
+    Reimbursement,
+    Statement,
+)
 
 ZERO = Decimal("0.00")
 
@@ -62,6 +70,56 @@ def invoice_balance(*, invoice: Invoice) -> InvoiceBalance:
         or ZERO
     )
     return InvoiceBalance(gross=invoice.gross_total, credited=credited, paid=paid)
+
+
+def invoice_list_with_balance(queryset: QuerySet) -> QuerySet:
+    """Invoices annotated with what `invoice_balance` adds up (`credited_total`, `paid_total`),
+    for many rows in one query."""
+    amount = DecimalField(max_digits=14, decimal_places=2)
+    credited = (
+        CreditNote.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(total=Sum("gross_total"))
+        .values("total")
+    )
+    paid = (
+        Payment.objects.filter(invoice=OuterRef("pk"), status=PaymentStatus.RECEIVED)
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return queryset.annotate(
+        credited_total=Coalesce(Subquery(credited, output_field=amount), Value(ZERO)),
+        paid_total=Coalesce(Subquery(paid, output_field=amount), Value(ZERO)),
+    )
+
+
+def invoice_balance_of_row(invoice: Invoice) -> InvoiceBalance:
+    """The balance of an invoice read through `invoice_list_with_balance`."""
+    return InvoiceBalance(
+        gross=invoice.gross_total, credited=invoice.credited_total, paid=invoice.paid_total
+    )
+
+
+def statement_list_for_driver(*, driver_id: int) -> QuerySet:
+    """A driver's statements of completed runs, newest period first."""
+    return Statement.objects.filter(
+        driver_id=driver_id, billing_run__status=BillingRunStatus.COMPLETED
+    ).order_by("-period_start", "-pk")
+
+
+def reimbursement_list_for_driver(*, driver_id: int) -> QuerySet:
+    """A driver's reimbursements of completed runs, newest period first."""
+    return Reimbursement.objects.filter(
+        driver_id=driver_id, billing_run__status=BillingRunStatus.COMPLETED
+    ).order_by("-period_start", "-pk")
+
+
+def payment_list_for_driver(*, driver_id: int) -> QuerySet:
+    """Payments received on a driver's issued invoices, newest first."""
+    return Payment.objects.filter(
+        invoice__in=invoice_list_for_driver(driver_id=driver_id)
+    ).order_by("-received_at", "-pk")
 
 
 def invoice_list_for_driver(*, driver_id: int) -> QuerySet:

@@ -16,6 +16,7 @@ from apps.drivers.services import (
     charge_token_deactivate,
     charge_token_issue,
     charge_token_save,
+    driver_phone_set,
     driver_set_status,
 )
 from tests.factories import ChargeTokenFactory, DriverFactory
@@ -285,3 +286,16 @@ def test_deactivating_a_token_blocks_it_and_frees_its_uid():
 
     assert ChargeToken.objects.get(pk=token.pk).is_active is False
     assert ChargeToken.objects.get(pk=replacement.pk).is_active is True
+
+
+def test_a_driver_sets_their_phone_and_nothing_else_changes():
+    driver = DriverFactory(phone="+31 6 00000000")
+    before = Driver.objects.filter(pk=driver.pk).values().get()
+
+    driver_phone_set(driver=driver, phone="  +31 6 12345678 ")
+
+    after = Driver.objects.filter(pk=driver.pk).values().get()
+    assert after["phone"] == "+31 6 12345678"
+    assert {k: v for k, v in after.items() if k not in ("phone", "updated_at")} == {
+        k: v for k, v in before.items() if k not in ("phone", "updated_at")
+    }

@@ -32,16 +32,10 @@ from apps.charging.services import (
     home_session_review,
     tariff_import_ocpi,
 )
-from apps.fleets.api.permissions import EDITING_ROLES
+from apps.fleets.api.permissions import EDITING_ROLES, acting_user
 from apps.fleets.api.viewsets import FleetScopedViewSet
-from apps.fleets.models import FleetApiKey
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
-
-
-def acting_user(request: Request):
-    """The person behind the request, or None for a fleet API key."""
-    return None if isinstance(request.auth, FleetApiKey) else request.user
 
 
 class ChargingStationViewSet(

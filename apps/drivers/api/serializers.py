@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from apps.charging.choices import ConnectorStandard
 from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.services import driver_phone_set
 from apps.fleets.models import CostCenter, Fleet
 from apps.vehicles.models import Vehicle, VehicleAssignment
 
@@ -87,8 +88,7 @@ class DriverPhoneUpdateSerializer(serializers.ModelSerializer):
 
     def update(self, instance: Driver, validated_data: dict) -> Driver:
         if "phone" in validated_data:
-            instance.phone = validated_data["phone"]
-            instance.save(update_fields=["phone", "updated_at"])
+            return driver_phone_set(driver=instance, phone=validated_data["phone"])
         return instance
 
 

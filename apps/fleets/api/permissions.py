@@ -55,3 +55,8 @@ def view_roles(request, view) -> frozenset[str]:
     if request.method in SAFE_METHODS:
         return getattr(view, "read_roles", ALL_ROLES)
     return getattr(view, "write_roles", EDITING_ROLES)
+
+
+def acting_user(request):
+    """The person behind the request, or None for a fleet API key (services record who acted)."""
+    return None if isinstance(request.auth, FleetApiKey) else request.user

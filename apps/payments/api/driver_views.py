@@ -22,10 +22,15 @@ from apps.payments.api.driver_serializers import (
     StatementDetailSerializer,
     StatementSerializer,
 )
-from apps.payments.choices import BillingRunStatus, InvoiceStatus
+from apps.payments.choices import InvoiceStatus
 from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
-from apps.payments.models import Invoice, Payment, Reimbursement, ReimbursementLine, Statement
-from apps.payments.selectors import invoice_list_for_driver
+from apps.payments.models import Invoice, ReimbursementLine
+from apps.payments.selectors import (
+    invoice_list_for_driver,
+    payment_list_for_driver,
+    reimbursement_list_for_driver,
+    statement_list_for_driver,
+)
 from voltop.core.api.filters import UtcIsoDateTimeFromToRangeFilter
 from voltop.core.api.pagination import NewestFirstCursorPagination
 
@@ -46,9 +51,7 @@ class MyStatements(DriverReadView):
     """My statements from completed billing runs, newest period first."""
 
     def get_queryset(self):
-        return Statement.objects.filter(
-            driver_id=self.driver_id, billing_run__status=BillingRunStatus.COMPLETED
-        ).order_by("-period_start", "-pk")
+        return statement_list_for_driver(driver_id=self.driver_id)
 
 
 class StatementListView(MyStatements, generics.ListAPIView):
@@ -134,9 +137,7 @@ class MyReimbursements(DriverReadView):
     """My reimbursements from completed billing runs, newest period first."""
 
     def get_queryset(self):
-        return Reimbursement.objects.filter(
-            driver_id=self.driver_id, billing_run__status=BillingRunStatus.COMPLETED
-        ).order_by("-period_start", "-pk")
+        return reimbursement_list_for_driver(driver_id=self.driver_id)
 
 
 class ReimbursementListView(MyReimbursements, generics.ListAPIView):
@@ -163,8 +164,4 @@ class PaymentListView(DriverReadView, generics.ListAPIView):
     serializer_class = PaymentSerializer
 
     def get_queryset(self):
-        return (
-            Payment.objects.filter(invoice__in=invoice_list_for_driver(driver_id=self.driver_id))
-            .select_related("invoice")
-            .order_by("-received_at", "-pk")
-        )
+        return payment_list_for_driver(driver_id=self.driver_id).select_related("invoice")

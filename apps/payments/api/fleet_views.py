@@ -15,8 +15,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.charging.api.fleet_views import acting_user
-from apps.fleets.api.permissions import FINANCE_ROLES
+from apps.fleets.api.permissions import FINANCE_ROLES, acting_user
 from apps.fleets.api.viewsets import FleetScopedViewSet
 from apps.payments.api.fleet_filtersets import (
     CostAllocationFilterSet,
