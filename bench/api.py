@@ -2,13 +2,17 @@
 workers on PostgreSQL, next to the floor measured in the same run: a plain Django view (no DRF,
 no authentication) answering the same 50 rows as JSON from one .values() query.
 
-    .venv/bin/python bench/api.py [--sessions 1000000] [--database-url URL] [--seconds 15]
+    .venv/bin/python bench/api.py [--sessions 1000000] [--database-url URL] [--seconds 10]
+                                  [--rounds 3]
 
 Data: a database of its own (default postgres://postgres@127.0.0.1:5432/voltop_bench_api),
 migrated and seeded once with `manage.py seed_demo --sessions N --fleets 1`, then reused. The
 driver with the most sessions gets a login. Load: wrk (Debian package `wrk`) on 8 connections
 and 2 threads, after a warm-up, against gunicorn (2 sync workers) on loopback, DEBUG off.
-The last line printed is one JSON object with the figures.
+
+The API and the floor are measured in turns, `--rounds` times each, so that a slower spell of
+the machine falls on both; the figures are the medians of the rounds. The last line printed is
+one JSON object with the figures.
 """
 
 import argparse
@@ -19,6 +23,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -157,7 +162,7 @@ def wrk(url: str, seconds: int, headers: list[str]) -> dict:
     arguments = ["wrk", "--threads", "2", "--connections", "8", "--latency"]
     for header in headers:
         arguments += ["--header", header]
-    subprocess.run([*arguments, "--duration", "3s", url], capture_output=True, check=True)  # noqa: S603
+    subprocess.run([*arguments, "--duration", "2s", url], capture_output=True, check=True)  # noqa: S603
     output = subprocess.run(  # noqa: S603 - fixed arguments
         [*arguments, "--duration", f"{seconds}s", url], capture_output=True, text=True, check=True
     ).stdout
@@ -180,7 +185,8 @@ def main() -> None:
             "BENCH_API_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voltop_bench_api"
         ),
     )
-    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/api.py needs wrk: apt install wrk")
@@ -190,28 +196,43 @@ def main() -> None:
     driver_id, email, driver_sessions = driver_with_login(environment)
     port = free_port()
     server = gunicorn_start(environment, port)
+    rounds = []
     try:
         token = access_token(port, email)
-        api = wrk(
-            f"http://127.0.0.1:{port}/api/v1/me/sessions/?page_size=50",
-            options.seconds,
-            [f"Authorization: Bearer {token}"],
-        )
-        floor = wrk(
-            f"http://127.0.0.1:{port}/bench/floor/sessions/?driver={driver_id}",
-            options.seconds,
-            [],
-        )
+        for number in range(1, options.rounds + 1):
+            api = wrk(
+                f"http://127.0.0.1:{port}/api/v1/me/sessions/?page_size=50",
+                options.seconds,
+                [f"Authorization: Bearer {token}"],
+            )
+            floor = wrk(
+                f"http://127.0.0.1:{port}/bench/floor/sessions/?driver={driver_id}",
+                options.seconds,
+                [],
+            )
+            rounds.append((api, floor))
+            print(
+                f"round {number}: API {api['rps']:,.0f}/s p50 {api['p50_ms']:.2f} ms; "
+                f"floor {floor['rps']:,.0f}/s p50 {floor['p50_ms']:.2f} ms; "
+                f"ratio {api['p50_ms'] / floor['p50_ms']:.2f}x"
+            )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+    def median(side: int, figure: str) -> float:
+        return statistics.median(measured[side][figure] for measured in rounds)
+
+    api = {figure: median(0, figure) for figure in ("rps", "p50_ms", "p99_ms")}
+    floor = {figure: median(1, figure) for figure in ("rps", "p50_ms", "p99_ms")}
     ratio = api["p50_ms"] / floor["p50_ms"]
     print(
         f"data                     {options.sessions:,} sessions; the driver has {driver_sessions}"
     )
     print(
         f"GET /api/v1/me/sessions/ {api['rps']:,.0f} requests/s, "
-        f"p50 {api['p50_ms']:.2f} ms, p99 {api['p99_ms']:.2f} ms (JWT, page of 50)"
+        f"p50 {api['p50_ms']:.2f} ms, p99 {api['p99_ms']:.2f} ms (JWT, page of 50; "
+        f"medians of {len(rounds)} rounds)"
     )
     print(
         f"floor (plain view)       {floor['rps']:,.0f} requests/s, "
@@ -229,6 +250,10 @@ def main() -> None:
                 "floor_p50_ms": floor["p50_ms"],
                 "floor_p99_ms": floor["p99_ms"],
                 "ratio": round(ratio, 2),
+                "round_ratios": [
+                    round(api_round["p50_ms"] / floor_round["p50_ms"], 2)
+                    for api_round, floor_round in rounds
+                ],
                 "sessions": options.sessions,
                 "connections": 8,
                 "workers": 2,

@@ -8,6 +8,7 @@ import time_machine
 from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken
+from rest_framework_simplejwt.tokens import AccessToken
 
 from apps.drivers.choices import DriverStatus
 from tests.api.conftest import PASSWORD
@@ -108,6 +109,18 @@ class TestLogin:
 
         assert statuses[:10] == [401] * 10
         assert statuses[10] == 429
+
+    def test_an_access_token_naming_no_user_by_id_is_refused_in_the_error_shape(
+        self, anonymous_client, driver_a
+    ):
+        token = AccessToken.for_user(driver_a.user)
+        token["user_id"] = "not-a-number"
+        anonymous_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+        response = anonymous_client.get(reverse("me-profile"))
+
+        assert response.status_code == 401
+        assert response.json()["errors"][0]["code"] == "token_not_valid"
 
 
 class TestRefreshAndLogout:

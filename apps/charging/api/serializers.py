@@ -6,6 +6,7 @@ a driver may say, so anything else in a request (fleet, status, prices, …) is 
 
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
@@ -127,11 +128,11 @@ SESSION_ROW_FIELDS = (
 KWH_PLACES = Decimal("0.001")
 
 
-def _time_text(value: datetime | None) -> str | None:
-    """A stored time as DRF renders it (UTC, `Z` for +00:00)."""
+def _time_text(value: datetime | None, zone) -> str | None:
+    """A stored time as DRF renders it: in the current zone, `Z` for +00:00."""
     if value is None:
         return None
-    text = timezone.localtime(value).isoformat()
+    text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
@@ -140,7 +141,12 @@ class DriverSessionRowSerializer(serializers.BaseSerializer):
     one `.values(*SESSION_ROW_FIELDS)` row into exactly what DriverSessionSerializer gives for
     the session (a test holds the two equal); the schema is DriverSessionSerializer's."""
 
+    @cached_property
+    def zone(self):
+        return timezone.get_current_timezone()
+
     def to_representation(self, row: dict) -> dict:
+        zone = self.zone
         energy_wh = row["energy_wh"]
         if row["connector_id"] is None:
             where = None
@@ -161,8 +167,8 @@ class DriverSessionRowSerializer(serializers.BaseSerializer):
             "status": row["status"],
             "location_kind": row["location_kind"],
             "purpose": row["purpose"],
-            "started_at": _time_text(row["started_at"]),
-            "ended_at": _time_text(row["ended_at"]),
+            "started_at": _time_text(row["started_at"], zone),
+            "ended_at": _time_text(row["ended_at"], zone),
             "energy_wh": energy_wh,
             "energy_kwh": None
             if energy_wh is None

@@ -7,6 +7,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.settings import api_settings
 
 from apps.drivers.choices import DriverStatus
+from apps.drivers.selectors import login_with_driver_get
 
 
 class ActiveAccountJWTAuthentication(JWTAuthentication):
@@ -15,16 +16,12 @@ class ActiveAccountJWTAuthentication(JWTAuthentication):
 
     def get_user(self, validated_token):
         try:
-            user_id = validated_token[api_settings.USER_ID_CLAIM]
-        except KeyError as error:
+            user_id = int(validated_token[api_settings.USER_ID_CLAIM])
+        except (KeyError, TypeError, ValueError) as error:
             raise exceptions.AuthenticationFailed(
-                "The token names no user.", code="token_not_valid"
+                "The token names no user by id.", code="token_not_valid"
             ) from error
-        user = (
-            self.user_model.objects.select_related("driver")
-            .filter(**{api_settings.USER_ID_FIELD: user_id})
-            .first()
-        )
+        user = login_with_driver_get(user_id=user_id)
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed(
                 "This login no longer exists or is deactivated.", code="user_inactive"
@@ -33,12 +30,18 @@ class ActiveAccountJWTAuthentication(JWTAuthentication):
         return user
 
 
+REFUSAL_OF_STATUS = {
+    DriverStatus.SUSPENDED: "This driver is suspended; ask your fleet manager.",
+    DriverStatus.LEFT: "This driver has left the company; the account is closed.",
+}
+
+
 def account_refusal(user) -> None:
     """Refuse a driver whose status is not active (suspended, left)."""
     driver = getattr(user, "driver", None)
     if driver is not None and driver.status != DriverStatus.ACTIVE:
         raise exceptions.AuthenticationFailed(
-            f"The driver is {driver.get_status_display().lower()}; the account is refused.",
+            REFUSAL_OF_STATUS.get(driver.status, "This driver is not active."),
             code="driver_not_active",
         )
 
