@@ -3,6 +3,7 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
@@ -10,10 +11,40 @@ from apps.drivers.services import (
     charge_token_check,
     charge_token_deactivate,
     charge_token_save,
+    driver_delete,
+    driver_delete_check,
+    driver_leave_check,
     driver_set_status,
 )
+from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from voltop.core.admin_forms import ServiceCheckedForm
+from voltop.core.errors import DomainError
+
+
+class DriverForm(ServiceCheckedForm):
+    class Meta:
+        model = Driver
+        fields = [
+            "fleet",
+            "employee_number",
+            "first_name",
+            "last_name",
+            "status",
+            "email",
+            "phone",
+            "user",
+            "licence_number",
+            "licence_expires_on",
+            "cost_center",
+            "home_rate_per_kwh",
+            "iban",
+        ]
+
+    def service_check(self) -> None:
+        leaving = self.cleaned_data.get("status") == DriverStatus.LEFT
+        if self.instance.pk is not None and leaving and self.instance.status != DriverStatus.LEFT:
+            driver_leave_check(driver=self.instance, now=timezone.now())
 
 
 class ChargeTokenForm(ServiceCheckedForm):
@@ -45,7 +76,8 @@ class ChargeTokenInline(FleetScopedTabularInline):
 
 
 @admin.register(Driver)
-class DriverAdmin(FleetScopedAdmin):
+class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
+    form = DriverForm
     list_display = [
         "employee_number",
         "last_name",
@@ -76,15 +108,31 @@ class DriverAdmin(FleetScopedAdmin):
         if status_changed:
             driver_set_status(driver=obj, status=obj.status)
 
+    def delete_check(self, obj: Driver) -> None:
+        driver_delete_check(driver=obj)
+
+    def delete_with_service(self, obj: Driver) -> None:
+        driver_delete(driver=obj)
+
     def _set_status(self, request: HttpRequest, queryset: QuerySet, status: DriverStatus) -> None:
         drivers = list(self.editable_queryset(request, queryset))
+        changed, refusals = 0, []
         for driver in drivers:
-            driver_set_status(driver=driver, status=status)
-        message = f"{len(drivers)} driver(s) now {status.label.lower()}."
+            try:
+                driver_set_status(driver=driver, status=status)
+            except DomainError as error:
+                refusals.append(error.message)
+            else:
+                changed += 1
+        message = f"{changed} driver(s) now {status.label.lower()}."
         skipped = len(queryset) - len(drivers)
         if skipped:
             message += f" {skipped} left unchanged: your role in their fleet only lets you view."
-        self.message_user(request, message, messages.WARNING if skipped else messages.SUCCESS)
+        self.message_user(
+            request, message, messages.WARNING if skipped or refusals else messages.SUCCESS
+        )
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.ERROR)
 
     @admin.action(
         description="Suspend selected drivers (deactivates their tokens)", permissions=["change"]
@@ -97,7 +145,8 @@ class DriverAdmin(FleetScopedAdmin):
         self._set_status(request, queryset, DriverStatus.ACTIVE)
 
     @admin.action(
-        description="Mark selected drivers as left (deactivates their tokens)",
+        description="Mark selected drivers as left (deactivates their tokens, ends their "
+        "vehicle assignments)",
         permissions=["change"],
     )
     def mark_left(self, request: HttpRequest, queryset: QuerySet) -> None:

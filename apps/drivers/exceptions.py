@@ -17,3 +17,11 @@ class InvalidTokenPeriod(DomainError):
 
 class InvalidTokenUid(DomainError):
     code = "drivers.invalid_token_uid"
+
+
+class TokenOtherFleet(DomainError):
+    code = "drivers.token_other_fleet"
+
+
+class DriverHasHistory(Conflict):
+    code = "drivers.driver_has_history"

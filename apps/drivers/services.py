@@ -1,5 +1,7 @@
-"""Writes of the drivers app: driver status changes and charge tokens."""
+"""Writes of the drivers app: drivers (added, changed, suspended, leaving, deleted) and their
+charge tokens."""
 
+import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -7,13 +9,21 @@ from django.utils import timezone
 
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.exceptions import (
+    DriverHasHistory,
     DriverNotActive,
     InvalidTokenPeriod,
     InvalidTokenUid,
+    TokenOtherFleet,
     TokenUidInUse,
 )
 from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.selectors import referring_rows_text, rows_referring_to
+from apps.vehicles import services as vehicles_services
 from voltop.core.timeutils import require_aware
+
+logger = logging.getLogger(__name__)
+
+TOKEN_EDITABLE_FIELDS = frozenset({"driver", "uid", "kind", "valid_from", "valid_until"})
 
 
 def normalize_token_uid(uid: str) -> str:
@@ -22,7 +32,10 @@ def normalize_token_uid(uid: str) -> str:
 
 @transaction.atomic
 def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
-    """Change a driver's status; suspending or removing a driver deactivates all their tokens."""
+    """Change a driver's status; suspending a driver deactivates all their tokens, and a driver
+    who leaves goes through driver_leave, which also ends their vehicle assignments."""
+    if status == DriverStatus.LEFT:
+        return driver_leave(driver=driver)
     driver = Driver.objects.select_for_update().get(pk=driver.pk)
     if driver.status != status:
         driver.status = status
@@ -32,6 +45,68 @@ def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
             is_active=False, updated_at=timezone.now()
         )
     return driver
+
+
+def driver_leave_check(*, driver: Driver, now: datetime) -> None:
+    """Raise the first rule that keeps `driver` from leaving at `now`: an assignment of theirs
+    that has not started by then cannot end then (give it to another driver first)."""
+    vehicles_services.vehicle_assignments_end_check(driver=driver, ends_at=now)
+
+
+@transaction.atomic
+def driver_leave(*, driver: Driver, now: datetime | None = None) -> Driver:
+    """Mark a driver as having left the company at `now` (the present when left out): their
+    tokens are deactivated, the vehicle assignments they hold end at that moment, and their
+    login is refused from the next request on. Their history stays. A session they started
+    still runs to its end and is billed as usual: stopping a session does not depend on the
+    driver's status, as for a suspended driver. Refused, changing nothing, while an assignment
+    of theirs starts at or after `now`. Leaving again changes nothing."""
+    now = now or timezone.now()
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    ended = vehicles_services.vehicle_assignments_end_for_driver(driver=driver, ends_at=now)
+    if driver.status != DriverStatus.LEFT:
+        driver.status = DriverStatus.LEFT
+        driver.save(update_fields=["status", "updated_at"])
+    ChargeToken.objects.filter(driver=driver, is_active=True).update(
+        is_active=False, updated_at=timezone.now()
+    )
+    logger.info(
+        "drivers.driver_left",
+        extra={"driver_id": driver.pk, "assignments_ended": len(ended)},
+    )
+    return driver
+
+
+def driver_delete_check(*, driver: Driver) -> None:
+    """Refuse to delete a driver anything refers to besides their own charge tokens (sessions,
+    assignments, invoices, statements, …), or whose tokens something refers to: their history
+    stays, and marking them as left is the way to see them off."""
+    references = rows_referring_to(
+        Driver.objects.filter(pk=driver.pk), except_through={"tokens"}
+    ) or rows_referring_to(ChargeToken.objects.filter(driver_id=driver.pk))
+    if references:
+        raise DriverHasHistory(
+            f"Driver {driver} cannot be deleted: their history is still referred to by "
+            f"{referring_rows_text(references)}. Mark the driver as left instead."
+        )
+
+
+@transaction.atomic
+def driver_delete(*, driver: Driver) -> None:
+    """Delete a driver without history, with their charge tokens; a driver with history is
+    refused and nothing is deleted. The driver and their tokens are locked first, so no session
+    can start on them while they are judged. Their login, if any, stays, linked to no driver."""
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    tokens = ChargeToken.objects.select_for_update().filter(driver=driver).order_by("pk")
+    token_count = len(tokens)
+    driver_delete_check(driver=driver)
+    driver_id, fleet_id = driver.pk, driver.fleet_id
+    ChargeToken.objects.filter(driver=driver).delete()
+    driver.delete()
+    logger.info(
+        "drivers.driver_deleted",
+        extra={"fleet_id": fleet_id, "driver_id": driver_id, "tokens_deleted": token_count},
+    )
 
 
 def _check_token_uid_shape(uid: str) -> None:
@@ -50,6 +125,18 @@ def _check_token_uid_free(uid: str, *, exclude_pk: int | None) -> None:
         raise TokenUidInUse(f"An active token with UID {uid} already exists.", field="uid")
 
 
+def _check_token_stays_in_its_fleet(*, token_pk: int, driver: Driver) -> None:
+    stored_fleet_id = (
+        ChargeToken.objects.filter(pk=token_pk).values_list("driver__fleet_id", flat=True).first()
+    )
+    if stored_fleet_id is not None and stored_fleet_id != driver.fleet_id:
+        raise TokenOtherFleet(
+            f"Driver {driver} belongs to another fleet; a token stays in its fleet, so issue "
+            "them a new one there.",
+            field="driver",
+        )
+
+
 def charge_token_check(
     *,
     driver: Driver,
@@ -59,10 +146,13 @@ def charge_token_check(
     is_active: bool,
     exclude_pk: int | None = None,
 ) -> None:
-    """Raise the first rule a token with these values would break."""
+    """Raise the first rule a token with these values would break; an existing token
+    (`exclude_pk`) stays with drivers of its fleet."""
     require_aware(valid_from, field="valid_from")
     require_aware(valid_until, field="valid_until")
     _check_token_uid_shape(normalize_token_uid(uid))
+    if exclude_pk is not None:
+        _check_token_stays_in_its_fleet(token_pk=exclude_pk, driver=driver)
     if valid_until is not None and valid_until <= valid_from:
         raise InvalidTokenPeriod("Valid until must be after valid from.", field="valid_until")
     if is_active and driver.status != DriverStatus.ACTIVE:
@@ -128,6 +218,26 @@ def charge_token_save(*, token: ChargeToken) -> ChargeToken:
             f"An active token with UID {token.uid} already exists.", field="uid"
         ) from error
     return token
+
+
+@transaction.atomic
+def charge_token_update(*, token: ChargeToken, changes: dict) -> ChargeToken:
+    """Change a token's driver, UID, kind or validity, after the checks of charge_token_save.
+    Whether it is active is not changed here (charge_token_deactivate turns it off): the token
+    is read again under lock, so a deactivation made meanwhile stays. Its drivers, old and new,
+    are locked before it, in id order."""
+    refused = set(changes) - TOKEN_EDITABLE_FIELDS
+    if refused:
+        raise ValueError(f"charge_token_update does not change {', '.join(sorted(refused))}.")
+    stored_driver_id = ChargeToken.objects.values_list("driver_id", flat=True).get(pk=token.pk)
+    driver_ids = {stored_driver_id}
+    if "driver" in changes:
+        driver_ids.add(changes["driver"].pk)
+    list(Driver.objects.select_for_update().filter(pk__in=driver_ids).order_by("pk"))
+    stored = ChargeToken.objects.select_for_update().get(pk=token.pk)
+    for name, value in changes.items():
+        setattr(stored, name, value)
+    return charge_token_save(token=stored)
 
 
 @transaction.atomic

@@ -3,19 +3,45 @@
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
-from apps.fleets.services import fleet_api_key_issue, fleet_api_key_revoke
+from apps.fleets.services import (
+    cost_center_delete,
+    cost_center_delete_check,
+    depot_delete,
+    depot_delete_check,
+    fleet_api_key_issue,
+    fleet_api_key_revoke,
+)
 from apps.fleets.tenancy import ADMIN_ROLES, FleetScopedAdmin, FleetScopedTabularInline
+
+
+class DepotFormSet(DeletesThroughServiceFormSet):
+    def delete_check(self, obj: Depot) -> None:
+        depot_delete_check(depot=obj)
+
+    def delete_with_service(self, obj: Depot) -> None:
+        depot_delete(depot=obj)
+
+
+class CostCenterFormSet(DeletesThroughServiceFormSet):
+    def delete_check(self, obj: CostCenter) -> None:
+        cost_center_delete_check(cost_center=obj)
+
+    def delete_with_service(self, obj: CostCenter) -> None:
+        cost_center_delete(cost_center=obj)
 
 
 class DepotInline(FleetScopedTabularInline):
     model = Depot
+    formset = DepotFormSet
     fields = ["name", "address", "grid_connection_limit_kw"]
     fleet_path = "fleet"
 
 
 class CostCenterInline(FleetScopedTabularInline):
     model = CostCenter
+    formset = CostCenterFormSet
     fields = ["code", "name", "is_active"]
     fleet_path = "fleet"
 
@@ -38,21 +64,33 @@ class FleetAdmin(FleetScopedAdmin):
 
 
 @admin.register(Depot)
-class DepotAdmin(FleetScopedAdmin):
+class DepotAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
     list_display = ["name", "fleet", "grid_connection_limit_kw"]
     list_filter = ["fleet"]
     list_select_related = ["fleet"]
     search_fields = ["name", "address"]
     autocomplete_fields = ["fleet"]
 
+    def delete_check(self, obj: Depot) -> None:
+        depot_delete_check(depot=obj)
+
+    def delete_with_service(self, obj: Depot) -> None:
+        depot_delete(depot=obj)
+
 
 @admin.register(CostCenter)
-class CostCenterAdmin(FleetScopedAdmin):
+class CostCenterAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
     list_display = ["code", "name", "fleet", "is_active"]
     list_filter = ["fleet", "is_active"]
     list_select_related = ["fleet"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["fleet"]
+
+    def delete_check(self, obj: CostCenter) -> None:
+        cost_center_delete_check(cost_center=obj)
+
+    def delete_with_service(self, obj: CostCenter) -> None:
+        cost_center_delete(cost_center=obj)
 
 
 @admin.register(Membership)

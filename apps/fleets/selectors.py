@@ -1,9 +1,11 @@
-"""Reads of the fleets app: which fleets a user may see or change."""
+"""Reads of the fleets app: which fleets a user may see or change, and which rows still refer
+to a row that is to be deleted."""
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Model, QuerySet
 
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet, Membership
@@ -47,3 +49,32 @@ def member_candidate_get(*, email: str):
         .order_by("pk")
         .first()
     )
+
+
+def rows_referring_to(
+    rows: QuerySet, *, except_through: Collection[str] = ()
+) -> list[tuple[type[Model], int]]:
+    """How many rows of each table refer to any of `rows` through a foreign key, for the tables
+    that do, in the order their relations are declared (one COUNT per relation). Read from the
+    models' relations, so a table added later is counted without a change here. Relations named
+    in `except_through` (by accessor, e.g. "tokens") are left out."""
+    counts = []
+    for relation in rows.model._meta.related_objects:
+        if relation.many_to_many or relation.get_accessor_name() in except_through:
+            continue
+        referring = relation.related_model._base_manager.filter(
+            **{f"{relation.field.name}__in": rows.values("pk")}
+        )
+        count = referring.count()
+        if count:
+            counts.append((relation.related_model, count))
+    return counts
+
+
+def referring_rows_text(counts: list[tuple[type[Model], int]]) -> str:
+    """`rows_referring_to`'s answer as a person reads it: "3 charging sessions and 1 invoice"."""
+    parts = [
+        f"{count} {model._meta.verbose_name if count == 1 else model._meta.verbose_name_plural}"
+        for model, count in counts
+    ]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"

@@ -9,16 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.fleets.choices import MembershipRole
+from apps.fleets.exceptions import ApiKeyInvalid, CostCenterInUse, DepotInUse, LastFleetAdmin
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
-from voltop.core.errors import DomainError
+from apps.fleets.selectors import referring_rows_text, rows_referring_to
 
 logger = logging.getLogger(__name__)
 
 KEY_PREFIX = "vt"
-
-
-class ApiKeyInvalid(DomainError):
-    code = "fleets.api_key_invalid"
 
 
 def api_key_secret_hash(secret: str) -> str:
@@ -58,11 +55,6 @@ def fleet_api_key_revoke(*, key: FleetApiKey) -> FleetApiKey:
         key.save(update_fields=["revoked_at", "updated_at"])
         logger.info("fleets.api_key_revoked", extra={"api_key_id": key.pk})
     return key
-
-
-class LastFleetAdmin(DomainError):
-    code = "fleets.last_admin"
-    status = 409
 
 
 def _fields_save_checked(instance, changes: dict) -> None:
@@ -120,6 +112,52 @@ def cost_center_update(*, cost_center: CostCenter, changes: dict) -> CostCenter:
     cost_center = CostCenter.objects.select_for_update().get(pk=cost_center.pk)
     _fields_save_checked(cost_center, changes)
     return cost_center
+
+
+def depot_delete_check(*, depot: Depot) -> None:
+    """Refuse to delete a depot that vehicles, charging stations or tariffs still refer to."""
+    references = rows_referring_to(Depot.objects.filter(pk=depot.pk))
+    if references:
+        raise DepotInUse(
+            f"Depot {depot.name} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}. Move those to another depot first."
+        )
+
+
+@transaction.atomic
+def depot_delete(*, depot: Depot) -> None:
+    """Delete a depot nothing refers to any more; one still in use is refused and kept. The
+    row is locked first, so nothing can come to refer to it while it is judged."""
+    depot = Depot.objects.select_for_update().get(pk=depot.pk)
+    depot_delete_check(depot=depot)
+    depot_id = depot.pk
+    depot.delete()
+    logger.info("fleets.depot_deleted", extra={"fleet_id": depot.fleet_id, "depot_id": depot_id})
+
+
+def cost_center_delete_check(*, cost_center: CostCenter) -> None:
+    """Refuse to delete a cost center that drivers, vehicles, sessions or cost allocations
+    still refer to: its history stays, and marking it inactive is the way to retire it."""
+    references = rows_referring_to(CostCenter.objects.filter(pk=cost_center.pk))
+    if references:
+        raise CostCenterInUse(
+            f"Cost center {cost_center} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}. Mark it inactive instead."
+        )
+
+
+@transaction.atomic
+def cost_center_delete(*, cost_center: CostCenter) -> None:
+    """Delete a cost center nothing refers to any more; one still in use is refused and kept.
+    The row is locked first, so nothing can come to refer to it while it is judged."""
+    cost_center = CostCenter.objects.select_for_update().get(pk=cost_center.pk)
+    cost_center_delete_check(cost_center=cost_center)
+    cost_center_id = cost_center.pk
+    cost_center.delete()
+    logger.info(
+        "fleets.cost_center_deleted",
+        extra={"fleet_id": cost_center.fleet_id, "cost_center_id": cost_center_id},
+    )
 
 
 def _check_fleet_keeps_an_admin(*, membership: Membership, new_role: str | None) -> None:

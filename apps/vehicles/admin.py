@@ -5,6 +5,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.charging.choices import ConnectorStandard
+from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.services import (
@@ -14,6 +15,8 @@ from apps.vehicles.services import (
     vehicle_assign,
     vehicle_assignment_check,
     vehicle_assignment_update,
+    vehicle_delete,
+    vehicle_delete_check,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
 
@@ -88,7 +91,7 @@ class VehicleAssignmentInline(FleetScopedTabularInline):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(FleetScopedAdmin):
+class VehicleAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
     form = VehicleForm
     list_display = [
         "plate",
@@ -106,6 +109,12 @@ class VehicleAdmin(FleetScopedAdmin):
     autocomplete_fields = ["fleet", "home_depot", "cost_center"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [VehicleAssignmentInline]
+
+    def delete_check(self, obj: Vehicle) -> None:
+        vehicle_delete_check(vehicle=obj)
+
+    def delete_with_service(self, obj: Vehicle) -> None:
+        vehicle_delete(vehicle=obj)
 
 
 @admin.register(VehicleAssignment)

@@ -29,3 +29,11 @@ class OdometerWentBackwards(DomainError):
 
 class OdometerReadingExists(Conflict):
     code = "vehicles.odometer_reading_exists"
+
+
+class AssignmentNotStarted(Conflict):
+    code = "vehicles.assignment_not_started"
+
+
+class VehicleHasHistory(Conflict):
+    code = "vehicles.vehicle_has_history"

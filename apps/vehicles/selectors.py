@@ -37,6 +37,27 @@ def vehicle_assignment_for_driver_at(
     )
 
 
+def vehicle_assignments_running_for_driver(
+    *, driver: Driver, moment: datetime
+) -> QuerySet[VehicleAssignment]:
+    """Assignments of `driver` that started before `moment` and have not ended by then."""
+    return VehicleAssignment.objects.filter(driver=driver, starts_at__lt=moment).filter(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=moment)
+    )
+
+
+def vehicle_assignment_first_starting_for_driver(
+    *, driver: Driver, moment: datetime
+) -> VehicleAssignment | None:
+    """The first assignment of `driver` that starts at or after `moment`, with its vehicle."""
+    return (
+        VehicleAssignment.objects.filter(driver=driver, starts_at__gte=moment)
+        .select_related("vehicle__fleet")
+        .order_by("starts_at", "pk")
+        .first()
+    )
+
+
 def odometer_neighbours(
     *, vehicle: Vehicle, recorded_at: datetime, exclude_pk: int | None = None
 ) -> tuple[OdometerReading | None, OdometerReading | None]:

@@ -1,24 +1,36 @@
-"""Writes of the vehicles app: assignments of drivers to vehicles, and odometer readings."""
+"""Writes of the vehicles app: vehicles, assignments of drivers to them, and odometer
+readings."""
 
+import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import Driver
+from apps.fleets.selectors import referring_rows_text, rows_referring_to
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.exceptions import (
+    AssignmentNotStarted,
     AssignmentOverlaps,
     DriverNotActive,
     InvalidAssignmentPeriod,
     OdometerReadingExists,
     OdometerWentBackwards,
     OtherFleet,
+    VehicleHasHistory,
     VehicleRetired,
 )
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
-from apps.vehicles.selectors import odometer_neighbours, vehicle_assignments_overlapping
+from apps.vehicles.selectors import (
+    odometer_neighbours,
+    vehicle_assignment_first_starting_for_driver,
+    vehicle_assignments_overlapping,
+    vehicle_assignments_running_for_driver,
+)
 from voltop.core.timeutils import local_time_text, require_aware
+
+logger = logging.getLogger(__name__)
 
 
 def vehicle_assignment_check(
@@ -29,14 +41,16 @@ def vehicle_assignment_check(
     ends_at: datetime | None,
     exclude_pk: int | None = None,
 ) -> None:
-    """Raise the first rule an assignment with these values would break."""
+    """Raise the first rule an assignment with these values would break. A retired vehicle or
+    an inactive driver gets no new assignment; one already made (`exclude_pk`) can still be
+    ended or moved."""
     require_aware(starts_at, field="starts_at")
     require_aware(ends_at, field="ends_at")
     if driver.fleet_id != vehicle.fleet_id:
         raise OtherFleet("The driver belongs to another fleet than the vehicle.", field="driver")
     if ends_at is not None and ends_at <= starts_at:
         raise InvalidAssignmentPeriod("The assignment must end after it starts.", field="ends_at")
-    if vehicle.status == VehicleStatus.RETIRED:
+    if vehicle.status == VehicleStatus.RETIRED and exclude_pk is None:
         raise VehicleRetired(f"Vehicle {vehicle} is retired.", field="vehicle")
     if driver.status != DriverStatus.ACTIVE and not _keeps_its_driver(
         assignment_pk=exclude_pk, driver=driver
@@ -152,6 +166,32 @@ def vehicle_assignment_end(
     )
 
 
+def vehicle_assignments_end_check(*, driver: Driver, ends_at: datetime) -> None:
+    """Raise if an assignment of `driver` starts at or after `ends_at`: it cannot end then."""
+    require_aware(ends_at, field="ends_at")
+    later = vehicle_assignment_first_starting_for_driver(driver=driver, moment=ends_at)
+    if later is not None:
+        starts = local_time_text(later.starts_at, later.vehicle.fleet.zone)
+        raise AssignmentNotStarted(
+            f"{driver.full_name} is assigned {later.vehicle} from {starts}, which has not "
+            "started yet; give that assignment to another driver first."
+        )
+
+
+@transaction.atomic
+def vehicle_assignments_end_for_driver(
+    *, driver: Driver, ends_at: datetime
+) -> list[VehicleAssignment]:
+    """End at `ends_at` every assignment `driver` holds then, e.g. when the driver leaves.
+    Refused, ending none, while an assignment of theirs starts at or after `ends_at`."""
+    vehicle_assignments_end_check(driver=driver, ends_at=ends_at)
+    running = vehicle_assignments_running_for_driver(driver=driver, moment=ends_at)
+    return [
+        vehicle_assignment_end(assignment=assignment, ends_at=ends_at)
+        for assignment in running.order_by("starts_at", "pk")
+    ]
+
+
 def odometer_reading_check(
     *, vehicle: Vehicle, km: int, recorded_at: datetime, exclude_pk: int | None = None
 ) -> None:
@@ -236,3 +276,27 @@ def vehicle_update(*, vehicle: Vehicle, changes: dict) -> Vehicle:
     vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
     _vehicle_fields_save_checked(vehicle, changes)
     return vehicle
+
+
+def vehicle_delete_check(*, vehicle: Vehicle) -> None:
+    """Refuse to delete a vehicle anything refers to (assignments, odometer readings,
+    sessions): its history stays, and retiring it is the way to take it out of service."""
+    references = rows_referring_to(Vehicle.objects.filter(pk=vehicle.pk))
+    if references:
+        raise VehicleHasHistory(
+            f"Vehicle {vehicle} cannot be deleted: its history is still referred to by "
+            f"{referring_rows_text(references)}. Retire it instead."
+        )
+
+
+@transaction.atomic
+def vehicle_delete(*, vehicle: Vehicle) -> None:
+    """Delete a vehicle without history; one with history is refused and kept. The row is
+    locked first, so nothing can come to refer to it while it is judged."""
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
+    vehicle_delete_check(vehicle=vehicle)
+    vehicle_id = vehicle.pk
+    vehicle.delete()
+    logger.info(
+        "vehicles.vehicle_deleted", extra={"fleet_id": vehicle.fleet_id, "vehicle_id": vehicle_id}
+    )

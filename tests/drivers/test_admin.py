@@ -1,4 +1,7 @@
-"""Admin of the drivers app: status actions, token actions and the token form's service checks."""
+"""Admin of the drivers app: status actions, token actions and the token form's service checks;
+leaving and deleting through the services."""
+
+import datetime as dt
 
 import pytest
 from django.contrib.messages import get_messages
@@ -9,10 +12,13 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from tests.factories import (
     ChargeTokenFactory,
+    ChargingSessionFactory,
     DriverFactory,
     FleetFactory,
     MembershipFactory,
     StaffUserFactory,
+    VehicleAssignmentFactory,
+    VehicleFactory,
 )
 
 DRIVERS = reverse("admin:drivers_driver_changelist")
@@ -264,3 +270,109 @@ def test_driver_user_is_an_autocomplete_for_superusers_and_a_short_select_for_fl
     assert type(superuser_field.widget.widget).__name__ == "AutocompleteSelect"
     assert type(manager_field.widget.widget).__name__ == "Select"
     assert set(manager_field.queryset) == {own_login, manager}
+
+
+# leaving and deleting go through the services
+
+
+def test_mark_left_action_ends_assignments_and_reports_a_driver_who_cannot_leave(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    leaving = DriverFactory(fleet=fleet)
+    running = VehicleAssignmentFactory(vehicle=VehicleFactory(fleet=fleet), driver=leaving)
+    planned_for = DriverFactory(fleet=fleet, first_name="Noor", last_name="Visser")
+    VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet, plate="EV-900-Q", model="ID.3"),
+        driver=planned_for,
+        starts_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+    )
+
+    response = client.post(
+        DRIVERS,
+        {"action": "mark_left", "_selected_action": [leaving.pk, planned_for.pk]},
+        follow=True,
+    )
+
+    assert messages_of(response) == [
+        "1 driver(s) now left the company.",
+        "Noor Visser is assigned EV-900-Q (Volkswagen ID.3) from 2099-01-01 01:00 CET, which "
+        "has not started yet; give that assignment to another driver first.",
+    ]
+    leaving.refresh_from_db()
+    planned_for.refresh_from_db()
+    running.refresh_from_db()
+    assert (leaving.status, planned_for.status) == (DriverStatus.LEFT, DriverStatus.ACTIVE)
+    assert running.ends_at is not None
+
+
+def test_leaving_in_the_change_form_is_refused_on_the_form_while_an_assignment_is_planned(
+    client, fleet
+):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet, first_name="Noor", last_name="Visser")
+    VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet, plate="EV-900-Q", model="ID.3"),
+        driver=driver,
+        starts_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+    )
+    payload = {
+        "fleet": str(fleet.pk),
+        "employee_number": driver.employee_number,
+        "first_name": driver.first_name,
+        "last_name": driver.last_name,
+        "status": DriverStatus.LEFT,
+        "email": driver.email,
+        "phone": "",
+        "user": "",
+        "licence_number": "",
+        "licence_expires_on": "",
+        "cost_center": "",
+        "home_rate_per_kwh": "0.25000",
+        "iban": driver.iban,
+        "tokens-TOTAL_FORMS": "0",
+        "tokens-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(reverse("admin:drivers_driver_change", args=[driver.pk]), payload)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.non_field_errors() == [
+        "Noor Visser is assigned EV-900-Q (Volkswagen ID.3) from 2099-01-01 01:00 CET, which "
+        "has not started yet; give that assignment to another driver first."
+    ]
+    driver.refresh_from_db()
+    assert driver.status == DriverStatus.ACTIVE
+
+
+def test_a_driver_without_history_is_deleted_in_the_admin_with_their_tokens(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    ChargeTokenFactory.create_batch(2, driver=driver)
+    url = reverse("admin:drivers_driver_delete", args=[driver.pk])
+
+    page = client.get(url)
+    response = client.post(url, {"post": "yes"})
+
+    assert page.context["protected"] == []
+    assert response.status_code == 302
+    assert not Driver.objects.filter(pk=driver.pk).exists()
+    assert not ChargeToken.objects.exists()
+
+
+def test_a_driver_with_history_shows_the_services_refusal_and_is_not_deleted(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(
+        fleet=fleet, first_name="Noor", last_name="Visser", employee_number="E00900"
+    )
+    token = ChargeTokenFactory(driver=driver)
+    ChargingSessionFactory(fleet=fleet, driver=driver, token=token)
+
+    response = client.post(
+        DRIVERS, {"action": "delete_selected", "_selected_action": [driver.pk], "post": "yes"}
+    )
+
+    assert response.context["protected"] == [
+        "Driver Noor Visser (E00900) cannot be deleted: their history is still referred to by "
+        "1 charging session. Mark the driver as left instead."
+    ]
+    assert Driver.objects.filter(pk=driver.pk).exists()
+    assert ChargeToken.objects.filter(pk=token.pk).exists()

@@ -9,6 +9,7 @@ from apps.drivers.exceptions import (
     DriverNotActive,
     InvalidTokenPeriod,
     InvalidTokenUid,
+    TokenOtherFleet,
     TokenUidInUse,
 )
 from apps.drivers.models import ChargeToken, Driver
@@ -16,6 +17,7 @@ from apps.drivers.services import (
     charge_token_deactivate,
     charge_token_issue,
     charge_token_save,
+    charge_token_update,
     driver_phone_set,
     driver_set_status,
 )
@@ -273,6 +275,80 @@ def test_saving_a_token_with_a_period_ending_before_it_starts_is_refused():
         charge_token_save(token=token)
 
     assert ChargeToken.objects.get(pk=token.pk).valid_until is None
+
+
+def test_moving_a_token_to_a_driver_of_another_fleet_is_refused():
+    token = ChargeTokenFactory(uid="04A1B2C3D4")
+    stranger = DriverFactory(first_name="Olaf", last_name="Berg", employee_number="E00777")
+    token.driver = stranger
+
+    with pytest.raises(TokenOtherFleet) as excinfo:
+        charge_token_save(token=token)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("drivers.token_other_fleet", "driver")
+    assert excinfo.value.message == (
+        "Driver Olaf Berg (E00777) belongs to another fleet; a token stays in its fleet, so "
+        "issue them a new one there."
+    )
+    assert ChargeToken.objects.get(pk=token.pk).driver_id != stranger.pk
+
+
+# charge_token_update
+
+
+def test_updating_a_token_changes_only_the_given_fields_with_the_uid_normalised():
+    token = ChargeTokenFactory(uid="04A1B2C3D4", valid_from=JAN_1, valid_until=None)
+    colleague = DriverFactory(fleet=token.driver.fleet)
+
+    returned = charge_token_update(
+        token=token, changes={"uid": " 04a1b2c3ff ", "valid_until": DEC_31, "driver": colleague}
+    )
+
+    stored = ChargeToken.objects.get(pk=token.pk)
+    assert (stored.driver_id, stored.uid, stored.kind, stored.valid_from, stored.valid_until) == (
+        colleague.pk,
+        "04A1B2C3FF",
+        TokenKind.RFID,
+        JAN_1,
+        DEC_31,
+    )
+    assert stored.is_active is True
+    assert returned.uid == "04A1B2C3FF"
+
+
+def test_updating_a_token_deactivated_since_it_was_loaded_keeps_it_deactivated():
+    token = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+    stale = ChargeToken.objects.get(pk=token.pk)
+    charge_token_deactivate(token=token)
+
+    charge_token_update(token=stale, changes={"valid_until": DEC_31})
+
+    stored = ChargeToken.objects.get(pk=token.pk)
+    assert (stored.is_active, stored.valid_until) == (False, DEC_31)
+
+
+def test_updating_a_token_to_a_uid_active_elsewhere_is_refused_and_changes_nothing():
+    ChargeTokenFactory(uid="BBBB01")
+    token = ChargeTokenFactory(uid="AAAA01")
+    before = _token_rows()
+
+    with pytest.raises(TokenUidInUse) as excinfo:
+        charge_token_update(token=token, changes={"uid": "bbbb01", "kind": TokenKind.OTHER})
+
+    assert excinfo.value.field == "uid"
+    assert _token_rows() == before
+    assert ChargeToken.objects.get(pk=token.pk).kind == TokenKind.RFID
+
+
+@pytest.mark.parametrize("field", ["is_active", "id", "created_at"])
+def test_updating_a_field_other_than_driver_uid_kind_or_validity_is_a_programming_error(field):
+    token = ChargeTokenFactory(is_active=False)
+    before = _token_rows()
+
+    with pytest.raises(ValueError, match=field):
+        charge_token_update(token=token, changes={"uid": "CHANGED", field: True})
+
+    assert _token_rows() == before
 
 
 # charge_token_deactivate

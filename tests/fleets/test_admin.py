@@ -1,4 +1,5 @@
-"""Admin of the fleets app: who may change a fleet, its memberships, and add or delete fleets."""
+"""Admin of the fleets app: who may change a fleet, its memberships, and add or delete fleets;
+depots and cost centers deleted through the services."""
 
 from decimal import Decimal
 
@@ -8,15 +9,18 @@ from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 from django.urls import reverse
 
+from apps.fleets import admin as fleets_admin
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import Depot, Fleet, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, Membership
 from tests.factories import (
+    CostCenterFactory,
     DepotFactory,
     DriverFactory,
     DriverUserFactory,
     FleetFactory,
     MembershipFactory,
     StaffUserFactory,
+    VehicleFactory,
 )
 
 ADD_FLEET = reverse("admin:fleets_fleet_add")
@@ -217,3 +221,120 @@ def test_saving_a_row_outside_the_users_editable_fleets_is_refused_as_a_last_gua
     with pytest.raises(PermissionDenied):
         depot_admin.save_form(request, form, change=False)
     assert not Depot.objects.filter(name="Yard").exists()
+
+
+# deletes go through the services
+
+
+def depot_delete_url(depot: Depot) -> str:
+    return reverse("admin:fleets_depot_delete", args=[depot.pk])
+
+
+def test_manager_deletes_a_depot_nothing_refers_to(client, fleet):
+    login_as(client, (fleet, MembershipRole.MANAGER))
+    depot = DepotFactory(fleet=fleet)
+
+    response = client.post(depot_delete_url(depot), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Depot.objects.filter(pk=depot.pk).exists()
+
+
+def test_a_depot_in_use_shows_the_services_refusal_and_is_not_deleted(client, fleet):
+    login_as(client, (fleet, MembershipRole.MANAGER))
+    depot = DepotFactory(fleet=fleet, name="North")
+    VehicleFactory(fleet=fleet, home_depot=depot)
+    refusal = (
+        "Depot North cannot be deleted: it is still referred to by 1 vehicle. "
+        "Move those to another depot first."
+    )
+
+    page = client.get(depot_delete_url(depot))
+    response = client.post(depot_delete_url(depot), {"post": "yes"})
+
+    assert page.context["protected"] == [refusal]
+    assert response.status_code == 200
+    assert response.context["protected"] == [refusal]
+    assert Depot.objects.filter(pk=depot.pk).exists()
+
+
+def test_a_depot_that_came_into_use_after_the_page_judged_it_is_refused_with_a_message(
+    client, fleet, monkeypatch
+):
+    login_as(client, (fleet, MembershipRole.MANAGER))
+    depot = DepotFactory(fleet=fleet, name="North")
+    VehicleFactory(fleet=fleet, home_depot=depot)
+    monkeypatch.setattr(fleets_admin, "depot_delete_check", lambda depot: None)
+
+    response = client.post(depot_delete_url(depot), {"post": "yes"}, follow=True)
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Depot North cannot be deleted: it is still referred to by 1 vehicle. "
+        "Move those to another depot first."
+    ]
+    assert Depot.objects.filter(pk=depot.pk).exists()
+
+
+def test_the_delete_action_deletes_unused_cost_centers_and_refuses_one_in_use(client, fleet):
+    login_as(client, (fleet, MembershipRole.MANAGER))
+    unused = CostCenterFactory(fleet=fleet)
+    in_use = CostCenterFactory(fleet=fleet, code="CC-100", name="Field service")
+    DriverFactory(fleet=fleet, cost_center=in_use)
+    changelist = reverse("admin:fleets_costcenter_changelist")
+    selection = {"action": "delete_selected", "_selected_action": [unused.pk, in_use.pk]}
+
+    refused = client.post(changelist, {**selection, "post": "yes"})
+    alone = client.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [unused.pk], "post": "yes"},
+    )
+
+    assert refused.context["protected"] == [
+        "Cost center CC-100 Field service cannot be deleted: it is still referred to by "
+        "1 driver. Mark it inactive instead."
+    ]
+    assert alone.status_code == 302
+    assert list(CostCenter.objects.values_list("pk", flat=True)) == [in_use.pk]
+
+
+def test_a_depot_ticked_for_deletion_on_the_fleet_page_goes_through_the_service(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+    unused = DepotFactory(fleet=fleet, name="Spare")
+    in_use = DepotFactory(fleet=fleet, name="North")
+    VehicleFactory(fleet=fleet, home_depot=in_use)
+
+    def inline(depot: Depot, index: int) -> dict:
+        return {
+            f"depots-{index}-id": str(depot.pk),
+            f"depots-{index}-fleet": str(fleet.pk),
+            f"depots-{index}-name": depot.name,
+            f"depots-{index}-address": depot.address,
+            f"depots-{index}-grid_connection_limit_kw": str(depot.grid_connection_limit_kw),
+            f"depots-{index}-DELETE": "on",
+        }
+
+    refused = client.post(
+        fleet_change(fleet),
+        fleet_payload(
+            fleet,
+            **{"depots-TOTAL_FORMS": "2", "depots-INITIAL_FORMS": "2"},
+            **inline(unused, 0),
+            **inline(in_use, 1),
+        ),
+    )
+    kept_after_refusal = set(Depot.objects.values_list("pk", flat=True))
+    deleted = client.post(
+        fleet_change(fleet),
+        fleet_payload(
+            fleet, **{"depots-TOTAL_FORMS": "1", "depots-INITIAL_FORMS": "1"}, **inline(unused, 0)
+        ),
+    )
+
+    (depots,) = (f for f in refused.context["inline_admin_formsets"] if f.opts.model is Depot)
+    assert depots.formset.non_form_errors() == [
+        "Depot North cannot be deleted: it is still referred to by 1 vehicle. "
+        "Move those to another depot first."
+    ]
+    assert kept_after_refusal == {unused.pk, in_use.pk}
+    assert deleted.status_code == 302
+    assert list(Depot.objects.values_list("pk", flat=True)) == [in_use.pk]

@@ -1,5 +1,5 @@
 """Admin of the vehicles app: the add forms run the services' checks, the vehicle form edits
-connector standards as checkboxes."""
+connector standards as checkboxes, and a vehicle is deleted through its service."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo
@@ -11,7 +11,7 @@ from django.urls import reverse
 from apps.charging.choices import ConnectorStandard
 from apps.drivers.choices import DriverStatus
 from apps.fleets.choices import MembershipRole
-from apps.vehicles.models import OdometerReading, VehicleAssignment
+from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from tests.factories import (
     DriverFactory,
     FleetFactory,
@@ -267,3 +267,32 @@ def test_vehicle_form_refuses_an_unknown_connector_standard_and_changes_nothing(
     }
     vehicle.refresh_from_db()
     assert vehicle.connector_standards == ["IEC_62196_T2"]
+
+
+def test_a_vehicle_with_odometer_readings_is_not_deleted_in_the_admin_nor_its_readings(
+    manager_client, fleet
+):
+    vehicle = VehicleFactory(fleet=fleet, plate="EV-900-Q", model="ID.3")
+    reading = OdometerReadingFactory(vehicle=vehicle)
+    url = reverse("admin:vehicles_vehicle_delete", args=[vehicle.pk])
+
+    response = manager_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 200
+    assert response.context["protected"] == [
+        "Vehicle EV-900-Q (Volkswagen ID.3) cannot be deleted: its history is still referred "
+        "to by 1 odometer reading. Retire it instead."
+    ]
+    assert OdometerReading.objects.filter(pk=reading.pk).exists()
+    assert Vehicle.objects.filter(pk=vehicle.pk).exists()
+
+
+def test_a_vehicle_without_history_is_deleted_in_the_admin(manager_client, fleet):
+    vehicle = VehicleFactory(fleet=fleet)
+
+    response = manager_client.post(
+        reverse("admin:vehicles_vehicle_delete", args=[vehicle.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not Vehicle.objects.filter(pk=vehicle.pk).exists()

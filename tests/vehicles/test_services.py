@@ -13,12 +13,14 @@ from apps.drivers.models import Driver
 from apps.vehicles import services
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.exceptions import (
+    AssignmentNotStarted,
     AssignmentOverlaps,
     DriverNotActive,
     InvalidAssignmentPeriod,
     OdometerReadingExists,
     OdometerWentBackwards,
     OtherFleet,
+    VehicleHasHistory,
     VehicleRetired,
 )
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
@@ -28,10 +30,14 @@ from apps.vehicles.services import (
     vehicle_assign,
     vehicle_assignment_end,
     vehicle_assignment_update,
+    vehicle_assignments_end_for_driver,
+    vehicle_delete,
 )
 from tests.factories import (
+    ChargingSessionFactory,
     DriverFactory,
     OdometerReadingFactory,
+    VehicleAssignmentFactory,
     VehicleFactory,
 )
 from voltop.core.timeutils import NaiveDatetime
@@ -547,3 +553,102 @@ def test_moving_a_reading_onto_another_moment_already_recorded_is_refused(vehicl
         odometer_reading_correct(reading=reading, km=1_000, recorded_at=MAR_1)
 
     assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 1_000)]
+
+
+# a retired vehicle keeps the assignments it had
+
+
+def test_an_assignment_of_a_vehicle_retired_since_can_still_be_ended(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+
+    vehicle_assignment_end(assignment=assignment, ends_at=MAR_3)
+
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_3)]
+
+
+# vehicle_assignments_end_for_driver
+
+
+def test_ending_a_drivers_assignments_ends_only_those_running_then(vehicle, driver, colleague):
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_2)
+    running = vehicle_assign(
+        vehicle=VehicleFactory(fleet=vehicle.fleet), driver=driver, starts_at=MAR_1
+    )
+    vehicle_assign(vehicle=vehicle, driver=colleague, starts_at=MAR_2)
+
+    ended = vehicle_assignments_end_for_driver(driver=driver, ends_at=MAR_3)
+
+    assert [assignment.pk for assignment in ended] == [running.pk]
+    assert set(_assignments()) == {
+        (vehicle.pk, driver.pk, MAR_1, MAR_2),
+        (running.vehicle_id, driver.pk, MAR_1, MAR_3),
+        (vehicle.pk, colleague.pk, MAR_2, None),
+    }
+
+
+def test_ending_a_drivers_assignments_before_one_starts_is_refused_and_ends_none(vehicle, driver):
+    running = vehicle_assign(
+        vehicle=VehicleFactory(fleet=vehicle.fleet), driver=driver, starts_at=MAR_1
+    )
+    vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_3)
+    before = _assignments()
+
+    with pytest.raises(AssignmentNotStarted) as excinfo:
+        vehicle_assignments_end_for_driver(driver=driver, ends_at=MAR_3)
+
+    assert (excinfo.value.code, excinfo.value.field) == ("vehicles.assignment_not_started", None)
+    assert excinfo.value.message == (
+        "Sanne de Vries is assigned EV-001-X (Volkswagen ID.4 Pro) from 2026-03-03 09:00 CET, "
+        "which has not started yet; give that assignment to another driver first."
+    )
+    assert _assignments() == before
+    assert VehicleAssignment.objects.get(pk=running.pk).ends_at is None
+
+
+# vehicle_delete
+
+
+def test_a_vehicle_without_history_is_deleted_and_others_stay(vehicle):
+    other = VehicleFactory(fleet=vehicle.fleet)
+
+    vehicle_delete(vehicle=vehicle)
+
+    assert list(Vehicle.objects.values_list("pk", flat=True)) == [other.pk]
+
+
+@pytest.mark.parametrize(
+    ("history_make", "what"),
+    [
+        (
+            lambda vehicle: [
+                OdometerReadingFactory(vehicle=vehicle, km=km, recorded_at=moment)
+                for km, moment in ((100, MAR_1), (200, MAR_2))
+            ],
+            "2 odometer readings",
+        ),
+        (
+            lambda vehicle: VehicleAssignmentFactory(vehicle=vehicle),
+            "1 vehicle assignment",
+        ),
+        (
+            lambda vehicle: ChargingSessionFactory(fleet=vehicle.fleet, vehicle=vehicle),
+            "1 charging session",
+        ),
+    ],
+    ids=["odometer-readings", "assignment", "session"],
+)
+def test_a_vehicle_with_history_is_refused_and_nothing_is_deleted(vehicle, history_make, what):
+    history_make(vehicle)
+    readings_before = OdometerReading.objects.count()
+
+    with pytest.raises(VehicleHasHistory) as excinfo:
+        vehicle_delete(vehicle=vehicle)
+
+    assert (excinfo.value.code, excinfo.value.status) == ("vehicles.vehicle_has_history", 409)
+    assert excinfo.value.message == (
+        f"Vehicle EV-001-X (Volkswagen ID.4 Pro) cannot be deleted: its history is still "
+        f"referred to by {what}. Retire it instead."
+    )
+    assert Vehicle.objects.filter(pk=vehicle.pk).exists()
+    assert OdometerReading.objects.count() == readings_before

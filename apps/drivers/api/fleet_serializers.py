@@ -9,12 +9,13 @@ from apps.fleets.models import CostCenter, Fleet
 
 
 class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
-    """A driver as the fleet sees them. Status changes through suspend/reactivate; the login
-    (`user`) is linked in the admin only; the IBAN is written in full and read masked."""
+    """A driver as the fleet sees them. Status changes through suspend, reactivate and leave;
+    the login (`user`) is linked in the admin only; the IBAN is written in full and read
+    masked."""
 
     create_only_fields = ("fleet",)
     unsettable_message = (
-        "This field cannot be set here (status changes through suspend and reactivate)."
+        "This field cannot be set here (status changes through suspend, reactivate and leave)."
     )
     fleet = FleetScopedRelatedField(fleet_lookup="pk", queryset=Fleet.objects.all())
     cost_center = FleetScopedRelatedField(
@@ -62,8 +63,10 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
 
 
 class FleetChargeTokenSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
-    """A charge token; issued active to an active driver, then only deactivated."""
+    """A charge token; issued active to an active driver. Its driver, UID, kind and validity
+    can be changed; once deactivated it stays off."""
 
+    unsettable_message = "This field cannot be set here (a token is turned off by deactivate)."
     driver = FleetScopedRelatedField(queryset=Driver.objects.all())
 
     class Meta:

@@ -1,5 +1,6 @@
-"""Fleet endpoints of the drivers app: the fleet's drivers (add, change, suspend, reactivate)
-and their charge tokens (issue, deactivate). Views call apps.drivers.services."""
+"""Fleet endpoints of the drivers app: the fleet's drivers (add, change, suspend, reactivate,
+leave, delete) and their charge tokens (issue, change, deactivate). Views call
+apps.drivers.services."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -19,8 +20,9 @@ from voltop.core.api.idempotency import idempotent
 
 
 class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
-    """Drivers of my fleets. Managers and admins add and change them, and suspend (which
-    deactivates their tokens) or reactivate them."""
+    """Drivers of my fleets. Managers and admins add and change them, suspend (which
+    deactivates their tokens) or reactivate them, mark them as left, and delete a driver
+    without history (one with history is refused, 409: mark them as left instead)."""
 
     queryset = Driver.objects.select_related("fleet", "cost_center").order_by(
         "fleet_id", "last_name", "first_name", "pk"
@@ -59,6 +61,22 @@ class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
         """Make the driver active again; deactivated tokens stay deactivated."""
         return self._status_set(DriverStatus.ACTIVE)
 
+    @extend_schema(request=None, responses=FleetDriverSerializer)
+    @action(detail=True, methods=["post"])
+    def leave(self, request: Request, pk=None) -> Response:
+        """Mark the driver as having left the company, now: their tokens are deactivated, the
+        vehicle assignments they hold end now, and they can no longer sign in; their history
+        stays. Refused (409) while an assignment of theirs has not started yet. Leaving again
+        changes nothing."""
+        driver = services.driver_leave(driver=self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        """Delete a driver without history, with their charge tokens; a driver with sessions,
+        assignments or billing documents is refused (409) and kept: mark them as left."""
+        services.driver_delete(driver=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     def _status_set(self, driver_status: DriverStatus) -> Response:
         driver = services.driver_set_status(driver=self.get_object(), status=driver_status)
         return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
@@ -66,7 +84,8 @@ class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
 
 class FleetChargeTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
     """Charge tokens of my fleets' drivers. Managers and admins issue a token to an active
-    driver, and deactivate one (e.g. a lost card)."""
+    driver, change its UID, kind, validity or driver (within the fleet), and deactivate one
+    (e.g. a lost card)."""
 
     queryset = ChargeToken.objects.order_by("driver_id", "uid", "pk")
     serializer_class = FleetChargeTokenSerializer
@@ -82,6 +101,15 @@ class FleetChargeTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         serializer.is_valid(raise_exception=True)
         token = services.charge_token_issue(**serializer.validated_data)
         return Response(self.get_serializer(token).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        """Change the token's UID, kind, validity or driver (a driver of the same fleet), with
+        the checks of issuing one; whether it is active changes through deactivate only."""
+        token = self.get_object()
+        serializer = self.get_serializer(token, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        token = services.charge_token_update(token=token, changes=serializer.validated_data)
+        return Response(self.get_serializer(token).data)
 
     @extend_schema(request=None, responses=FleetChargeTokenSerializer)
     @action(detail=True, methods=["post"])

@@ -68,7 +68,8 @@ class FleetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScoped
 
 
 class DepotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
-    """Depots of my fleets; managers and admins add and change them."""
+    """Depots of my fleets; managers and admins add, change and delete them. A depot that
+    vehicles, charging stations or tariffs still refer to is not deleted (409)."""
 
     queryset = Depot.objects.order_by("fleet_id", "name", "pk")
     serializer_class = DepotSerializer
@@ -93,9 +94,17 @@ class DepotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScoped
             depot = services.depot_update(depot=depot, changes=serializer.validated_data)
         return Response(self.get_serializer(depot).data)
 
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        """Delete the depot; one that vehicles, charging stations or tariffs still refer to is
+        refused (409) and kept."""
+        services.depot_delete(depot=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class CostCenterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
-    """Cost centers of my fleets; managers and admins add and change them."""
+    """Cost centers of my fleets; managers and admins add, change and delete them. A cost
+    center that drivers, vehicles, sessions or cost allocations still refer to is not deleted
+    (409): mark it inactive instead."""
 
     queryset = CostCenter.objects.order_by("fleet_id", "code", "pk")
     serializer_class = CostCenterSerializer
@@ -121,6 +130,12 @@ class CostCenterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetS
                 cost_center=cost_center, changes=serializer.validated_data
             )
         return Response(self.get_serializer(cost_center).data)
+
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        """Delete the cost center; one that drivers, vehicles, sessions or cost allocations
+        still refer to is refused (409) and kept: mark it inactive instead."""
+        services.cost_center_delete(cost_center=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class MembershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):

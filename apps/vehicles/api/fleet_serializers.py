@@ -50,6 +50,10 @@ class FleetVehicleSerializer(RefusesUnsettableFields, serializers.ModelSerialize
 
 
 class FleetVehicleAssignmentSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
+    """Who drives a vehicle when; once made, its driver, start and end can change, its vehicle
+    cannot."""
+
+    create_only_fields = ("vehicle",)
     vehicle = FleetScopedRelatedField(queryset=Vehicle.objects.all())
     driver = FleetScopedRelatedField(queryset=Driver.objects.all())
     vehicle_plate = serializers.CharField(source="vehicle.plate", read_only=True)
@@ -77,6 +81,10 @@ class AssignmentEndSerializer(RefusesUnsettableFields, serializers.Serializer):
 
 
 class FleetOdometerReadingSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
+    """A reading of a vehicle's odometer; a correction changes its km and time, never its
+    vehicle."""
+
+    create_only_fields = ("vehicle",)
     vehicle = FleetScopedRelatedField(queryset=Vehicle.objects.all())
 
     class Meta:

@@ -1,9 +1,8 @@
 """Fleet endpoints of the vehicles app: vehicles, who drives them (assignments) and their
-odometer readings. Views call apps.vehicles.services, which refuse overlapping assignments
-and odometers going backwards."""
+odometer readings. Views call apps.vehicles.services, which refuse overlapping assignments,
+odometers going backwards and deleting a vehicle with history."""
 
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -26,12 +25,14 @@ from apps.vehicles.api.fleet_serializers import (
     FleetVehicleSerializer,
 )
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
 
 
 class FleetVehicleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
-    """Vehicles of my fleets; managers and admins add and change them."""
+    """Vehicles of my fleets; managers and admins add, change and delete them. A vehicle with
+    history (assignments, odometer readings, sessions) is not deleted (409): retire it."""
 
     queryset = Vehicle.objects.order_by("fleet_id", "plate", "pk")
     serializer_class = FleetVehicleSerializer
@@ -56,12 +57,19 @@ class FleetVehicleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Flee
             vehicle = services.vehicle_update(vehicle=vehicle, changes=serializer.validated_data)
         return Response(self.get_serializer(vehicle).data)
 
+    def destroy(self, request: Request, *args, **kwargs) -> Response:
+        """Delete a vehicle without history; one with assignments, odometer readings or
+        sessions is refused (409) and kept: retire it instead."""
+        services.vehicle_delete(vehicle=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class FleetVehicleAssignmentViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet
 ):
     """Who drives which vehicle when, newest start first. Managers and admins assign a driver
-    (refused when it overlaps another assignment of the vehicle) and end an assignment."""
+    (refused when it overlaps another assignment of the vehicle), change an assignment's
+    driver, start or end (checked again the same way), and end it."""
 
     queryset = VehicleAssignment.objects.select_related("vehicle", "driver")
     serializer_class = FleetVehicleAssignmentSerializer
@@ -69,7 +77,7 @@ class FleetVehicleAssignmentViewSet(
     read_roles = ALL_ROLES
     write_roles = EDITING_ROLES
     filterset_class = FleetVehicleAssignmentFilterSet
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-starts_at", "-id")
 
@@ -79,6 +87,21 @@ class FleetVehicleAssignmentViewSet(
         serializer.is_valid(raise_exception=True)
         assignment = services.vehicle_assign(**serializer.validated_data)
         return Response(self.get_serializer(assignment).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        """Change the driver, start or end (null reopens it); the vehicle stays. Checked again
+        like a new assignment: an overlap with another of the vehicle is refused (409)."""
+        assignment = self.get_object()
+        serializer = self.get_serializer(assignment, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        assignment = services.vehicle_assignment_update(
+            assignment=assignment,
+            driver=changes.get("driver", assignment.driver),
+            starts_at=changes.get("starts_at", assignment.starts_at),
+            ends_at=changes.get("ends_at", assignment.ends_at),
+        )
+        return Response(self.get_serializer(self.get_queryset().get(pk=assignment.pk)).data)
 
     @extend_schema(request=AssignmentEndSerializer, responses=FleetVehicleAssignmentSerializer)
     @action(detail=True, methods=["post"])
@@ -97,8 +120,9 @@ class FleetVehicleAssignmentViewSet(
 class FleetOdometerReadingViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet
 ):
-    """Odometer readings of my fleets' vehicles, newest first. Managers and admins record one;
-    a reading lower than an earlier one, or higher than a later one, is refused."""
+    """Odometer readings of my fleets' vehicles, newest first. Managers and admins record one
+    and correct its km or time; a reading lower than an earlier one, or higher than a later
+    one, is refused."""
 
     queryset = OdometerReading.objects.all()
     serializer_class = FleetOdometerReadingSerializer
@@ -106,7 +130,7 @@ class FleetOdometerReadingViewSet(
     read_roles = ALL_ROLES
     write_roles = EDITING_ROLES
     filterset_class = FleetOdometerReadingFilterSet
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-recorded_at", "-id")
 
@@ -116,3 +140,17 @@ class FleetOdometerReadingViewSet(
         serializer.is_valid(raise_exception=True)
         reading = services.odometer_reading_record(**serializer.validated_data)
         return Response(self.get_serializer(reading).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        """Correct the km or the time of the reading; it must still lie between the readings
+        before and after it (422 on `km`), and not at the moment of another (409)."""
+        reading = self.get_object()
+        serializer = self.get_serializer(reading, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        changes = serializer.validated_data
+        reading = services.odometer_reading_correct(
+            reading=reading,
+            km=changes.get("km", reading.km),
+            recorded_at=changes.get("recorded_at", reading.recorded_at),
+        )
+        return Response(self.get_serializer(reading).data)

@@ -1,0 +1,20 @@
+"""Errors of the fleets app, each with a stable code."""
+
+from voltop.core.errors import Conflict, DomainError
+
+
+class ApiKeyInvalid(DomainError):
+    code = "fleets.api_key_invalid"
+
+
+class LastFleetAdmin(DomainError):
+    code = "fleets.last_admin"
+    status = 409
+
+
+class DepotInUse(Conflict):
+    code = "fleets.depot_in_use"
+
+
+class CostCenterInUse(Conflict):
+    code = "fleets.cost_center_in_use"
