@@ -1,4 +1,5 @@
-"""Admin of the charging app: stations, connectors, tariffs, sessions and meter values."""
+"""Admin of the charging app: stations, connectors, tariffs (edited, deactivated and activated
+through the services), sessions and meter values."""
 
 import json
 from datetime import datetime
@@ -35,12 +36,18 @@ from apps.charging.selectors import (
     tariff_preview_price,
 )
 from apps.charging.services import (
+    TARIFF_UPDATABLE_FIELDS,
     charging_session_price,
     charging_session_save_by_manager,
     home_session_review,
     public_sessions_import,
+    tariff_activate,
+    tariff_deactivate,
     tariff_import_ocpi,
     tariff_publish,
+    tariff_update,
+    tariff_update_check,
+    tariff_version_order_check,
 )
 from apps.fleets.models import Fleet
 from apps.fleets.tenancy import (
@@ -48,6 +55,7 @@ from apps.fleets.tenancy import (
     FleetScopedStackedInline,
     FleetScopedTabularInline,
 )
+from voltop.core.admin_forms import ServiceCheckedForm
 from voltop.core.errors import DomainError
 
 
@@ -134,6 +142,24 @@ def breakdown_for_display(breakdown: dict, zone: ZoneInfo) -> dict:
     return {**breakdown, "periods": periods}
 
 
+class RunsServicePerRow:
+    """Admin actions that call a service on each selected row the user may change; a refused
+    row changes nothing and is reported by itself."""
+
+    def _run_per_row(self, request, queryset, service, done: str, noun: str) -> None:
+        changed, refused = 0, []
+        for row in self.editable_queryset(request, queryset):
+            try:
+                service(row)
+            except DomainError as error:
+                refused.append(f"#{row.pk}: {error.message}")
+            else:
+                changed += 1
+        self.message_user(request, f"{changed} {noun}(s) {done}.", messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+
 def json_download(payload, filename: str) -> HttpResponse:
     response = HttpResponse(
         json.dumps(payload, indent=2, ensure_ascii=False), content_type="application/json"
@@ -194,6 +220,11 @@ class TariffElementFormSet(BaseInlineFormSet):
         )
         if not kept and not left_out:
             raise ValidationError("A tariff needs at least one element.", code="no_element")
+        if self.instance.pk and any(form.has_changed() for form in self.forms):
+            try:
+                tariff_version_order_check(tariff=self.instance, effective_from=timezone.now())
+            except DomainError as error:
+                raise ValidationError(error.message, code=error.code) from error
 
 
 class TariffElementInline(FleetScopedStackedInline):
@@ -256,6 +287,21 @@ class TariffImportForm(forms.Form):
 LOCAL_MOMENT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
 
+class TariffForm(ServiceCheckedForm):
+    """A tariff's fields; a change to a saved tariff is checked as the API's edit is."""
+
+    def tariff_changes(self) -> dict:
+        return {
+            name: self.cleaned_data[name]
+            for name in self.changed_data
+            if name in TARIFF_UPDATABLE_FIELDS
+        }
+
+    def service_check(self) -> None:
+        if self.instance.pk:
+            tariff_update_check(tariff=self.instance, changes=self.tariff_changes())
+
+
 class TariffPreviewForm(forms.Form):
     energy_kwh = forms.DecimalField(
         label="Energy (kWh)", min_value=0, max_digits=9, decimal_places=3, initial=20
@@ -278,7 +324,12 @@ class TariffPreviewForm(forms.Form):
 
 
 @admin.register(Tariff)
-class TariffAdmin(FleetScopedAdmin):
+class TariffAdmin(RunsServicePerRow, FleetScopedAdmin):
+    """A fleet's tariffs. Saving one publishes what changed in its prices as a new version in
+    force from now; once made, its fleet, OCPI id and currency stay, and it is deactivated or
+    activated by the actions, which check no connector is left without a tariff."""
+
+    form = TariffForm
     list_display = [
         "name",
         "fleet",
@@ -294,7 +345,7 @@ class TariffAdmin(FleetScopedAdmin):
     search_fields = ["name", "ocpi_id"]
     autocomplete_fields = ["fleet", "depot", "station", "connector"]
     inlines = [TariffElementInline, TariffVersionInline]
-    actions = ["export_ocpi"]
+    actions = ["export_ocpi", "deactivate_tariffs", "activate_tariffs"]
     change_list_template = "admin/charging/tariff/change_list.html"
     change_form_template = "admin/charging/tariff/change_form.html"
     fieldsets = [
@@ -325,14 +376,47 @@ class TariffAdmin(FleetScopedAdmin):
         number = tariff.latest_version_number
         return f"v{number}" if number else "not published"
 
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += ["fleet", "ocpi_id", "currency", "is_active"]
+        return readonly
+
+    def save_model(self, request: HttpRequest, obj: Tariff, form, change: bool) -> None:
+        """A new tariff is saved as it is; a change is saved by tariff_update, once the
+        elements are, in save_related."""
+        if not change:
+            super().save_model(request, obj, form, change)
+
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
-        """Publish the saved tariff as a new version, unless it was saved without a change."""
+        """Save the elements, then the tariff's changes, and publish what changed in its prices
+        as a new version in force from now (a new tariff as its first version)."""
         super().save_related(request, form, formsets, change)
-        if change and not form.has_changed() and not any(f.has_changed() for f in formsets):
-            return
-        version = tariff_publish(tariff=form.instance)
-        self.message_user(
-            request, f"Published version {version.number}, in force from now.", messages.INFO
+        latest = tariff_latest_version(form.instance)
+        if change:
+            tariff_update(tariff=form.instance, changes=form.tariff_changes())
+        else:
+            tariff_publish(tariff=form.instance)
+        version = tariff_latest_version(form.instance)
+        if version is not None and (latest is None or version.pk != latest.pk):
+            self.message_user(
+                request, f"Published version {version.number}, in force from now.", messages.INFO
+            )
+
+    @admin.action(description="Deactivate selected tariffs", permissions=["change"])
+    def deactivate_tariffs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._run_per_row(
+            request,
+            queryset,
+            lambda tariff: tariff_deactivate(tariff=tariff),
+            "deactivated",
+            "tariff",
+        )
+
+    @admin.action(description="Activate selected tariffs", permissions=["change"])
+    def activate_tariffs(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._run_per_row(
+            request, queryset, lambda tariff: tariff_activate(tariff=tariff), "activated", "tariff"
         )
 
     def get_urls(self):
@@ -489,7 +573,7 @@ CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(FleetScopedAdmin):
+class ChargingSessionAdmin(RunsServicePerRow, FleetScopedAdmin):
     list_display = [
         "id",
         "started_at",
@@ -598,37 +682,26 @@ class ChargingSessionAdmin(FleetScopedAdmin):
             *super().get_urls(),
         ]
 
-    def _run_per_session(self, request, queryset, service, done: str) -> None:
-        changed, refused = 0, []
-        for session in self.editable_queryset(request, queryset):
-            try:
-                service(session)
-            except DomainError as error:
-                refused.append(f"#{session.pk}: {error.message}")
-            else:
-                changed += 1
-        self.message_user(request, f"{changed} session(s) {done}.", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
-
     @admin.action(description="Price again (sessions not billed yet)", permissions=["change"])
     def price_again(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run_per_session(
+        self._run_per_row(
             request,
             queryset.filter(status=SessionStatus.COMPLETED),
             lambda session: charging_session_price(session=session),
             "priced",
+            "session",
         )
 
     @admin.action(description="Approve selected home sessions", permissions=["change"])
     def approve_home_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run_per_session(
+        self._run_per_row(
             request,
             queryset.filter(home_approval=HomeApproval.PENDING),
             lambda session: home_session_review(
                 session=session, approve=True, reviewer=request.user
             ),
             "approved",
+            "session",
         )
 
     @admin.action(description="Export as OCPI 2.2.1 CDR JSON", permissions=["view"])

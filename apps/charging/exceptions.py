@@ -77,3 +77,19 @@ class HomeSessionNotPending(Conflict):
 
 class InvalidHomeSession(DomainError):
     code = "charging.invalid_home_session"
+
+
+class InvalidCorrection(DomainError):
+    code = "charging.invalid_correction"
+
+
+class TariffChangeInPast(DomainError):
+    code = "charging.tariff_change_in_past"
+
+
+class TariffVersionScheduled(Conflict):
+    code = "charging.tariff_version_scheduled"
+
+
+class TariffStillNeeded(Conflict):
+    code = "charging.tariff_still_needed"

@@ -1,11 +1,32 @@
-"""Reads of the charging app: which tariff version prices a session, and tariff terms."""
+"""Reads of the charging app: which tariff version prices a session, which connectors a tariff
+prices, tariff terms, and a driver's sessions, connectors, vehicles and tokens."""
 
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Case, F, OuterRef, Prefetch, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 
-from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
+from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
+from apps.charging.models import (
+    ChargingSession,
+    Connector,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
 from apps.charging.ocpi import tariff_terms_from_ocpi
 from apps.charging.pricing import (
     ChargingPeriod,
@@ -16,6 +37,10 @@ from apps.charging.pricing import (
     price_session,
 )
 from apps.charging.pricing import TariffElement as PricingElement
+from apps.drivers.choices import TokenKind
+from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.selectors import charge_token_list
+from apps.vehicles.models import Vehicle
 
 
 def tariff_version_for_session(session: ChargingSession) -> TariffVersion | None:
@@ -167,6 +192,7 @@ def tariff_element_fields(element: PricingElement) -> dict:
 
 
 def tariff_latest_version(tariff: Tariff) -> TariffVersion | None:
+    """The version published last, which may take effect later than the one in force now."""
     return tariff.versions.order_by("-number").first()
 
 
@@ -276,3 +302,122 @@ def tariff_version_in_force_prefetch(*, now: datetime) -> Prefetch:
         )[:1],
         to_attr="versions_in_force",
     )
+
+
+def tariff_list_in_force(*, fleet_id: int, at: datetime) -> QuerySet[Tariff]:
+    """The fleet's tariffs that can price a session starting at `at`: active, valid then, and
+    with a version in force by then."""
+    return (
+        Tariff.objects.filter(fleet_id=fleet_id, is_active=True)
+        .filter(Q(valid_from__isnull=True) | Q(valid_from__lte=at))
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=at))
+        .filter(Exists(TariffVersion.objects.filter(tariff=OuterRef("pk"), effective_from__lte=at)))
+    )
+
+
+def connector_list_in_tariff_scope(*, tariff: Tariff) -> QuerySet[Connector]:
+    """The connectors a tariff applies to, as its fields say (saved or not): its connector, its
+    station's, those at its depot, or every connector of its fleet."""
+    if tariff.connector_id:
+        return Connector.objects.filter(pk=tariff.connector_id)
+    if tariff.station_id:
+        return Connector.objects.filter(station_id=tariff.station_id)
+    if tariff.depot_id:
+        return Connector.objects.filter(station__depot_id=tariff.depot_id)
+    return Connector.objects.filter(station__fleet_id=tariff.fleet_id)
+
+
+def connector_list_priced_only_by(*, tariff: Tariff, at: datetime) -> QuerySet[Connector]:
+    """The connectors `tariff` prices a session starting at `at` on and no other tariff of the
+    fleet could: those that taking it away (deactivating it, moving it) would leave without a
+    price. None when the tariff prices nothing at `at`."""
+    in_force = tariff_list_in_force(fleet_id=tariff.fleet_id, at=at)
+    if not in_force.filter(pk=tariff.pk).exists():
+        return Connector.objects.none()
+    covering = in_force.exclude(pk=tariff.pk).filter(
+        Q(connector=OuterRef("pk"))
+        | Q(connector__isnull=True, station=OuterRef("station"))
+        | Q(connector__isnull=True, station__isnull=True, depot=OuterRef("station__depot"))
+        | Q(connector__isnull=True, station__isnull=True, depot__isnull=True)
+    )
+    return (
+        connector_list_in_tariff_scope(tariff=tariff)
+        .filter(~Exists(covering))
+        .select_related("station")
+        .order_by("station__ocpp_identity", "connector_id")
+    )
+
+
+def charging_session_list_for_driver(*, driver_id: int) -> QuerySet[ChargingSession]:
+    """A driver's sessions, with the vehicle and the place (connector, station, depot) each
+    shows."""
+    return ChargingSession.objects.filter(driver_id=driver_id).select_related(
+        "vehicle", "connector__station__depot"
+    )
+
+
+def charging_session_rows_for_driver(*, driver_id: int, fields: Iterable[str]) -> QuerySet:
+    """A driver's sessions as rows of `fields` (related ones by path, e.g. "vehicle__plate"):
+    the lean read behind their session list."""
+    return ChargingSession.objects.filter(driver_id=driver_id).values(*fields)
+
+
+def charging_session_get_for_driver(*, driver_id: int, session_id: int) -> ChargingSession | None:
+    """One of a driver's sessions with its meter readings; None when it is not theirs."""
+    sessions = charging_session_list_for_driver(driver_id=driver_id).prefetch_related(
+        "meter_values"
+    )
+    try:
+        return sessions.get(pk=session_id)
+    except ChargingSession.DoesNotExist:
+        return None
+
+
+def connector_get_for_driver(*, driver: Driver, connector_id: int) -> Connector:
+    """A connector of the driver's fleet; one of another fleet is not found, as a missing one."""
+    connector = Connector.objects.filter(pk=connector_id, station__fleet_id=driver.fleet_id).first()
+    if connector is None:
+        raise OtherFleet("No such connector in your fleet.", field="connector")
+    return connector
+
+
+def vehicle_get_for_driver(*, driver: Driver, vehicle_id: int | None) -> Vehicle | None:
+    """The vehicle of the driver's fleet they name, None when they name none; one of another
+    fleet is not found, as a missing one."""
+    if vehicle_id is None:
+        return None
+    vehicle = Vehicle.objects.filter(pk=vehicle_id, fleet_id=driver.fleet_id).first()
+    if vehicle is None:
+        raise OtherFleet("No such vehicle in your fleet.", field="vehicle")
+    return vehicle
+
+
+def charge_token_get_for_start(
+    *, driver: Driver, token_id: int | None, moment: datetime
+) -> ChargeToken:
+    """The driver's token they name to start a session with, else their token valid at
+    `moment`, the app's own before a card."""
+    tokens = charge_token_list(driver_id=driver.pk)
+    if token_id is not None:
+        token = tokens.filter(pk=token_id).first()
+        if token is None:
+            raise TokenUnknown("No such charge token of yours.", field="token")
+        return token
+    token = (
+        tokens.filter(is_active=True, valid_from__lte=moment)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=moment))
+        .order_by(
+            Case(
+                When(kind=TokenKind.APP_USER, then=Value(0)),
+                default=Value(1),
+                output_field=IntegerField(),
+            ),
+            "-valid_from",
+        )
+        .first()
+    )
+    if token is None:
+        raise TokenNotValid(
+            "You have no valid charge token; ask your fleet manager for one.", field="token"
+        )
+    return token

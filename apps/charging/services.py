@@ -1,12 +1,13 @@
 """Writes of the charging app: the session lifecycle that every interface calls (charger,
-driver app, admin, import), home charging claims, tariff publishing and session pricing."""
+driver app, admin, import), corrections, home charging claims, tariff changes and publishing,
+and session pricing."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -34,6 +35,7 @@ from apps.charging.exceptions import (
     DriverNotActive,
     EndBeforeStart,
     HomeSessionNotPending,
+    InvalidCorrection,
     InvalidHomeSession,
     InvalidTariff,
     MeterValueOutsideSession,
@@ -44,6 +46,9 @@ from apps.charging.exceptions import (
     SessionExists,
     SessionNotActive,
     SessionNotCorrectable,
+    TariffChangeInPast,
+    TariffStillNeeded,
+    TariffVersionScheduled,
     TokenNotValid,
     TokenUnknown,
     VehicleNotUsable,
@@ -66,6 +71,8 @@ from apps.charging.pricing import (
     price_session,
 )
 from apps.charging.selectors import (
+    connector_list_in_tariff_scope,
+    connector_list_priced_only_by,
     home_rate_terms,
     tariff_element_fields,
     tariff_latest_version,
@@ -88,6 +95,18 @@ logger = logging.getLogger(__name__)
 
 PLAUSIBILITY_MARGIN = Decimal("1.05")
 HOME_CHARGER_MAX_KW = Decimal("22")
+CLOCK_SKEW = timedelta(minutes=5)
+TARIFF_SCOPE_FIELDS = ("depot", "station", "connector")
+TARIFF_WINDOW_FIELDS = ("valid_from", "valid_until")
+TARIFF_PRICE_FIELDS = (
+    "min_price_excl_vat",
+    "min_price_incl_vat",
+    "max_price_excl_vat",
+    "max_price_incl_vat",
+    "parking_grace_minutes",
+)
+TARIFF_PUBLISHED_FIELDS = (*TARIFF_WINDOW_FIELDS, *TARIFF_PRICE_FIELDS)
+TARIFF_UPDATABLE_FIELDS = frozenset({"name", *TARIFF_SCOPE_FIELDS, *TARIFF_PUBLISHED_FIELDS})
 
 
 @dataclass(frozen=True)
@@ -513,6 +532,50 @@ def charging_session_set_purpose(
     return session
 
 
+def _correction_energy(
+    *,
+    ended_at: datetime,
+    meter_start_wh: int | None,
+    meter_stop_wh: int | None,
+    energy_wh: int | None,
+) -> int:
+    """The energy of a corrected session: meter stop minus meter start when both are known
+    (an energy given beside them must be that), else the energy given."""
+    if ended_at > timezone.now() + CLOCK_SKEW:
+        raise InvalidCorrection("A session cannot end in the future.", field="ended_at")
+    for field, reading in (("meter_start_wh", meter_start_wh), ("meter_stop_wh", meter_stop_wh)):
+        if reading is not None and reading < 0:
+            raise MeterWentBackwards("A meter reading cannot be negative.", field=field)
+    if meter_start_wh is not None and meter_stop_wh is not None:
+        if meter_stop_wh < meter_start_wh:
+            raise MeterWentBackwards(
+                "Meter stop is below meter start; a meter never goes back.", field="meter_stop_wh"
+            )
+        if energy_wh is not None and energy_wh != meter_stop_wh - meter_start_wh:
+            raise InvalidCorrection(
+                f"The energy must be meter stop minus meter start: "
+                f"{meter_stop_wh - meter_start_wh} Wh; leave it out to have it computed.",
+                field="energy_wh",
+            )
+        return meter_stop_wh - meter_start_wh
+    if energy_wh is None:
+        raise InvalidCorrection(
+            "Give both meter readings, or the energy charged.", field="energy_wh"
+        )
+    if energy_wh < 0:
+        raise MeterWentBackwards("The energy must be zero or more.", field="energy_wh")
+    return energy_wh
+
+
+def _clear_price(session: ChargingSession) -> None:
+    session.tariff_version = None
+    session.price_basis = ""
+    session.price_currency = ""
+    session.price_excl_vat = session.price_vat = session.price_incl_vat = None
+    session.price_breakdown = None
+    session.priced_at = None
+
+
 @transaction.atomic
 def charging_session_correct(
     *,
@@ -524,7 +587,15 @@ def charging_session_correct(
     energy_wh: int | None = None,
     purpose: SessionPurpose | None = None,
 ) -> ChargingSession:
-    """Correct a completed session that is not billed yet; it is priced again."""
+    """Correct a completed session that is not billed yet: its times, its meter readings (the
+    energy is their difference) or, without both readings, its energy, and its purpose when
+    given. Every meter reading must lie within the corrected times and keep going up; the end
+    cannot lie in the future.
+
+    The price is computed again after commit; until then the session is unpriced, so no billing
+    run bills a price of the uncorrected session. A provider's cost (an imported public session)
+    is what was paid and stays.
+    """
     require_aware(started_at, field="started_at")
     require_aware(ended_at, field="ended_at")
     session = _lock_session(session)
@@ -533,14 +604,12 @@ def charging_session_correct(
         raise SessionNotCorrectable("Only a completed session can be corrected.", field="session")
     if ended_at < started_at:
         raise EndBeforeStart("The session cannot end before it started.", field="ended_at")
-    if meter_start_wh is not None and meter_stop_wh is not None:
-        if meter_stop_wh < meter_start_wh:
-            raise MeterWentBackwards(
-                "Meter stop is below meter start; a meter never goes back.", field="meter_stop_wh"
-            )
-        energy_wh = meter_stop_wh - meter_start_wh
-    if energy_wh is None or energy_wh < 0:
-        raise MeterWentBackwards("The energy must be zero or more.", field="energy_wh")
+    energy_wh = _correction_energy(
+        ended_at=ended_at,
+        meter_start_wh=meter_start_wh,
+        meter_stop_wh=meter_stop_wh,
+        energy_wh=energy_wh,
+    )
     outside = session.meter_values.exclude(measured_at__range=(started_at, ended_at))
     if outside.exists():
         raise MeterValueOutsideSession(
@@ -558,7 +627,13 @@ def charging_session_correct(
         points.append((ended_at, meter_stop_wh))
     _check_meter_sequence(session, sorted(points))
     _flag_if_implausible(session)
+    if session.price_basis != PriceBasis.PROVIDER:
+        _clear_price(session)
     session.save()
+    logger.info(
+        "charging.session_corrected",
+        extra={"session_id": session.pk, "energy_wh": session.energy_wh},
+    )
     _enqueue_pricing(session)
     return session
 
@@ -732,13 +807,8 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     return session
 
 
-@transaction.atomic
-def tariff_publish(*, tariff: Tariff, effective_from: datetime | None = None) -> TariffVersion:
-    """Freeze the tariff as it is now into a new version, in force from `effective_from`
-    (now by default; earlier to correct the price of sessions not billed yet)."""
-    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
-    effective_from = effective_from or timezone.now()
-    require_aware(effective_from, field="effective_from")
+def _tariff_document(tariff: Tariff, *, last_updated: datetime) -> tuple[TariffTerms, dict]:
+    """The tariff's current rows as pricing terms and as the OCPI document a version freezes."""
     try:
         terms = tariff_terms_of_model(tariff)
     except OcpiFormatError as error:
@@ -748,10 +818,21 @@ def tariff_publish(*, tariff: Tariff, effective_from: datetime | None = None) ->
         tariff_id=tariff.ocpi_id,
         country_code=str(tariff.fleet.country),
         party_id="VTP",
-        last_updated=effective_from,
+        last_updated=last_updated,
         start_date_time=tariff.valid_from,
         end_date_time=tariff.valid_until,
     )
+    return terms, document
+
+
+@transaction.atomic
+def tariff_publish(*, tariff: Tariff, effective_from: datetime | None = None) -> TariffVersion:
+    """Freeze the tariff as it is now into a new version, in force from `effective_from`
+    (now by default; earlier to correct the price of sessions not billed yet)."""
+    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    effective_from = effective_from or timezone.now()
+    require_aware(effective_from, field="effective_from")
+    terms, document = _tariff_document(tariff, last_updated=effective_from)
     latest = tariff.versions.order_by("-number").first()
     if (
         latest is not None
@@ -765,6 +846,254 @@ def tariff_publish(*, tariff: Tariff, effective_from: datetime | None = None) ->
         effective_from=effective_from,
         terms=document,
     )
+
+
+def _tariff_changed_fields(tariff: Tariff, changes: Mapping[str, object]) -> list[str]:
+    changed = []
+    for field, value in changes.items():
+        if field in TARIFF_SCOPE_FIELDS:
+            current, value = getattr(tariff, f"{field}_id"), getattr(value, "pk", value)
+        else:
+            current = getattr(tariff, field)
+        if value != current:
+            changed.append(field)
+    return changed
+
+
+def _moment_text(moment: datetime, zone) -> str:
+    """A moment as the fleet reads it; in UTC at the ends of the calendar, where the fleet's
+    zone would take it past year 1 or 9999."""
+    try:
+        return local_time_text(moment, zone)
+    except OverflowError:
+        return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def tariff_version_order_check(*, tariff: Tariff, effective_from: datetime) -> None:
+    """Refuse a new version in force from `effective_from` while a version published already
+    takes effect later: the new one would be in force only until then, and the change lost."""
+    latest = tariff_latest_version(tariff)
+    if latest is not None and latest.effective_from > effective_from:
+        raise TariffVersionScheduled(
+            f"Version {latest.number} of the tariff takes effect on "
+            f"{_moment_text(latest.effective_from, tariff.fleet.zone)}; a change can take "
+            "effect from then on.",
+            field="effective_from",
+        )
+
+
+def _check_tariff_window(
+    tariff: Tariff, changes: Mapping[str, object], changed: list[str], now: datetime
+) -> None:
+    zone = tariff.fleet.zone
+    if "valid_from" in changed:
+        if tariff.valid_from is None or tariff.valid_from <= now:
+            since = f" since {_moment_text(tariff.valid_from, zone)}" if tariff.valid_from else ""
+            raise TariffChangeInPast(
+                f"The tariff is in force{since}; its start cannot move, or sessions it priced "
+                "would fall outside it.",
+                field="valid_from",
+            )
+        if changes["valid_from"] is None or changes["valid_from"] < now:
+            raise TariffChangeInPast(
+                "A start before now would reach back over sessions already charged; give a "
+                "start from now on.",
+                field="valid_from",
+            )
+    if "valid_until" in changed:
+        if tariff.valid_until is not None and tariff.valid_until <= now:
+            raise TariffChangeInPast(
+                f"The tariff ended on {_moment_text(tariff.valid_until, zone)}; its end "
+                "cannot move.",
+                field="valid_until",
+            )
+        if changes["valid_until"] is not None and changes["valid_until"] < now:
+            raise TariffChangeInPast(
+                "An end before now would reach back over sessions already charged; end it "
+                "from now on, or deactivate it.",
+                field="valid_until",
+            )
+    valid_from = changes.get("valid_from", tariff.valid_from)
+    valid_until = changes.get("valid_until", tariff.valid_until)
+    if valid_from is not None and valid_until is not None and valid_until <= valid_from:
+        raise InvalidTariff("The tariff must end after it starts.", field="valid_until")
+
+
+def _check_tariff_prices(tariff: Tariff, changes: Mapping[str, object]) -> None:
+    values = {field: changes.get(field, getattr(tariff, field)) for field in TARIFF_PRICE_FIELDS}
+    for field, value in values.items():
+        if value is not None and value < 0:
+            raise InvalidTariff("This cannot be negative.", field=field)
+    for bound in ("min", "max"):
+        excl, incl = values[f"{bound}_price_excl_vat"], values[f"{bound}_price_incl_vat"]
+        if incl is not None and excl is None:
+            raise InvalidTariff(
+                f"A {bound}imum price incl. VAT needs the {bound}imum price excl. VAT.",
+                field=f"{bound}_price_excl_vat",
+            )
+        if incl is not None and incl < excl:
+            raise InvalidTariff(
+                f"The {bound}imum price incl. VAT is below the {bound}imum price excl. VAT.",
+                field=f"{bound}_price_incl_vat",
+            )
+    for vat in ("excl", "incl"):
+        low, high = values[f"min_price_{vat}_vat"], values[f"max_price_{vat}_vat"]
+        if low is not None and high is not None and high < low:
+            raise InvalidTariff(
+                f"The maximum price {vat}. VAT is below the minimum price {vat}. VAT.",
+                field=f"max_price_{vat}_vat",
+            )
+
+
+def _check_tariff_scope(
+    tariff: Tariff, changes: Mapping[str, object], changed: list[str], now: datetime
+) -> None:
+    scope = {f"{field}_id": getattr(tariff, f"{field}_id") for field in TARIFF_SCOPE_FIELDS}
+    scope.update(
+        {
+            f"{field}_id": getattr(changes[field], "pk", changes[field])
+            for field in TARIFF_SCOPE_FIELDS
+            if field in changes
+        }
+    )
+    in_new_scope = connector_list_in_tariff_scope(tariff=Tariff(fleet_id=tariff.fleet_id, **scope))
+    left = connector_list_priced_only_by(tariff=tariff, at=now).exclude(
+        pk__in=in_new_scope.values("pk")
+    )
+    _refuse_leaving_unpriced(
+        list(left), field=next(field for field in changed if field in TARIFF_SCOPE_FIELDS)
+    )
+
+
+def tariff_update_check(
+    *,
+    tariff: Tariff,
+    changes: Mapping[str, object],
+    effective_from: datetime | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Raise the first rule that changing the saved `tariff` by `changes` would break, naming
+    the field; changes nothing.
+
+    Only the name, the scope (depot, station, connector), the validity window, the minimum and
+    maximum prices and the parking grace change here. Nothing reaches back before now: the
+    window's start moves only while it lies ahead, its end only while it has not passed, and
+    neither to a moment before now; new prices take effect from now or a later
+    `effective_from`, and not before a version published already takes effect. A new scope
+    may not leave a connector the tariff prices alone without any tariff.
+    """
+    now = now or timezone.now()
+    refused = sorted(set(changes) - TARIFF_UPDATABLE_FIELDS)
+    if refused:
+        raise InvalidTariff(f"{refused[0]} cannot be changed on a tariff.", field=refused[0])
+    for field in TARIFF_WINDOW_FIELDS:
+        require_aware(changes.get(field), field=field)
+    require_aware(effective_from, field="effective_from")
+    changed = _tariff_changed_fields(tariff, changes)
+    if set(changed) & set(TARIFF_SCOPE_FIELDS):
+        _check_tariff_scope(tariff, changes, changed, now)
+    if set(changed) & set(TARIFF_WINDOW_FIELDS):
+        _check_tariff_window(tariff, changes, changed, now)
+    if set(changed) & set(TARIFF_PRICE_FIELDS):
+        _check_tariff_prices(tariff, changes)
+    if effective_from is not None and effective_from < now:
+        raise TariffChangeInPast(
+            "A change cannot take effect before now; sessions already priced keep their price.",
+            field="effective_from",
+        )
+    if set(changed) & set(TARIFF_PUBLISHED_FIELDS):
+        tariff_version_order_check(tariff=tariff, effective_from=effective_from or now)
+
+
+def _refuse_leaving_unpriced(connectors: list[Connector], *, field: str) -> None:
+    if not connectors:
+        return
+    names = ", ".join(str(connector) for connector in connectors[:5])
+    if len(connectors) > 5:
+        names += f" and {len(connectors) - 5} more"
+    raise TariffStillNeeded(
+        f"No other tariff prices charging at {names}; give "
+        f"{'it' if len(connectors) == 1 else 'them'} another tariff first.",
+        field=field,
+    )
+
+
+@transaction.atomic
+def tariff_update(
+    *,
+    tariff: Tariff,
+    changes: Mapping[str, object],
+    effective_from: datetime | None = None,
+) -> Tariff:
+    """Change a tariff's fields (see tariff_update_check for which, and the rules) and publish
+    what it now says as a new version, in force from `effective_from` (now by default), when
+    that differs from the version published last: element rows saved before the call count
+    too. Published versions never change, so sessions already priced keep their price.
+
+    The fleet is locked first, so two changes cannot each leave the other's connectors without
+    a tariff. Any refusal, a model rule included, saves nothing.
+    """
+    now = timezone.now()
+    Fleet.objects.select_for_update().get(pk=tariff.fleet_id)
+    tariff = Tariff.objects.select_for_update().select_related("fleet").get(pk=tariff.pk)
+    tariff_update_check(tariff=tariff, changes=changes, effective_from=effective_from, now=now)
+    changed = _tariff_changed_fields(tariff, changes)
+    for field in changed:
+        setattr(tariff, field, changes[field])
+    tariff.full_clean()
+    if changed:
+        tariff.save(update_fields=[*changed, "updated_at"])
+    latest = tariff_latest_version(tariff)
+    published = None
+    if latest is None or (
+        _tariff_document(tariff, last_updated=latest.effective_from)[1] != latest.terms
+    ):
+        tariff_version_order_check(tariff=tariff, effective_from=effective_from or now)
+        published = tariff_publish(tariff=tariff, effective_from=effective_from or now)
+    logger.info(
+        "charging.tariff_updated",
+        extra={
+            "tariff_id": tariff.pk,
+            "fields": changed,
+            "version": published.number if published else None,
+        },
+    )
+    return tariff
+
+
+@transaction.atomic
+def tariff_deactivate(*, tariff: Tariff) -> Tariff:
+    """Stop a tariff pricing sessions: from now on pricing passes it over for the next most
+    specific active tariff. Its versions stay, and sessions it priced keep their price.
+
+    Refused, changing nothing, while a connector it prices would be left without any tariff
+    (give the connector another tariff first). Deactivating it again changes nothing.
+    """
+    now = timezone.now()
+    Fleet.objects.select_for_update().get(pk=tariff.fleet_id)
+    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    if not tariff.is_active:
+        return tariff
+    _refuse_leaving_unpriced(
+        list(connector_list_priced_only_by(tariff=tariff, at=now)), field="is_active"
+    )
+    tariff.is_active = False
+    tariff.save(update_fields=["is_active", "updated_at"])
+    logger.info("charging.tariff_deactivated", extra={"tariff_id": tariff.pk})
+    return tariff
+
+
+@transaction.atomic
+def tariff_activate(*, tariff: Tariff) -> Tariff:
+    """Let a deactivated tariff price sessions again, with the versions it has; activating an
+    active tariff changes nothing."""
+    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    if tariff.is_active:
+        return tariff
+    tariff.is_active = True
+    tariff.save(update_fields=["is_active", "updated_at"])
+    logger.info("charging.tariff_activated", extra={"tariff_id": tariff.pk})
+    return tariff
 
 
 @dataclass(frozen=True)

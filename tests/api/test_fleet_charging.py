@@ -1,5 +1,6 @@
 """The fleet's charging endpoints under /api/v1/fleet/: stations and connectors, tariffs imported
-from OCPI documents, sessions with the manager's decisions on them; who may do what."""
+from OCPI documents, edited field by field, deactivated and activated, sessions with the
+manager's decisions and corrections; who may do what."""
 
 import datetime as dt
 from decimal import Decimal
@@ -15,15 +16,21 @@ from apps.charging.choices import (
     SessionStatus,
 )
 from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff, TariffVersion
+from apps.charging.selectors import tariff_version_for_session
+from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
     ConnectorFactory,
     DepotFactory,
+    MembershipFactory,
     MeterValueFactory,
+    TariffElementFactory,
+    TariffFactory,
     VehicleFactory,
 )
+from tests.payments.builders import priced_session_create
 
 pytestmark = pytest.mark.django_db
 
@@ -855,3 +862,779 @@ class TestInvalidate:
         assert response.status_code == 200
         session.refresh_from_db()
         assert (session.energy_wh, session.billed_at) == (20_500, None)
+
+
+# Tariff edits, deactivation and activation ---------------------------------------------------
+
+NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+NEW_YEAR = dt.datetime(2026, 1, 1, tzinfo=UTC)
+V1_TERMS = {
+    "country_code": "NL",
+    "party_id": "VTP",
+    "currency": "EUR",
+    "elements": [
+        {
+            "price_components": [
+                {"type": "FLAT", "price": 0.5, "vat": 21, "step_size": 1},
+                {"type": "ENERGY", "price": 0.3, "vat": 21, "step_size": 1},
+            ]
+        }
+    ],
+    "last_updated": "2026-01-01T00:00:00Z",
+}
+
+
+def published_tariff(fleet, *, energy_price: str = "0.30000", **fields) -> Tariff:
+    """0.50 per session and `energy_price` per kWh, 21 % VAT, published as version 1 in force
+    since 1 January 2026."""
+    tariff = TariffFactory(fleet=fleet, **fields)
+    TariffElementFactory(tariff=tariff, energy_price=Decimal(energy_price))
+    tariff_publish(tariff=tariff, effective_from=NEW_YEAR)
+    return tariff
+
+
+def tariff_state(tariff: Tariff) -> tuple:
+    """Everything an edit might change: the row (with its updated_at) and every version."""
+    return (
+        Tariff.objects.values().get(pk=tariff.pk),
+        list(tariff.versions.order_by("number").values_list("number", "effective_from", "terms")),
+    )
+
+
+def priced_depot_session(driver, connector) -> ChargingSession:
+    """20.5 kWh on 2 March 2026, 08:00-10:00 UTC, priced by the tariff in force then."""
+    return charging_session_price(session=session_of(driver, connector=connector))
+
+
+@pytest.fixture
+def frozen_now(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.mark.usefixtures("frozen_now")
+class TestTariffUpdate:
+    def test_new_prices_are_a_new_version_and_a_priced_session_keeps_its_price(
+        self, member_client, fleet, station, driver_a
+    ):
+        tariff = published_tariff(fleet, ocpi_id="DEPOT-DAY")
+        session = priced_depot_session(driver_a, station.connectors.get(connector_id=1))
+        version_1 = tariff.versions.get()
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff),
+            {
+                "name": "Depot day rate",
+                "min_price_excl_vat": "2.50",
+                "min_price_incl_vat": "3.03",
+                "parking_grace_minutes": 15,
+            },
+            format="json",
+        )
+
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert (body["name"], body["min_price_excl_vat"], body["min_price_incl_vat"]) == (
+            "Depot day rate",
+            "2.5000",
+            "3.0300",
+        )
+        assert (body["max_price_excl_vat"], body["parking_grace_minutes"]) == (None, 15)
+        assert body["current_version"] == {
+            "number": 2,
+            "effective_from": "2026-03-10T12:00:00Z",
+            "terms": {
+                **V1_TERMS,
+                "id": "DEPOT-DAY",
+                "min_price": {"excl_vat": 2.5, "incl_vat": 3.03},
+                "last_updated": "2026-03-10T12:00:00Z",
+                "voltop_parking_grace_seconds": 900,
+            },
+        }
+        assert tariff.versions.get(number=1).terms == {**V1_TERMS, "id": "DEPOT-DAY"}
+        assert tariff.versions.get(number=1).terms == version_1.terms
+        session.refresh_from_db()
+        assert (session.tariff_version, session.price_excl_vat, session.price_incl_vat) == (
+            version_1,
+            Decimal("6.65"),
+            Decimal("8.05"),
+        )
+
+    def test_prices_from_a_later_moment_take_effect_then(self, member_client, fleet, driver_a):
+        tariff = published_tariff(fleet)
+
+        response = member_client(ADMIN, fleet).patch(
+            detail_url(TARIFFS, tariff),
+            {"max_price_excl_vat": "20.00", "effective_from": "2026-04-01T00:00:00+02:00"},
+            format="json",
+        )
+
+        assert response.status_code == 200, response.json()
+        assert response.json()["current_version"]["number"] == 1
+        assert "effective_from" not in response.json()
+        version_2 = tariff.versions.get(number=2)
+        assert version_2.effective_from == dt.datetime(2026, 3, 31, 22, 0, tzinfo=UTC)
+        assert version_2.terms["max_price"] == {"excl_vat": 20}
+        in_march = session_of(driver_a, started_at=dt.datetime(2026, 3, 31, 21, 0, tzinfo=UTC))
+        in_april = session_of(driver_a, started_at=dt.datetime(2026, 3, 31, 22, 0, tzinfo=UTC))
+        assert tariff_version_for_session(in_march).number == 1
+        assert tariff_version_for_session(in_april) == version_2
+
+    def test_a_new_name_alone_publishes_no_version(self, member_client, fleet):
+        tariff = published_tariff(fleet)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"name": "Night and day"}, format="json"
+        )
+
+        assert response.status_code == 200
+        assert response.json()["current_version"]["number"] == 1
+        tariff.refresh_from_db()
+        assert tariff.name == "Night and day"
+        assert list(tariff.versions.values_list("number", flat=True)) == [1]
+
+    def test_a_window_ahead_moves_and_is_published(self, member_client, fleet):
+        tariff = published_tariff(fleet, valid_from=dt.datetime(2026, 4, 1, tzinfo=UTC))
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff),
+            {"valid_from": "2026-05-01T00:00:00+02:00", "valid_until": "2027-01-01T00:00:00Z"},
+            format="json",
+        )
+
+        assert response.status_code == 200, response.json()
+        assert (response.json()["valid_from"], response.json()["valid_until"]) == (
+            "2026-04-30T22:00:00Z",
+            "2027-01-01T00:00:00Z",
+        )
+        version_2 = tariff.versions.get(number=2)
+        assert (version_2.terms["start_date_time"], version_2.terms["end_date_time"]) == (
+            "2026-04-30T22:00:00Z",
+            "2027-01-01T00:00:00Z",
+        )
+
+    @pytest.mark.parametrize(
+        ("body", "status", "error"),
+        [
+            (
+                {"valid_from": "2026-03-11T00:00:00Z"},
+                422,
+                ("charging.tariff_change_in_past", "valid_from"),
+            ),
+            (
+                {"valid_until": "2026-03-09T00:00:00Z"},
+                422,
+                ("charging.tariff_change_in_past", "valid_until"),
+            ),
+            (
+                {"min_price_excl_vat": "1.00", "effective_from": "2026-03-10T11:59:00Z"},
+                422,
+                ("charging.tariff_change_in_past", "effective_from"),
+            ),
+            (
+                {"min_price_excl_vat": "5.00", "max_price_excl_vat": "4.99"},
+                422,
+                ("charging.invalid_tariff", "max_price_excl_vat"),
+            ),
+            (
+                {"min_price_incl_vat": "1.00"},
+                422,
+                ("charging.invalid_tariff", "min_price_excl_vat"),
+            ),
+            (
+                {"max_price_excl_vat": "2.00", "max_price_incl_vat": "1.99"},
+                422,
+                ("charging.invalid_tariff", "max_price_incl_vat"),
+            ),
+            ({"valid_until": "2026-03-11T00:00:00"}, 400, ("naive", "valid_until")),
+            ({"parking_grace_minutes": -1}, 400, ("min_value", "parking_grace_minutes")),
+            ({"min_price_excl_vat": "-0.01"}, 400, ("min_value", "min_price_excl_vat")),
+            ({"station": 999_999}, 400, ("does_not_exist", "station")),
+        ],
+    )
+    def test_a_refused_field_is_named_and_nothing_is_saved(
+        self, member_client, fleet, body, status, error
+    ):
+        tariff = published_tariff(fleet, name="Depot tariff")
+        before = tariff_state(tariff)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"name": "Renamed", **body}, format="json"
+        )
+
+        assert response.status_code == status
+        assert errors_of(response) == [error]
+        assert tariff_state(tariff) == before
+
+    def test_a_blank_name_is_refused(self, member_client, fleet):
+        tariff = published_tariff(fleet, name="Depot tariff")
+        before = tariff_state(tariff)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"name": "", "parking_grace_minutes": 5}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [("blank", "name")]
+        assert tariff_state(tariff) == before
+
+    def test_fields_a_client_may_not_set_are_refused_by_name_and_nothing_changes(
+        self, member_client, fleet, other_fleet
+    ):
+        tariff = published_tariff(fleet, name="Depot tariff")
+        before = tariff_state(tariff)
+
+        response = member_client(ADMIN, fleet).patch(
+            detail_url(TARIFFS, tariff),
+            {
+                "name": "Renamed",
+                "id": tariff.pk + 1,
+                "fleet": other_fleet.pk,
+                "ocpi_id": "OTHER",
+                "currency": "USD",
+                "is_active": False,
+                "current_version": {"number": 9},
+            },
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [
+            ("not_settable", "currency"),
+            ("not_settable", "current_version"),
+            ("not_settable", "fleet"),
+            ("not_settable", "id"),
+            ("not_settable", "is_active"),
+            ("not_settable", "ocpi_id"),
+        ]
+        assert tariff_state(tariff) == before
+
+    def test_a_version_taking_effect_later_refuses_a_change_before_it(self, member_client, fleet):
+        tariff = published_tariff(fleet)
+        client = member_client(MANAGER, fleet)
+        client.patch(
+            detail_url(TARIFFS, tariff),
+            {"min_price_excl_vat": "1.00", "effective_from": "2026-04-01T00:00:00Z"},
+            format="json",
+        )
+        before = tariff_state(tariff)
+
+        response = client.patch(
+            detail_url(TARIFFS, tariff), {"min_price_excl_vat": "2.00"}, format="json"
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.tariff_version_scheduled", "effective_from")]
+        assert tariff_state(tariff) == before
+
+    def test_a_manager_moves_a_tariff_from_a_station_to_one_of_its_connectors(
+        self, member_client, fleet, station
+    ):
+        published_tariff(fleet, name="Fleet tariff")
+        tariff = published_tariff(fleet, station=station)
+        connector = station.connectors.get(connector_id=2)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"station": None, "connector": connector.pk}, format="json"
+        )
+
+        assert response.status_code == 200, response.json()
+        assert (response.json()["station"], response.json()["connector"]) == (None, connector.pk)
+        tariff.refresh_from_db()
+        assert (tariff.station, tariff.connector) == (None, connector)
+        assert list(tariff.versions.values_list("number", flat=True)) == [1]
+
+    def test_two_scopes_at_once_are_refused(self, member_client, fleet, station, depot):
+        tariff = published_tariff(fleet, station=station)
+        before = tariff_state(tariff)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"depot": depot.pk}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [("one_scope", "depot")]
+        assert tariff_state(tariff) == before
+
+    def test_moving_the_only_tariff_of_connectors_away_is_refused_with_409(
+        self, member_client, fleet, station
+    ):
+        tariff = published_tariff(fleet, station=station)
+        elsewhere = ChargingStationFactory(fleet=fleet, ocpp_identity="AMS-W-09")
+        before = tariff_state(tariff)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"station": elsewhere.pk}, format="json"
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.tariff_still_needed", "station")]
+        assert response.json()["errors"][0]["detail"] == (
+            "No other tariff prices charging at AMS-W-01#1, AMS-W-01#2; give them another "
+            "tariff first."
+        )
+        assert tariff_state(tariff) == before
+
+    def test_another_fleets_station_does_not_exist_for_the_caller(
+        self, member_client, fleet, other_station
+    ):
+        tariff = published_tariff(fleet)
+        before = tariff_state(tariff)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"station": other_station.pk}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [("does_not_exist", "station")]
+        assert tariff_state(tariff) == before
+
+    def test_a_manager_of_two_fleets_cannot_scope_a_tariff_to_the_others_station(
+        self, member_client, fleet, other_fleet, other_station
+    ):
+        tariff = published_tariff(fleet)
+        client = member_client(MANAGER, fleet)
+        MembershipFactory(fleet=other_fleet, user=client.user, role=MANAGER)
+        before = tariff_state(tariff)
+
+        response = client.patch(
+            detail_url(TARIFFS, tariff), {"station": other_station.pk}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [("other_fleet", "station")]
+        assert tariff_state(tariff) == before
+
+    def test_a_manager_api_key_edits_a_tariff(self, api_key_client, fleet):
+        tariff = published_tariff(fleet)
+
+        response = api_key_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"name": "From the ERP"}, format="json"
+        )
+
+        assert response.status_code == 200
+        tariff.refresh_from_db()
+        assert tariff.name == "From the ERP"
+
+    @pytest.mark.parametrize("role", [FINANCE, VIEWER])
+    def test_finance_and_viewers_cannot_edit_and_nothing_changes(
+        self, member_client, api_key_client, fleet, role
+    ):
+        tariff = published_tariff(fleet)
+        before = tariff_state(tariff)
+
+        member = member_client(role, fleet).patch(
+            detail_url(TARIFFS, tariff), {"name": "Renamed"}, format="json"
+        )
+        api_key = api_key_client(role, fleet).patch(
+            detail_url(TARIFFS, tariff), {"name": "Renamed"}, format="json"
+        )
+
+        assert (member.status_code, api_key.status_code) == (403, 403)
+        assert tariff_state(tariff) == before
+
+    def test_another_fleets_manager_finds_nothing_and_a_driver_is_forbidden(
+        self, member_client, anonymous_client, driver_a_client, other_fleet, fleet
+    ):
+        tariff = published_tariff(fleet)
+        before = tariff_state(tariff)
+        url = detail_url(TARIFFS, tariff)
+
+        stranger = member_client(ADMIN, other_fleet).patch(url, {"name": "X"}, format="json")
+        driver = driver_a_client.patch(url, {"name": "X"}, format="json")
+        anonymous = anonymous_client.patch(url, {"name": "X"}, format="json")
+
+        assert (stranger.status_code, driver.status_code, anonymous.status_code) == (
+            404,
+            403,
+            401,
+        )
+        assert tariff_state(tariff) == before
+
+    def test_put_is_not_offered(self, member_client, fleet):
+        tariff = published_tariff(fleet)
+
+        response = member_client(ADMIN, fleet).put(
+            detail_url(TARIFFS, tariff), {"name": "X"}, format="json"
+        )
+
+        assert response.status_code == 405
+
+
+@pytest.mark.usefixtures("frozen_now")
+class TestTariffDeactivateAndActivate:
+    def test_a_deactivated_tariff_gives_way_to_the_fleets_and_keeps_what_it_priced(
+        self, member_client, fleet, station, driver_a
+    ):
+        fleet_tariff = published_tariff(fleet, energy_price="0.40000")
+        station_tariff = published_tariff(fleet, station=station)
+        connector = station.connectors.get(connector_id=1)
+        before = priced_depot_session(driver_a, connector)
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(TARIFFS, station_tariff, "deactivate")
+        )
+
+        assert response.status_code == 200
+        assert (response.json()["is_active"], response.json()["current_version"]["number"]) == (
+            False,
+            1,
+        )
+        station_tariff.refresh_from_db()
+        assert station_tariff.is_active is False
+        before.refresh_from_db()
+        assert (before.tariff_version.tariff, before.price_incl_vat) == (
+            station_tariff,
+            Decimal("8.05"),
+        )
+        after = priced_depot_session(driver_a, station.connectors.get(connector_id=2))
+        assert (after.tariff_version, after.price_excl_vat, after.price_incl_vat) == (
+            fleet_tariff.versions.get(),
+            Decimal("8.70"),
+            Decimal("10.53"),
+        )
+
+    def test_the_only_tariff_of_connectors_is_refused_with_409_and_stays_active(
+        self, member_client, fleet, station
+    ):
+        tariff = published_tariff(fleet)
+        before = tariff_state(tariff)
+
+        response = member_client(ADMIN, fleet).post(detail_url(TARIFFS, tariff, "deactivate"))
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.tariff_still_needed", "is_active")]
+        assert response.json()["errors"][0]["detail"] == (
+            "No other tariff prices charging at AMS-W-01#1, AMS-W-01#2; give them another "
+            "tariff first."
+        )
+        assert tariff_state(tariff) == before
+
+    def test_a_tariff_that_has_ended_is_deactivated_even_alone(self, member_client, fleet, station):
+        tariff = published_tariff(fleet, valid_until=dt.datetime(2026, 3, 1, tzinfo=UTC))
+
+        response = member_client(MANAGER, fleet).post(detail_url(TARIFFS, tariff, "deactivate"))
+
+        assert response.status_code == 200
+        tariff.refresh_from_db()
+        assert tariff.is_active is False
+
+    def test_deactivating_again_or_activating_an_active_tariff_changes_nothing(
+        self, member_client, fleet
+    ):
+        inactive = published_tariff(fleet, is_active=False)
+        active = published_tariff(fleet)
+        before = (tariff_state(inactive), tariff_state(active))
+        client = member_client(MANAGER, fleet)
+
+        deactivated = client.post(detail_url(TARIFFS, inactive, "deactivate"))
+        activated = client.post(detail_url(TARIFFS, active, "activate"))
+
+        assert (deactivated.status_code, activated.status_code) == (200, 200)
+        assert (tariff_state(inactive), tariff_state(active)) == before
+
+    def test_an_activated_tariff_prices_sessions_again(
+        self, member_client, fleet, station, driver_a
+    ):
+        tariff = published_tariff(fleet, is_active=False)
+        connector = station.connectors.get(connector_id=1)
+
+        response = member_client(ADMIN, fleet).post(detail_url(TARIFFS, tariff, "activate"))
+
+        assert response.status_code == 200
+        assert response.json()["is_active"] is True
+        session = priced_depot_session(driver_a, connector)
+        assert (session.tariff_version, session.price_incl_vat) == (
+            tariff.versions.get(),
+            Decimal("8.05"),
+        )
+
+    def test_a_body_sent_along_changes_nothing_else(self, member_client, fleet, station):
+        published_tariff(fleet, name="Fleet tariff")
+        tariff = published_tariff(fleet, name="Station tariff", station=station)
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(TARIFFS, tariff, "deactivate"),
+            {"name": "Renamed", "is_active": True, "station": None},
+            format="json",
+        )
+
+        assert response.status_code == 200
+        tariff.refresh_from_db()
+        assert (tariff.is_active, tariff.name, tariff.station) == (False, "Station tariff", station)
+
+    @pytest.mark.parametrize("action", ["deactivate", "activate"])
+    @pytest.mark.parametrize("role", [FINANCE, VIEWER])
+    def test_finance_and_viewers_cannot_and_nothing_changes(
+        self, member_client, fleet, station, role, action
+    ):
+        published_tariff(fleet)
+        tariff = published_tariff(fleet, is_active=action == "activate")
+        before = tariff_state(tariff)
+
+        response = member_client(role, fleet).post(detail_url(TARIFFS, tariff, action))
+
+        assert response.status_code == 403
+        assert tariff_state(tariff) == before
+
+    @pytest.mark.parametrize("action", ["deactivate", "activate"])
+    def test_another_fleets_admin_finds_nothing_and_a_driver_is_forbidden(
+        self, member_client, driver_a_client, anonymous_client, fleet, other_fleet, action
+    ):
+        published_tariff(fleet)
+        tariff = published_tariff(fleet, is_active=action == "activate")
+        before = tariff_state(tariff)
+        url = detail_url(TARIFFS, tariff, action)
+
+        assert member_client(ADMIN, other_fleet).post(url).status_code == 404
+        assert driver_a_client.post(url).status_code == 403
+        assert anonymous_client.post(url).status_code == 401
+        assert tariff_state(tariff) == before
+
+
+# Session corrections -------------------------------------------------------------------------
+
+
+def session_row(session: ChargingSession) -> dict:
+    """Everything a correction might change about a session, its updated_at included."""
+    return ChargingSession.objects.values().get(pk=session.pk)
+
+
+CORRECTION = {
+    "started_at": "2026-03-02T09:00:00+01:00",
+    "ended_at": "2026-03-02T10:30:00+01:00",
+    "meter_start_wh": 1_000_000,
+    "meter_stop_wh": 1_010_000,
+}
+
+
+@pytest.mark.usefixtures("frozen_now")
+class TestSessionCorrect:
+    @pytest.mark.parametrize("role", [ADMIN, MANAGER])
+    def test_a_correction_changes_the_session_and_it_is_priced_again(
+        self, member_client, fleet, station, driver_a, role, django_capture_on_commit_callbacks
+    ):
+        published_tariff(fleet)
+        session = priced_depot_session(driver_a, station.connectors.get(connector_id=1))
+        assert session.price_incl_vat == Decimal("8.05")
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = member_client(role, fleet).post(
+                detail_url(SESSIONS, session, "correct"),
+                {**CORRECTION, "purpose": "private"},
+                format="json",
+            )
+
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert (body["started_at"], body["ended_at"], body["purpose"]) == (
+            "2026-03-02T08:00:00Z",
+            "2026-03-02T09:30:00Z",
+            "private",
+        )
+        assert (body["meter_start_wh"], body["meter_stop_wh"]) == (1_000_000, 1_010_000)
+        assert (body["energy_wh"], body["energy_kwh"], body["price"]) == (10_000, "10.000", None)
+        session.refresh_from_db()
+        assert (session.energy_wh, session.purpose) == (10_000, SessionPurpose.PRIVATE)
+        assert (session.price_excl_vat, session.price_vat, session.price_incl_vat) == (
+            Decimal("3.50"),
+            Decimal("0.74"),
+            Decimal("4.24"),
+        )
+
+    def test_without_meter_readings_the_energy_is_given(
+        self, member_client, fleet, driver_a, django_capture_on_commit_callbacks
+    ):
+        session = session_of(driver_a)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = member_client(MANAGER, fleet).post(
+                detail_url(SESSIONS, session, "correct"),
+                {
+                    "started_at": "2026-03-02T08:00:00Z",
+                    "ended_at": "2026-03-02T10:00:00Z",
+                    "energy_wh": 18_250,
+                },
+                format="json",
+            )
+
+        assert response.status_code == 200, response.json()
+        session.refresh_from_db()
+        assert (session.meter_start_wh, session.meter_stop_wh, session.energy_wh) == (
+            None,
+            None,
+            18_250,
+        )
+        assert session.purpose == SessionPurpose.BUSINESS
+
+    def test_a_public_session_keeps_the_providers_cost(self, member_client, fleet, driver_a):
+        session = priced_session_create(
+            driver=driver_a,
+            location_kind=LocationKind.PUBLIC,
+            started_at=dt.datetime(2026, 3, 3, 18, 0, tzinfo=UTC),
+            energy_wh=12_345,
+            price_excl_vat=Decimal("4.10"),
+            price_vat=Decimal("0.86"),
+        )
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(SESSIONS, session, "correct"),
+            {
+                "started_at": "2026-03-03T18:00:00Z",
+                "ended_at": "2026-03-03T19:00:00Z",
+                "energy_wh": 12_000,
+            },
+            format="json",
+        )
+
+        assert response.status_code == 200, response.json()
+        assert response.json()["price"] == {
+            "currency": "EUR",
+            "excl_vat": "4.10",
+            "vat": "0.86",
+            "incl_vat": "4.96",
+        }
+        session.refresh_from_db()
+        assert (session.energy_wh, session.price_incl_vat) == (12_000, Decimal("4.96"))
+
+    def test_a_billed_session_is_refused_with_409_and_changes_nothing(
+        self, member_client, fleet, driver_a
+    ):
+        session = session_of(driver_a, billed_at=dt.datetime(2026, 3, 5, 6, 0, tzinfo=UTC))
+        before = session_row(session)
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(SESSIONS, session, "correct"), CORRECTION, format="json"
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.session_billed", "session")]
+        assert session_row(session) == before
+
+    def test_an_active_session_is_refused_with_409(self, member_client, fleet, driver_a):
+        session = session_of(driver_a, active=True)
+        before = session_row(session)
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(SESSIONS, session, "correct"), CORRECTION, format="json"
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.session_not_correctable", "session")]
+        assert session_row(session) == before
+
+    @pytest.mark.parametrize(
+        ("changes", "status", "error"),
+        [
+            (
+                {"ended_at": "2026-03-02T08:59:00+01:00"},
+                422,
+                ("charging.end_before_start", "ended_at"),
+            ),
+            (
+                {"ended_at": "2026-03-10T12:06:00Z"},
+                422,
+                ("charging.invalid_correction", "ended_at"),
+            ),
+            (
+                {"meter_stop_wh": 999_999},
+                422,
+                ("charging.meter_went_backwards", "meter_stop_wh"),
+            ),
+            ({"energy_wh": 9_000}, 422, ("charging.invalid_correction", "energy_wh")),
+            (
+                {"meter_start_wh": None, "meter_stop_wh": None},
+                422,
+                ("charging.invalid_correction", "energy_wh"),
+            ),
+            (
+                {"started_at": "2026-03-02T10:01:00+01:00"},
+                422,
+                ("charging.meter_value_outside_session", "started_at"),
+            ),
+            ({"meter_start_wh": -1}, 400, ("min_value", "meter_start_wh")),
+            ({"started_at": "2026-03-02T09:00:00"}, 400, ("naive", "started_at")),
+            ({"purpose": "leisure"}, 400, ("invalid_choice", "purpose")),
+        ],
+    )
+    def test_a_correction_that_breaks_a_rule_names_it_and_changes_nothing(
+        self, member_client, fleet, driver_a, changes, status, error
+    ):
+        session = session_of(driver_a)
+        MeterValueFactory(session=session)
+        before = session_row(session)
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(SESSIONS, session, "correct"), {**CORRECTION, **changes}, format="json"
+        )
+
+        assert response.status_code == status
+        assert errors_of(response) == [error]
+        assert session_row(session) == before
+
+    def test_times_are_required(self, member_client, fleet, driver_a):
+        session = session_of(driver_a)
+        before = session_row(session)
+
+        response = member_client(MANAGER, fleet).post(
+            detail_url(SESSIONS, session, "correct"), {"energy_wh": 1_000}, format="json"
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [("required", "started_at"), ("required", "ended_at")]
+        assert session_row(session) == before
+
+    def test_fields_a_manager_may_not_set_are_refused_by_name_and_nothing_changes(
+        self, member_client, fleet, driver_a, driver_b
+    ):
+        session = session_of(driver_a)
+        before = session_row(session)
+
+        response = member_client(ADMIN, fleet).post(
+            detail_url(SESSIONS, session, "correct"),
+            {
+                **CORRECTION,
+                "driver": driver_b.pk,
+                "fleet": fleet.pk,
+                "status": "invalid",
+                "price_incl_vat": "0.00",
+                "billed_at": "2026-03-05T06:00:00Z",
+            },
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [
+            ("not_settable", "billed_at"),
+            ("not_settable", "driver"),
+            ("not_settable", "fleet"),
+            ("not_settable", "price_incl_vat"),
+            ("not_settable", "status"),
+        ]
+        assert session_row(session) == before
+
+    @pytest.mark.parametrize("role", [FINANCE, VIEWER])
+    def test_finance_and_viewers_cannot_correct(
+        self, member_client, api_key_client, fleet, driver_a, role
+    ):
+        session = session_of(driver_a)
+        before = session_row(session)
+        url = detail_url(SESSIONS, session, "correct")
+
+        assert member_client(role, fleet).post(url, CORRECTION, format="json").status_code == 403
+        assert api_key_client(role, fleet).post(url, CORRECTION, format="json").status_code == 403
+        assert session_row(session) == before
+
+    def test_another_fleets_manager_finds_nothing_and_a_driver_is_forbidden(
+        self, member_client, driver_a_client, anonymous_client, other_fleet, driver_a
+    ):
+        session = session_of(driver_a)
+        before = session_row(session)
+        url = detail_url(SESSIONS, session, "correct")
+
+        assert (
+            member_client(MANAGER, other_fleet).post(url, CORRECTION, format="json").status_code
+            == 404
+        )
+        assert driver_a_client.post(url, CORRECTION, format="json").status_code == 403
+        assert anonymous_client.post(url, CORRECTION, format="json").status_code == 401
+        assert session_row(session) == before

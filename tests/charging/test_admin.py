@@ -386,6 +386,157 @@ def test_saving_a_tariff_without_a_change_publishes_no_new_version(manager_clien
     assert list(tariff.versions.values_list("number", flat=True)) == [1]
 
 
+def test_renaming_a_tariff_publishes_no_new_version(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    payload = tariff_payload(fleet, []) | {"name": "Depot standard, renamed"}
+
+    response = manager_client.post(
+        reverse("admin:charging_tariff_change", args=[tariff.pk]), payload
+    )
+
+    assert response.status_code == 302
+    assert list(tariff.versions.values_list("number", flat=True)) == [1]
+    assert "Published version 2, in force from now." not in messages_of(response)
+
+
+def test_moving_the_start_of_a_tariff_in_force_is_refused_on_the_field_and_saves_nothing(
+    manager_client, fleet
+):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    before = Tariff.objects.values().get(pk=tariff.pk)
+    payload = tariff_payload(fleet, []) | {
+        "name": "Renamed",
+        "valid_from_0": "2030-01-01",
+        "valid_from_1": "00:00:00",
+    }
+
+    response = manager_client.post(
+        reverse("admin:charging_tariff_change", args=[tariff.pk]), payload
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "valid_from": [
+            "The tariff is in force; its start cannot move, or sessions it priced would fall "
+            "outside it."
+        ]
+    }
+    assert Tariff.objects.values().get(pk=tariff.pk) == before
+    assert tariff.versions.count() == 1
+
+
+def test_moving_the_only_tariff_off_a_station_is_refused_on_the_field_and_saves_nothing(
+    manager_client, fleet
+):
+    station = ChargingStationFactory(fleet=fleet, ocpp_identity="CP-7")
+    ConnectorFactory(station=station)
+    elsewhere = ChargingStationFactory(fleet=fleet)
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    Tariff.objects.filter(pk=tariff.pk).update(station=station)
+    before = Tariff.objects.values().get(pk=tariff.pk)
+    payload = tariff_payload(fleet, []) | {"station": str(elsewhere.pk)}
+
+    response = manager_client.post(
+        reverse("admin:charging_tariff_change", args=[tariff.pk]), payload
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "station": ["No other tariff prices charging at CP-7#1; give it another tariff first."]
+    }
+    assert Tariff.objects.values().get(pk=tariff.pk) == before
+
+
+def test_fleet_ocpi_id_currency_and_activity_stay_once_a_tariff_is_made(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    change_url = reverse("admin:charging_tariff_change", args=[tariff.pk])
+    payload = tariff_payload(FleetFactory(), []) | {
+        "ocpi_id": "OTHER",
+        "currency": "USD",
+        "is_active": "",
+    }
+
+    page = manager_client.get(change_url)
+    response = manager_client.post(change_url, payload)
+
+    form_fields = set(page.context["adminform"].form.fields)
+    assert not form_fields & {"fleet", "ocpi_id", "currency", "is_active"}
+    assert response.status_code == 302
+    tariff.refresh_from_db()
+    assert (tariff.fleet, tariff.ocpi_id, tariff.currency, tariff.is_active) == (
+        fleet,
+        "DEPOT-STD",
+        "EUR",
+        True,
+    )
+
+
+def test_elements_are_not_changed_before_a_version_that_takes_effect_later(manager_client, fleet):
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    tariff_publish(tariff=tariff, effective_from=dt.datetime(2030, 1, 1, tzinfo=UTC))
+
+    response = tariff_change(manager_client, tariff, [{**ENERGY_ELEMENT, "energy_price": "0.35"}])
+
+    assert response.status_code == 200
+    (elements_inline, _versions_inline) = response.context["inline_admin_formsets"]
+    assert elements_inline.formset.non_form_errors() == [
+        "Version 2 of the tariff takes effect on 2030-01-01 01:00 CET; a change can take "
+        "effect from then on."
+    ]
+    assert list(tariff.elements.values_list("energy_price", flat=True)) == [Decimal("0.30")]
+    assert tariff.versions.count() == 2
+
+
+def test_deactivating_keeps_a_tariff_a_connector_still_needs_and_reports_it(manager_client, fleet):
+    connector = ConnectorFactory(station=ChargingStationFactory(fleet=fleet, ocpp_identity="CP-9"))
+    connector_tariff = depot_tariff_create(fleet)
+    connector_tariff.name, connector_tariff.connector = "Connector tariff", connector
+    connector_tariff.save()
+    fleet_tariff = depot_tariff_create(fleet)
+    fleet_tariff.name = "Fleet tariff"
+    fleet_tariff.save()
+
+    response = changelist_action(
+        manager_client, "tariff", "deactivate_tariffs", [connector_tariff, fleet_tariff]
+    )
+
+    assert messages_of(response) == [
+        "1 tariff(s) deactivated.",
+        f"#{fleet_tariff.pk}: No other tariff prices charging at CP-9#1; give it another "
+        "tariff first.",
+    ]
+    assert dict(Tariff.objects.values_list("name", "is_active")) == {
+        "Connector tariff": False,
+        "Fleet tariff": True,
+    }
+
+
+def test_activating_lets_a_deactivated_tariff_price_again(manager_client, fleet):
+    tariff = depot_tariff_create(fleet)
+    Tariff.objects.filter(pk=tariff.pk).update(is_active=False)
+
+    response = changelist_action(manager_client, "tariff", "activate_tariffs", [tariff])
+
+    assert messages_of(response) == ["1 tariff(s) activated."]
+    tariff.refresh_from_db()
+    assert tariff.is_active is True
+
+
+def test_viewer_posting_deactivate_changes_nothing(viewer_client, fleet):
+    tariff = depot_tariff_create(fleet)
+
+    response = changelist_action(viewer_client, "tariff", "deactivate_tariffs", [tariff])
+
+    assert messages_of(response) == ["No action selected."]
+    tariff.refresh_from_db()
+    assert tariff.is_active is True
+
+
 def test_versions_inline_is_read_only_and_posted_version_rows_change_nothing(manager_client, fleet):
     tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
     tariff = Tariff.objects.get()

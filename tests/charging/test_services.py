@@ -17,6 +17,7 @@ from apps.charging.exceptions import (
     DriverNotActive,
     EndBeforeStart,
     HomeSessionNotPending,
+    InvalidCorrection,
     InvalidHomeSession,
     InvalidTariff,
     MeterValueOutsideSession,
@@ -475,6 +476,105 @@ class TestInvalidateAndCorrect:
         session.refresh_from_db()
         assert (session.energy_wh, session.purpose) == (10_000, SessionPurpose.PRIVATE)
         assert session.price_excl_vat == Decimal("3.50")
+
+    def test_a_corrected_session_is_unpriced_until_priced_again(self):
+        session = ChargingSessionFactory()
+        publish_flat_energy_tariff(session.fleet, effective_from=session.started_at)
+        session = charging_session_price(session=session)
+        assert session.price_excl_vat == Decimal("6.65")
+
+        corrected = charging_session_correct(
+            session=session,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            meter_start_wh=1_000_000,
+            meter_stop_wh=1_010_000,
+        )
+
+        corrected.refresh_from_db()
+        assert (
+            corrected.energy_wh,
+            corrected.tariff_version,
+            corrected.price_basis,
+            corrected.price_incl_vat,
+            corrected.priced_at,
+        ) == (10_000, None, "", None, None)
+
+    def test_a_providers_cost_stays_through_a_correction(self):
+        session = ChargingSessionFactory(
+            location_kind=LocationKind.PUBLIC,
+            meter_start_wh=None,
+            meter_stop_wh=None,
+            price_basis=PriceBasis.PROVIDER,
+            price_currency="EUR",
+            price_excl_vat=Decimal("4.10"),
+            price_vat=Decimal("0.86"),
+            price_incl_vat=Decimal("4.96"),
+            priced_at=START,
+        )
+
+        charging_session_correct(
+            session=session,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            meter_start_wh=None,
+            meter_stop_wh=None,
+            energy_wh=12_000,
+        )
+
+        session.refresh_from_db()
+        assert (session.energy_wh, session.price_basis, session.price_incl_vat) == (
+            12_000,
+            PriceBasis.PROVIDER,
+            Decimal("4.96"),
+        )
+
+    @pytest.mark.parametrize(
+        ("readings", "error", "field"),
+        [
+            (
+                {"meter_start_wh": 0, "meter_stop_wh": 5, "energy_wh": 4},
+                InvalidCorrection,
+                "energy_wh",
+            ),
+            ({"meter_start_wh": None, "meter_stop_wh": None}, InvalidCorrection, "energy_wh"),
+            ({"meter_start_wh": 10, "meter_stop_wh": None}, InvalidCorrection, "energy_wh"),
+            (
+                {"meter_start_wh": -1, "meter_stop_wh": None, "energy_wh": 5},
+                MeterWentBackwards,
+                "meter_start_wh",
+            ),
+            (
+                {"meter_start_wh": None, "meter_stop_wh": None, "energy_wh": -1},
+                MeterWentBackwards,
+                "energy_wh",
+            ),
+            (
+                {"ended_at": dt.datetime(2026, 3, 10, 12, 6, tzinfo=UTC)},
+                InvalidCorrection,
+                "ended_at",
+            ),
+        ],
+    )
+    def test_a_correction_that_breaks_a_rule_names_its_field_and_changes_nothing(
+        self, time_machine, readings, error, field
+    ):
+        time_machine.move_to(dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC), tick=False)
+        session = ChargingSessionFactory()
+        before = ChargingSession.objects.values().get(pk=session.pk)
+        values = {
+            "started_at": session.started_at,
+            "ended_at": session.ended_at,
+            "meter_start_wh": 1_000_000,
+            "meter_stop_wh": 1_010_000,
+            **readings,
+        }
+
+        with pytest.raises(error) as refused:
+            charging_session_correct(session=session, **values)
+
+        assert refused.value.field == field
+        assert ChargingSession.objects.values().get(pk=session.pk) == before
 
     def test_an_active_session_cannot_be_corrected(self, depot):
         session = start(depot)

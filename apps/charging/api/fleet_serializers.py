@@ -8,7 +8,12 @@ once made, …) is refused by name; related rows are looked up only among the ca
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.charging.api.serializers import DriverSessionDetailSerializer, DriverSessionSerializer
+from apps.charging.api.serializers import (
+    AwareDateTimeField,
+    DriverSessionDetailSerializer,
+    DriverSessionSerializer,
+)
+from apps.charging.choices import SessionPurpose
 from apps.charging.models import ChargingStation, Connector, Tariff, TariffVersion
 from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
 from apps.fleets.models import Depot, Fleet
@@ -112,6 +117,67 @@ class TariffSerializer(serializers.ModelSerializer):
         return TariffVersionSerializer(versions[0]).data if versions else None
 
 
+def _tariff_price_field(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        min_value=0,
+        required=False,
+        allow_null=True,
+        help_text=help_text,
+    )
+
+
+class TariffUpdateSerializer(RefusesUnsettableFields, serializers.Serializer):
+    """What a tariff edit may change; anything else sent (fleet, OCPI id, currency, is_active,
+    versions, …) is refused by name. Prices and the validity window are published as a new
+    version; the prices of sessions already priced never change."""
+
+    name = serializers.CharField(
+        required=False, max_length=Tariff._meta.get_field("name").max_length
+    )
+    depot = FleetScopedRelatedField(
+        queryset=Depot.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="Price only this depot's chargers; leave depot, station and connector empty "
+        "for the whole fleet.",
+    )
+    station = FleetScopedRelatedField(
+        queryset=ChargingStation.objects.all(), required=False, allow_null=True
+    )
+    connector = FleetScopedRelatedField(
+        queryset=Connector.objects.all(),
+        fleet_lookup="station__fleet",
+        required=False,
+        allow_null=True,
+    )
+    valid_from = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Changes only while it lies ahead, and not to a moment before now.",
+    )
+    valid_until = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Changes only while it has not passed, and not to a moment before now; "
+        "null for no end.",
+    )
+    min_price_excl_vat = _tariff_price_field("The least a session costs, excl. VAT.")
+    min_price_incl_vat = _tariff_price_field("The least a session costs, incl. VAT.")
+    max_price_excl_vat = _tariff_price_field("The most a session costs, excl. VAT.")
+    max_price_incl_vat = _tariff_price_field("The most a session costs, incl. VAT.")
+    parking_grace_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=2_147_483_647
+    )
+    effective_from = AwareDateTimeField(
+        required=False,
+        write_only=True,
+        help_text="When new prices and a new validity window take effect in the published "
+        "version: now when left out, never before now. The window itself applies at once.",
+    )
+
+
 class TariffImportSerializer(serializers.Serializer):
     fleet = FleetScopedRelatedField(queryset=Fleet.objects.all(), fleet_lookup="pk")
     document = serializers.JSONField(
@@ -178,3 +244,30 @@ class HomeSessionApproveSerializer(serializers.Serializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(help_text="Why; the driver reads it.")
+
+
+METER_MAX_WH = 2**63 - 1
+
+
+class SessionCorrectionSerializer(RefusesUnsettableFields, serializers.Serializer):
+    """A completed session as it should have been: its times and both meter readings (the
+    energy is their difference), or its energy without them. A reading left out is cleared;
+    the purpose stays unless given. Anything else sent (driver, status, price, …) is refused."""
+
+    started_at = AwareDateTimeField()
+    ended_at = AwareDateTimeField(help_text="Not in the future.")
+    meter_start_wh = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=METER_MAX_WH
+    )
+    meter_stop_wh = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=METER_MAX_WH
+    )
+    energy_wh = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        default=None,
+        min_value=0,
+        max_value=METER_MAX_WH,
+        help_text="Needed without both meter readings; with them it must be their difference.",
+    )
+    purpose = serializers.ChoiceField(choices=SessionPurpose.choices, required=False)

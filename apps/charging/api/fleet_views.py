@@ -1,12 +1,12 @@
 """The fleet's charging endpoints under /api/v1/fleet/: stations and connectors, tariffs
-(imported from OCPI documents), and sessions with the manager's decisions on them (approving or
-rejecting home charging, invalidating a session).
+(imported from OCPI documents, edited field by field, deactivated and activated again), and
+sessions with the manager's decisions on them (approving or rejecting home charging,
+correcting or invalidating a session).
 
 Every member reads; admins and managers edit and decide. Rows of other fleets are not found."""
 
 from django.db.models import Prefetch
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -21,19 +21,27 @@ from apps.charging.api.fleet_serializers import (
     FleetSessionSerializer,
     HomeSessionApproveSerializer,
     ReasonSerializer,
+    SessionCorrectionSerializer,
     TariffImportSerializer,
     TariffSerializer,
+    TariffUpdateSerializer,
 )
 from apps.charging.api.views import IDEMPOTENCY_KEY
 from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff
 from apps.charging.selectors import tariff_version_in_force_prefetch
 from apps.charging.services import (
+    charging_session_correct,
     charging_session_invalidate,
     home_session_review,
+    tariff_activate,
+    tariff_deactivate,
     tariff_import_ocpi,
+    tariff_update,
 )
+from apps.fleets.api.fleet_serializers import model_validation_as_api_error
 from apps.fleets.api.permissions import EDITING_ROLES, acting_user
 from apps.fleets.api.viewsets import FleetScopedViewSet
+from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
 
@@ -53,7 +61,7 @@ class ChargingStationViewSet(
     serializer_class = ChargingStationSerializer
     write_roles = EDITING_ROLES
     http_method_names = ["get", "post", "patch", "head", "options"]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_fields = ["depot", "status"]
 
 
@@ -71,18 +79,18 @@ class ConnectorViewSet(
     serializer_class = ConnectorSerializer
     write_roles = EDITING_ROLES
     http_method_names = ["get", "post", "patch", "head", "options"]
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_fields = ["station", "standard", "power_type"]
 
 
 class TariffViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The fleet's tariffs with the version in force now; admins and managers import them from
-    OCPI 2.2.1 Tariff documents."""
+    OCPI 2.2.1 Tariff documents, edit them field by field, deactivate and activate them."""
 
     queryset = Tariff.objects.all()
     serializer_class = TariffSerializer
     write_roles = EDITING_ROLES
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_fields = ["is_active", "depot", "station", "connector"]
 
     def get_queryset(self):
@@ -113,22 +121,57 @@ class TariffViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMo
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
+    def _tariff(self, tariff: Tariff) -> Response:
+        return Response(self.get_serializer(self.get_queryset().get(pk=tariff.pk)).data)
+
+    @extend_schema(request=TariffUpdateSerializer, responses=TariffSerializer)
+    def partial_update(self, request: Request, pk: int) -> Response:
+        """Change a tariff's name, scope, validity window, minimum and maximum prices or
+        parking grace. New prices and a new window are published as a new version, in force
+        from `effective_from` (now by default); sessions already priced keep their price.
+        Nothing reaches back before now, and nothing is saved when any field is refused."""
+        tariff = self.get_object()
+        payload = TariffUpdateSerializer(data=request.data, context=self.get_serializer_context())
+        payload.is_valid(raise_exception=True)
+        changes = dict(payload.validated_data)
+        effective_from = changes.pop("effective_from", None)
+        with model_validation_as_api_error():
+            tariff_update(tariff=tariff, changes=changes, effective_from=effective_from)
+        return self._tariff(tariff)
+
+    @extend_schema(request=None, responses=TariffSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: int) -> Response:
+        """Stop the tariff pricing sessions from now on; the next most specific tariff prices
+        them. Refused with 409 while a connector would be left without any tariff. Deactivating
+        a deactivated tariff changes nothing."""
+        return self._tariff(tariff_deactivate(tariff=self.get_object()))
+
+    @extend_schema(request=None, responses=TariffSerializer)
+    @action(detail=True, methods=["post"])
+    def activate(self, request: Request, pk: int) -> Response:
+        """Let a deactivated tariff price sessions again; activating an active tariff changes
+        nothing."""
+        return self._tariff(tariff_activate(tariff=self.get_object()))
+
 
 class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """The fleet's charging sessions, newest first; admins and managers approve or reject home
-    charging and invalidate sessions that should never be billed."""
+    charging, correct sessions not billed yet and invalidate those that should never be
+    billed."""
 
     queryset = ChargingSession.objects.select_related(
         "driver", "vehicle", "connector__station__depot"
     )
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-started_at", "-id")
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = FleetSessionFilterSet
     action_roles = {
         "approve_home": EDITING_ROLES,
         "reject_home": EDITING_ROLES,
         "invalidate": EDITING_ROLES,
+        "correct": EDITING_ROLES,
     }
 
     def get_queryset(self):
@@ -143,35 +186,29 @@ class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.R
     def _decided(self, session: ChargingSession) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
 
-    @extend_schema(request=HomeSessionApproveSerializer, responses=FleetSessionDetailSerializer)
-    @action(detail=True, methods=["post"], url_path="approve-home")
-    def approve_home(self, request: Request, pk: int) -> Response:
-        """Approve a pending home session: it is reimbursed in the next billing run."""
+    def _review_home(self, request: Request, *, approve: bool, payload_class) -> Response:
         session = self.get_object()
-        payload = HomeSessionApproveSerializer(data=request.data)
+        payload = payload_class(data=request.data)
         payload.is_valid(raise_exception=True)
         home_session_review(
             session=session,
-            approve=True,
+            approve=approve,
             reviewer=acting_user(request),
             reason=payload.validated_data["reason"],
         )
         return self._decided(session)
 
+    @extend_schema(request=HomeSessionApproveSerializer, responses=FleetSessionDetailSerializer)
+    @action(detail=True, methods=["post"], url_path="approve-home")
+    def approve_home(self, request: Request, pk: int) -> Response:
+        """Approve a pending home session: it is reimbursed in the next billing run."""
+        return self._review_home(request, approve=True, payload_class=HomeSessionApproveSerializer)
+
     @extend_schema(request=ReasonSerializer, responses=FleetSessionDetailSerializer)
     @action(detail=True, methods=["post"], url_path="reject-home")
     def reject_home(self, request: Request, pk: int) -> Response:
         """Reject a pending home session, saying why; it is never reimbursed."""
-        session = self.get_object()
-        payload = ReasonSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        home_session_review(
-            session=session,
-            approve=False,
-            reviewer=acting_user(request),
-            reason=payload.validated_data["reason"],
-        )
-        return self._decided(session)
+        return self._review_home(request, approve=False, payload_class=ReasonSerializer)
 
     @extend_schema(request=ReasonSerializer, responses=FleetSessionDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -181,4 +218,16 @@ class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.R
         payload = ReasonSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         charging_session_invalidate(session=session, reason=payload.validated_data["reason"])
+        return self._decided(session)
+
+    @extend_schema(request=SessionCorrectionSerializer, responses=FleetSessionDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def correct(self, request: Request, pk: int) -> Response:
+        """Correct a completed session not billed yet: its times, meter readings or energy,
+        and purpose. It is priced again after the correction; a billed session is refused (a
+        credit note on its invoice corrects it)."""
+        session = self.get_object()
+        payload = SessionCorrectionSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        charging_session_correct(session=session, **payload.validated_data)
         return self._decided(session)

@@ -3,12 +3,10 @@ depot session in the app, reporting home charging, and saying what a session was
 
 Everything is scoped to the driver of the login; another driver's session is 404."""
 
-from datetime import datetime
-
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -29,8 +27,15 @@ from apps.charging.api.serializers import (
     SessionStopSerializer,
 )
 from apps.charging.choices import SessionSource
-from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
-from apps.charging.models import ChargingSession, Connector
+from apps.charging.models import ChargingSession
+from apps.charging.selectors import (
+    charge_token_get_for_start,
+    charging_session_get_for_driver,
+    charging_session_list_for_driver,
+    charging_session_rows_for_driver,
+    connector_get_for_driver,
+    vehicle_get_for_driver,
+)
 from apps.charging.services import (
     charging_session_set_purpose,
     charging_session_start,
@@ -38,10 +43,7 @@ from apps.charging.services import (
     home_session_report,
 )
 from apps.drivers.api.permissions import IsDriver, request_driver
-from apps.drivers.choices import TokenKind
-from apps.drivers.models import ChargeToken, Driver
-from apps.drivers.selectors import charge_token_list
-from apps.vehicles.models import Vehicle
+from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
@@ -57,74 +59,21 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
-def _driver_sessions(driver: Driver) -> QuerySet[ChargingSession]:
-    return ChargingSession.objects.filter(driver=driver).select_related(
-        "vehicle", "connector__station__depot"
-    )
-
-
-def _session_detail(driver: Driver, pk: int) -> ChargingSession:
-    return get_object_or_404(_driver_sessions(driver).prefetch_related("meter_values"), pk=pk)
-
-
-def _fleet_connector(driver: Driver, connector_id: int) -> Connector:
-    connector = Connector.objects.filter(pk=connector_id, station__fleet_id=driver.fleet_id).first()
-    if connector is None:
-        raise OtherFleet("No such connector in your fleet.", field="connector")
-    return connector
-
-
-def _fleet_vehicle(driver: Driver, vehicle_id: int | None) -> Vehicle | None:
-    if vehicle_id is None:
-        return None
-    vehicle = Vehicle.objects.filter(pk=vehicle_id, fleet_id=driver.fleet_id).first()
-    if vehicle is None:
-        raise OtherFleet("No such vehicle in your fleet.", field="vehicle")
-    return vehicle
-
-
-def _start_token(driver: Driver, token_id: int | None, moment: datetime) -> ChargeToken:
-    """The driver's token named in the request, else their token valid at `moment`, the app's
-    own before a card."""
-    tokens = charge_token_list(driver_id=driver.pk)
-    if token_id is not None:
-        token = tokens.filter(pk=token_id).first()
-        if token is None:
-            raise TokenUnknown("No such charge token of yours.", field="token")
-        return token
-    token = (
-        tokens.filter(is_active=True, valid_from__lte=moment)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=moment))
-        .order_by(
-            Case(
-                When(kind=TokenKind.APP_USER, then=Value(0)),
-                default=Value(1),
-                output_field=IntegerField(),
-            ),
-            "-valid_from",
-        )
-        .first()
-    )
-    if token is None:
-        raise TokenNotValid(
-            "You have no valid charge token; ask your fleet manager for one.", field="token"
-        )
-    return token
-
-
 class DriverSessionListView(generics.ListAPIView):
     """My charging sessions, newest first; start a depot session on a connector."""
 
     permission_classes = [IsDriver]
+    # Names the model to the schema; get_queryset scopes the rows to the driver.
+    queryset = ChargingSession.objects.none()
     serializer_class = DriverSessionSerializer
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-started_at", "-id")
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = DriverSessionFilterSet
 
     def get_queryset(self) -> QuerySet:
-        return ChargingSession.objects.filter(driver=request_driver(self.request)).values(
-            *SESSION_ROW_FIELDS
+        return charging_session_rows_for_driver(
+            driver_id=request_driver(self.request).pk, fields=SESSION_ROW_FIELDS
         )
 
     def get_serializer_class(self):
@@ -147,14 +96,21 @@ class DriverSessionListView(generics.ListAPIView):
             started_at=now,
             source=SessionSource.APP,
             driver=driver,
-            token=_start_token(driver, payload.validated_data.get("token"), now),
-            connector=_fleet_connector(driver, payload.validated_data["connector"]),
-            vehicle=_fleet_vehicle(driver, payload.validated_data.get("vehicle")),
+            token=charge_token_get_for_start(
+                driver=driver, token_id=payload.validated_data.get("token"), moment=now
+            ),
+            connector=connector_get_for_driver(
+                driver=driver, connector_id=payload.validated_data["connector"]
+            ),
+            vehicle=vehicle_get_for_driver(
+                driver=driver, vehicle_id=payload.validated_data.get("vehicle")
+            ),
             purpose=payload.validated_data["purpose"],
         )
         return Response(
             DriverSessionDetailSerializer(
-                _session_detail(driver, session.pk), context={"request": request}
+                charging_session_get_for_driver(driver_id=driver.pk, session_id=session.pk),
+                context={"request": request},
             ).data,
             status=status.HTTP_201_CREATED,
         )
@@ -166,8 +122,14 @@ class DriverSessionDetailView(generics.RetrieveAPIView):
     permission_classes = [IsDriver]
     serializer_class = DriverSessionDetailSerializer
 
-    def get_queryset(self) -> QuerySet[ChargingSession]:
-        return _driver_sessions(request_driver(self.request)).prefetch_related("meter_values")
+    def get_object(self) -> ChargingSession:
+        session = charging_session_get_for_driver(
+            driver_id=request_driver(self.request).pk, session_id=self.kwargs["pk"]
+        )
+        if session is None:
+            raise Http404
+        self.check_object_permissions(self.request, session)
+        return session
 
 
 class DriverSessionStopView(APIView):
@@ -183,7 +145,7 @@ class DriverSessionStopView(APIView):
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
         driver = request_driver(request)
-        session = get_object_or_404(_driver_sessions(driver), pk=pk)
+        session = get_object_or_404(charging_session_list_for_driver(driver_id=driver.pk), pk=pk)
         payload = SessionStopSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         charging_session_stop(
@@ -194,7 +156,8 @@ class DriverSessionStopView(APIView):
         )
         return Response(
             DriverSessionDetailSerializer(
-                _session_detail(driver, session.pk), context={"request": request}
+                charging_session_get_for_driver(driver_id=driver.pk, session_id=session.pk),
+                context={"request": request},
             ).data
         )
 
@@ -207,7 +170,7 @@ class DriverSessionPurposeView(APIView):
     @extend_schema(request=SessionPurposeSerializer, responses={200: DriverSessionDetailSerializer})
     def patch(self, request: Request, pk: int) -> Response:
         driver = request_driver(request)
-        session = get_object_or_404(_driver_sessions(driver), pk=pk)
+        session = get_object_or_404(charging_session_list_for_driver(driver_id=driver.pk), pk=pk)
         payload = SessionPurposeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         charging_session_set_purpose(
@@ -215,7 +178,8 @@ class DriverSessionPurposeView(APIView):
         )
         return Response(
             DriverSessionDetailSerializer(
-                _session_detail(driver, session.pk), context={"request": request}
+                charging_session_get_for_driver(driver_id=driver.pk, session_id=session.pk),
+                context={"request": request},
             ).data
         )
 
@@ -248,12 +212,13 @@ class HomeSessionReportView(APIView):
             meter_start_wh=values.get("meter_start_wh"),
             meter_stop_wh=values.get("meter_stop_wh"),
             meter_photo=values.get("meter_photo"),
-            vehicle=_fleet_vehicle(driver, values.get("vehicle")),
+            vehicle=vehicle_get_for_driver(driver=driver, vehicle_id=values.get("vehicle")),
             purpose=values["purpose"],
         )
         return Response(
             DriverSessionDetailSerializer(
-                _session_detail(driver, session.pk), context={"request": request}
+                charging_session_get_for_driver(driver_id=driver.pk, session_id=session.pk),
+                context={"request": request},
             ).data,
             status=status.HTTP_201_CREATED,
         )

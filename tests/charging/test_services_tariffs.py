@@ -1,0 +1,398 @@
+"""Tariff changes through the services: which connectors a tariff prices alone, the rules of an
+edit, versions published only when what a version says changes, deactivation and activation,
+and two deactivations at once."""
+
+import datetime as dt
+import threading
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+
+from apps.charging.exceptions import (
+    InvalidTariff,
+    TariffChangeInPast,
+    TariffStillNeeded,
+    TariffVersionScheduled,
+)
+from apps.charging.models import Tariff
+from apps.charging.selectors import connector_list_priced_only_by, tariff_list_in_force
+from apps.charging.services import (
+    tariff_activate,
+    tariff_deactivate,
+    tariff_publish,
+    tariff_update,
+    tariff_update_check,
+)
+from tests.factories import (
+    ChargingStationFactory,
+    ConnectorFactory,
+    DepotFactory,
+    FleetFactory,
+    TariffElementFactory,
+    TariffFactory,
+)
+from voltop.core.timeutils import NaiveDatetime
+
+pytestmark = pytest.mark.django_db
+
+UTC = dt.UTC
+NOW = dt.datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+NEW_YEAR = dt.datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _now(request, time_machine):
+    if "transaction" not in request.keywords:
+        time_machine.move_to(NOW, tick=False)
+
+
+def published(fleet, **fields) -> Tariff:
+    """A tariff of 0.30 per kWh and 0.50 per session, version 1 in force since 1 January."""
+    tariff = TariffFactory(fleet=fleet, **fields)
+    TariffElementFactory(tariff=tariff)
+    tariff_publish(tariff=tariff, effective_from=NEW_YEAR)
+    return tariff
+
+
+def state(tariff: Tariff) -> tuple:
+    return (
+        Tariff.objects.values().get(pk=tariff.pk),
+        list(tariff.versions.order_by("number").values_list("number", "effective_from", "terms")),
+    )
+
+
+@pytest.fixture
+def site():
+    """A fleet with a depot of two stations (two connectors, then one) and a station without
+    a depot (one connector)."""
+    fleet = FleetFactory()
+    depot = DepotFactory(fleet=fleet)
+    north = ChargingStationFactory(fleet=fleet, depot=depot, ocpp_identity="NORTH")
+    south = ChargingStationFactory(fleet=fleet, depot=depot, ocpp_identity="SOUTH")
+    road = ChargingStationFactory(fleet=fleet, depot=None, ocpp_identity="ROAD")
+    return type(
+        "Site",
+        (),
+        {
+            "fleet": fleet,
+            "depot": depot,
+            "north": north,
+            "south": south,
+            "road": road,
+            "north_1": ConnectorFactory(station=north, connector_id=1),
+            "north_2": ConnectorFactory(station=north, connector_id=2),
+            "south_1": ConnectorFactory(station=south, connector_id=1),
+            "road_1": ConnectorFactory(station=road, connector_id=1),
+        },
+    )
+
+
+def names(connectors) -> list[str]:
+    return [str(connector) for connector in connectors]
+
+
+class TestConnectorsPricedOnlyBy:
+    def test_the_fleets_only_tariff_prices_every_connector_alone(self, site):
+        tariff = published(site.fleet)
+
+        assert names(connector_list_priced_only_by(tariff=tariff, at=NOW)) == [
+            "NORTH#1",
+            "NORTH#2",
+            "ROAD#1",
+            "SOUTH#1",
+        ]
+
+    def test_a_more_specific_tariff_covers_its_connectors_and_the_fleets_covers_it(self, site):
+        fleet_tariff = published(site.fleet)
+        depot_tariff = published(site.fleet, depot=site.depot)
+        connector_tariff = published(site.fleet, connector=site.north_2)
+
+        assert names(connector_list_priced_only_by(tariff=fleet_tariff, at=NOW)) == ["ROAD#1"]
+        assert names(connector_list_priced_only_by(tariff=depot_tariff, at=NOW)) == []
+        assert names(connector_list_priced_only_by(tariff=connector_tariff, at=NOW)) == []
+
+    def test_a_station_tariff_alone_leaves_its_station_bare_but_not_the_others(self, site):
+        published(site.fleet, station=site.south)
+        tariff = published(site.fleet, station=site.north)
+
+        assert names(connector_list_priced_only_by(tariff=tariff, at=NOW)) == [
+            "NORTH#1",
+            "NORTH#2",
+        ]
+
+    def test_other_tariffs_that_cannot_price_now_do_not_cover(self, site):
+        tariff = published(site.fleet, depot=site.depot)
+        published(site.fleet, is_active=False)
+        published(site.fleet, valid_until=dt.datetime(2026, 3, 1, tzinfo=UTC))
+        published(site.fleet, valid_from=dt.datetime(2026, 4, 1, tzinfo=UTC))
+        TariffElementFactory(tariff=TariffFactory(fleet=site.fleet))
+        scheduled = TariffFactory(fleet=site.fleet)
+        TariffElementFactory(tariff=scheduled)
+        tariff_publish(tariff=scheduled, effective_from=dt.datetime(2026, 4, 1, tzinfo=UTC))
+        published(FleetFactory())
+
+        assert names(connector_list_priced_only_by(tariff=tariff, at=NOW)) == [
+            "NORTH#1",
+            "NORTH#2",
+            "SOUTH#1",
+        ]
+        assert list(tariff_list_in_force(fleet_id=site.fleet.pk, at=NOW)) == [tariff]
+
+    def test_a_tariff_that_prices_nothing_now_leaves_nothing_bare(self, site):
+        ended = published(site.fleet, valid_until=dt.datetime(2026, 3, 1, tzinfo=UTC))
+        inactive = published(site.fleet, is_active=False)
+
+        assert names(connector_list_priced_only_by(tariff=ended, at=NOW)) == []
+        assert names(connector_list_priced_only_by(tariff=inactive, at=NOW)) == []
+
+
+class TestUpdateCheck:
+    @pytest.mark.parametrize(
+        ("fields", "changes", "error", "field"),
+        [
+            ({}, {"currency": "USD"}, InvalidTariff, "currency"),
+            ({}, {"is_active": False}, InvalidTariff, "is_active"),
+            (
+                {},
+                {"valid_from": dt.datetime(2026, 4, 1, tzinfo=UTC)},
+                TariffChangeInPast,
+                "valid_from",
+            ),
+            (
+                {"valid_from": dt.datetime(2026, 3, 1, tzinfo=UTC)},
+                {"valid_from": dt.datetime(2026, 4, 1, tzinfo=UTC)},
+                TariffChangeInPast,
+                "valid_from",
+            ),
+            (
+                {"valid_from": dt.datetime(2026, 4, 1, tzinfo=UTC)},
+                {"valid_from": None},
+                TariffChangeInPast,
+                "valid_from",
+            ),
+            (
+                {"valid_from": dt.datetime(2026, 4, 1, tzinfo=UTC)},
+                {"valid_from": dt.datetime(2026, 3, 9, tzinfo=UTC)},
+                TariffChangeInPast,
+                "valid_from",
+            ),
+            (
+                {"valid_until": dt.datetime(2026, 3, 1, tzinfo=UTC)},
+                {"valid_until": None},
+                TariffChangeInPast,
+                "valid_until",
+            ),
+            (
+                {"valid_from": dt.datetime(2026, 5, 1, tzinfo=UTC)},
+                {"valid_until": dt.datetime(2026, 4, 1, tzinfo=UTC)},
+                InvalidTariff,
+                "valid_until",
+            ),
+            (
+                {},
+                {"valid_until": dt.datetime(2026, 4, 1)},  # noqa: DTZ001 - the naive time refused
+                NaiveDatetime,
+                "valid_until",
+            ),
+            ({}, {"parking_grace_minutes": -5}, InvalidTariff, "parking_grace_minutes"),
+            (
+                {"min_price_incl_vat": Decimal("6.00"), "min_price_excl_vat": Decimal("5.00")},
+                {"max_price_incl_vat": Decimal("5.99"), "max_price_excl_vat": Decimal("5.00")},
+                InvalidTariff,
+                "max_price_incl_vat",
+            ),
+        ],
+    )
+    def test_a_change_that_breaks_a_rule_names_its_field(self, fields, changes, error, field):
+        tariff = TariffFactory(**fields)
+
+        with pytest.raises(error) as refused:
+            tariff_update_check(tariff=tariff, changes=changes)
+
+        assert refused.value.field == field
+
+    @pytest.mark.parametrize(
+        ("fields", "changes"),
+        [
+            ({}, {"name": "Renamed", "parking_grace_minutes": 10}),
+            ({}, {"valid_until": NOW}),
+            ({"valid_until": dt.datetime(2026, 4, 1, tzinfo=UTC)}, {"valid_until": None}),
+            (
+                {"valid_from": dt.datetime(2026, 3, 1, tzinfo=UTC)},
+                {"valid_from": dt.datetime(2026, 3, 1, tzinfo=UTC)},
+            ),
+            (
+                {
+                    "min_price_excl_vat": Decimal("4.00"),
+                    "min_price_incl_vat": Decimal("5.00"),
+                    "max_price_excl_vat": Decimal("4.00"),
+                    "max_price_incl_vat": Decimal("4.50"),
+                },
+                {"name": "Only the name changes"},
+            ),
+        ],
+    )
+    def test_a_change_within_the_rules_passes(self, fields, changes):
+        tariff_update_check(tariff=TariffFactory(**fields), changes=changes)
+
+    def test_an_effective_from_before_a_scheduled_version_is_refused_for_new_prices_only(self):
+        tariff = TariffFactory()
+        TariffElementFactory(tariff=tariff)
+        tariff_publish(tariff=tariff, effective_from=dt.datetime(2026, 4, 1, tzinfo=UTC))
+
+        tariff_update_check(tariff=tariff, changes={"name": "Renamed"})
+        tariff_update_check(
+            tariff=tariff,
+            changes={"max_price_excl_vat": Decimal("9.00")},
+            effective_from=dt.datetime(2026, 4, 1, tzinfo=UTC),
+        )
+        with pytest.raises(TariffVersionScheduled) as refused:
+            tariff_update_check(tariff=tariff, changes={"max_price_excl_vat": Decimal("9.00")})
+
+        assert refused.value.message == (
+            "Version 1 of the tariff takes effect on 2026-04-01 02:00 CEST; a change can take "
+            "effect from then on."
+        )
+
+    def test_a_version_at_the_end_of_the_calendar_is_named_in_utc(self):
+        tariff = TariffFactory()
+        TariffElementFactory(tariff=tariff)
+        tariff_publish(tariff=tariff, effective_from=dt.datetime(9999, 12, 31, 23, 30, tzinfo=UTC))
+
+        with pytest.raises(TariffVersionScheduled) as refused:
+            tariff_update_check(tariff=tariff, changes={"max_price_excl_vat": Decimal("9.00")})
+
+        assert refused.value.message == (
+            "Version 1 of the tariff takes effect on 9999-12-31 23:30 UTC; a change can take "
+            "effect from then on."
+        )
+
+
+class TestUpdate:
+    def test_new_elements_saved_before_the_update_are_published_with_it(self):
+        tariff = published(FleetFactory())
+        tariff.elements.update(energy_price=Decimal("0.35"))
+
+        tariff_update(tariff=tariff, changes={})
+
+        version = tariff.versions.get(number=2)
+        assert version.effective_from == NOW
+        assert version.terms["elements"][0]["price_components"][1] == {
+            "type": "ENERGY",
+            "price": 0.35,
+            "vat": 21,
+            "step_size": 1,
+        }
+
+    def test_a_tariff_never_published_is_published_by_an_update(self):
+        tariff = TariffFactory(name="Draft")
+        TariffElementFactory(tariff=tariff)
+
+        tariff_update(tariff=tariff, changes={"name": "Depot"})
+
+        assert list(tariff.versions.values_list("number", "effective_from")) == [(1, NOW)]
+
+    def test_nothing_changed_publishes_nothing_and_saves_nothing(self):
+        tariff = published(FleetFactory(), name="Depot")
+        before = state(tariff)
+
+        tariff_update(tariff=tariff, changes={"name": "Depot", "depot": None})
+
+        assert state(tariff) == before
+
+    def test_a_refusal_by_a_model_rule_saves_nothing(self, site):
+        tariff = published(site.fleet, station=site.north)
+        before = state(tariff)
+
+        with pytest.raises(Exception, match="Choose one of depot, station or connector"):
+            tariff_update(tariff=tariff, changes={"name": "Renamed", "depot": site.depot})
+
+        assert state(tariff) == before
+
+    def test_moving_a_tariff_within_what_it_priced_alone_is_allowed(self, site):
+        tariff = published(site.fleet, depot=site.depot)
+        published(site.fleet, station=site.south)
+
+        tariff_update(tariff=tariff, changes={"depot": None, "station": site.north})
+
+        tariff.refresh_from_db()
+        assert (tariff.depot, tariff.station) == (None, site.north)
+
+    def test_moving_a_tariff_off_a_connector_it_priced_alone_is_refused(self, site):
+        tariff = published(site.fleet, depot=site.depot)
+        before = state(tariff)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_update(tariff=tariff, changes={"depot": None, "station": site.north})
+
+        assert (refused.value.field, refused.value.message) == (
+            "depot",
+            "No other tariff prices charging at SOUTH#1; give it another tariff first.",
+        )
+        assert state(tariff) == before
+
+
+class TestDeactivateAndActivate:
+    def test_deactivating_a_tariff_others_cover_switches_it_off(self, site):
+        published(site.fleet)
+        tariff = published(site.fleet, depot=site.depot)
+
+        tariff_deactivate(tariff=tariff)
+
+        tariff.refresh_from_db()
+        assert tariff.is_active is False
+        assert tariff.versions.count() == 1
+
+    def test_more_than_five_connectors_left_bare_are_named_five_and_counted(self, site):
+        for number in range(3, 6):
+            ConnectorFactory(station=site.north, connector_id=number)
+        tariff = published(site.fleet)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_deactivate(tariff=tariff)
+
+        assert refused.value.message == (
+            "No other tariff prices charging at NORTH#1, NORTH#2, NORTH#3, NORTH#4, NORTH#5 "
+            "and 2 more; give them another tariff first."
+        )
+        tariff.refresh_from_db()
+        assert tariff.is_active is True
+
+    def test_activating_lets_a_tariff_price_again(self, site):
+        tariff = published(site.fleet, is_active=False)
+
+        tariff_activate(tariff=tariff)
+
+        assert list(tariff_list_in_force(fleet_id=site.fleet.pk, at=NOW)) == [tariff]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tariffs_covering_the_same_connector_cannot_both_be_deactivated_at_once():
+    """Each alone may go, as the other still prices the connector; at once, the fleet lock
+    lets one go and refuses the other."""
+    connector = ConnectorFactory()
+    fleet = connector.station.fleet
+    first, second = published(fleet), published(fleet, connector=connector)
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def deactivate(tariff):
+        try:
+            barrier.wait(timeout=10)
+            tariff_deactivate(tariff=tariff)
+            outcomes.append("deactivated")
+        except TariffStillNeeded:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deactivate, args=(tariff,)) for tariff in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcomes) == ["deactivated", "refused"]
+    assert Tariff.objects.filter(pk__in=[first.pk, second.pk], is_active=True).count() == 1
