@@ -1,7 +1,7 @@
 """Admin of the payments app, for a fleet's finance people: billing runs started and followed
 while they work, invoices with their documents, credit notes and payments, statements per driver
-and period, cost allocations and reimbursement decisions. What billing writes is read-only here:
-every change goes through a service."""
+and period, cost allocations, and reimbursement decisions and payouts. What billing writes is
+read-only here: every change goes through a service."""
 
 import datetime as dt
 import uuid
@@ -166,10 +166,18 @@ class AppendOnlyAdmin(FleetScopedAdmin):
         no row is given): what the admin's actions and service pages require."""
         return self._allowed(request, obj, self.editing_roles)
 
-    def act_per_row(self, request: HttpRequest, queryset: QuerySet, act, done: str) -> None:
-        """Call `act` on each selected row of a fleet where the user may act, each in its own
-        transaction. A refused row changes nothing and is reported by itself."""
-        rows = list(self.editable_queryset(request, queryset))
+    def act_per_row(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        act,
+        done: str,
+        roles: frozenset[str] | None = None,
+    ) -> None:
+        """Call `act` on each selected row of a fleet where the user holds one of `roles`
+        (`editing_roles` by default), each in its own transaction. A refused row changes
+        nothing and is reported by itself."""
+        rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
         acted, refusals = 0, []
         for row in rows:
             try:
@@ -187,7 +195,7 @@ class AppendOnlyAdmin(FleetScopedAdmin):
             self.message_user(
                 request,
                 f"{skipped} {model_ngettext(self.opts, skipped)} left unchanged: your role in "
-                "their fleet only lets you view.",
+                "their fleet does not allow this.",
                 messages.WARNING,
             )
 
@@ -701,6 +709,17 @@ class CostAllocationAdmin(ReadOnlyAdmin):
         return response
 
 
+class PayoutForm(forms.Form):
+    """When the reimbursements were paid out to the drivers."""
+
+    paid_at = forms.DateTimeField(
+        label="Paid at",
+        initial=timezone.now,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="When the money left the fleet's account, in your time zone.",
+    )
+
+
 class RejectionForm(forms.Form):
     """The reason given to the drivers whose reimbursements are rejected."""
 
@@ -728,7 +747,7 @@ class ReimbursementLineInline(ReadOnlyInline):
 @admin.register(Reimbursement)
 class ReimbursementAdmin(ReadOnlyAdmin):
     """Home charging the fleet owes its drivers: approved for payout or rejected with a
-    reason, by finance, managers and admins."""
+    reason, by finance, managers and admins; the payout recorded by finance and admins."""
 
     editing_roles = REIMBURSEMENT_DECIDING_ROLES
     list_display = ["driver", "period", "energy_kwh", "amount_text", "status", "decided_at"]
@@ -737,15 +756,19 @@ class ReimbursementAdmin(ReadOnlyAdmin):
     search_fields = ["driver__employee_number", "driver__last_name", "driver__first_name"]
     date_hierarchy = "period_start"
     inlines = [ReimbursementLineInline]
-    actions = ["approve", "reject"]
+    actions = ["approve", "reject", "mark_paid"]
     fieldsets = [
         (None, {"fields": ["fleet", "driver", "billing_run", "period", "status"]}),
         ("Amounts", {"fields": ["energy_kwh", "amount_text"]}),
-        ("Decision", {"fields": ["decided_by", "decided_at", "decision_note", "paid_at"]}),
+        ("Decision", {"fields": ["decided_by", "decided_at", "decision_note"]}),
+        ("Payout", {"fields": ["paid_at", "paid_by"]}),
     ]
 
     def has_decide_permission(self, request: HttpRequest, obj=None) -> bool:
         return self.may_act(request, obj)
+
+    def has_pay_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._allowed(request, obj, FINANCE_ROLES)
 
     @admin.display(description="period", ordering="period_start")
     def period(self, reimbursement: Reimbursement) -> str:
@@ -789,6 +812,33 @@ class ReimbursementAdmin(ReadOnlyAdmin):
             "opts": self.opts,
         }
         return TemplateResponse(request, "admin/payments/reimbursement/reject.html", context)
+
+    @admin.action(description="Mark selected reimbursements paid…", permissions=["pay"])
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks when they were paid on a confirmation page first; records it once it is sent,
+        for the reimbursements of fleets where the user does finance."""
+        form = PayoutForm(request.POST if "post" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            paid_at = form.cleaned_data["paid_at"]
+            self.act_per_row(
+                request,
+                queryset,
+                lambda reimbursement: services.reimbursement_mark_paid(
+                    reimbursement=reimbursement, paid_at=paid_at, paid_by=request.user
+                ),
+                "marked paid",
+                roles=FINANCE_ROLES,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Mark reimbursements paid",
+            "form": form,
+            "reimbursements": queryset.select_related("driver", "billing_run"),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/payments/reimbursement/mark_paid.html", context)
 
 
 @admin.register(Statement)

@@ -31,7 +31,10 @@ class PaymentInvalid(DomainError):
     code = "payments.payment_invalid"
 
 
-class IdempotencyKeyReused(Conflict):
+class IdempotencyKeyReused(DomainError):
+    """The key names a payment with other details: the request is refused as unprocessable
+    (422 on the API), like any Idempotency-Key sent again with another body."""
+
     code = "payments.idempotency_key_reused"
 
 
@@ -41,3 +44,11 @@ class ReimbursementNotPending(Conflict):
 
 class ReimbursementInvalid(DomainError):
     code = "payments.reimbursement_invalid"
+
+
+class ReimbursementNotApproved(Conflict):
+    code = "payments.reimbursement_not_approved"
+
+
+class ReimbursementAlreadyPaid(Conflict):
+    code = "payments.reimbursement_already_paid"

@@ -484,10 +484,26 @@ class Reimbursement(TimeStampedModel):
     decided_at = models.DateTimeField(null=True, blank=True, editable=False)
     decision_note = models.TextField(blank=True, default="")
     paid_at = models.DateTimeField(null=True, blank=True, editable=False)
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+        help_text="Who recorded the payout; empty when a fleet API key did.",
+    )
 
     class Meta:
         ordering = ["-period_start", "driver"]
         constraints = [
+            models.CheckConstraint(
+                condition=Q(status=ReimbursementStatus.PAID, paid_at__isnull=False)
+                | (~Q(status=ReimbursementStatus.PAID) & Q(paid_at__isnull=True)),
+                name="reimbursement_paid_has_paid_at",
+                violation_error_code="reimbursement_paid_has_paid_at",
+                violation_error_message="A paid reimbursement has its payout time; no other does.",
+            ),
             models.UniqueConstraint(
                 fields=["billing_run", "driver"],
                 name="reimbursement_one_per_driver_per_run",

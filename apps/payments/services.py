@@ -1,5 +1,5 @@
 """Writes of the payments app: billing runs (planned, advanced unit by unit, finalised), invoice
-and credit note issue with gapless numbers, payments, reimbursement decisions."""
+and credit note issue with gapless numbers, payments, reimbursement decisions and payouts."""
 
 import datetime as dt
 import functools
@@ -38,7 +38,9 @@ from apps.payments.exceptions import (
     PaymentInvalid,
     PeriodInvalid,
     PeriodNotEnded,
+    ReimbursementAlreadyPaid,
     ReimbursementInvalid,
+    ReimbursementNotApproved,
     ReimbursementNotPending,
 )
 from apps.payments.models import (
@@ -64,7 +66,7 @@ from apps.payments.periods import (
 from apps.payments.selectors import billable_session_list, invoice_balance
 from apps.payments.totals import credit_note_totals, document_totals, line_amounts
 from voltop.core.money import currency_minor_unit, round_money
-from voltop.core.timeutils import require_aware
+from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
 
@@ -900,6 +902,63 @@ def reimbursement_decide(
     logger.info(
         "payments.reimbursement_decided",
         extra={"reimbursement_id": reimbursement.pk, "status": reimbursement.status},
+    )
+    return reimbursement
+
+
+@transaction.atomic
+def reimbursement_mark_paid(
+    *,
+    reimbursement: Reimbursement,
+    paid_at: dt.datetime,
+    paid_by=None,
+    now: dt.datetime | None = None,
+) -> Reimbursement:
+    """Record that an approved reimbursement was paid out to the driver at `paid_at`, by
+    `paid_by` (None for a fleet API key). The row is locked, so two payouts recorded at once
+    make one.
+
+    Recording the payout again with the same moment returns it unchanged (a client may send
+    it twice); another moment is refused, since the driver was paid once. A pending or
+    rejected reimbursement is not paid; nor is one paid in the future or before its approval.
+    """
+    require_aware(paid_at, field="paid_at")
+    now = now or timezone.now()
+    reimbursement = (
+        Reimbursement.objects.select_for_update(of=("self",))
+        .select_related("fleet")
+        .get(pk=reimbursement.pk)
+    )
+    zone = reimbursement.fleet.zone
+    if reimbursement.status == ReimbursementStatus.PAID:
+        if reimbursement.paid_at == paid_at:
+            return reimbursement
+        raise ReimbursementAlreadyPaid(
+            f"The reimbursement was paid on {local_time_text(reimbursement.paid_at, zone)}; "
+            "a payout is recorded once.",
+            field="paid_at",
+        )
+    if reimbursement.status != ReimbursementStatus.APPROVED:
+        raise ReimbursementNotApproved(
+            f"The reimbursement is {reimbursement.get_status_display().lower()}, not approved; "
+            "only an approved reimbursement is paid.",
+            field="status",
+        )
+    if paid_at > now + CLOCK_SKEW:
+        raise ReimbursementInvalid("A payout cannot lie in the future.", field="paid_at")
+    if reimbursement.decided_at is not None and paid_at < reimbursement.decided_at:
+        raise ReimbursementInvalid(
+            f"The reimbursement was approved on "
+            f"{local_time_text(reimbursement.decided_at, zone)}; it cannot be paid before.",
+            field="paid_at",
+        )
+    reimbursement.status = ReimbursementStatus.PAID
+    reimbursement.paid_at = paid_at
+    reimbursement.paid_by = paid_by
+    reimbursement.save(update_fields=["status", "paid_at", "paid_by", "updated_at"])
+    logger.info(
+        "payments.reimbursement_paid",
+        extra={"reimbursement_id": reimbursement.pk, "amount": str(reimbursement.amount)},
     )
     return reimbursement
 

@@ -1,6 +1,6 @@
 """The fleet's billing endpoints under /api/v1/fleet/: billing runs, invoices (issue, PDF),
-credit notes, reimbursements (approve, reject), payments with their Idempotency-Key, and cost
-allocations; billed through the real billing run; who may do what."""
+credit notes, reimbursements (approve, reject, mark paid), payments with their Idempotency-Key,
+and cost allocations; billed through the real billing run; who may do what."""
 
 import datetime as dt
 from dataclasses import dataclass
@@ -26,6 +26,7 @@ from apps.payments.models import (
     Reimbursement,
     Statement,
 )
+from apps.payments.services import reimbursement_decide
 from tests.payments.builders import priced_session_create
 
 pytestmark = pytest.mark.django_db
@@ -739,6 +740,232 @@ class TestReimbursements:
         assert january.reimbursement.status == ReimbursementStatus.PENDING
 
 
+def reimbursement_row(reimbursement: Reimbursement) -> dict:
+    """Everything marking a reimbursement paid might change, its updated_at included."""
+    return Reimbursement.objects.values().get(pk=reimbursement.pk)
+
+
+APPROVED_AT = dt.datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def approved(january) -> Reimbursement:
+    """Driver A's January reimbursement of 2.53, approved on 2 February 2026 at 09:00 UTC."""
+    return reimbursement_decide(
+        reimbursement=january.reimbursement, approve=True, decided_by=None, now=APPROVED_AT
+    )
+
+
+class TestReimbursementMarkPaid:
+    @pytest.fixture(autouse=True)
+    def _later(self, time_machine):
+        time_machine.move_to(LATER, tick=False)
+
+    @pytest.mark.parametrize("role", [ADMIN, FINANCE])
+    def test_finance_records_the_payout_of_an_approved_reimbursement(
+        self, member_client, fleet, driver_a, approved, role
+    ):
+        client = member_client(role, fleet)
+
+        response = client.post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-25T10:00:00+01:00"},
+            format="json",
+        )
+
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert (body["status"], body["paid_at"], body["amount"], body["currency"]) == (
+            "paid",
+            "2026-02-25T09:00:00Z",
+            "2.53",
+            "EUR",
+        )
+        assert body["decided_at"] == "2026-02-02T09:00:00Z"
+        approved.refresh_from_db()
+        assert (approved.status, approved.paid_at, approved.paid_by, approved.amount) == (
+            ReimbursementStatus.PAID,
+            dt.datetime(2026, 2, 25, 9, 0, tzinfo=UTC),
+            client.user,
+            Decimal("2.53"),
+        )
+
+    def test_the_driver_sees_the_payout(self, member_client, driver_a_client, fleet, approved):
+        member_client(FINANCE, fleet).post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-25T09:00:00Z"},
+            format="json",
+        )
+
+        response = driver_a_client.get(f"/api/v1/me/reimbursements/{approved.pk}/")
+
+        assert (response.json()["status"], response.json()["paid_at"]) == (
+            "paid",
+            "2026-02-25T09:00:00Z",
+        )
+
+    def test_a_finance_api_key_records_it_without_a_person(self, api_key_client, fleet, approved):
+        response = api_key_client(FINANCE, fleet).post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-25T09:00:00Z"},
+            format="json",
+        )
+
+        assert response.status_code == 200
+        approved.refresh_from_db()
+        assert (approved.status, approved.paid_by) == (ReimbursementStatus.PAID, None)
+
+    def test_the_same_moment_again_changes_nothing(self, member_client, fleet, approved):
+        client = member_client(FINANCE, fleet)
+        first = client.post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-25T09:00:00Z"},
+            format="json",
+        )
+        after_first = reimbursement_row(approved)
+
+        again = client.post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-25T10:00:00+01:00"},
+            format="json",
+        )
+
+        assert (first.status_code, again.status_code) == (200, 200)
+        assert again.json() == first.json()
+        assert reimbursement_row(approved) == after_first
+
+    def test_another_moment_is_refused_with_409_and_changes_nothing(
+        self, member_client, fleet, approved
+    ):
+        client = member_client(FINANCE, fleet)
+        client.post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-25T09:00:00Z"},
+            format="json",
+        )
+        after_first = reimbursement_row(approved)
+
+        response = client.post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {"paid_at": "2026-02-26T09:00:00Z"},
+            format="json",
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("payments.reimbursement_already_paid", "paid_at")]
+        assert response.json()["errors"][0]["detail"] == (
+            "The reimbursement was paid on 2026-02-25 10:00 CET; a payout is recorded once."
+        )
+        assert reimbursement_row(approved) == after_first
+
+    @pytest.mark.parametrize("decision", ["pending", "rejected"])
+    def test_a_reimbursement_not_approved_is_refused_with_409(
+        self, member_client, fleet, january, decision
+    ):
+        reimbursement = january.reimbursement
+        if decision == "rejected":
+            reimbursement_decide(
+                reimbursement=reimbursement, approve=False, decided_by=None, note="No charger"
+            )
+        before = reimbursement_row(reimbursement)
+
+        response = member_client(FINANCE, fleet).post(
+            url(REIMBURSEMENTS, reimbursement, "mark-paid"),
+            {"paid_at": "2026-02-25T09:00:00Z"},
+            format="json",
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("payments.reimbursement_not_approved", "status")]
+        assert reimbursement_row(reimbursement) == before
+
+    @pytest.mark.parametrize(
+        ("body", "status", "error"),
+        [
+            (
+                {"paid_at": "2026-03-01T09:06:00Z"},
+                422,
+                ("payments.reimbursement_invalid", "paid_at"),
+            ),
+            (
+                {"paid_at": "2026-02-02T08:59:00Z"},
+                422,
+                ("payments.reimbursement_invalid", "paid_at"),
+            ),
+            ({}, 400, ("required", "paid_at")),
+            ({"paid_at": "2026-02-25T09:00:00"}, 400, ("naive", "paid_at")),
+            ({"paid_at": "yesterday"}, 400, ("invalid", "paid_at")),
+        ],
+    )
+    def test_a_moment_that_breaks_a_rule_is_refused_and_changes_nothing(
+        self, member_client, fleet, approved, body, status, error
+    ):
+        before = reimbursement_row(approved)
+
+        response = member_client(FINANCE, fleet).post(
+            url(REIMBURSEMENTS, approved, "mark-paid"), body, format="json"
+        )
+
+        assert response.status_code == status
+        assert errors_of(response) == [error]
+        assert reimbursement_row(approved) == before
+
+    def test_amounts_and_status_sent_are_refused_by_name_and_nothing_changes(
+        self, member_client, fleet, approved
+    ):
+        before = reimbursement_row(approved)
+
+        response = member_client(ADMIN, fleet).post(
+            url(REIMBURSEMENTS, approved, "mark-paid"),
+            {
+                "paid_at": "2026-02-25T09:00:00Z",
+                "amount": "999.00",
+                "status": "approved",
+                "paid_by": 1,
+                "fleet": 1,
+            },
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert errors_of(response) == [
+            ("not_settable", "amount"),
+            ("not_settable", "fleet"),
+            ("not_settable", "paid_by"),
+            ("not_settable", "status"),
+        ]
+        assert reimbursement_row(approved) == before
+
+    @pytest.mark.parametrize("role", [MANAGER, VIEWER])
+    def test_managers_and_viewers_cannot_record_a_payout(
+        self, member_client, api_key_client, fleet, approved, role
+    ):
+        before = reimbursement_row(approved)
+        body = {"paid_at": "2026-02-25T09:00:00Z"}
+
+        member = member_client(role, fleet).post(
+            url(REIMBURSEMENTS, approved, "mark-paid"), body, format="json"
+        )
+        api_key = api_key_client(role, fleet).post(
+            url(REIMBURSEMENTS, approved, "mark-paid"), body, format="json"
+        )
+
+        assert (member.status_code, api_key.status_code) == (403, 403)
+        assert reimbursement_row(approved) == before
+
+    def test_another_fleets_finance_finds_nothing_and_a_driver_is_forbidden(
+        self, member_client, driver_a_client, anonymous_client, other_fleet, approved
+    ):
+        before = reimbursement_row(approved)
+        body = {"paid_at": "2026-02-25T09:00:00Z"}
+        mark_paid = url(REIMBURSEMENTS, approved, "mark-paid")
+
+        assert member_client(FINANCE, other_fleet).post(mark_paid, body).status_code == 404
+        assert driver_a_client.post(mark_paid, body).status_code == 403
+        assert anonymous_client.post(mark_paid, body).status_code == 401
+        assert reimbursement_row(approved) == before
+
+
 # Payments -----------------------------------------------------------------------------------
 
 
@@ -832,6 +1059,27 @@ class TestPaymentRecord:
         assert (first.status_code, again.status_code) == (201, 201)
         assert again.json()["id"] == first.json()["id"]
         assert Payment.objects.count() == 1
+
+    def test_another_members_key_with_another_body_is_refused_with_422_and_changes_nothing(
+        self, member_client, api_key_client, fleet, january
+    ):
+        member_client(FINANCE, fleet).post(
+            PAYMENTS,
+            payment_body(january.invoice, "5.00"),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="p-6",
+        )
+
+        response = api_key_client(FINANCE, fleet).post(
+            PAYMENTS,
+            payment_body(january.invoice, "6.00"),
+            format="json",
+            HTTP_IDEMPOTENCY_KEY="p-6",
+        )
+
+        assert response.status_code == 422
+        assert errors_of(response) == [("payments.idempotency_key_reused", "idempotency_key")]
+        assert list(Payment.objects.values_list("amount", flat=True)) == [Decimal("5.00")]
 
     def test_the_same_key_with_another_body_is_refused_with_422_and_changes_nothing(
         self, member_client, fleet, january
@@ -1020,3 +1268,60 @@ class TestCostAllocations:
 
         assert response.status_code == 405
         assert CostAllocation.objects.count() == 1
+
+    def test_detail_shows_one_allocation_in_a_fixed_number_of_queries(
+        self, member_client, fleet, driver_a, cost_center, january, django_assert_num_queries
+    ):
+        allocation = CostAllocation.objects.get(session_id=january.business_session_id)
+        client = member_client(VIEWER, fleet)
+
+        # The login, the caller's roles, the allocation with its cost center.
+        with django_assert_num_queries(3):
+            response = client.get(url(ALLOCATIONS, allocation))
+
+        assert response.status_code == 200
+        assert response.json() == {
+            "id": allocation.pk,
+            "billing_run": january.run.pk,
+            "cost_center": cost_center.pk,
+            "cost_center_code": "CC-100",
+            "session": january.business_session_id,
+            "driver": driver_a.pk,
+            "period_start": JANUARY_START,
+            "period_end": JANUARY_END,
+            "currency": "EUR",
+            "amount": "4.00",
+            "vat": "0.84",
+        }
+
+    def test_a_finance_api_key_reads_the_detail(self, api_key_client, fleet, january):
+        allocation = CostAllocation.objects.get(session_id=january.business_session_id)
+
+        response = api_key_client(FINANCE, fleet).get(url(ALLOCATIONS, allocation))
+
+        assert (response.status_code, response.json()["amount"]) == (200, "4.00")
+
+    def test_another_fleets_allocation_is_not_found_and_a_driver_is_forbidden(
+        self, member_client, driver_a_client, anonymous_client, other_fleet, january
+    ):
+        allocation = CostAllocation.objects.get(session_id=january.business_session_id)
+
+        assert member_client(ADMIN, other_fleet).get(url(ALLOCATIONS, allocation)).status_code == (
+            404
+        )
+        assert driver_a_client.get(url(ALLOCATIONS, allocation)).status_code == 403
+        assert anonymous_client.get(url(ALLOCATIONS, allocation)).status_code == 401
+
+    @pytest.mark.parametrize("method", ["put", "patch", "delete"])
+    def test_an_allocation_is_never_changed_through_the_api(
+        self, member_client, fleet, january, method
+    ):
+        allocation = CostAllocation.objects.get(session_id=january.business_session_id)
+        before = CostAllocation.objects.values().get(pk=allocation.pk)
+
+        response = getattr(member_client(ADMIN, fleet), method)(
+            url(ALLOCATIONS, allocation), {"amount": "0.00"}, format="json"
+        )
+
+        assert response.status_code == 405
+        assert CostAllocation.objects.values().get(pk=allocation.pk) == before

@@ -1,5 +1,6 @@
 """Admin of the payments app, for a fleet's finance people: starting and following billing runs,
-invoices with their HTML and PDF, credit notes, payments, reimbursement decisions, statements
+invoices with their HTML and PDF, credit notes, payments, reimbursement decisions and payouts,
+statements
 and cost allocations; who may do what, and that no page shows another fleet's rows."""
 
 import datetime as dt
@@ -1041,10 +1042,153 @@ def test_a_decision_leaves_the_reimbursements_of_a_fleet_the_user_only_views(
 
     assert messages_of(response) == [
         "2 reimbursements approved.",
-        "1 reimbursement left unchanged: your role in their fleet only lets you view.",
+        "1 reimbursement left unchanged: your role in their fleet does not allow this.",
     ]
     other.refresh_from_db()
     assert other.status == ReimbursementStatus.PENDING
+
+
+def approve_all(reimbursements) -> None:
+    for reimbursement in reimbursements:
+        services.reimbursement_decide(
+            reimbursement=reimbursement, approve=True, decided_by=None, now=utc(2026, 11, 2, 9)
+        )
+
+
+def test_marking_paid_asks_when_on_a_confirmation_page_and_changes_nothing_yet(
+    client, fleet, two_reimbursements
+):
+    approve_all(two_reimbursements)
+    login(client, (fleet, FINANCE))
+
+    response = action(client, REIMBURSEMENT_LIST, "mark_paid", two_reimbursements)
+
+    assert response.status_code == 200
+    assert response.templates[0].name == "admin/payments/reimbursement/mark_paid.html"
+    assert response.context["form"].is_bound is False
+    assert set(Reimbursement.objects.values_list("status", flat=True)) == {
+        ReimbursementStatus.APPROVED
+    }
+
+
+@pytest.mark.parametrize("role", [FINANCE, ADMIN])
+def test_marking_paid_records_the_payout_in_the_users_time_zone(
+    client, fleet, two_reimbursements, role
+):
+    approve_all(two_reimbursements)
+    user = login(client, (fleet, role))
+
+    response = action(
+        client,
+        REIMBURSEMENT_LIST,
+        "mark_paid",
+        two_reimbursements,
+        post="yes",
+        paid_at="2026-11-20T10:30",
+    )
+
+    assert response.status_code == 302
+    assert messages_of(response) == ["2 reimbursements marked paid."]
+    assert set(Reimbursement.objects.values_list("status", "paid_at", "paid_by", "amount")) == {
+        (ReimbursementStatus.PAID, utc(2026, 11, 20, 9, 30), user.pk, D("5.00"))
+    }
+    page = client.get(
+        reverse("admin:payments_reimbursement_change", args=[two_reimbursements[0].pk])
+    )
+    assert page.status_code == 200
+    (payout,) = (fieldset for fieldset in page.context["adminform"] if fieldset.name == "Payout")
+    assert [field for line in payout for field in line.fields] == ["paid_at", "paid_by"]
+
+
+def test_marking_paid_reports_a_reimbursement_not_approved_by_itself(
+    client, fleet, two_reimbursements
+):
+    pending, approved = two_reimbursements
+    approve_all([approved])
+    pending_before = Reimbursement.objects.values().get(pk=pending.pk)
+    login(client, (fleet, FINANCE))
+
+    response = action(
+        client,
+        REIMBURSEMENT_LIST,
+        "mark_paid",
+        two_reimbursements,
+        post="yes",
+        paid_at="2026-11-20T10:30",
+    )
+
+    assert messages_of(response) == [
+        "1 reimbursement marked paid.",
+        f"Reimbursement {pending.pk}: 5.00 EUR: The reimbursement is waiting for approval, "
+        "not approved; only an approved reimbursement is paid.",
+    ]
+    assert Reimbursement.objects.values().get(pk=pending.pk) == pending_before
+    approved.refresh_from_db()
+    assert approved.status == ReimbursementStatus.PAID
+
+
+def test_marking_paid_without_a_moment_asks_again_and_changes_nothing(
+    client, fleet, two_reimbursements
+):
+    approve_all(two_reimbursements)
+    login(client, (fleet, FINANCE))
+
+    response = action(
+        client, REIMBURSEMENT_LIST, "mark_paid", two_reimbursements, post="yes", paid_at=""
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"paid_at": ["This field is required."]}
+    assert set(Reimbursement.objects.values_list("status", flat=True)) == {
+        ReimbursementStatus.APPROVED
+    }
+
+
+@pytest.mark.parametrize(
+    ("role", "answer"),
+    [(MANAGER, (302, ["No action selected."])), (VIEWER, (200, []))],
+)
+def test_managers_and_viewers_are_not_offered_the_payout_and_their_post_changes_nothing(
+    client, fleet, two_reimbursements, role, answer
+):
+    approve_all(two_reimbursements)
+    login(client, (fleet, role))
+
+    response = action(
+        client,
+        REIMBURSEMENT_LIST,
+        "mark_paid",
+        two_reimbursements,
+        post="yes",
+        paid_at="2026-11-20T10:30",
+    )
+
+    assert "mark_paid" not in offered_actions(client, Reimbursement)
+    assert (response.status_code, messages_of(response)) == answer
+    assert set(Reimbursement.objects.values_list("status", flat=True)) == {
+        ReimbursementStatus.APPROVED
+    }
+
+
+def test_marking_paid_leaves_a_fleet_where_the_user_only_manages(
+    client, fleet, other_fleet, two_reimbursements, other_billed
+):
+    other = Reimbursement.objects.get(fleet=other_fleet)
+    approve_all([*two_reimbursements, other])
+    login(client, (fleet, FINANCE), (other_fleet, MANAGER))
+
+    response = action(
+        client,
+        REIMBURSEMENT_LIST,
+        "mark_paid",
+        [*two_reimbursements, other],
+        post="yes",
+        paid_at="2026-11-20T10:30",
+    )
+
+    assert messages_of(response)[0] == "2 reimbursements marked paid."
+    other.refresh_from_db()
+    assert other.status == ReimbursementStatus.APPROVED
 
 
 # -- statements and cost allocations -----------------------------------------------------------

@@ -1,5 +1,5 @@
 """After billing: issuing drafts, credit notes, payments with idempotency keys, reimbursement
-decisions, and issued documents that never change."""
+decisions and payouts, and issued documents that never change."""
 
 import datetime as dt
 import threading
@@ -22,10 +22,19 @@ from apps.payments.exceptions import (
     InvoiceNotDraft,
     InvoiceNotIssued,
     PaymentInvalid,
+    ReimbursementAlreadyPaid,
     ReimbursementInvalid,
+    ReimbursementNotApproved,
     ReimbursementNotPending,
 )
-from apps.payments.models import CreditNote, DocumentCounter, Invoice, InvoiceLine, Payment
+from apps.payments.models import (
+    CreditNote,
+    DocumentCounter,
+    Invoice,
+    InvoiceLine,
+    Payment,
+    Reimbursement,
+)
 from apps.payments.selectors import invoice_balance
 from tests.factories import DriverFactory, FleetFactory, UserFactory
 from tests.payments.builders import priced_session_create
@@ -492,3 +501,166 @@ class TestReimbursements:
             ReimbursementStatus.REJECTED,
             "No meter photo",
         )
+
+
+APPROVED_AT = utc(2026, 11, 2, 9)
+PAID_AT = utc(2026, 11, 20, 9, 30)
+NOW = utc(2026, 11, 22, 12)
+
+
+def home_reimbursement(driver, run_billing) -> Reimbursement:
+    """October's home charging of `driver`, 20 kWh at 0.25 per kWh: 5.00, pending."""
+    priced_session_create(
+        driver=driver,
+        location_kind=LocationKind.HOME,
+        purpose=SessionPurpose.BUSINESS,
+        started_at=utc(2026, 10, 3, 18),
+        price_excl_vat=D("5.00"),
+    )
+    run_billing(driver.fleet, "2026-10")
+    return driver.reimbursements.get()
+
+
+class TestReimbursementPayout:
+    @pytest.fixture
+    def approved(self, driver, run_billing) -> Reimbursement:
+        return services.reimbursement_decide(
+            reimbursement=home_reimbursement(driver, run_billing),
+            approve=True,
+            decided_by=UserFactory(),
+            now=APPROVED_AT,
+        )
+
+    def row(self, reimbursement: Reimbursement) -> dict:
+        return Reimbursement.objects.values().get(pk=reimbursement.pk)
+
+    def test_an_approved_reimbursement_is_marked_paid_by_whom_and_when(self, approved):
+        finance = UserFactory()
+
+        paid = services.reimbursement_mark_paid(
+            reimbursement=approved, paid_at=PAID_AT, paid_by=finance, now=NOW
+        )
+
+        paid.refresh_from_db()
+        assert (paid.status, paid.paid_at, paid.paid_by, paid.amount) == (
+            ReimbursementStatus.PAID,
+            PAID_AT,
+            finance,
+            D("5.00"),
+        )
+
+    def test_the_same_moment_again_returns_it_unchanged(self, approved):
+        services.reimbursement_mark_paid(reimbursement=approved, paid_at=PAID_AT, now=NOW)
+        before = self.row(approved)
+
+        again = services.reimbursement_mark_paid(
+            reimbursement=approved, paid_at=PAID_AT, paid_by=UserFactory(), now=NOW
+        )
+
+        assert (again.status, again.paid_at, again.paid_by) == (
+            ReimbursementStatus.PAID,
+            PAID_AT,
+            None,
+        )
+        assert self.row(approved) == before
+
+    def test_another_moment_is_refused_as_paid_already(self, approved):
+        services.reimbursement_mark_paid(reimbursement=approved, paid_at=PAID_AT, now=NOW)
+        before = self.row(approved)
+
+        with pytest.raises(ReimbursementAlreadyPaid) as refused:
+            services.reimbursement_mark_paid(
+                reimbursement=approved, paid_at=PAID_AT + dt.timedelta(seconds=1), now=NOW
+            )
+
+        assert (refused.value.field, refused.value.message) == (
+            "paid_at",
+            "The reimbursement was paid on 2026-11-20 10:30 CET; a payout is recorded once.",
+        )
+        assert self.row(approved) == before
+
+    @pytest.mark.parametrize("approve", [None, False])
+    def test_a_pending_or_rejected_reimbursement_is_not_paid(self, driver, run_billing, approve):
+        reimbursement = home_reimbursement(driver, run_billing)
+        if approve is not None:
+            services.reimbursement_decide(
+                reimbursement=reimbursement, approve=approve, decided_by=None, note="No"
+            )
+        before = self.row(reimbursement)
+
+        with pytest.raises(ReimbursementNotApproved) as refused:
+            services.reimbursement_mark_paid(reimbursement=reimbursement, paid_at=PAID_AT, now=NOW)
+
+        assert refused.value.field == "status"
+        assert self.row(reimbursement) == before
+
+    @pytest.mark.parametrize(
+        ("paid_at", "error"),
+        [
+            (NOW + dt.timedelta(minutes=5, seconds=1), ReimbursementInvalid),
+            (APPROVED_AT - dt.timedelta(seconds=1), ReimbursementInvalid),
+            (dt.datetime(2026, 11, 20, 9, 30), NaiveDatetime),  # noqa: DTZ001 - refused as naive
+        ],
+    )
+    def test_a_payout_in_the_future_before_the_approval_or_naive_is_refused(
+        self, approved, paid_at, error
+    ):
+        before = self.row(approved)
+
+        with pytest.raises(error) as refused:
+            services.reimbursement_mark_paid(reimbursement=approved, paid_at=paid_at, now=NOW)
+
+        assert refused.value.field == "paid_at"
+        assert self.row(approved) == before
+
+    def test_a_payout_within_the_clock_skew_and_at_the_approval_is_taken(self, driver, run_billing):
+        reimbursement = services.reimbursement_decide(
+            reimbursement=home_reimbursement(driver, run_billing),
+            approve=True,
+            decided_by=None,
+            now=APPROVED_AT,
+        )
+
+        services.reimbursement_mark_paid(reimbursement=reimbursement, paid_at=APPROVED_AT, now=NOW)
+
+        reimbursement.refresh_from_db()
+        assert reimbursement.paid_at == APPROVED_AT
+
+    def test_the_database_refuses_a_paid_reimbursement_without_its_payout_time(self, approved):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            Reimbursement.objects.filter(pk=approved.pk).update(status=ReimbursementStatus.PAID)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_payouts_recorded_at_once_with_two_moments_record_one(driver, run_billing):
+    reimbursement = services.reimbursement_decide(
+        reimbursement=home_reimbursement(driver, run_billing),
+        approve=True,
+        decided_by=None,
+        now=APPROVED_AT,
+    )
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def mark_paid(paid_at):
+        try:
+            barrier.wait(timeout=10)
+            services.reimbursement_mark_paid(reimbursement=reimbursement, paid_at=paid_at, now=NOW)
+            outcomes.append(("paid", paid_at))
+        except ReimbursementAlreadyPaid:
+            outcomes.append(("refused", paid_at))
+        finally:
+            connection.close()
+
+    moments = (PAID_AT, PAID_AT + dt.timedelta(hours=1))
+    threads = [threading.Thread(target=mark_paid, args=(moment,)) for moment in moments]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(outcome for outcome, _ in outcomes) == ["paid", "refused"]
+    (paid_at,) = (moment for outcome, moment in outcomes if outcome == "paid")
+    reimbursement.refresh_from_db()
+    assert (reimbursement.status, reimbursement.paid_at) == (ReimbursementStatus.PAID, paid_at)

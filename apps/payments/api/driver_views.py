@@ -5,7 +5,6 @@ a completed billing run made final: another driver's row is not found."""
 import django_filters
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
@@ -31,7 +30,7 @@ from apps.payments.selectors import (
     reimbursement_list_for_driver,
     statement_list_for_driver,
 )
-from voltop.core.api.filters import UtcIsoDateTimeFromToRangeFilter
+from voltop.core.api.filters import QueryFilterBackend, UtcIsoDateTimeFromToRangeFilter
 from voltop.core.api.pagination import NewestFirstCursorPagination
 
 
@@ -88,7 +87,7 @@ class InvoiceListView(DriverReadView, generics.ListAPIView):
     serializer_class = InvoiceSerializer
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-period_start", "-id")
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = InvoiceFilter
     queryset = Invoice.objects.none()  # names the model to the schema; get_queryset scopes it
 

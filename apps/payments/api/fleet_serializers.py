@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from apps.charging.api.fleet_serializers import SessionDriverSerializer
 from apps.charging.api.serializers import AwareDateTimeField
-from apps.fleets.api.fleet_serializers import FleetScopedRelatedField
+from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
 from apps.fleets.models import Fleet
 from apps.payments.api.driver_serializers import (
     InvoiceDetailSerializer,
@@ -153,6 +153,14 @@ class ReimbursementApproveSerializer(serializers.Serializer):
 class ReimbursementRejectSerializer(serializers.Serializer):
     note = serializers.CharField(
         help_text="Why the reimbursement is rejected; the driver reads it."
+    )
+
+
+class ReimbursementMarkPaidSerializer(RefusesUnsettableFields, serializers.Serializer):
+    """When the payout reached the driver; anything else sent (amount, status, …) is refused."""
+
+    paid_at = AwareDateTimeField(
+        help_text="When the driver was paid: not in the future, not before the approval."
     )
 
 

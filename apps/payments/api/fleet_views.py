@@ -1,13 +1,12 @@
 """The fleet's billing endpoints under /api/v1/fleet/: billing runs and their progress, invoices
-(with their PDF, and issuing drafts), credit notes, reimbursements and their approval, payments
-received, and cost allocations.
+(with their PDF, and issuing drafts), credit notes, reimbursements with their approval and
+payout, payments received, and cost allocations.
 
-Every member reads; admins and finance run billing, issue documents, record payments and decide
-reimbursements. Rows of other fleets are not found."""
+Every member reads; admins and finance run billing, issue documents, record payments, decide
+reimbursements and record their payout. Rows of other fleets are not found."""
 
 from django.db.models import Prefetch
 from django.http import HttpResponse
-from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, status
@@ -35,6 +34,7 @@ from apps.payments.api.fleet_serializers import (
     FleetReimbursementSerializer,
     PaymentRecordSerializer,
     ReimbursementApproveSerializer,
+    ReimbursementMarkPaidSerializer,
     ReimbursementRejectSerializer,
 )
 from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
@@ -55,7 +55,9 @@ from apps.payments.services import (
     invoice_issue,
     payment_record,
     reimbursement_decide,
+    reimbursement_mark_paid,
 )
+from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
@@ -95,7 +97,7 @@ class BillingRunViewSet(
 
     queryset = BillingRun.objects.order_by("-period_start", "-id")
     serializer_class = BillingRunSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_fields = ["status"]
     action_roles = {"create": FINANCE_ROLES, "resume": FINANCE_ROLES}
 
@@ -138,7 +140,7 @@ class InvoiceViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
     queryset = Invoice.objects.select_related("driver")
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-period_start", "-id")
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = FleetInvoiceFilterSet
     action_roles = {"issue": FINANCE_ROLES}
 
@@ -189,7 +191,7 @@ class CreditNoteViewSet(
 
     queryset = CreditNote.objects.select_related("invoice").prefetch_related("lines")
     serializer_class = CreditNoteSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_fields = ["invoice"]
     action_roles = {"create": FINANCE_ROLES}
 
@@ -222,12 +224,12 @@ class CreditNoteViewSet(
 
 class ReimbursementViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
     """What the fleet owes its drivers for business charging at home, newest period first;
-    admins and finance approve them for payout or reject them."""
+    admins and finance approve them for payout or reject them, and record the payout."""
 
     queryset = Reimbursement.objects.select_related("driver").order_by("-period_start", "-id")
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = FleetReimbursementFilterSet
-    action_roles = {"approve": FINANCE_ROLES, "reject": FINANCE_ROLES}
+    action_roles = {"approve": FINANCE_ROLES, "reject": FINANCE_ROLES, "mark_paid": FINANCE_ROLES}
 
     def get_queryset(self):
         reimbursements = super().get_queryset()
@@ -246,22 +248,25 @@ class ReimbursementViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.Ret
     def _decided(self, reimbursement: Reimbursement) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=reimbursement.pk)).data)
 
+    def _decide(self, request: Request, *, approve: bool, payload_class) -> Response:
+        reimbursement = self.get_object()
+        payload = payload_class(data=request.data)
+        payload.is_valid(raise_exception=True)
+        reimbursement_decide(
+            reimbursement=reimbursement,
+            approve=approve,
+            decided_by=acting_user(request),
+            note=payload.validated_data["note"],
+        )
+        return self._decided(reimbursement)
+
     @extend_schema(
         request=ReimbursementApproveSerializer, responses=FleetReimbursementDetailSerializer
     )
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: int) -> Response:
         """Approve a pending reimbursement for payout."""
-        reimbursement = self.get_object()
-        payload = ReimbursementApproveSerializer(data=request.data)
-        payload.is_valid(raise_exception=True)
-        reimbursement_decide(
-            reimbursement=reimbursement,
-            approve=True,
-            decided_by=acting_user(request),
-            note=payload.validated_data["note"],
-        )
-        return self._decided(reimbursement)
+        return self._decide(request, approve=True, payload_class=ReimbursementApproveSerializer)
 
     @extend_schema(
         request=ReimbursementRejectSerializer, responses=FleetReimbursementDetailSerializer
@@ -269,14 +274,23 @@ class ReimbursementViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.Ret
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: int) -> Response:
         """Reject a pending reimbursement, saying why."""
+        return self._decide(request, approve=False, payload_class=ReimbursementRejectSerializer)
+
+    @extend_schema(
+        request=ReimbursementMarkPaidSerializer, responses=FleetReimbursementDetailSerializer
+    )
+    @action(detail=True, methods=["post"], url_path="mark-paid")
+    def mark_paid(self, request: Request, pk: int) -> Response:
+        """Record that an approved reimbursement was paid out to the driver. Sending the same
+        moment again changes nothing; another moment, or a reimbursement not approved, is
+        refused with 409."""
         reimbursement = self.get_object()
-        payload = ReimbursementRejectSerializer(data=request.data)
+        payload = ReimbursementMarkPaidSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        reimbursement_decide(
+        reimbursement_mark_paid(
             reimbursement=reimbursement,
-            approve=False,
-            decided_by=acting_user(request),
-            note=payload.validated_data["note"],
+            paid_at=payload.validated_data["paid_at"],
+            paid_by=acting_user(request),
         )
         return self._decided(reimbursement)
 
@@ -289,7 +303,7 @@ class PaymentViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.CreateMod
     serializer_class = FleetPaymentSerializer
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-received_at", "-id")
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_fields = ["invoice", "method", "status"]
     action_roles = {"create": FINANCE_ROLES}
 
@@ -319,12 +333,13 @@ class PaymentViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.CreateMod
         )
 
 
-class CostAllocationViewSet(FleetScopedViewSet, mixins.ListModelMixin):
-    """Business charging cost booked to cost centers by the billing runs."""
+class CostAllocationViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):
+    """Business charging cost booked to cost centers by the billing runs, one row per
+    session."""
 
     queryset = CostAllocation.objects.select_related("cost_center").order_by(
         "-period_start", "cost_center__code", "id"
     )
     serializer_class = CostAllocationSerializer
-    filter_backends = [DjangoFilterBackend]
+    filter_backends = [QueryFilterBackend]
     filterset_class = CostAllocationFilterSet
