@@ -121,7 +121,7 @@ class DriverFactory(factory.django.DjangoModelFactory):
         model = Driver
 
     fleet = factory.SubFactory(FleetFactory)
-    employee_number = factory.Sequence(lambda n: f"E{n:05d}")
+    employee_number = factory.Sequence(lambda n: f"D-{n:06d}")
     first_name = "Sanne"
     last_name = factory.Sequence(lambda n: f"de Vries {n}")
     email = factory.Sequence(lambda n: f"driver{n}@example.com")
