@@ -10,20 +10,48 @@ from apps.drivers.models import ChargeToken, Driver
 
 
 @cache
+def _login_with_driver_columns() -> tuple[list, list]:
+    """The columns of a login and its driver, each with the converters the ORM would apply to
+    its value on this database (times made aware and decimals read on SQLite, say)."""
+    user_model = get_user_model()
+    columns = []
+    for model in (user_model, Driver):
+        for field in model._meta.concrete_fields:
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + column.get_db_converters(
+                connection
+            )
+            columns.append((field.attname, column, converters))
+    user_count = len(user_model._meta.concrete_fields)
+    return columns[:user_count], columns[user_count:]
+
+
+@cache
 def _login_with_driver_sql() -> str:
     user_model = get_user_model()
     quote = connection.ops.quote_name
     user_table, driver_table = quote(user_model._meta.db_table), quote(Driver._meta.db_table)
-    columns = [f"{user_table}.{quote(f.column)}" for f in user_model._meta.concrete_fields] + [
-        f"{driver_table}.{quote(f.column)}" for f in Driver._meta.concrete_fields
-    ]
+    selected = ", ".join(
+        f"{quote(column.alias)}.{quote(column.target.column)}"
+        for columns in _login_with_driver_columns()
+        for _, column, _ in columns
+    )
     user_pk = quote(user_model._meta.pk.column)
     driver_user = quote(Driver._meta.get_field("user").column)
     return (
-        f"SELECT {', '.join(columns)} FROM {user_table} "  # noqa: S608 - names from _meta
+        f"SELECT {selected} FROM {user_table} "  # noqa: S608 - names from _meta
         f"LEFT OUTER JOIN {driver_table} ON {driver_table}.{driver_user} = {user_table}.{user_pk} "
         f"WHERE {user_table}.{user_pk} = %s"
     )
+
+
+def _converted(columns: list, values) -> list:
+    row = []
+    for (_, column, converters), value in zip(columns, values, strict=True):
+        for converter in converters:
+            value = converter(value, column, connection)
+        row.append(value)
+    return row
 
 
 def login_with_driver_get(*, user_id: int):
@@ -39,15 +67,22 @@ def login_with_driver_get(*, user_id: int):
         row = cursor.fetchone()
     if row is None:
         return None
-    user_fields = [f.attname for f in user_model._meta.concrete_fields]
-    driver_fields = [f.attname for f in Driver._meta.concrete_fields]
-    user = user_model.from_db(DEFAULT_DB_ALIAS, user_fields, row[: len(user_fields)])
-    driver_row = row[len(user_fields) :]
-    driver_pk = driver_row[driver_fields.index(Driver._meta.pk.attname)]
-    if driver_pk is None:
+    user_columns, driver_columns = _login_with_driver_columns()
+    user_values, driver_values = row[: len(user_columns)], row[len(user_columns) :]
+    user = user_model.from_db(
+        DEFAULT_DB_ALIAS,
+        [attname for attname, _, _ in user_columns],
+        _converted(user_columns, user_values),
+    )
+    driver_pk_index = [attname for attname, _, _ in driver_columns].index(Driver._meta.pk.attname)
+    if driver_values[driver_pk_index] is None:
         user_model.driver.related.set_cached_value(user, None)
     else:
-        user.driver = Driver.from_db(DEFAULT_DB_ALIAS, driver_fields, driver_row)
+        user.driver = Driver.from_db(
+            DEFAULT_DB_ALIAS,
+            [attname for attname, _, _ in driver_columns],
+            _converted(driver_columns, driver_values),
+        )
     return user
 
 
