@@ -25,3 +25,9 @@ class TokenOtherFleet(DomainError):
 
 class DriverHasHistory(Conflict):
     code = "drivers.driver_has_history"
+
+
+class TokenChangedMeanwhile(Conflict):
+    """A token given to another driver twice while one change of it was being made."""
+
+    code = "drivers.token_changed_meanwhile"

@@ -13,6 +13,7 @@ from apps.drivers.exceptions import (
     DriverNotActive,
     InvalidTokenPeriod,
     InvalidTokenUid,
+    TokenChangedMeanwhile,
     TokenOtherFleet,
     TokenUidInUse,
 )
@@ -225,16 +226,35 @@ def charge_token_update(*, token: ChargeToken, changes: dict) -> ChargeToken:
     """Change a token's driver, UID, kind or validity, after the checks of charge_token_save.
     Whether it is active is not changed here (charge_token_deactivate turns it off): the token
     is read again under lock, so a deactivation made meanwhile stays. Its drivers, old and new,
-    are locked before it, in id order."""
+    are locked before it, in id order. When it was given to another driver before its old
+    driver's lock was held, the locks are let go and taken again once with the driver it has
+    now; given away a second time, it is refused (409) and left as it is."""
     refused = set(changes) - TOKEN_EDITABLE_FIELDS
     if refused:
         raise ValueError(f"charge_token_update does not change {', '.join(sorted(refused))}.")
-    stored_driver_id = ChargeToken.objects.values_list("driver_id", flat=True).get(pk=token.pk)
+    try:
+        with transaction.atomic():  # a savepoint: rolling back to it lets go of its row locks
+            return _charge_token_update_locked(token_pk=token.pk, changes=changes)
+    except TokenChangedMeanwhile:
+        return _charge_token_update_locked(token_pk=token.pk, changes=changes)
+
+
+def _charge_token_update_locked(*, token_pk: int, changes: dict) -> ChargeToken:
+    """Lock the token's drivers (its stored one and the one in `changes`, in id order) and the
+    token, then apply `changes` to it; raise TokenChangedMeanwhile when its driver is no longer
+    the one locked."""
+    stored_driver_id = ChargeToken.objects.values_list("driver_id", flat=True).get(pk=token_pk)
     driver_ids = {stored_driver_id}
     if "driver" in changes:
         driver_ids.add(changes["driver"].pk)
     list(Driver.objects.select_for_update().filter(pk__in=driver_ids).order_by("pk"))
-    stored = ChargeToken.objects.select_for_update().get(pk=token.pk)
+    stored = ChargeToken.objects.select_for_update().get(pk=token_pk)
+    if stored.driver_id not in driver_ids:
+        raise TokenChangedMeanwhile(
+            f"Token {stored.uid} was given to another driver while this change was made; load "
+            "it again and retry.",
+            field="driver",
+        )
     for name, value in changes.items():
         setattr(stored, name, value)
     return charge_token_save(token=stored)

@@ -59,7 +59,8 @@ class VehicleAssignmentForm(ServiceCheckedForm):
             driver=data["driver"],
             starts_at=data["starts_at"],
             ends_at=data.get("ends_at"),
-            exclude_pk=self.instance.pk,
+            # the row as loaded: the form's values reach the instance only after clean()
+            stored=self.instance if self.instance.pk is not None else None,
         )
 
 
@@ -140,7 +141,8 @@ class VehicleAssignmentAdmin(FleetScopedAdmin):
     def save_model(self, request: HttpRequest, obj: VehicleAssignment, form, change: bool) -> None:
         if change:
             vehicle_assignment_update(
-                assignment=obj, driver=obj.driver, starts_at=obj.starts_at, ends_at=obj.ends_at
+                assignment=obj,
+                changes={name: form.cleaned_data[name] for name in form.changed_data},
             )
         else:
             obj.pk = vehicle_assign(
@@ -165,7 +167,9 @@ class OdometerReadingAdmin(FleetScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: OdometerReading, form, change: bool) -> None:
         if change:
-            odometer_reading_correct(reading=obj, km=obj.km, recorded_at=obj.recorded_at)
+            odometer_reading_correct(
+                reading=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}
+            )
         else:
             obj.pk = odometer_reading_record(
                 vehicle=obj.vehicle, km=obj.km, recorded_at=obj.recorded_at

@@ -31,6 +31,10 @@ class OdometerReadingExists(Conflict):
     code = "vehicles.odometer_reading_exists"
 
 
+class AssignmentChangedMeanwhile(Conflict):
+    code = "vehicles.assignment_changed_meanwhile"
+
+
 class AssignmentNotStarted(Conflict):
     code = "vehicles.assignment_not_started"
 

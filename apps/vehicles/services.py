@@ -2,6 +2,7 @@
 readings."""
 
 import logging
+from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -11,6 +12,7 @@ from apps.drivers.models import Driver
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.exceptions import (
+    AssignmentChangedMeanwhile,
     AssignmentNotStarted,
     AssignmentOverlaps,
     DriverNotActive,
@@ -28,9 +30,14 @@ from apps.vehicles.selectors import (
     vehicle_assignments_overlapping,
     vehicle_assignments_running_for_driver,
 )
+from voltop.core.errors import NotFound
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
+
+
+ASSIGNMENT_EDITABLE_FIELDS = frozenset({"driver", "starts_at", "ends_at"})
+READING_EDITABLE_FIELDS = frozenset({"km", "recorded_at"})
 
 
 def vehicle_assignment_check(
@@ -39,29 +46,48 @@ def vehicle_assignment_check(
     driver: Driver,
     starts_at: datetime,
     ends_at: datetime | None,
-    exclude_pk: int | None = None,
+    stored: VehicleAssignment | None = None,
 ) -> None:
-    """Raise the first rule an assignment with these values would break. A retired vehicle or
-    an inactive driver gets no new assignment; one already made (`exclude_pk`) can still be
-    ended or moved."""
+    """Raise the first rule an assignment with these values would break; `stored` is the
+    assignment as saved when these values would change it. A retired vehicle or an inactive
+    driver gets no new assignment, and one they already have can be kept, ended or shortened,
+    never reopened or lengthened; a retired vehicle's assignment also keeps its driver."""
     require_aware(starts_at, field="starts_at")
     require_aware(ends_at, field="ends_at")
     if driver.fleet_id != vehicle.fleet_id:
         raise OtherFleet("The driver belongs to another fleet than the vehicle.", field="driver")
     if ends_at is not None and ends_at <= starts_at:
         raise InvalidAssignmentPeriod("The assignment must end after it starts.", field="ends_at")
-    if vehicle.status == VehicleStatus.RETIRED and exclude_pk is None:
-        raise VehicleRetired(f"Vehicle {vehicle} is retired.", field="vehicle")
-    if driver.status != DriverStatus.ACTIVE and not _keeps_its_driver(
-        assignment_pk=exclude_pk, driver=driver
-    ):
-        raise DriverNotActive(
-            f"Driver {driver} is not active ({driver.get_status_display().lower()}).",
-            field="driver",
-        )
+    if vehicle.status == VehicleStatus.RETIRED:
+        retired = f"Vehicle {vehicle} is retired"
+        if stored is None:
+            raise VehicleRetired(f"{retired}.", field="vehicle")
+        if stored.driver_id != driver.pk:
+            raise VehicleRetired(f"{retired}: its assignment keeps its driver.", field="driver")
+        longer = _assignment_lengthening(stored=stored, starts_at=starts_at, ends_at=ends_at)
+        if longer is not None:
+            field, change = longer
+            raise VehicleRetired(
+                f"{retired}: its assignment can be ended or shortened, not {change}.",
+                field=field,
+            )
+    if driver.status != DriverStatus.ACTIVE:
+        not_active = f"Driver {driver} is not active ({driver.get_status_display().lower()})"
+        if stored is None or stored.driver_id != driver.pk:
+            raise DriverNotActive(f"{not_active}.", field="driver")
+        longer = _assignment_lengthening(stored=stored, starts_at=starts_at, ends_at=ends_at)
+        if longer is not None:
+            field, change = longer
+            raise DriverNotActive(
+                f"{not_active}: their assignment can be ended or shortened, not {change}.",
+                field=field,
+            )
     clash = (
         vehicle_assignments_overlapping(
-            vehicle=vehicle, starts_at=starts_at, ends_at=ends_at, exclude_pk=exclude_pk
+            vehicle=vehicle,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            exclude_pk=stored.pk if stored is not None else None,
         )
         .select_related("driver")
         .first()
@@ -76,31 +102,38 @@ def vehicle_assignment_check(
         )
 
 
-def _keeps_its_driver(*, assignment_pk: int | None, driver: Driver) -> bool:
-    """True when assignment `assignment_pk` already has `driver`: the assignment of a driver
-    suspended since can still be ended or moved, but no inactive driver gets a new one."""
-    if assignment_pk is None:
-        return False
-    return VehicleAssignment.objects.filter(pk=assignment_pk, driver=driver).exists()
+def _assignment_lengthening(
+    *, stored: VehicleAssignment, starts_at: datetime, ends_at: datetime | None
+) -> tuple[str, str] | None:
+    """The field by which [starts_at, ends_at) reaches beyond the stored period, and how (an
+    earlier start, no end where there was one, a later end); None when it keeps or shortens
+    it."""
+    if starts_at < stored.starts_at:
+        return "starts_at", "started earlier"
+    if stored.ends_at is not None and ends_at is None:
+        return "ends_at", "reopened"
+    if stored.ends_at is not None and ends_at is not None and ends_at > stored.ends_at:
+        return "ends_at", "ended later"
+    return None
 
 
 def _assignment_save(
     *,
     assignment: VehicleAssignment,
-    vehicle_pk: int,
-    driver_pk: int,
+    vehicle: Vehicle,
+    driver: Driver,
     starts_at: datetime,
     ends_at: datetime | None,
+    changed: Iterable[str] = (),
 ) -> VehicleAssignment:
-    """Lock driver then vehicle, check the rules against their current rows, then save."""
-    driver = Driver.objects.select_for_update().get(pk=driver_pk)
-    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle_pk)
+    """Check the rules against the locked `vehicle` and `driver`, then save `assignment`: a new
+    one whole, a stored one (locked, not yet changed) with only the `changed` fields."""
     vehicle_assignment_check(
         vehicle=vehicle,
         driver=driver,
         starts_at=starts_at,
         ends_at=ends_at,
-        exclude_pk=assignment.pk,
+        stored=assignment if assignment.pk is not None else None,
     )
     assignment.vehicle = vehicle
     assignment.driver = driver
@@ -110,8 +143,8 @@ def _assignment_save(
         with transaction.atomic():
             if assignment.pk is None:
                 assignment.save()
-            else:
-                assignment.save(update_fields=["driver", "starts_at", "ends_at", "updated_at"])
+            elif changed:
+                assignment.save(update_fields=[*changed, "updated_at"])
     except IntegrityError as error:
         raise AssignmentOverlaps(
             f"{vehicle} is already assigned in that period.", field="starts_at"
@@ -123,35 +156,70 @@ def _assignment_save(
 def vehicle_assign(
     *, vehicle: Vehicle, driver: Driver, starts_at: datetime, ends_at: datetime | None = None
 ) -> VehicleAssignment:
-    """Assign `driver` to `vehicle` from `starts_at` (until `ends_at`, or open-ended)."""
+    """Assign `driver` to `vehicle` from `starts_at` (until `ends_at`, or open-ended). The
+    driver, then the vehicle, are locked and the rules checked against their current rows."""
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
     return _assignment_save(
         assignment=VehicleAssignment(),
-        vehicle_pk=vehicle.pk,
-        driver_pk=driver.pk,
+        vehicle=vehicle,
+        driver=driver,
         starts_at=starts_at,
         ends_at=ends_at,
     )
 
 
 @transaction.atomic
-def vehicle_assignment_update(
-    *,
-    assignment: VehicleAssignment,
-    driver: Driver,
-    starts_at: datetime,
-    ends_at: datetime | None,
-) -> VehicleAssignment:
-    """Change who, from when or until when; the overlap rules are checked again.
+def vehicle_assignment_update(*, assignment: VehicleAssignment, changes: dict) -> VehicleAssignment:
+    """Change who (`driver`), from when (`starts_at`) or until when (`ends_at`, None opens it)
+    with `changes`; the fields left out keep their stored values, and the rules are checked
+    again. Its drivers, old and new, are locked in id order, then its vehicle, then the
+    assignment itself, and `changes` apply to the row read under that lock. When it was given
+    to another driver before its old driver's lock was held, the locks are let go and taken
+    again once with the driver it has now; given away a second time, it is refused (409).
+    Works on the stored row, so `assignment` stays as the caller passed it."""
+    refused = set(changes) - ASSIGNMENT_EDITABLE_FIELDS
+    if refused:
+        raise ValueError(f"vehicle_assignment_update does not change {', '.join(sorted(refused))}.")
+    try:
+        with transaction.atomic():  # a savepoint: rolling back to it lets go of its row locks
+            return _assignment_update_locked(assignment_pk=assignment.pk, changes=changes)
+    except AssignmentChangedMeanwhile:
+        return _assignment_update_locked(assignment_pk=assignment.pk, changes=changes)
 
-    Works on the stored row, so a refused change leaves `assignment` as the caller passed it.
-    """
-    stored = VehicleAssignment.objects.get(pk=assignment.pk)
+
+def _assignment_update_locked(*, assignment_pk: int, changes: dict) -> VehicleAssignment:
+    """Lock the assignment's drivers (its stored one and the one in `changes`, in id order),
+    its vehicle and itself, then apply `changes` to it; raise AssignmentChangedMeanwhile when
+    its driver is no longer the one locked."""
+    stored_driver_id, vehicle_id = VehicleAssignment.objects.values_list(
+        "driver_id", "vehicle_id"
+    ).get(pk=assignment_pk)
+    driver_ids = {stored_driver_id}
+    if "driver" in changes:
+        driver_ids.add(changes["driver"].pk)
+    drivers = {
+        driver.pk: driver
+        for driver in Driver.objects.select_for_update().filter(pk__in=driver_ids).order_by("pk")
+    }
+    vehicle = Vehicle.objects.select_for_update().get(pk=vehicle_id)
+    stored = VehicleAssignment.objects.select_for_update().get(pk=assignment_pk)
+    if stored.driver_id not in drivers:
+        raise AssignmentChangedMeanwhile(
+            f"The assignment of {vehicle} was given to another driver while this change was "
+            "made; load it again and retry.",
+            field="driver",
+        )
+    driver_id = changes["driver"].pk if "driver" in changes else stored.driver_id
+    if driver_id not in drivers:
+        raise NotFound("The driver no longer exists.", field="driver")
     return _assignment_save(
         assignment=stored,
-        vehicle_pk=stored.vehicle_id,
-        driver_pk=driver.pk,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        vehicle=vehicle,
+        driver=drivers[driver_id],
+        starts_at=changes.get("starts_at", stored.starts_at),
+        ends_at=changes.get("ends_at", stored.ends_at),
+        changed=changes,
     )
 
 
@@ -159,11 +227,8 @@ def vehicle_assignment_update(
 def vehicle_assignment_end(
     *, assignment: VehicleAssignment, ends_at: datetime
 ) -> VehicleAssignment:
-    """Close an open assignment at `ends_at`, keeping its stored driver and start."""
-    stored = VehicleAssignment.objects.get(pk=assignment.pk)
-    return vehicle_assignment_update(
-        assignment=stored, driver=stored.driver, starts_at=stored.starts_at, ends_at=ends_at
-    )
+    """Close an assignment at `ends_at`, keeping its stored driver and start."""
+    return vehicle_assignment_update(assignment=assignment, changes={"ends_at": ends_at})
 
 
 def vehicle_assignments_end_check(*, driver: Driver, ends_at: datetime) -> None:
@@ -233,18 +298,27 @@ def odometer_reading_record(*, vehicle: Vehicle, km: int, recorded_at: datetime)
 
 
 @transaction.atomic
-def odometer_reading_correct(
-    *, reading: OdometerReading, km: int, recorded_at: datetime
-) -> OdometerReading:
-    """Correct a reading; it must still fit between its neighbours."""
-    Vehicle.objects.select_for_update().filter(pk=reading.vehicle_id).first()
+def odometer_reading_correct(*, reading: OdometerReading, changes: dict) -> OdometerReading:
+    """Correct a reading's `km` or `recorded_at` with `changes`; the fields left out keep
+    their stored values, and it must still fit between its neighbours. Its vehicle (which a
+    reading never changes) is locked, then the reading, and `changes` apply to the row read
+    under that lock. Works on the stored row, so `reading` stays as the caller passed it."""
+    refused = set(changes) - READING_EDITABLE_FIELDS
+    if refused:
+        raise ValueError(f"odometer_reading_correct does not change {', '.join(sorted(refused))}.")
+    vehicle = Vehicle.objects.select_for_update().get(pk=reading.vehicle_id)
+    stored = OdometerReading.objects.select_for_update().get(pk=reading.pk)
     odometer_reading_check(
-        vehicle=reading.vehicle, km=km, recorded_at=recorded_at, exclude_pk=reading.pk
+        vehicle=vehicle,
+        km=changes.get("km", stored.km),
+        recorded_at=changes.get("recorded_at", stored.recorded_at),
+        exclude_pk=stored.pk,
     )
-    reading.km = km
-    reading.recorded_at = recorded_at
-    reading.save(update_fields=["km", "recorded_at", "updated_at"])
-    return reading
+    for name, value in changes.items():
+        setattr(stored, name, value)
+    if changes:
+        stored.save(update_fields=[*changes, "updated_at"])
+    return stored
 
 
 def _vehicle_fields_save_checked(vehicle: Vehicle, changes: dict) -> None:

@@ -4,15 +4,22 @@ refusals that name the field and the rule and change nothing, fields a caller ma
 and who may call (viewer and finance 403, another fleet's row 404)."""
 
 import datetime as dt
+import threading
+import time
 
+import psycopg
 import pytest
+from django.db import connection
+from rest_framework.test import APIClient
 
 from apps.charging.models import ChargingSession
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot
+from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from tests.celery_workers import current_database_url
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
@@ -782,6 +789,112 @@ class TestAssignmentEdit:
         assert response.status_code == 403
         assert assignment_row(assignment) == before
 
+    @pytest.mark.parametrize(
+        ("status", "status_text"),
+        [(DriverStatus.LEFT, "left the company"), (DriverStatus.SUSPENDED, "suspended")],
+    )
+    @pytest.mark.parametrize(
+        ("changes", "field", "what"),
+        [
+            ({"ends_at": None}, "ends_at", "reopened"),
+            ({"ends_at": "2026-04-15T00:00:00Z"}, "ends_at", "ended later"),
+            ({"starts_at": "2026-02-15T00:00:00Z"}, "starts_at", "started earlier"),
+        ],
+        ids=["reopened", "ended-later", "started-earlier"],
+    )
+    def test_the_assignment_of_an_inactive_driver_is_not_reopened_or_lengthened(
+        self, member_client, fleet, assignment, driver_a, status, status_text, changes, field, what
+    ):
+        Driver.objects.filter(pk=driver_a.pk).update(status=status)
+        before = assignment_row(assignment)
+
+        response = member_client(MANAGER, fleet).patch(
+            f"/api/v1/fleet/vehicle-assignments/{assignment.pk}/", changes, format="json"
+        )
+
+        assert response.status_code == 422
+        assert error_attrs(response) == [field]
+        assert error_codes(response) == ["vehicles.driver_not_active"]
+        assert error_details(response) == [
+            f"Driver Sanne de Vries (E00042) is not active ({status_text}): their assignment "
+            f"can be ended or shortened, not {what}."
+        ]
+        assert assignment_row(assignment) == before
+
+    @pytest.mark.parametrize(
+        ("changes", "field", "what"),
+        [
+            ({"ends_at": None}, "ends_at", "reopened"),
+            ({"ends_at": "2026-04-15T00:00:00Z"}, "ends_at", "ended later"),
+            ({"starts_at": "2026-02-15T00:00:00Z"}, "starts_at", "started earlier"),
+        ],
+        ids=["reopened", "ended-later", "started-earlier"],
+    )
+    def test_the_assignment_of_a_retired_vehicle_is_not_reopened_or_lengthened(
+        self, member_client, fleet, vehicle, assignment, changes, field, what
+    ):
+        Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+        before = assignment_row(assignment)
+
+        response = member_client(MANAGER, fleet).patch(
+            f"/api/v1/fleet/vehicle-assignments/{assignment.pk}/", changes, format="json"
+        )
+
+        assert response.status_code == 422
+        assert error_attrs(response) == [field]
+        assert error_codes(response) == ["vehicles.vehicle_retired"]
+        assert error_details(response) == [
+            "Vehicle EV-777-Z (Volkswagen ID.4 Pro) is retired: its assignment can be ended "
+            f"or shortened, not {what}."
+        ]
+        assert assignment_row(assignment) == before
+
+    def test_the_assignment_of_a_retired_vehicle_is_not_given_to_another_driver(
+        self, member_client, fleet, vehicle, assignment, driver_b
+    ):
+        Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+        before = assignment_row(assignment)
+
+        response = member_client(MANAGER, fleet).patch(
+            f"/api/v1/fleet/vehicle-assignments/{assignment.pk}/",
+            {"driver": driver_b.pk},
+            format="json",
+        )
+
+        assert response.status_code == 422
+        assert error_attrs(response) == ["driver"]
+        assert error_codes(response) == ["vehicles.vehicle_retired"]
+        assert error_details(response) == [
+            "Vehicle EV-777-Z (Volkswagen ID.4 Pro) is retired: its assignment keeps its driver."
+        ]
+        assert assignment_row(assignment) == before
+
+    @pytest.mark.parametrize("inactive", ["driver_left", "vehicle_retired"])
+    def test_the_assignment_of_a_driver_who_left_or_a_retired_vehicle_can_still_be_shortened(
+        self, member_client, fleet, vehicle, assignment, driver_a, inactive
+    ):
+        if inactive == "driver_left":
+            Driver.objects.filter(pk=driver_a.pk).update(status=DriverStatus.LEFT)
+        else:
+            Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+        client = member_client(MANAGER, fleet)
+        url = f"/api/v1/fleet/vehicle-assignments/{assignment.pk}/"
+
+        kept = client.patch(url, {"ends_at": "2026-04-01T00:00:00Z"}, format="json")
+        shortened = client.patch(
+            url,
+            {"starts_at": "2026-03-05T00:00:00Z", "ends_at": "2026-03-20T00:00:00Z"},
+            format="json",
+        )
+
+        assert (kept.status_code, shortened.status_code) == (200, 200), shortened.json()
+        assert assignment_row(assignment) == (
+            vehicle.pk,
+            driver_a.pk,
+            dt.datetime(2026, 3, 5, tzinfo=UTC),
+            dt.datetime(2026, 3, 20, tzinfo=UTC),
+        )
+
     def test_manager_of_another_fleet_gets_404(self, member_client, other_fleet, assignment):
         before = assignment_row(assignment)
 
@@ -937,6 +1050,104 @@ class TestOdometerCorrect:
 
         assert response.status_code == 404
         assert reading_row(readings[1]) == before
+
+
+# --- two managers changing one row at once ---------------------------------------------------
+
+LOCK_WAIT_SECONDS = 10
+
+
+def backends_waiting_on_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def patch_together_behind_a_row_lock(
+    patches: list[tuple[APIClient, str, dict]], *, lock_sql: str, lock_params: list
+) -> list:
+    """Send each PATCH from a thread of its own while another connection holds the row lock of
+    `lock_sql`; once every request waits on a lock, they have all read the row, and the lock
+    is let go. Returns the responses (or what each raised) in the order of `patches`."""
+    outcomes: dict[int, object] = {}
+
+    def send(index: int, client: APIClient, url: str, body: dict) -> None:
+        try:
+            outcomes[index] = client.patch(url, body, format="json")
+        except Exception as error:  # kept for the assertions, whatever it is
+            outcomes[index] = error
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=send, args=(index, *patch)) for index, patch in enumerate(patches)
+    ]
+    with psycopg.connect(current_database_url()) as blocker:
+        blocker.execute(lock_sql, lock_params)
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while backends_waiting_on_a_lock() < len(threads):
+            assert time.monotonic() < deadline, f"the requests did not all wait: {outcomes}"
+            time.sleep(0.05)
+        blocker.rollback()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads)
+    return [outcomes[index] for index in range(len(patches))]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_changing_the_end_and_the_driver_of_an_assignment_at_once_keep_both(
+    member_client, fleet, vehicle, assignment, driver_b
+):
+    """Both requests read the assignment, then wait on the vehicle's lock; each must change
+    only the field it sent, on the row as the other left it."""
+    url = f"/api/v1/fleet/vehicle-assignments/{assignment.pk}/"
+
+    responses = patch_together_behind_a_row_lock(
+        [
+            (member_client(MANAGER, fleet), url, {"ends_at": "2026-03-20T00:00:00Z"}),
+            (member_client(MANAGER, fleet), url, {"driver": driver_b.pk}),
+        ],
+        lock_sql="SELECT id FROM vehicles_vehicle WHERE id = %s FOR UPDATE",
+        lock_params=[vehicle.pk],
+    )
+
+    assert [getattr(response, "status_code", response) for response in responses] == [200, 200]
+    assert assignment_row(assignment) == (
+        vehicle.pk,
+        driver_b.pk,
+        dt.datetime(2026, 3, 1, tzinfo=UTC),
+        dt.datetime(2026, 3, 20, tzinfo=UTC),
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_managers_correcting_the_km_and_the_time_of_a_reading_at_once_keep_both(
+    member_client, fleet, vehicle, readings
+):
+    """Both requests read the reading, then wait on the vehicle's lock; each must change only
+    the field it sent, on the row as the other left it."""
+    middle = readings[1]
+    url = f"/api/v1/fleet/odometer-readings/{middle.pk}/"
+
+    responses = patch_together_behind_a_row_lock(
+        [
+            (member_client(MANAGER, fleet), url, {"km": 11_500}),
+            (member_client(MANAGER, fleet), url, {"recorded_at": "2026-02-10T08:00:00Z"}),
+        ],
+        lock_sql="SELECT id FROM vehicles_vehicle WHERE id = %s FOR UPDATE",
+        lock_params=[vehicle.pk],
+    )
+
+    assert [getattr(response, "status_code", response) for response in responses] == [200, 200]
+    assert reading_row(middle) == (vehicle.pk, 11_500, dt.datetime(2026, 2, 10, 8, tzinfo=UTC))
 
 
 def test_put_is_not_offered_on_the_changed_endpoints(member_client, fleet, assignment, readings):

@@ -1,14 +1,19 @@
 """Writes of the drivers app: status changes deactivate tokens; issuing and editing tokens."""
 
 import datetime as dt
+import threading
+import time
 
+import psycopg
 import pytest
+from django.db import connection
 
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.exceptions import (
     DriverNotActive,
     InvalidTokenPeriod,
     InvalidTokenUid,
+    TokenChangedMeanwhile,
     TokenOtherFleet,
     TokenUidInUse,
 )
@@ -21,6 +26,7 @@ from apps.drivers.services import (
     driver_phone_set,
     driver_set_status,
 )
+from tests.celery_workers import current_database_url
 from tests.factories import ChargeTokenFactory, DriverFactory
 from voltop.core.timeutils import NaiveDatetime
 
@@ -349,6 +355,75 @@ def test_updating_a_field_other_than_driver_uid_kind_or_validity_is_a_programmin
         charge_token_update(token=token, changes={"uid": "CHANGED", field: True})
 
     assert _token_rows() == before
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("moves", [1, 2], ids=["given-away-once", "given-away-twice"])
+def test_a_token_given_to_another_driver_while_the_update_waits_is_locked_again_once(moves):
+    """The update reads the token's driver (Sanne) and waits for her row, which a first
+    transaction holds while it gives the token to Noor. The update must then let go of its
+    locks and wait for Noor's row, which a second transaction holds; when that one gives the
+    token to Ella as well, the update is refused and changes nothing."""
+    sanne = DriverFactory(first_name="Sanne", last_name="de Vries")
+    bram, noor, ella = (DriverFactory(fleet=sanne.fleet) for _ in range(3))
+    token = ChargeTokenFactory(driver=sanne, uid="04A1B2C3D4")
+    outcome: dict[str, object] = {}
+
+    def update() -> None:
+        try:
+            outcome["update"] = charge_token_update(token=token, changes={"driver": bram})
+        except Exception as error:  # kept for the assertions below, whatever it is
+            outcome["update"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=update)
+    move = "UPDATE drivers_chargetoken SET driver_id = %s WHERE id = %s"
+    url = current_database_url()
+    with psycopg.connect(url) as first, psycopg.connect(url) as second:
+        second.execute("SELECT id FROM drivers_driver WHERE id = %s FOR NO KEY UPDATE", [noor.pk])
+        first.execute("SELECT id FROM drivers_driver WHERE id = %s FOR UPDATE", [sanne.pk])
+        thread.start()
+        _wait_until_blocked_by(first, outcome)
+        first.execute(move, [noor.pk, token.pk])
+        first.commit()
+        _wait_until_blocked_by(second, outcome)
+        if moves == 2:
+            second.execute(move, [ella.pk, token.pk])
+        second.commit()
+    thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    if moves == 1:
+        assert isinstance(outcome["update"], ChargeToken), outcome
+        assert ChargeToken.objects.get(pk=token.pk).driver_id == bram.pk
+    else:
+        refusal = outcome["update"]
+        assert isinstance(refusal, TokenChangedMeanwhile), outcome
+        assert (refusal.code, refusal.status, refusal.field, refusal.message) == (
+            "drivers.token_changed_meanwhile",
+            409,
+            "driver",
+            "Token 04A1B2C3D4 was given to another driver while this change was made; load "
+            "it again and retry.",
+        )
+        assert ChargeToken.objects.get(pk=token.pk).driver_id == ella.pk
+
+
+def _wait_until_blocked_by(blocker: psycopg.Connection, outcome: dict) -> None:
+    """Wait until a session waits on a lock `blocker` holds."""
+    deadline = time.monotonic() + 10
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [blocker.info.backend_pid],
+            )
+            if cursor.fetchone() is not None:
+                return
+        assert time.monotonic() < deadline, f"nothing waited on the lock: {outcome}"
+        time.sleep(0.05)
 
 
 # charge_token_deactivate

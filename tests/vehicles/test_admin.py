@@ -155,6 +155,31 @@ def test_assignment_change_keeps_the_vehicle_read_only_and_ends_the_assignment(
     assert assignment.ends_at == ends_at
 
 
+def test_reopening_the_ended_assignment_of_a_driver_who_left_shows_the_error_and_saves_nothing(
+    manager_client, fleet
+):
+    driver = DriverFactory(fleet=fleet, status=DriverStatus.LEFT)
+    starts_at, ends_at = dt.datetime(2026, 2, 1, tzinfo=UTC), dt.datetime(2026, 3, 1, tzinfo=UTC)
+    assignment = VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet), driver=driver, starts_at=starts_at, ends_at=ends_at
+    )
+    change = reverse("admin:vehicles_vehicleassignment_change", args=[assignment.pk])
+
+    response = manager_client.post(
+        change, assignment_payload(assignment.vehicle, driver, starts_at, None)
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "ends_at": [
+            f"Driver {driver} is not active (left the company): their assignment can be ended "
+            "or shortened, not reopened."
+        ]
+    }
+    assignment.refresh_from_db()
+    assert (assignment.starts_at, assignment.ends_at) == (starts_at, ends_at)
+
+
 def test_odometer_reading_below_an_earlier_one_shows_the_services_error_and_saves_nothing(
     manager_client, fleet
 ):

@@ -5,6 +5,7 @@ import datetime as dt
 import threading
 import time
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -13,6 +14,7 @@ from apps.drivers.models import Driver
 from apps.vehicles import services
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.exceptions import (
+    AssignmentChangedMeanwhile,
     AssignmentNotStarted,
     AssignmentOverlaps,
     DriverNotActive,
@@ -33,6 +35,7 @@ from apps.vehicles.services import (
     vehicle_assignments_end_for_driver,
     vehicle_delete,
 )
+from tests.celery_workers import current_database_url
 from tests.factories import (
     ChargingSessionFactory,
     DriverFactory,
@@ -40,6 +43,7 @@ from tests.factories import (
     VehicleAssignmentFactory,
     VehicleFactory,
 )
+from voltop.core.errors import NotFound
 from voltop.core.timeutils import NaiveDatetime
 
 pytestmark = pytest.mark.django_db
@@ -334,7 +338,8 @@ def test_moving_an_assignment_onto_another_is_refused_and_changes_nothing(
 
     with pytest.raises(AssignmentOverlaps) as excinfo:
         vehicle_assignment_update(
-            assignment=later, driver=colleague, starts_at=MAR_1, ends_at=MAR_4
+            assignment=later,
+            changes={"driver": colleague, "starts_at": MAR_1, "ends_at": MAR_4},
         )
 
     assert excinfo.value.field == "starts_at"
@@ -348,7 +353,10 @@ def test_moving_an_assignment_onto_another_is_refused_and_changes_nothing(
 def test_an_assignment_may_grow_over_its_own_period(vehicle, driver):
     assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_2, ends_at=MAR_3)
 
-    vehicle_assignment_update(assignment=assignment, driver=driver, starts_at=MAR_1, ends_at=MAR_4)
+    vehicle_assignment_update(
+        assignment=assignment,
+        changes={"driver": driver, "starts_at": MAR_1, "ends_at": MAR_4},
+    )
 
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_4)]
 
@@ -359,7 +367,8 @@ def test_handing_an_assignment_to_a_suspended_driver_is_refused(vehicle, driver)
 
     with pytest.raises(DriverNotActive) as excinfo:
         vehicle_assignment_update(
-            assignment=assignment, driver=suspended, starts_at=MAR_1, ends_at=None
+            assignment=assignment,
+            changes={"driver": suspended, "starts_at": MAR_1, "ends_at": None},
         )
 
     assert excinfo.value.field == "driver"
@@ -380,7 +389,8 @@ def test_updating_with_an_end_before_the_start_is_refused_and_changes_nothing(ve
 
     with pytest.raises(InvalidAssignmentPeriod):
         vehicle_assignment_update(
-            assignment=assignment, driver=driver, starts_at=MAR_2, ends_at=MAR_1
+            assignment=assignment,
+            changes={"driver": driver, "starts_at": MAR_2, "ends_at": MAR_1},
         )
 
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, None)]
@@ -393,7 +403,8 @@ def test_ending_an_open_assignment_closes_it_with_its_stored_driver_and_start(
     assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
     stale_copy = VehicleAssignment.objects.get(pk=assignment.pk)
     vehicle_assignment_update(
-        assignment=assignment, driver=colleague, starts_at=MAR_2, ends_at=None
+        assignment=assignment,
+        changes={"driver": colleague, "starts_at": MAR_2, "ends_at": None},
     )
 
     vehicle_assignment_end(assignment=stale_copy, ends_at=MAR_3)
@@ -409,6 +420,155 @@ def test_ending_an_assignment_before_it_starts_is_refused(vehicle, driver):
 
     assert excinfo.value.field == "ends_at"
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, None)]
+
+
+def test_an_update_changes_only_the_fields_given_on_the_row_as_stored(vehicle, driver, colleague):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    stale_copy = VehicleAssignment.objects.get(pk=assignment.pk)
+    vehicle_assignment_update(assignment=assignment, changes={"ends_at": MAR_4})
+
+    returned = vehicle_assignment_update(assignment=stale_copy, changes={"driver": colleague})
+
+    assert _assignments() == [(vehicle.pk, colleague.pk, MAR_1, MAR_4)]
+    assert (returned.driver_id, returned.ends_at) == (colleague.pk, MAR_4)
+    assert (stale_copy.driver_id, stale_copy.ends_at) == (driver.pk, None)
+
+
+@pytest.mark.parametrize("field", ["vehicle", "id", "created_at"])
+def test_updating_an_assignment_field_other_than_driver_start_or_end_is_a_programming_error(
+    vehicle, driver, field
+):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+
+    with pytest.raises(ValueError, match=field):
+        vehicle_assignment_update(assignment=assignment, changes={"ends_at": MAR_2, field: 1})
+
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, None)]
+
+
+def test_handing_an_assignment_to_a_driver_deleted_meanwhile_is_refused_as_not_found(
+    vehicle, driver
+):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    gone = DriverFactory(fleet=vehicle.fleet)
+    Driver.objects.filter(pk=gone.pk).delete()
+
+    with pytest.raises(NotFound) as excinfo:
+        vehicle_assignment_update(assignment=assignment, changes={"driver": gone})
+
+    assert (excinfo.value.code, excinfo.value.field) == ("voltop.not_found", "driver")
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, None)]
+
+
+@pytest.mark.parametrize("status", [DriverStatus.LEFT, DriverStatus.SUSPENDED])
+@pytest.mark.parametrize(
+    ("changes", "field", "change"),
+    [
+        ({"ends_at": None}, "ends_at", "reopened"),
+        ({"ends_at": MAR_4}, "ends_at", "ended later"),
+        ({"starts_at": MAR_1}, "starts_at", "started earlier"),
+    ],
+    ids=["reopened", "ended-later", "started-earlier"],
+)
+def test_the_assignment_of_an_inactive_driver_is_not_reopened_or_lengthened(
+    vehicle, driver, status, changes, field, change
+):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_2, ends_at=MAR_3)
+    Driver.objects.filter(pk=driver.pk).update(status=status)
+
+    with pytest.raises(DriverNotActive) as excinfo:
+        vehicle_assignment_update(assignment=assignment, changes=changes)
+
+    assert excinfo.value.field == field
+    assert excinfo.value.message == (
+        f"Driver {driver} is not active ({status.label.lower()}): their assignment can be "
+        f"ended or shortened, not {change}."
+    )
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, MAR_3)]
+
+
+def test_the_assignment_of_an_inactive_driver_can_be_kept_or_shortened(vehicle, driver):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1)
+    Driver.objects.filter(pk=driver.pk).update(status=DriverStatus.LEFT)
+
+    vehicle_assignment_update(assignment=assignment, changes={"ends_at": None})
+    vehicle_assignment_update(assignment=assignment, changes={"ends_at": MAR_4})
+    vehicle_assignment_update(assignment=assignment, changes={"starts_at": MAR_2, "ends_at": MAR_3})
+
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, MAR_3)]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("moves", [1, 2], ids=["given-away-once", "given-away-twice"])
+def test_an_assignment_given_to_another_driver_while_the_update_waits_is_locked_again_once(
+    moves,
+):
+    """The update reads the assignment's driver (Sanne) and waits for her row, which a first
+    transaction holds while it gives the assignment to Noor. The update must then let go of
+    its locks and wait for Noor's row, which a second transaction holds; when that one gives
+    the assignment to Ella as well, the update is refused and changes nothing."""
+    vehicle = VehicleFactory(plate="EV-001-X", make="Volkswagen", model="ID.4 Pro")
+    sanne, noor, ella = (DriverFactory(fleet=vehicle.fleet) for _ in range(3))
+    assignment = vehicle_assign(vehicle=vehicle, driver=sanne, starts_at=MAR_1)
+    outcome: dict[str, object] = {}
+
+    def update() -> None:
+        try:
+            outcome["update"] = vehicle_assignment_update(
+                assignment=assignment, changes={"ends_at": MAR_3}
+            )
+        except Exception as error:  # kept for the assertions below, whatever it is
+            outcome["update"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=update)
+    move = "UPDATE vehicles_vehicleassignment SET driver_id = %s WHERE id = %s"
+    url = current_database_url()
+    with psycopg.connect(url) as first, psycopg.connect(url) as second:
+        second.execute("SELECT id FROM drivers_driver WHERE id = %s FOR NO KEY UPDATE", [noor.pk])
+        first.execute("SELECT id FROM drivers_driver WHERE id = %s FOR UPDATE", [sanne.pk])
+        thread.start()
+        _wait_until_blocked_by(first, outcome)
+        first.execute(move, [noor.pk, assignment.pk])
+        first.commit()
+        _wait_until_blocked_by(second, outcome)
+        if moves == 2:
+            second.execute(move, [ella.pk, assignment.pk])
+        second.commit()
+    thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    if moves == 1:
+        assert isinstance(outcome["update"], VehicleAssignment), outcome
+        assert _assignments() == [(vehicle.pk, noor.pk, MAR_1, MAR_3)]
+    else:
+        refusal = outcome["update"]
+        assert isinstance(refusal, AssignmentChangedMeanwhile), outcome
+        assert (refusal.code, refusal.status, refusal.field, refusal.message) == (
+            "vehicles.assignment_changed_meanwhile",
+            409,
+            "driver",
+            "The assignment of EV-001-X (Volkswagen ID.4 Pro) was given to another driver "
+            "while this change was made; load it again and retry.",
+        )
+        assert _assignments() == [(vehicle.pk, ella.pk, MAR_1, None)]
+
+
+def _wait_until_blocked_by(blocker: psycopg.Connection, outcome: dict) -> None:
+    """Wait until a session waits on a lock `blocker` holds."""
+    deadline = time.monotonic() + 10
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
+                [blocker.info.backend_pid],
+            )
+            if cursor.fetchone() is not None:
+                return
+        assert time.monotonic() < deadline, f"nothing waited on the lock: {outcome}"
+        time.sleep(0.05)
 
 
 # Odometer
@@ -516,7 +676,7 @@ def test_a_mistyped_reading_blocks_the_next_one_until_it_is_corrected(vehicle):
     with pytest.raises(OdometerWentBackwards):
         odometer_reading_record(vehicle=vehicle, km=3_000, recorded_at=MAR_3)
 
-    odometer_reading_correct(reading=typo, km=2_000, recorded_at=MAR_2)
+    odometer_reading_correct(reading=typo, changes={"km": 2_000, "recorded_at": MAR_2})
     odometer_reading_record(vehicle=vehicle, km=3_000, recorded_at=MAR_3)
 
     assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000), (MAR_3, 3_000)]
@@ -527,7 +687,7 @@ def test_correcting_a_reading_above_a_later_one_is_refused_and_changes_nothing(v
     OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=2_000)
 
     with pytest.raises(OdometerWentBackwards) as excinfo:
-        odometer_reading_correct(reading=reading, km=2_001, recorded_at=MAR_1)
+        odometer_reading_correct(reading=reading, changes={"km": 2_001, "recorded_at": MAR_1})
 
     assert excinfo.value.field == "km"
     assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000)]
@@ -538,7 +698,7 @@ def test_correcting_a_reading_below_an_earlier_one_is_refused_and_changes_nothin
     reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=2_000)
 
     with pytest.raises(OdometerWentBackwards) as excinfo:
-        odometer_reading_correct(reading=reading, km=900, recorded_at=MAR_2)
+        odometer_reading_correct(reading=reading, changes={"km": 900, "recorded_at": MAR_2})
 
     assert excinfo.value.field == "km"
     assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 2_000)]
@@ -550,9 +710,31 @@ def test_moving_a_reading_onto_another_moment_already_recorded_is_refused(vehicl
     reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_2, km=1_000)
 
     with pytest.raises(OdometerReadingExists):
-        odometer_reading_correct(reading=reading, km=1_000, recorded_at=MAR_1)
+        odometer_reading_correct(reading=reading, changes={"km": 1_000, "recorded_at": MAR_1})
 
     assert _readings(vehicle) == [(MAR_1, 1_000), (MAR_2, 1_000)]
+
+
+def test_a_correction_changes_only_the_fields_given_on_the_row_as_stored(vehicle):
+    reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+    stale_copy = OdometerReading.objects.get(pk=reading.pk)
+    odometer_reading_correct(reading=reading, changes={"km": 1_500})
+
+    returned = odometer_reading_correct(reading=stale_copy, changes={"recorded_at": MAR_2})
+
+    assert _readings(vehicle) == [(MAR_2, 1_500)]
+    assert (returned.km, returned.recorded_at) == (1_500, MAR_2)
+    assert (stale_copy.km, stale_copy.recorded_at) == (1_000, MAR_1)
+
+
+@pytest.mark.parametrize("field", ["vehicle", "id", "created_at"])
+def test_correcting_a_field_other_than_km_or_time_is_a_programming_error(vehicle, field):
+    reading = OdometerReadingFactory(vehicle=vehicle, recorded_at=MAR_1, km=1_000)
+
+    with pytest.raises(ValueError, match=field):
+        odometer_reading_correct(reading=reading, changes={"km": 1_100, field: 1})
+
+    assert _readings(vehicle) == [(MAR_1, 1_000)]
 
 
 # a retired vehicle keeps the assignments it had
@@ -565,6 +747,46 @@ def test_an_assignment_of_a_vehicle_retired_since_can_still_be_ended(vehicle, dr
     vehicle_assignment_end(assignment=assignment, ends_at=MAR_3)
 
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_3)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "change"),
+    [
+        ({"ends_at": None}, "ends_at", "reopened"),
+        ({"ends_at": MAR_4}, "ends_at", "ended later"),
+        ({"starts_at": MAR_1}, "starts_at", "started earlier"),
+    ],
+    ids=["reopened", "ended-later", "started-earlier"],
+)
+def test_an_assignment_of_a_vehicle_retired_since_is_not_reopened_or_lengthened(
+    vehicle, driver, changes, field, change
+):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_2, ends_at=MAR_3)
+    Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+
+    with pytest.raises(VehicleRetired) as excinfo:
+        vehicle_assignment_update(assignment=assignment, changes=changes)
+
+    assert excinfo.value.field == field
+    assert excinfo.value.message == (
+        "Vehicle EV-001-X (Volkswagen ID.4 Pro) is retired: its assignment can be ended or "
+        f"shortened, not {change}."
+    )
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, MAR_3)]
+
+
+def test_an_assignment_of_a_vehicle_retired_since_keeps_its_driver(vehicle, driver, colleague):
+    assignment = vehicle_assign(vehicle=vehicle, driver=driver, starts_at=MAR_1, ends_at=MAR_2)
+    Vehicle.objects.filter(pk=vehicle.pk).update(status=VehicleStatus.RETIRED)
+
+    with pytest.raises(VehicleRetired) as excinfo:
+        vehicle_assignment_update(assignment=assignment, changes={"driver": colleague})
+
+    assert (excinfo.value.field, excinfo.value.message) == (
+        "driver",
+        "Vehicle EV-001-X (Volkswagen ID.4 Pro) is retired: its assignment keeps its driver.",
+    )
+    assert _assignments() == [(vehicle.pk, driver.pk, MAR_1, MAR_2)]
 
 
 # vehicle_assignments_end_for_driver

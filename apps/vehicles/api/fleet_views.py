@@ -90,16 +90,14 @@ class FleetVehicleAssignmentViewSet(
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         """Change the driver, start or end (null reopens it); the vehicle stays. Checked again
-        like a new assignment: an overlap with another of the vehicle is refused (409)."""
+        like a new assignment: an overlap with another of the vehicle is refused (409), and the
+        assignment of an inactive driver or a retired vehicle can only be ended or shortened
+        (422). Only the fields sent change."""
         assignment = self.get_object()
         serializer = self.get_serializer(assignment, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        changes = serializer.validated_data
         assignment = services.vehicle_assignment_update(
-            assignment=assignment,
-            driver=changes.get("driver", assignment.driver),
-            starts_at=changes.get("starts_at", assignment.starts_at),
-            ends_at=changes.get("ends_at", assignment.ends_at),
+            assignment=assignment, changes=serializer.validated_data
         )
         return Response(self.get_serializer(self.get_queryset().get(pk=assignment.pk)).data)
 
@@ -143,14 +141,12 @@ class FleetOdometerReadingViewSet(
 
     def partial_update(self, request: Request, *args, **kwargs) -> Response:
         """Correct the km or the time of the reading; it must still lie between the readings
-        before and after it (422 on `km`), and not at the moment of another (409)."""
+        before and after it (422 on `km`), and not at the moment of another (409). Only the
+        fields sent change."""
         reading = self.get_object()
         serializer = self.get_serializer(reading, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        changes = serializer.validated_data
         reading = services.odometer_reading_correct(
-            reading=reading,
-            km=changes.get("km", reading.km),
-            recorded_at=changes.get("recorded_at", reading.recorded_at),
+            reading=reading, changes=serializer.validated_data
         )
         return Response(self.get_serializer(reading).data)
