@@ -160,6 +160,20 @@ class RunsServicePerRow:
             self.message_user(request, message, messages.WARNING)
 
 
+class SavesThroughServices:
+    """Change pages whose save calls a service. A refusal its form's checks could not foresee
+    (another change committed in between) leaves the page's transaction, which Django's
+    changeform_view opens, by its exception, so nothing of the save stays, the rows of the
+    inlines included; the page then shows the refusal instead of failing."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except DomainError as error:
+            self.message_user(request, f"Nothing was saved. {error.message}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
 def json_download(payload, filename: str) -> HttpResponse:
     response = HttpResponse(
         json.dumps(payload, indent=2, ensure_ascii=False), content_type="application/json"
@@ -324,7 +338,7 @@ class TariffPreviewForm(forms.Form):
 
 
 @admin.register(Tariff)
-class TariffAdmin(RunsServicePerRow, FleetScopedAdmin):
+class TariffAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
     """A fleet's tariffs. Saving one publishes what changed in its prices as a new version in
     force from now; once made, its fleet, OCPI id and currency stay, and it is deactivated or
     activated by the actions, which check no connector is left without a tariff."""
@@ -573,7 +587,7 @@ CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(RunsServicePerRow, FleetScopedAdmin):
+class ChargingSessionAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
     list_display = [
         "id",
         "started_at",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from apps.charging.cdr_files import (
@@ -107,6 +107,16 @@ TARIFF_PRICE_FIELDS = (
 )
 TARIFF_PUBLISHED_FIELDS = (*TARIFF_WINDOW_FIELDS, *TARIFF_PRICE_FIELDS)
 TARIFF_UPDATABLE_FIELDS = frozenset({"name", *TARIFF_SCOPE_FIELDS, *TARIFF_PUBLISHED_FIELDS})
+SESSION_PRICE_FIELDS = (
+    "tariff_version",
+    "price_basis",
+    "price_currency",
+    "price_excl_vat",
+    "price_vat",
+    "price_incl_vat",
+    "price_breakdown",
+    "priced_at",
+)
 
 
 @dataclass(frozen=True)
@@ -545,7 +555,7 @@ def _correction_energy(
         raise InvalidCorrection("A session cannot end in the future.", field="ended_at")
     for field, reading in (("meter_start_wh", meter_start_wh), ("meter_stop_wh", meter_stop_wh)):
         if reading is not None and reading < 0:
-            raise MeterWentBackwards("A meter reading cannot be negative.", field=field)
+            raise InvalidCorrection("A meter reading cannot be negative.", field=field)
     if meter_start_wh is not None and meter_stop_wh is not None:
         if meter_stop_wh < meter_start_wh:
             raise MeterWentBackwards(
@@ -563,7 +573,7 @@ def _correction_energy(
             "Give both meter readings, or the energy charged.", field="energy_wh"
         )
     if energy_wh < 0:
-        raise MeterWentBackwards("The energy must be zero or more.", field="energy_wh")
+        raise InvalidCorrection("The energy must be zero or more.", field="energy_wh")
     return energy_wh
 
 
@@ -620,16 +630,20 @@ def charging_session_correct(
     session.meter_start_wh = meter_start_wh
     session.meter_stop_wh = meter_stop_wh
     session.energy_wh = energy_wh
+    corrected = ["started_at", "ended_at", "meter_start_wh", "meter_stop_wh", "energy_wh"]
     if purpose is not None:
         session.purpose = purpose
+        corrected.append("purpose")
     points = [(value.measured_at, value.energy_wh) for value in session.meter_values.all()]
     if meter_stop_wh is not None:
         points.append((ended_at, meter_stop_wh))
     _check_meter_sequence(session, sorted(points))
     _flag_if_implausible(session)
+    corrected += ["is_suspect", "suspect_reason"]
     if session.price_basis != PriceBasis.PROVIDER:
         _clear_price(session)
-    session.save()
+        corrected += SESSION_PRICE_FIELDS
+    session.save(update_fields=[*corrected, "updated_at"])
     logger.info(
         "charging.session_corrected",
         extra={"session_id": session.pk, "energy_wh": session.energy_wh},
@@ -791,19 +805,7 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     session.price_incl_vat = breakdown.total_incl_vat
     session.price_breakdown = breakdown.as_dict()
     session.priced_at = timezone.now()
-    session.save(
-        update_fields=[
-            "tariff_version",
-            "price_basis",
-            "price_currency",
-            "price_excl_vat",
-            "price_vat",
-            "price_incl_vat",
-            "price_breakdown",
-            "priced_at",
-            "updated_at",
-        ]
-    )
+    session.save(update_fields=[*SESSION_PRICE_FIELDS, "updated_at"])
     return session
 
 
@@ -858,6 +860,15 @@ def _tariff_changed_fields(tariff: Tariff, changes: Mapping[str, object]) -> lis
         if value != current:
             changed.append(field)
     return changed
+
+
+def _tariff_has_unpublished_terms(tariff: Tariff) -> bool:
+    """Whether the tariff as saved (its element rows included) says something other than the
+    version published last, or has no version yet."""
+    latest = tariff_latest_version(tariff)
+    return latest is None or (
+        _tariff_document(tariff, last_updated=latest.effective_from)[1] != latest.terms
+    )
 
 
 def _moment_text(moment: datetime, zone) -> str:
@@ -917,6 +928,37 @@ def _check_tariff_window(
     valid_until = changes.get("valid_until", tariff.valid_until)
     if valid_from is not None and valid_until is not None and valid_until <= valid_from:
         raise InvalidTariff("The tariff must end after it starts.", field="valid_until")
+    if "valid_from" in changed and valid_from > tariff.valid_from:
+        _refuse_shortening_window(
+            tariff, start=tariff.valid_from, end=valid_from, field="valid_from"
+        )
+    if (
+        "valid_until" in changed
+        and valid_until is not None
+        and (tariff.valid_until is None or valid_until < tariff.valid_until)
+    ):
+        _refuse_shortening_window(
+            tariff, start=valid_until, end=tariff.valid_until, field="valid_until"
+        )
+
+
+def _refuse_shortening_window(
+    tariff: Tariff, *, start: datetime, end: datetime | None, field: str
+) -> None:
+    """Refuse taking [start, end) out of the saved tariff's window while, at the first moment
+    of it the tariff could price a session (its first version in force by then), a connector
+    has no other tariff."""
+    first_effective = tariff.versions.aggregate(first=Min("effective_from"))["first"]
+    if first_effective is None:
+        return
+    moment = max(start, first_effective)
+    if end is not None and moment >= end:
+        return
+    _refuse_leaving_unpriced(
+        list(connector_list_priced_only_by(tariff=tariff, at=moment)),
+        field=field,
+        since=_moment_text(moment, tariff.fleet.zone),
+    )
 
 
 def _check_tariff_prices(tariff: Tariff, changes: Mapping[str, object]) -> None:
@@ -979,8 +1021,10 @@ def tariff_update_check(
     maximum prices and the parking grace change here. Nothing reaches back before now: the
     window's start moves only while it lies ahead, its end only while it has not passed, and
     neither to a moment before now; new prices take effect from now or a later
-    `effective_from`, and not before a version published already takes effect. A new scope
-    may not leave a connector the tariff prices alone without any tariff.
+    `effective_from`, and not before a version published already takes effect; an
+    `effective_from` is refused when the change publishes no version. Neither a new scope nor a
+    shorter window (a later start, an earlier end) may leave a connector the tariff prices
+    alone without any tariff.
     """
     now = now or timezone.now()
     refused = sorted(set(changes) - TARIFF_UPDATABLE_FIELDS)
@@ -996,6 +1040,16 @@ def tariff_update_check(
         _check_tariff_window(tariff, changes, changed, now)
     if set(changed) & set(TARIFF_PRICE_FIELDS):
         _check_tariff_prices(tariff, changes)
+    if (
+        effective_from is not None
+        and not set(changed) & set(TARIFF_PUBLISHED_FIELDS)
+        and not _tariff_has_unpublished_terms(tariff)
+    ):
+        raise InvalidTariff(
+            "effective_from only applies to price or validity changes; this change publishes "
+            "no new version.",
+            field="effective_from",
+        )
     if effective_from is not None and effective_from < now:
         raise TariffChangeInPast(
             "A change cannot take effect before now; sessions already priced keep their price.",
@@ -1005,14 +1059,16 @@ def tariff_update_check(
         tariff_version_order_check(tariff=tariff, effective_from=effective_from or now)
 
 
-def _refuse_leaving_unpriced(connectors: list[Connector], *, field: str) -> None:
+def _refuse_leaving_unpriced(
+    connectors: list[Connector], *, field: str, since: str | None = None
+) -> None:
     if not connectors:
         return
     names = ", ".join(str(connector) for connector in connectors[:5])
     if len(connectors) > 5:
         names += f" and {len(connectors) - 5} more"
     raise TariffStillNeeded(
-        f"No other tariff prices charging at {names}; give "
+        f"No other tariff prices charging at {names}{f' from {since}' if since else ''}; give "
         f"{'it' if len(connectors) == 1 else 'them'} another tariff first.",
         field=field,
     )
@@ -1043,11 +1099,8 @@ def tariff_update(
     tariff.full_clean()
     if changed:
         tariff.save(update_fields=[*changed, "updated_at"])
-    latest = tariff_latest_version(tariff)
     published = None
-    if latest is None or (
-        _tariff_document(tariff, last_updated=latest.effective_from)[1] != latest.terms
-    ):
+    if _tariff_has_unpublished_terms(tariff):
         tariff_version_order_check(tariff=tariff, effective_from=effective_from or now)
         published = tariff_publish(tariff=tariff, effective_from=effective_from or now)
     logger.info(

@@ -1045,6 +1045,11 @@ class TestTariffUpdate:
                 422,
                 ("charging.invalid_tariff", "max_price_incl_vat"),
             ),
+            (
+                {"effective_from": "2026-04-01T00:00:00Z"},
+                422,
+                ("charging.invalid_tariff", "effective_from"),
+            ),
             ({"valid_until": "2026-03-11T00:00:00"}, 400, ("naive", "valid_until")),
             ({"parking_grace_minutes": -1}, 400, ("min_value", "parking_grace_minutes")),
             ({"min_price_excl_vat": "-0.01"}, 400, ("min_value", "min_price_excl_vat")),
@@ -1064,6 +1069,37 @@ class TestTariffUpdate:
         assert response.status_code == status
         assert errors_of(response) == [error]
         assert tariff_state(tariff) == before
+
+    def test_ending_the_only_tariff_of_a_station_is_refused_with_409(
+        self, member_client, fleet, station
+    ):
+        tariff = published_tariff(fleet)
+        before = tariff_state(tariff)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"valid_until": "2026-03-10T12:01:00Z"}, format="json"
+        )
+
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.tariff_still_needed", "valid_until")]
+        assert response.json()["errors"][0]["detail"] == (
+            "No other tariff prices charging at AMS-W-01#1, AMS-W-01#2 from 2026-03-10 13:01 "
+            "CET; give them another tariff first."
+        )
+        assert tariff_state(tariff) == before
+
+    def test_ending_a_tariff_where_another_prices_then_is_allowed(
+        self, member_client, fleet, station
+    ):
+        published_tariff(fleet, valid_from=dt.datetime(2026, 3, 10, 12, 1, tzinfo=UTC))
+        tariff = published_tariff(fleet)
+
+        response = member_client(MANAGER, fleet).patch(
+            detail_url(TARIFFS, tariff), {"valid_until": "2026-03-10T12:01:00Z"}, format="json"
+        )
+
+        assert response.status_code == 200, response.json()
+        assert response.json()["valid_until"] == "2026-03-10T12:01:00Z"
 
     def test_a_blank_name_is_refused(self, member_client, fleet):
         tariff = published_tariff(fleet, name="Depot tariff")

@@ -8,10 +8,12 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from apps.charging.admin import ChargingSessionAdmin, TariffForm
 from apps.charging.choices import (
     ConnectorStandard,
     HomeApproval,
@@ -448,6 +450,61 @@ def test_moving_the_only_tariff_off_a_station_is_refused_on_the_field_and_saves_
         "station": ["No other tariff prices charging at CP-7#1; give it another tariff first."]
     }
     assert Tariff.objects.values().get(pk=tariff.pk) == before
+
+
+def test_a_refusal_after_the_forms_check_is_shown_and_nothing_of_the_save_stays(
+    manager_client, fleet, monkeypatch
+):
+    """The form's check passes while the fleet's tariff covers CP-7; another manager then
+    deactivates it before the save, so the service refuses the move: the element saved
+    before it is rolled back with it, and the page shows the refusal instead of an error."""
+    station = ChargingStationFactory(fleet=fleet, ocpp_identity="CP-7")
+    ConnectorFactory(station=station)
+    elsewhere = ChargingStationFactory(fleet=fleet)
+    covering = depot_tariff_create(fleet)
+    tariff = depot_tariff_create(fleet)
+    Tariff.objects.filter(pk=tariff.pk).update(station=station)
+    (element,) = tariff.elements.all()
+    before = (
+        Tariff.objects.values().get(pk=tariff.pk),
+        list(tariff.elements.values()),
+        list(tariff.versions.values()),
+        LogEntry.objects.count(),
+    )
+    checked = TariffForm.service_check
+
+    def check_then_another_manager_deactivates(form):
+        checked(form)
+        Tariff.objects.filter(pk=covering.pk).update(is_active=False)
+
+    monkeypatch.setattr(TariffForm, "service_check", check_then_another_manager_deactivates)
+    change_url = reverse("admin:charging_tariff_change", args=[tariff.pk])
+    payload = tariff_payload(
+        fleet,
+        [
+            {
+                "id": str(element.pk),
+                "tariff": str(tariff.pk),
+                **ENERGY_ELEMENT,
+                "energy_price": "0.35",
+            }
+        ],
+        initial_elements=1,
+    ) | {"station": str(elsewhere.pk)}
+
+    response = manager_client.post(change_url, payload)
+
+    assert (response.status_code, response["Location"]) == (302, change_url)
+    assert messages_of(response) == [
+        "Nothing was saved. No other tariff prices charging at CP-7#1; give it another tariff "
+        "first."
+    ]
+    assert (
+        Tariff.objects.values().get(pk=tariff.pk),
+        list(tariff.elements.values()),
+        list(tariff.versions.values()),
+        LogEntry.objects.count(),
+    ) == before
 
 
 def test_fleet_ocpi_id_currency_and_activity_stay_once_a_tariff_is_made(manager_client, fleet):
@@ -996,6 +1053,36 @@ def test_billed_session_is_read_only_and_its_post_changes_nothing(manager_client
     assert table_rows(page, class_="voltop-breakdown") == DEPOT_SESSION_BREAKDOWN
     assert response.status_code == 403
     assert delete_page.status_code == 403
+    assert ChargingSession.objects.filter(pk=session.pk).values().get() == before
+
+
+def test_a_session_billed_while_its_page_was_saved_is_refused_and_changes_nothing(
+    manager_client, fleet, monkeypatch
+):
+    session = depot_session_create(fleet)
+    before = ChargingSession.objects.filter(pk=session.pk).values().get()
+    form_saved = ChargingSessionAdmin.save_form
+
+    def save_form_then_a_billing_run_bills(admin_, request, form, change):
+        saved = form_saved(admin_, request, form, change)
+        ChargingSession.objects.filter(pk=session.pk).update(
+            billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC)
+        )
+        return saved
+
+    monkeypatch.setattr(ChargingSessionAdmin, "save_form", save_form_then_a_billing_run_bills)
+    change_url = reverse("admin:charging_chargingsession_change", args=[session.pk])
+
+    response = manager_client.post(
+        change_url,
+        session_payload(fleet, session.driver, vehicle=session.vehicle)
+        | {"purpose": "private", "energy_wh": "1", "meter_stop_wh": "1000001"},
+    )
+
+    assert (response.status_code, response["Location"]) == (302, change_url)
+    assert messages_of(response) == [
+        "Nothing was saved. The session is billed; correct it with a credit note on its invoice."
+    ]
     assert ChargingSession.objects.filter(pk=session.pk).values().get() == before
 
 

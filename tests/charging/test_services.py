@@ -1,7 +1,10 @@
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.charging.choices import (
     HomeApproval,
@@ -66,6 +69,26 @@ pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
 START = dt.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+CORRECTED_COLUMNS = {
+    "started_at",
+    "ended_at",
+    "meter_start_wh",
+    "meter_stop_wh",
+    "energy_wh",
+    "is_suspect",
+    "suspect_reason",
+    "updated_at",
+}
+PRICE_COLUMNS = {
+    "tariff_version_id",
+    "price_basis",
+    "price_currency",
+    "price_excl_vat",
+    "price_vat",
+    "price_incl_vat",
+    "price_breakdown",
+    "priced_at",
+}
 
 
 @pytest.fixture
@@ -541,13 +564,28 @@ class TestInvalidateAndCorrect:
             ({"meter_start_wh": 10, "meter_stop_wh": None}, InvalidCorrection, "energy_wh"),
             (
                 {"meter_start_wh": -1, "meter_stop_wh": None, "energy_wh": 5},
-                MeterWentBackwards,
+                InvalidCorrection,
                 "meter_start_wh",
             ),
             (
+                {"meter_start_wh": -5, "meter_stop_wh": -1},
+                InvalidCorrection,
+                "meter_start_wh",
+            ),
+            (
+                {"meter_start_wh": None, "meter_stop_wh": -1, "energy_wh": 5},
+                InvalidCorrection,
+                "meter_stop_wh",
+            ),
+            (
                 {"meter_start_wh": None, "meter_stop_wh": None, "energy_wh": -1},
-                MeterWentBackwards,
+                InvalidCorrection,
                 "energy_wh",
+            ),
+            (
+                {"meter_start_wh": 1_010_000, "meter_stop_wh": 1_000_000},
+                MeterWentBackwards,
+                "meter_stop_wh",
             ),
             (
                 {"ended_at": dt.datetime(2026, 3, 10, 12, 6, tzinfo=UTC)},
@@ -575,6 +613,47 @@ class TestInvalidateAndCorrect:
 
         assert refused.value.field == field
         assert ChargingSession.objects.values().get(pk=session.pk) == before
+
+    @pytest.mark.parametrize(
+        ("fields", "purpose", "written"),
+        [
+            ({}, None, {*CORRECTED_COLUMNS, *PRICE_COLUMNS}),
+            (
+                {
+                    "location_kind": LocationKind.PUBLIC,
+                    "price_basis": PriceBasis.PROVIDER,
+                    "price_currency": "EUR",
+                    "price_excl_vat": Decimal("4.10"),
+                    "price_vat": Decimal("0.86"),
+                    "price_incl_vat": Decimal("4.96"),
+                    "priced_at": START,
+                },
+                SessionPurpose.PRIVATE,
+                {*CORRECTED_COLUMNS, "purpose"},
+            ),
+        ],
+        ids=["priced-by-tariff", "providers-cost-with-purpose"],
+    )
+    def test_a_correction_writes_only_the_columns_it_changes(self, fields, purpose, written):
+        session = ChargingSessionFactory(**fields)
+
+        with CaptureQueriesContext(connection) as queries:
+            charging_session_correct(
+                session=session,
+                started_at=session.started_at,
+                ended_at=session.ended_at,
+                meter_start_wh=1_000_000,
+                meter_stop_wh=1_010_000,
+                purpose=purpose,
+            )
+
+        (update,) = (
+            query["sql"]
+            for query in queries.captured_queries
+            if query["sql"].startswith('UPDATE "charging_chargingsession"')
+        )
+        set_clause = update.split(" SET ", 1)[1].rsplit(" WHERE ", 1)[0]
+        assert set(re.findall(r'"(\w+)" = ', set_clause)) == written
 
     def test_an_active_session_cannot_be_corrected(self, depot):
         session = start(depot)

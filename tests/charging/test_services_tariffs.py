@@ -333,6 +333,134 @@ class TestUpdate:
         assert state(tariff) == before
 
 
+APRIL = dt.datetime(2026, 4, 1, tzinfo=UTC)
+MAY = dt.datetime(2026, 5, 1, tzinfo=UTC)
+
+
+class TestWindowChanges:
+    def test_ending_a_tariff_that_alone_prices_connectors_is_refused_and_changes_nothing(
+        self, site
+    ):
+        published(site.fleet, station=site.south)
+        tariff = published(site.fleet, depot=site.depot)
+        before = state(tariff)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_update(tariff=tariff, changes={"valid_until": NOW + dt.timedelta(minutes=1)})
+
+        assert (refused.value.field, refused.value.message) == (
+            "valid_until",
+            "No other tariff prices charging at NORTH#1, NORTH#2 from 2026-03-10 13:01 CET; "
+            "give them another tariff first.",
+        )
+        assert state(tariff) == before
+
+    def test_an_end_is_checked_at_the_new_end_not_now(self, site):
+        """The fleet's tariff from April covers the depot then, not now: an end in April is
+        allowed, one in March is not."""
+        published(site.fleet, valid_from=APRIL)
+        tariff = published(site.fleet, depot=site.depot)
+        before = state(tariff)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_update(tariff=tariff, changes={"valid_until": APRIL - dt.timedelta(days=1)})
+        assert (refused.value.field, state(tariff)) == ("valid_until", before)
+
+        tariff_update(tariff=tariff, changes={"valid_until": APRIL})
+
+        tariff.refresh_from_db()
+        assert tariff.valid_until == APRIL
+
+    def test_bringing_an_end_forward_is_refused_while_the_tariff_alone_prices_then(self, site):
+        tariff = published(site.fleet, valid_until=MAY)
+        before = state(tariff)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_update(tariff=tariff, changes={"valid_until": APRIL})
+
+        assert refused.value.field == "valid_until"
+        assert state(tariff) == before
+
+    def test_putting_an_end_off_or_removing_it_needs_no_other_tariff(self, site):
+        tariff = published(site.fleet, valid_until=APRIL)
+
+        tariff_update(tariff=tariff, changes={"valid_until": MAY})
+        tariff_update(tariff=tariff, changes={"valid_until": None})
+
+        tariff.refresh_from_db()
+        assert tariff.valid_until is None
+
+    def test_an_end_before_the_first_version_takes_effect_is_checked_from_then(self, site):
+        """The tariff prices nothing before its version of April: cut off before then, it
+        would leave the depot bare from April on."""
+        tariff = TariffFactory(fleet=site.fleet, depot=site.depot)
+        TariffElementFactory(tariff=tariff)
+        tariff_publish(tariff=tariff, effective_from=APRIL)
+        before = state(tariff)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_update(tariff=tariff, changes={"valid_until": NOW + dt.timedelta(days=1)})
+
+        assert (refused.value.field, refused.value.message) == (
+            "valid_until",
+            "No other tariff prices charging at NORTH#1, NORTH#2, SOUTH#1 from 2026-04-01 "
+            "02:00 CEST; give them another tariff first.",
+        )
+        assert state(tariff) == before
+
+    def test_a_later_start_that_leaves_connectors_bare_until_then_is_refused(self, site):
+        published(site.fleet, valid_until=APRIL)
+        tariff = published(site.fleet, valid_from=APRIL)
+        before = state(tariff)
+
+        with pytest.raises(TariffStillNeeded) as refused:
+            tariff_update(tariff=tariff, changes={"valid_from": MAY})
+
+        assert (refused.value.field, refused.value.message) == (
+            "valid_from",
+            "No other tariff prices charging at NORTH#1, NORTH#2, ROAD#1, SOUTH#1 from "
+            "2026-04-01 02:00 CEST; give them another tariff first.",
+        )
+        assert state(tariff) == before
+
+    def test_a_later_start_where_another_tariff_prices_until_then_is_allowed(self, site):
+        published(site.fleet, valid_until=MAY)
+        tariff = published(site.fleet, valid_from=APRIL)
+
+        tariff_update(tariff=tariff, changes={"valid_from": MAY})
+
+        tariff.refresh_from_db()
+        assert tariff.valid_from == MAY
+
+
+class TestEffectiveFrom:
+    @pytest.mark.parametrize("changes", [{"name": "Renamed"}, {}, {"depot": None}])
+    def test_an_effective_from_for_a_change_that_publishes_nothing_is_refused(self, changes):
+        tariff = published(FleetFactory(), name="Depot")
+        before = state(tariff)
+
+        with pytest.raises(InvalidTariff) as refused:
+            tariff_update(tariff=tariff, changes=changes, effective_from=APRIL)
+
+        assert (refused.value.field, refused.value.message) == (
+            "effective_from",
+            "effective_from only applies to price or validity changes; this change publishes "
+            "no new version.",
+        )
+        assert state(tariff) == before
+
+    def test_an_effective_from_publishes_new_element_rows_from_then(self):
+        tariff = published(FleetFactory())
+        tariff.elements.update(energy_price=Decimal("0.35"))
+
+        tariff_update(tariff=tariff, changes={"name": "Renamed"}, effective_from=APRIL)
+
+        assert list(tariff.versions.order_by("number").values_list("number", "effective_from")) == [
+            (1, NEW_YEAR),
+            (2, APRIL),
+        ]
+
+
 class TestDeactivateAndActivate:
     def test_deactivating_a_tariff_others_cover_switches_it_off(self, site):
         published(site.fleet)
