@@ -221,6 +221,15 @@ def charge_token_save(*, token: ChargeToken) -> ChargeToken:
     return token
 
 
+def drivers_lock(*, driver_ids) -> dict[int, Driver]:
+    """Lock these drivers' rows, in id order as every service takes them; returns them by id
+    (a driver deleted meanwhile is not among them)."""
+    return {
+        driver.pk: driver
+        for driver in Driver.objects.select_for_update().filter(pk__in=driver_ids).order_by("pk")
+    }
+
+
 @transaction.atomic
 def charge_token_update(*, token: ChargeToken, changes: dict) -> ChargeToken:
     """Change a token's driver, UID, kind or validity, after the checks of charge_token_save.
@@ -247,7 +256,7 @@ def _charge_token_update_locked(*, token_pk: int, changes: dict) -> ChargeToken:
     driver_ids = {stored_driver_id}
     if "driver" in changes:
         driver_ids.add(changes["driver"].pk)
-    list(Driver.objects.select_for_update().filter(pk__in=driver_ids).order_by("pk"))
+    drivers_lock(driver_ids=driver_ids)
     stored = ChargeToken.objects.select_for_update().get(pk=token_pk)
     if stored.driver_id not in driver_ids:
         raise TokenChangedMeanwhile(

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from apps.drivers import services as drivers_services
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import Driver
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
@@ -198,10 +199,7 @@ def _assignment_update_locked(*, assignment_pk: int, changes: dict) -> VehicleAs
     driver_ids = {stored_driver_id}
     if "driver" in changes:
         driver_ids.add(changes["driver"].pk)
-    drivers = {
-        driver.pk: driver
-        for driver in Driver.objects.select_for_update().filter(pk__in=driver_ids).order_by("pk")
-    }
+    drivers = drivers_services.drivers_lock(driver_ids=driver_ids)
     vehicle = Vehicle.objects.select_for_update().get(pk=vehicle_id)
     stored = VehicleAssignment.objects.select_for_update().get(pk=assignment_pk)
     if stored.driver_id not in drivers:

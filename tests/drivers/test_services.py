@@ -2,7 +2,6 @@
 
 import datetime as dt
 import threading
-import time
 
 import psycopg
 import pytest
@@ -28,6 +27,7 @@ from apps.drivers.services import (
 )
 from tests.celery_workers import current_database_url
 from tests.factories import ChargeTokenFactory, DriverFactory
+from tests.locks import wait_until_blocked_by
 from voltop.core.timeutils import NaiveDatetime
 
 pytestmark = pytest.mark.django_db
@@ -385,10 +385,10 @@ def test_a_token_given_to_another_driver_while_the_update_waits_is_locked_again_
         second.execute("SELECT id FROM drivers_driver WHERE id = %s FOR NO KEY UPDATE", [noor.pk])
         first.execute("SELECT id FROM drivers_driver WHERE id = %s FOR UPDATE", [sanne.pk])
         thread.start()
-        _wait_until_blocked_by(first, outcome)
+        wait_until_blocked_by(first, outcome)
         first.execute(move, [noor.pk, token.pk])
         first.commit()
-        _wait_until_blocked_by(second, outcome)
+        wait_until_blocked_by(second, outcome)
         if moves == 2:
             second.execute(move, [ella.pk, token.pk])
         second.commit()
@@ -409,21 +409,6 @@ def test_a_token_given_to_another_driver_while_the_update_waits_is_locked_again_
             "it again and retry.",
         )
         assert ChargeToken.objects.get(pk=token.pk).driver_id == ella.pk
-
-
-def _wait_until_blocked_by(blocker: psycopg.Connection, outcome: dict) -> None:
-    """Wait until a session waits on a lock `blocker` holds."""
-    deadline = time.monotonic() + 10
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [blocker.info.backend_pid],
-            )
-            if cursor.fetchone() is not None:
-                return
-        assert time.monotonic() < deadline, f"nothing waited on the lock: {outcome}"
-        time.sleep(0.05)
 
 
 # charge_token_deactivate

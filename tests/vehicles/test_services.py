@@ -43,6 +43,7 @@ from tests.factories import (
     VehicleAssignmentFactory,
     VehicleFactory,
 )
+from tests.locks import wait_until_blocked_by
 from voltop.core.errors import NotFound
 from voltop.core.timeutils import NaiveDatetime
 
@@ -530,10 +531,10 @@ def test_an_assignment_given_to_another_driver_while_the_update_waits_is_locked_
         second.execute("SELECT id FROM drivers_driver WHERE id = %s FOR NO KEY UPDATE", [noor.pk])
         first.execute("SELECT id FROM drivers_driver WHERE id = %s FOR UPDATE", [sanne.pk])
         thread.start()
-        _wait_until_blocked_by(first, outcome)
+        wait_until_blocked_by(first, outcome)
         first.execute(move, [noor.pk, assignment.pk])
         first.commit()
-        _wait_until_blocked_by(second, outcome)
+        wait_until_blocked_by(second, outcome)
         if moves == 2:
             second.execute(move, [ella.pk, assignment.pk])
         second.commit()
@@ -554,21 +555,6 @@ def test_an_assignment_given_to_another_driver_while_the_update_waits_is_locked_
             "while this change was made; load it again and retry.",
         )
         assert _assignments() == [(vehicle.pk, ella.pk, MAR_1, None)]
-
-
-def _wait_until_blocked_by(blocker: psycopg.Connection, outcome: dict) -> None:
-    """Wait until a session waits on a lock `blocker` holds."""
-    deadline = time.monotonic() + 10
-    while True:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE %s = ANY(pg_blocking_pids(pid))",
-                [blocker.info.backend_pid],
-            )
-            if cursor.fetchone() is not None:
-                return
-        assert time.monotonic() < deadline, f"nothing waited on the lock: {outcome}"
-        time.sleep(0.05)
 
 
 # Odometer
