@@ -4,7 +4,16 @@ import datetime as dt
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import (
+    DecimalField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
@@ -17,6 +26,7 @@ from apps.payments.models import (
     Invoice,
     Payment,
     Reimbursement,
+    ReimbursementLine,
     Statement,
 )
 
@@ -113,6 +123,15 @@ def reimbursement_list_for_driver(*, driver_id: int) -> QuerySet:
     return Reimbursement.objects.filter(
         driver_id=driver_id, billing_run__status=BillingRunStatus.COMPLETED
     ).order_by("-period_start", "-pk")
+
+
+def reimbursements_with_lines(reimbursements: QuerySet) -> QuerySet:
+    """`reimbursements` with their lines read alongside, each with its home session, in the
+    order the sessions started."""
+    lines = ReimbursementLine.objects.select_related("session").order_by(
+        "session__started_at", "pk"
+    )
+    return reimbursements.prefetch_related(Prefetch("lines", queryset=lines))
 
 
 def payment_list_for_driver(*, driver_id: int) -> QuerySet:

@@ -3,7 +3,6 @@ reimbursements and payments. Each list holds only the requesting driver's rows, 
 a completed billing run made final: another driver's row is not found."""
 
 import django_filters
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
@@ -23,11 +22,12 @@ from apps.payments.api.driver_serializers import (
 )
 from apps.payments.choices import InvoiceStatus
 from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
-from apps.payments.models import Invoice, ReimbursementLine
+from apps.payments.models import Invoice
 from apps.payments.selectors import (
     invoice_list_for_driver,
     payment_list_for_driver,
     reimbursement_list_for_driver,
+    reimbursements_with_lines,
     statement_list_for_driver,
 )
 from voltop.core.api.filters import QueryFilterBackend, UtcIsoDateTimeFromToRangeFilter
@@ -151,10 +151,7 @@ class ReimbursementDetailView(MyReimbursements, generics.RetrieveAPIView):
     serializer_class = ReimbursementDetailSerializer
 
     def get_queryset(self):
-        lines = ReimbursementLine.objects.select_related("session").order_by(
-            "session__started_at", "pk"
-        )
-        return super().get_queryset().prefetch_related(Prefetch("lines", queryset=lines))
+        return reimbursements_with_lines(super().get_queryset())
 
 
 class PaymentListView(DriverReadView, generics.ListAPIView):

@@ -5,7 +5,6 @@ payout, payments received, and cost allocations.
 Every member reads; admins and finance run billing, issue documents, record payments, decide
 reimbursements and record their payout. Rows of other fleets are not found."""
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -45,8 +44,8 @@ from apps.payments.models import (
     Invoice,
     Payment,
     Reimbursement,
-    ReimbursementLine,
 )
+from apps.payments.selectors import reimbursements_with_lines
 from apps.payments.services import (
     billing_period_for,
     billing_run_resume,
@@ -235,10 +234,7 @@ class ReimbursementViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.Ret
         reimbursements = super().get_queryset()
         if self.action == "list":
             return reimbursements
-        lines = ReimbursementLine.objects.select_related("session").order_by(
-            "session__started_at", "pk"
-        )
-        return reimbursements.prefetch_related(Prefetch("lines", queryset=lines))
+        return reimbursements_with_lines(reimbursements)
 
     def get_serializer_class(self):
         if self.action == "list":
