@@ -20,6 +20,7 @@ from apps.drivers.exceptions import (
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
 from apps.vehicles import services as vehicles_services
+from voltop.core.models import fields_save_checked
 from voltop.core.timeutils import require_aware
 
 logger = logging.getLogger(__name__)
@@ -279,18 +280,6 @@ def charge_token_deactivate(*, token: ChargeToken) -> ChargeToken:
     return token
 
 
-def _driver_fields_save_checked(driver: Driver, changes: dict) -> None:
-    """Apply `changes`, run the model's full_clean() and save only what changed; a refusal
-    raises Django's ValidationError naming the field, and nothing is saved."""
-    for name, value in changes.items():
-        setattr(driver, name, value)
-    driver.full_clean()
-    if driver.pk is None:
-        driver.save()
-    elif changes:
-        driver.save(update_fields=[*changes, "updated_at"])
-
-
 @transaction.atomic
 def driver_create(
     *, fleet, employee_number: str, first_name: str, last_name: str, email: str, **details
@@ -299,7 +288,7 @@ def driver_create(
     unique in the fleet, IBAN, cost center of the same fleet). `details` are the optional
     fields: phone, licence_number, licence_expires_on, cost_center, home_rate_per_kwh, iban."""
     driver = Driver(fleet=fleet, status=DriverStatus.ACTIVE)
-    _driver_fields_save_checked(
+    fields_save_checked(
         driver,
         {
             "employee_number": employee_number,
@@ -320,7 +309,7 @@ def driver_update(*, driver: Driver, changes: dict) -> Driver:
     if refused:
         raise ValueError(f"driver_update does not change {', '.join(sorted(refused))}.")
     driver = Driver.objects.select_for_update().select_related("fleet").get(pk=driver.pk)
-    _driver_fields_save_checked(driver, changes)
+    fields_save_checked(driver, changes)
     return driver
 
 

@@ -12,6 +12,7 @@ from apps.fleets.choices import MembershipRole
 from apps.fleets.exceptions import ApiKeyInvalid, CostCenterInUse, DepotInUse, LastFleetAdmin
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
+from voltop.core.models import fields_save_checked
 
 logger = logging.getLogger(__name__)
 
@@ -57,25 +58,12 @@ def fleet_api_key_revoke(*, key: FleetApiKey) -> FleetApiKey:
     return key
 
 
-def _fields_save_checked(instance, changes: dict) -> None:
-    """Apply `changes` to `instance`, run the model's full_clean() (fields, clean(), unique and
-    check constraints) and save only the changed fields. A refusal raises Django's
-    ValidationError naming the field, and nothing is saved."""
-    for name, value in changes.items():
-        setattr(instance, name, value)
-    instance.full_clean()
-    if instance.pk is None:
-        instance.save()
-    elif changes:
-        instance.save(update_fields=[*changes, "updated_at"])
-
-
 @transaction.atomic
 def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
     """Change a fleet's settings (name, VAT rate, billing period, payment terms) after the
     model's checks; slug, currency and time zone are not changed here."""
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
-    _fields_save_checked(fleet, changes)
+    fields_save_checked(fleet, changes)
     return fleet
 
 
@@ -83,7 +71,7 @@ def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
 def depot_create(*, fleet: Fleet, name: str, grid_connection_limit_kw, address: str = "") -> Depot:
     """Add a depot to `fleet`; its name is unique within the fleet."""
     depot = Depot(fleet=fleet)
-    _fields_save_checked(
+    fields_save_checked(
         depot,
         {"name": name, "address": address, "grid_connection_limit_kw": grid_connection_limit_kw},
     )
@@ -94,7 +82,7 @@ def depot_create(*, fleet: Fleet, name: str, grid_connection_limit_kw, address: 
 def depot_update(*, depot: Depot, changes: dict) -> Depot:
     """Change a depot's name, address or grid connection limit."""
     depot = Depot.objects.select_for_update().get(pk=depot.pk)
-    _fields_save_checked(depot, changes)
+    fields_save_checked(depot, changes)
     return depot
 
 
@@ -102,7 +90,7 @@ def depot_update(*, depot: Depot, changes: dict) -> Depot:
 def cost_center_create(*, fleet: Fleet, code: str, name: str, is_active: bool = True) -> CostCenter:
     """Add a cost center to `fleet`; its code is unique within the fleet."""
     cost_center = CostCenter(fleet=fleet)
-    _fields_save_checked(cost_center, {"code": code, "name": name, "is_active": is_active})
+    fields_save_checked(cost_center, {"code": code, "name": name, "is_active": is_active})
     return cost_center
 
 
@@ -110,7 +98,7 @@ def cost_center_create(*, fleet: Fleet, code: str, name: str, is_active: bool = 
 def cost_center_update(*, cost_center: CostCenter, changes: dict) -> CostCenter:
     """Change a cost center's code, name or whether it is still in use."""
     cost_center = CostCenter.objects.select_for_update().get(pk=cost_center.pk)
-    _fields_save_checked(cost_center, changes)
+    fields_save_checked(cost_center, changes)
     return cost_center
 
 
@@ -179,7 +167,7 @@ def _check_fleet_keeps_an_admin(*, membership: Membership, new_role: str | None)
 def membership_create(*, fleet: Fleet, user, role: str) -> Membership:
     """Give an existing user a role in `fleet`; a user holds one membership per fleet."""
     membership = Membership(fleet=fleet, user=user)
-    _fields_save_checked(membership, {"role": role})
+    fields_save_checked(membership, {"role": role})
     logger.info(
         "fleets.membership_created",
         extra={"fleet_id": fleet.pk, "membership_id": membership.pk, "role": role},
@@ -193,7 +181,7 @@ def membership_update_role(*, membership: Membership, role: str) -> Membership:
     Fleet.objects.select_for_update().get(pk=membership.fleet_id)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     _check_fleet_keeps_an_admin(membership=membership, new_role=role)
-    _fields_save_checked(membership, {"role": role})
+    fields_save_checked(membership, {"role": role})
     logger.info(
         "fleets.membership_role_changed", extra={"membership_id": membership.pk, "role": role}
     )

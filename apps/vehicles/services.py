@@ -32,6 +32,7 @@ from apps.vehicles.selectors import (
     vehicle_assignments_running_for_driver,
 )
 from voltop.core.errors import NotFound
+from voltop.core.models import fields_save_checked
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
@@ -319,24 +320,12 @@ def odometer_reading_correct(*, reading: OdometerReading, changes: dict) -> Odom
     return stored
 
 
-def _vehicle_fields_save_checked(vehicle: Vehicle, changes: dict) -> None:
-    """Apply `changes`, run the model's full_clean() and save only what changed; a refusal
-    raises Django's ValidationError naming the field, and nothing is saved."""
-    for name, value in changes.items():
-        setattr(vehicle, name, value)
-    vehicle.full_clean()
-    if vehicle.pk is None:
-        vehicle.save()
-    elif changes:
-        vehicle.save(update_fields=[*changes, "updated_at"])
-
-
 @transaction.atomic
 def vehicle_create(*, fleet, **fields) -> Vehicle:
     """Add a vehicle to `fleet` after the model's checks (VIN unique and well-formed, plate
     unique in the fleet, depot and cost center of the same fleet)."""
     vehicle = Vehicle(fleet=fleet)
-    _vehicle_fields_save_checked(vehicle, fields)
+    fields_save_checked(vehicle, fields)
     return vehicle
 
 
@@ -346,7 +335,7 @@ def vehicle_update(*, vehicle: Vehicle, changes: dict) -> Vehicle:
     if {"fleet", "fleet_id"} & set(changes):
         raise ValueError("vehicle_update does not move a vehicle to another fleet.")
     vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
-    _vehicle_fields_save_checked(vehicle, changes)
+    fields_save_checked(vehicle, changes)
     return vehicle
 
 

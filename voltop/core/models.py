@@ -14,6 +14,19 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
+def fields_save_checked(instance: TimeStampedModel, changes: dict) -> None:
+    """Apply `changes` to `instance`, run the model's full_clean() (fields, clean(), unique and
+    check constraints) and save only the changed fields. A refusal raises Django's
+    ValidationError naming the field, and nothing is saved."""
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    instance.full_clean()
+    if instance.pk is None:
+        instance.save()
+    elif changes:
+        instance.save(update_fields=[*changes, "updated_at"])
+
+
 class IdempotencyRecord(models.Model):
     """The answer a POST with an Idempotency-Key got, kept so that sending it again returns the
     same answer instead of doing the work twice. Kept at least IDEMPOTENCY_KEEP_HOURS."""
