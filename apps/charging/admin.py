@@ -470,7 +470,7 @@ class TariffAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 document = json.loads(form.cleaned_data["file"].read().decode("utf-8-sig"))
-                tariff = tariff_import_ocpi(
+                tariff, created = tariff_import_ocpi(
                     fleet=form.cleaned_data["fleet"],
                     document=document,
                     name=form.cleaned_data["name"],
@@ -480,7 +480,15 @@ class TariffAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
             except DomainError as error:
                 form.add_error("file", error.message)
             else:
-                self.message_user(request, f"Imported and published {tariff}.", messages.SUCCESS)
+                if created:
+                    message = f"Imported and published {tariff}."
+                else:
+                    version = tariff_latest_version(tariff)
+                    message = (
+                        f"Updated {tariff}, which has this OCPI id; version {version.number} "
+                        f"holds the file's terms."
+                    )
+                self.message_user(request, message, messages.SUCCESS)
                 return HttpResponseRedirect(
                     reverse("admin:charging_tariff_change", args=[tariff.pk])
                 )

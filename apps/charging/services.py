@@ -1289,8 +1289,9 @@ def _assigned_vehicle(driver: Driver, moment: datetime) -> Vehicle | None:
 
 
 @transaction.atomic
-def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tariff:
+def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> tuple[Tariff, bool]:
     """Create or update the fleet's tariff with the document's OCPI id, and publish it.
+    Returns the tariff and whether this import created it.
 
     Elements restricted to reservations are left out: Voltop prices no reservations, and
     pricing never applies them to a charging session. Importing terms equal to the latest
@@ -1316,7 +1317,7 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tarif
             "tariff.elements price only reservations; Voltop prices charging sessions.",
             field="tariff.elements",
         )
-    tariff, _ = Tariff.objects.select_for_update().get_or_create(
+    tariff, created = Tariff.objects.select_for_update().get_or_create(
         fleet=fleet,
         ocpi_id=ocpi_id,
         defaults={"name": name or f"OCPI tariff {ocpi_id}", "currency": terms.currency},
@@ -1340,7 +1341,7 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> Tarif
     latest = tariff_latest_version(tariff)
     if latest is None or tariff_terms_of_version(latest) != tariff_terms_of_model(tariff):
         tariff_publish(tariff=tariff)
-    return tariff
+    return tariff, created
 
 
 @transaction.atomic

@@ -1000,7 +1000,7 @@ def _demo_billing_history() -> dict[str, int]:
     )
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
         while period.start <= last.start:
-            run = billing_run_start(fleet=fleet, period=period, now=now)
+            run, _ = billing_run_start(fleet=fleet, period=period, now=now)
             billing_run_plan(run=run)
             while billing_run_advance(run_id=run.pk):
                 pass

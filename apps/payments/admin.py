@@ -228,9 +228,10 @@ class BillingRunStartForm(ServiceWriteForm):
     def service_write(self) -> BillingRun:
         fleet = self.cleaned_data["fleet"]
         period = services.billing_period_for(fleet=fleet, label=self.cleaned_data["period"])
-        return services.billing_run_start(
+        run, _ = services.billing_run_start(
             fleet=fleet, period=period, requested_by=self.requested_by
         )
+        return run
 
 
 class BillingUnitInline(ReadOnlyInline):

@@ -107,8 +107,9 @@ def billing_run_start(
     period: BillingPeriod,
     requested_by=None,
     now: dt.datetime | None = None,
-) -> BillingRun:
+) -> tuple[BillingRun, bool]:
     """Start billing `fleet` for `period` in the background; the work is enqueued on commit.
+    Returns the run and whether this call created it.
 
     A fleet has one run per period: starting it again returns that run, and if it has not
     completed it is resumed (its remaining units enqueued again, which is harmless).
@@ -135,7 +136,7 @@ def billing_run_start(
         run = BillingRun.objects.get(fleet=fleet, period_start=period.start)
         if run.status != BillingRunStatus.COMPLETED:
             run = billing_run_resume(run=run)
-        return run
+        return run, False
     logger.info(
         "payments.billing_run_started",
         extra={"run_id": run.pk, "fleet_id": fleet.pk, "period": period.label},
@@ -143,7 +144,7 @@ def billing_run_start(
     from apps.payments.tasks import plan_billing_run
 
     _enqueue_after_commit(plan_billing_run, run.pk)
-    return run
+    return run, True
 
 
 @transaction.atomic
@@ -978,8 +979,8 @@ def billing_runs_start_due(*, now: dt.datetime) -> int:
             continue
         if BillingRun.objects.filter(fleet=fleet, period_start=period.start).exists():
             continue
-        billing_run_start(fleet=fleet, period=period, now=now)
-        started += 1
+        _, created = billing_run_start(fleet=fleet, period=period, now=now)
+        started += created
     stalled = BillingRun.objects.filter(
         status__in=[BillingRunStatus.PENDING, BillingRunStatus.RUNNING],
         updated_at__lt=now - STALLED_AFTER,

@@ -130,7 +130,7 @@ def run_billing(django_capture_on_commit_callbacks) -> Callable[..., BillingRun]
 
     def run(fleet, label: str) -> BillingRun:
         with django_capture_on_commit_callbacks(execute=True):
-            billing_run = payments_services.billing_run_start(
+            billing_run, _ = payments_services.billing_run_start(
                 fleet=fleet, period=payments_services.billing_period_for(fleet=fleet, label=label)
             )
         billing_run.refresh_from_db()

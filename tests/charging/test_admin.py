@@ -918,6 +918,27 @@ def test_importing_an_ocpi_tariff_creates_and_publishes_it(manager_client, fleet
     assert messages_of(response) == ["Imported and published Night tariff."]
 
 
+def test_importing_a_known_ocpi_id_again_updates_that_tariff_and_says_so(
+    manager_client, fleet, time_machine
+):
+    time_machine.move_to(dt.datetime(2026, 5, 15, 9, 30, tzinfo=dt.UTC), tick=False)
+    tariff_import(manager_client, fleet, json.dumps(OCPI_NIGHT_TARIFF).encode())
+    dearer = json.loads(json.dumps(OCPI_NIGHT_TARIFF))
+    dearer["elements"][0]["price_components"][0]["price"] = 0.25
+    time_machine.move_to(dt.datetime(2026, 5, 15, 9, 31, tzinfo=dt.UTC), tick=False)
+
+    response = tariff_import(manager_client, fleet, json.dumps(dearer).encode(), name="")
+
+    tariff = Tariff.objects.get()
+    assert tariff.name == "Night tariff"
+    assert list(tariff.versions.values_list("number", flat=True)) == [2, 1]
+    assert tariff.elements.get(position=0).energy_price == Decimal("0.25000")
+    assert messages_of(response) == [
+        "Imported and published Night tariff.",
+        "Updated Night tariff, which has this OCPI id; version 2 holds the file's terms.",
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "error"),
     [

@@ -13,7 +13,7 @@ def run_billing(django_capture_on_commit_callbacks):
 
     def run(fleet, label: str) -> BillingRun:
         with django_capture_on_commit_callbacks(execute=True):
-            run = services.billing_run_start(
+            run, _ = services.billing_run_start(
                 fleet=fleet, period=services.billing_period_for(fleet=fleet, label=label)
             )
         run.refresh_from_db()

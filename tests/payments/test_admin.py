@@ -133,7 +133,7 @@ def october_sessions_create(driver, *, private_sessions: int = 1) -> None:
 def bill(fleet, label: str, capture) -> BillingRun:
     """Bill `fleet` for `label` through the services, its queued work run to the end."""
     with capture(execute=True):
-        run = services.billing_run_start(
+        run, _ = services.billing_run_start(
             fleet=fleet, period=services.billing_period_for(fleet=fleet, label=label)
         )
     run.refresh_from_db()
@@ -302,9 +302,10 @@ def pending_run(fleet, driver, django_capture_on_commit_callbacks) -> BillingRun
     """October started, its work queued and not run yet."""
     october_sessions_create(driver)
     with django_capture_on_commit_callbacks():
-        return services.billing_run_start(
+        run, _ = services.billing_run_start(
             fleet=fleet, period=services.billing_period_for(fleet=fleet, label="2026-10")
         )
+    return run
 
 
 @pytest.mark.parametrize("page", ["changelist", "change"])

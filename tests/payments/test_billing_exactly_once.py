@@ -355,7 +355,7 @@ def test_a_run_whose_worker_is_killed_mid_unit_resumes_to_what_a_clean_run_bills
     crashed = billing_fleet_create(drivers=DRIVERS, sessions_per_driver=4, month_start=MONTH_START)
     single_lane = {**ONE_DRIVER_PER_UNIT, "BILLING_PARALLEL_UNITS": "1"}
     first_worker = celery_workers.start(**single_lane)
-    clean_run = services.billing_run_start(
+    clean_run, _ = services.billing_run_start(
         fleet=clean, period=services.billing_period_for(fleet=clean, label=PERIOD)
     )
     run_wait_completed(clean_run.pk, celery_workers)
@@ -370,7 +370,7 @@ def test_a_run_whose_worker_is_killed_mid_unit_resumes_to_what_a_clean_run_bills
             "SELECT id FROM charging_chargingsession WHERE driver_id = %s FOR UPDATE",
             [stuck_driver.pk],
         )
-        run = services.billing_run_start(
+        run, _ = services.billing_run_start(
             fleet=crashed, period=services.billing_period_for(fleet=crashed, label=PERIOD)
         )
         waiting_on_blocker = []
@@ -418,7 +418,7 @@ def test_a_run_whose_worker_is_killed_mid_unit_resumes_to_what_a_clean_run_bills
 
     # … and the run is started again, with a new worker
     celery_workers.start(**single_lane)
-    again = services.billing_run_start(
+    again, _ = services.billing_run_start(
         fleet=crashed, period=services.billing_period_for(fleet=crashed, label=PERIOD)
     )
     run_wait_completed(again.pk, celery_workers)
@@ -441,7 +441,7 @@ def test_billing_tasks_delivered_again_after_the_run_committed_change_nothing(ce
     # given: a completed run whose invoices have been e-mailed, its last work
     celery_workers.start(BILLING_UNIT_DRIVERS="2", EMAIL_URL="dummymail://")
     fleet = billing_fleet_create(drivers=4, sessions_per_driver=4, month_start=MONTH_START)
-    run = services.billing_run_start(
+    run, _ = services.billing_run_start(
         fleet=fleet, period=services.billing_period_for(fleet=fleet, label=PERIOD)
     )
     run_wait_completed(run.pk, celery_workers)

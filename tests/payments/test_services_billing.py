@@ -464,7 +464,7 @@ def test_the_beat_resumes_a_run_that_stalled_when_its_worker_was_lost(
 ):
     priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
     period = services.billing_period_for(fleet=fleet, label="2026-10")
-    run = services.billing_run_start(fleet=fleet, period=period)  # its work never ran
+    run, _ = services.billing_run_start(fleet=fleet, period=period)  # its work never ran
     BillingRun.objects.filter(pk=run.pk).update(updated_at=utc(2026, 11, 1, 0))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -480,7 +480,7 @@ def test_the_beat_leaves_a_run_alone_while_it_makes_progress(
 ):
     priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
     period = services.billing_period_for(fleet=fleet, label="2026-10")
-    run = services.billing_run_start(fleet=fleet, period=period)
+    run, _ = services.billing_run_start(fleet=fleet, period=period)
     BillingRun.objects.filter(pk=run.pk).update(updated_at=utc(2026, 11, 1, 0, 10))
 
     with django_capture_on_commit_callbacks(execute=True) as enqueued:
@@ -531,7 +531,7 @@ def test_starting_a_failed_run_again_returns_it_resumed(run_billing, monkeypatch
         run_billing(fleet, "2026-10")
     monkeypatch.setattr(services, "billable_session_list", real_selection)
 
-    resumed = services.billing_run_start(
+    resumed, _ = services.billing_run_start(
         fleet=fleet, period=services.billing_period_for(fleet=fleet, label="2026-10")
     )
 

@@ -111,14 +111,12 @@ class TariffViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveMo
         payload = TariffImportSerializer(data=request.data, context=self.get_serializer_context())
         payload.is_valid(raise_exception=True)
         fleet, document = payload.validated_data["fleet"], payload.validated_data["document"]
-        known = Tariff.objects.filter(fleet=fleet, ocpi_id=str(document.get("id", "")).strip())
-        existed = known.exists()
-        tariff = tariff_import_ocpi(
+        tariff, created = tariff_import_ocpi(
             fleet=fleet, document=document, name=payload.validated_data["name"]
         )
         return Response(
             self.get_serializer(self.get_queryset().get(pk=tariff.pk)).data,
-            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     def _tariff(self, tariff: Tariff) -> Response:

@@ -117,11 +117,12 @@ class BillingRunViewSet(
         payload.is_valid(raise_exception=True)
         fleet = payload.validated_data["fleet"]
         period = billing_period_for(fleet=fleet, label=payload.validated_data["period"])
-        existed = BillingRun.objects.filter(fleet=fleet, period_start=period.start).exists()
-        run = billing_run_start(fleet=fleet, period=period, requested_by=acting_user(request))
+        run, created = billing_run_start(
+            fleet=fleet, period=period, requested_by=acting_user(request)
+        )
         return Response(
             self.get_serializer(run).data,
-            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(request=None, responses=BillingRunSerializer)

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if not isinstance(document, dict):
             raise CommandError(f"{options['file']}: a tariff must be a JSON object.")
         try:
-            tariff = tariff_import_ocpi(fleet=fleet, document=document, name=options["name"])
+            tariff, _ = tariff_import_ocpi(fleet=fleet, document=document, name=options["name"])
         except DomainError as error:
             raise CommandError(f"{options['file']}: {error.message}") from error
         version = tariff_latest_version(tariff)

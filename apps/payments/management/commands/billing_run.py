@@ -36,7 +36,7 @@ class Command(BaseCommand):
         if fleet is None:
             raise CommandError(f"--fleet: no fleet with the slug {options['fleet']!r}.")
         try:
-            run = billing_run_start(
+            run, _ = billing_run_start(
                 fleet=fleet, period=billing_period_for(fleet=fleet, label=options["period"])
             )
         except DomainError as error:
