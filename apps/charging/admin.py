@@ -142,24 +142,6 @@ def breakdown_for_display(breakdown: dict, zone: ZoneInfo) -> dict:
     return {**breakdown, "periods": periods}
 
 
-class RunsServicePerRow:
-    """Admin actions that call a service on each selected row the user may change; a refused
-    row changes nothing and is reported by itself."""
-
-    def _run_per_row(self, request, queryset, service, done: str, noun: str) -> None:
-        changed, refused = 0, []
-        for row in self.editable_queryset(request, queryset):
-            try:
-                service(row)
-            except DomainError as error:
-                refused.append(f"#{row.pk}: {error.message}")
-            else:
-                changed += 1
-        self.message_user(request, f"{changed} {noun}(s) {done}.", messages.SUCCESS)
-        for message in refused:
-            self.message_user(request, message, messages.WARNING)
-
-
 class SavesThroughServices:
     """Change pages whose save calls a service. A refusal its form's checks could not foresee
     (another change committed in between) leaves the page's transaction, which Django's
@@ -338,7 +320,7 @@ class TariffPreviewForm(forms.Form):
 
 
 @admin.register(Tariff)
-class TariffAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
+class TariffAdmin(SavesThroughServices, FleetScopedAdmin):
     """A fleet's tariffs. Saving one publishes what changed in its prices as a new version in
     force from now; once made, its fleet, OCPI id and currency stay, and it is deactivated or
     activated by the actions, which check no connector is left without a tariff."""
@@ -419,18 +401,17 @@ class TariffAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
 
     @admin.action(description="Deactivate selected tariffs", permissions=["change"])
     def deactivate_tariffs(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run_per_row(
+        self.act_per_row(
             request,
             queryset,
             lambda tariff: tariff_deactivate(tariff=tariff),
             "deactivated",
-            "tariff",
         )
 
     @admin.action(description="Activate selected tariffs", permissions=["change"])
     def activate_tariffs(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run_per_row(
-            request, queryset, lambda tariff: tariff_activate(tariff=tariff), "activated", "tariff"
+        self.act_per_row(
+            request, queryset, lambda tariff: tariff_activate(tariff=tariff), "activated"
         )
 
     def get_urls(self):
@@ -595,7 +576,7 @@ CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedAdmin):
+class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
     list_display = [
         "id",
         "started_at",
@@ -706,24 +687,22 @@ class ChargingSessionAdmin(SavesThroughServices, RunsServicePerRow, FleetScopedA
 
     @admin.action(description="Price again (sessions not billed yet)", permissions=["change"])
     def price_again(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run_per_row(
+        self.act_per_row(
             request,
             queryset.filter(status=SessionStatus.COMPLETED),
             lambda session: charging_session_price(session=session),
             "priced",
-            "session",
         )
 
     @admin.action(description="Approve selected home sessions", permissions=["change"])
     def approve_home_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._run_per_row(
+        self.act_per_row(
             request,
             queryset.filter(home_approval=HomeApproval.PENDING),
             lambda session: home_session_review(
                 session=session, approve=True, reviewer=request.user
             ),
             "approved",
-            "session",
         )
 
     @admin.action(description="Export as OCPI 2.2.1 CDR JSON", permissions=["view"])

@@ -1,6 +1,6 @@
 """Admin of the drivers app: drivers and their charge tokens."""
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -19,7 +19,6 @@ from apps.drivers.services import (
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from voltop.core.admin_forms import ServiceCheckedForm
-from voltop.core.errors import DomainError
 
 
 class DriverForm(ServiceCheckedForm):
@@ -115,24 +114,12 @@ class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
         driver_delete(driver=obj)
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet, status: DriverStatus) -> None:
-        drivers = list(self.editable_queryset(request, queryset))
-        changed, refusals = 0, []
-        for driver in drivers:
-            try:
-                driver_set_status(driver=driver, status=status)
-            except DomainError as error:
-                refusals.append(error.message)
-            else:
-                changed += 1
-        message = f"{changed} driver(s) now {status.label.lower()}."
-        skipped = len(queryset) - len(drivers)
-        if skipped:
-            message += f" {skipped} left unchanged: your role in their fleet only lets you view."
-        self.message_user(
-            request, message, messages.WARNING if skipped or refusals else messages.SUCCESS
+        self.act_per_row(
+            request,
+            queryset,
+            lambda driver: driver_set_status(driver=driver, status=status),
+            f"now {status.label.lower()}",
         )
-        for refusal in refusals:
-            self.message_user(request, refusal, messages.ERROR)
 
     @admin.action(
         description="Suspend selected drivers (deactivates their tokens)", permissions=["change"]
@@ -172,11 +159,6 @@ class ChargeTokenAdmin(FleetScopedAdmin):
         description="Deactivate selected tokens (lost or stolen cards)", permissions=["change"]
     )
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        tokens = list(self.editable_queryset(request, queryset))
-        for token in tokens:
-            charge_token_deactivate(token=token)
-        message = f"{len(tokens)} token(s) deactivated."
-        skipped = len(queryset) - len(tokens)
-        if skipped:
-            message += f" {skipped} left unchanged: your role in their fleet only lets you view."
-        self.message_user(request, message, messages.WARNING if skipped else messages.SUCCESS)
+        self.act_per_row(
+            request, queryset, lambda token: charge_token_deactivate(token=token), "deactivated"
+        )

@@ -136,7 +136,4 @@ class FleetApiKeyAdmin(FleetScopedAdmin):
 
     @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
-        editable = self.editable_queryset(request, queryset)
-        for key in editable:
-            fleet_api_key_revoke(key=key)
-        self.message_user(request, f"Revoked {len(editable)} key(s).", messages.SUCCESS)
+        self.act_per_row(request, queryset, lambda key: fleet_api_key_revoke(key=key), "revoked")

@@ -4,8 +4,8 @@ rows of the fleets where they hold a membership, with what their role allows."""
 from functools import reduce
 
 from django.apps import apps
-from django.contrib import admin
-from django.contrib.admin.utils import get_fields_from_path
+from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path, model_ngettext
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import Model, Q, QuerySet
@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user
+from voltop.core.errors import DomainError
 
 
 def fleet_id_of(obj: Model, fleet_path: str) -> int | None:
@@ -60,13 +61,43 @@ class FleetScopedAdminMixin:
         lookup = f"{self.fleet_path}__in" if self.fleet_path else "pk__in"
         return queryset.filter(**{lookup: request_fleet_ids(request, roles)})
 
-    def editable_queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        """The rows of `queryset` the user may change: for actions, whose selection may also
-        hold rows of fleets the user only views."""
-        return self.scope_queryset(request, queryset, self.editing_roles)
-
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return self.scope_queryset(request, super().get_queryset(request))
+
+    def act_per_row(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        act,
+        done: str,
+        roles: frozenset[str] | None = None,
+    ) -> None:
+        """An admin action's work: call `act` (a service, each call its own transaction) on
+        each selected row of a fleet where the user holds one of `roles` (`editing_roles` by
+        default). A refused row changes nothing and is reported by itself, as are the rows
+        the user's role leaves unchanged."""
+        selected = list(queryset)
+        rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
+        acted, refusals = 0, []
+        for row in rows:
+            try:
+                act(row)
+            except DomainError as error:
+                refusals.append(f"{row}: {error.message}")
+            else:
+                acted += 1
+        names = model_ngettext(self.opts, acted)
+        self.message_user(request, f"{acted} {names} {done}.", messages.SUCCESS)
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.WARNING)
+        skipped = len(selected) - len(rows)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} {model_ngettext(self.opts, skipped)} left unchanged: your role in "
+                "their fleet does not allow this.",
+                messages.WARNING,
+            )
 
     def permission_fleet_path(self) -> str:
         """The path to the fleet from the object Django passes to the permission checks."""

@@ -10,7 +10,6 @@ from decimal import Decimal
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.utils import model_ngettext
 from django.core.exceptions import PermissionDenied
 from django.db.models import F, Model, QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -165,39 +164,6 @@ class AppendOnlyAdmin(FleetScopedAdmin):
         """Whether the user holds one of `editing_roles` in the row's fleet (in some fleet when
         no row is given): what the admin's actions and service pages require."""
         return self._allowed(request, obj, self.editing_roles)
-
-    def act_per_row(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet,
-        act,
-        done: str,
-        roles: frozenset[str] | None = None,
-    ) -> None:
-        """Call `act` on each selected row of a fleet where the user holds one of `roles`
-        (`editing_roles` by default), each in its own transaction. A refused row changes
-        nothing and is reported by itself."""
-        rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
-        acted, refusals = 0, []
-        for row in rows:
-            try:
-                act(row)
-            except DomainError as error:
-                refusals.append(f"{row}: {error.message}")
-            else:
-                acted += 1
-        names = model_ngettext(self.opts, acted)
-        self.message_user(request, f"{acted} {names} {done}.", messages.SUCCESS)
-        for refusal in refusals:
-            self.message_user(request, refusal, messages.WARNING)
-        skipped = len(queryset) - len(rows)
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} {model_ngettext(self.opts, skipped)} left unchanged: your role in "
-                "their fleet does not allow this.",
-                messages.WARNING,
-            )
 
 
 class ReadOnlyAdmin(AppendOnlyAdmin):

@@ -563,8 +563,8 @@ def test_deactivating_keeps_a_tariff_a_connector_still_needs_and_reports_it(mana
     )
 
     assert messages_of(response) == [
-        "1 tariff(s) deactivated.",
-        f"#{fleet_tariff.pk}: No other tariff prices charging at CP-9#1; give it another "
+        "1 tariff deactivated.",
+        "Fleet tariff: No other tariff prices charging at CP-9#1; give it another "
         "tariff first.",
     ]
     assert dict(Tariff.objects.values_list("name", "is_active")) == {
@@ -579,7 +579,7 @@ def test_activating_lets_a_deactivated_tariff_price_again(manager_client, fleet)
 
     response = changelist_action(manager_client, "tariff", "activate_tariffs", [tariff])
 
-    assert messages_of(response) == ["1 tariff(s) activated."]
+    assert messages_of(response) == ["1 tariff activated."]
     tariff.refresh_from_db()
     assert tariff.is_active is True
 
@@ -1283,8 +1283,8 @@ def test_price_again_prices_unbilled_sessions_and_reports_billed_ones_as_refused
     )
     assert prices == {unbilled.pk: Decimal("8.05"), billed.pk: None, active.pk: None}
     assert messages_of(response) == [
-        "1 session(s) priced.",
-        f"#{billed.pk}: The session is billed; correct it with a credit note on its invoice.",
+        "1 charging session priced.",
+        f"{billed}: The session is billed; correct it with a credit note on its invoice.",
     ]
 
 
@@ -1307,7 +1307,7 @@ def test_approve_home_sessions_approves_the_pending_ones(manager_client, fleet):
         response.wsgi_request.user,
     )
     assert (rejected.home_approval, rejected.reviewed_by) == (HomeApproval.REJECTED, None)
-    assert messages_of(response) == ["1 session(s) approved."]
+    assert messages_of(response) == ["1 charging session approved."]
 
 
 def test_export_cdr_downloads_the_session_as_an_ocpi_cdr(viewer_client, fleet):

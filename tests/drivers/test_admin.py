@@ -73,7 +73,7 @@ def test_suspend_action_suspends_the_drivers_and_deactivates_their_tokens(client
     )
 
     assert response.status_code == 200
-    assert messages_of(response) == ["1 driver(s) now suspended."]
+    assert messages_of(response) == ["1 driver now suspended."]
     driver.refresh_from_db()
     assert driver.status == DriverStatus.SUSPENDED
     assert not ChargeToken.objects.filter(pk__in=[t.pk for t in tokens], is_active=True).exists()
@@ -112,7 +112,8 @@ def test_suspend_action_leaves_drivers_of_a_fleet_the_user_only_views_unchanged(
     )
 
     assert messages_of(response) == [
-        "1 driver(s) now suspended. 1 left unchanged: your role in their fleet only lets you view."
+        "1 driver now suspended.",
+        "1 driver left unchanged: your role in their fleet does not allow this.",
     ]
     own_driver.refresh_from_db()
     viewed_driver.refresh_from_db()
@@ -175,7 +176,7 @@ def test_deactivate_action_deactivates_the_selected_tokens_only(client, fleet):
         TOKENS, {"action": "deactivate", "_selected_action": [lost.pk]}, follow=True
     )
 
-    assert messages_of(response) == ["1 token(s) deactivated."]
+    assert messages_of(response) == ["1 charge token deactivated."]
     lost.refresh_from_db()
     kept.refresh_from_db()
     assert lost.is_active is False
@@ -195,7 +196,8 @@ def test_deactivate_action_leaves_tokens_of_a_fleet_the_user_only_views_active(
     )
 
     assert messages_of(response) == [
-        "0 token(s) deactivated. 1 left unchanged: your role in their fleet only lets you view."
+        "0 charge tokens deactivated.",
+        "1 charge token left unchanged: your role in their fleet does not allow this.",
     ]
     viewed_token.refresh_from_db()
     assert viewed_token.is_active is True
@@ -293,9 +295,9 @@ def test_mark_left_action_ends_assignments_and_reports_a_driver_who_cannot_leave
     )
 
     assert messages_of(response) == [
-        "1 driver(s) now left the company.",
-        "Noor Visser is assigned EV-900-Q (Volkswagen ID.3) from 2099-01-01 01:00 CET, which "
-        "has not started yet; give that assignment to another driver first.",
+        "1 driver now left the company.",
+        f"{planned_for}: Noor Visser is assigned EV-900-Q (Volkswagen ID.3) from 2099-01-01 "
+        "01:00 CET, which has not started yet; give that assignment to another driver first.",
     ]
     leaving.refresh_from_db()
     planned_for.refresh_from_db()

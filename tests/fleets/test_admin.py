@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.admin import site
+from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied
 from django.test import RequestFactory
 from django.urls import reverse
@@ -12,6 +13,7 @@ from django.urls import reverse
 from apps.fleets import admin as fleets_admin
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.fleets.services import fleet_api_key_issue
 from tests.factories import (
     CostCenterFactory,
     DepotFactory,
@@ -338,3 +340,28 @@ def test_a_depot_ticked_for_deletion_on_the_fleet_page_goes_through_the_service(
     assert kept_after_refusal == {unused.pk, in_use.pk}
     assert deleted.status_code == 302
     assert list(Depot.objects.values_list("pk", flat=True)) == [in_use.pk]
+
+
+def test_the_revoke_action_revokes_keys_of_fleets_the_user_administers_only(
+    client, fleet, other_fleet
+):
+    login_as(client, (fleet, MembershipRole.ADMIN), (other_fleet, MembershipRole.MANAGER))
+    own_key, _ = fleet_api_key_issue(fleet=fleet, name="Payroll", role=MembershipRole.FINANCE)
+    managed_key, _ = fleet_api_key_issue(
+        fleet=other_fleet, name="Telematics", role=MembershipRole.VIEWER
+    )
+
+    response = client.post(
+        reverse("admin:fleets_fleetapikey_changelist"),
+        {"action": "revoke", "_selected_action": [own_key.pk, managed_key.pk]},
+        follow=True,
+    )
+
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "1 fleet API key revoked.",
+        "1 fleet API key left unchanged: your role in their fleet does not allow this.",
+    ]
+    own_key.refresh_from_db()
+    managed_key.refresh_from_db()
+    assert own_key.revoked_at is not None
+    assert managed_key.revoked_at is None
