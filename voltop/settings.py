@@ -139,6 +139,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "voltop.core.api.renderers.OrjsonRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_PAGINATION_CLASS": "voltop.core.api.pagination.NumberedPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "voltop.core.api.filters.QueryFilterBackend",
