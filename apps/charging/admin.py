@@ -56,6 +56,7 @@ from apps.fleets.tenancy import (
     FleetScopedTabularInline,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
+from voltop.core.downloads import attachment_response
 from voltop.core.errors import DomainError
 
 
@@ -157,11 +158,9 @@ class SavesThroughServices:
 
 
 def json_download(payload, filename: str) -> HttpResponse:
-    response = HttpResponse(
-        json.dumps(payload, indent=2, ensure_ascii=False), content_type="application/json"
+    return attachment_response(
+        json.dumps(payload, indent=2, ensure_ascii=False), "application/json", filename
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 class ConnectorInline(FleetScopedTabularInline):

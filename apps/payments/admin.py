@@ -29,7 +29,17 @@ from apps.fleets.tenancy import (
 )
 from apps.payments import services
 from apps.payments.choices import BillingRunStatus, InvoiceStatus
-from apps.payments.documents import invoice_html, invoice_pdf, invoice_pdf_filename
+from apps.payments.documents import (
+    KWH_PLACES,
+    invoice_html,
+    invoice_pdf,
+    invoice_pdf_filename,
+    money_text,
+    period_days_text,
+    statement_context,
+    statement_pdf,
+    statement_pdf_filename,
+)
 from apps.payments.models import (
     BillingRun,
     BillingUnit,
@@ -48,28 +58,14 @@ from apps.payments.selectors import (
     invoice_balance_of_row,
     invoice_list_with_balance,
     statement_get,
-    statement_sessions,
 )
 from voltop.core.admin_forms import run_domain_check
+from voltop.core.downloads import attachment_response
 from voltop.core.errors import DomainError
-from voltop.core.money import round_money
 
 REIMBURSEMENT_DECIDING_ROLES = FINANCE_ROLES | EDITING_ROLES
 CREDITABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
 PAYABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
-KWH_PLACES = Decimal("0.001")
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    """An amount to the currency's minor unit (SQLite sums come back with float noise)."""
-    return f"{round_money(Decimal(amount), currency)} {currency}"
-
-
-def period_days_text(start: dt.datetime, end: dt.datetime, zone) -> str:
-    """A billing period as a person reads it: its first and last day in the fleet's zone."""
-    first_day = start.astimezone(zone).date()
-    last_day = end.astimezone(zone).date() - dt.timedelta(days=1)
-    return f"{first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}"
 
 
 def changelist_link(model: type[Model], text: str, **filters) -> str:
@@ -548,9 +544,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
 
     def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         invoice = self._invoice_or_404(request, pk)
-        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
-        return response
+        return attachment_response(
+            invoice_pdf(invoice), "application/pdf", invoice_pdf_filename(invoice)
+        )
 
     def credit_note_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
         invoice = self._invoice_or_404(request, pk)
@@ -876,83 +872,46 @@ class StatementAdmin(ReadOnlyAdmin):
                 self.admin_site.admin_view(self.statement_view),
                 name="payments_statement_page",
             ),
+            path(
+                "<int:pk>/statement/pdf/",
+                self.admin_site.admin_view(self.statement_pdf_view),
+                name="payments_statement_pdf",
+            ),
             *super().get_urls(),
         ]
 
-    def statement_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+    def _statement_or_404(self, request: HttpRequest, pk: int) -> Statement:
         fleet_ids = (
             Fleet.objects.values("pk") if request.user.is_superuser else request_fleet_ids(request)
         )
         try:
-            statement = statement_get(statement_id=pk, fleet_ids=fleet_ids)
+            return statement_get(statement_id=pk, fleet_ids=fleet_ids)
         except Statement.DoesNotExist as error:
             raise Http404("No such statement in your fleets.") from error
-        sessions = statement_sessions(statement=statement)
-        parts = [
-            {
-                "key": "private",
-                "title": "Private charging: the driver owes",
-                "total": statement.private_owed,
-                "document": statement.invoice,
-                "sessions": session_rows(sessions["private"]),
-            },
-            {
-                "key": "business",
-                "title": "Business charging: borne by the fleet (excl. VAT)",
-                "total": statement.business_cost,
-                "document": None,
-                "sessions": session_rows(sessions["business"]),
-            },
-            {
-                "key": "home",
-                "title": "Home charging: the fleet reimburses the driver",
-                "total": statement.reimbursement_due,
-                "document": statement.reimbursement,
-                "sessions": session_rows(sessions["home"]),
-            },
-        ]
-        for part in parts:
+
+    def statement_pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        statement = self._statement_or_404(request, pk)
+        return attachment_response(
+            statement_pdf(statement), "application/pdf", statement_pdf_filename(statement)
+        )
+
+    def statement_view(self, request: HttpRequest, pk: int) -> TemplateResponse:
+        statement = self._statement_or_404(request, pk)
+        context = statement_context(statement)
+        for part in context["parts"]:
             document = part["document"]
             if document is not None:
                 part["document_url"] = reverse(
                     f"admin:payments_{document._meta.model_name}_change", args=[document.pk]
                 )
                 part["document_status"] = document.get_status_display()
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Statement {statement.period_label} of {statement.driver}",
-            "statement": statement,
-            "parts": parts,
-            "period_days": period_days_text(
-                statement.period_start, statement.period_end, statement.fleet.zone
-            ),
-            "net_text": statement_net_text(statement),
-            "zone": statement.fleet.zone,
-            "opts": self.opts,
-            "original": statement,
-        }
+        context.update(
+            self.admin_site.each_context(request),
+            title=f"Statement {statement.period_label} of {statement.driver}",
+            opts=self.opts,
+            original=statement,
+        )
         return TemplateResponse(request, "admin/payments/statement.html", context)
-
-
-def statement_net_text(statement: Statement) -> str:
-    """Who pays whom, once the reimbursement and what the driver owes are set off."""
-    amount = money_text(abs(statement.net_to_driver), statement.currency)
-    if statement.net_to_driver > 0:
-        return f"Net: the fleet pays the driver {amount}."
-    if statement.net_to_driver < 0:
-        return f"Net: the driver pays the fleet {amount}."
-    return "Net: nothing to pay either way."
-
-
-def session_rows(sessions: QuerySet) -> list[dict]:
-    """A statement part's sessions as its table shows them, energy in kWh."""
-    return [
-        {
-            "session": session,
-            "kwh": (Decimal(session.energy_wh or 0) / 1000).quantize(KWH_PLACES),
-        }
-        for session in sessions
-    ]
 
 
 # Payments ------------------------------------------------------------------------------------

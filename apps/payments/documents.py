@@ -1,11 +1,19 @@
-"""Invoices as documents: the HTML page and the PDF made from the same template, and the check
-that the PDF renderer's system libraries (Pango) are present."""
+"""Invoices and statements as documents: the HTML page and the PDF made from the same
+template, the texts they and the admin show, and the check that the PDF renderer's system
+libraries (Pango) are present."""
 
+import datetime as dt
+from decimal import Decimal
+
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 
-from apps.payments.models import Invoice
-from apps.payments.selectors import invoice_balance
+from apps.payments.models import Invoice, Statement
+from apps.payments.selectors import invoice_balance, statement_sessions
 from apps.payments.totals import document_totals
+from voltop.core.money import round_money
+
+KWH_PLACES = Decimal("0.001")
 
 PANGO_HINT = (
     "Invoice PDFs are rendered by WeasyPrint, which needs the Pango library (1.44 or newer). "
@@ -21,6 +29,18 @@ def pdf_renderer_problem() -> str:
     except OSError as error:
         return f"{error}"
     return ""
+
+
+def money_text(amount: Decimal, currency: str) -> str:
+    """An amount to the currency's minor unit (SQLite sums come back with float noise)."""
+    return f"{round_money(Decimal(amount), currency)} {currency}"
+
+
+def period_days_text(start: dt.datetime, end: dt.datetime, zone) -> str:
+    """A billing period as a person reads it: its first and last day in the fleet's zone."""
+    first_day = start.astimezone(zone).date()
+    last_day = end.astimezone(zone).date() - dt.timedelta(days=1)
+    return f"{first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}"
 
 
 def invoice_context(invoice: Invoice) -> dict:
@@ -43,12 +63,91 @@ def invoice_html(invoice: Invoice) -> str:
     return render_to_string("payments/invoice.html", invoice_context(invoice))
 
 
-def invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice as a PDF document."""
+def pdf_printed(html: str) -> bytes:
+    """A standalone HTML page printed as a PDF document (A4, as its styles say)."""
     from weasyprint import HTML
 
-    return HTML(string=invoice_html(invoice)).write_pdf()
+    return HTML(string=html).write_pdf()
+
+
+def invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice as a PDF document."""
+    return pdf_printed(invoice_html(invoice))
 
 
 def invoice_pdf_filename(invoice: Invoice) -> str:
     return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"
+
+
+def statement_net_text(statement: Statement) -> str:
+    """Who pays whom, once the reimbursement and what the driver owes are set off."""
+    amount = money_text(abs(statement.net_to_driver), statement.currency)
+    if statement.net_to_driver > 0:
+        return f"Net: the fleet pays the driver {amount}."
+    if statement.net_to_driver < 0:
+        return f"Net: the driver pays the fleet {amount}."
+    return "Net: nothing to pay either way."
+
+
+def statement_session_rows(sessions: QuerySet) -> list[dict]:
+    """A statement part's sessions as its table shows them, energy in kWh."""
+    return [
+        {
+            "session": session,
+            "kwh": (Decimal(session.energy_wh or 0) / 1000).quantize(KWH_PLACES),
+        }
+        for session in sessions
+    ]
+
+
+def statement_context(statement: Statement) -> dict:
+    """What a statement's page and PDF show: its three parts (private charging the driver owes,
+    business charging the fleet bears, home charging the fleet reimburses), each with its
+    sessions and document, and the net."""
+    sessions = statement_sessions(statement=statement)
+    parts = [
+        {
+            "key": "private",
+            "title": "Private charging: the driver owes",
+            "total": statement.private_owed,
+            "document": statement.invoice,
+            "sessions": statement_session_rows(sessions["private"]),
+        },
+        {
+            "key": "business",
+            "title": "Business charging: borne by the fleet (excl. VAT)",
+            "total": statement.business_cost,
+            "document": None,
+            "sessions": statement_session_rows(sessions["business"]),
+        },
+        {
+            "key": "home",
+            "title": "Home charging: the fleet reimburses the driver",
+            "total": statement.reimbursement_due,
+            "document": statement.reimbursement,
+            "sessions": statement_session_rows(sessions["home"]),
+        },
+    ]
+    return {
+        "statement": statement,
+        "parts": parts,
+        "period_days": period_days_text(
+            statement.period_start, statement.period_end, statement.fleet.zone
+        ),
+        "net_text": statement_net_text(statement),
+        "zone": statement.fleet.zone,
+    }
+
+
+def statement_html(statement: Statement) -> str:
+    """The statement as a standalone HTML page (the PDF is printed from the same page)."""
+    return render_to_string("payments/statement.html", statement_context(statement))
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    """The statement as a PDF document."""
+    return pdf_printed(statement_html(statement))
+
+
+def statement_pdf_filename(statement: Statement) -> str:
+    return f"statement-{statement.period_label}-{statement.driver.employee_number}.pdf"

@@ -196,6 +196,27 @@ def test_statement_detail_names_its_invoice_and_reimbursement_with_their_status(
     assert (body["net_to_driver"], body["currency"]) == ("-9.69", "EUR")
 
 
+def test_statement_pdf_downloads_the_document(driver_a, driver_a_client, january):
+    response = driver_a_client.get(f"{statement_url(january.statement)}pdf/")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == (
+        f'attachment; filename="statement-2026-01-{driver_a.employee_number}.pdf"'
+    )
+    assert response.content.startswith(b"%PDF-")
+
+
+def test_statement_pdf_of_another_driver_is_not_found_in_json(driver_b_client, january):
+    response = driver_b_client.get(
+        f"{statement_url(january.statement)}pdf/", HTTP_ACCEPT="application/pdf"
+    )
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert error_codes(response) == [("not_found", None)]
+
+
 def test_statements_of_a_run_still_working_are_not_shown(driver_a, driver_a_client, january):
     run = BillingRun.objects.create(
         fleet=driver_a.fleet,
@@ -218,6 +239,7 @@ def test_statements_of_a_run_still_working_are_not_shown(driver_a, driver_a_clie
 
     assert ids(driver_a_client.get("/api/v1/me/statements/")) == [january.statement.pk]
     assert driver_a_client.get(statement_url(unfinished)).status_code == 404
+    assert driver_a_client.get(f"{statement_url(unfinished)}pdf/").status_code == 404
 
 
 @pytest.mark.parametrize("months", [0, 3])

@@ -1213,6 +1213,37 @@ class TestPaymentList:
         assert anonymous_client.get(PAYMENTS).status_code == 401
         assert driver_a_client.get(PAYMENTS).status_code == 403
 
+    def test_detail_shows_one_payment_of_the_fleet(self, member_client, fleet, january):
+        with time_machine.travel(LATER, tick=False):
+            self.record(member_client(FINANCE, fleet), january.invoice, "d-1", 14)
+        payment = Payment.objects.get()
+
+        response = member_client(VIEWER, fleet).get(url(PAYMENTS, payment))
+
+        assert response.status_code == 200
+        assert response.json() == {
+            "id": payment.pk,
+            "invoice": {"id": january.invoice.pk, "number": "VT-2026-000001"},
+            "amount": "1.00",
+            "currency": "EUR",
+            "method": "bank_transfer",
+            "status": "received",
+            "received_at": "2026-02-14T09:00:00Z",
+            "provider_reference": "NL-BANK-4711",
+            "created_at": "2026-03-01T09:00:00Z",
+        }
+
+    def test_detail_of_another_fleets_payment_is_not_found(
+        self, member_client, fleet, other_fleet, january
+    ):
+        self.record(member_client(FINANCE, other_fleet), january.other_fleet_invoice, "o-1", 14)
+        payment = Payment.objects.get()
+
+        response = member_client(ADMIN, fleet).get(url(PAYMENTS, payment))
+
+        assert response.status_code == 404
+        assert errors_of(response) == [("not_found", None)]
+
 
 # Cost allocations ---------------------------------------------------------------------------
 

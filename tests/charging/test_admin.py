@@ -564,8 +564,7 @@ def test_deactivating_keeps_a_tariff_a_connector_still_needs_and_reports_it(mana
 
     assert messages_of(response) == [
         "1 tariff deactivated.",
-        "Fleet tariff: No other tariff prices charging at CP-9#1; give it another "
-        "tariff first.",
+        "Fleet tariff: No other tariff prices charging at CP-9#1; give it another tariff first.",
     ]
     assert dict(Tariff.objects.values_list("name", "is_active")) == {
         "Connector tariff": False,

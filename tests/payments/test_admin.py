@@ -16,13 +16,13 @@ from django.urls import reverse
 from apps.charging.choices import LocationKind, SessionPurpose
 from apps.fleets.choices import BillingPeriodKind, MembershipRole
 from apps.payments import services
-from apps.payments.admin import money_text
 from apps.payments.choices import (
     BillingRunStatus,
     InvoiceStatus,
     PaymentMethod,
     ReimbursementStatus,
 )
+from apps.payments.documents import money_text, statement_html
 from apps.payments.models import (
     BillingRun,
     CostAllocation,
@@ -1235,6 +1235,62 @@ def test_statement_page_shows_each_part_with_its_sessions_and_the_net(client, fl
     content = response.content.decode()
     invoice_url = reverse("admin:payments_invoice_change", args=[statement.invoice_id])
     assert f'<a href="{invoice_url}">VT-2026-000001</a> (issued)' in content
+
+
+class RenderedPage:
+    def __init__(self, html: str) -> None:
+        self.content = html.encode()
+
+
+def test_the_statement_document_holds_the_parts_and_sessions_of_the_admin_page(billed):
+    statement = Statement.objects.get()
+
+    document = RenderedPage(statement_html(statement))
+
+    assert table_rows(document, data_part="summary") == [
+        ["What", "Sessions", "Amount"],
+        ["Private charging: the driver owes", "1", "7.26"],
+        ["Business charging: borne by the fleet (excl. VAT)", "1", "10.00"],
+        ["Home charging: the fleet reimburses the driver", "1", "5.00"],
+        ["Net: the driver pays the fleet 2.26 EUR.", "-2.26"],
+    ]
+    assert table_rows(document, data_part="private") == [
+        STATEMENT_TABLE_HEADER,
+        ["2026-10-05 09:00", "Depot", "-", "20.000", "6.00", "1.26", "7.26"],
+    ]
+    assert table_rows(document, data_part="home") == [
+        STATEMENT_TABLE_HEADER,
+        ["2026-10-13 20:00", "Home", "-", "20.000", "5.00", "0.00", "5.00"],
+    ]
+    text = " ".join(document.content.decode().split())
+    assert "<h1>Statement 2026-10</h1>" in text
+    assert "2026-10-01 to 2026-10-31" in text
+    assert "Sanne Visser, employee E100" in text
+    assert "VT-2026-000001 (issued)" in text
+
+
+def test_statement_page_offers_the_pdf_and_the_pdf_downloads(client, fleet, billed):
+    statement = Statement.objects.get()
+    login(client, (fleet, VIEWER))
+    pdf_url = reverse("admin:payments_statement_pdf", args=[statement.pk])
+
+    page = client.get(reverse("admin:payments_statement_page", args=[statement.pk]))
+    response = client.get(pdf_url)
+
+    assert f'<a href="{pdf_url}">Download as PDF</a>' in page.content.decode()
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="statement-2026-10-E100.pdf"'
+    assert response.content.startswith(b"%PDF-")
+
+
+def test_the_statement_pdf_of_another_fleet_is_not_found(client, other_fleet, billed):
+    statement = Statement.objects.get()
+    login(client, (other_fleet, MembershipRole.ADMIN))
+
+    response = client.get(reverse("admin:payments_statement_pdf", args=[statement.pk]))
+
+    assert response.status_code == 404
 
 
 def test_statement_list_links_each_row_to_its_statement_page(client, fleet, billed):

@@ -1,4 +1,4 @@
-"""Driver endpoints of the payments app: my statements, invoices (with their PDF),
+"""Driver endpoints of the payments app: my statements and invoices (each with its PDF),
 reimbursements and payments. Each list holds only the requesting driver's rows, and only what
 a completed billing run made final: another driver's row is not found."""
 
@@ -21,8 +21,14 @@ from apps.payments.api.driver_serializers import (
     StatementSerializer,
 )
 from apps.payments.choices import InvoiceStatus
-from apps.payments.documents import invoice_context, invoice_pdf, invoice_pdf_filename
-from apps.payments.models import Invoice
+from apps.payments.documents import (
+    invoice_context,
+    invoice_pdf,
+    invoice_pdf_filename,
+    statement_pdf,
+    statement_pdf_filename,
+)
+from apps.payments.models import Invoice, Statement
 from apps.payments.selectors import (
     invoice_list_for_driver,
     payment_list_for_driver,
@@ -32,6 +38,7 @@ from apps.payments.selectors import (
 )
 from voltop.core.api.filters import QueryFilterBackend, UtcIsoDateTimeFromToRangeFilter
 from voltop.core.api.pagination import NewestFirstCursorPagination
+from voltop.core.downloads import attachment_response
 
 
 class DriverReadView(generics.GenericAPIView):
@@ -44,6 +51,22 @@ class DriverReadView(generics.GenericAPIView):
     @property
     def driver_id(self) -> int:
         return request_driver(self.request).pk
+
+
+class DriverPdfView(DriverReadView):
+    """One of my documents as a PDF; a subclass names the rows and how one is printed."""
+
+    def perform_content_negotiation(self, request, force=False):
+        """The PDF bypasses the renderers; refusals are JSON whatever the Accept header asks."""
+        return super().perform_content_negotiation(request, force=True)
+
+    def pdf_with_filename(self, document) -> tuple[bytes, str]:
+        raise NotImplementedError
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        content, filename = self.pdf_with_filename(self.get_object())
+        return attachment_response(content, "application/pdf", filename)
 
 
 class MyStatements(DriverReadView):
@@ -66,6 +89,17 @@ class StatementDetailView(MyStatements, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return super().get_queryset().select_related("invoice", "reimbursement")
+
+
+class StatementPdfView(MyStatements, DriverPdfView):
+    """One of my statements as a PDF document: what I owe for private charging, what the fleet
+    bears and reimburses, session by session, and the net."""
+
+    def get_queryset(self):
+        return super().get_queryset().select_related("fleet", "driver", "invoice", "reimbursement")
+
+    def pdf_with_filename(self, document: Statement) -> tuple[bytes, str]:
+        return statement_pdf(document), statement_pdf_filename(document)
 
 
 class InvoiceFilter(django_filters.FilterSet):
@@ -114,22 +148,14 @@ class InvoiceDetailView(DriverReadView):
         return Response(InvoiceDetailSerializer(invoice, context=context).data)
 
 
-class InvoicePdfView(DriverReadView):
+class InvoicePdfView(DriverPdfView):
     """One of my invoices as a PDF document."""
 
     def get_queryset(self):
         return invoice_list_for_driver(driver_id=self.driver_id).select_related("fleet", "driver")
 
-    def perform_content_negotiation(self, request, force=False):
-        """The PDF bypasses the renderers; refusals are JSON whatever the Accept header asks."""
-        return super().perform_content_negotiation(request, force=True)
-
-    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
-    def get(self, request: Request, pk: int) -> HttpResponse:
-        invoice = self.get_object()
-        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
-        return response
+    def pdf_with_filename(self, document: Invoice) -> tuple[bytes, str]:
+        return invoice_pdf(document), invoice_pdf_filename(document)
 
 
 class MyReimbursements(DriverReadView):

@@ -60,6 +60,7 @@ from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
+from voltop.core.downloads import attachment_response
 
 
 def _idempotency_key(*, required: bool, description: str) -> OpenApiParameter:
@@ -171,9 +172,9 @@ class InvoiceViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
     def pdf(self, request: Request, pk: int) -> HttpResponse:
         """The invoice as a PDF document."""
         invoice = self.get_object()
-        response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{invoice_pdf_filename(invoice)}"'
-        return response
+        return attachment_response(
+            invoice_pdf(invoice), "application/pdf", invoice_pdf_filename(invoice)
+        )
 
     @extend_schema(request=None, responses=FleetInvoiceDetailSerializer)
     @action(detail=True, methods=["post"])
@@ -292,7 +293,12 @@ class ReimbursementViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.Ret
         return self._decided(reimbursement)
 
 
-class PaymentViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.CreateModelMixin):
+class PaymentViewSet(
+    FleetScopedViewSet,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+):
     """Payments received on the fleet's invoices, newest first; admins and finance record them,
     each under an Idempotency-Key so that sending one twice records it once."""
 
