@@ -3,7 +3,7 @@ workers on PostgreSQL, next to the floor measured in the same run: a plain Djang
 no authentication) answering the same 50 rows as JSON from one .values() query.
 
     .venv/bin/python bench/api.py [--sessions 1000000] [--database-url URL] [--seconds 10]
-                                  [--rounds 3]
+                                  [--rounds 5]
 
 Data: a database of its own (default postgres://postgres@127.0.0.1:5432/voltop_bench_api),
 migrated and seeded once with `manage.py seed_demo --sessions N --fleets 1`, then reused. The
@@ -187,7 +187,7 @@ def main() -> None:
         ),
     )
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     options = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("bench/api.py needs wrk: apt install wrk")

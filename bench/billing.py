@@ -355,7 +355,7 @@ def billing_time(workers: Workers, fleet, period, timeout: float):
     from apps.payments.services import billing_run_start
 
     began = time.perf_counter()
-    run = billing_run_start(fleet=fleet, period=period)
+    run, _ = billing_run_start(fleet=fleet, period=period)
     status = run.status
     while status not in (BillingRunStatus.COMPLETED, BillingRunStatus.FAILED):
         if time.perf_counter() - began > timeout:
@@ -522,7 +522,7 @@ def profile_run(fleet, period) -> list[str]:
         phases[name] = (time.perf_counter() - began, times)
         return result
 
-    run = services.billing_run_start(fleet=fleet, period=period)
+    run, _ = services.billing_run_start(fleet=fleet, period=period)
     run = measured("plan", lambda: services.billing_run_plan(run=run))
     profiler = cProfile.Profile()
 

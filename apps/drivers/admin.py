@@ -20,6 +20,12 @@ from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from voltop.core.admin_forms import ServiceCheckedForm
 
+STATUS_SET_TEXT = {
+    DriverStatus.ACTIVE: "reactivated",
+    DriverStatus.SUSPENDED: "suspended",
+    DriverStatus.LEFT: "marked as left",
+}
+
 
 class DriverForm(ServiceCheckedForm):
     class Meta:
@@ -118,7 +124,7 @@ class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
             request,
             queryset,
             lambda driver: driver_set_status(driver=driver, status=status),
-            f"now {status.label.lower()}",
+            STATUS_SET_TEXT[status],
         )
 
     @admin.action(

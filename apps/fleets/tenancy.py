@@ -1,6 +1,7 @@
 """Fleet tenancy for the admin: every staff user who is not a superuser sees and changes only
 rows of the fleets where they hold a membership, with what their role allows."""
 
+from collections.abc import Callable
 from functools import reduce
 
 from django.apps import apps
@@ -63,41 +64,6 @@ class FleetScopedAdminMixin:
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return self.scope_queryset(request, super().get_queryset(request))
-
-    def act_per_row(
-        self,
-        request: HttpRequest,
-        queryset: QuerySet,
-        act,
-        done: str,
-        roles: frozenset[str] | None = None,
-    ) -> None:
-        """An admin action's work: call `act` (a service, each call its own transaction) on
-        each selected row of a fleet where the user holds one of `roles` (`editing_roles` by
-        default). A refused row changes nothing and is reported by itself, as are the rows
-        the user's role leaves unchanged."""
-        selected = list(queryset)
-        rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
-        acted, refusals = 0, []
-        for row in rows:
-            try:
-                act(row)
-            except DomainError as error:
-                refusals.append(f"{row}: {error.message}")
-            else:
-                acted += 1
-        names = model_ngettext(self.opts, acted)
-        self.message_user(request, f"{acted} {names} {done}.", messages.SUCCESS)
-        for refusal in refusals:
-            self.message_user(request, refusal, messages.WARNING)
-        skipped = len(selected) - len(rows)
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} {model_ngettext(self.opts, skipped)} left unchanged: your role in "
-                "their fleet does not allow this.",
-                messages.WARNING,
-            )
 
     def permission_fleet_path(self) -> str:
         """The path to the fleet from the object Django passes to the permission checks."""
@@ -223,6 +189,43 @@ class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
 
     list_per_page = 50
     show_full_result_count = False
+
+    def act_per_row(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet,
+        act: Callable[[Model], object],
+        done: str,
+        roles: frozenset[str] | None = None,
+    ) -> None:
+        """An admin action's work: call `act` (a service, each call its own transaction) on
+        each selected row of a fleet where the user holds one of `roles` (`editing_roles` by
+        default). A refused row changes nothing and is reported by itself, as are the rows
+        the user's role leaves unchanged."""
+        selected = list(queryset)
+        rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
+        acted, refusals = 0, []
+        for row in rows:
+            try:
+                act(row)
+            except DomainError as error:
+                refusals.append(f"{row}: {error.message}")
+            else:
+                acted += 1
+        names = model_ngettext(self.opts, acted)
+        self.message_user(
+            request, f"{acted} {names} {done}.", messages.SUCCESS if acted else messages.WARNING
+        )
+        for refusal in refusals:
+            self.message_user(request, refusal, messages.WARNING)
+        skipped = len(selected) - len(rows)
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} {model_ngettext(self.opts, skipped)} left unchanged: your role in "
+                "their fleet does not allow this.",
+                messages.WARNING,
+            )
 
 
 class FleetScopedInlineMixin(FleetScopedAdminMixin):

@@ -11,7 +11,8 @@ class PaymentsConfig(AppConfig):
 
 
 def pdf_renderer_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """Invoice PDFs need Pango; say so at start rather than when the first invoice is issued."""
+    """Invoice and statement PDFs need Pango; say so at start rather than when the first one
+    is printed."""
     from apps.payments.documents import PANGO_HINT, pdf_renderer_problem
 
     problem = pdf_renderer_problem()
@@ -19,7 +20,7 @@ def pdf_renderer_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
         return []
     return [
         checks.Error(
-            f"Invoice PDFs cannot be rendered: {problem}",
+            f"Invoice and statement PDFs cannot be rendered: {problem}",
             hint=PANGO_HINT,
             id="payments.E001",
         )

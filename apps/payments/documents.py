@@ -16,14 +16,15 @@ from voltop.core.money import round_money
 KWH_PLACES = Decimal("0.001")
 
 PANGO_HINT = (
-    "Invoice PDFs are rendered by WeasyPrint, which needs the Pango library (1.44 or newer). "
+    "Invoice and statement PDFs are rendered by WeasyPrint, which needs the Pango library "
+    "(1.44 or newer). "
     "On Debian or Ubuntu: apt install libpango-1.0-0 libpangoft2-1.0-0; "
     "on macOS: brew install pango."
 )
 
 
 def pdf_renderer_problem() -> str:
-    """Why invoice PDFs cannot be rendered here, or "" when they can."""
+    """Why invoice and statement PDFs cannot be rendered here, or "" when they can."""
     try:
         import weasyprint  # noqa: F401
     except OSError as error:
@@ -76,6 +77,7 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 
 
 def invoice_pdf_filename(invoice: Invoice) -> str:
+    """The name an invoice's PDF is saved under: its number (a draft's id)."""
     return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"
 
 
@@ -150,4 +152,5 @@ def statement_pdf(statement: Statement) -> bytes:
 
 
 def statement_pdf_filename(statement: Statement) -> str:
+    """The name a statement's PDF is saved under: its period and the driver's number."""
     return f"statement-{statement.period_label}-{statement.driver.employee_number}.pdf"

@@ -1309,6 +1309,35 @@ def test_approve_home_sessions_approves_the_pending_ones(manager_client, fleet):
     assert messages_of(response) == ["1 charging session approved."]
 
 
+def test_approving_counts_the_sessions_of_a_fleet_the_manager_only_views_as_left_unchanged(
+    client, fleet
+):
+    viewed_fleet = FleetFactory(name="Fleet B")
+    user = StaffUserFactory()
+    MembershipFactory(user=user, fleet=fleet, role=MembershipRole.MANAGER)
+    MembershipFactory(user=user, fleet=viewed_fleet, role=MembershipRole.VIEWER)
+    client.force_login(user)
+    own = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.PENDING
+    )
+    viewed = ChargingSessionFactory(
+        fleet=viewed_fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.PENDING
+    )
+
+    response = changelist_action(client, "chargingsession", "approve_home_sessions", [own, viewed])
+
+    own.refresh_from_db()
+    viewed.refresh_from_db()
+    assert (own.home_approval, viewed.home_approval) == (
+        HomeApproval.APPROVED,
+        HomeApproval.PENDING,
+    )
+    assert messages_of(response) == [
+        "1 charging session approved.",
+        "1 charging session left unchanged: your role in their fleet does not allow this.",
+    ]
+
+
 def test_export_cdr_downloads_the_session_as_an_ocpi_cdr(viewer_client, fleet):
     depot_tariff_create(fleet)
     token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet), uid="04AABBCCDD")

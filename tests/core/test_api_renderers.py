@@ -105,5 +105,13 @@ def test_a_value_neither_knows_is_refused_as_drf_refuses_it():
         OrjsonRenderer().render({"value": object()})
 
 
+def test_a_float_nan_which_drf_refuses_renders_as_null():
+    document = {"ratio": float("nan"), "limit": float("inf")}
+
+    with pytest.raises(ValueError, match="Out of range float values"):
+        drf_rendered(document)
+    assert OrjsonRenderer().render(document) == b'{"ratio":null,"limit":null}'
+
+
 def test_nothing_renders_as_nothing():
     assert OrjsonRenderer().render(None) == b""

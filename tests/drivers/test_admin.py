@@ -73,7 +73,7 @@ def test_suspend_action_suspends_the_drivers_and_deactivates_their_tokens(client
     )
 
     assert response.status_code == 200
-    assert messages_of(response) == ["1 driver now suspended."]
+    assert messages_of(response) == ["1 driver suspended."]
     driver.refresh_from_db()
     assert driver.status == DriverStatus.SUSPENDED
     assert not ChargeToken.objects.filter(pk__in=[t.pk for t in tokens], is_active=True).exists()
@@ -112,7 +112,7 @@ def test_suspend_action_leaves_drivers_of_a_fleet_the_user_only_views_unchanged(
     )
 
     assert messages_of(response) == [
-        "1 driver now suspended.",
+        "1 driver suspended.",
         "1 driver left unchanged: your role in their fleet does not allow this.",
     ]
     own_driver.refresh_from_db()
@@ -295,7 +295,7 @@ def test_mark_left_action_ends_assignments_and_reports_a_driver_who_cannot_leave
     )
 
     assert messages_of(response) == [
-        "1 driver now left the company.",
+        "1 driver marked as left.",
         f"{planned_for}: Noor Visser is assigned EV-900-Q (Volkswagen ID.3) from 2099-01-01 "
         "01:00 CET, which has not started yet; give that assignment to another driver first.",
     ]

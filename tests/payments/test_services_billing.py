@@ -531,11 +531,24 @@ def test_starting_a_failed_run_again_returns_it_resumed(run_billing, monkeypatch
         run_billing(fleet, "2026-10")
     monkeypatch.setattr(services, "billable_session_list", real_selection)
 
-    resumed, _ = services.billing_run_start(
+    resumed, created = services.billing_run_start(
         fleet=fleet, period=services.billing_period_for(fleet=fleet, label="2026-10")
     )
 
-    assert (resumed.status, resumed.error) == (BillingRunStatus.PENDING, "")
+    assert (resumed.status, resumed.error, created) == (BillingRunStatus.PENDING, "", False)
+    assert BillingRun.objects.get() == resumed
+
+
+def test_starting_a_period_tells_whether_it_made_the_run(fleet, driver):
+    priced_session_create(driver=driver, started_at=utc(2026, 10, 3, 8))
+    period = services.billing_period_for(fleet=fleet, label="2026-10")
+
+    first, first_created = services.billing_run_start(fleet=fleet, period=period)
+    again, again_created = services.billing_run_start(fleet=fleet, period=period)
+
+    assert (first_created, again_created) == (True, False)
+    assert again == first
+    assert BillingRun.objects.count() == 1
 
 
 def test_the_hourly_sweep_emails_invoices_whose_email_never_went_out(

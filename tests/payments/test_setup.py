@@ -27,7 +27,10 @@ def test_a_missing_pango_is_reported_at_start_with_how_to_install_it(monkeypatch
     [error] = pdf_renderer_check(None)
 
     assert error.id == "payments.E001"
-    assert error.msg == "Invoice PDFs cannot be rendered: cannot load library 'libpango-1.0-0'"
+    assert (
+        error.msg
+        == "Invoice and statement PDFs cannot be rendered: cannot load library 'libpango-1.0-0'"
+    )
     assert "apt install libpango-1.0-0" in error.hint
 
 

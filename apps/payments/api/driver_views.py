@@ -61,6 +61,7 @@ class DriverPdfView(DriverReadView):
         return super().perform_content_negotiation(request, force=True)
 
     def pdf_with_filename(self, document) -> tuple[bytes, str]:
+        """The document printed as a PDF, and the name it is saved under."""
         raise NotImplementedError
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})

@@ -18,7 +18,9 @@ class OrjsonRenderer(JSONRenderer):
 
     Values orjson does not know (decimals, times, lazy texts, …) go through DRF's encoder, as
     they would have. Indented output (the browsable API, `indent=` in Accept) and data orjson
-    refuses go through DRF's own renderer."""
+    refuses (integers beyond 64 bits) go through DRF's own renderer; a one-pass iterator in such
+    data would reach it spent, and the API's serializers give lists. A float NaN or infinity,
+    which DRF refuses, comes out as null; the API's serializers give no floats."""
 
     encoder = JSONEncoder()
 
