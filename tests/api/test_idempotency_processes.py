@@ -19,7 +19,7 @@ from apps.charging.models import ChargingSession
 from apps.fleets.choices import MembershipRole
 from apps.payments import services as payments_services
 from apps.payments.choices import InvoiceStatus
-from apps.payments.models import Invoice, Payment
+from apps.payments.models import BillingRun, Invoice, Payment
 from tests.celery_workers import (
     celery_workers_fixture,  # noqa: F401 - `celery_workers`
     django_processes_run,
@@ -35,6 +35,7 @@ pytestmark = [
 PROCESSES = 6
 HOME_SESSIONS = "/api/v1/me/home-sessions/"
 PAYMENTS = "/api/v1/fleet/payments/"
+BILLING_RUNS = "/api/v1/fleet/billing-runs/"
 
 
 # Run in processes of their own (module level: imported by the child after Django is set up) --
@@ -200,3 +201,33 @@ def test_one_payment_sent_at_once_by_two_finance_members_is_recorded_once(
     assert {answer["body"]["id"] for answer in answers} == {payment.pk}
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
+
+
+def test_one_period_started_at_once_under_different_keys_makes_one_run_and_one_201(
+    celery_workers, children_may_use_localhost
+):
+    # given: a finance member starting October from six processes at once, each with its own
+    # key, so that every request reaches the service
+    fleet = FleetFactory(currency="EUR")
+    token = access_token(MembershipFactory(fleet=fleet, role=MembershipRole.FINANCE).user)
+    calls = [
+        (
+            post_with_key,
+            {
+                "path": BILLING_RUNS,
+                "body": {"fleet": fleet.pk, "period": "2026-10"},
+                "token": token,
+                "key": f"start-{index}",
+            },
+        )
+        for index in range(PROCESSES)
+    ]
+
+    # when
+    answers = django_processes_run(calls, celery_queue=celery_workers.queue)
+
+    # then: one run; the request that made it is answered 201, the others 200 with that run
+    run = BillingRun.objects.get(fleet=fleet)
+    assert sorted(answer["status"] for answer in answers) == [200] * (PROCESSES - 1) + [201]
+    assert {answer["body"]["id"] for answer in answers} == {run.pk}
+    assert not any(answer["replayed"] for answer in answers)
