@@ -202,7 +202,7 @@ class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
         each selected row of a fleet where the user holds one of `roles` (`editing_roles` by
         default). A refused row changes nothing and is reported by itself, as are the rows
         the user's role leaves unchanged."""
-        selected = list(queryset)
+        selected = queryset.count()
         rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
         acted, refusals = 0, []
         for row in rows:
@@ -218,7 +218,7 @@ class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
         )
         for refusal in refusals:
             self.message_user(request, refusal, messages.WARNING)
-        skipped = len(selected) - len(rows)
+        skipped = selected - len(rows)
         if skipped:
             self.message_user(
                 request,
