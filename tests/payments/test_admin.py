@@ -1205,6 +1205,28 @@ STATEMENT_TABLE_HEADER = [
 ]
 
 
+# October as the `billed` fixture bills it, in Amsterdam time (07:00 UTC is 09:00 in summer).
+BILLED_STATEMENT_SUMMARY = [
+    ["What", "Sessions", "Amount"],
+    ["Private charging: the driver owes", "1", "7.26"],
+    ["Business charging: borne by the fleet (excl. VAT)", "1", "10.00"],
+    ["Home charging: the fleet reimburses the driver", "1", "5.00"],
+    ["Net: the driver pays the fleet 2.26 EUR.", "-2.26"],
+]
+BILLED_STATEMENT_PRIVATE = [
+    STATEMENT_TABLE_HEADER,
+    ["2026-10-05 09:00", "Depot", "-", "20.000", "6.00", "1.26", "7.26"],
+]
+BILLED_STATEMENT_BUSINESS = [
+    STATEMENT_TABLE_HEADER,
+    ["2026-10-12 09:00", "Depot", "EV-E100", "20.000", "10.00", "2.10", "12.10"],
+]
+BILLED_STATEMENT_HOME = [
+    STATEMENT_TABLE_HEADER,
+    ["2026-10-13 20:00", "Home", "-", "20.000", "5.00", "0.00", "5.00"],
+]
+
+
 def test_statement_page_shows_each_part_with_its_sessions_and_the_net(client, fleet, billed):
     statement = Statement.objects.get()
     login(client, (fleet, VIEWER))
@@ -1212,26 +1234,10 @@ def test_statement_page_shows_each_part_with_its_sessions_and_the_net(client, fl
     response = client.get(reverse("admin:payments_statement_page", args=[statement.pk]))
 
     assert response.status_code == 200
-    assert table_rows(response, data_part="summary") == [
-        ["What", "Sessions", "Amount"],
-        ["Private charging: the driver owes", "1", "7.26"],
-        ["Business charging: borne by the fleet (excl. VAT)", "1", "10.00"],
-        ["Home charging: the fleet reimburses the driver", "1", "5.00"],
-        ["Net: the driver pays the fleet 2.26 EUR.", "-2.26"],
-    ]
-    # Times in Amsterdam: 07:00 UTC in October is 09:00 summer time.
-    assert table_rows(response, data_part="private") == [
-        STATEMENT_TABLE_HEADER,
-        ["2026-10-05 09:00", "Depot", "-", "20.000", "6.00", "1.26", "7.26"],
-    ]
-    assert table_rows(response, data_part="business") == [
-        STATEMENT_TABLE_HEADER,
-        ["2026-10-12 09:00", "Depot", "EV-E100", "20.000", "10.00", "2.10", "12.10"],
-    ]
-    assert table_rows(response, data_part="home") == [
-        STATEMENT_TABLE_HEADER,
-        ["2026-10-13 20:00", "Home", "-", "20.000", "5.00", "0.00", "5.00"],
-    ]
+    assert table_rows(response, data_part="summary") == BILLED_STATEMENT_SUMMARY
+    assert table_rows(response, data_part="private") == BILLED_STATEMENT_PRIVATE
+    assert table_rows(response, data_part="business") == BILLED_STATEMENT_BUSINESS
+    assert table_rows(response, data_part="home") == BILLED_STATEMENT_HOME
     content = response.content.decode()
     invoice_url = reverse("admin:payments_invoice_change", args=[statement.invoice_id])
     assert f'<a href="{invoice_url}">VT-2026-000001</a> (issued)' in content
@@ -1247,21 +1253,10 @@ def test_the_statement_document_holds_the_parts_and_sessions_of_the_admin_page(b
 
     document = RenderedPage(statement_html(statement))
 
-    assert table_rows(document, data_part="summary") == [
-        ["What", "Sessions", "Amount"],
-        ["Private charging: the driver owes", "1", "7.26"],
-        ["Business charging: borne by the fleet (excl. VAT)", "1", "10.00"],
-        ["Home charging: the fleet reimburses the driver", "1", "5.00"],
-        ["Net: the driver pays the fleet 2.26 EUR.", "-2.26"],
-    ]
-    assert table_rows(document, data_part="private") == [
-        STATEMENT_TABLE_HEADER,
-        ["2026-10-05 09:00", "Depot", "-", "20.000", "6.00", "1.26", "7.26"],
-    ]
-    assert table_rows(document, data_part="home") == [
-        STATEMENT_TABLE_HEADER,
-        ["2026-10-13 20:00", "Home", "-", "20.000", "5.00", "0.00", "5.00"],
-    ]
+    assert table_rows(document, data_part="summary") == BILLED_STATEMENT_SUMMARY
+    assert table_rows(document, data_part="private") == BILLED_STATEMENT_PRIVATE
+    assert table_rows(document, data_part="business") == BILLED_STATEMENT_BUSINESS
+    assert table_rows(document, data_part="home") == BILLED_STATEMENT_HOME
     text = " ".join(document.content.decode().split())
     assert "<h1>Statement 2026-10</h1>" in text
     assert "2026-10-01 to 2026-10-31" in text
