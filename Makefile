@@ -12,7 +12,8 @@ LOCK_FLAGS := --quiet --allow-unsafe --strip-extras --generate-hashes --no-emit-
 $(VENV)/.installed: requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Voltop needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/dev.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/dev.lock
+	$(BIN)/pip check
 	@touch $@
 
 install: $(VENV)/.installed .env
