@@ -13,7 +13,7 @@ $(VENV)/.installed: requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Voltop needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --require-hashes -r requirements/dev.lock
-	$(BIN)/pip check
+	$(BIN)/pip check --disable-pip-version-check
 	@touch $@
 
 install: $(VENV)/.installed .env
@@ -22,10 +22,14 @@ install: $(VENV)/.installed .env
 	cp .env.example .env
 
 run: install
-	$(PY) manage.py migrate --no-input
-	$(PY) manage.py seed_demo
-	$(PY) manage.py ensure_admin
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	@echo "==> Applying database migrations"
+	@$(PY) manage.py migrate --no-input --verbosity 0
+	@echo "==> Building the demo fleet (once; kept on later runs)"
+	@LOG_LEVEL=WARNING $(PY) manage.py seed_demo
+	@echo "==> Making sure the local admin login exists"
+	@$(PY) manage.py ensure_admin
+	@echo "==> Serving Voltop at http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/); Ctrl-C stops it"
+	@$(PY) manage.py runserver $(HOST):$(PORT)
 
 serve: install
 	$(PY) manage.py collectstatic --no-input

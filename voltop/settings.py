@@ -7,6 +7,8 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
+from voltop.core.log_config import log_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -253,26 +255,8 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@voltop.localhost
 VOLTOP_REQUIRE_SERVICES = env.bool("VOLTOP_REQUIRE_SERVICES", default=False)
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-            "timestamp": False,
-        },
-    },
-    "handlers": {
-        "stderr": {"class": "logging.StreamHandler", "formatter": "json"},
-    },
-    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "INFO"},
-        "celery": {"level": LOG_LEVEL},
-        "weasyprint": {"level": "WARNING"},
-        "axes": {"level": "WARNING"},
-        "fontTools": {"level": "WARNING"},
-    },
-}
+LOG_FORMAT = env("LOG_FORMAT", default="text" if DEBUG else "json")
+try:
+    LOGGING = log_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from error
