@@ -11,9 +11,9 @@ class PaymentsConfig(AppConfig):
 
 
 def pdf_renderer_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """Invoice and statement PDFs need Pango; say so at start rather than when the first one
-    is printed."""
-    from apps.payments.documents import PANGO_HINT, pdf_renderer_problem
+    """Invoice and statement PDFs need Pango and HarfBuzz's subset library; say so at start
+    rather than when the first one is printed."""
+    from apps.payments.documents import PDF_LIBRARIES_HINT, pdf_renderer_problem
 
     problem = pdf_renderer_problem()
     if not problem:
@@ -21,7 +21,7 @@ def pdf_renderer_check(app_configs, **kwargs) -> list[checks.CheckMessage]:
     return [
         checks.Error(
             f"Invoice and statement PDFs cannot be rendered: {problem}",
-            hint=PANGO_HINT,
+            hint=PDF_LIBRARIES_HINT,
             id="payments.E001",
         )
     ]

@@ -1,6 +1,6 @@
 """Invoices and statements as documents: the HTML page and the PDF made from the same
 template, the texts they and the admin show, and the check that the PDF renderer's system
-libraries (Pango) are present."""
+libraries (Pango, HarfBuzz subset) are present."""
 
 import datetime as dt
 from decimal import Decimal
@@ -15,20 +15,26 @@ from voltop.core.money import round_money
 
 KWH_PLACES = Decimal("0.001")
 
-PANGO_HINT = (
-    "Invoice and statement PDFs are rendered by WeasyPrint, which needs the Pango library "
-    "(1.44 or newer). "
-    "On Debian or Ubuntu: apt install libpango-1.0-0 libpangoft2-1.0-0; "
-    "on macOS: brew install pango."
+PDF_LIBRARIES_HINT = (
+    "Invoice and statement PDFs are rendered by WeasyPrint, which needs Pango (1.44 or newer) "
+    "and HarfBuzz with its subset library (4.1 or newer). "
+    "On Debian or Ubuntu: apt install libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0; "
+    "on macOS: brew install pango harfbuzz."
 )
 
 
 def pdf_renderer_problem() -> str:
-    """Why invoice and statement PDFs cannot be rendered here, or "" when they can."""
+    """Why invoice and statement PDFs cannot be rendered here as they should, or "" when they
+    can: Pango missing (WeasyPrint does not load), or HarfBuzz's subset library missing or too
+    old (WeasyPrint falls back to fontTools and warns for every font of every PDF)."""
     try:
-        import weasyprint  # noqa: F401
+        from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
     except OSError as error:
         return f"{error}"
+    if harfbuzz_subset is None:
+        return "the HarfBuzz subset library (libharfbuzz-subset.so.0) is not installed"
+    if not harfbuzz.hb_version_atleast(4, 1, 0):
+        return "HarfBuzz is older than 4.1, the oldest whose subset library WeasyPrint uses"
     return ""
 
 
