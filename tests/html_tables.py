@@ -1,4 +1,4 @@
-"""Reading the tables of a rendered page in tests: cell texts row by row."""
+"""Reading a rendered page in tests: the cell texts of its tables row by row, and its links."""
 
 from html.parser import HTMLParser
 
@@ -42,3 +42,21 @@ def table_rows(response, **attributes: str) -> list[list[str]]:
     ]
     assert len(matches) == 1, f"{len(matches)} tables with {wanted}"
     return matches[0]
+
+
+class _LinkReader(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: set[str] = set()
+
+    def handle_starttag(self, tag, attrs):
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.links.add(href)
+
+
+def page_links(response) -> set[str]:
+    """The addresses that the page's links lead to."""
+    reader = _LinkReader()
+    reader.feed(response.content.decode())
+    return reader.links

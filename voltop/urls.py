@@ -1,16 +1,17 @@
-"""URL routes: admin, API, health check."""
+"""URL routes: landing page, admin, API, health check."""
 
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from voltop.core.views import healthz, not_found, server_error
+from voltop.core.views import healthz, home, not_found, server_error
 
 admin.site.site_header = "Voltop fleet administration"
 admin.site.site_title = "Voltop"
 admin.site.index_title = "Fleet administration"
 
 urlpatterns = [
+    path("", home, name="home"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("voltop.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -1,11 +1,18 @@
-"""Project-level views: the health check and the API root."""
+"""Project-level views: the landing page, the health check and the error pages."""
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from voltop.core.health import broker_status, database_status
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """The site's front door: links to the admin, the API docs and the health check."""
+    return render(request, "core/home.html")
 
 
 @never_cache
