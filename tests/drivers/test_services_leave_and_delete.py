@@ -51,7 +51,7 @@ def vehicle(driver):
 def _assignment_rows(driver: Driver) -> list[tuple]:
     return list(
         VehicleAssignment.objects.filter(driver=driver)
-        .order_by("starts_at")
+        .order_by("starts_at", "pk")
         .values_list("vehicle_id", "starts_at", "ends_at")
     )
 
