@@ -178,7 +178,7 @@ def months_before(day: dt.date, months: int) -> dt.date:
 def seed_code_version() -> str:
     """A digest of the migrations and the seeding code: a template made by others is rebuilt."""
     digest = hashlib.sha256()
-    paths = [*BASE_DIR.glob("*/*/migrations/*.py"), BASE_DIR / "apps/fleets/demo_data.py"]
+    paths = [*BASE_DIR.glob("*/*/migrations/*.py"), BASE_DIR / "apps/demo/seed.py"]
     for path in sorted(paths):
         digest.update(path.read_bytes())
     return digest.hexdigest()[:12]

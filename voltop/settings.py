@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.vehicles",
     "apps.charging",
     "apps.payments",
+    "apps.demo",
 ]
 
 MIDDLEWARE = [

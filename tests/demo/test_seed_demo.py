@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from itertools import pairwise
 
 import pytest
+import time_machine
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
@@ -39,10 +40,7 @@ from apps.charging.models import (
 from apps.charging.pricing import Dimension, PriceComponent, Restrictions, TariffTerms
 from apps.charging.pricing import TariffElement as PricingElement
 from apps.charging.services import charging_session_price
-from apps.drivers.choices import DriverStatus
-from apps.drivers.models import ChargeToken, Driver
-from apps.fleets.choices import MembershipRole
-from apps.fleets.demo_data import (
+from apps.demo.seed import (
     DEMO_FINANCE_EMAIL,
     DEMO_MANAGER_EMAIL,
     DEMO_PASSWORD,
@@ -52,6 +50,9 @@ from apps.fleets.demo_data import (
     seed_window,
     vin_build,
 )
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
 from apps.payments.choices import BillingRunStatus, InvoiceStatus
 from apps.payments.models import BillingRun, CreditNote, Invoice, Payment
@@ -60,6 +61,7 @@ from apps.vehicles.validators import validate_vin
 
 FAST_HASHER = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 AMSTERDAM = zoneinfo.ZoneInfo("Europe/Amsterdam")
+DEMO_CLOCK = datetime(2026, 11, 18, 10, 30, tzinfo=AMSTERDAM)
 VAT = Decimal("0.21")
 PRICE_FIELDS = (
     "price_basis",
@@ -164,8 +166,10 @@ class BuiltDemo:
 
 @pytest.fixture(scope="class")
 def built_demo(django_db_setup, django_db_blocker):
-    """The demo fleet, built once for the class inside a transaction rolled back afterwards."""
+    """The demo fleet, built once for the class inside a transaction rolled back afterwards,
+    with the clock at DEMO_CLOCK for the build and the class's tests."""
     with (
+        time_machine.travel(DEMO_CLOCK, tick=True),
         django_db_blocker.unblock(),
         override_settings(DEBUG=True, PASSWORD_HASHERS=FAST_HASHER),
         transaction.atomic(),
@@ -204,7 +208,7 @@ class TestDemoFleet:
                 assert earlier.ends_at <= later.starts_at
 
     def test_sessions_span_the_three_months_up_to_today_and_are_completed(self, demo_fleet):
-        window_start, anchor = seed_window(zoneinfo.ZoneInfo("Europe/Amsterdam"))
+        window_start, anchor = seed_window(AMSTERDAM, now=timezone.now())
         sessions = ChargingSession.objects.filter(fleet=demo_fleet)
 
         first = sessions.order_by("started_at").first()
@@ -400,7 +404,7 @@ class TestDemoFleet:
     def test_home_sessions_are_priced_at_the_drivers_rate_and_older_claims_reviewed(
         self, demo_fleet
     ):
-        _, anchor = seed_window(AMSTERDAM)
+        _, anchor = seed_window(AMSTERDAM, now=timezone.now())
         manager = get_user_model().objects.get(username=DEMO_MANAGER_EMAIL)
         home = ChargingSession.objects.filter(
             fleet=demo_fleet, location_kind=LocationKind.HOME
@@ -455,9 +459,17 @@ class TestDemoFleet:
             )
 
     def test_pricing_a_demo_session_again_changes_no_price(self, demo_fleet):
-        sample = ChargingSession.objects.filter(fleet=demo_fleet, billed_at__isnull=True).order_by(
-            "started_at"
-        )[::20]
+        unbilled = ChargingSession.objects.filter(
+            fleet=demo_fleet, billed_at__isnull=True
+        ).order_by("started_at", "pk")
+        sample = [
+            *(
+                session
+                for basis in PriceBasis.values
+                for session in unbilled.filter(price_basis=basis)[:5]
+            ),
+            *unbilled[::20],
+        ]
         before = [(session.pk, *(getattr(session, f) for f in PRICE_FIELDS)) for session in sample]
 
         after = [
@@ -524,7 +536,8 @@ class TestDemoFleet:
 
 
 @pytest.mark.django_db
-def test_demo_fleet_is_the_same_on_every_build_of_a_day(settings):
+def test_demo_fleet_is_the_same_on_every_build_of_a_day(settings, time_machine):
+    time_machine.move_to(DEMO_CLOCK, tick=True)
     settings.DEBUG = True
     settings.PASSWORD_HASHERS = FAST_HASHER
     with transaction.atomic():

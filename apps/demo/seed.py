@@ -3,7 +3,7 @@
 Both builders write rows in bulk rather than through the services, because the services lock and
 check one row at a time; the rows are valid by construction instead (real EV specifications,
 ISO 3779 VINs, IBANs with their checksum, non-overlapping assignments, meter registers that only
-rise), and tests/fleets/test_seed_demo.py proves it with `full_clean()` and the constraints.
+rise), and tests/demo/test_seed_demo.py proves it with `full_clean()` and the constraints.
 Everything random comes from a seeded `random.Random`, and time from one anchor: midnight today
 in the fleet's zone, so a rebuild on the same day makes the same data.
 
@@ -67,6 +67,18 @@ from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.payments.choices import BillingRunStatus, PaymentMethod
+from apps.payments.models import BillingRun, CreditNote, Invoice, Payment, Reimbursement
+from apps.payments.periods import BillingPeriod, billing_period_last_ended, billing_period_of_day
+from apps.payments.services import (
+    billing_run_advance,
+    billing_run_finalize,
+    billing_run_plan,
+    billing_run_start,
+    credit_note_issue,
+    payment_record,
+    reimbursement_decide,
+)
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from voltop.core.errors import DomainError
 from voltop.core.money import round_money
@@ -96,11 +108,11 @@ _SESSION_CHUNK = 25_000
 
 
 class DemoPasswordOutsideDebug(DomainError):
-    code = "fleets.demo_password_outside_debug"
+    code = "demo.password_outside_debug"
 
 
 class InvalidSeedSize(DomainError):
-    code = "fleets.invalid_seed_size"
+    code = "demo.invalid_seed_size"
 
 
 @dataclass(frozen=True)
@@ -343,9 +355,11 @@ def _months_before(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last_day))
 
 
-def seed_window(zone: zoneinfo.ZoneInfo) -> tuple[datetime, datetime]:
-    """Three calendar months up to midnight today in `zone`, as (start, anchor) in UTC."""
-    today = timezone.now().astimezone(zone).date()
+def seed_window(zone: zoneinfo.ZoneInfo, *, now: datetime) -> tuple[datetime, datetime]:
+    """Three calendar months up to midnight of `now`'s day in `zone`, as (start, anchor) in UTC.
+    The start is the same day of the month three months back, or that month's last day where it
+    is shorter (29 February and 31 May both go back to the end of November)."""
+    today = now.astimezone(zone).date()
     start_day = _months_before(today, SEED_MONTHS)
     return _at(start_day, clock(0), zone), _at(today, clock(0), zone)
 
@@ -978,34 +992,16 @@ def _demo_billing_history() -> dict[str, int]:
     Redis) sees it; the run's steps are also taken here, so the seed finishes billing even
     where a worker would (a step already done changes nothing). The drivers are fictional, so
     their invoices are not e-mailed from here."""
-    from apps.payments.choices import BillingRunStatus, PaymentMethod
-    from apps.payments.models import BillingRun, CreditNote, Invoice, Payment, Reimbursement
-    from apps.payments.periods import billing_period_last_ended, billing_period_of_day
-    from apps.payments.services import (
-        billing_run_advance,
-        billing_run_finalize,
-        billing_run_plan,
-        billing_run_start,
-        credit_note_issue,
-        payment_record,
-        reimbursement_decide,
-    )
-
     fleet = Fleet.objects.get(slug=DEMO_FLEET_SLUG)
     now = timezone.now()
-    window_start, _ = seed_window(fleet.zone)
-    last = billing_period_last_ended(fleet.billing_period, now, fleet.zone)
-    period = billing_period_of_day(
-        fleet.billing_period, window_start.astimezone(fleet.zone).date(), fleet.zone
-    )
+    periods = demo_billing_periods(fleet.billing_period, zone=fleet.zone, now=now)
     with override_settings(EMAIL_BACKEND="django.core.mail.backends.dummy.EmailBackend"):
-        while period.start <= last.start:
+        for period in periods:
             run, _ = billing_run_start(fleet=fleet, period=period, now=now)
             billing_run_plan(run=run)
             while billing_run_advance(run_id=run.pk):
                 pass
             billing_run_finalize(run=run)
-            period = billing_period_of_day(fleet.billing_period, period.end_day, fleet.zone)
     if BillingRun.objects.filter(fleet=fleet).exclude(status=BillingRunStatus.COMPLETED).exists():
         return {}
     finance = get_user_model().objects.get(username=DEMO_FINANCE_EMAIL)
@@ -1033,7 +1029,7 @@ def _demo_billing_history() -> dict[str, int]:
     for index, reimbursement in enumerate(
         Reimbursement.objects.filter(fleet=fleet).order_by("period_start", "driver_id")
     ):
-        if reimbursement.period_end <= last.start and index % 7 != 6:
+        if reimbursement.period_end <= periods[-1].start and index % 7 != 6:
             reimbursement_decide(reimbursement=reimbursement, approve=True, decided_by=finance)
     return {
         "BillingRun": BillingRun.objects.filter(fleet=fleet).count(),
@@ -1044,11 +1040,26 @@ def _demo_billing_history() -> dict[str, int]:
     }
 
 
+def demo_billing_periods(
+    kind: str, *, zone: zoneinfo.ZoneInfo, now: datetime
+) -> list[BillingPeriod]:
+    """The billing periods of the demo's history, oldest first: every period of `kind` from the
+    one holding the seed window's first day up to the last one ended at `now`."""
+    window_start, _ = seed_window(zone, now=now)
+    last = billing_period_last_ended(kind, now, zone)
+    period = billing_period_of_day(kind, window_start.astimezone(zone).date(), zone)
+    periods = []
+    while period.start <= last.start:
+        periods.append(period)
+        period = billing_period_of_day(kind, period.end_day, zone)
+    return periods
+
+
 def _demo_fleet_build() -> dict[str, int]:
     """Write every row of the demo fleet; returns the rows made per model."""
     rng = _seeded_random(DEMO_RANDOM_SEED)
     zone = zoneinfo.ZoneInfo(FLEET_TIME_ZONE)
-    window_start, anchor = seed_window(zone)
+    window_start, anchor = seed_window(zone, now=timezone.now())
     rows: Counter[type[models.Model]] = Counter()
     password_hash = make_password(DEMO_PASSWORD)
 
@@ -1633,7 +1644,7 @@ def _load_fleet_build(
     share their prices per energy through `price_books`."""
     rng = _seeded_random(slug)
     zone = zoneinfo.ZoneInfo(FLEET_TIME_ZONE)
-    window_start, anchor = seed_window(zone)
+    window_start, anchor = seed_window(zone, now=timezone.now())
     number = slug.removeprefix(LOAD_FLEET_SLUG_PREFIX)
     fleet = _fleet_create(name=f"Load test fleet {number}", slug=slug)
     depots = _bulk_create(

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.fleets.demo_data import SeedReport, demo_fleet_seed, load_fleets_seed
+from apps.demo.seed import SeedReport, demo_fleet_seed, load_fleets_seed
 from voltop.core.errors import DomainError
 
 
