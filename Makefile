@@ -23,11 +23,11 @@ install: $(VENV)/.installed .env
 
 run: install
 	@echo "==> Applying database migrations"
-	@$(PY) manage.py migrate --no-input --verbosity 0
+	@LOG_LEVEL=WARNING $(PY) manage.py migrate --no-input --verbosity 0
 	@echo "==> Building the demo fleet (once; kept on later runs)"
 	@LOG_LEVEL=WARNING $(PY) manage.py seed_demo
 	@echo "==> Making sure the local admin login exists"
-	@$(PY) manage.py ensure_admin
+	@LOG_LEVEL=WARNING $(PY) manage.py ensure_admin
 	@echo "==> Serving Voltop at http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/); Ctrl-C stops it"
 	@$(PY) manage.py runserver $(HOST):$(PORT)
 
