@@ -235,7 +235,8 @@ class TariffElement(models.Model):
 
     OCPI lets an element price each dimension once, so the four price components are columns:
     ENERGY per kWh (step in Wh), TIME per charging hour and PARKING_TIME per parked hour (steps
-    in seconds), FLAT per session. Empty restrictions do not restrict.
+    in seconds), FLAT per session. Steps are stored as given, 0 included (OCPI's own examples
+    use it; pricing reads it as 1). Empty restrictions do not restrict.
     """
 
     tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="elements")
@@ -258,9 +259,7 @@ class TariffElement(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    energy_step_wh = models.PositiveIntegerField(
-        "energy step (Wh)", default=1, validators=[MinValueValidator(1)]
-    )
+    energy_step_wh = models.PositiveIntegerField("energy step (Wh)", default=1)
     time_price = models.DecimalField(
         "charging time price per hour",
         max_digits=10,
@@ -277,9 +276,7 @@ class TariffElement(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    time_step_seconds = models.PositiveIntegerField(
-        "charging time step (s)", default=1, validators=[MinValueValidator(1)]
-    )
+    time_step_seconds = models.PositiveIntegerField("charging time step (s)", default=1)
     parking_price = models.DecimalField(
         "parking price per hour",
         max_digits=10,
@@ -296,9 +293,7 @@ class TariffElement(models.Model):
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )
-    parking_step_seconds = models.PositiveIntegerField(
-        "parking step (s)", default=1, validators=[MinValueValidator(1)]
-    )
+    parking_step_seconds = models.PositiveIntegerField("parking step (s)", default=1)
     flat_price = models.DecimalField(
         "flat fee per session",
         max_digits=10,
@@ -314,6 +309,12 @@ class TariffElement(models.Model):
         null=True,
         blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
+    flat_step = models.PositiveIntegerField(
+        "flat fee step",
+        default=1,
+        help_text="The OCPI step_size of the flat fee, kept as the tariff gives it; a flat fee "
+        "is charged once whatever its step.",
     )
     start_time = models.TimeField(null=True, blank=True, help_text="Local time of day, from.")
     end_time = models.TimeField(
@@ -349,14 +350,6 @@ class TariffElement(models.Model):
                 name="tariff_element_prices_something",
                 violation_error_message="An element needs at least one price.",
                 violation_error_code="no_price",
-            ),
-            models.CheckConstraint(
-                condition=Q(energy_step_wh__gte=1)
-                & Q(time_step_seconds__gte=1)
-                & Q(parking_step_seconds__gte=1),
-                name="tariff_element_steps_at_least_1",
-                violation_error_message="Step sizes are at least 1.",
-                violation_error_code="step_below_1",
             ),
         ]
 

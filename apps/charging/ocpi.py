@@ -1,8 +1,9 @@
 """OCPI 2.2.1 JSON for tariffs and CDRs, pure: parse into pricing values, and write back out.
 
 Parsing refuses what would price wrongly (a missing or unknown currency, a negative price, a
-step_size below 1, two components of one dimension in one element, a malformed time) with an
-OcpiFormatError that names the JSON path.
+negative step_size, two components of one dimension in one element, a malformed time) with an
+OcpiFormatError that names the JSON path. A step_size of 0, which the specification's own
+free-of-charge example uses, is kept as given; pricing reads it as 1.
 """
 
 from __future__ import annotations
@@ -165,9 +166,9 @@ def _component(value, path: str) -> PriceComponent:
             field=f"{path}.type",
         )
     step_size = value.get("step_size", 1)
-    if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
+    if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 0:
         raise OcpiFormatError(
-            f"{path}.step_size must be a whole number ≥ 1, got {step_size!r}.",
+            f"{path}.step_size must be a whole number ≥ 0, got {step_size!r}.",
             field=f"{path}.step_size",
         )
     vat = value.get("vat")

@@ -10,7 +10,8 @@ Semantics (OCPI 2.2.1 Tariffs module, with the maintainers' 2.2.1 bug-fix notes)
 - step_size rounds up once per session: ENERGY over the session's priced energy (Wh); TIME and
   PARKING_TIME together once, over the priced parking time when parking is priced and over the
   charging time otherwise (seconds). The step of the last period's component is used and the
-  extra volume is billed on that last period.
+  extra volume is billed on that last period. A step_size of 0 (OCPI types it as an int, and
+  its free-of-charge example uses 0) is priced exactly as a step_size of 1.
 - Each line is computed to 4 decimals (half-up); totals are the sums of the lines, then clamped
   by the tariff's min/max price, then rounded once to the currency's minor unit.
 """
@@ -705,10 +706,12 @@ def _merge_runs(
 
 
 def _step_extra(total: Decimal, step_size: int) -> Decimal:
-    if step_size <= 1 and total == total.to_integral_value():
+    """What rounding `total` up to whole steps adds; a step_size of 0 is one of 1."""
+    step = max(step_size, 1)
+    if step == 1 and total == total.to_integral_value():
         return ZERO
-    steps = (total / step_size).to_integral_value(rounding=ROUND_CEILING)
-    return steps * step_size - total
+    steps = (total / step).to_integral_value(rounding=ROUND_CEILING)
+    return steps * step - total
 
 
 class _DimensionSums:

@@ -100,7 +100,7 @@ def _element_as_ocpi(element: TariffElement) -> dict:
     components = [
         {"type": dimension, "price": price, "vat": vat, "step_size": step}
         for dimension, price, vat, step in (
-            ("FLAT", element.flat_price, element.flat_vat_rate, 1),
+            ("FLAT", element.flat_price, element.flat_vat_rate, element.flat_step),
             ("ENERGY", element.energy_price, element.energy_vat_rate, element.energy_step_wh),
             ("TIME", element.time_price, element.time_vat_rate, element.time_step_seconds),
             (
@@ -164,14 +164,13 @@ def tariff_element_fields(element: PricingElement) -> dict:
         Dimension.ENERGY: ("energy_price", "energy_vat_rate", "energy_step_wh"),
         Dimension.TIME: ("time_price", "time_vat_rate", "time_step_seconds"),
         Dimension.PARKING_TIME: ("parking_price", "parking_vat_rate", "parking_step_seconds"),
-        Dimension.FLAT: ("flat_price", "flat_vat_rate", None),
+        Dimension.FLAT: ("flat_price", "flat_vat_rate", "flat_step"),
     }
     for component in element.components:
         price, vat, step = columns[component.dimension]
         fields[price] = component.price
         fields[vat] = component.vat_rate
-        if step:
-            fields[step] = component.step_size
+        fields[step] = component.step_size
     r = element.restrictions
     if r is not None:
         fields.update(

@@ -29,6 +29,7 @@ UTC = dt.UTC
 FIXTURES = Path(__file__).parent / "fixtures"
 TARIFF_FILE = str(FIXTURES / "tariff_day_night_parking.json")
 CDR_FILE = str(FIXTURES / "cdr_evening_charge.json")
+FREE_OF_CHARGE_FILE = str(FIXTURES / "tariff_free_of_charge.json")
 
 
 def run(*arguments) -> str:
@@ -115,7 +116,7 @@ class TestPriceCdr:
 
     def test_a_malformed_tariff_is_refused_naming_the_json_path(self, tmp_path):
         tariff = json.loads(Path(TARIFF_FILE).read_text())
-        tariff["elements"][2]["price_components"][1]["step_size"] = 0
+        tariff["elements"][2]["price_components"][1]["step_size"] = -1
         path = write_json(tmp_path / "tariff.json", tariff)
 
         with pytest.raises(CommandError) as refused:
@@ -123,8 +124,18 @@ class TestPriceCdr:
 
         assert str(refused.value) == (
             f"{path}: tariff.elements[2].price_components[1].step_size must be a whole number "
-            "≥ 1, got 0."
+            "≥ 0, got -1."
         )
+
+    def test_the_free_of_charge_example_with_step_size_0_prices_the_cdr_at_nothing(self):
+        printed = json.loads(run("price_cdr", FREE_OF_CHARGE_FILE, CDR_FILE))
+
+        assert printed["ocpi"]["total_cost"] == {"excl_vat": "0.00", "incl_vat": "0.00"}
+        assert [
+            (line["dimension"], line["excl_vat"])
+            for period in printed["periods"]
+            for line in period["lines"]
+        ] == [("FLAT", "0.0000")]
 
     def test_a_malformed_cdr_is_refused_naming_the_json_path(self, tmp_path):
         cdr = json.loads(Path(CDR_FILE).read_text())
@@ -342,6 +353,17 @@ class TestImportAndExportTariff:
             for slug in ("acme", "other")
         )
         assert acme == other
+
+    def test_the_free_of_charge_example_exports_as_it_was_imported_with_step_size_0(self):
+        FleetFactory(slug="acme")
+        run("import_tariff", "--fleet", "acme", FREE_OF_CHARGE_FILE)
+
+        printed = json.loads(run("export_tariff", "--fleet", "acme", "15"))
+
+        assert printed["elements"] == json.loads(Path(FREE_OF_CHARGE_FILE).read_text())["elements"]
+        assert tariff_terms_from_ocpi(printed) == tariff_terms_from_ocpi(
+            json.loads(Path(FREE_OF_CHARGE_FILE).read_text())
+        )
 
     def test_export_of_an_unknown_ocpi_id_is_refused(self):
         FleetFactory(slug="acme")

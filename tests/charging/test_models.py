@@ -8,7 +8,13 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.charging.choices import SessionSource, SessionStatus
-from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    MeterValue,
+    TariffElement,
+)
 from tests.constraints import (
     NON_FIELD,
     constraints_needing_a_message,
@@ -569,3 +575,37 @@ def test_tariff_element_with_a_minimum_above_its_maximum_is_refused_on_the_minim
         element.full_clean()
 
     assert refused.value.message_dict == {low: ["The minimum is above the maximum."]}
+
+
+def test_tariff_element_step_sizes_of_0_are_valid_and_stored_as_given():
+    element = TariffElementFactory.build(
+        tariff=TariffFactory(),
+        energy_step_wh=0,
+        time_price=Decimal("1.00000"),
+        time_step_seconds=0,
+        parking_price=Decimal("2.00000"),
+        parking_step_seconds=0,
+        flat_step=0,
+    )
+
+    element.full_clean()
+    element.save()
+
+    assert TariffElement.objects.values_list(
+        "energy_step_wh", "time_step_seconds", "parking_step_seconds", "flat_step"
+    ).get(pk=element.pk) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "field", ["energy_step_wh", "time_step_seconds", "parking_step_seconds", "flat_step"]
+)
+def test_tariff_element_negative_step_size_is_refused_on_the_field_and_by_the_database(field):
+    element = TariffElementFactory()
+    setattr(element, field, -1)
+
+    error = full_clean_errors(element)
+    with refused_by_database(f"charging_tariffelement_{field}_check"):
+        element.save()
+
+    assert error.message_dict == {field: [MIN_ZERO]}
+    assert getattr(TariffElement.objects.get(pk=element.pk), field) == 1

@@ -75,6 +75,25 @@ def test_a_tariff_survives_export_and_import_unchanged():
     assert exported["elements"][2]["restrictions"]["day_of_week"] == ["MONDAY", "FRIDAY"]
 
 
+def test_a_step_size_of_0_is_kept_through_import_and_export():
+    document = json.loads(json.dumps(COMPLEX_TARIFF))
+    for element in document["elements"]:
+        element["price_components"][0]["step_size"] = 0
+
+    terms = tariff_terms_from_ocpi(document)
+    exported = tariff_terms_to_ocpi(
+        terms,
+        tariff_id="14",
+        country_code="DE",
+        party_id="ALL",
+        last_updated=dt.datetime(2015, 6, 29, 20, 39, 9, tzinfo=dt.UTC),
+    )
+
+    assert [element.components[0].step_size for element in terms.elements] == [0, 0, 0]
+    assert exported["elements"] == document["elements"]
+    assert tariff_terms_from_ocpi(json.loads(json.dumps(exported))) == terms
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
@@ -86,7 +105,7 @@ def test_a_tariff_survives_export_and_import_unchanged():
             "tariff.elements[0].price_components[0].price",
         ),
         (
-            lambda t: t["elements"][1]["price_components"][0].update(step_size=0),
+            lambda t: t["elements"][1]["price_components"][0].update(step_size=-1),
             "tariff.elements[1].price_components[0].step_size",
         ),
         (

@@ -7,14 +7,18 @@ PARKING_TIME combined; when both are used, only for the total parking time"), th
 the rule and says so.
 """
 
+import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from apps.charging.ocpi import tariff_terms_from_ocpi
 from apps.charging.pricing import (
     ChargingPeriod,
     DayOfWeek,
@@ -33,6 +37,7 @@ from apps.charging.pricing import (
 
 AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 D = Decimal
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def local(year, month, day, hour, minute=0, zone=AMSTERDAM):
@@ -186,6 +191,21 @@ class TestOcpiTariffExamples:
         assert energy_line.billed_volume == D(20500)
         assert energy_line.excl_vat == D("5.1250")
         assert (breakdown.total_excl_vat, breakdown.total_incl_vat) == (D("5.63"), D("6.24"))
+
+    def test_free_of_charge_example_with_step_size_0_costs_nothing(self):
+        tariff = tariff_terms_from_ocpi(
+            json.loads((FIXTURES / "tariff_free_of_charge.json").read_text())
+        )
+        periods = session(MONDAY_MORNING, (120, "20.4567", True), (30, 0, False))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [
+            (line.dimension, line.billed_volume, line.excl_vat)
+            for period in breakdown.periods
+            for line in period.lines
+        ] == [(Dimension.FLAT, D(1), D("0.0000"))]
+        assert (breakdown.total_excl_vat, breakdown.total_incl_vat) == (D("0.00"), D("0.00"))
 
     def complex_tariff(self):
         return terms(
@@ -642,3 +662,43 @@ def test_pricing_from_meter_values_equals_pricing_their_periods(tariff, start, s
     )
 
     assert direct == through_periods
+
+
+def every_step_size(tariff: TariffTerms, step_size: int) -> TariffTerms:
+    return dataclasses.replace(
+        tariff,
+        elements=tuple(
+            dataclasses.replace(
+                element,
+                components=tuple(
+                    dataclasses.replace(component, step_size=step_size)
+                    for component in element.components
+                ),
+            )
+            for element in tariff.elements
+        ),
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    tariff=tariff_strategy,
+    start=start_strategy,
+    parts=st.lists(
+        st.tuples(st.integers(1, 14_400_000), st.integers(0, 40_000_000), st.booleans()),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_step_size_0_prices_exactly_as_step_size_1(tariff, start, parts):
+    """Volumes here come in milliseconds and mWh, as a CDR's hours and kWh may."""
+    periods = []
+    for milliseconds, mwh, charging in parts:
+        end = start + dt.timedelta(milliseconds=milliseconds)
+        periods.append(ChargingPeriod(start, end, D(mwh if charging else 0) / 1000, charging))
+        start = end
+
+    step_0 = price_session(terms=every_step_size(tariff, 0), periods=periods, zone=AMSTERDAM)
+    step_1 = price_session(terms=every_step_size(tariff, 1), periods=periods, zone=AMSTERDAM)
+
+    assert step_0 == step_1
