@@ -7,6 +7,9 @@ Semantics (OCPI 2.2.1 Tariffs module, with the maintainers' 2.2.1 bug-fix notes)
 - Restrictions are evaluated in the location's zone; a period that crosses a boundary (a time
   of day, midnight, a duration or an energy threshold) is split there, and neighbouring pieces
   priced by the same elements are merged again, so an arbitrary extra split changes nothing.
+- A time-of-day window is [start_time, end_time) in local time. An end_time of 00:00 is the end
+  of the day ("To stop at end of the day use: 00:00"); an end_time before the start_time wraps
+  past midnight; an end_time equal to the start_time is the whole day, so 00:00-00:00 is too.
 - step_size rounds up once per session: ENERGY over the session's priced energy (Wh); TIME and
   PARKING_TIME together once, over the priced parking time when parking is priced and over the
   charging time otherwise (seconds). The step of the last period's component is used and the
@@ -39,6 +42,7 @@ HUNDRED = Decimal(100)
 WH_PER_KWH = Decimal(1000)
 SECONDS_PER_HOUR = Decimal(3600)
 IDLE_POWER_W = 100
+MIDNIGHT = time(0)
 
 
 class Dimension(enum.StrEnum):
@@ -557,19 +561,10 @@ def _matches(
     r = restrictions
     if r.needs_local_time:
         assert local is not None  # noqa: S101 - computed whenever a tariff needs local time
-        if r.start_time is not None or r.end_time is not None:
-            moment = local.time()
-            if r.start_time is not None and r.end_time is not None:
-                if r.start_time <= r.end_time:
-                    if not (r.start_time <= moment < r.end_time):
-                        return False
-                elif not (moment >= r.start_time or moment < r.end_time):
-                    return False
-            elif r.start_time is not None:
-                if moment < r.start_time:
-                    return False
-            elif moment >= r.end_time:
-                return False
+        if (r.start_time is not None or r.end_time is not None) and not _within_time_of_day(
+            local.time(), r.start_time, r.end_time
+        ):
+            return False
         if not _within(local.date(), r.start_date, r.end_date):
             return False
         if r.day_of_week and DayOfWeek(local.weekday()) not in r.day_of_week:
@@ -595,6 +590,20 @@ def _matches(
         if current is None or not _within(current, r.min_current, r.max_current):
             return False
     return True
+
+
+def _within_time_of_day(moment: time, start: time | None, end: time | None) -> bool:
+    """Whether a local time of day lies in [start, end). No start is 00:00; no end, or an end of
+    00:00, is the end of the day; an end before the start wraps past midnight, and an end equal
+    to the start is the whole day (00:00 to 00:00 included)."""
+    start = MIDNIGHT if start is None else start
+    if end == start:
+        return True
+    if end is None or end == MIDNIGHT:
+        return moment >= start
+    if start < end:
+        return start <= moment < end
+    return moment >= start or moment < end
 
 
 def _within(value, low, high) -> bool:

@@ -462,6 +462,80 @@ class TestTimeAndZones:
         assert [p.lines[0].excl_vat for p in breakdown.periods] == [D("0.2000"), D("0.1500")]
 
 
+class TestEndOfDay:
+    """OCPI 2.2.1 TariffRestrictions.end_time: "To stop at end of the day use: 00:00"."""
+
+    def test_an_element_ending_at_0000_applies_until_the_end_of_the_day(self):
+        tariff = tariff_terms_from_ocpi(
+            {
+                "currency": "EUR",
+                "elements": [
+                    {
+                        "price_components": [{"type": "ENERGY", "price": 0.30, "step_size": 1}],
+                        "restrictions": {"end_time": "00:00"},
+                    }
+                ],
+            }
+        )
+
+        breakdown = price_session(
+            terms=tariff, periods=session(local(2026, 6, 1, 12), (60, 10, True)), zone=AMSTERDAM
+        )
+
+        assert breakdown.dimensions[Dimension.ENERGY].excl_vat == D("3.0000")
+        assert breakdown.total_excl_vat == D("3.00")
+
+    def test_an_element_from_2200_to_0000_applies_until_midnight_only(self):
+        tariff = terms(
+            element(energy("0.20"), start_time=dt.time(22), end_time=dt.time(0)),
+            element(energy("0.30")),
+        )
+        periods = session(local(2026, 6, 1, 21), (240, 4, True))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [(p.end, p.lines[0].unit_price) for p in breakdown.periods] == [
+            (local(2026, 6, 1, 22), D("0.30")),
+            (local(2026, 6, 2, 0), D("0.20")),
+            (local(2026, 6, 2, 1), D("0.30")),
+        ]
+
+    @pytest.mark.parametrize("boundary", [dt.time(0), dt.time(8)], ids=["00:00", "08:00"])
+    def test_an_element_starting_when_it_ends_applies_all_day(self, boundary):
+        tariff = terms(
+            element(energy("0.20"), start_time=boundary, end_time=boundary),
+            element(energy("0.30")),
+        )
+        periods = session(local(2026, 6, 1, 7), (1440, 24, True))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert {line.unit_price for p in breakdown.periods for line in p.lines} == {D("0.20")}
+        assert breakdown.total_excl_vat == D("4.80")
+
+    def test_a_weekend_element_from_0000_to_0000_applies_all_weekend_before_the_default(self):
+        tariff = terms(
+            element(
+                energy("0.20"),
+                start_time=dt.time(0),
+                end_time=dt.time(0),
+                day_of_week=frozenset({DayOfWeek.SATURDAY, DayOfWeek.SUNDAY}),
+            ),
+            element(energy("0.35")),
+        )
+        friday_evening = local(2026, 6, 5, 23)
+        periods = session(friday_evening, (120, 2, True), (2880, 48, True), (60, 1, True))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [(p.start, p.end, p.lines[0].unit_price) for p in breakdown.periods] == [
+            (friday_evening, local(2026, 6, 6, 0), D("0.35")),
+            (local(2026, 6, 6, 0), local(2026, 6, 8, 0), D("0.20")),
+            (local(2026, 6, 8, 0), local(2026, 6, 8, 2), D("0.35")),
+        ]
+        assert breakdown.dimensions[Dimension.ENERGY].excl_vat == D("10.6500")
+
+
 class TestParkingAndMeterValues:
     def test_parking_grace_period_waives_the_first_minutes_of_parking(self):
         tariff = terms(
