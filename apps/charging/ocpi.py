@@ -29,6 +29,14 @@ from voltop.core.money import is_known_currency
 TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 DATE = re.compile(r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 VOLTOP_GRACE_FIELD = "voltop_parking_grace_seconds"
+CDR_MEASURED_DIMENSIONS = {
+    "CURRENT": "current_a",
+    "MIN_CURRENT": "min_current_a",
+    "MAX_CURRENT": "max_current_a",
+    "POWER": "power_kw",
+    "MIN_POWER": "min_power_kw",
+    "MAX_POWER": "max_power_kw",
+}
 
 
 class OcpiFormatError(DomainError):
@@ -334,7 +342,9 @@ class CdrPeriods:
 
 def cdr_from_ocpi(document: dict) -> CdrPeriods:
     """Charging periods of an OCPI 2.2.1 CDR: each period lasts until the next one starts, and
-    the last until the CDR's end. ENERGY (kWh) and PARKING_TIME / TIME dimensions are read."""
+    the last until the CDR's end. Read are ENERGY (kWh), TIME and PARKING_TIME (which tell
+    charging from parking), and current (A) and power (kW) as CURRENT and POWER or as the
+    lowest and highest reached, MIN_CURRENT / MAX_CURRENT and MIN_POWER / MAX_POWER."""
     if not isinstance(document, dict):
         raise OcpiFormatError("A CDR must be a JSON object.", field="cdr")
     raw_id = _require(document, "id", "cdr")
@@ -369,8 +379,7 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         period_end = starts[index + 1] if index + 1 < len(starts) else end
         energy_kwh = Decimal(0)
         charging = None
-        current = None
-        power = None
+        measured: dict[str, Decimal] = {}
         dimensions = _require(raw, "dimensions", path)
         if not isinstance(dimensions, list):
             raise OcpiFormatError(f"{path}.dimensions must be a list.", field=f"{path}.dimensions")
@@ -387,17 +396,13 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
                 charging = False
             elif kind == "TIME" and volume > 0:
                 charging = True
-            elif kind == "CURRENT":
-                current = volume
-            elif kind == "POWER":
-                power = volume
+            elif kind in CDR_MEASURED_DIMENSIONS:
+                measured[CDR_MEASURED_DIMENSIONS[kind]] = volume
         if charging is None:
             charging = energy_kwh > 0
         if period_end > starts[index]:
             periods.append(
-                ChargingPeriod(
-                    starts[index], period_end, energy_kwh * 1000, charging, power, current
-                )
+                ChargingPeriod(starts[index], period_end, energy_kwh * 1000, charging, **measured)
             )
     total_energy = _decimal(
         _require(document, "total_energy", "cdr"), "cdr.total_energy", minimum=Decimal(0)

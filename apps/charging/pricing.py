@@ -7,6 +7,15 @@ Semantics (OCPI 2.2.1 Tariffs module, with the maintainers' 2.2.1 bug-fix notes)
 - Restrictions are evaluated in the location's zone; a period that crosses a boundary (a time
   of day, midnight, a duration or an energy threshold) is split there, and neighbouring pieces
   priced by the same elements are merged again, so an arbitrary extra split changes nothing.
+- Current and power restrictions hold for a period when they hold for every value it reached:
+  min_current / min_power against its lowest value (MIN_CURRENT / MIN_POWER, else CURRENT /
+  POWER), max_current / max_power against its highest (MAX_CURRENT / MAX_POWER, else CURRENT /
+  POWER); minimums are inclusive, maximums exclusive. A parked period has current and power 0.
+  A power bound a period does not state is its average power (energy over duration). A current
+  bound it does not state is not guessed: where the bound it does state already breaks the
+  restriction the element does not apply; otherwise the restriction is unknown, the element
+  does not apply there, and the breakdown's unknown_restrictions says so ("max_current not
+  known for period 1"), so a missing current never silently prices a dimension at 0.
 - A time-of-day window is [start_time, end_time) in local time. An end_time of 00:00 is the end
   of the day ("To stop at end of the day use: 00:00"); an end_time before the start_time wraps
   past midnight; an end_time equal to the start_time is the whole day, so 00:00-00:00 is too.
@@ -141,7 +150,8 @@ class MeterSample(NamedTuple):
 
 
 class ChargingPeriod(NamedTuple):
-    """A stretch of a session: its energy (Wh) and whether energy was flowing."""
+    """A stretch of a session: its energy (Wh), whether energy was flowing and, where known, its
+    power (kW) and current (A), each as one value or as the lowest and highest it reached."""
 
     start: datetime
     end: datetime
@@ -149,6 +159,10 @@ class ChargingPeriod(NamedTuple):
     charging: bool
     power_kw: Decimal | None = None
     current_a: Decimal | None = None
+    min_power_kw: Decimal | None = None
+    max_power_kw: Decimal | None = None
+    min_current_a: Decimal | None = None
+    max_current_a: Decimal | None = None
 
     @property
     def seconds(self) -> Decimal:
@@ -195,7 +209,12 @@ class DimensionTotal(NamedTuple):
 
 
 class PriceBreakdown(NamedTuple):
-    """The priced session: periods with their lines, totals exact to 4 places and rounded."""
+    """The priced session: periods with their lines, totals exact to 4 places and rounded.
+
+    `unknown_restrictions` says which restrictions could not be evaluated for which of the
+    given periods (numbered from 1) because the periods lack the data, e.g. "max_current not
+    known for period 1": an element so restricted was not applied there.
+    """
 
     currency: str
     periods: tuple[PricedPeriod, ...]
@@ -205,6 +224,7 @@ class PriceBreakdown(NamedTuple):
     price_limit_adjustment: Price
     total_excl_vat: Decimal
     total_incl_vat: Decimal
+    unknown_restrictions: tuple[str, ...] = ()
 
     @property
     def total_vat(self) -> Decimal:
@@ -243,6 +263,7 @@ class PriceBreakdown(NamedTuple):
                 "excl_vat": str(self.price_limit_adjustment.excl_vat),
                 "incl_vat": str(self.price_limit_adjustment.incl_vat),
             },
+            "unknown_restrictions": list(self.unknown_restrictions),
             "ocpi": self.as_ocpi(),
         }
 
@@ -402,7 +423,7 @@ class _CompiledTerms:
                 local = cut.astimezone(zone)
                 regimes.append(
                     tuple(
-                        _applicable(elements[dimension], None, cut, zone, local)
+                        _applicable(elements[dimension], None, cut, zone, local, set())
                         for dimension in (
                             Dimension.ENERGY,
                             Dimension.TIME,
@@ -479,12 +500,13 @@ def _session_cuts(
 
 @dataclass(slots=True)
 class _Piece:
+    """A part of a given period between two boundaries where a restriction may switch."""
+
     start: datetime
     end: datetime
     energy_wh: Decimal
     charging: bool
-    power_kw: Decimal | None
-    current_a: Decimal | None
+    period: ChargingPeriod
     energy_before_wh: Decimal
 
 
@@ -514,8 +536,7 @@ def _split(
                 period.end,
                 energy,
                 period.charging,
-                period.power_kw,
-                period.current_a,
+                period,
                 energy_before_wh,
             )
         ]
@@ -540,8 +561,7 @@ def _split(
                 end,
                 part,
                 period.charging,
-                period.power_kw,
-                period.current_a,
+                period,
                 energy_before_wh + assigned,
             )
         )
@@ -555,7 +575,10 @@ def _matches(
     session_start: datetime,
     zone: ZoneInfo,
     local: datetime | None,
+    unknown: set[str],
 ) -> bool:
+    """Whether every restriction holds for `piece`. A restriction the piece lacks the data for
+    does not hold, and its name is added to `unknown`, when all the others hold."""
     if restrictions is None:
         return True
     r = restrictions
@@ -578,18 +601,76 @@ def _matches(
     ):
         return False
     if r.min_power is not None or r.max_power is not None:
-        power = piece.power_kw if piece.charging else ZERO
-        if power is None:
-            power = (
-                piece.energy_wh * SECONDS_PER_HOUR / _seconds(piece.end - piece.start) / WH_PER_KWH
-            )
-        if not _within(power, r.min_power, r.max_power):
+        lowest, highest = _power_range(piece)
+        if (r.min_power is not None and lowest < r.min_power) or (
+            r.max_power is not None and highest >= r.max_power
+        ):
             return False
     if r.min_current is not None or r.max_current is not None:
-        current = piece.current_a if piece.charging else ZERO
-        if current is None or not _within(current, r.min_current, r.max_current):
+        if piece.charging:
+            period = piece.period
+            lowest = _first_known(period.min_current_a, period.current_a)
+            highest = _first_known(period.max_current_a, period.current_a)
+        else:
+            lowest = highest = ZERO
+        not_known = []
+        if r.min_current is not None:
+            holds = _range_at_least(lowest, highest, r.min_current)
+            if holds is False:
+                return False
+            if holds is None:
+                not_known.append("min_current")
+        if r.max_current is not None:
+            holds = _range_below(lowest, highest, r.max_current)
+            if holds is False:
+                return False
+            if holds is None:
+                not_known.append("max_current")
+        if not_known:
+            unknown.update(not_known)
             return False
     return True
+
+
+def _first_known(*values: Decimal | None) -> Decimal | None:
+    return next((value for value in values if value is not None), None)
+
+
+def _power_range(piece: _Piece) -> tuple[Decimal, Decimal]:
+    """The lowest and highest power (kW) of a piece: MIN_POWER and MAX_POWER, else POWER, else
+    the average power over the piece; 0 while parked."""
+    if not piece.charging:
+        return ZERO, ZERO
+    period = piece.period
+    lowest = _first_known(period.min_power_kw, period.power_kw)
+    highest = _first_known(period.max_power_kw, period.power_kw)
+    if lowest is None or highest is None:
+        average = (
+            piece.energy_wh * SECONDS_PER_HOUR / _seconds(piece.end - piece.start) / WH_PER_KWH
+        )
+        lowest = average if lowest is None else lowest
+        highest = average if highest is None else highest
+    return lowest, highest
+
+
+def _range_at_least(
+    lowest: Decimal | None, highest: Decimal | None, minimum: Decimal
+) -> bool | None:
+    """Whether all of [lowest, highest] is ≥ minimum; None when the known bounds cannot tell."""
+    if lowest is not None:
+        return lowest >= minimum
+    if highest is not None and highest < minimum:
+        return False
+    return None
+
+
+def _range_below(lowest: Decimal | None, highest: Decimal | None, maximum: Decimal) -> bool | None:
+    """Whether all of [lowest, highest] is < maximum; None when the known bounds cannot tell."""
+    if highest is not None:
+        return highest < maximum
+    if lowest is not None and lowest >= maximum:
+        return False
+    return None
 
 
 def _within_time_of_day(moment: time, start: time | None, end: time | None) -> bool:
@@ -617,9 +698,10 @@ def _applicable(
     session_start: datetime,
     zone: ZoneInfo,
     local: datetime | None,
+    unknown: set[str],
 ) -> tuple[int, PriceComponent] | None:
     for index, restrictions, component in candidates:
-        if _matches(restrictions, piece, session_start, zone, local):
+        if _matches(restrictions, piece, session_start, zone, local, unknown):
             return index, component
     return None
 
@@ -641,26 +723,31 @@ def _periods(
     zone: ZoneInfo,
     session_cuts: list[datetime] | None = None,
     runs_merged: bool = False,
-) -> list[_Period]:
+) -> tuple[list[_Period], tuple[str, ...]]:
+    """The pieces of `periods` with the elements that price them, neighbours priced alike
+    merged; and which restrictions could not be evaluated for which periods."""
     session_start = periods[0].start
     if session_cuts is None:
         session_cuts = _session_cuts(session_start, periods[-1].end, compiled, zone)
     elements = compiled.dimension_elements
     merged: list[_Period] = []
     energy_before = ZERO
+    periods_lacking: dict[str, list[int]] = {}
     if compiled.merges_runs and not runs_merged:
         periods = _merge_runs(periods, session_cuts)
-    for period in periods:
+    for number, period in enumerate(periods, 1):
+        unknown: set[str] = set()
         for piece in _split(period, energy_before, session_cuts, compiled):
             if compiled.local_time_only:
                 energy, charging_time, parking_time, flat = compiled.regime_at(piece.start, zone)
                 time_like = charging_time if piece.charging else parking_time
             else:
                 local = piece.start.astimezone(zone) if compiled.needs_local_time else None
-                energy = _applicable(elements[Dimension.ENERGY], piece, session_start, zone, local)
                 time_dimension = Dimension.TIME if piece.charging else Dimension.PARKING_TIME
-                time_like = _applicable(elements[time_dimension], piece, session_start, zone, local)
-                flat = _applicable(elements[Dimension.FLAT], piece, session_start, zone, local)
+                energy, time_like, flat = (
+                    _applicable(elements[dimension], piece, session_start, zone, local, unknown)
+                    for dimension in (Dimension.ENERGY, time_dimension, Dimension.FLAT)
+                )
             last = merged[-1] if merged else None
             if (
                 last is not None
@@ -684,8 +771,14 @@ def _periods(
                         flat,
                     )
                 )
+        for restriction in unknown:
+            periods_lacking.setdefault(restriction, []).append(number)
         energy_before += period.energy_wh
-    return merged
+    return merged, tuple(
+        f"{restriction} not known for period{'s' if len(numbers) > 1 else ''} "
+        + ", ".join(map(str, numbers))
+        for restriction, numbers in sorted(periods_lacking.items())
+    )
 
 
 def _merge_runs(
@@ -859,7 +952,9 @@ def _price(
     *,
     runs_merged: bool = False,
 ) -> PriceBreakdown:
-    merged = _periods(periods, compiled, zone, session_cuts, runs_merged) if periods else []
+    merged, unknown_restrictions = (
+        _periods(periods, compiled, zone, session_cuts, runs_merged) if periods else ([], ())
+    )
     billable: list[Decimal] = []
     priced_energy: list[int] = []
     priced_parking: list[int] = []
@@ -929,11 +1024,14 @@ def _price(
         else DimensionTotal(volumes[dimension], bucket.excl_vat, bucket.vat)
         for dimension in DIMENSIONS
     }
-    return _limited(terms, tuple(priced_periods), dimensions)
+    return _limited(terms, tuple(priced_periods), dimensions, unknown_restrictions)
 
 
 def _limited(
-    terms: TariffTerms, periods: tuple[PricedPeriod, ...], dimensions: dict
+    terms: TariffTerms,
+    periods: tuple[PricedPeriod, ...],
+    dimensions: dict,
+    unknown_restrictions: tuple[str, ...],
 ) -> PriceBreakdown:
     """The breakdown with its totals clamped by the tariff's min and max price, then rounded."""
     lines_excl = sum((total.excl_vat for total in dimensions.values()), ZERO)
@@ -958,6 +1056,7 @@ def _limited(
         ),
         total_excl_vat=round_money(excl, terms.currency),
         total_incl_vat=round_money(incl, terms.currency),
+        unknown_restrictions=unknown_restrictions,
     )
 
 
@@ -966,15 +1065,6 @@ def split_period(period: ChargingPeriod, at: datetime) -> tuple[ChargingPeriod, 
     share = _seconds(at - period.start) / period.seconds
     first_energy = (period.energy_wh * share).quantize(MICRO)
     return (
-        ChargingPeriod(
-            period.start, at, first_energy, period.charging, period.power_kw, period.current_a
-        ),
-        ChargingPeriod(
-            at,
-            period.end,
-            period.energy_wh - first_energy,
-            period.charging,
-            period.power_kw,
-            period.current_a,
-        ),
+        period._replace(end=at, energy_wh=first_energy),
+        period._replace(start=at, energy_wh=period.energy_wh - first_energy),
     )

@@ -30,6 +30,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 TARIFF_FILE = str(FIXTURES / "tariff_day_night_parking.json")
 CDR_FILE = str(FIXTURES / "cdr_evening_charge.json")
 FREE_OF_CHARGE_FILE = str(FIXTURES / "tariff_free_of_charge.json")
+COMPLEX_TARIFF_FILE = str(FIXTURES / "tariff_complex.json")
+COMPLEX_CDR_FILE = str(FIXTURES / "cdr_complex_monday_min_max_current.json")
 
 
 def run(*arguments) -> str:
@@ -136,6 +138,34 @@ class TestPriceCdr:
             for period in printed["periods"]
             for line in period["lines"]
         ] == [("FLAT", "0.0000")]
+
+    def test_the_complex_tariff_example_prices_a_cdr_stating_min_and_max_current(self):
+        # OCPI 2.2.1's complex tariff: charging Monday from 09:30 for 147 minutes at 6-16 A,
+        # then parked 42 minutes. Flat 2.50; TIME below 32 A at 1.00/h, 147 min = 2.45 (the
+        # step is taken on the priced parking time); parking 5.00/h, 42 min billed as 45 = 3.75.
+        printed = json.loads(
+            run("price_cdr", COMPLEX_TARIFF_FILE, COMPLEX_CDR_FILE, "--timezone", "Europe/Berlin")
+        )
+
+        assert printed["ocpi"]["total_cost"] == {"excl_vat": "8.70", "incl_vat": "9.94"}
+        assert printed["ocpi"]["total_time_cost"] == {"excl_vat": "2.45", "incl_vat": "2.94"}
+        assert printed["ocpi"]["total_parking_cost"] == {"excl_vat": "3.75", "incl_vat": "4.13"}
+        assert printed["unknown_restrictions"] == []
+
+    def test_a_cdr_without_the_current_a_tariff_restricts_by_says_so(self, tmp_path):
+        cdr = json.loads(Path(COMPLEX_CDR_FILE).read_text())
+        cdr["charging_periods"][0]["dimensions"] = cdr["charging_periods"][0]["dimensions"][:2]
+        path = write_json(tmp_path / "cdr.json", cdr)
+
+        printed = json.loads(
+            run("price_cdr", COMPLEX_TARIFF_FILE, path, "--timezone", "Europe/Berlin")
+        )
+
+        assert printed["ocpi"]["total_time_cost"] == {"excl_vat": "0.00", "incl_vat": "0.00"}
+        assert printed["unknown_restrictions"] == [
+            "max_current not known for period 1",
+            "min_current not known for period 1",
+        ]
 
     def test_a_malformed_cdr_is_refused_naming_the_json_path(self, tmp_path):
         cdr = json.loads(Path(CDR_FILE).read_text())

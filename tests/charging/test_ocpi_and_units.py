@@ -175,6 +175,40 @@ def test_cdr_periods_last_until_the_next_period_or_the_end():
     assert cdr.token_uid == "04A1B2C3"
 
 
+def test_cdr_periods_carry_current_and_power_as_one_value_or_as_their_lowest_and_highest():
+    document = json.loads(json.dumps(CDR))
+    document["charging_periods"][0]["dimensions"] += [
+        {"type": "MIN_CURRENT", "volume": 6},
+        {"type": "MAX_CURRENT", "volume": 16},
+        {"type": "MIN_POWER", "volume": 1.4},
+        {"type": "MAX_POWER", "volume": 11},
+    ]
+    document["charging_periods"][1]["dimensions"] += [
+        {"type": "CURRENT", "volume": 0},
+        {"type": "POWER", "volume": 0},
+    ]
+
+    charging, parked = cdr_from_ocpi(document).periods
+
+    measured = ("current_a", "min_current_a", "max_current_a", "power_kw", "min_power_kw")
+    assert [getattr(charging, name) for name in (*measured, "max_power_kw")] == [
+        None,
+        Decimal(6),
+        Decimal(16),
+        None,
+        Decimal("1.4"),
+        Decimal(11),
+    ]
+    assert [getattr(parked, name) for name in (*measured, "max_power_kw")] == [
+        Decimal(0),
+        None,
+        None,
+        Decimal(0),
+        None,
+        None,
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [

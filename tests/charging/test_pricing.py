@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from apps.charging.ocpi import tariff_terms_from_ocpi
+from apps.charging.ocpi import cdr_from_ocpi, tariff_terms_from_ocpi
 from apps.charging.pricing import (
     ChargingPeriod,
     DayOfWeek,
@@ -79,6 +79,37 @@ def parking(price, vat=None, step=1):
 
 
 MONDAY_MORNING = local(2026, 6, 1, 10)
+WEEKDAYS = frozenset(DayOfWeek(day) for day in range(5))
+
+
+def ocpi_time(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def cdr_document(start, parts) -> dict:
+    """An OCPI CDR of periods from (minutes, kWh, charging, extra dimensions) laid end to end."""
+    periods = []
+    for minutes, kwh, charging, extra in parts:
+        hours = D(minutes) / 60
+        periods.append(
+            {
+                "start_date_time": ocpi_time(start),
+                "dimensions": [
+                    {"type": "ENERGY", "volume": kwh},
+                    {"type": "TIME" if charging else "PARKING_TIME", "volume": float(hours)},
+                    *extra,
+                ],
+            }
+        )
+        start += dt.timedelta(minutes=minutes)
+    return {
+        "id": "CDR-1",
+        "currency": "EUR",
+        "start_date_time": periods[0]["start_date_time"],
+        "end_date_time": ocpi_time(start),
+        "charging_periods": periods,
+        "total_energy": sum(kwh for _, kwh, _, _ in parts),
+    }
 
 
 class TestOcpiTariffExamples:
@@ -269,6 +300,111 @@ class TestOcpiTariffExamples:
         assert breakdown.dimensions[Dimension.TIME].excl_vat == D("2.3750")
         assert breakdown.dimensions[Dimension.PARKING_TIME].excl_vat == D("7.5000")
         assert breakdown.total_excl_vat == D("12.38")
+
+    @pytest.mark.parametrize(
+        "currents",
+        [
+            [{"type": "CURRENT", "volume": 16}],
+            [{"type": "MIN_CURRENT", "volume": 6}, {"type": "MAX_CURRENT", "volume": 16}],
+            [{"type": "MAX_CURRENT", "volume": 16}],
+        ],
+        ids=["CURRENT", "MIN_CURRENT-MAX_CURRENT", "MAX_CURRENT"],
+    )
+    def test_complex_tariff_monday_morning_at_16_amperes_from_a_cdr(self, currents):
+        cdr = cdr_from_ocpi(
+            cdr_document(local(2026, 6, 1, 9, 30), [(147, 8, True, currents), (42, 0, False, [])])
+        )
+
+        breakdown = price_session(terms=self.complex_tariff(), periods=cdr.periods, zone=AMSTERDAM)
+
+        assert breakdown.dimensions[Dimension.TIME].excl_vat == D("2.4500")
+        assert breakdown.dimensions[Dimension.PARKING_TIME].excl_vat == D("3.7500")
+        assert (breakdown.total_excl_vat, breakdown.total_incl_vat) == (D("8.70"), D("9.94"))
+        assert breakdown.unknown_restrictions == ()
+
+    @pytest.mark.parametrize(
+        "currents",
+        [
+            [{"type": "CURRENT", "volume": 43}],
+            [{"type": "MIN_CURRENT", "volume": 43}, {"type": "MAX_CURRENT", "volume": 63}],
+            [{"type": "MIN_CURRENT", "volume": 43}],
+        ],
+        ids=["CURRENT", "MIN_CURRENT-MAX_CURRENT", "MIN_CURRENT"],
+    )
+    def test_complex_tariff_saturday_afternoon_at_43_amperes_from_a_cdr(self, currents):
+        cdr = cdr_from_ocpi(
+            cdr_document(local(2026, 6, 6, 13, 30), [(114, 40, True, currents), (71, 0, False, [])])
+        )
+
+        breakdown = price_session(terms=self.complex_tariff(), periods=cdr.periods, zone=AMSTERDAM)
+
+        assert breakdown.dimensions[Dimension.TIME].excl_vat == D("2.3750")
+        assert breakdown.dimensions[Dimension.PARKING_TIME].excl_vat == D("7.5000")
+        assert breakdown.total_excl_vat == D("12.38")
+        assert breakdown.unknown_restrictions == ()
+
+    def test_complex_tariff_from_a_cdr_without_current_says_which_restrictions_are_unknown(self):
+        cdr = cdr_from_ocpi(
+            cdr_document(local(2026, 6, 1, 9, 30), [(147, 8, True, []), (42, 0, False, [])])
+        )
+
+        breakdown = price_session(terms=self.complex_tariff(), periods=cdr.periods, zone=AMSTERDAM)
+
+        assert breakdown.dimensions[Dimension.TIME].excl_vat == 0
+        assert breakdown.unknown_restrictions == (
+            "max_current not known for period 1",
+            "min_current not known for period 1",
+        )
+
+    def test_a_current_bound_that_already_fails_a_restriction_leaves_nothing_unknown(self):
+        tariff = terms(
+            element(charging_time("1.00"), min_current=D(32)), element(charging_time("2.00"))
+        )
+        periods = (
+            ChargingPeriod(MONDAY_MORNING, local(2026, 6, 1, 11), D(5000), True),
+            ChargingPeriod(
+                local(2026, 6, 1, 11), local(2026, 6, 1, 12), D(5000), True, max_current_a=D(16)
+            ),
+            ChargingPeriod(local(2026, 6, 1, 12), local(2026, 6, 1, 13), D(5000), True),
+        )
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [(p.end, p.lines[0].unit_price) for p in breakdown.periods] == [
+            (local(2026, 6, 1, 13), D("2.00"))
+        ]
+        assert breakdown.unknown_restrictions == ("min_current not known for periods 1, 3",)
+
+    def test_power_bounds_are_compared_whole_and_a_missing_one_is_the_average_power(self):
+        tariff = terms(element(energy("0.20"), max_power=D(16)), element(energy("0.50")))
+        hour = dt.timedelta(hours=1)
+        periods = (
+            ChargingPeriod(MONDAY_MORNING, MONDAY_MORNING + hour, D(11000), True),
+            ChargingPeriod(
+                MONDAY_MORNING + hour,
+                MONDAY_MORNING + 2 * hour,
+                D(11000),
+                True,
+                min_power_kw=D(3),
+                max_power_kw=D(22),
+            ),
+            ChargingPeriod(
+                MONDAY_MORNING + 2 * hour,
+                MONDAY_MORNING + 3 * hour,
+                D(11000),
+                True,
+                min_power_kw=D(3),
+            ),
+        )
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [p.lines[0].unit_price for p in breakdown.periods] == [
+            D("0.20"),
+            D("0.50"),
+            D("0.20"),
+        ]
+        assert breakdown.unknown_restrictions == ()
 
     def step_size_tariff(self):
         return terms(
@@ -776,3 +912,58 @@ def test_step_size_0_prices_exactly_as_step_size_1(tariff, start, parts):
     step_1 = price_session(terms=every_step_size(tariff, 1), periods=periods, zone=AMSTERDAM)
 
     assert step_0 == step_1
+
+
+current_tariff_strategy = st.builds(
+    lambda threshold, low_price, high_price, energy_price: terms(
+        element(flat("0.50", "21")),
+        element(charging_time(low_price, "20", 900), max_current=threshold),
+        element(charging_time(high_price, "20", 600), min_current=threshold, day_of_week=WEEKDAYS),
+        element(energy(energy_price, "21"), min_current=threshold / 2),
+        element(energy("0.25", "21")),
+        element(parking("5.00", "10", 300)),
+    ),
+    threshold=st.decimals("6", "63", places=1),
+    low_price=st.decimals("0", "3", places=2),
+    high_price=st.decimals("0", "3", places=2),
+    energy_price=st.decimals("0", "1", places=3),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tariff=current_tariff_strategy,
+    start=start_strategy,
+    parts=st.lists(
+        st.tuples(
+            st.integers(1, 240),
+            st.integers(0, 40_000),
+            st.booleans(),
+            st.decimals("0", "80", places=1),
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_a_constant_current_prices_the_same_as_current_or_as_equal_min_and_max_current(
+    tariff, start, parts
+):
+    def priced(current_dimensions):
+        document = cdr_document(
+            start,
+            [
+                (minutes, D(wh if charging else 0) / 1000, charging, current_dimensions(amperes))
+                for minutes, wh, charging, amperes in parts
+            ],
+        )
+        return price_session(terms=tariff, periods=cdr_from_ocpi(document).periods, zone=AMSTERDAM)
+
+    as_current = priced(lambda amperes: [{"type": "CURRENT", "volume": amperes}])
+    as_bounds = priced(
+        lambda amperes: [
+            {"type": "MIN_CURRENT", "volume": amperes},
+            {"type": "MAX_CURRENT", "volume": amperes},
+        ]
+    )
+
+    assert as_bounds == as_current

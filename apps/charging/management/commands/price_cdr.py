@@ -22,8 +22,9 @@ class Command(BaseCommand):
     help = (
         "Price the charging periods of an OCPI 2.2.1 CDR with an OCPI 2.2.1 tariff and print "
         "the breakdown as JSON: totals under the OCPI CDR field names in 'ocpi', every priced "
-        "period and line, and the cost the CDR itself states. Time-of-day restrictions are read "
-        "in --timezone (UTC unless given: pass the charger's zone)."
+        "period and line, the restrictions the CDR lacks the data for in "
+        "'unknown_restrictions', and the cost the CDR itself states. Time-of-day restrictions "
+        "are read in --timezone (UTC unless given: pass the charger's zone)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
