@@ -733,10 +733,10 @@ def _periods(
     merged: list[_Period] = []
     energy_before = ZERO
     periods_lacking: dict[str, list[int]] = {}
+    unknown: set[str] = set()
     if compiled.merges_runs and not runs_merged:
         periods = _merge_runs(periods, session_cuts)
     for number, period in enumerate(periods, 1):
-        unknown: set[str] = set()
         for piece in _split(period, energy_before, session_cuts, compiled):
             if compiled.local_time_only:
                 energy, charging_time, parking_time, flat = compiled.regime_at(piece.start, zone)
@@ -771,9 +771,13 @@ def _periods(
                         flat,
                     )
                 )
-        for restriction in unknown:
-            periods_lacking.setdefault(restriction, []).append(number)
+        if unknown:
+            for restriction in unknown:
+                periods_lacking.setdefault(restriction, []).append(number)
+            unknown.clear()
         energy_before += period.energy_wh
+    if not periods_lacking:
+        return merged, ()
     return merged, tuple(
         f"{restriction} not known for period{'s' if len(numbers) > 1 else ''} "
         + ", ".join(map(str, numbers))
@@ -809,7 +813,7 @@ def _merge_runs(
 
 def _step_extra(total: Decimal, step_size: int) -> Decimal:
     """What rounding `total` up to whole steps adds; a step_size of 0 is one of 1."""
-    step = max(step_size, 1)
+    step = step_size or 1
     if step == 1 and total == total.to_integral_value():
         return ZERO
     steps = (total / step).to_integral_value(rounding=ROUND_CEILING)
