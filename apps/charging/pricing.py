@@ -24,8 +24,10 @@ Semantics (OCPI 2.2.1 Tariffs module, with the maintainers' 2.2.1 bug-fix notes)
   charging time otherwise (seconds). The step of the last period's component is used and the
   extra volume is billed on that last period. A step_size of 0 (OCPI types it as an int, and
   its free-of-charge example uses 0) is priced exactly as a step_size of 1.
-- Each line is computed to 4 decimals (half-up); totals are the sums of the lines, then clamped
-  by the tariff's min/max price, then rounded once to the currency's minor unit.
+- Each line is computed to 4 decimals (half-up) from the exact price times volume, never from a
+  quotient cut to a working precision, so an exact tie rounds up; totals are the sums of the
+  lines, then clamped by the tariff's min/max price, then rounded once to the currency's
+  minor unit.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import MAX_PREC, ROUND_CEILING, ROUND_HALF_UP, Context, Decimal, Inexact
 from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -47,9 +49,9 @@ FOUR_PLACES = Decimal("0.0001")
 MICRO = Decimal("0.000001")
 ZERO = Decimal(0)
 ONE = Decimal(1)
-HUNDRED = Decimal(100)
 WH_PER_KWH = Decimal(1000)
 SECONDS_PER_HOUR = Decimal(3600)
+EXACT = Context(prec=MAX_PREC, traps=[Inexact])
 IDLE_POWER_W = 100
 MIDNIGHT = time(0)
 
@@ -62,6 +64,12 @@ class Dimension(enum.StrEnum):
 
 
 DIMENSIONS = tuple(Dimension)
+VOLUME_PER_PRICED_UNIT = {
+    Dimension.ENERGY: 1000,
+    Dimension.FLAT: 1,
+    Dimension.PARKING_TIME: 3600,
+    Dimension.TIME: 3600,
+}
 
 
 class DayOfWeek(enum.IntEnum):
@@ -307,6 +315,14 @@ def _seconds(delta: timedelta) -> Decimal:
 
 def _four(value: Decimal) -> Decimal:
     return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _four_of_quotient(dividend: Decimal, divisor: int) -> Decimal:
+    """dividend ÷ divisor (both ≥ 0) rounded half-up to 4 places, computed exactly: recurring
+    digits of the quotient are never cut before the rounding sees them."""
+    numerator, denominator = dividend.as_integer_ratio()
+    denominator *= divisor
+    return EXACT.scaleb(Decimal((20_000 * numerator + denominator) // (2 * denominator)), -4)
 
 
 def charging_periods_from_meter_values(
@@ -823,19 +839,31 @@ def _step_extra(total: Decimal, step_size: int) -> Decimal:
 class _DimensionSums:
     """A dimension's billed volume and its running amounts. Amounts are rounded as running
     sums, so each line is its share of the rounded total: the lines of a dimension always add
-    up to the total, and the total only ever grows with the volume."""
+    up to the total, and the total only ever grows with the volume.
 
-    __slots__ = ("excl_exact", "excl_vat", "vat", "vat_exact", "volume")
+    The sums are kept exact, as the sum of price times volume (and of that times the VAT rate),
+    and divided by the volume per priced unit (Wh per kWh, seconds per hour) only when rounded,
+    so a total that is exactly a half is rounded up and never seen as just below it."""
 
-    def __init__(self) -> None:
-        self.volume = self.excl_exact = self.excl_vat = self.vat_exact = self.vat = ZERO
+    __slots__ = (
+        "excl_vat",
+        "per_priced_unit",
+        "price_volume",
+        "price_volume_rate",
+        "vat",
+        "volume",
+    )
+
+    def __init__(self, per_priced_unit: int) -> None:
+        self.per_priced_unit = per_priced_unit
+        self.volume = self.price_volume = self.price_volume_rate = self.excl_vat = self.vat = ZERO
 
 
 class _LazySums(dict):
     """Sums per dimension, made when a dimension gets its first line."""
 
     def __missing__(self, dimension: Dimension) -> _DimensionSums:
-        sums = self[dimension] = _DimensionSums()
+        sums = self[dimension] = _DimensionSums(VOLUME_PER_PRICED_UNIT[dimension])
         return sums
 
 
@@ -849,19 +877,16 @@ def _line(
     index, component = applied
     billed = volume + step_extra
     sums.volume += billed
-    if dimension is Dimension.ENERGY:
-        exact = component.price * billed / WH_PER_KWH
-    elif dimension is Dimension.FLAT:
-        exact = component.price
-    else:
-        exact = component.price * billed / SECONDS_PER_HOUR
-    sums.excl_exact += exact
-    excl_vat = _four(sums.excl_exact)
+    price_volume = EXACT.multiply(component.price, billed)
+    sums.price_volume = EXACT.add(sums.price_volume, price_volume)
+    excl_vat = _four_of_quotient(sums.price_volume, sums.per_priced_unit)
     excl_share, sums.excl_vat = excl_vat - sums.excl_vat, excl_vat
     vat_share = ZERO
     if component.vat_rate:
-        sums.vat_exact += exact * component.vat_rate / HUNDRED
-        vat = _four(sums.vat_exact)
+        sums.price_volume_rate = EXACT.add(
+            sums.price_volume_rate, EXACT.multiply(price_volume, component.vat_rate)
+        )
+        vat = _four_of_quotient(sums.price_volume_rate, sums.per_priced_unit * 100)
         vat_share, sums.vat = vat - sums.vat, vat
     return PriceLine(
         dimension,

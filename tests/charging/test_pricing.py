@@ -10,7 +10,9 @@ the rule and says so.
 import dataclasses
 import datetime as dt
 import json
+import math
 from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -672,6 +674,30 @@ class TestEndOfDay:
         assert breakdown.dimensions[Dimension.ENERGY].excl_vat == D("10.6500")
 
 
+class TestRounding:
+    def test_an_exact_tie_reached_by_a_running_sum_of_time_lines_rounds_half_up(self):
+        # 1.955/h over 8,702 + 26 + 20 = 8,748 charging seconds is exactly 4.75065. Each line
+        # alone (8,702 s is 4.7256833…) has recurring digits; summed as cut 28-digit values
+        # the total fell just below the tie and came out 4.7506.
+        tariff = terms(element(charging_time("1.955")))
+        start = MONDAY_MORNING
+        periods = []
+        for seconds in (8702, 26, 20):
+            charged = ChargingPeriod(start, start + dt.timedelta(seconds=seconds), D(1000), True)
+            parked = ChargingPeriod(charged.end, charged.end + dt.timedelta(minutes=1), D(0), False)
+            periods += [charged, parked]
+            start = parked.end
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [line.excl_vat for p in breakdown.periods for line in p.lines] == [
+            D("4.7257"),
+            D("0.0141"),
+            D("0.0109"),
+        ]
+        assert breakdown.dimensions[Dimension.TIME].excl_vat == D("4.7507")
+
+
 class TestParkingAndMeterValues:
     def test_parking_grace_period_waives_the_first_minutes_of_parking(self):
         tariff = terms(
@@ -872,6 +898,43 @@ def test_pricing_from_meter_values_equals_pricing_their_periods(tariff, start, s
     )
 
     assert direct == through_periods
+
+
+VOLUME_PER_PRICED_UNIT = {
+    Dimension.ENERGY: 1000,
+    Dimension.FLAT: 1,
+    Dimension.PARKING_TIME: 3600,
+    Dimension.TIME: 3600,
+}
+
+
+def half_up_to_four_places(value: Fraction) -> Decimal:
+    return D(math.floor(value * 10_000 + Fraction(1, 2))).scaleb(-4)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tariff=tariff_strategy, start=start_strategy, parts=parts_strategy)
+def test_each_dimension_total_is_its_exact_amount_rounded_half_up(tariff, start, parts):
+    breakdown = price_session(terms=tariff, periods=build(start, parts), zone=AMSTERDAM)
+
+    for dimension, total in breakdown.dimensions.items():
+        amounts = [
+            (
+                Fraction(line.unit_price)
+                * Fraction(line.billed_volume)
+                / VOLUME_PER_PRICED_UNIT[dimension],
+                Fraction(line.vat_rate or 0) / 100,
+            )
+            for period in breakdown.periods
+            for line in period.lines
+            if line.dimension is dimension
+        ]
+        excl_vat = sum((amount for amount, _ in amounts), Fraction(0))
+        vat = sum((amount * rate for amount, rate in amounts), Fraction(0))
+        assert (total.excl_vat, total.vat) == (
+            half_up_to_four_places(excl_vat),
+            half_up_to_four_places(vat),
+        )
 
 
 def every_step_size(tariff: TariffTerms, step_size: int) -> TariffTerms:
