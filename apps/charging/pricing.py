@@ -24,6 +24,14 @@ Semantics (OCPI 2.2.1 Tariffs module, with the maintainers' 2.2.1 bug-fix notes)
   charging time otherwise (seconds). The step of the last period's component is used and the
   extra volume is billed on that last period. A step_size of 0 (OCPI types it as an int, and
   its free-of-charge example uses 0) is priced exactly as a step_size of 1.
+- A session pays at most one FLAT: that of the first period in which an element pricing FLAT
+  applies. An element whose FLAT applies only later in the session (a time, day or duration
+  restriction that starts to match) charges it then, once; a session that ends before any
+  FLAT applies pays none, and a FLAT of another element that applies later still is not
+  added. (OCPI leaves this open: ocpi/ocpi #176, #390.)
+- A min_price without incl_vat bounds the total excluding VAT only: the amount it adds carries
+  no VAT, since the tariff states none for it, so the total including VAT rises by the same
+  amount and keeps the VAT of the lines. With incl_vat, each total has its own minimum.
 - Each line is computed to 4 decimals (half-up) from the exact price times volume, never from a
   quotient cut to a working precision, so an exact tie rounds up; totals are the sums of the
   lines, then clamped by the tariff's min/max price, then rounded once to the currency's
@@ -1069,7 +1077,10 @@ def _limited(
     incl = lines_excl + lines_vat
     if terms.min_price is not None:
         excl = max(excl, terms.min_price.excl_vat)
-        incl = max(incl, terms.min_price.incl_vat if terms.min_price.incl_vat is not None else excl)
+        if terms.min_price.incl_vat is not None:
+            incl = max(incl, terms.min_price.incl_vat)
+        else:
+            incl += excl - lines_excl
     if terms.max_price is not None:
         excl = min(excl, terms.max_price.excl_vat)
         incl = min(incl, terms.max_price.incl_vat if terms.max_price.incl_vat is not None else incl)

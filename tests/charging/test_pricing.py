@@ -674,6 +674,74 @@ class TestEndOfDay:
         assert breakdown.dimensions[Dimension.ENERGY].excl_vat == D("10.6500")
 
 
+class TestBehavioursTheSpecLeavesOpen:
+    """OCPI 2.2.1 does not say these; pricing.py's docstring and the README state the choice."""
+
+    def test_a_flat_fee_whose_element_applies_only_later_is_charged_once_when_it_applies(self):
+        tariff = terms(element(flat("1.00"), start_time=dt.time(18)), element(energy("0.30")))
+        periods = session(local(2026, 6, 1, 17), (120, 4, True))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        before_18, from_18 = breakdown.periods
+        assert [line.dimension for line in before_18.lines] == [Dimension.ENERGY]
+        assert [(line.dimension, line.excl_vat) for line in from_18.lines] == [
+            (Dimension.FLAT, D("1.0000")),
+            (Dimension.ENERGY, D("0.6000")),
+        ]
+        assert breakdown.total_excl_vat == D("2.20")
+
+    def test_a_session_that_ends_before_the_flat_fee_applies_pays_no_flat_fee(self):
+        tariff = terms(element(flat("1.00"), start_time=dt.time(18)), element(energy("0.30")))
+        periods = session(local(2026, 6, 1, 16), (120, 4, True))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert breakdown.dimensions[Dimension.FLAT].excl_vat == 0
+        assert breakdown.total_excl_vat == D("1.20")
+
+    def test_a_second_flat_fee_of_an_element_applying_later_is_not_added(self):
+        tariff = terms(
+            element(flat("0.50"), energy("0.30"), end_time=dt.time(18)),
+            element(flat("2.00"), energy("0.20"), start_time=dt.time(18)),
+        )
+        periods = session(local(2026, 6, 1, 17), (120, 4, True))
+
+        breakdown = price_session(terms=tariff, periods=periods, zone=AMSTERDAM)
+
+        assert [
+            (line.dimension, line.unit_price) for p in breakdown.periods for line in p.lines
+        ] == [
+            (Dimension.FLAT, D("0.50")),
+            (Dimension.ENERGY, D("0.30")),
+            (Dimension.ENERGY, D("0.20")),
+        ]
+        assert breakdown.total_excl_vat == D("1.50")
+
+    def test_a_minimum_price_without_incl_vat_raises_the_price_by_an_amount_without_vat(self):
+        # 1 kWh at 0.25 + 10 % VAT is 0.25 + 0.025. The minimum of 0.50 excl. VAT adds 0.25,
+        # on which the tariff states no VAT: the lines' VAT stays, none is added or dropped.
+        tariff = terms(element(energy("0.25", "10")), min_price=Price(D("0.50")))
+
+        breakdown = price_session(
+            terms=tariff, periods=session(MONDAY_MORNING, (60, 1, True)), zone=AMSTERDAM
+        )
+
+        assert breakdown.price_limit_adjustment == Price(D("0.2500"), D("0.2500"))
+        assert (breakdown.total_excl_vat, breakdown.total_incl_vat) == (D("0.50"), D("0.53"))
+        assert breakdown.total_vat == D("0.03")
+
+    def test_a_minimum_price_without_incl_vat_leaves_a_higher_price_as_it_is(self):
+        tariff = terms(element(energy("0.25", "10")), min_price=Price(D("0.50")))
+
+        breakdown = price_session(
+            terms=tariff, periods=session(MONDAY_MORNING, (60, 4, True)), zone=AMSTERDAM
+        )
+
+        assert breakdown.price_limit_adjustment == Price(D("0.0000"), D("0.0000"))
+        assert (breakdown.total_excl_vat, breakdown.total_incl_vat) == (D("1.00"), D("1.10"))
+
+
 class TestRounding:
     def test_an_exact_tie_reached_by_a_running_sum_of_time_lines_rounds_half_up(self):
         # 1.955/h over 8,702 + 26 + 20 = 8,748 charging seconds is exactly 4.75065. Each line
