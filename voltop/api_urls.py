@@ -13,11 +13,11 @@ from apps.charging.api import driver_urls as charging_api
 from apps.charging.api import fleet_urls as charging_fleet_api
 from apps.drivers.api import driver_urls as drivers_api
 from apps.drivers.api import fleet_urls as drivers_fleet_api
+from apps.drivers.api.auth_views import LoginView, LogoutView, RefreshView
 from apps.fleets.api import fleet_urls as fleets_fleet_api
 from apps.payments.api import driver_urls as payments_api
 from apps.payments.api import fleet_urls as payments_fleet_api
 from apps.vehicles.api import fleet_urls as vehicles_fleet_api
-from voltop.core.api.auth_views import LoginView, LogoutView, RefreshView
 
 
 @extend_schema(

@@ -137,7 +137,7 @@ X_FRAME_OPTIONS = "DENY"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "voltop.core.api.authentication.ActiveAccountJWTAuthentication",
+        "apps.drivers.api.authentication.ActiveAccountJWTAuthentication",
         "apps.fleets.api.authentication.FleetApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],

@@ -1,5 +1,6 @@
 """API authentication: JWT access tokens for people (drivers, fleet staff), refused at once
-for a deactivated login or a driver who is no longer active, whatever the token says."""
+for a deactivated login or a driver who is no longer active, whatever the token says. It lives
+with the drivers because it reads a login with its driver and judges the driver's status."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
@@ -49,4 +50,4 @@ def account_refusal(user) -> None:
 class ActiveAccountJWTScheme(SimpleJWTScheme):
     """Documents ActiveAccountJWTAuthentication as the bearer JWT scheme it is."""
 
-    target_class = "voltop.core.api.authentication.ActiveAccountJWTAuthentication"
+    target_class = "apps.drivers.api.authentication.ActiveAccountJWTAuthentication"

@@ -1,6 +1,7 @@
 """Logging in to the API: e-mail and password for a short-lived access token and a rotating
 refresh token; refreshing; logging out (the refresh token is blacklisted). Failed logins are
-throttled and, after repeated failures, locked out (django-axes)."""
+throttled and, after repeated failures, locked out (django-axes). A driver who is suspended or
+has left is refused at login and refresh, as on every request."""
 
 from django.contrib.auth import authenticate, get_user_model
 from drf_spectacular.utils import extend_schema
@@ -13,7 +14,7 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from voltop.core.api.authentication import account_refusal
+from apps.drivers.api.authentication import account_refusal
 
 
 class AccountLocked(exceptions.APIException):
