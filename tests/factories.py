@@ -10,7 +10,6 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 
 from apps.charging.choices import (
-    ConnectorStandard,
     LocationKind,
     PowerType,
     SessionPurpose,
@@ -46,6 +45,7 @@ from apps.payments.models import (
     ReimbursementLine,
     Statement,
 )
+from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 
 UTC = dt.UTC

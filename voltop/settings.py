@@ -189,7 +189,7 @@ SPECTACULAR_SETTINGS = {
         "StationStatusEnum": "apps.charging.choices.StationStatus",
         "BillingRunStatusEnum": "apps.payments.choices.BillingRunStatus",
         "PaymentStatusEnum": "apps.payments.choices.PaymentStatus",
-        "ConnectorStandardEnum": "apps.charging.choices.ConnectorStandard",
+        "ConnectorStandardEnum": "apps.vehicles.choices.ConnectorStandard",
         "BillingPeriodEnum": "apps.fleets.choices.BillingPeriodKind",
     },
 }

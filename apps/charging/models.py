@@ -14,7 +14,6 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.charging.choices import (
-    ConnectorStandard,
     DayOfWeek,
     HomeApproval,
     LocationKind,
@@ -27,6 +26,7 @@ from apps.charging.choices import (
 )
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.models import Depot, Fleet
+from apps.vehicles.choices import ConnectorStandard
 from voltop.core.models import TimeStampedModel
 from voltop.core.validators import validate_currency_code
 

@@ -36,7 +36,6 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.charging.choices import (
-    ConnectorStandard,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -79,6 +78,7 @@ from apps.payments.services import (
     payment_record,
     reimbursement_decide,
 )
+from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from voltop.core.errors import DomainError
 from voltop.core.money import round_money

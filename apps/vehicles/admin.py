@@ -4,9 +4,9 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
-from apps.charging.choices import ConnectorStandard
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
+from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.services import (
     odometer_reading_check,

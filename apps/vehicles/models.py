@@ -7,10 +7,9 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 
-from apps.charging.choices import ConnectorStandard
 from apps.drivers.models import Driver
 from apps.fleets.models import CostCenter, Depot, Fleet
-from apps.vehicles.choices import VehicleStatus
+from apps.vehicles.choices import ConnectorStandard, VehicleStatus
 from apps.vehicles.validators import VIN_PATTERN, normalize_vin, validate_vin
 from voltop.core.models import TimeStampedModel
 

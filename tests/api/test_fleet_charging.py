@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 
 from apps.charging.choices import (
-    ConnectorStandard,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -19,6 +18,7 @@ from apps.charging.models import ChargingSession, ChargingStation, Connector, Ta
 from apps.charging.selectors import tariff_version_for_session
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
+from apps.vehicles.choices import ConnectorStandard
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,

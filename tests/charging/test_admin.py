@@ -15,7 +15,6 @@ from django.urls import reverse
 
 from apps.charging.admin import ChargingSessionAdmin, TariffForm
 from apps.charging.choices import (
-    ConnectorStandard,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -25,6 +24,7 @@ from apps.charging.choices import (
 from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
+from apps.vehicles.choices import ConnectorStandard
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,

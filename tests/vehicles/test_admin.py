@@ -8,9 +8,9 @@ import pytest
 from django import forms
 from django.urls import reverse
 
-from apps.charging.choices import ConnectorStandard
 from apps.drivers.choices import DriverStatus
 from apps.fleets.choices import MembershipRole
+from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from tests.factories import (
     DriverFactory,

@@ -2,10 +2,10 @@
 
 from rest_framework import serializers
 
-from apps.charging.choices import ConnectorStandard
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import driver_phone_set
 from apps.fleets.models import CostCenter, Fleet
+from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import Vehicle, VehicleAssignment
 
 VISIBLE_IBAN_CHARACTERS = 4

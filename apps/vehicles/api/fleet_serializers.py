@@ -3,10 +3,10 @@ them, and odometer readings."""
 
 from rest_framework import serializers
 
-from apps.charging.choices import ConnectorStandard
 from apps.drivers.models import Driver
 from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
 from apps.fleets.models import CostCenter, Depot, Fleet
+from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 
 
