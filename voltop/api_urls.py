@@ -17,6 +17,7 @@ from apps.drivers.api.auth_views import LoginView, LogoutView, RefreshView
 from apps.fleets.api import fleet_urls as fleets_fleet_api
 from apps.payments.api import driver_urls as payments_api
 from apps.payments.api import fleet_urls as payments_fleet_api
+from apps.vehicles.api import driver_urls as vehicles_api
 from apps.vehicles.api import fleet_urls as vehicles_fleet_api
 
 
@@ -65,6 +66,7 @@ urlpatterns = [
         include(
             [
                 *drivers_api.driver_urlpatterns,
+                *vehicles_api.driver_urlpatterns,
                 *charging_api.driver_urlpatterns,
                 *payments_api.driver_urlpatterns,
             ]

@@ -6,7 +6,6 @@ from apps.drivers.api import views
 
 driver_urlpatterns: list = [
     path("", views.ProfileView.as_view(), name="me-profile"),
-    path("vehicle/", views.CurrentVehicleView.as_view(), name="me-vehicle"),
     path("tokens/", views.ChargeTokenListView.as_view(), name="me-token-list"),
     path(
         "tokens/<int:pk>/block/",

@@ -1,12 +1,10 @@
-"""Serializers of the driver endpoints of the drivers app: profile, vehicle, charge tokens."""
+"""Serializers of the driver endpoints of the drivers app: profile, charge tokens."""
 
 from rest_framework import serializers
 
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import driver_phone_set
 from apps.fleets.models import CostCenter, Fleet
-from apps.vehicles.choices import ConnectorStandard
-from apps.vehicles.models import Vehicle, VehicleAssignment
 
 VISIBLE_IBAN_CHARACTERS = 4
 
@@ -90,34 +88,6 @@ class DriverPhoneUpdateSerializer(serializers.ModelSerializer):
         if "phone" in validated_data:
             return driver_phone_set(driver=instance, phone=validated_data["phone"])
         return instance
-
-
-class AssignedVehicleSerializer(serializers.ModelSerializer):
-    connector_standards = serializers.ListField(
-        child=serializers.ChoiceField(choices=ConnectorStandard.choices)
-    )
-
-    class Meta:
-        model = Vehicle
-        fields = [
-            "id",
-            "plate",
-            "make",
-            "model",
-            "model_year",
-            "usable_battery_kwh",
-            "max_ac_kw",
-            "max_dc_kw",
-            "connector_standards",
-        ]
-
-
-class VehicleAssignmentSerializer(serializers.ModelSerializer):
-    vehicle = AssignedVehicleSerializer()
-
-    class Meta:
-        model = VehicleAssignment
-        fields = ["id", "starts_at", "ends_at", "vehicle"]
 
 
 class ChargeTokenSerializer(serializers.ModelSerializer):

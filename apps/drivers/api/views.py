@@ -1,7 +1,6 @@
-"""Driver endpoints of the drivers app: my profile, my current vehicle, my charge tokens."""
+"""Driver endpoints of the drivers app: my profile, my charge tokens."""
 
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.request import Request
@@ -13,12 +12,9 @@ from apps.drivers.api.serializers import (
     ChargeTokenSerializer,
     DriverPhoneUpdateSerializer,
     DriverProfileSerializer,
-    VehicleAssignmentSerializer,
 )
 from apps.drivers.selectors import charge_token_list, driver_profile_get
 from apps.drivers.services import charge_token_deactivate
-from apps.vehicles.selectors import vehicle_assignment_for_driver_at
-from voltop.core.errors import NotFound
 
 
 class ProfileView(APIView):
@@ -39,23 +35,6 @@ class ProfileView(APIView):
         update.is_valid(raise_exception=True)
         driver = update.save()
         return Response(DriverProfileSerializer(driver).data)
-
-
-class CurrentVehicleView(APIView):
-    """The vehicle assigned to me now, with the assignment's period."""
-
-    permission_classes = [IsDriver]
-
-    @extend_schema(responses=VehicleAssignmentSerializer)
-    def get(self, request: Request) -> Response:
-        assignment = vehicle_assignment_for_driver_at(
-            driver=request_driver(request), moment=timezone.now()
-        )
-        if assignment is None:
-            raise NotFound(
-                "No vehicle is assigned to you at the moment.", code="vehicles.no_vehicle_assigned"
-            )
-        return Response(VehicleAssignmentSerializer(assignment).data)
 
 
 class ChargeTokenListView(generics.ListAPIView):
