@@ -13,11 +13,10 @@ from apps.drivers.services import (
     charge_token_save,
     driver_delete,
     driver_delete_check,
-    driver_leave_check,
-    driver_set_status,
 )
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
+from apps.vehicles.services import driver_leave_check, driver_set_status_or_leave
 from voltop.core.admin_forms import ServiceCheckedForm
 
 STATUS_SET_TEXT = {
@@ -111,7 +110,7 @@ class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
         status_changed = change and "status" in form.changed_data
         super().save_model(request, obj, form, change)
         if status_changed:
-            driver_set_status(driver=obj, status=obj.status)
+            driver_set_status_or_leave(driver=obj, status=obj.status)
 
     def delete_check(self, obj: Driver) -> None:
         driver_delete_check(driver=obj)
@@ -123,7 +122,7 @@ class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
         self.act_per_row(
             request,
             queryset,
-            lambda driver: driver_set_status(driver=driver, status=status),
+            lambda driver: driver_set_status_or_leave(driver=driver, status=status),
             STATUS_SET_TEXT[status],
         )
 

@@ -1,5 +1,6 @@
-"""Writes of the drivers app: drivers (added, changed, suspended, leaving, deleted) and their
-charge tokens."""
+"""Writes of the drivers app: drivers (added, changed, suspended, deleted) and their charge
+tokens. A driver leaving also ends their vehicle assignments, so that flow is
+apps.vehicles.services.driver_leave; driver_departure_record here is its drivers' part."""
 
 import logging
 from datetime import datetime
@@ -19,7 +20,6 @@ from apps.drivers.exceptions import (
 )
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
-from apps.vehicles import services as vehicles_services
 from voltop.core.models import fields_save_checked
 from voltop.core.timeutils import require_aware
 
@@ -32,12 +32,9 @@ def normalize_token_uid(uid: str) -> str:
     return uid.strip().upper()
 
 
-@transaction.atomic
-def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
-    """Change a driver's status; suspending a driver deactivates all their tokens, and a driver
-    who leaves goes through driver_leave, which also ends their vehicle assignments."""
-    if status == DriverStatus.LEFT:
-        return driver_leave(driver=driver)
+def _driver_status_write(*, driver: Driver, status: DriverStatus) -> Driver:
+    """Lock the driver, give them `status` and, unless it is active, deactivate all their
+    tokens."""
     driver = Driver.objects.select_for_update().get(pk=driver.pk)
     if driver.status != status:
         driver.status = status
@@ -49,34 +46,26 @@ def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
     return driver
 
 
-def driver_leave_check(*, driver: Driver, now: datetime) -> None:
-    """Raise the first rule that keeps `driver` from leaving at `now`: an assignment of theirs
-    that has not started by then cannot end then (give it to another driver first)."""
-    vehicles_services.vehicle_assignments_end_check(driver=driver, ends_at=now)
+@transaction.atomic
+def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
+    """Suspend or reactivate a driver; suspending a driver deactivates all their tokens. A
+    driver who leaves goes through apps.vehicles.services.driver_leave, which also ends their
+    vehicle assignments, so LEFT is refused here."""
+    if status == DriverStatus.LEFT:
+        raise ValueError(
+            "driver_set_status does not mark a driver as left: "
+            "apps.vehicles.services.driver_leave does, and ends their vehicle assignments."
+        )
+    return _driver_status_write(driver=driver, status=status)
 
 
 @transaction.atomic
-def driver_leave(*, driver: Driver, now: datetime | None = None) -> Driver:
-    """Mark a driver as having left the company at `now` (the present when left out): their
-    tokens are deactivated, the vehicle assignments they hold end at that moment, and their
-    login is refused from the next request on. Their history stays. A session they started
-    still runs to its end and is billed as usual: stopping a session does not depend on the
-    driver's status, as for a suspended driver. Refused, changing nothing, while an assignment
-    of theirs starts at or after `now`. Leaving again changes nothing."""
-    now = now or timezone.now()
-    driver = Driver.objects.select_for_update().get(pk=driver.pk)
-    ended = vehicles_services.vehicle_assignments_end_for_driver(driver=driver, ends_at=now)
-    if driver.status != DriverStatus.LEFT:
-        driver.status = DriverStatus.LEFT
-        driver.save(update_fields=["status", "updated_at"])
-    ChargeToken.objects.filter(driver=driver, is_active=True).update(
-        is_active=False, updated_at=timezone.now()
-    )
-    logger.info(
-        "drivers.driver_left",
-        extra={"driver_id": driver.pk, "assignments_ended": len(ended)},
-    )
-    return driver
+def driver_departure_record(*, driver: Driver) -> Driver:
+    """The drivers' part of a driver leaving the company: their status becomes left and their
+    tokens are deactivated, so their login is refused from the next request on. Recording it
+    again changes nothing. apps.vehicles.services.driver_leave calls it once it has ended the
+    vehicle assignments the driver holds; a driver leaves through driver_leave, not this."""
+    return _driver_status_write(driver=driver, status=DriverStatus.LEFT)
 
 
 def driver_delete_check(*, driver: Driver) -> None:
@@ -304,7 +293,8 @@ def driver_create(
 @transaction.atomic
 def driver_update(*, driver: Driver, changes: dict) -> Driver:
     """Change a driver's details after the model's checks. Fleet, login and status are not
-    changed here: status goes through driver_set_status, which also deactivates tokens."""
+    changed here: status goes through driver_set_status, which also deactivates tokens, or
+    apps.vehicles.services.driver_leave for a driver who leaves."""
     refused = {"fleet", "fleet_id", "user", "user_id", "status"} & set(changes)
     if refused:
         raise ValueError(f"driver_update does not change {', '.join(sorted(refused))}.")

@@ -1,11 +1,12 @@
 """Writes of the vehicles app: vehicles, assignments of drivers to them, and odometer
-readings."""
+readings; and a driver leaving the company, which ends the assignments they hold."""
 
 import logging
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.drivers import services as drivers_services
 from apps.drivers.choices import DriverStatus
@@ -254,6 +255,41 @@ def vehicle_assignments_end_for_driver(
         vehicle_assignment_end(assignment=assignment, ends_at=ends_at)
         for assignment in running.order_by("starts_at", "pk")
     ]
+
+
+def driver_leave_check(*, driver: Driver, now: datetime) -> None:
+    """Raise the first rule that keeps `driver` from leaving at `now`: an assignment of theirs
+    that has not started by then cannot end then (give it to another driver first)."""
+    vehicle_assignments_end_check(driver=driver, ends_at=now)
+
+
+@transaction.atomic
+def driver_leave(*, driver: Driver, now: datetime | None = None) -> Driver:
+    """Mark a driver as having left the company at `now` (the present when left out): their
+    tokens are deactivated, the vehicle assignments they hold end at that moment, and their
+    login is refused from the next request on. Their history stays. A session they started
+    still runs to its end and is billed as usual: stopping a session does not depend on the
+    driver's status, as for a suspended driver. Refused, changing nothing, while an assignment
+    of theirs starts at or after `now`. Leaving again changes nothing."""
+    now = now or timezone.now()
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    ended = vehicle_assignments_end_for_driver(driver=driver, ends_at=now)
+    driver = drivers_services.driver_departure_record(driver=driver)
+    logger.info(
+        "drivers.driver_left",
+        extra={"driver_id": driver.pk, "assignments_ended": len(ended)},
+    )
+    return driver
+
+
+@transaction.atomic
+def driver_set_status_or_leave(*, driver: Driver, status: DriverStatus) -> Driver:
+    """Give a driver any status, as the admin's status field does: a driver who leaves goes
+    through driver_leave, which also ends their vehicle assignments; suspending or reactivating
+    through apps.drivers.services.driver_set_status."""
+    if status == DriverStatus.LEFT:
+        return driver_leave(driver=driver)
+    return drivers_services.driver_set_status(driver=driver, status=status)
 
 
 def odometer_reading_check(

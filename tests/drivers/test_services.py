@@ -44,20 +44,30 @@ def _token_rows() -> list[tuple]:
 # driver_set_status
 
 
-@pytest.mark.parametrize("status", [DriverStatus.SUSPENDED, DriverStatus.LEFT])
-def test_suspending_or_removing_a_driver_deactivates_all_their_tokens_only(status):
+def test_suspending_a_driver_deactivates_all_their_tokens_only():
     driver = DriverFactory(status=DriverStatus.ACTIVE)
     card = ChargeTokenFactory(driver=driver, uid="CARD1", is_active=True)
     app = ChargeTokenFactory(driver=driver, uid="APP1", kind=TokenKind.APP_USER, is_active=True)
     colleague_card = ChargeTokenFactory(uid="CARD2", is_active=True)
 
-    returned = driver_set_status(driver=driver, status=status)
+    returned = driver_set_status(driver=driver, status=DriverStatus.SUSPENDED)
 
-    assert returned.status == status
-    assert Driver.objects.get(pk=driver.pk).status == status
+    assert returned.status == DriverStatus.SUSPENDED
+    assert Driver.objects.get(pk=driver.pk).status == DriverStatus.SUSPENDED
     assert ChargeToken.objects.get(pk=card.pk).is_active is False
     assert ChargeToken.objects.get(pk=app.pk).is_active is False
     assert ChargeToken.objects.get(pk=colleague_card.pk).is_active is True
+
+
+def test_setting_the_status_to_left_is_refused_here_and_changes_nothing():
+    driver = DriverFactory(status=DriverStatus.ACTIVE)
+    token = ChargeTokenFactory(driver=driver, is_active=True)
+
+    with pytest.raises(ValueError, match=r"apps\.vehicles\.services\.driver_leave does"):
+        driver_set_status(driver=driver, status=DriverStatus.LEFT)
+
+    assert Driver.objects.get(pk=driver.pk).status == DriverStatus.ACTIVE
+    assert ChargeToken.objects.get(pk=token.pk).is_active is True
 
 
 def test_setting_status_of_an_already_suspended_driver_deactivates_a_token_left_active():

@@ -16,6 +16,7 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.api.fleet_serializers import model_validation_as_api_error
 from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
 from apps.fleets.api.viewsets import FleetScopedViewSet
+from apps.vehicles.services import driver_leave
 from voltop.core.api.idempotency import idempotent
 
 
@@ -68,7 +69,7 @@ class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
         vehicle assignments they hold end now, and they can no longer sign in; their history
         stays. Refused (409) while an assignment of theirs has not started yet. Leaving again
         changes nothing."""
-        driver = services.driver_leave(driver=self.get_object())
+        driver = driver_leave(driver=self.get_object())
         return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
