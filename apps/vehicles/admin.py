@@ -1,14 +1,24 @@
-"""Admin of the vehicles app: vehicles, who drives them, odometer readings."""
+"""Admin of the vehicles app: vehicles, who drives them, odometer readings; and the drivers'
+page, since marking a driver as left there (its status field or its action) ends their vehicle
+assignments through driver_leave, a flow of this app."""
 
 from django import forms
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
+from apps.drivers.admin import ChargeTokenInline
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import Driver
+from apps.drivers.services import driver_delete, driver_delete_check
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.services import (
+    driver_leave_check,
+    driver_set_status_or_leave,
     odometer_reading_check,
     odometer_reading_correct,
     odometer_reading_record,
@@ -174,3 +184,101 @@ class OdometerReadingAdmin(FleetScopedAdmin):
             obj.pk = odometer_reading_record(
                 vehicle=obj.vehicle, km=obj.km, recorded_at=obj.recorded_at
             ).pk
+
+
+STATUS_SET_TEXT = {
+    DriverStatus.ACTIVE: "reactivated",
+    DriverStatus.SUSPENDED: "suspended",
+    DriverStatus.LEFT: "marked as left",
+}
+
+
+class DriverForm(ServiceCheckedForm):
+    class Meta:
+        model = Driver
+        fields = [
+            "fleet",
+            "employee_number",
+            "first_name",
+            "last_name",
+            "status",
+            "email",
+            "phone",
+            "user",
+            "licence_number",
+            "licence_expires_on",
+            "cost_center",
+            "home_rate_per_kwh",
+            "iban",
+        ]
+
+    def service_check(self) -> None:
+        leaving = self.cleaned_data.get("status") == DriverStatus.LEFT
+        if self.instance.pk is not None and leaving and self.instance.status != DriverStatus.LEFT:
+            driver_leave_check(driver=self.instance, now=timezone.now())
+
+
+@admin.register(Driver)
+class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
+    form = DriverForm
+    list_display = [
+        "employee_number",
+        "last_name",
+        "first_name",
+        "fleet",
+        "cost_center",
+        "status",
+        "licence_expires_on",
+    ]
+    list_filter = ["fleet", "status", "cost_center"]
+    list_select_related = ["fleet", "cost_center"]
+    search_fields = ["employee_number", "first_name", "last_name", "email", "tokens__uid"]
+    autocomplete_fields = ["fleet", "cost_center", "user"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [ChargeTokenInline]
+    actions = ["suspend", "reactivate", "mark_left"]
+    fieldsets = [
+        (None, {"fields": ["fleet", "employee_number", "first_name", "last_name", "status"]}),
+        ("Contact", {"fields": ["email", "phone", "user"]}),
+        ("Licence", {"fields": ["licence_number", "licence_expires_on"]}),
+        ("Costs and reimbursement", {"fields": ["cost_center", "home_rate_per_kwh", "iban"]}),
+        ("Record", {"fields": ["created_at", "updated_at"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Driver, form, change: bool) -> None:
+        status_changed = change and "status" in form.changed_data
+        super().save_model(request, obj, form, change)
+        if status_changed:
+            driver_set_status_or_leave(driver=obj, status=obj.status)
+
+    def delete_check(self, obj: Driver) -> None:
+        driver_delete_check(driver=obj)
+
+    def delete_with_service(self, obj: Driver) -> None:
+        driver_delete(driver=obj)
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: DriverStatus) -> None:
+        self.act_per_row(
+            request,
+            queryset,
+            lambda driver: driver_set_status_or_leave(driver=driver, status=status),
+            STATUS_SET_TEXT[status],
+        )
+
+    @admin.action(
+        description="Suspend selected drivers (deactivates their tokens)", permissions=["change"]
+    )
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, DriverStatus.SUSPENDED)
+
+    @admin.action(description="Reactivate selected drivers", permissions=["change"])
+    def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, DriverStatus.ACTIVE)
+
+    @admin.action(
+        description="Mark selected drivers as left (deactivates their tokens, ends their "
+        "vehicle assignments)",
+        permissions=["change"],
+    )
+    def mark_left(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._set_status(request, queryset, DriverStatus.LEFT)
