@@ -1,6 +1,7 @@
 """Fleet endpoints of the drivers app: the fleet's drivers (add, change, suspend, reactivate,
-leave, delete) and their charge tokens (issue, change, deactivate). Views call
-apps.drivers.services."""
+delete) and their charge tokens (issue, change, deactivate). Views call apps.drivers.services.
+A driver leaving (POST drivers/{id}/leave/) ends their vehicle assignments, so the vehicles
+app serves it (apps.vehicles.api.fleet_views.FleetDriverLeaveViewSet)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -16,7 +17,6 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.api.fleet_serializers import model_validation_as_api_error
 from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
 from apps.fleets.api.viewsets import FleetScopedViewSet
-from apps.vehicles.services import driver_leave
 from voltop.core.api.idempotency import idempotent
 
 
@@ -61,16 +61,6 @@ class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
     def reactivate(self, request: Request, pk=None) -> Response:
         """Make the driver active again; deactivated tokens stay deactivated."""
         return self._status_set(DriverStatus.ACTIVE)
-
-    @extend_schema(request=None, responses=FleetDriverSerializer)
-    @action(detail=True, methods=["post"])
-    def leave(self, request: Request, pk=None) -> Response:
-        """Mark the driver as having left the company, now: their tokens are deactivated, the
-        vehicle assignments they hold end now, and they can no longer sign in; their history
-        stays. Refused (409) while an assignment of theirs has not started yet. Leaving again
-        changes nothing."""
-        driver = driver_leave(driver=self.get_object())
-        return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         """Delete a driver without history, with their charge tokens; a driver with sessions,

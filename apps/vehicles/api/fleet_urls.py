@@ -14,5 +14,6 @@ router.register(
 router.register(
     "odometer-readings", fleet_views.FleetOdometerReadingViewSet, basename="fleet-odometer-reading"
 )
+router.register("drivers", fleet_views.FleetDriverLeaveViewSet, basename="fleet-driver")
 
 fleet_urlpatterns = router.urls

@@ -1,6 +1,7 @@
 """Fleet endpoints of the vehicles app: vehicles, who drives them (assignments) and their
-odometer readings. Views call apps.vehicles.services, which refuse overlapping assignments,
-odometers going backwards and deleting a vehicle with history."""
+odometer readings, and a driver leaving, which ends the assignments they hold. Views call
+apps.vehicles.services, which refuse overlapping assignments, odometers going backwards,
+deleting a vehicle with history and a driver leaving before an assignment of theirs starts."""
 
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -9,6 +10,9 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from apps.drivers.api.fleet_filtersets import FleetDriverFilterSet
+from apps.drivers.api.fleet_serializers import FleetDriverSerializer
+from apps.drivers.models import Driver
 from apps.fleets.api.fleet_serializers import model_validation_as_api_error
 from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
 from apps.fleets.api.viewsets import FleetScopedViewSet
@@ -150,3 +154,25 @@ class FleetOdometerReadingViewSet(
             reading=reading, changes=serializer.validated_data
         )
         return Response(self.get_serializer(reading).data)
+
+
+class FleetDriverLeaveViewSet(FleetScopedViewSet):
+    """A driver of my fleets leaving the company: the one action on a driver that ends their
+    vehicle assignments. The rest of the driver endpoints are the drivers app's
+    (apps.drivers.api.fleet_views.FleetDriverViewSet), under the same drivers/ prefix."""
+
+    queryset = Driver.objects.select_related("fleet", "cost_center")
+    serializer_class = FleetDriverSerializer
+    read_roles = ALL_ROLES
+    write_roles = EDITING_ROLES
+    filterset_class = FleetDriverFilterSet
+
+    @extend_schema(request=None, responses=FleetDriverSerializer)
+    @action(detail=True, methods=["post"])
+    def leave(self, request: Request, pk=None) -> Response:
+        """Mark the driver as having left the company, now: their tokens are deactivated, the
+        vehicle assignments they hold end now, and they can no longer sign in; their history
+        stays. Refused (409) while an assignment of theirs has not started yet. Leaving again
+        changes nothing."""
+        driver = services.driver_leave(driver=self.get_object())
+        return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
