@@ -149,7 +149,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "voltop.core.api.pagination.NumberedPagination",
     "DEFAULT_FILTER_BACKENDS": [
         "voltop.core.api.filters.QueryFilterBackend",
-        "rest_framework.filters.OrderingFilter",
+        "voltop.core.api.filters.CompleteOrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "voltop.core.api.schema.VoltopAutoSchema",
     "EXCEPTION_HANDLER": "voltop.core.api.errors.api_exception_handler",

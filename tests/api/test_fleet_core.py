@@ -326,6 +326,21 @@ class TestDepots:
             == 404
         )
 
+    def test_an_ordering_the_client_chooses_ties_on_the_id_in_its_direction(
+        self, member_client, fleet, other_fleet
+    ):
+        client = member_client(VIEWER, fleet)
+        MembershipFactory(user=client.user, fleet=other_fleet, role=VIEWER)
+        first = DepotFactory(fleet=fleet, name="Noord")
+        second = DepotFactory(fleet=other_fleet, name="Noord")
+
+        def ids(ordering: str) -> list[int]:
+            response = client.get("/api/v1/fleet/depots/", {"ordering": ordering})
+            return [row["id"] for row in response.json()["results"]]
+
+        assert ids("name") == [first.pk, second.pk]
+        assert ids("-name") == [second.pk, first.pk]
+
     def test_list_queries_do_not_grow_with_the_page(
         self, member_client, fleet, django_assert_num_queries
     ):

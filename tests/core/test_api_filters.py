@@ -1,4 +1,5 @@
-"""The API's filter backend: the filter form is left out only when the query names no filter."""
+"""The API's filter backends: the filter form is left out only when the query names no filter,
+and an ordering the client chooses ends with the primary key."""
 
 import datetime as dt
 
@@ -10,13 +11,18 @@ from rest_framework.test import APIRequestFactory
 from apps.charging.api.filtersets import DriverSessionFilterSet
 from apps.charging.choices import SessionStatus
 from apps.charging.models import ChargingSession
+from apps.fleets.models import Depot
 from apps.payments.api.driver_views import InvoiceFilter
 from tests.factories import ChargingSessionFactory
-from voltop.core.api.filters import QueryFilterBackend, filters_named
+from voltop.core.api.filters import CompleteOrderingFilter, QueryFilterBackend, filters_named
 
 
 class SessionsView:
     filterset_class = DriverSessionFilterSet
+
+
+class DepotsView:
+    ordering_fields = ["name", "created_at"]
 
 
 @pytest.mark.parametrize(
@@ -62,3 +68,29 @@ def test_the_backend_filters_when_named_and_leaves_the_rows_alone_otherwise():
     assert filtered("page_size=50") == {active.pk, completed.pk}
     assert filtered("status=completed") == {completed.pk}
     assert filtered("status=completed&page_size=50") == {completed.pk}
+
+
+@pytest.mark.parametrize(
+    ("query", "ordering"),
+    [
+        ("ordering=name", ["name", "pk"]),
+        ("ordering=-created_at", ["-created_at", "-pk"]),
+        ("ordering=-name,created_at", ["-name", "created_at", "-pk"]),
+        ("ordering=secret,name", ["name", "pk"]),
+    ],
+)
+def test_an_ordering_the_client_chooses_ends_with_the_primary_key_in_its_first_direction(
+    query, ordering
+):
+    request = Request(APIRequestFactory().get(f"/?{query}"))
+
+    assert CompleteOrderingFilter().get_ordering(request, Depot.objects.all(), DepotsView()) == (
+        ordering
+    )
+
+
+@pytest.mark.parametrize("query", ["", "ordering=", "ordering=secret"])
+def test_without_an_ordering_the_client_may_choose_the_rows_keep_the_views_order(query):
+    request = Request(APIRequestFactory().get(f"/?{query}"))
+
+    assert CompleteOrderingFilter().get_ordering(request, Depot.objects.all(), DepotsView()) is None

@@ -1,11 +1,12 @@
-"""Filters shared by the API's lists: the filter backend, and times read as the instant they
-name, in UTC."""
+"""Filters shared by the API's lists: the filter backend, the ordering a client chooses made
+complete, and times read as the instant they name, in UTC."""
 
 import datetime as dt
 
 from django_filters import fields, filters
 from django_filters.rest_framework import DjangoFilterBackend
 from django_filters.widgets import DateRangeWidget
+from rest_framework.filters import OrderingFilter
 
 
 class QueryFilterBackend(DjangoFilterBackend):
@@ -26,6 +27,21 @@ class QueryFilterBackend(DjangoFilterBackend):
 def filters_named(query_params, filterset_class) -> bool:
     names = tuple(filterset_class.base_filters)
     return any(parameter.startswith(names) for parameter in query_params)
+
+
+class CompleteOrderingFilter(OrderingFilter):
+    """DRF's `?ordering=` filter, with the primary key as the last key, in the direction of the
+    first: rows that tie on the keys the client chose (two depots of one name in two fleets,
+    rows made in the same instant) come in one order on every page and every database, not
+    in whichever order the database reads them."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        unique = {"pk", queryset.model._meta.pk.name}
+        if not ordering or any(key.lstrip("-") in unique for key in ordering):
+            return ordering
+        direction = "-" if ordering[0].startswith("-") else ""
+        return [*ordering, f"{direction}pk"]
 
 
 class UtcIsoDateTimeField(fields.IsoDateTimeField):
