@@ -38,7 +38,7 @@ def time_zones_for_user(user: AbstractBaseUser | AnonymousUser) -> set[str]:
     fleets = (
         Fleet.objects.all() if user.is_superuser else Fleet.objects.filter(memberships__user=user)
     )
-    return set(fleets.values_list("time_zone", flat=True).distinct()[:2])
+    return set(fleets.values_list("time_zone", flat=True).order_by("time_zone").distinct()[:2])
 
 
 def member_candidate_get(*, email: str):

@@ -1,3 +1,5 @@
+"""The admin in the zone of the user's fleets when they share one, else in UTC."""
+
 import pytest
 
 from apps.fleets.choices import MembershipRole
@@ -22,6 +24,21 @@ def test_a_user_of_fleets_in_two_zones_reads_utc(client):
     MembershipFactory(
         user=user, fleet=FleetFactory(time_zone="Europe/Lisbon"), role=MembershipRole.VIEWER
     )
+    client.force_login(user)
+
+    response = client.get("/admin/")
+
+    assert response.context["TIME_ZONE"] == "UTC"
+
+
+def test_a_user_of_two_fleets_in_one_zone_and_a_third_in_another_reads_utc(client):
+    user = StaffUserFactory()
+    for name, zone in [
+        ("A", "Europe/Amsterdam"),
+        ("B", "Europe/Amsterdam"),
+        ("C", "Europe/Lisbon"),
+    ]:
+        MembershipFactory(user=user, fleet=FleetFactory(name=name, time_zone=zone))
     client.force_login(user)
 
     response = client.get("/admin/")
