@@ -300,7 +300,7 @@ def test_invoices_are_newest_period_first_and_followed_page_by_page(
     later_months(run_billing, driver_a, 2)
     newest_first = list(
         Invoice.objects.filter(driver=driver_a)
-        .order_by("-period_start")
+        .order_by("-period_start", "-pk")
         .values_list("pk", flat=True)
     )
 

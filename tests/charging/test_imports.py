@@ -117,7 +117,7 @@ class TestCsvImport:
             0,
             (),
         )
-        first, second = ChargingSession.objects.order_by("started_at")
+        first, second = ChargingSession.objects.order_by("started_at", "pk")
         driver = fleet.drivers.get()
         vehicle = driver.assignments.get().vehicle
         for session in (first, second):
@@ -308,7 +308,7 @@ class TestJsonImport:
             0,
             (),
         )
-        first, other = ChargingSession.objects.order_by("started_at")
+        first, other = ChargingSession.objects.order_by("started_at", "pk")
         driver = fleet.drivers.get()
         assert (first.driver, first.vehicle, first.token.uid) == (
             driver,

@@ -389,7 +389,9 @@ def test_completing_the_active_session_frees_the_connector_for_the_next():
     second.save()
 
     assert list(
-        ChargingSession.objects.filter(connector=connector).values_list("status", flat=True)
+        ChargingSession.objects.filter(connector=connector)
+        .order_by("pk")
+        .values_list("status", flat=True)
     ) == [SessionStatus.COMPLETED, SessionStatus.ACTIVE]
 
 

@@ -129,7 +129,9 @@ def test_a_run_splits_a_drivers_month_into_invoice_cost_allocation_and_reimburse
         D("18.15"),
     )
     assert invoice.lines.first().description == "Depot charging, 2026-10-03 10:00"
-    allocations = {a.session: a for a in CostAllocation.objects.order_by("session__started_at")}
+    allocations = {
+        a.session: a for a in CostAllocation.objects.order_by("session__started_at", "pk")
+    }
     assert allocations[business_with_vehicle].cost_center == driver.cost_center
     assert allocations[business_without_vehicle].cost_center == driver.cost_center
     assert [(a.amount, a.vat) for a in allocations.values()] == [

@@ -73,7 +73,7 @@ def colleague(vehicle) -> Driver:
 
 def _assignments() -> list[tuple]:
     return list(
-        VehicleAssignment.objects.order_by("starts_at").values_list(
+        VehicleAssignment.objects.order_by("starts_at", "pk").values_list(
             "vehicle_id", "driver_id", "starts_at", "ends_at"
         )
     )
