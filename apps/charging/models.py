@@ -182,7 +182,7 @@ class Tariff(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["fleet", "name"]
+        ordering = ["fleet", "name", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["fleet", "ocpi_id"],
@@ -513,7 +513,7 @@ class ChargingSession(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["-started_at"]
+        ordering = ["-started_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"],

@@ -51,7 +51,7 @@ class Driver(TimeStampedModel):
     iban = models.CharField("IBAN", max_length=34, blank=True, validators=[validate_iban])
 
     class Meta:
-        ordering = ["fleet", "last_name", "first_name"]
+        ordering = ["fleet", "last_name", "first_name", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["fleet", "employee_number"], name="driver_employee_number_unique_per_fleet"
@@ -115,7 +115,7 @@ class ChargeToken(TimeStampedModel):
     is_active = models.BooleanField("active", default=True)
 
     class Meta:
-        ordering = ["driver", "uid"]
+        ordering = ["driver", "uid", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["uid"],

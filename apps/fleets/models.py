@@ -51,7 +51,7 @@ class Fleet(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["name"]
+        ordering = ["name", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(default_vat_rate__gte=0) & Q(default_vat_rate__lte=100),
@@ -180,7 +180,7 @@ class FleetApiKey(TimeStampedModel):
     revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
-        ordering = ["fleet", "name"]
+        ordering = ["fleet", "name", "pk"]
         verbose_name = "fleet API key"
         constraints = [
             models.CheckConstraint(

@@ -194,7 +194,7 @@ class Invoice(TimeStampedModel):
     FIELDS_CHANGEABLE_ONCE_ISSUED = frozenset({"status", "paid_at", "emailed_at", "updated_at"})
 
     class Meta:
-        ordering = ["-period_start", "number"]
+        ordering = ["-period_start", "number", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["fleet", "number"],
@@ -357,7 +357,7 @@ class CreditNote(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["-issued_at"]
+        ordering = ["-issued_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["fleet", "number"], name="credit_note_number_unique_per_fleet"
@@ -433,7 +433,7 @@ class CostAllocation(models.Model):
     vat = _money()
 
     class Meta:
-        ordering = ["-period_start", "cost_center"]
+        ordering = ["-period_start", "cost_center", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["session"],
@@ -495,7 +495,7 @@ class Reimbursement(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["-period_start", "driver"]
+        ordering = ["-period_start", "driver", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status=ReimbursementStatus.PAID, paid_at__isnull=False)
@@ -595,7 +595,7 @@ class Statement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["-period_start", "driver"]
+        ordering = ["-period_start", "driver", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["billing_run", "driver"],
@@ -647,7 +647,7 @@ class Payment(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["-received_at"]
+        ordering = ["-received_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["fleet", "idempotency_key"],

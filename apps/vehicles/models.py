@@ -149,7 +149,7 @@ class VehicleAssignment(TimeStampedModel):
     ends_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["vehicle", "-starts_at"]
+        ordering = ["vehicle", "-starts_at", "-pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ends_at__isnull=True) | Q(ends_at__gt=F("starts_at")),
