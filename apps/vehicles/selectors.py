@@ -27,12 +27,13 @@ def vehicle_assignments_overlapping(
 def vehicle_assignment_for_driver_at(
     *, driver: Driver, moment: datetime
 ) -> VehicleAssignment | None:
-    """The assignment that gives `driver` a vehicle at `moment`, if any."""
+    """The assignment that gives `driver` a vehicle at `moment`, if any: the one that started
+    last, and of two that started together, the one made last."""
     return (
         VehicleAssignment.objects.filter(driver=driver, starts_at__lte=moment)
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=moment))
         .select_related("vehicle")
-        .order_by("-starts_at")
+        .order_by("-starts_at", "-pk")
         .first()
     )
 

@@ -209,6 +209,22 @@ def test_vehicle_shows_the_current_assignment_and_the_vehicle(driver_a, driver_a
     }
 
 
+def test_of_two_assignments_starting_together_the_vehicle_assigned_last_is_shown(
+    driver_a, driver_a_client, fleet
+):
+    starts_at = dt.datetime(2026, 1, 1, 7, tzinfo=UTC)
+    VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet), driver=driver_a, starts_at=starts_at
+    )
+    assigned_last = VehicleAssignmentFactory(
+        vehicle=VehicleFactory(fleet=fleet), driver=driver_a, starts_at=starts_at
+    )
+
+    response = driver_a_client.get(VEHICLE_URL)
+
+    assert (response.status_code, response.json()["id"]) == (200, assigned_last.pk)
+
+
 def test_vehicle_without_a_current_assignment_is_not_found_with_a_clear_code(
     driver_a, driver_a_client, driver_b, fleet
 ):
