@@ -403,7 +403,8 @@ def charge_token_get_for_start(
     *, driver: Driver, token_id: int | None, moment: datetime
 ) -> ChargeToken:
     """The driver's token they name to start a session with, else their token valid at
-    `moment`, the app's own before a card."""
+    `moment`: the app's own before a card, then the one valid from the latest, then the one
+    issued last."""
     tokens = charge_token_list(driver_id=driver.pk)
     if token_id is not None:
         token = tokens.filter(pk=token_id).first()
@@ -420,6 +421,7 @@ def charge_token_get_for_start(
                 output_field=IntegerField(),
             ),
             "-valid_from",
+            "-pk",
         )
         .first()
     )

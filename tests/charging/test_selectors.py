@@ -104,6 +104,15 @@ class TestStartToken:
         app.save()
         assert charge_token_get_for_start(driver=driver, token_id=None, moment=MOMENT) == newer
 
+    def test_of_two_cards_valid_from_the_same_moment_the_one_issued_last_is_taken(self, driver):
+        valid_from = MOMENT - dt.timedelta(days=1)
+        ChargeTokenFactory(driver=driver, uid="CARD-1", valid_from=valid_from)
+        issued_last = ChargeTokenFactory(driver=driver, uid="CARD-2", valid_from=valid_from)
+
+        assert (
+            charge_token_get_for_start(driver=driver, token_id=None, moment=MOMENT) == issued_last
+        )
+
     def test_a_named_token_must_be_the_drivers(self, driver):
         mine = ChargeTokenFactory(driver=driver)
         theirs = ChargeTokenFactory(driver=DriverFactory(fleet=driver.fleet))
