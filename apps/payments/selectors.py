@@ -154,8 +154,9 @@ def statement_get(*, statement_id: int, fleet_ids) -> Statement:
 
 
 def statement_sessions(*, statement: Statement) -> dict[str, QuerySet]:
-    """The sessions behind each part of a statement."""
-    run_sessions = ChargingSession.objects.select_related("vehicle").order_by("started_at")
+    """The sessions behind each part of a statement, in the order they started (by id when
+    they start together)."""
+    run_sessions = ChargingSession.objects.select_related("vehicle").order_by("started_at", "pk")
     return {
         "private": run_sessions.filter(invoice_lines__invoice__statement=statement),
         "business": run_sessions.filter(
