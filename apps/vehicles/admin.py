@@ -95,7 +95,7 @@ class VehicleAssignmentInline(FleetScopedTabularInline):
     fields = ["driver", "starts_at", "ends_at"]
     readonly_fields = fields
     show_change_link = True
-    ordering = ["-starts_at"]
+    ordering = ["-starts_at", "-pk"]
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
