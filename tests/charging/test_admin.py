@@ -1044,6 +1044,37 @@ def test_priced_session_page_shows_the_breakdown_meter_values_and_tariff_version
     assert "1010000" in response.content.decode()
 
 
+def test_session_page_names_the_restrictions_its_data_could_not_decide(manager_client, fleet):
+    tariff = TariffFactory(fleet=fleet, name="Fast lane")
+    TariffElementFactory(tariff=tariff, position=0, max_current_a=Decimal("32"))
+    tariff_publish(tariff=tariff, effective_from=dt.datetime(2026, 1, 1, tzinfo=UTC))
+    session = charging_session_price(session=depot_session_create(fleet))
+
+    response = manager_client.get(
+        reverse("admin:charging_chargingsession_change", args=[session.pk])
+    )
+
+    assert session.price_breakdown["unknown_restrictions"] == [
+        "max_current not known for periods 1, 2"
+    ]
+    assert (
+        "Not applied, because the session's data cannot decide them:\n"
+        "  max_current not known for periods 1, 2."
+    ) in response.content.decode()
+
+
+def test_session_page_of_a_fully_decided_price_names_no_unknown_restriction(manager_client, fleet):
+    depot_tariff_create(fleet)
+    session = charging_session_price(session=depot_session_create(fleet))
+
+    response = manager_client.get(
+        reverse("admin:charging_chargingsession_change", args=[session.pk])
+    )
+
+    assert session.price_breakdown["unknown_restrictions"] == []
+    assert "voltop-unknown-restrictions" not in response.content.decode()
+
+
 def test_billed_session_is_read_only_and_its_post_changes_nothing(manager_client, fleet):
     depot_tariff_create(fleet)
     session = charging_session_price(session=depot_session_create(fleet))
