@@ -239,7 +239,7 @@ class TariffFactory(factory.django.DjangoModelFactory):
     fleet = factory.SubFactory(FleetFactory)
     name = factory.Sequence(lambda n: f"Depot tariff {n}")
     ocpi_id = factory.Sequence(lambda n: f"TARIFF-{n}")
-    currency = "EUR"
+    currency = factory.LazyAttribute(lambda tariff: tariff.fleet.currency)
 
 
 class TariffElementFactory(factory.django.DjangoModelFactory):

@@ -71,6 +71,10 @@ class InvalidTariff(DomainError):
     code = "charging.invalid_tariff"
 
 
+class TariffCurrencyNotFleets(DomainError):
+    code = "charging.tariff_currency_not_fleets"
+
+
 class HomeSessionNotPending(Conflict):
     code = "charging.home_session_not_pending"
 

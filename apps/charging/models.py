@@ -145,6 +145,7 @@ class Tariff(TimeStampedModel):
 
     What prices sessions is not this row but its versions: publishing freezes the tariff as it
     is into a TariffVersion, and a session is priced with the version in force at its start.
+    Its currency is the fleet's, the one billing charges and allocates in.
     """
 
     fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="tariffs")
@@ -221,6 +222,13 @@ class Tariff(TimeStampedModel):
             ):
                 if fleet_id is not None and fleet_id != self.fleet_id:
                     errors[field] = ValidationError("Belongs to another fleet.", code="other_fleet")
+        if self.fleet_id and self.currency and self.currency != self.fleet.currency:
+            errors["currency"] = ValidationError(
+                "The fleet bills in %(fleet_currency)s; its tariffs must be in %(fleet_currency)s "
+                "too.",
+                code="not_fleet_currency",
+                params={"fleet_currency": self.fleet.currency},
+            )
         if sum(bool(scope) for scope in (self.depot_id, self.station_id, self.connector_id)) > 1:
             errors["depot"] = ValidationError(
                 "Choose one of depot, station or connector, or none for the whole fleet.",

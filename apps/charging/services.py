@@ -47,6 +47,7 @@ from apps.charging.exceptions import (
     SessionNotActive,
     SessionNotCorrectable,
     TariffChangeInPast,
+    TariffCurrencyNotFleets,
     TariffStillNeeded,
     TariffVersionScheduled,
     TokenNotValid,
@@ -827,11 +828,24 @@ def _tariff_document(tariff: Tariff, *, last_updated: datetime) -> tuple[TariffT
     return terms, document
 
 
+def _refuse_currency_not_fleets(currency: str, fleet: Fleet, *, field: str) -> None:
+    if currency != fleet.currency:
+        raise TariffCurrencyNotFleets(
+            f"The tariff is in {currency}, but {fleet} bills in {fleet.currency}: sessions it "
+            f"priced could never be billed. Give the prices in {fleet.currency}.",
+            field=field,
+        )
+
+
 @transaction.atomic
 def tariff_publish(*, tariff: Tariff, effective_from: datetime | None = None) -> TariffVersion:
     """Freeze the tariff as it is now into a new version, in force from `effective_from`
-    (now by default; earlier to correct the price of sessions not billed yet)."""
-    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    (now by default; earlier to correct the price of sessions not billed yet). A tariff in
+    another currency than its fleet's is refused."""
+    tariff = (
+        Tariff.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=tariff.pk)
+    )
+    _refuse_currency_not_fleets(tariff.currency, tariff.fleet, field="currency")
     effective_from = effective_from or timezone.now()
     require_aware(effective_from, field="effective_from")
     terms, document = _tariff_document(tariff, last_updated=effective_from)
@@ -1295,12 +1309,14 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> tuple
 
     Elements restricted to reservations are left out: Voltop prices no reservations, and
     pricing never applies them to a charging session. Importing terms equal to the latest
-    version's publishes no new version, so importing a file twice changes nothing.
+    version's publishes no new version, so importing a file twice changes nothing. A tariff in
+    another currency than the fleet's is refused: billing charges in the fleet's currency.
     """
     try:
         terms = tariff_terms_from_ocpi(document)
     except OcpiFormatError as error:
         raise InvalidTariff(error.message, field=error.field) from error
+    _refuse_currency_not_fleets(terms.currency, fleet, field="tariff.currency")
     ocpi_id = str(document.get("id") or "").strip()
     if not ocpi_id:
         raise InvalidTariff("tariff.id is required.", field="tariff.id")

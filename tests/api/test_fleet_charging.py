@@ -482,6 +482,19 @@ class TestTariffs:
         assert errors_of(response)[0][0] == "charging.invalid_tariff"
         assert not Tariff.objects.exists()
 
+    def test_a_tariff_in_another_currency_than_the_fleets_is_refused_and_nothing_is_made(
+        self, member_client, fleet
+    ):
+        document = {**OCPI_TARIFF, "currency": "XXX"}
+
+        response = member_client(MANAGER, fleet).post(
+            TARIFFS, {"fleet": fleet.pk, "document": document}, format="json"
+        )
+
+        assert response.status_code == 422
+        assert errors_of(response) == [("charging.tariff_currency_not_fleets", "tariff.currency")]
+        assert not Tariff.objects.exists()
+
     @pytest.mark.parametrize("role", [FINANCE, VIEWER])
     def test_finance_and_viewers_cannot_import(self, member_client, fleet, role):
         response = member_client(role, fleet).post(

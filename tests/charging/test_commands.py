@@ -300,6 +300,36 @@ class TestImportAndExportTariff:
         )
         assert not Tariff.objects.exists()
 
+    def test_a_tariff_in_another_currency_than_the_fleets_is_refused_and_nothing_is_created(
+        self, tmp_path
+    ):
+        FleetFactory(slug="acme", name="Acme", currency="EUR")
+        document = json.loads(Path(TARIFF_FILE).read_text())
+        document["currency"] = "XXX"
+        path = write_json(tmp_path / "t.json", document)
+
+        with pytest.raises(CommandError) as refused:
+            run("import_tariff", "--fleet", "acme", path)
+
+        assert str(refused.value) == (
+            f"{path}: The tariff is in XXX, but Acme bills in EUR: sessions it priced could "
+            "never be billed. Give the prices in EUR."
+        )
+        assert not Tariff.objects.exists()
+        assert not TariffVersion.objects.exists()
+
+    def test_importing_again_in_another_currency_changes_nothing(self, tmp_path):
+        FleetFactory(slug="acme", currency="EUR")
+        run("import_tariff", "--fleet", "acme", TARIFF_FILE)
+        before = list(Tariff.objects.values()), list(TariffVersion.objects.values())
+        document = json.loads(Path(TARIFF_FILE).read_text())
+        document["currency"] = "USD"
+
+        with pytest.raises(CommandError):
+            run("import_tariff", "--fleet", "acme", write_json(tmp_path / "t.json", document))
+
+        assert (list(Tariff.objects.values()), list(TariffVersion.objects.values())) == before
+
     def test_importing_again_with_a_name_renames_the_tariff(self):
         FleetFactory(slug="acme")
         run("import_tariff", "--fleet", "acme", TARIFF_FILE)

@@ -7,11 +7,13 @@ import threading
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from apps.charging.exceptions import (
     InvalidTariff,
     TariffChangeInPast,
+    TariffCurrencyNotFleets,
     TariffStillNeeded,
     TariffVersionScheduled,
 )
@@ -524,3 +526,25 @@ def test_two_tariffs_covering_the_same_connector_cannot_both_be_deactivated_at_o
 
     assert sorted(outcomes) == ["deactivated", "refused"]
     assert Tariff.objects.filter(pk__in=[first.pk, second.pk], is_active=True).count() == 1
+
+
+class TestCurrency:
+    def test_a_tariff_in_another_currency_than_its_fleets_fails_validation(self):
+        tariff = TariffFactory.build(fleet=FleetFactory(currency="EUR"), currency="USD")
+
+        with pytest.raises(ValidationError) as refused:
+            tariff.full_clean()
+
+        assert [error.code for error in refused.value.error_dict["currency"]] == [
+            "not_fleet_currency"
+        ]
+
+    def test_a_tariff_in_another_currency_than_its_fleets_is_never_published(self):
+        tariff = TariffFactory(fleet=FleetFactory(currency="EUR"), currency="USD")
+        TariffElementFactory(tariff=tariff)
+
+        with pytest.raises(TariffCurrencyNotFleets) as refused:
+            tariff_publish(tariff=tariff)
+
+        assert refused.value.field == "currency"
+        assert not tariff.versions.exists()
