@@ -560,6 +560,7 @@ class SessionImportForm(forms.Form):
 
 
 PRICE_FIELDS = [
+    "unpriced_reason",
     "price_basis",
     "tariff_version",
     "price_currency",

@@ -55,6 +55,15 @@ class PriceBasis(models.TextChoices):
     PROVIDER = "provider", "Provider's cost (CDR)"
 
 
+class UnpricedReason(models.TextChoices):
+    """Why pricing left a completed session without a price; billing leaves it out until a
+    price is found."""
+
+    NO_TARIFF = "no_tariff", "No tariff applies"
+    TARIFF_CURRENCY = "tariff_currency", "Tariff in another currency than the fleet's"
+    COST_PENDING = "cost_pending", "Provider's cost pending"
+
+
 class DayOfWeek(models.TextChoices):
     MONDAY = "MONDAY", "Monday"
     TUESDAY = "TUESDAY", "Tuesday"

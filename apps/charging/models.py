@@ -23,6 +23,7 @@ from apps.charging.choices import (
     SessionSource,
     SessionStatus,
     StationStatus,
+    UnpricedReason,
 )
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.models import Depot, Fleet
@@ -506,6 +507,17 @@ class ChargingSession(TimeStampedModel):
     price_incl_vat = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     price_breakdown = models.JSONField(null=True, blank=True)
     priced_at = models.DateTimeField(null=True, blank=True)
+    unpriced_reason = models.CharField(
+        "why it has no price",
+        max_length=16,
+        choices=UnpricedReason.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="Set by pricing when it finds no price for the completed session; cleared "
+        "once it does. Billing leaves the session out meanwhile.",
+    )
     billed_at = models.DateTimeField(
         null=True, blank=True, help_text="Set when the session lands on an invoice or statement."
     )
@@ -611,10 +623,33 @@ class ChargingSession(TimeStampedModel):
                 violation_error_code="session_source_valid",
                 violation_error_message="The source must be ocpp, app, manual or import.",
             ),
+            models.CheckConstraint(
+                condition=Q(unpriced_reason="") | Q(unpriced_reason__in=UnpricedReason.values),
+                name="session_unpriced_reason_valid",
+                violation_error_code="session_unpriced_reason_valid",
+                violation_error_message=(
+                    "The reason must be no_tariff, tariff_currency or cost_pending."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(unpriced_reason="") | Q(price_incl_vat__isnull=True),
+                name="session_priced_has_no_unpriced_reason",
+                violation_error_code="session_priced_has_no_unpriced_reason",
+                violation_error_message="A priced session has no reason to be without a price.",
+            ),
         ]
         indexes = [
             models.Index(fields=["fleet", "-started_at"], name="session_fleet_start_idx"),
             models.Index(fields=["driver", "-started_at"], name="session_driver_start_idx"),
+            # The sessions still without a price: the pricing sweep and the lists of what
+            # cannot be priced read them, few among many.
+            models.Index(
+                fields=["fleet", "unpriced_reason"],
+                name="session_unpriced_idx",
+                condition=Q(
+                    status="completed", billed_at__isnull=True, price_incl_vat__isnull=True
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -28,6 +28,7 @@ from apps.charging.choices import (
     SessionPurpose,
     SessionSource,
     SessionStatus,
+    UnpricedReason,
 )
 from apps.charging.exceptions import (
     ConnectorBusy,
@@ -117,6 +118,7 @@ SESSION_PRICE_FIELDS = (
     "price_incl_vat",
     "price_breakdown",
     "priced_at",
+    "unpriced_reason",
 )
 
 
@@ -585,6 +587,7 @@ def _clear_price(session: ChargingSession) -> None:
     session.price_excl_vat = session.price_vat = session.price_incl_vat = None
     session.price_breakdown = None
     session.priced_at = None
+    session.unpriced_reason = ""
 
 
 @transaction.atomic
@@ -773,11 +776,25 @@ def _breakdown_of(session: ChargingSession, terms: TariffTerms) -> PriceBreakdow
     return price_session(terms=terms, periods=periods, zone=zone)
 
 
+def _leave_unpriced(session: ChargingSession, reason: UnpricedReason) -> ChargingSession:
+    """Record why the session has no price, so billing's report, the admin and the API can
+    show it. A session priced before keeps that price."""
+    logger.warning(
+        "charging.session_not_priced", extra={"session_id": session.pk, "reason": reason}
+    )
+    if session.price_incl_vat is None and session.unpriced_reason != reason:
+        session.unpriced_reason = reason
+        session.save(update_fields=["unpriced_reason", "updated_at"])
+    return session
+
+
 @transaction.atomic
 def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     """Price a completed, unbilled session: at the driver's home rate for home charging, with
     the tariff version in force at its start at a depot. Public sessions carry the provider's
-    cost from their import; without one they stay unpriced. Running it again gives the same
+    cost; without one they stay unpriced, their cost pending. A session left without a price
+    records why (no tariff applies, the tariff is in another currency than the fleet's, the
+    provider's cost is pending); pricing it clears the reason. Running it again gives the same
     result."""
     session = _lock_session(session)
     if session.status != SessionStatus.COMPLETED or session.price_basis == PriceBasis.PROVIDER:
@@ -791,12 +808,12 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     elif session.location_kind == LocationKind.DEPOT:
         version = tariff_version_for_session(session)
         if version is None:
-            logger.warning("charging.no_tariff", extra={"session_id": session.pk})
-            return session
+            return _leave_unpriced(session, UnpricedReason.NO_TARIFF)
         terms, basis = tariff_terms_of_version(version), PriceBasis.TARIFF
+        if terms.currency != session.fleet.currency:
+            return _leave_unpriced(session, UnpricedReason.TARIFF_CURRENCY)
     else:
-        logger.info("charging.public_session_without_cost", extra={"session_id": session.pk})
-        return session
+        return _leave_unpriced(session, UnpricedReason.COST_PENDING)
     breakdown = _breakdown_of(session, terms)
     session.tariff_version = version
     session.price_basis = basis
@@ -806,6 +823,7 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     session.price_incl_vat = breakdown.total_incl_vat
     session.price_breakdown = breakdown.as_dict()
     session.priced_at = timezone.now()
+    session.unpriced_reason = ""
     session.save(update_fields=[*SESSION_PRICE_FIELDS, "updated_at"])
     return session
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.charging.choices import SessionSource, SessionStatus
+from apps.charging.choices import PriceBasis, SessionSource, SessionStatus, UnpricedReason
 from apps.charging.models import (
     ChargingSession,
     ChargingStation,
@@ -294,6 +294,34 @@ def test_session_breaking_a_rule_is_refused_by_full_clean_on_the_field_concerned
     assert error.message_dict == {field: [message]}
     assert error_codes(error) == {field: [code]}
     assert _session_row(session) == before
+
+
+def test_an_unknown_reason_to_have_no_price_is_refused_by_the_database():
+    session = ChargingSessionFactory()
+    before = ChargingSession.objects.values().get(pk=session.pk)
+
+    with refused_by_database("session_unpriced_reason_valid"):
+        ChargingSession.objects.filter(pk=session.pk).update(unpriced_reason="forgotten")
+
+    assert ChargingSession.objects.values().get(pk=session.pk) == before
+
+
+def test_a_priced_session_with_a_reason_to_have_no_price_is_refused_by_the_database():
+    session = ChargingSessionFactory(
+        price_basis=PriceBasis.TARIFF,
+        price_currency="EUR",
+        price_excl_vat=Decimal("5.00"),
+        price_vat=Decimal("1.05"),
+        price_incl_vat=Decimal("6.05"),
+    )
+    before = ChargingSession.objects.values().get(pk=session.pk)
+
+    with refused_by_database("session_priced_has_no_unpriced_reason"):
+        ChargingSession.objects.filter(pk=session.pk).update(
+            unpriced_reason=UnpricedReason.NO_TARIFF
+        )
+
+    assert ChargingSession.objects.values().get(pk=session.pk) == before
 
 
 @pytest.mark.parametrize(("changes", "expected", "constraint"), SESSION_RULES)

@@ -13,6 +13,7 @@ from apps.charging.choices import (
     SessionPurpose,
     SessionSource,
     SessionStatus,
+    UnpricedReason,
 )
 from apps.charging.exceptions import (
     ConnectorBusy,
@@ -88,6 +89,7 @@ PRICE_COLUMNS = {
     "price_incl_vat",
     "price_breakdown",
     "priced_at",
+    "unpriced_reason",
 }
 
 
@@ -885,6 +887,17 @@ class TestTariffsAndPricing:
 
         assert (priced.price_excl_vat, priced.price_basis) == (None, "")
 
+    def test_without_a_tariff_a_session_records_that_no_tariff_applies(self):
+        session = ChargingSessionFactory()
+
+        charging_session_price(session=session)
+
+        session.refresh_from_db()
+        assert (session.price_incl_vat, session.unpriced_reason) == (
+            None,
+            UnpricedReason.NO_TARIFF,
+        )
+
     def test_a_public_session_without_a_providers_cost_is_not_priced_with_the_depot_tariff(self):
         session = ChargingSessionFactory(location_kind=LocationKind.PUBLIC, connector=None)
         publish_flat_energy_tariff(session.fleet)
@@ -896,6 +909,54 @@ class TestTariffsAndPricing:
             None,
             None,
         )
+
+    def test_a_public_session_without_a_providers_cost_records_its_cost_as_pending(self):
+        session = ChargingSessionFactory(location_kind=LocationKind.PUBLIC, connector=None)
+
+        charging_session_price(session=session)
+
+        session.refresh_from_db()
+        assert (session.price_incl_vat, session.unpriced_reason) == (
+            None,
+            UnpricedReason.COST_PENDING,
+        )
+
+    def test_a_tariff_version_in_another_currency_prices_nothing_and_says_so(self):
+        session = ChargingSessionFactory()
+        tariff = publish_flat_energy_tariff(session.fleet)
+        version = tariff.versions.get()
+        version.terms = {**version.terms, "currency": "USD"}
+        version.save(update_fields=["terms"])
+
+        charging_session_price(session=session)
+
+        session.refresh_from_db()
+        assert (session.price_incl_vat, session.price_currency, session.unpriced_reason) == (
+            None,
+            "",
+            UnpricedReason.TARIFF_CURRENCY,
+        )
+
+    def test_a_price_found_later_clears_the_reason(self):
+        session = ChargingSessionFactory()
+        charging_session_price(session=session)
+        publish_flat_energy_tariff(session.fleet)
+
+        charging_session_price(session=session)
+
+        session.refresh_from_db()
+        assert (session.price_excl_vat, session.unpriced_reason) == (Decimal("6.65"), "")
+
+    def test_a_priced_session_whose_tariff_is_gone_keeps_its_price_and_no_reason(self):
+        session = ChargingSessionFactory()
+        tariff = publish_flat_energy_tariff(session.fleet)
+        charging_session_price(session=session)
+        Tariff.objects.filter(pk=tariff.pk).update(is_active=False)
+
+        charging_session_price(session=session)
+
+        session.refresh_from_db()
+        assert (session.price_excl_vat, session.unpriced_reason) == (Decimal("6.65"), "")
 
     def test_a_connector_tariff_beats_the_station_depot_and_fleet_tariffs(self, depot):
         station = depot.connector.station
