@@ -223,6 +223,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "price-unpriced-charging-sessions": {
+        "task": "apps.charging.tasks.price_unpriced_charging_sessions",
+        "schedule": crontab(minute=50),
+    },
     "start-due-billing-runs": {
         "task": "apps.payments.tasks.start_due_billing_runs",
         "schedule": crontab(minute=5),

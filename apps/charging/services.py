@@ -96,6 +96,7 @@ from voltop.core.timeutils import local_time_text, require_aware
 logger = logging.getLogger(__name__)
 
 PLAUSIBILITY_MARGIN = Decimal("1.05")
+PRICING_SWEEP_AFTER = timedelta(minutes=15)
 HOME_CHARGER_MAX_KW = Decimal("22")
 CLOCK_SKEW = timedelta(minutes=5)
 TARIFF_SCOPE_FIELDS = ("depot", "station", "connector")
@@ -411,9 +412,12 @@ def _flag_if_implausible(session: ChargingSession) -> None:
 
 
 def _enqueue_pricing(session: ChargingSession) -> None:
+    _enqueue_pricing_of(session.pk)
+
+
+def _enqueue_pricing_of(session_id: int) -> None:
     from apps.charging.tasks import price_charging_session
 
-    session_id = session.pk
     transaction.on_commit(lambda: price_charging_session.delay(session_id))
 
 
@@ -826,6 +830,31 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     session.unpriced_reason = ""
     session.save(update_fields=[*SESSION_PRICE_FIELDS, "updated_at"])
     return session
+
+
+def charging_sessions_price_unpriced(*, now: datetime) -> int:
+    """The beat's hourly sweep: enqueue pricing again for every completed, unbilled session
+    still without a price and left alone for PRICING_SWEEP_AFTER (its own pricing has had
+    time to run). That finds sessions whose pricing task was lost after commit, those no
+    tariff applied to (a tariff published since, back-dated, may apply now), and public
+    sessions entered without the provider's cost before they were marked as such. Sessions
+    whose provider's cost is pending wait for a person: no pricing can find that cost.
+    Returns how many sessions were enqueued."""
+    session_ids = list(
+        ChargingSession.objects.filter(
+            status=SessionStatus.COMPLETED,
+            billed_at__isnull=True,
+            price_incl_vat__isnull=True,
+            updated_at__lt=now - PRICING_SWEEP_AFTER,
+        )
+        .exclude(unpriced_reason=UnpricedReason.COST_PENDING)
+        .order_by("ended_at", "pk")
+        .values_list("pk", flat=True)
+    )
+    for session_id in session_ids:
+        _enqueue_pricing_of(session_id)
+    logger.info("charging.unpriced_sessions_swept", extra={"sessions": len(session_ids)})
+    return len(session_ids)
 
 
 def _tariff_document(tariff: Tariff, *, last_updated: datetime) -> tuple[TariffTerms, dict]:

@@ -2,9 +2,10 @@
 
 from celery import shared_task
 from django.db import OperationalError
+from django.utils import timezone
 
 from apps.charging.models import ChargingSession
-from apps.charging.services import charging_session_price
+from apps.charging.services import charging_session_price, charging_sessions_price_unpriced
 
 
 @shared_task(
@@ -18,3 +19,14 @@ def price_charging_session(session_id: int) -> None:
     session = ChargingSession.objects.filter(pk=session_id).first()
     if session is not None:
         charging_session_price(session=session)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def price_unpriced_charging_sessions() -> int:
+    """The beat's hourly sweep: price again every completed session still without a price."""
+    return charging_sessions_price_unpriced(now=timezone.now())
