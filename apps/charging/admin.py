@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.charging.choices import HomeApproval, SessionStatus
+from apps.charging.choices import HomeApproval, SessionStatus, UnpricedReason
 from apps.charging.models import (
     ChargingSession,
     ChargingStation,
@@ -32,6 +32,8 @@ from apps.charging.models import (
 )
 from apps.charging.selectors import (
     charging_session_as_cdr,
+    charging_session_list_unpriced,
+    charging_session_unpriced_counts,
     tariff_latest_version,
     tariff_preview_price,
 )
@@ -101,6 +103,35 @@ class VehiclePlateFilter(TextInputFilter):
     title = "vehicle (plate)"
     parameter_name = "vehicle_plate"
     lookup_field = "vehicle__plate__iexact"
+
+
+NOT_PRICED_YET = "not_yet"
+UNPRICED_LABELS = {**dict(UnpricedReason.choices), "": "Not priced yet"}
+
+
+class UnpricedFilter(admin.SimpleListFilter):
+    """Completed sessions not billed yet that have no price, by why: billing leaves them out
+    until they have one."""
+
+    title = "without a price"
+    parameter_name = "unpriced"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("any", "For any reason"),
+            *UnpricedReason.choices,
+            (NOT_PRICED_YET, UNPRICED_LABELS[""]),
+        ]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "any":
+            return charging_session_list_unpriced(queryset)
+        return charging_session_list_unpriced(
+            queryset, reason="" if value == NOT_PRICED_YET else value
+        )
 
 
 def _decimal_text(value: str, min_places: int) -> str:
@@ -603,6 +634,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         "is_suspect",
         "home_approval",
         "price_basis",
+        UnpricedFilter,
     ]
     list_select_related = ["driver", "vehicle"]
     search_fields = [
@@ -674,6 +706,26 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: ChargingSession, form, change: bool) -> None:
         charging_session_save_by_manager(session=obj)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        """The list, headed by how many of the sessions the user may see have no price and why,
+        each linking to them."""
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is None:
+            return response
+        counts = charging_session_unpriced_counts(changelist.root_queryset)
+        response.context_data["unpriced_total"] = sum(counts.values())
+        response.context_data["unpriced_sessions"] = [
+            {
+                "count": counts[reason],
+                "label": UNPRICED_LABELS[reason],
+                "value": reason or NOT_PRICED_YET,
+            }
+            for reason in [*UnpricedReason.values, ""]
+            if counts.get(reason)
+        ]
+        return response
 
     def get_urls(self):
         return [

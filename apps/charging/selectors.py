@@ -1,5 +1,6 @@
 """Reads of the charging app: which tariff version prices a session, which connectors a tariff
-prices, tariff terms, and a driver's sessions, connectors, vehicles and tokens."""
+prices, tariff terms, a driver's sessions, connectors, vehicles and tokens, and the sessions
+still without a price."""
 
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
@@ -8,6 +9,7 @@ from functools import cache
 
 from django.db.models import (
     Case,
+    Count,
     Exists,
     F,
     IntegerField,
@@ -20,6 +22,7 @@ from django.db.models import (
     When,
 )
 
+from apps.charging.choices import SessionStatus
 from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
 from apps.charging.models import (
     ChargingSession,
@@ -345,6 +348,30 @@ def connector_list_priced_only_by(*, tariff: Tariff, at: datetime) -> QuerySet[C
         .filter(~Exists(covering))
         .select_related("station")
         .order_by("station__ocpp_identity", "connector_id")
+    )
+
+
+def charging_session_list_unpriced(
+    sessions: QuerySet[ChargingSession], *, reason: str | None = None
+) -> QuerySet[ChargingSession]:
+    """Of `sessions` (a fleet's, as the caller may see them), the completed ones not billed yet
+    that have no price: billing leaves them out until they have one. With `reason`, only those
+    pricing left without a price for that UnpricedReason, or, with "", those whose pricing
+    has not run yet (the sweep prices them)."""
+    unpriced = sessions.filter(
+        status=SessionStatus.COMPLETED, billed_at__isnull=True, price_incl_vat__isnull=True
+    )
+    return unpriced if reason is None else unpriced.filter(unpriced_reason=reason)
+
+
+def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dict[str, int]:
+    """How many of `sessions` are left without a price, by unpriced reason ("" for those whose
+    pricing has not run yet); reasons no session has are left out."""
+    return dict(
+        charging_session_list_unpriced(sessions)
+        .order_by()
+        .values_list("unpriced_reason")
+        .annotate(count=Count("pk"))
     )
 
 

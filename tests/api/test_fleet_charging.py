@@ -13,6 +13,7 @@ from apps.charging.choices import (
     PowerType,
     SessionPurpose,
     SessionStatus,
+    UnpricedReason,
 )
 from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff, TariffVersion
 from apps.charging.selectors import tariff_version_for_session
@@ -627,6 +628,49 @@ class TestSessionList:
             f"{common}&started_after=2026-03-06T00:00:00%2B00:00"
             "&started_before=2026-03-07T00:00:00%2B00:00"
         ) == [billed.pk]
+
+    def test_lists_the_sessions_without_a_price_with_their_reason(
+        self, member_client, fleet, driver_a, other_fleet_driver
+    ):
+        no_tariff = session_of(driver_a, started_at=dt.datetime(2026, 3, 1, 8, tzinfo=UTC))
+        cost_pending = session_of(
+            driver_a,
+            location_kind=LocationKind.PUBLIC,
+            started_at=dt.datetime(2026, 3, 2, 8, tzinfo=UTC),
+        )
+        elsewhere = session_of(other_fleet_driver)
+        for session in (no_tariff, cost_pending, elsewhere):
+            charging_session_price(session=session)
+        not_priced_yet = session_of(driver_a, started_at=dt.datetime(2026, 3, 3, 8, tzinfo=UTC))
+        priced = priced_session_create(
+            driver=driver_a, started_at=dt.datetime(2026, 3, 4, 8, tzinfo=UTC)
+        )
+        session_of(driver_a, active=True)
+        client = member_client(VIEWER, fleet)
+
+        def listed(query: str) -> list[tuple[int, str | None]]:
+            response = client.get(f"{SESSIONS}?{query}")
+            assert response.status_code == 200, response.json()
+            return [(s["id"], s["unpriced_reason"]) for s in response.json()["results"]]
+
+        assert listed("status=completed") == [
+            (priced.pk, None),
+            (not_priced_yet.pk, None),
+            (cost_pending.pk, "cost_pending"),
+            (no_tariff.pk, "no_tariff"),
+        ]
+        assert listed("unpriced_reason=no_tariff") == [(no_tariff.pk, "no_tariff")]
+        assert listed("unpriced_reason=cost_pending") == [(cost_pending.pk, "cost_pending")]
+        assert listed("unpriced_reason=not_priced_yet") == [(not_priced_yet.pk, None)]
+        assert listed("unpriced_reason=tariff_currency") == []
+        detail = client.get(detail_url(SESSIONS, cost_pending)).json()
+        assert detail["unpriced_reason"] == UnpricedReason.COST_PENDING
+
+    def test_an_unknown_unpriced_reason_is_refused(self, member_client, fleet):
+        response = member_client(VIEWER, fleet).get(f"{SESSIONS}?unpriced_reason=forgotten")
+
+        assert response.status_code == 400
+        assert errors_of(response) == [("invalid_choice", "unpriced_reason")]
 
     @pytest.mark.parametrize("page_size", [2, 10])
     def test_list_takes_the_same_queries_whatever_the_page_size(

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -18,8 +19,10 @@ from apps.charging.choices import (
     HomeApproval,
     LocationKind,
     PowerType,
+    PriceBasis,
     SessionPurpose,
     SessionSource,
+    UnpricedReason,
 )
 from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
 from apps.charging.services import charging_session_price, tariff_publish
@@ -1261,6 +1264,83 @@ def test_session_filters_return_exactly_the_matching_sessions(
     assert response.status_code == 200
     shown = {obj.pk for obj in response.context["cl"].result_list}
     assert shown == {sessions_to_filter[name].pk for name in expected}
+
+
+@pytest.fixture
+def sessions_without_a_price(fleet):
+    """Sessions of the fleet without a price, one per reason, and some that need no price or
+    have one; another fleet's session without a tariff."""
+    no_tariff = depot_session_create(fleet)
+    cost_pending = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.PUBLIC, connector=None
+    )
+    for session in (no_tariff, cost_pending, ChargingSessionFactory()):
+        charging_session_price(session=session)
+    return {
+        "no tariff": no_tariff,
+        "cost pending": cost_pending,
+        "not priced yet": ChargingSessionFactory(fleet=fleet),
+        "priced": ChargingSessionFactory(
+            fleet=fleet,
+            price_basis=PriceBasis.TARIFF,
+            price_currency="EUR",
+            price_excl_vat=Decimal("6.65"),
+            price_vat=Decimal("1.40"),
+            price_incl_vat=Decimal("8.05"),
+        ),
+        "billed": ChargingSessionFactory(
+            fleet=fleet, billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC)
+        ),
+        "active": ChargingSessionFactory(fleet=fleet, active=True),
+    }
+
+
+def test_the_session_list_says_how_many_sessions_have_no_price_and_why(
+    manager_client, fleet, sessions_without_a_price
+):
+    response = manager_client.get(reverse("admin:charging_chargingsession_changelist"))
+
+    assert response.status_code == 200
+    notice = re.search(r'<p class="unpriced-sessions">(.*?)</p>', response.content.decode(), re.S)
+    assert notice is not None
+    assert " ".join(unescape(re.sub(r"<[^>]+>", "", notice.group(1))).split()) == (
+        "3 completed sessions without a price, which billing leaves out until priced: "
+        "1 · No tariff applies; 1 · Provider's cost pending; 1 · Not priced yet."
+    )
+    assert re.findall(r'href="\?unpriced=(\w+)"', notice.group(1)) == [
+        "no_tariff",
+        "cost_pending",
+        "not_yet",
+    ]
+
+
+def test_the_session_list_says_nothing_when_every_session_has_a_price(manager_client, fleet):
+    ChargingSessionFactory(fleet=fleet, active=True)
+
+    response = manager_client.get(reverse("admin:charging_chargingsession_changelist"))
+
+    assert 'class="unpriced-sessions"' not in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (UnpricedReason.NO_TARIFF, {"no tariff"}),
+        (UnpricedReason.COST_PENDING, {"cost pending"}),
+        ("not_yet", {"not priced yet"}),
+        ("any", {"no tariff", "cost pending", "not priced yet"}),
+    ],
+)
+def test_the_without_a_price_filter_lists_exactly_those_sessions(
+    manager_client, fleet, sessions_without_a_price, value, expected
+):
+    response = manager_client.get(
+        reverse("admin:charging_chargingsession_changelist"), {"unpriced": value}
+    )
+
+    assert response.status_code == 200
+    shown = {obj.pk for obj in response.context["cl"].result_list}
+    assert shown == {sessions_without_a_price[name].pk for name in expected}
 
 
 def filter_inputs(response, title: str) -> list[tuple[str, str, str]]:

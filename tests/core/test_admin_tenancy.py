@@ -621,6 +621,11 @@ def thirty_fleets(db) -> list[FleetRows]:
     return [fleet_rows_create() for _ in range(30)]
 
 
+# Queries a list makes beyond the others', whatever its number of rows: the sessions' list is
+# headed by how many sessions have no price, by reason.
+CHANGELIST_EXTRA_QUERIES = {"charging.ChargingSession": 1}
+
+
 @pytest.mark.parametrize("model_admin", VOLTOP_ADMINS, ids=_admin_id)
 @pytest.mark.parametrize("who", ["superuser", "manager of every fleet"])
 def test_changelist_of_thirty_rows_takes_a_bounded_number_of_queries(
@@ -632,7 +637,9 @@ def test_changelist_of_thirty_rows_takes_a_bounded_number_of_queries(
         user = member(*[(rows, MembershipRole.MANAGER) for rows in thirty_fleets])
     client.force_login(user)
 
-    with django_assert_max_num_queries(15):
+    with django_assert_max_num_queries(
+        15 + CHANGELIST_EXTRA_QUERIES.get(model_admin.opts.label, 0)
+    ):
         response = client.get(url(model_admin, "changelist"))
 
     assert response.status_code == 200

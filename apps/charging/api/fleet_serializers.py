@@ -13,7 +13,7 @@ from apps.charging.api.serializers import (
     DriverSessionDetailSerializer,
     DriverSessionSerializer,
 )
-from apps.charging.choices import SessionPurpose
+from apps.charging.choices import SessionPurpose, UnpricedReason
 from apps.charging.models import ChargingStation, Connector, Tariff, TariffVersion
 from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
 from apps.fleets.models import Depot, Fleet
@@ -208,15 +208,34 @@ FLEET_SESSION_FIELDS = [
     "is_suspect",
     "suspect_reason",
     "invalid_reason",
+    "unpriced_reason",
     "reviewed_at",
 ]
 
 
+class UnpricedReasonField(serializers.ChoiceField):
+    """Why pricing left a session without a price, or null when it did not."""
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+def _unpriced_reason_field() -> UnpricedReasonField:
+    return UnpricedReasonField(
+        choices=UnpricedReason.choices,
+        allow_null=True,
+        read_only=True,
+        help_text="Why pricing left the completed session without a price: billing leaves it "
+        "out until it has one. Null when it is priced, or its pricing has not run yet.",
+    )
+
+
 class FleetSessionSerializer(DriverSessionSerializer):
-    """A session of the fleet, as listed: the driver's view plus who charged and what is
-    doubtful about it."""
+    """A session of the fleet, as listed: the driver's view plus who charged, what is doubtful
+    about it, and why pricing left it without a price."""
 
     driver = SessionDriverSerializer(read_only=True)
+    unpriced_reason = _unpriced_reason_field()
 
     class Meta(DriverSessionSerializer.Meta):
         fields = [*DriverSessionSerializer.Meta.fields, *FLEET_SESSION_FIELDS]
@@ -227,6 +246,7 @@ class FleetSessionDetailSerializer(DriverSessionDetailSerializer):
     """A session of the fleet with its meter readings and how its price came about."""
 
     driver = SessionDriverSerializer(read_only=True)
+    unpriced_reason = _unpriced_reason_field()
 
     class Meta(DriverSessionDetailSerializer.Meta):
         fields = [
