@@ -20,7 +20,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from apps.charging.choices import HomeApproval, SessionStatus, UnpricedReason
+from apps.charging.choices import HomeApproval, PriceBasis, SessionStatus, UnpricedReason
 from apps.charging.models import (
     ChargingSession,
     ChargingStation,
@@ -30,6 +30,7 @@ from apps.charging.models import (
     TariffElement,
     TariffVersion,
 )
+from apps.charging.pricing import Price
 from apps.charging.selectors import (
     charging_session_as_cdr,
     charging_session_list_unpriced,
@@ -40,6 +41,7 @@ from apps.charging.selectors import (
 from apps.charging.services import (
     TARIFF_UPDATABLE_FIELDS,
     charging_session_price,
+    charging_session_provider_cost_check,
     charging_session_save_by_manager,
     home_session_review,
     public_sessions_import,
@@ -590,6 +592,54 @@ class SessionImportForm(forms.Form):
     )
 
 
+PROVIDER_COST_FIELDS = ("provider_cost_excl_vat", "provider_cost_incl_vat")
+
+
+class ChargingSessionForm(ServiceCheckedForm):
+    """A session as a manager enters it: a completed public one with the provider's cost, or
+    without it as cost pending."""
+
+    provider_cost_excl_vat = forms.DecimalField(
+        label="provider's cost excl. VAT",
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        help_text="A completed public session: what the provider billed, in the fleet's "
+        "currency. Left empty, its cost is pending: billing leaves it out until it is given.",
+    )
+    provider_cost_incl_vat = forms.DecimalField(
+        label="provider's cost incl. VAT",
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        help_text="Empty: the same as excl. VAT.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.price_basis == PriceBasis.PROVIDER:
+            self.initial.setdefault("provider_cost_excl_vat", self.instance.price_excl_vat)
+            self.initial.setdefault("provider_cost_incl_vat", self.instance.price_incl_vat)
+
+    def provider_cost(self) -> Price | None:
+        excl_vat = self.cleaned_data.get("provider_cost_excl_vat")
+        if excl_vat is None:
+            return None
+        return Price(excl_vat, self.cleaned_data.get("provider_cost_incl_vat"))
+
+    def service_check(self) -> None:
+        if self.provider_cost() is None and self.cleaned_data.get("provider_cost_incl_vat"):
+            self.add_error("provider_cost_excl_vat", "Give the cost excl. VAT too.")
+            return
+        fleet = self.cleaned_data.get("fleet") or self.instance.fleet
+        charging_session_provider_cost_check(
+            location_kind=self.cleaned_data.get("location_kind", self.instance.location_kind),
+            status=self.cleaned_data.get("status", self.instance.status),
+            currency=fleet.currency,
+            provider_cost=self.provider_cost(),
+        )
+
+
 PRICE_FIELDS = [
     "unpriced_reason",
     "price_basis",
@@ -608,6 +658,7 @@ CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
 
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
+    form = ChargingSessionForm
     list_display = [
         "id",
         "started_at",
@@ -680,6 +731,28 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
 
+    def _may_edit(self, request: HttpRequest, obj: ChargingSession | None) -> bool:
+        if obj is None:
+            return self.has_add_permission(request)
+        return self.has_change_permission(request, obj)
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        """The manager's form, with the provider's cost; a plain one where the page is read."""
+        if not self._may_edit(request, obj):
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        """The fieldsets, with the provider's cost above the price where the user may edit."""
+        if not self._may_edit(request, obj):
+            return self.fieldsets
+        return [
+            (name, {**options, "fields": [PROVIDER_COST_FIELDS, *options["fields"]]})
+            if name == "Price"
+            else (name, options)
+            for name, options in self.fieldsets
+        ]
+
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         """A billed session is read-only: corrections go through credit notes on its invoice."""
         if obj is not None and obj.billed_at is not None:
@@ -705,7 +778,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         )
 
     def save_model(self, request: HttpRequest, obj: ChargingSession, form, change: bool) -> None:
-        charging_session_save_by_manager(session=obj)
+        charging_session_save_by_manager(session=obj, provider_cost=form.provider_cost())
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         """The list, headed by how many of the sessions the user may see have no price and why,

@@ -75,6 +75,14 @@ class TariffCurrencyNotFleets(DomainError):
     code = "charging.tariff_currency_not_fleets"
 
 
+class PublicSessionNeedsCost(DomainError):
+    code = "charging.public_session_needs_cost"
+
+
+class ProviderCostInvalid(DomainError):
+    code = "charging.provider_cost_invalid"
+
+
 class HomeSessionNotPending(Conflict):
     code = "charging.home_session_not_pending"
 

@@ -42,6 +42,8 @@ from apps.charging.exceptions import (
     MeterValueOutsideSession,
     MeterWentBackwards,
     OtherFleet,
+    ProviderCostInvalid,
+    PublicSessionNeedsCost,
     SessionAlreadyStopped,
     SessionBilled,
     SessionExists,
@@ -67,6 +69,7 @@ from apps.charging.ocpi import OcpiFormatError, tariff_terms_from_ocpi, tariff_t
 from apps.charging.pricing import (
     ChargingPeriod,
     MeterSample,
+    Price,
     PriceBreakdown,
     TariffTerms,
     price_meter_values,
@@ -90,7 +93,7 @@ from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import Vehicle
 from apps.vehicles.selectors import vehicle_assignment_for_driver_at
 from voltop.core.errors import NotFound
-from voltop.core.money import round_money
+from voltop.core.money import currency_minor_unit, round_money
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
@@ -199,7 +202,8 @@ def charging_session_start(
     """Start a session for a token (or a driver in the app), on a connector or elsewhere.
 
     A charger may send the same start twice: with the same external id and values the first
-    session is returned unchanged.
+    session is returned unchanged. A public session is refused: it is billed at the provider's
+    cost, which only the provider's file or a manager gives.
     """
     require_aware(started_at, field="started_at")
     if token is None and token_uid is not None:
@@ -212,6 +216,12 @@ def charging_session_start(
     if connector is not None:
         connector = Connector.objects.select_related("station").get(pk=connector.pk)
     location_kind = location_kind or (LocationKind.DEPOT if connector else LocationKind.PUBLIC)
+    if location_kind == LocationKind.PUBLIC:
+        raise PublicSessionNeedsCost(
+            "A public charging session is billed at the provider's cost: it comes from the "
+            "provider's file, or a manager enters it with that cost. It cannot be started here.",
+            field="location_kind",
+        )
     if meter_start_wh is not None and meter_start_wh < 0:
         raise MeterWentBackwards("The meter start cannot be negative.", field="meter_start_wh")
 
@@ -1407,21 +1417,93 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> tuple
     return tariff, created
 
 
+def charging_session_provider_cost_check(
+    *, location_kind: str, status: str, currency: str, provider_cost: Price | None
+) -> None:
+    """Raise the first rule a provider's cost a manager gives breaks, naming its field: only a
+    completed public session has one, not negative, incl. VAT not below excl. VAT, and in
+    whole minor units of the fleet's `currency`."""
+    if provider_cost is None:
+        return
+    if location_kind != LocationKind.PUBLIC or status != SessionStatus.COMPLETED:
+        raise ProviderCostInvalid(
+            "Only a completed public session has a provider's cost; the others are priced by "
+            "their tariff or the driver's home rate.",
+            field="provider_cost_excl_vat",
+        )
+    incl_vat = provider_cost.excl_vat if provider_cost.incl_vat is None else provider_cost.incl_vat
+    for field, amount in (
+        ("provider_cost_excl_vat", provider_cost.excl_vat),
+        ("provider_cost_incl_vat", incl_vat),
+    ):
+        if amount < 0:
+            raise ProviderCostInvalid("A cost cannot be negative.", field=field)
+        if amount != round_money(amount, currency):
+            raise ProviderCostInvalid(
+                f"The cost has more decimals than {currency} allows (smallest unit "
+                f"{currency_minor_unit(currency)}).",
+                field=field,
+            )
+    if incl_vat < provider_cost.excl_vat:
+        raise ProviderCostInvalid(
+            "The cost incl. VAT is below the cost excl. VAT.", field="provider_cost_incl_vat"
+        )
+
+
+def _price_at_provider_cost(session: ChargingSession, provider_cost: Price, now: datetime) -> None:
+    currency = session.fleet.currency
+    excl_vat = round_money(provider_cost.excl_vat, currency)
+    incl_vat = round_money(
+        provider_cost.excl_vat if provider_cost.incl_vat is None else provider_cost.incl_vat,
+        currency,
+    )
+    if session.price_basis == PriceBasis.PROVIDER and (
+        session.price_currency,
+        session.price_excl_vat,
+        session.price_incl_vat,
+    ) == (currency, excl_vat, incl_vat):
+        return
+    _clear_price(session)
+    session.price_basis = PriceBasis.PROVIDER
+    session.price_currency = currency
+    session.price_excl_vat, session.price_incl_vat = excl_vat, incl_vat
+    session.price_vat = incl_vat - excl_vat
+    session.price_breakdown = {"provider": {"entered_by_manager": True}}
+    session.priced_at = now
+
+
 @transaction.atomic
-def charging_session_save_by_manager(*, session: ChargingSession) -> ChargingSession:
+def charging_session_save_by_manager(
+    *, session: ChargingSession, provider_cost: Price | None = None
+) -> ChargingSession:
     """Save a session a manager entered or edited by hand; a completed one is checked for
-    plausibility and priced after commit. A billed session is refused."""
+    plausibility and priced after commit. A billed session is refused.
+
+    A completed public session is priced at the provider's cost the manager gives, in the
+    fleet's currency. Without one it keeps the cost it has (an imported provider's cost), or
+    else is saved with its cost pending: left out of billing, and listed as such, until a
+    manager gives the cost.
+    """
     if session.pk is not None:
         _refuse_if_billed(_lock_session(session))
     else:
         session.cost_center_id = cost_center_at_start(session.driver, session.vehicle)
-    if (
-        session.status == SessionStatus.COMPLETED
-        and session.ended_at
-        and session.energy_wh is not None
-    ):
+    charging_session_provider_cost_check(
+        location_kind=session.location_kind,
+        status=session.status,
+        currency=session.fleet.currency,
+        provider_cost=provider_cost,
+    )
+    completed = session.status == SessionStatus.COMPLETED
+    if completed and session.ended_at and session.energy_wh is not None:
         _flag_if_implausible(session)
+    public = session.location_kind == LocationKind.PUBLIC
+    if completed and public and provider_cost is not None:
+        _price_at_provider_cost(session, provider_cost, timezone.now())
+    elif completed and public and session.price_basis != PriceBasis.PROVIDER:
+        _clear_price(session)
+        session.unpriced_reason = UnpricedReason.COST_PENDING
     session.save()
-    if session.status == SessionStatus.COMPLETED:
+    if completed and not public:
         _enqueue_pricing(session)
     return session

@@ -183,6 +183,127 @@ def test_manager_records_a_completed_session_by_hand(manager_client, fleet):
     assert session.started_at == dt.datetime(2026, 3, 2, 7, tzinfo=UTC)
 
 
+def public_session_payload(fleet, driver, **fields) -> dict:
+    """A completed public session as the manager types it on the add page."""
+    return {
+        **session_payload(fleet, driver),
+        "location_kind": "public",
+        "meter_start_wh": "",
+        "meter_stop_wh": "",
+        **fields,
+    }
+
+
+def test_manager_records_a_public_session_without_the_cost_as_cost_pending(manager_client, fleet):
+    driver = DriverFactory(fleet=fleet)
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_add"), public_session_payload(fleet, driver)
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    session = ChargingSession.objects.get()
+    assert (session.location_kind, session.price_incl_vat, session.unpriced_reason) == (
+        LocationKind.PUBLIC,
+        None,
+        UnpricedReason.COST_PENDING,
+    )
+    listed = manager_client.get(
+        reverse("admin:charging_chargingsession_changelist"), {"unpriced": "cost_pending"}
+    )
+    assert [obj.pk for obj in listed.context["cl"].result_list] == [session.pk]
+
+
+def test_manager_records_a_public_session_at_the_providers_cost(manager_client, fleet):
+    driver = DriverFactory(fleet=fleet)
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_add"),
+        public_session_payload(
+            fleet, driver, provider_cost_excl_vat="9.50", provider_cost_incl_vat="11.50"
+        ),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    session = ChargingSession.objects.get()
+    assert (
+        session.price_basis,
+        session.price_excl_vat,
+        session.price_incl_vat,
+        session.unpriced_reason,
+    ) == (PriceBasis.PROVIDER, Decimal("9.50"), Decimal("11.50"), "")
+
+
+def test_manager_gives_the_cost_of_a_session_whose_cost_is_pending(manager_client, fleet):
+    driver = DriverFactory(fleet=fleet)
+    manager_client.post(
+        reverse("admin:charging_chargingsession_add"), public_session_payload(fleet, driver)
+    )
+    session = ChargingSession.objects.get()
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_change", args=[session.pk]),
+        public_session_payload(fleet, driver, provider_cost_excl_vat="4.00"),
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    session.refresh_from_db()
+    assert (session.price_excl_vat, session.price_incl_vat, session.unpriced_reason) == (
+        Decimal("4.00"),
+        Decimal("4.00"),
+        "",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        (
+            {"location_kind": "depot", "provider_cost_excl_vat": "4.00"},
+            {
+                "provider_cost_excl_vat": [
+                    "Only a completed public session has a provider's cost; the others are "
+                    "priced by their tariff or the driver's home rate."
+                ]
+            },
+        ),
+        (
+            {"provider_cost_excl_vat": "4.00", "provider_cost_incl_vat": "3.00"},
+            {"provider_cost_incl_vat": ["The cost incl. VAT is below the cost excl. VAT."]},
+        ),
+        (
+            {"provider_cost_incl_vat": "4.84"},
+            {"provider_cost_excl_vat": ["Give the cost excl. VAT too."]},
+        ),
+    ],
+    ids=["depot-session", "incl-below-excl", "incl-alone"],
+)
+def test_a_providers_cost_breaking_a_rule_shows_on_its_field_and_saves_nothing(
+    manager_client, fleet, fields, errors
+):
+    driver = DriverFactory(fleet=fleet)
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_add"),
+        public_session_payload(fleet, driver, **fields),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == errors
+    assert not ChargingSession.objects.exists()
+
+
+def test_a_viewer_reads_a_public_session_without_the_cost_fields(viewer_client, fleet):
+    session = ChargingSessionFactory(fleet=fleet, location_kind=LocationKind.PUBLIC)
+
+    response = viewer_client.get(
+        reverse("admin:charging_chargingsession_change", args=[session.pk])
+    )
+
+    assert response.status_code == 200
+    assert "provider_cost_excl_vat" not in response.content.decode()
+
+
 # -- helpers ---------------------------------------------------------------------------------------
 
 

@@ -27,6 +27,8 @@ from apps.charging.exceptions import (
     MeterValueOutsideSession,
     MeterWentBackwards,
     OtherFleet,
+    ProviderCostInvalid,
+    PublicSessionNeedsCost,
     SessionAlreadyStopped,
     SessionBilled,
     SessionExists,
@@ -36,12 +38,14 @@ from apps.charging.exceptions import (
     VehicleNotUsable,
 )
 from apps.charging.models import ChargingSession, MeterValue, Tariff, TariffElement, TariffVersion
+from apps.charging.pricing import Price
 from apps.charging.services import (
     MeterReading,
     charging_session_correct,
     charging_session_invalidate,
     charging_session_price,
     charging_session_record_meter_values,
+    charging_session_save_by_manager,
     charging_session_set_purpose,
     charging_session_start,
     charging_session_stop,
@@ -671,6 +675,151 @@ class TestInvalidateAndCorrect:
 
         session.refresh_from_db()
         assert session.status == SessionStatus.ACTIVE
+
+
+class TestPublicSessions:
+    def test_a_driver_cannot_start_a_public_session_in_the_app_and_nothing_is_made(self, depot):
+        with pytest.raises(PublicSessionNeedsCost) as refused:
+            charging_session_start(
+                started_at=START, source=SessionSource.APP, driver=depot.driver, connector=None
+            )
+
+        assert refused.value.field == "location_kind"
+        assert not ChargingSession.objects.exists()
+
+    def test_a_card_cannot_start_a_public_session_either(self, depot):
+        with pytest.raises(PublicSessionNeedsCost):
+            start(depot, connector=None, location_kind=LocationKind.PUBLIC)
+
+        assert not ChargingSession.objects.exists()
+
+    def test_a_manager_records_a_public_session_without_the_cost_as_cost_pending(
+        self, depot, django_capture_on_commit_callbacks
+    ):
+        publish_flat_energy_tariff(depot.fleet)
+        session = ChargingSessionFactory.build(
+            fleet=depot.fleet,
+            driver=depot.driver,
+            vehicle=depot.vehicle,
+            location_kind=LocationKind.PUBLIC,
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            charging_session_save_by_manager(session=session)
+
+        session.refresh_from_db()
+        assert (session.price_basis, session.price_incl_vat, session.unpriced_reason) == (
+            "",
+            None,
+            UnpricedReason.COST_PENDING,
+        )
+
+    def test_a_manager_records_a_public_session_at_the_providers_cost(
+        self, depot, django_capture_on_commit_callbacks
+    ):
+        session = ChargingSessionFactory.build(
+            fleet=depot.fleet,
+            driver=depot.driver,
+            vehicle=depot.vehicle,
+            location_kind=LocationKind.PUBLIC,
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            charging_session_save_by_manager(
+                session=session, provider_cost=Price(Decimal("9.50"), Decimal("11.50"))
+            )
+
+        session.refresh_from_db()
+        assert (
+            session.price_basis,
+            session.price_currency,
+            session.price_excl_vat,
+            session.price_vat,
+            session.price_incl_vat,
+            session.unpriced_reason,
+        ) == (PriceBasis.PROVIDER, "EUR", Decimal("9.50"), Decimal("2.00"), Decimal("11.50"), "")
+        assert session.priced_at is not None
+
+    def test_the_cost_given_later_ends_the_wait(self, depot):
+        session = ChargingSessionFactory.build(
+            fleet=depot.fleet,
+            driver=depot.driver,
+            vehicle=depot.vehicle,
+            location_kind=LocationKind.PUBLIC,
+        )
+        charging_session_save_by_manager(session=session)
+
+        charging_session_save_by_manager(session=session, provider_cost=Price(Decimal("4.00")))
+
+        session.refresh_from_db()
+        assert (session.price_excl_vat, session.price_incl_vat, session.unpriced_reason) == (
+            Decimal("4.00"),
+            Decimal("4.00"),
+            "",
+        )
+
+    def test_an_imported_providers_cost_stays_when_the_manager_gives_none(self, depot):
+        session = ChargingSessionFactory(
+            fleet=depot.fleet,
+            driver=depot.driver,
+            location_kind=LocationKind.PUBLIC,
+            price_basis=PriceBasis.PROVIDER,
+            price_currency="EUR",
+            price_excl_vat=Decimal("4.10"),
+            price_vat=Decimal("0.86"),
+            price_incl_vat=Decimal("4.96"),
+            priced_at=START,
+        )
+        session.purpose = SessionPurpose.PRIVATE
+
+        charging_session_save_by_manager(session=session)
+
+        session.refresh_from_db()
+        assert (session.purpose, session.price_incl_vat, session.unpriced_reason) == (
+            SessionPurpose.PRIVATE,
+            Decimal("4.96"),
+            "",
+        )
+
+    @pytest.mark.parametrize(
+        ("fields", "cost", "field"),
+        [
+            ({}, Price(Decimal("4.00")), "provider_cost_excl_vat"),
+            (
+                {"location_kind": LocationKind.PUBLIC, "active": True},
+                Price(Decimal("4.00")),
+                "provider_cost_excl_vat",
+            ),
+            (
+                {"location_kind": LocationKind.PUBLIC},
+                Price(Decimal("-0.01")),
+                "provider_cost_excl_vat",
+            ),
+            (
+                {"location_kind": LocationKind.PUBLIC},
+                Price(Decimal("4.00"), Decimal("3.99")),
+                "provider_cost_incl_vat",
+            ),
+            (
+                {"location_kind": LocationKind.PUBLIC},
+                Price(Decimal("4.005")),
+                "provider_cost_excl_vat",
+            ),
+        ],
+        ids=["depot-session", "active", "negative", "incl-below-excl", "part-of-a-cent"],
+    )
+    def test_a_providers_cost_that_breaks_a_rule_is_refused_and_nothing_is_saved(
+        self, depot, fields, cost, field
+    ):
+        session = ChargingSessionFactory.build(
+            fleet=depot.fleet, driver=depot.driver, vehicle=depot.vehicle, **fields
+        )
+
+        with pytest.raises(ProviderCostInvalid) as refused:
+            charging_session_save_by_manager(session=session, provider_cost=cost)
+
+        assert refused.value.field == field
+        assert not ChargingSession.objects.exists()
 
 
 class TestHomeCharging:
