@@ -28,7 +28,7 @@ from apps.fleets.tenancy import (
     request_fleet_ids,
 )
 from apps.payments import services
-from apps.payments.choices import BillingRunStatus, InvoiceStatus
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason
 from apps.payments.documents import (
     KWH_PLACES,
     invoice_html,
@@ -54,6 +54,7 @@ from apps.payments.models import (
     Statement,
 )
 from apps.payments.selectors import (
+    billing_run_left_out,
     billing_run_progress,
     invoice_balance_of_row,
     invoice_list_with_balance,
@@ -223,6 +224,7 @@ class BillingRunAdmin(AppendOnlyAdmin):
         "status",
         "progress",
         "session_count",
+        "left_out_count",
         "invoice_count",
         "invoiced",
         "allocated",
@@ -259,6 +261,9 @@ class BillingRunAdmin(AppendOnlyAdmin):
             {
                 "fields": [
                     "session_count",
+                    "sessions_billed",
+                    "left_out_count",
+                    "left_out",
                     "statement_count",
                     "invoice_count",
                     "invoiced",
@@ -326,6 +331,35 @@ class BillingRunAdmin(AppendOnlyAdmin):
             reverse("admin:payments_billingrun_progress", args=[run.pk]),
             run.status,
             run.progress_text,
+        )
+
+    @admin.display(description="sessions billed, by part")
+    def sessions_billed(self, run: BillingRun) -> str:
+        text = (
+            f"{run.invoiced_session_count} invoiced, {run.allocated_session_count} allocated "
+            f"to cost centers, {run.reimbursed_session_count} reimbursed"
+        )
+        if run.earlier_session_count:
+            text += f"; {run.earlier_session_count} of them ended in earlier periods"
+        return text
+
+    @admin.display(description="why sessions were left out")
+    def left_out(self, run: BillingRun) -> str:
+        if run.status != BillingRunStatus.COMPLETED:
+            return "-"
+        if not run.left_out_reasons:
+            return "Every session of the period was billed."
+        labels = dict(LeftOutReason.choices)
+        return format_html(
+            '<table class="billing-run-left-out"><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td></tr>",
+                (
+                    (labels.get(reason, reason), count)
+                    for reason, count in billing_run_left_out(run)
+                ),
+            ),
         )
 
     @admin.display(description="invoiced", ordering="invoiced_total")

@@ -10,6 +10,24 @@ class BillingRunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+class LeftOutReason(models.TextChoices):
+    """Why a billing run did not bill a session of its period: the session's own state, read
+    where billing reads it (payments.selectors)."""
+
+    STILL_CHARGING = "still_charging", "Still charging: billed in the period it ends"
+    INVALID = "invalid", "Invalid"
+    HOME_PENDING = "home_pending", "Home claim awaiting approval"
+    HOME_REJECTED = "home_rejected", "Home claim rejected"
+    HOME_PRIVATE = "home_private", "Private home charging: the driver's own"
+    HOME_NOT_CLAIMED = "home_not_claimed", "Home charging with no claim to approve"
+    NO_TARIFF = "no_tariff", "No price: no tariff applies"
+    TARIFF_CURRENCY = "tariff_currency", "No price: tariff in another currency than the fleet's"
+    COST_PENDING = "cost_pending", "No price: provider's cost pending"
+    NOT_PRICED_YET = "not_priced_yet", "No price yet: the pricing sweep prices it"
+    OTHER_CURRENCY = "other_currency", "Priced in another currency than the fleet's"
+    NEXT_RUN = "next_run", "Priced after its driver was billed: the next run bills it"
+
+
 class BillingUnitStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     DONE = "done", "Done"

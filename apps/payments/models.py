@@ -42,7 +42,8 @@ class BillingRun(TimeStampedModel):
     """The billing of one fleet for one period, done in the background unit by unit.
 
     One run per fleet and period: starting it twice gives the same run. Its counts and totals
-    are filled in when its last unit is done and its invoices are issued.
+    are filled in when its last unit is done and its invoices are issued, and account for every
+    session of the period: billed (invoiced, allocated or reimbursed) or left out, with why.
     """
 
     fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="billing_runs")
@@ -56,7 +57,33 @@ class BillingRun(TimeStampedModel):
     currency = models.CharField(max_length=3)
     units_total = models.PositiveIntegerField(default=0)
     units_done = models.PositiveIntegerField(default=0)
-    session_count = models.PositiveIntegerField(default=0)
+    session_count = models.PositiveIntegerField(
+        default=0, help_text="Sessions billed: invoiced, allocated and reimbursed."
+    )
+    invoiced_session_count = models.PositiveIntegerField(
+        "sessions invoiced", default=0, help_text="Private charging on the drivers' invoices."
+    )
+    allocated_session_count = models.PositiveIntegerField(
+        "sessions allocated", default=0, help_text="Business charging allocated to cost centers."
+    )
+    reimbursed_session_count = models.PositiveIntegerField(
+        "sessions reimbursed", default=0, help_text="Approved home charging reimbursed."
+    )
+    earlier_session_count = models.PositiveIntegerField(
+        "sessions of earlier periods",
+        default=0,
+        help_text="Of the sessions billed, those that ended before the period (late arrivals).",
+    )
+    left_out_count = models.PositiveIntegerField(
+        "sessions left out",
+        default=0,
+        help_text="Sessions of the period (and sessions still charging) the run did not bill.",
+    )
+    left_out_reasons = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="How many sessions the run left out, by LeftOutReason.",
+    )
     statement_count = models.PositiveIntegerField(default=0)
     invoice_count = models.PositiveIntegerField(default=0)
     invoiced_total = _money(default=ZERO, help_text="Gross of the run's invoices.")

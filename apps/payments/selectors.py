@@ -1,11 +1,16 @@
-"""Reads of the payments app: what a billing run may bill, balances, statements."""
+"""Reads of the payments app: what a billing run may bill and what it leaves out, balances,
+statements."""
 
 import datetime as dt
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.db.models import (
+    Case,
+    CharField,
+    Count,
     DecimalField,
+    F,
     OuterRef,
     Prefetch,
     Q,
@@ -13,13 +18,14 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Coalesce
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.charging.models import ChargingSession
 from apps.fleets.models import Fleet
-from apps.payments.choices import BillingRunStatus, InvoiceStatus, PaymentStatus
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentStatus
 from apps.payments.models import (
     BillingRun,
     CreditNote,
@@ -38,7 +44,8 @@ def billable_session_list(*, fleet: Fleet, ended_before: dt.datetime) -> QuerySe
     not billed yet, ended before the period's end (late arrivals from earlier periods too).
 
     Home charging is billed only when it is business charging a manager approved; private
-    home charging is the driver's own. Invalid sessions are never billed.
+    home charging is the driver's own. Invalid sessions are never billed. A run's report
+    names why each other session of its period was left out (billing_run_left_out_counts).
     """
     home_billable = Q(
         location_kind=LocationKind.HOME,
@@ -53,6 +60,57 @@ def billable_session_list(*, fleet: Fleet, ended_before: dt.datetime) -> QuerySe
         ended_at__lt=ended_before,
         price_incl_vat__isnull=False,
         price_currency=fleet.currency,
+    )
+
+
+def _left_out_reason(fleet: Fleet) -> Case:
+    """Why billable_session_list leaves a session out, as an expression: the first of the
+    LeftOutReason that holds. A session none of them holds for is billable now."""
+    home = Q(location_kind=LocationKind.HOME)
+    unpriced = Q(price_incl_vat__isnull=True)
+    return Case(
+        When(status=SessionStatus.ACTIVE, then=Value(LeftOutReason.STILL_CHARGING)),
+        When(status=SessionStatus.INVALID, then=Value(LeftOutReason.INVALID)),
+        When(home & Q(home_approval=HomeApproval.PENDING), then=Value(LeftOutReason.HOME_PENDING)),
+        When(
+            home & Q(home_approval=HomeApproval.REJECTED), then=Value(LeftOutReason.HOME_REJECTED)
+        ),
+        When(home & Q(purpose=SessionPurpose.PRIVATE), then=Value(LeftOutReason.HOME_PRIVATE)),
+        When(
+            home & ~Q(home_approval=HomeApproval.APPROVED),
+            then=Value(LeftOutReason.HOME_NOT_CLAIMED),
+        ),
+        When(unpriced & ~Q(unpriced_reason=""), then=F("unpriced_reason")),
+        When(unpriced, then=Value(LeftOutReason.NOT_PRICED_YET)),
+        When(~Q(price_currency=fleet.currency), then=Value(LeftOutReason.OTHER_CURRENCY)),
+        default=Value(LeftOutReason.NEXT_RUN),
+        output_field=CharField(),
+    )
+
+
+def billing_run_left_out_counts(*, run: BillingRun) -> dict[str, int]:
+    """How many sessions of the run's period the run left out, by LeftOutReason, in the
+    reasons' order: those that ended in the period and are not billed, and those still
+    charging that started before its end. Reasons no session has are left out."""
+    counts = dict(
+        ChargingSession.objects.filter(fleet_id=run.fleet_id, billed_at__isnull=True)
+        .filter(
+            Q(ended_at__gte=run.period_start, ended_at__lt=run.period_end)
+            | Q(status=SessionStatus.ACTIVE, started_at__lt=run.period_end)
+        )
+        .annotate(reason=_left_out_reason(run.fleet))
+        .order_by()
+        .values_list("reason")
+        .annotate(count=Count("pk"))
+    )
+    return {reason: counts[reason] for reason in LeftOutReason.values if counts.get(reason)}
+
+
+def billing_run_left_out(run: BillingRun) -> list[tuple[str, int]]:
+    """What a completed run left out, as (reason, count) in the order of LeftOutReason."""
+    order = {reason: position for position, reason in enumerate(LeftOutReason.values)}
+    return sorted(
+        run.left_out_reasons.items(), key=lambda item: (order.get(item[0], len(order)), item[0])
     )
 
 

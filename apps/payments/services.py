@@ -63,7 +63,11 @@ from apps.payments.periods import (
     billing_period_last_ended,
     billing_period_of_label,
 )
-from apps.payments.selectors import billable_session_list, invoice_balance
+from apps.payments.selectors import (
+    billable_session_list,
+    billing_run_left_out_counts,
+    invoice_balance,
+)
 from apps.payments.totals import credit_note_totals, document_totals, line_amounts
 from voltop.core.money import currency_minor_unit, round_money
 from voltop.core.timeutils import local_time_text, require_aware
@@ -267,7 +271,11 @@ def _billing_unit_next_bill(*, run_id: int, now: dt.datetime | None) -> bool:
     unit.status = BillingUnitStatus.DONE
     unit.finished_at = now
     unit.save(update_fields=["status", "finished_at"])
-    BillingRun.objects.filter(pk=run_id).update(units_done=F("units_done") + 1, updated_at=now)
+    BillingRun.objects.filter(pk=run_id).update(
+        units_done=F("units_done") + 1,
+        earlier_session_count=F("earlier_session_count") + work.earlier_session_count,
+        updated_at=now,
+    )
     run.refresh_from_db(fields=["units_done", "units_total"])
     from apps.payments.tasks import advance_billing_run, finalize_billing_run
 
@@ -297,6 +305,7 @@ class _BillableSession(NamedTuple):
     location_kind: str
     purpose: str
     started_at: dt.datetime
+    ended_at: dt.datetime
     energy_wh: int
     price_excl_vat: Decimal
     price_vat: Decimal
@@ -334,6 +343,7 @@ class _UnitWork:
         self.statements: list[Statement] = []
         self.business_ids: list[int] = []
         self.session_ids: list[int] = []
+        self.earlier_session_count = 0
 
     @property
     def session_count(self) -> int:
@@ -361,6 +371,7 @@ class _UnitWork:
                 "location_kind",
                 "purpose",
                 "started_at",
+                "ended_at",
                 "energy_wh",
                 "price_excl_vat",
                 "price_vat",
@@ -415,6 +426,9 @@ class _UnitWork:
             )
         )
         self.session_ids.extend(session.id for session in sessions)
+        self.earlier_session_count += sum(
+            session.ended_at < self.run.period_start for session in sessions
+        )
 
     def _invoice(self, driver_id: int, sessions: list[_BillableSession]) -> Invoice:
         totals = document_totals(
@@ -538,7 +552,8 @@ class _UnitWork:
 @transaction.atomic
 def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
     """Once every unit is done: issue the run's invoices in driver order with consecutive
-    numbers, add up the run's figures, and mark it completed. Safe to call again."""
+    numbers, add up the run's figures (what it billed, and what of its period it left out and
+    why), and mark it completed. Safe to call again."""
     now = now or timezone.now()
     run = BillingRun.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=run.pk)
     if run.status == BillingRunStatus.COMPLETED or run.units_done < run.units_total:
@@ -560,7 +575,14 @@ def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> 
         due=Sum("reimbursement_due"),
     )
     run.statement_count = figures["statements"]
-    run.session_count = sum(figures[part] or 0 for part in ("private", "business", "home"))
+    run.invoiced_session_count = figures["private"] or 0
+    run.allocated_session_count = figures["business"] or 0
+    run.reimbursed_session_count = figures["home"] or 0
+    run.session_count = (
+        run.invoiced_session_count + run.allocated_session_count + run.reimbursed_session_count
+    )
+    run.left_out_reasons = billing_run_left_out_counts(run=run)
+    run.left_out_count = sum(run.left_out_reasons.values())
     run.invoice_count = run.invoices.count()
     run.invoiced_total = figures["owed"] or ZERO
     run.allocated_total = figures["cost"] or ZERO
@@ -572,6 +594,11 @@ def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> 
         update_fields=[
             "statement_count",
             "session_count",
+            "invoiced_session_count",
+            "allocated_session_count",
+            "reimbursed_session_count",
+            "left_out_count",
+            "left_out_reasons",
             "invoice_count",
             "invoiced_total",
             "allocated_total",

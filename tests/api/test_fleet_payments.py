@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from apps.charging.choices import LocationKind, SessionPurpose
+from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.fleets.choices import MembershipRole
 from apps.payments.choices import (
     BillingRunStatus,
@@ -174,6 +174,12 @@ class TestBillingRunRead:
             "units_done": 1,
             "units_total": 1,
             "session_count": 6,
+            "invoiced_session_count": 3,
+            "allocated_session_count": 1,
+            "reimbursed_session_count": 2,
+            "earlier_session_count": 0,
+            "left_out_count": 0,
+            "left_out": [],
             "statement_count": 2,
             "invoice_count": 2,
             "invoiced_total": "19.48",
@@ -184,6 +190,32 @@ class TestBillingRunRead:
             "error": "",
             "created_at": "2026-02-01T06:00:00Z",
         }
+
+    def test_a_run_says_what_of_its_period_it_left_out_and_why(
+        self, member_client, fleet, driver_a, run_billing
+    ):
+        for day, approval in ((3, HomeApproval.PENDING), (4, HomeApproval.PENDING)):
+            priced_session_create(
+                driver=driver_a,
+                location_kind=LocationKind.HOME,
+                purpose=SessionPurpose.BUSINESS,
+                home_approval=approval,
+                started_at=dt.datetime(2026, 1, day, 19, 0, tzinfo=UTC),
+            )
+        priced_session_create(
+            driver=driver_a,
+            started_at=dt.datetime(2026, 1, 5, 8, 0, tzinfo=UTC),
+            status=SessionStatus.INVALID,
+        )
+        run = run_billing(fleet, "2026-01")
+
+        body = member_client(VIEWER, fleet).get(url(RUNS, run)).json()
+
+        assert (body["session_count"], body["left_out_count"], body["left_out"]) == (
+            0,
+            3,
+            [{"reason": "invalid", "count": 1}, {"reason": "home_pending", "count": 2}],
+        )
 
     def test_another_fleets_run_is_not_found(self, member_client, fleet, january):
         client = member_client(ADMIN, fleet)

@@ -13,7 +13,8 @@ from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from apps.charging.choices import LocationKind, SessionPurpose
+from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose
+from apps.charging.models import ChargingSession
 from apps.fleets.choices import BillingPeriodKind, MembershipRole
 from apps.payments import services
 from apps.payments.choices import (
@@ -365,6 +366,37 @@ def test_run_page_shows_its_units_read_only_and_links_to_what_it_made(client, fl
     invoices_url = reverse("admin:payments_invoice_changelist")
     assert f'<a href="{invoices_url}?billing_run__id__exact={billed.pk}">Invoices</a>' in content
     assert response.context["has_change_permission"] is False
+
+
+def test_run_page_accounts_for_every_session_of_the_period(
+    client, fleet, driver, django_capture_on_commit_callbacks
+):
+    october_sessions_create(driver)
+    priced_session_create(driver=driver, started_at=utc(2026, 9, 20, 7))
+    priced_session_create(
+        driver=driver,
+        location_kind=LocationKind.HOME,
+        purpose=SessionPurpose.BUSINESS,
+        home_approval=HomeApproval.PENDING,
+        started_at=utc(2026, 10, 20, 17),
+    )
+    ChargingSession.objects.filter(
+        pk=priced_session_create(driver=driver, started_at=utc(2026, 10, 21, 7)).pk
+    ).update(price_excl_vat=None, price_vat=None, price_incl_vat=None, unpriced_reason="no_tariff")
+    run = bill(fleet, "2026-10", django_capture_on_commit_callbacks)
+    login(client, (fleet, VIEWER))
+
+    response = client.get(reverse("admin:payments_billingrun_change", args=[run.pk]))
+
+    content = response.content.decode()
+    assert (
+        "2 invoiced, 1 allocated to cost centers, 1 reimbursed; 1 of them ended in earlier periods"
+        in content
+    )
+    assert table_rows(response, class_="billing-run-left-out") == [
+        ["Home claim awaiting approval", "1"],
+        ["No price: no tariff applies", "1"],
+    ]
 
 
 def test_resume_takes_up_a_failed_run_and_reports_a_completed_one_by_itself(

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
+from apps.charging.choices import SessionStatus
 from apps.payments.models import BillingRun, Invoice
 from tests.factories import DriverFactory, FleetFactory
 from tests.payments.builders import priced_session_create
@@ -36,6 +37,11 @@ def fleet():
 def test_with_wait_it_returns_when_the_run_has_finished_and_prints_its_figures(
     fleet, django_capture_on_commit_callbacks
 ):
+    priced_session_create(
+        driver=fleet.drivers.get(),
+        started_at=dt.datetime(2026, 10, 4, 8, tzinfo=dt.UTC),
+        status=SessionStatus.INVALID,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         billing_run("--fleet", "acme", "--period", "2026-10")
 
@@ -51,6 +57,12 @@ def test_with_wait_it_returns_when_the_run_has_finished_and_prints_its_figures(
         "status": "completed",
         "units": 1,
         "sessions": 1,
+        "sessions_invoiced": 1,
+        "sessions_allocated": 0,
+        "sessions_reimbursed": 0,
+        "sessions_of_earlier_periods": 0,
+        "sessions_left_out": 1,
+        "left_out": {"invalid": 1},
         "statements": 1,
         "invoices": 1,
         "invoiced_total": "12.10",

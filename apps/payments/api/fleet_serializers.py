@@ -5,6 +5,7 @@ Money is a string with its currency beside it, energy an integer `*_wh` with a `
 times ISO 8601 with offset. Output serializers are read-only; input serializers name only what a
 client may say, and related rows are looked up only among the caller's writable fleets."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.charging.api.fleet_serializers import SessionDriverSerializer
@@ -18,7 +19,7 @@ from apps.payments.api.driver_serializers import (
     ReimbursementDetailSerializer,
     ReimbursementSerializer,
 )
-from apps.payments.choices import PaymentMethod
+from apps.payments.choices import LeftOutReason, PaymentMethod
 from apps.payments.models import (
     BillingRun,
     CostAllocation,
@@ -27,10 +28,21 @@ from apps.payments.models import (
     Invoice,
     Payment,
 )
+from apps.payments.selectors import billing_run_left_out
+
+
+class LeftOutSerializer(serializers.Serializer):
+    reason = serializers.ChoiceField(choices=LeftOutReason.choices)
+    count = serializers.IntegerField()
 
 
 class BillingRunSerializer(serializers.ModelSerializer):
-    """A billing run and how far it got: `units_done` of `units_total` batches of drivers."""
+    """A billing run and how far it got: `units_done` of `units_total` batches of drivers. Once
+    completed, it accounts for the sessions of its period: those it billed (invoiced, allocated,
+    reimbursed; `earlier_session_count` of them ended in earlier periods) and those it left
+    out, counted by reason in `left_out`."""
+
+    left_out = serializers.SerializerMethodField()
 
     class Meta:
         model = BillingRun
@@ -46,6 +58,12 @@ class BillingRunSerializer(serializers.ModelSerializer):
             "units_done",
             "units_total",
             "session_count",
+            "invoiced_session_count",
+            "allocated_session_count",
+            "reimbursed_session_count",
+            "earlier_session_count",
+            "left_out_count",
+            "left_out",
             "statement_count",
             "invoice_count",
             "invoiced_total",
@@ -57,6 +75,10 @@ class BillingRunSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(LeftOutSerializer(many=True))
+    def get_left_out(self, run: BillingRun) -> list[dict]:
+        return [{"reason": reason, "count": count} for reason, count in billing_run_left_out(run)]
 
 
 class BillingRunStartSerializer(serializers.Serializer):

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from apps.fleets.models import Fleet
 from apps.payments.choices import BillingRunStatus
 from apps.payments.models import BillingRun
+from apps.payments.selectors import billing_run_left_out
 from apps.payments.services import billing_period_for, billing_run_start
 from voltop.core.errors import DomainError
 
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         "Start the billing run of a fleet's period (a month such as 2026-10, or an ISO week "
         "such as 2026-W44 for weekly fleets). A run that exists already is returned, and "
         "resumed if it has not completed. With --wait, return once it has finished and print "
-        "its counts and totals as JSON."
+        "its counts and totals as JSON, with the sessions of the period it left out, by reason."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -66,6 +67,12 @@ def _run_figures(run: BillingRun) -> dict:
         "status": run.status,
         "units": run.units_total,
         "sessions": run.session_count,
+        "sessions_invoiced": run.invoiced_session_count,
+        "sessions_allocated": run.allocated_session_count,
+        "sessions_reimbursed": run.reimbursed_session_count,
+        "sessions_of_earlier_periods": run.earlier_session_count,
+        "sessions_left_out": run.left_out_count,
+        "left_out": dict(billing_run_left_out(run)),
         "statements": run.statement_count,
         "invoices": run.invoice_count,
         "invoiced_total": str(run.invoiced_total),
