@@ -44,6 +44,7 @@ from apps.charging.choices import (
     SessionSource,
     SessionStatus,
     StationStatus,
+    UnpricedReason,
 )
 from apps.charging.models import (
     ChargingSession,
@@ -1563,7 +1564,9 @@ def load_fleets_seed(
     depot tariff. Sessions spread over the last three months; `meter_values_per_session` meter
     values are added to each. Completed sessions are written priced as charging_session_price
     would price them (the depot tariff, the home rate, or a provider's cost for imported public
-    ones), without the per-period breakdown, which would cost more to write than the rest.
+    ones), without the per-period breakdown, which would cost more to write than the rest;
+    public ones a manager entered have no provider's cost and are written as cost pending, as
+    charging_session_price leaves them.
     A fleet whose slug exists already is skipped; each fleet is built in its own transaction.
     On PostgreSQL the sessions and meter values are written with COPY.
     """
@@ -1843,7 +1846,7 @@ _SESSION_FIELDS = (
     "location_kind", "purpose", "started_at", "ended_at", "meter_start_wh", "meter_stop_wh",
     "energy_wh", "status", "source", "external_id",
     "tariff_version", "price_basis", "price_currency", "price_excl_vat", "price_vat",
-    "price_incl_vat", "priced_at",
+    "price_incl_vat", "priced_at", "unpriced_reason",
 )  # fmt: skip
 _METER_VALUE_FIELDS = ("session", "measured_at", "energy_wh", "power_w", "state_of_charge_percent")
 
@@ -1861,7 +1864,8 @@ _MANUAL = SessionSource.MANUAL.value
 _TARIFF = PriceBasis.TARIFF.value
 _HOME_RATE = PriceBasis.HOME_RATE.value
 _PROVIDER = PriceBasis.PROVIDER.value
-_UNPRICED = (None, "", "", None, None, None, None)
+_UNPRICED = (None, "", "", None, None, None, None, "")
+_COST_PENDING = (None, "", "", None, None, None, None, UnpricedReason.COST_PENDING.value)
 
 
 def _price_columns(
@@ -1871,15 +1875,15 @@ def _price_columns(
     currency: str,
     priced_at: datetime,
 ) -> Callable[[int], tuple]:
-    """The price columns of _SESSION_FIELDS (tariff version … priced at) for a session's energy,
-    priced by `prices_of` once per energy."""
+    """The price columns of _SESSION_FIELDS (tariff version … unpriced reason) for a session's
+    energy, priced by `prices_of` once per energy."""
     columns: dict[int, tuple] = {}
 
     def of(energy_wh: int) -> tuple:
         found = columns.get(energy_wh)
         if found is None:
             excl, vat, incl = prices_of(energy_wh)
-            found = (tariff_version_id, basis, currency, excl, vat, incl, priced_at)
+            found = (tariff_version_id, basis, currency, excl, vat, incl, priced_at, "")
             columns[energy_wh] = found
         return found
 
@@ -1976,7 +1980,7 @@ def _load_session_rows(plan: _LoadPlan, rng: random.Random) -> Iterator[tuple[tu
             elif location == _DEPOT:
                 price = tariff_price(energy)
             else:
-                price = _UNPRICED
+                price = _COST_PENDING
             row = (
                 now, now, fleet_id, driver.driver_id, driver.vehicle_id, token_id, connector_id,
                 location, purpose, started_at, ended_at, meter_start,

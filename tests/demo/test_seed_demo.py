@@ -27,6 +27,7 @@ from apps.charging.choices import (
     PriceBasis,
     SessionSource,
     SessionStatus,
+    UnpricedReason,
 )
 from apps.charging.models import (
     ChargingSession,
@@ -70,6 +71,7 @@ PRICE_FIELDS = (
     "price_excl_vat",
     "price_vat",
     "price_incl_vat",
+    "unpriced_reason",
 )
 
 
@@ -452,11 +454,12 @@ class TestDemoFleet:
             assert (session.price_currency, *prices(session)) == ("EUR", excl, incl - excl, incl)
             assert session.price_breakdown["provider"]["price_per_kwh_incl_vat"] == "0.59"
         for session in public.filter(source=SessionSource.MANUAL):
-            assert (session.price_basis, session.tariff_version, session.price_incl_vat) == (
-                "",
-                None,
-                None,
-            )
+            assert (
+                session.price_basis,
+                session.tariff_version,
+                session.price_incl_vat,
+                session.unpriced_reason,
+            ) == ("", None, None, UnpricedReason.COST_PENDING)
 
     def test_pricing_a_demo_session_again_changes_no_price(self, demo_fleet):
         unbilled = ChargingSession.objects.filter(
@@ -500,6 +503,20 @@ class TestDemoFleet:
             price_incl_vat__isnull=False,
         ).exclude(location_kind="home")
         assert not priced_depot_and_public_left_unbilled.exists()
+
+    def test_each_run_names_the_public_sessions_whose_cost_is_pending(self, demo_fleet):
+        for run in BillingRun.objects.filter(fleet=demo_fleet):
+            cost_pending = ChargingSession.objects.filter(
+                fleet=demo_fleet,
+                location_kind=LocationKind.PUBLIC,
+                source=SessionSource.MANUAL,
+                status=SessionStatus.COMPLETED,
+                ended_at__gte=run.period_start,
+                ended_at__lt=run.period_end,
+            ).count()
+            assert cost_pending > 0
+            assert run.left_out_reasons.get(UnpricedReason.COST_PENDING) == cost_pending
+            assert run.left_out_count == sum(run.left_out_reasons.values())
 
     def test_logins_share_the_demo_password_and_staff_hold_their_roles(self, demo_fleet):
         users = get_user_model().objects
@@ -637,8 +654,10 @@ def test_load_sessions_carry_the_price_that_charging_session_price_gives(meter_v
         SessionStatus.COMPLETED,
     }
     assert set(
-        unpriced.filter(status=SessionStatus.COMPLETED).values_list("location_kind", "source")
-    ) <= {(LocationKind.PUBLIC, SessionSource.MANUAL)}
+        unpriced.filter(status=SessionStatus.COMPLETED).values_list(
+            "location_kind", "source", "unpriced_reason"
+        )
+    ) <= {(LocationKind.PUBLIC, SessionSource.MANUAL, UnpricedReason.COST_PENDING)}
     assert (
         not sessions.filter(status=SessionStatus.COMPLETED, priced_at__isnull=True)
         .exclude(location_kind=LocationKind.PUBLIC, source=SessionSource.MANUAL)
