@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 
 from apps.charging.ocpi import OcpiFormatError, cdr_from_ocpi
 from apps.charging.pricing import ChargingPeriod, Price
-from voltop.core.money import is_known_currency
+from voltop.core.money import is_known_currency, wh_of_kwh
 
 CSV_COLUMNS = (
     "cdr_id",
@@ -132,7 +132,7 @@ def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
     purpose = (record.get("purpose") or "").strip().lower() or None
     if purpose is not None and purpose not in PURPOSES:
         raise ValueError(f"purpose must be business or private, got {purpose!r}")
-    energy_wh = int((energy_kwh * 1000).to_integral_value())
+    energy_wh = wh_of_kwh(energy_kwh)
     cdr_id = record["cdr_id"].strip()
     if reason := _out_of_range(cdr_id, energy_wh, cost):
         raise ValueError(reason)

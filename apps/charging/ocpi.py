@@ -24,7 +24,7 @@ from apps.charging.pricing import (
     TariffTerms,
 )
 from voltop.core.errors import DomainError
-from voltop.core.money import is_known_currency
+from voltop.core.money import is_known_currency, wh_of_kwh
 
 TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 DATE = re.compile(r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
@@ -417,7 +417,7 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         start=start,
         end=end,
         periods=tuple(periods),
-        total_energy_wh=int((total_energy * 1000).to_integral_value()),
+        total_energy_wh=wh_of_kwh(total_energy),
         total_cost=_price(total_cost, "cdr.total_cost") if total_cost is not None else None,
         token_uid=str(token.get("uid") or ""),
     )

@@ -30,7 +30,6 @@ from apps.fleets.tenancy import (
 from apps.payments import services
 from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason
 from apps.payments.documents import (
-    KWH_PLACES,
     invoice_html,
     invoice_pdf,
     invoice_pdf_filename,
@@ -63,6 +62,7 @@ from apps.payments.selectors import (
 from voltop.core.admin_forms import run_domain_check
 from voltop.core.downloads import attachment_response
 from voltop.core.errors import DomainError
+from voltop.core.money import kwh_of_wh
 
 REIMBURSEMENT_DECIDING_ROLES = FINANCE_ROLES | EDITING_ROLES
 CREDITABLE_STATUSES = (InvoiceStatus.ISSUED, InvoiceStatus.PAID)
@@ -773,7 +773,7 @@ class ReimbursementAdmin(ReadOnlyAdmin):
 
     @admin.display(description="energy (kWh)", ordering="energy_wh")
     def energy_kwh(self, reimbursement: Reimbursement) -> Decimal:
-        return (Decimal(reimbursement.energy_wh) / 1000).quantize(KWH_PLACES)
+        return kwh_of_wh(reimbursement.energy_wh)
 
     @admin.display(description="amount", ordering="amount")
     def amount_text(self, reimbursement: Reimbursement) -> str:

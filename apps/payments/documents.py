@@ -11,9 +11,7 @@ from django.template.loader import render_to_string
 from apps.payments.models import Invoice, Statement
 from apps.payments.selectors import invoice_balance, statement_sessions
 from apps.payments.totals import document_totals
-from voltop.core.money import round_money
-
-KWH_PLACES = Decimal("0.001")
+from voltop.core.money import kwh_of_wh, round_money
 
 PDF_LIBRARIES_HINT = (
     "Invoice and statement PDFs are rendered by WeasyPrint, which needs Pango (1.44 or newer) "
@@ -102,7 +100,7 @@ def statement_session_rows(sessions: QuerySet) -> list[dict]:
     return [
         {
             "session": session,
-            "kwh": (Decimal(session.energy_wh or 0) / 1000).quantize(KWH_PLACES),
+            "kwh": kwh_of_wh(session.energy_wh or 0),
         }
         for session in sessions
     ]

@@ -69,14 +69,12 @@ from apps.payments.selectors import (
     invoice_balance,
 )
 from apps.payments.totals import credit_note_totals, document_totals, line_amounts
-from voltop.core.money import currency_minor_unit, round_money
+from voltop.core.money import currency_minor_unit, kwh_of_wh, round_money, round_unit_price
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
-KWH_PLACES = Decimal("0.001")
-UNIT_PRICE_PLACES = Decimal("0.00001")
 STALLED_AFTER = dt.timedelta(minutes=15)
 TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -447,8 +445,8 @@ class _UnitWork:
         self.invoices.append(invoice)
         for position, session in enumerate(sessions, start=1):
             amounts = line_amounts(session.price_excl_vat, self.vat_rate, self.currency)
-            kwh = (Decimal(session.energy_wh) / 1000).quantize(KWH_PLACES)
-            unit_price = (amounts.net / kwh).quantize(UNIT_PRICE_PLACES) if kwh else ZERO
+            kwh = kwh_of_wh(session.energy_wh)
+            unit_price = round_unit_price(amounts.net / kwh) if kwh else ZERO
             self.invoice_lines.append(
                 InvoiceLine(
                     invoice=invoice,

@@ -271,6 +271,18 @@ class TestCsvImport:
         assert report.errors == (RowError(0, "the file is not UTF-8 text"),)
         assert not ChargingSession.objects.exists()
 
+    def test_energy_in_kwh_becomes_whole_wh_rounded_half_up(self, fleet):
+        content = csv_file(
+            "EVN-1,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,1.0025,1,1.21,EUR,,",
+            "EVN-2,04AABBCC,2026-06-02T08:00:00+02:00,2026-06-02T09:00:00+02:00,0.0005,1,1.21,EUR,,",
+        )
+
+        import_csv(fleet, content)
+
+        assert list(
+            ChargingSession.objects.order_by("external_id").values_list("external_id", "energy_wh")
+        ) == [("EVN-1", 1_003), ("EVN-2", 1)]
+
     def test_values_too_large_to_store_are_reported_instead_of_failing(self, fleet):
         long_id = "X" * 65
         content = csv_file(
@@ -435,6 +447,11 @@ class TestJsonImport:
         assert list(
             ChargingSession.objects.order_by("external_id").values_list("external_id", "energy_wh")
         ) == [("EVN-1", 18_250), ("EVN-3", 10_000)]
+
+    def test_the_total_energy_in_kwh_becomes_whole_wh_rounded_half_up(self, fleet):
+        import_json(fleet, json_file(cdr(total_energy=1.0025)))
+
+        assert ChargingSession.objects.get().energy_wh == 1_003
 
     def test_malformed_json_is_refused(self, fleet):
         report = import_json(fleet, b'[{"id": "EVN-1",]', only_valid_rows=True)

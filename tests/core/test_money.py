@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voltop.core.money import currency_minor_unit, is_known_currency, round_money
+from voltop.core.money import (
+    currency_minor_unit,
+    is_known_currency,
+    kwh_of_wh,
+    round_money,
+    round_unit_price,
+    wh_of_kwh,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +46,46 @@ def test_rounding_moves_an_amount_by_at_most_half_a_cent(amount):
     rounded = round_money(amount, "EUR")
     assert abs(rounded - amount) <= Decimal("0.005")
     assert round_money(rounded, "EUR") == rounded
+
+
+@pytest.mark.parametrize(
+    ("price", "expected"),
+    [
+        (Decimal("0.078125"), Decimal("0.07813")),
+        (Decimal("0.078115"), Decimal("0.07812")),
+        (Decimal("0.0781249"), Decimal("0.07812")),
+        (Decimal("2"), Decimal("2.00000")),
+    ],
+)
+def test_a_unit_price_rounds_half_up_to_five_places(price, expected):
+    assert round_unit_price(price) == expected
+    assert round_unit_price(price).as_tuple().exponent == -5
+
+
+@pytest.mark.parametrize(
+    ("kwh", "expected"),
+    [
+        (Decimal("1.0025"), 1003),
+        (Decimal("1.0035"), 1004),
+        (Decimal("0.0005"), 1),
+        (Decimal("0.00049"), 0),
+        (Decimal("18.25"), 18_250),
+    ],
+)
+def test_kwh_become_whole_wh_rounded_half_up(kwh, expected):
+    assert wh_of_kwh(kwh) == expected
+
+
+def test_wh_become_kwh_with_three_places_exactly():
+    assert [str(kwh_of_wh(wh)) for wh in (20_500, 0, 1, 1_234_567)] == [
+        "20.500",
+        "0.000",
+        "0.001",
+        "1234.567",
+    ]
+
+
+@pytest.mark.parametrize("convert", [round_unit_price, wh_of_kwh])
+def test_unit_prices_and_energy_refuse_a_float(convert):
+    with pytest.raises(TypeError, match="Decimal"):
+        convert(0.5)

@@ -182,6 +182,18 @@ def test_a_run_splits_a_drivers_month_into_invoice_cost_allocation_and_reimburse
     ).exists()
 
 
+def test_an_invoice_lines_unit_price_is_rounded_half_up_to_five_places(run_billing, driver):
+    priced_session_create(
+        driver=driver, started_at=utc(2026, 10, 3, 8), energy_wh=128, price_excl_vat=D("0.01")
+    )
+
+    run_billing(driver.fleet, "2026-10")
+
+    line = InvoiceLine.objects.get()
+    # 0.01 / 0.128 kWh = 0.078125: half-up 0.07813, where half-even would give 0.07812.
+    assert (line.quantity_kwh, line.unit_price) == (D("0.128"), D("0.07813"))
+
+
 def test_a_session_crossing_the_period_end_is_billed_in_the_period_it_ends(
     run_billing, fleet, driver
 ):

@@ -1,4 +1,6 @@
-"""Money arithmetic: the one place where amounts are rounded to a currency's minor unit."""
+"""Money and energy arithmetic: the one place where amounts are rounded (half-up, money to a
+currency's minor unit, unit prices to five places) and energy is converted between Wh and
+kWh."""
 
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
@@ -6,6 +8,7 @@ from functools import cache, lru_cache
 from babel.numbers import get_currency_precision, list_currencies
 
 UNIT_PRICE_PLACES = 5
+KWH_PLACES = 3
 
 
 @cache
@@ -19,6 +22,25 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     if not isinstance(amount, Decimal):
         raise TypeError(f"money must be a Decimal, got {type(amount).__name__}")
     return amount.quantize(currency_minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def round_unit_price(price: Decimal) -> Decimal:
+    """Round a price per unit (per kWh, per hour) half-up to five places."""
+    if not isinstance(price, Decimal):
+        raise TypeError(f"a unit price must be a Decimal, got {type(price).__name__}")
+    return price.quantize(Decimal(1).scaleb(-UNIT_PRICE_PLACES), rounding=ROUND_HALF_UP)
+
+
+def kwh_of_wh(energy_wh: int) -> Decimal:
+    """Whole Wh as kWh with three places, exactly: 20500 → Decimal("20.500")."""
+    return Decimal(int(energy_wh)).scaleb(-KWH_PLACES)
+
+
+def wh_of_kwh(energy_kwh: Decimal) -> int:
+    """kWh as whole Wh, rounded half-up: 1.0025 kWh → 1003 Wh."""
+    if not isinstance(energy_kwh, Decimal):
+        raise TypeError(f"energy must be a Decimal, got {type(energy_kwh).__name__}")
+    return int(energy_kwh.scaleb(KWH_PLACES).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 @lru_cache(maxsize=1)

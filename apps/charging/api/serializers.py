@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from apps.charging.choices import SessionPurpose
 from apps.charging.models import ChargingSession, MeterValue
+from voltop.core.money import kwh_of_wh
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -125,7 +126,6 @@ SESSION_ROW_FIELDS = (
     "billed_at",
     "home_approval",
 )
-KWH_PLACES = Decimal("0.001")
 
 
 def _time_text(value: datetime | None, zone) -> str | None:
@@ -170,9 +170,7 @@ class DriverSessionRowSerializer(serializers.BaseSerializer):
             "started_at": _time_text(row["started_at"], zone),
             "ended_at": _time_text(row["ended_at"], zone),
             "energy_wh": energy_wh,
-            "energy_kwh": None
-            if energy_wh is None
-            else str((Decimal(energy_wh) / 1000).quantize(KWH_PLACES)),
+            "energy_kwh": None if energy_wh is None else str(kwh_of_wh(energy_wh)),
             "vehicle_plate": row["vehicle__plate"],
             "where": where,
             "price": price,

@@ -2,8 +2,6 @@
 reimbursements and payments. Money is a string with its currency beside it; energy is integer
 Wh with the kWh beside it as a string."""
 
-from decimal import Decimal
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -16,9 +14,7 @@ from apps.payments.models import (
     ReimbursementLine,
     Statement,
 )
-
-WH_PER_KWH = 1000
-KWH_PLACES = Decimal("0.001")
+from voltop.core.money import kwh_of_wh
 
 
 def _money(**options) -> serializers.DecimalField:
@@ -33,7 +29,7 @@ class KilowattHoursField(serializers.Field):
         super().__init__(read_only=True, **kwargs)
 
     def to_representation(self, value: int) -> str:
-        return str((Decimal(value) / WH_PER_KWH).quantize(KWH_PLACES))
+        return str(kwh_of_wh(value))
 
 
 class StatementSerializer(serializers.ModelSerializer):
