@@ -93,7 +93,7 @@ from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import Vehicle
 from apps.vehicles.selectors import vehicle_assignment_for_driver_at
 from voltop.core.errors import NotFound
-from voltop.core.money import currency_minor_unit, round_money
+from voltop.core.money import currency_minor_unit, round_money, vat_amounts_of_excl_incl
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
@@ -1282,7 +1282,8 @@ def public_sessions_import(
     The whole file is checked first. With any bad row nothing is imported, unless the user
     chose to import only the valid rows. A CDR already imported into this fleet is skipped, so
     importing a file twice imports nothing new; one imported into another fleet is a bad row.
-    The provider's cost becomes the session's price.
+    The provider's cost becomes the session's price: its net and its VAT each rounded once to
+    the fleet's currency, the gross their sum.
     """
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     parsed = parse_cdr_json(content) if file_format == "json" else parse_csv(content)
@@ -1329,13 +1330,12 @@ def public_sessions_import(
             priced_at=now,
         )
         if row.cost is not None:
-            excl = round_money(row.cost.excl_vat, row.currency)
-            incl = round_money(
+            amounts = vat_amounts_of_excl_incl(
+                row.cost.excl_vat,
                 row.cost.incl_vat if row.cost.incl_vat is not None else row.cost.excl_vat,
                 row.currency,
             )
-            session.price_excl_vat, session.price_incl_vat = excl, incl
-            session.price_vat = incl - excl
+            session.price_excl_vat, session.price_vat, session.price_incl_vat = amounts
         # Whether a public charger was AC or DC is not known: the vehicle's faster limit holds.
         limits = [kw for kw in (vehicle.max_ac_kw, vehicle.max_dc_kw) if kw] if vehicle else []
         session.suspect_reason = implausible_energy_reason(

@@ -518,7 +518,7 @@ class TestImportSessions:
             )
         ) == [
             ("EVN-1", Decimal("7.30"), Decimal("1.53"), Decimal("8.83")),
-            ("EVN-4", Decimal("3.33"), Decimal("0.69"), Decimal("4.02")),
+            ("EVN-4", Decimal("3.33"), Decimal("0.70"), Decimal("4.03")),
         ]
 
     def test_a_cdr_json_file_imports_and_a_second_run_imports_nothing_new(self, fleet, tmp_path):

@@ -146,10 +146,11 @@ class TestCsvImport:
             9_500,
             SessionPurpose.PRIVATE,
         )
+        # 3.325 and 4.02: the net 3.325 and the VAT 0.695 rounded half-up once each.
         assert (second.price_excl_vat, second.price_vat, second.price_incl_vat) == (
             Decimal("3.33"),
-            Decimal("0.69"),
-            Decimal("4.02"),
+            Decimal("0.70"),
+            Decimal("4.03"),
         )
 
     def test_importing_the_same_file_twice_imports_nothing_new(self, fleet):
@@ -230,7 +231,7 @@ class TestCsvImport:
             ChargingSession.objects.order_by("external_id").values_list(
                 "external_id", "energy_wh", "price_incl_vat"
             )
-        ) == [("EVN-1", 18_250, Decimal("8.83")), ("EVN-2", 9_500, Decimal("4.02"))]
+        ) == [("EVN-1", 18_250, Decimal("8.83")), ("EVN-2", 9_500, Decimal("4.03"))]
 
     def test_a_header_without_a_required_column_refuses_the_file(self, fleet):
         content = csv_file(
@@ -282,6 +283,25 @@ class TestCsvImport:
         assert list(
             ChargingSession.objects.order_by("external_id").values_list("external_id", "energy_wh")
         ) == [("EVN-1", 1_003), ("EVN-2", 1)]
+
+    def test_a_sub_cent_cost_is_a_net_and_a_vat_each_rounded_once(self, fleet):
+        content = csv_file(
+            "EVN-1,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T08:01:00+02:00,0.01,0.0049,"
+            "0.005,EUR,,",
+            "EVN-2,04AABBCC,2026-06-02T08:00:00+02:00,2026-06-02T08:01:00+02:00,0.01,0.0051,"
+            "0.0062,EUR,,",
+        )
+
+        import_csv(fleet, content)
+
+        assert list(
+            ChargingSession.objects.order_by("external_id").values_list(
+                "price_excl_vat", "price_vat", "price_incl_vat"
+            )
+        ) == [
+            (Decimal("0.00"), Decimal("0.00"), Decimal("0.00")),
+            (Decimal("0.01"), Decimal("0.00"), Decimal("0.01")),
+        ]
 
     def test_values_too_large_to_store_are_reported_instead_of_failing(self, fleet):
         long_id = "X" * 65
@@ -346,8 +366,8 @@ class TestJsonImport:
         assert (other.external_id, other.token.uid, other.energy_wh) == ("EVN-2", CARD, 9_500)
         assert (other.price_excl_vat, other.price_vat, other.price_incl_vat) == (
             Decimal("3.33"),
-            Decimal("0.69"),
-            Decimal("4.02"),
+            Decimal("0.70"),
+            Decimal("4.03"),
         )
 
     def test_an_ocpi_response_is_read_from_its_data(self, fleet):
@@ -452,6 +472,16 @@ class TestJsonImport:
         import_json(fleet, json_file(cdr(total_energy=1.0025)))
 
         assert ChargingSession.objects.get().energy_wh == 1_003
+
+    def test_a_sub_cent_total_cost_is_a_net_and_a_vat_each_rounded_once(self, fleet):
+        import_json(fleet, json_file(cdr(total_cost={"excl_vat": 0.0049, "incl_vat": 0.005})))
+
+        session = ChargingSession.objects.get()
+        assert (session.price_excl_vat, session.price_vat, session.price_incl_vat) == (
+            Decimal("0.00"),
+            Decimal("0.00"),
+            Decimal("0.00"),
+        )
 
     def test_malformed_json_is_refused(self, fleet):
         report = import_json(fleet, b'[{"id": "EVN-1",]', only_valid_rows=True)

@@ -10,6 +10,7 @@ from voltop.core.money import (
     kwh_of_wh,
     round_money,
     round_unit_price,
+    vat_amounts_of_excl_incl,
     wh_of_kwh,
 )
 
@@ -89,3 +90,40 @@ def test_wh_become_kwh_with_three_places_exactly():
 def test_unit_prices_and_energy_refuse_a_float(convert):
     with pytest.raises(TypeError, match="Decimal"):
         convert(0.5)
+
+
+def test_an_amount_stated_excl_and_incl_vat_rounds_the_net_and_the_vat_once_each():
+    assert vat_amounts_of_excl_incl(Decimal("0.0049"), Decimal("0.005"), "EUR") == (
+        Decimal("0.00"),
+        Decimal("0.00"),
+        Decimal("0.00"),
+    )
+    assert vat_amounts_of_excl_incl(Decimal("3.325"), Decimal("4.02"), "EUR") == (
+        Decimal("3.33"),
+        Decimal("0.70"),
+        Decimal("4.03"),
+    )
+    assert vat_amounts_of_excl_incl(Decimal("1005"), Decimal("1105.5"), "JPY") == (
+        Decimal("1005"),
+        Decimal("101"),
+        Decimal("1106"),
+    )
+
+
+cents = st.decimals(min_value=0, max_value=10**6, places=2)
+sub_cents = st.decimals(min_value=0, max_value=10**6, places=4)
+
+
+@given(sub_cents, sub_cents)
+def test_the_net_and_the_vat_are_each_within_half_a_cent_and_make_the_gross(excl, extra):
+    amounts = vat_amounts_of_excl_incl(excl, excl + extra, "EUR")
+
+    assert amounts.gross == amounts.net + amounts.vat
+    assert abs(amounts.net - excl) <= Decimal("0.005")
+    assert abs(amounts.vat - extra) <= Decimal("0.005")
+    assert amounts.vat >= 0
+
+
+@given(cents, cents)
+def test_amounts_stated_in_cents_are_kept_as_stated(excl, extra):
+    assert vat_amounts_of_excl_incl(excl, excl + extra, "EUR") == (excl, extra, excl + extra)

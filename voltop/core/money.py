@@ -4,6 +4,7 @@ kWh."""
 
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -41,6 +42,23 @@ def wh_of_kwh(energy_kwh: Decimal) -> int:
     if not isinstance(energy_kwh, Decimal):
         raise TypeError(f"energy must be a Decimal, got {type(energy_kwh).__name__}")
     return int(energy_kwh.scaleb(KWH_PLACES).to_integral_value(rounding=ROUND_HALF_UP))
+
+
+class VatAmounts(NamedTuple):
+    """An amount as net, VAT and gross, each to the minor unit; the gross is net plus VAT."""
+
+    net: Decimal
+    vat: Decimal
+    gross: Decimal
+
+
+def vat_amounts_of_excl_incl(excl_vat: Decimal, incl_vat: Decimal, currency: str) -> VatAmounts:
+    """An amount stated excl. and incl. VAT (as a provider's CDR states it): the net and the
+    VAT (the difference of the two as stated) are each rounded once and the gross is their
+    sum, so rounding never turns a sub-cent difference into VAT on a net of nothing."""
+    net = round_money(excl_vat, currency)
+    vat = round_money(incl_vat - excl_vat, currency)
+    return VatAmounts(net=net, vat=vat, gross=net + vat)
 
 
 @lru_cache(maxsize=1)
