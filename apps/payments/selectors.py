@@ -35,6 +35,7 @@ from apps.payments.models import (
     ReimbursementLine,
     Statement,
 )
+from voltop.core.money import round_money
 
 ZERO = Decimal("0.00")
 
@@ -129,15 +130,23 @@ class InvoiceBalance(NamedTuple):
         return max(-self.due, ZERO)
 
 
-def invoice_balance(*, invoice: Invoice) -> InvoiceBalance:
-    credited = invoice.credit_notes.aggregate(total=Sum("gross_total"))["total"] or ZERO
-    paid = (
-        invoice.payments.filter(status=PaymentStatus.RECEIVED).aggregate(total=Sum("amount"))[
-            "total"
-        ]
-        or ZERO
+def _balance(invoice: Invoice, credited: Decimal | None, paid: Decimal | None) -> InvoiceBalance:
+    """The balance with every part to the currency's minor unit: the sums come back from the
+    database unrounded (SQLite adds amounts as floats: 30.43 reads as 30.4300000000000)."""
+    currency = invoice.currency
+    return InvoiceBalance(
+        gross=round_money(invoice.gross_total, currency),
+        credited=round_money(credited or ZERO, currency),
+        paid=round_money(paid or ZERO, currency),
     )
-    return InvoiceBalance(gross=invoice.gross_total, credited=credited, paid=paid)
+
+
+def invoice_balance(*, invoice: Invoice) -> InvoiceBalance:
+    credited = invoice.credit_notes.aggregate(total=Sum("gross_total"))["total"]
+    paid = invoice.payments.filter(status=PaymentStatus.RECEIVED).aggregate(total=Sum("amount"))[
+        "total"
+    ]
+    return _balance(invoice, credited, paid)
 
 
 def invoice_list_with_balance(queryset: QuerySet) -> QuerySet:
@@ -164,9 +173,7 @@ def invoice_list_with_balance(queryset: QuerySet) -> QuerySet:
 
 def invoice_balance_of_row(invoice: Invoice) -> InvoiceBalance:
     """The balance of an invoice read through `invoice_list_with_balance`."""
-    return InvoiceBalance(
-        gross=invoice.gross_total, credited=invoice.credited_total, paid=invoice.paid_total
-    )
+    return _balance(invoice, invoice.credited_total, invoice.paid_total)
 
 
 def statement_list_for_driver(*, driver_id: int) -> QuerySet:

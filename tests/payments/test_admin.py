@@ -667,6 +667,25 @@ def test_credit_note_page_ticks_the_lines_not_credited_yet(client, fleet, two_li
     ]
 
 
+def test_credit_note_page_shows_a_part_payment_to_the_cent(client, fleet, two_line_invoice):
+    services.payment_record(
+        invoice=two_line_invoice,
+        amount=D("3.43"),
+        currency="EUR",
+        method=PaymentMethod.BANK_TRANSFER,
+        idempotency_key="part",
+        received_at=NOW,
+    )
+    login(client, (fleet, FINANCE))
+
+    response = client.get(credit_note_url(two_line_invoice))
+
+    assert (
+        "Invoice VT-2026-000001 of Sanne Visser (E100): 14.52 EUR, of which 0.00 credited and "
+        "3.43 paid." in response.content.decode()
+    )
+
+
 def test_issuing_a_credit_note_for_one_line_credits_it_and_leaves_the_rest_due(
     client, fleet, two_line_invoice
 ):

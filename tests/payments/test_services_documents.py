@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, connection, transaction
+from django.http import HttpResponse
 
 from apps.charging.choices import LocationKind, SessionPurpose
 from apps.payments import services
@@ -15,6 +16,7 @@ from apps.payments.choices import (
     PaymentMethod,
     ReimbursementStatus,
 )
+from apps.payments.documents import invoice_html
 from apps.payments.exceptions import (
     CreditNoteInvalid,
     IdempotencyKeyReused,
@@ -37,6 +39,7 @@ from apps.payments.models import (
 )
 from apps.payments.selectors import invoice_balance
 from tests.factories import DriverFactory, FleetFactory, UserFactory
+from tests.html_tables import table_rows
 from tests.payments.builders import priced_session_create
 from voltop.core.timeutils import NaiveDatetime
 
@@ -324,6 +327,25 @@ class TestPayments:
         assert (payment.amount, payment.currency) == (D("10.00"), "EUR")
         assert invoice.status == InvoiceStatus.ISSUED
         assert invoice_balance(invoice=invoice).due == D("11.18")
+
+    def test_a_part_payment_shows_on_the_invoice_document_to_the_cent(self, invoice):
+        pay(invoice, "10.43")
+
+        rows = table_rows(HttpResponse(invoice_html(invoice)), class_="totals")
+
+        assert rows == [
+            ["Total net", "17.50 EUR"],
+            ["VAT 21 % on 17.50", "3.68 EUR"],
+            ["Total", "21.18 EUR"],
+            ["Paid", "\N{MINUS SIGN}10.43 EUR"],
+            ["Due", "10.75 EUR"],
+        ]
+        assert invoice_balance(invoice=invoice) == (D("21.18"), D("0.00"), D("10.43"))
+        assert [str(part) for part in invoice_balance(invoice=invoice)] == [
+            "21.18",
+            "0.00",
+            "10.43",
+        ]
 
     def test_payments_that_settle_the_invoice_make_it_paid(self, invoice):
         pay(invoice, "10.00", key="a")
