@@ -62,6 +62,7 @@ from apps.fleets.tenancy import (
 from voltop.core.admin_forms import ServiceCheckedForm
 from voltop.core.downloads import attachment_response
 from voltop.core.errors import DomainError
+from voltop.core.json_text import json_text
 
 
 class TextInputFilter(admin.SimpleListFilter):
@@ -191,9 +192,7 @@ class SavesThroughServices:
 
 
 def json_download(payload, filename: str) -> HttpResponse:
-    return attachment_response(
-        json.dumps(payload, indent=2, ensure_ascii=False), "application/json", filename
-    )
+    return attachment_response(json_text(payload), "application/json", filename)
 
 
 class ConnectorInline(FleetScopedTabularInline):

@@ -45,6 +45,7 @@ from apps.drivers.choices import TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.selectors import charge_token_list
 from apps.vehicles.models import Vehicle
+from voltop.core.money import kwh_of_wh
 
 
 def tariff_version_for_session(session: ChargingSession) -> TariffVersion | None:
@@ -204,13 +205,15 @@ def _ocpi_time(moment) -> str:
 
 
 def charging_session_as_cdr(session: ChargingSession) -> dict:
-    """The session as an OCPI 2.2.1 CDR: its periods, volumes and, when priced, its costs."""
+    """The session as an OCPI 2.2.1 CDR: its periods, volumes and, when priced, its costs (the
+    session's own cost, as its tariff or provider priced it). Money and energy are Decimals,
+    to be written as exact JSON numbers (voltop.core.json_text)."""
     breakdown = session.price_breakdown or {}
     periods = [
         {
             "start_date_time": _ocpi_time(datetime.fromisoformat(period["start"])),
             "dimensions": [
-                {"type": "ENERGY", "volume": float(Decimal(period["energy_wh"]) / 1000)},
+                {"type": "ENERGY", "volume": Decimal(period["energy_wh"]).scaleb(-3)},
                 {
                     "type": "TIME" if period["charging"] else "PARKING_TIME",
                     "volume": float(
@@ -250,7 +253,7 @@ def charging_session_as_cdr(session: ChargingSession) -> dict:
         "currency": session.price_currency or session.fleet.currency,
         "tariffs": [session.tariff_version.terms] if session.tariff_version else [],
         "charging_periods": periods,
-        "total_energy": float(Decimal(session.energy_wh or 0) / 1000),
+        "total_energy": kwh_of_wh(session.energy_wh or 0),
         "total_time": float(
             ((session.ended_at or session.started_at) - session.started_at).total_seconds() / 3600
         ),
@@ -263,14 +266,14 @@ def charging_session_as_cdr(session: ChargingSession) -> dict:
         "total_parking_cost",
     ):
         if field in ocpi:
-            cdr[field] = {key: float(Decimal(value)) for key, value in ocpi[field].items()}
+            cdr[field] = {key: Decimal(value) for key, value in ocpi[field].items()}
     if session.price_excl_vat is not None:
         cdr["total_cost"] = {
-            "excl_vat": float(session.price_excl_vat),
-            "incl_vat": float(session.price_incl_vat),
+            "excl_vat": session.price_excl_vat,
+            "incl_vat": session.price_incl_vat,
         }
     if ocpi.get("total_parking_time"):
-        cdr["total_parking_time"] = float(Decimal(ocpi["total_parking_time"]))
+        cdr["total_parking_time"] = Decimal(ocpi["total_parking_time"])
     return {key: value for key, value in cdr.items() if value is not None}
 
 

@@ -1591,6 +1591,11 @@ def test_export_cdr_downloads_the_session_as_an_ocpi_cdr(viewer_client, fleet):
     assert (cdr["currency"], cdr["total_energy"], cdr["total_time"]) == ("EUR", 20.5, 2.0)
     assert cdr["total_cost"] == {"excl_vat": 6.65, "incl_vat": 8.05}
     assert cdr["tariffs"] == [session.tariff_version.terms]
+    exact = json.loads(response.content, parse_float=Decimal)
+    assert [str(exact["total_fixed_cost"][key]) for key in ("excl_vat", "incl_vat")] == [
+        "0.50",
+        "0.61",
+    ]
 
 
 @pytest.mark.parametrize(

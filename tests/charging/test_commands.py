@@ -632,6 +632,21 @@ class TestExportCdr:
         ]
         assert printed["tariffs"] == [priced_session.tariff_version.terms]
 
+    def test_money_is_written_as_exact_numbers_to_the_cent(self, priced_session):
+        text = run("export_cdr", str(priced_session.pk))
+
+        printed = json.loads(text, parse_float=Decimal)
+        assert [
+            (field, str(printed[field]["excl_vat"]), str(printed[field]["incl_vat"]))
+            for field in ("total_cost", "total_energy_cost", "total_fixed_cost")
+        ] == [
+            ("total_cost", "6.65", "8.05"),
+            ("total_energy_cost", "6.15", "7.44"),
+            ("total_fixed_cost", "0.50", "0.61"),
+        ]
+        assert '"total_fixed_cost": {\n    "excl_vat": 0.50,\n    "incl_vat": 0.61\n  }' in text
+        assert str(printed["total_energy"]) == "20.500"
+
     def test_an_exported_cdr_reads_back_and_prices_to_the_same_totals(
         self, priced_session, tmp_path
     ):

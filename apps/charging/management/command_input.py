@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.management.base import CommandError, OutputWrapper
 
 from apps.fleets.models import Fleet
+from voltop.core.json_text import json_text
 
 
 def fleet_by_slug(slug: str) -> Fleet:
@@ -37,8 +38,9 @@ def json_file(path: str):
 
 
 def json_write(document, *, output: str | None, stdout: OutputWrapper, what: str) -> None:
-    """Write the document as indented JSON to `output`, or to stdout without it."""
-    text = json.dumps(document, indent=2, ensure_ascii=False)
+    """Write the document as indented JSON to `output`, or to stdout without it; decimals are
+    written as exact numbers."""
+    text = json_text(document)
     if output is None:
         stdout.write(text)
         return
