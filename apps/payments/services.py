@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from apps.charging.choices import LocationKind, SessionPurpose
+from apps.charging.choices import LocationKind
 from apps.charging.models import ChargingSession
 from apps.fleets.models import Fleet
 from apps.payments.choices import (
@@ -30,6 +30,7 @@ from apps.payments.choices import (
     ReimbursementStatus,
 )
 from apps.payments.documents import invoice_pdf, invoice_pdf_filename
+from apps.payments.driver_bills import DriverBill, driver_bill
 from apps.payments.exceptions import (
     CreditNoteInvalid,
     IdempotencyKeyReused,
@@ -68,7 +69,7 @@ from apps.payments.selectors import (
     billing_run_left_out_counts,
     invoice_balance,
 )
-from apps.payments.totals import credit_note_totals, document_totals, line_amounts
+from apps.payments.totals import credit_note_totals
 from voltop.core.money import currency_minor_unit, kwh_of_wh, round_money, round_unit_price
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -311,11 +312,6 @@ class _BillableSession(NamedTuple):
     depot_name: str | None
 
 
-class _DriverBusiness(NamedTuple):
-    count: int
-    cost: Decimal
-
-
 class _UnitWork:
     """Bills one unit's drivers in the caller's transaction.
 
@@ -389,21 +385,10 @@ class _UnitWork:
         return f"{where} charging, {started:%Y-%m-%d %H:%M}"
 
     def _driver_add(self, driver_id: int, sessions: list[_BillableSession]) -> None:
-        private, home = [], []
-        business_count, business_cost = 0, ZERO
-        for session in sessions:
-            if session.location_kind == LocationKind.HOME:
-                home.append(session)
-            elif session.purpose == SessionPurpose.PRIVATE:
-                private.append(session)
-            else:
-                business_count += 1
-                business_cost += session.price_excl_vat
-                self.business_ids.append(session.id)
-        invoice = self._invoice(driver_id, private) if private else None
-        reimbursement = self._reimbursement(driver_id, home) if home else None
-        owed = invoice.gross_total if invoice else ZERO
-        due = reimbursement.amount if reimbursement else ZERO
+        bill = driver_bill(sessions, fleet_vat_rate=self.vat_rate, currency=self.currency)
+        invoice = self._invoice(driver_id, bill) if bill.invoice_lines else None
+        reimbursement = self._reimbursement(driver_id, bill) if bill.refunds else None
+        self.business_ids.extend(allocation.session.id for allocation in bill.allocations)
         self.statements.append(
             Statement(
                 fleet=self.fleet,
@@ -413,13 +398,13 @@ class _UnitWork:
                 currency=self.currency,
                 invoice=invoice,
                 reimbursement=reimbursement,
-                private_session_count=len(private),
-                business_session_count=business_count,
-                home_session_count=len(home),
-                private_owed=owed,
-                business_cost=business_cost,
-                reimbursement_due=due,
-                net_to_driver=due - owed,
+                private_session_count=len(bill.invoice_lines),
+                business_session_count=len(bill.allocations),
+                home_session_count=len(bill.refunds),
+                private_owed=bill.private_owed,
+                business_cost=bill.business_cost,
+                reimbursement_due=bill.reimbursement_due,
+                net_to_driver=bill.net_to_driver,
                 **self._period(),
             )
         )
@@ -428,10 +413,8 @@ class _UnitWork:
             session.ended_at < self.run.period_start for session in sessions
         )
 
-    def _invoice(self, driver_id: int, sessions: list[_BillableSession]) -> Invoice:
-        totals = document_totals(
-            ((session.price_excl_vat, self.vat_rate) for session in sessions), self.currency
-        )
+    def _invoice(self, driver_id: int, bill: DriverBill) -> Invoice:
+        totals = bill.invoice_totals
         invoice = Invoice(
             fleet=self.fleet,
             driver_id=driver_id,
@@ -443,10 +426,9 @@ class _UnitWork:
             **self._period(),
         )
         self.invoices.append(invoice)
-        for position, session in enumerate(sessions, start=1):
-            amounts = line_amounts(session.price_excl_vat, self.vat_rate, self.currency)
+        for position, line in enumerate(bill.invoice_lines, start=1):
+            session = line.session
             kwh = kwh_of_wh(session.energy_wh)
-            unit_price = round_unit_price(amounts.net / kwh) if kwh else ZERO
             self.invoice_lines.append(
                 InvoiceLine(
                     invoice=invoice,
@@ -454,41 +436,43 @@ class _UnitWork:
                     position=position,
                     description=self._line_description(session),
                     quantity_kwh=kwh,
-                    unit_price=unit_price,
-                    net=amounts.net,
-                    vat_rate=self.vat_rate,
-                    vat=amounts.vat,
-                    gross=amounts.gross,
+                    unit_price=round_unit_price(line.charged.net / kwh) if kwh else ZERO,
+                    net=line.charged.net,
+                    vat_rate=line.vat_rate,
+                    vat=line.charged.vat,
+                    gross=line.charged.gross,
                 )
             )
         return invoice
 
-    def _reimbursement(self, driver_id: int, sessions: list[_BillableSession]) -> Reimbursement:
+    def _reimbursement(self, driver_id: int, bill: DriverBill) -> Reimbursement:
         reimbursement = Reimbursement(
             fleet=self.fleet,
             driver_id=driver_id,
             billing_run=self.run,
             currency=self.currency,
-            energy_wh=sum(session.energy_wh for session in sessions),
-            amount=sum((session.price_incl_vat for session in sessions), ZERO),
+            energy_wh=sum(refund.session.energy_wh for refund in bill.refunds),
+            amount=bill.reimbursement_due,
             **self._period(),
         )
         self.reimbursements.append(reimbursement)
         self.reimbursement_lines.extend(
             ReimbursementLine(
                 reimbursement=reimbursement,
-                session_id=session.id,
-                energy_wh=session.energy_wh,
-                amount=session.price_incl_vat,
+                session_id=refund.session.id,
+                energy_wh=refund.session.energy_wh,
+                amount=refund.amount,
             )
-            for session in sessions
+            for refund in bill.refunds
         )
         return reimbursement
 
     def _cost_allocations_insert(self) -> None:
         """Copy the business sessions into cost allocations in the database: the cost center
         the session recorded at its start (sessions from before that was recorded: the
-        driver's, else the vehicle's), and the session's price."""
+        driver's, else the vehicle's), the session's net as the amount and its VAT beside it
+        as input VAT, as apps.charging.vat_rule.fleet_cost has it (both are stored to the
+        cent already)."""
         columns = [
             "fleet_id",
             "billing_run_id",

@@ -5,9 +5,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
-from voltop.core.money import round_money
-
-HUNDRED = Decimal(100)
+from voltop.core.money import round_money, vat_of
 
 
 class VatSubtotal(NamedTuple):
@@ -23,24 +21,6 @@ class DocumentTotals(NamedTuple):
     vat: Decimal
     gross: Decimal
     by_rate: tuple[VatSubtotal, ...]
-
-
-class LineAmounts(NamedTuple):
-    net: Decimal
-    vat: Decimal
-    gross: Decimal
-
-
-def vat_of(net: Decimal, rate: Decimal, currency: str) -> Decimal:
-    """VAT at `rate` percent on `net`, rounded half-up to the currency's minor unit."""
-    return round_money(net * rate / HUNDRED, currency)
-
-
-def line_amounts(net: Decimal, rate: Decimal, currency: str) -> LineAmounts:
-    """A line's own VAT and gross, shown beside it; the document's VAT comes from the rates."""
-    net = round_money(net, currency)
-    vat = vat_of(net, rate, currency)
-    return LineAmounts(net=net, vat=vat, gross=net + vat)
 
 
 def document_totals(lines: Iterable[tuple[Decimal, Decimal]], currency: str) -> DocumentTotals:

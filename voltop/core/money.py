@@ -1,6 +1,6 @@
 """Money and energy arithmetic: the one place where amounts are rounded (half-up, money to a
-currency's minor unit, unit prices to five places) and energy is converted between Wh and
-kWh."""
+currency's minor unit, unit prices to five places), VAT is computed, and energy is converted
+between Wh and kWh."""
 
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
@@ -9,6 +9,7 @@ from typing import NamedTuple
 from babel.numbers import get_currency_precision, list_currencies
 
 UNIT_PRICE_PLACES = 5
+HUNDRED = Decimal(100)
 KWH_PLACES = 3
 
 
@@ -44,12 +45,24 @@ def wh_of_kwh(energy_kwh: Decimal) -> int:
     return int(energy_kwh.scaleb(KWH_PLACES).to_integral_value(rounding=ROUND_HALF_UP))
 
 
+def vat_of(net: Decimal, rate: Decimal, currency: str) -> Decimal:
+    """VAT at `rate` percent on `net`, rounded half-up to the currency's minor unit."""
+    return round_money(net * rate / HUNDRED, currency)
+
+
 class VatAmounts(NamedTuple):
     """An amount as net, VAT and gross, each to the minor unit; the gross is net plus VAT."""
 
     net: Decimal
     vat: Decimal
     gross: Decimal
+
+
+def vat_amounts_of_net(net: Decimal, rate: Decimal, currency: str) -> VatAmounts:
+    """`net` rounded, the VAT at `rate` percent on that, and their sum."""
+    net = round_money(net, currency)
+    vat = vat_of(net, rate, currency)
+    return VatAmounts(net=net, vat=vat, gross=net + vat)
 
 
 def vat_amounts_of_excl_incl(excl_vat: Decimal, incl_vat: Decimal, currency: str) -> VatAmounts:
