@@ -412,8 +412,6 @@ class InvoiceLineInline(ReadOnlyInline):
         "unit_price",
         "net",
         "vat_rate",
-        "vat",
-        "gross",
         "credited_in",
     ]
     ordering = ["position"]
@@ -469,7 +467,8 @@ class CreditNoteIssueForm(forms.Form):
         field.queryset = lines
         field.initial = [line.pk for line in lines if not line.credit_note_number]
         field.label_from_instance = lambda line: (
-            f"{line.position}. {line.description}: {money_text(line.gross, invoice.currency)}"
+            f"{line.position}. {line.description}: {money_text(line.net, invoice.currency)} "
+            f"excl. VAT at {line.vat_rate.normalize():f} %"
             + (f" (credited in {line.credit_note_number})" if line.credit_note_number else "")
         )
 
@@ -627,7 +626,7 @@ class CreditNoteLineInline(ReadOnlyInline):
 
     model = CreditNoteLine
     fleet_path = "credit_note__fleet"
-    fields = ["description", "net", "vat_rate", "vat", "gross"]
+    fields = ["description", "net", "vat_rate"]
 
 
 @admin.register(CreditNote)

@@ -25,6 +25,11 @@ from voltop.core.models import TimeStampedModel
 
 ZERO = Decimal("0.00")
 HALF_CENT = Decimal("0.005")
+LINE_ALONE_HELP = (
+    "The line alone at its rate (what the driver was shown as charged for its session); not "
+    "shown on the document, whose VAT is per rate over all its lines (EN 16931), so these "
+    "need not add up to it."
+)
 
 
 def _sum_is(total: str, *parts: F) -> Q:
@@ -319,10 +324,12 @@ class InvoiceLine(models.Model):
     unit_price = models.DecimalField(
         max_digits=12, decimal_places=5, help_text="Net price per kWh, for reading."
     )
-    net = _money()
-    vat_rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="Percent.")
-    vat = _money()
-    gross = _money()
+    net = _money(help_text="The session's cost excl. VAT.")
+    vat_rate = models.DecimalField(
+        max_digits=5, decimal_places=2, help_text="Percent: the fleet's rate when billed."
+    )
+    vat = _money(help_text=LINE_ALONE_HELP)
+    gross = _money(help_text=LINE_ALONE_HELP)
 
     class Meta:
         ordering = ["invoice", "position"]
@@ -411,8 +418,8 @@ class CreditNoteLine(models.Model):
     description = models.CharField(max_length=200)
     net = _money()
     vat_rate = models.DecimalField(max_digits=5, decimal_places=2)
-    vat = _money()
-    gross = _money()
+    vat = _money(help_text=LINE_ALONE_HELP)
+    gross = _money(help_text=LINE_ALONE_HELP)
 
     class Meta:
         ordering = ["credit_note", "invoice_line"]

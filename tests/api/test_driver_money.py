@@ -384,8 +384,6 @@ def test_invoice_detail_shows_lines_vat_per_rate_and_an_open_balance(driver_a_cl
             "unit_price": "0.30000",
             "net": "6.00",
             "vat_rate": "21.00",
-            "vat": "1.26",
-            "gross": "7.26",
         },
         {
             "id": body["lines"][1]["id"],
@@ -397,8 +395,6 @@ def test_invoice_detail_shows_lines_vat_per_rate_and_an_open_balance(driver_a_cl
             "unit_price": "0.33212",
             "net": "4.10",
             "vat_rate": "21.00",
-            "vat": "0.86",
-            "gross": "4.96",
         },
     ]
     assert body["vat_breakdown"] == [{"rate": "21.00", "taxable": "10.10", "vat": "2.12"}]

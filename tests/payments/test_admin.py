@@ -605,6 +605,15 @@ def test_invoice_page_is_read_only_and_offers_what_the_role_may_do(
     assert [form.instance.description for form in lines.formset.forms] == [
         "Depot charging, 2026-10-05 09:00"
     ]
+    assert [field["name"] for field in lines.fields()] == [
+        "position",
+        "description",
+        "quantity_kwh",
+        "unit_price",
+        "net",
+        "vat_rate",
+        "credited_in",
+    ]
     assert not any(
         inline.has_change_permission or inline.has_add_permission
         for inline in (lines, credit_notes, payments)
@@ -662,8 +671,9 @@ def test_credit_note_page_ticks_the_lines_not_credited_yet(client, fleet, two_li
     field = response.context["form"].fields["lines"]
     assert field.initial == [second.pk]
     assert [label for _value, label in field.choices] == [
-        "1. Depot charging, 2026-10-05 09:00: 7.26 EUR (credited in CN-2026-000001)",
-        "2. Depot charging, 2026-10-06 09:00: 7.26 EUR",
+        "1. Depot charging, 2026-10-05 09:00: 6.00 EUR excl. VAT at 21 % "
+        "(credited in CN-2026-000001)",
+        "2. Depot charging, 2026-10-06 09:00: 6.00 EUR excl. VAT at 21 %",
     ]
 
 
@@ -780,7 +790,14 @@ def test_credit_note_page_shows_its_lines_read_only(client, fleet, billed):
     response = client.get(reverse("admin:payments_creditnote_change", args=[credit_note.pk]))
 
     (lines,) = response.context["inline_admin_formsets"]
-    assert [form.instance.gross for form in lines.formset.forms] == [D("7.26")]
+    assert [(form.instance.net, form.instance.vat_rate) for form in lines.formset.forms] == [
+        (D("6.00"), D("21.00"))
+    ]
+    assert [field["name"] for field in lines.fields()] == [
+        "description",
+        "net",
+        "vat_rate",
+    ]
     assert response.context["has_change_permission"] is False
 
 

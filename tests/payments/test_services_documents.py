@@ -153,6 +153,30 @@ class TestIssuing:
         assert (first.status, first.number) == (InvoiceStatus.DRAFT, "")
 
 
+def test_invoice_lines_show_their_vat_rate_and_the_vat_is_shown_per_rate_only(driver, run_billing):
+    for day in range(1, 11):
+        priced_session_create(
+            driver=driver,
+            started_at=utc(2026, 10, day, 8),
+            energy_wh=200,
+            price_excl_vat=D("0.05"),
+            price_vat=D("0.01"),
+        )
+    run_billing(driver.fleet, "2026-10")
+    document = HttpResponse(invoice_html(Invoice.objects.get(driver=driver)))
+
+    lines = table_rows(document, class_="lines")
+
+    assert lines[0] == ["#", "Description", "Vehicle", "kWh", "Net / kWh", "Net", "VAT %"]
+    assert [row[3:] for row in lines[1:]] == [["0.200", "0.25000", "0.05", "21.00"]] * 10
+    # Ten lines of 0.05: 21 % of 0.50 is 0.105, so 0.11, where ten lines alone make 0.10.
+    assert table_rows(document, class_="totals") == [
+        ["Total net", "0.50 EUR"],
+        ["VAT 21 % on 0.50", "0.11 EUR"],
+        ["Total", "0.61 EUR"],
+    ]
+
+
 class TestIssuedInvoicesNeverChange:
     def test_the_orm_refuses_to_save_an_issued_invoice(self, invoice):
         invoice.gross_total = D("1.00")

@@ -113,10 +113,15 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "unit_price",
             "net",
             "vat_rate",
-            "vat",
-            "gross",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "net": {"help_text": "The session's cost excl. VAT."},
+            "vat_rate": {
+                "help_text": "Percent. A line has no VAT amount of its own: the invoice's VAT "
+                "is computed per rate over all its lines (vat_breakdown), as EN 16931 has it."
+            },
+        }
 
 
 class VatSubtotalSerializer(serializers.Serializer):

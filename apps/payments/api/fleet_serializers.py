@@ -110,8 +110,14 @@ class FleetInvoiceDetailSerializer(InvoiceDetailSerializer):
 class CreditNoteLineSerializer(serializers.ModelSerializer):
     class Meta:
         model = CreditNoteLine
-        fields = ["id", "invoice_line", "description", "net", "vat_rate", "vat", "gross"]
+        fields = ["id", "invoice_line", "description", "net", "vat_rate"]
         read_only_fields = fields
+        extra_kwargs = {
+            "vat_rate": {
+                "help_text": "Percent. A line has no VAT amount of its own: the credit note's "
+                "VAT is computed per rate over all its lines (vat_total), as EN 16931 has it."
+            },
+        }
 
 
 class CreditedInvoiceSerializer(serializers.ModelSerializer):
