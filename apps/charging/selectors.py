@@ -380,9 +380,9 @@ def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dic
 
 def charging_session_list_for_driver(*, driver_id: int) -> QuerySet[ChargingSession]:
     """A driver's sessions, with the vehicle and the place (connector, station, depot) each
-    shows."""
+    shows, and the fleet whose VAT rate the driver is charged."""
     return ChargingSession.objects.filter(driver_id=driver_id).select_related(
-        "vehicle", "connector__station__depot"
+        "fleet", "vehicle", "connector__station__depot"
     )
 
 

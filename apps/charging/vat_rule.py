@@ -15,7 +15,7 @@ it is. Billing, the API and the documents all take a session's amounts from here
 import enum
 from decimal import Decimal
 
-from apps.charging.choices import LocationKind, SessionPurpose
+from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose
 from voltop.core.money import VatAmounts, round_money, vat_amounts_of_net
 
 
@@ -59,3 +59,41 @@ def reimbursed_to_driver(*, gross: Decimal, currency: str) -> Decimal:
     """What the fleet refunds the driver for business charging at home: the session's gross,
     with no VAT of its own."""
     return round_money(gross, currency)
+
+
+def session_charged_to_driver(
+    *,
+    location_kind: str,
+    purpose: str,
+    net: Decimal | None,
+    fleet_vat_rate: Decimal,
+    currency: str,
+) -> VatAmounts | None:
+    """What the driver is charged for this session, or None when they are charged nothing for
+    it: business charging (the fleet's cost), charging at home (refunded or their own), or a
+    session not priced yet."""
+    if net is None or billed_as(location_kind=location_kind, purpose=purpose) != (
+        BilledAs.INVOICE_LINE
+    ):
+        return None
+    return charged_to_driver(net=net, fleet_vat_rate=fleet_vat_rate, currency=currency)
+
+
+def session_reimbursed_to_driver(
+    *,
+    location_kind: str,
+    purpose: str,
+    home_approval: str,
+    gross: Decimal | None,
+    currency: str,
+) -> Decimal | None:
+    """What the fleet refunds the driver for this session, once a manager approves it if that
+    is still pending; None for a session not refunded: any but business charging at home, a
+    rejected one, or one not priced yet."""
+    if (
+        gross is None
+        or home_approval == HomeApproval.REJECTED
+        or billed_as(location_kind=location_kind, purpose=purpose) != BilledAs.REIMBURSEMENT
+    ):
+        return None
+    return reimbursed_to_driver(gross=gross, currency=currency)

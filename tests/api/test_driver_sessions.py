@@ -163,7 +163,8 @@ class TestList:
                 "energy_kwh": "9.250",
                 "vehicle_plate": None,
                 "where": None,
-                "price": None,
+                "charged_to_you": None,
+                "reimbursed_to_you": None,
                 "billed": False,
                 "home_approval": "pending",
             },
@@ -178,12 +179,8 @@ class TestList:
                 "energy_kwh": "20.500",
                 "vehicle_plate": "EV-042-A",
                 "where": "Depot Noord",
-                "price": {
-                    "currency": "EUR",
-                    "excl_vat": "6.65",
-                    "vat": "1.40",
-                    "incl_vat": "8.05",
-                },
+                "charged_to_you": None,
+                "reimbursed_to_you": None,
                 "billed": True,
                 "home_approval": "not_required",
             },
@@ -208,7 +205,62 @@ class TestList:
             None,
             None,
         )
-        assert item["price"] is None
+        assert (item["charged_to_you"], item["reimbursed_to_you"]) == (None, None)
+
+    def test_a_private_session_shows_what_i_am_charged_at_my_fleets_vat_rate(
+        self, driver_a_client, driver_a
+    ):
+        fleet = driver_a.fleet
+        fleet.default_vat_rate = Decimal("9.00")
+        fleet.save(update_fields=["default_vat_rate"])
+        # A public session abroad: the operator charged the fleet 21 % VAT on 10.00.
+        session_of(
+            driver_a,
+            location_kind=LocationKind.PUBLIC,
+            purpose=SessionPurpose.PRIVATE,
+            source=SessionSource.IMPORT,
+            price_basis=PriceBasis.PROVIDER,
+            price_currency="EUR",
+            price_excl_vat=Decimal("10.00"),
+            price_vat=Decimal("2.10"),
+            price_incl_vat=Decimal("12.10"),
+        )
+
+        (item,) = driver_a_client.get(SESSIONS).json()["results"]
+
+        assert item["charged_to_you"] == {
+            "currency": "EUR",
+            "excl_vat": "10.00",
+            "vat_rate": "9.00",
+            "vat": "0.90",
+            "incl_vat": "10.90",
+        }
+        assert item["reimbursed_to_you"] is None
+        assert "price" not in item
+
+    @pytest.mark.parametrize(
+        ("approval", "reimbursed"),
+        [
+            (HomeApproval.PENDING, {"currency": "EUR", "amount": "7.50"}),
+            (HomeApproval.APPROVED, {"currency": "EUR", "amount": "7.50"}),
+            (HomeApproval.REJECTED, None),
+        ],
+    )
+    def test_business_charging_at_home_shows_what_i_am_refunded_and_nothing_charged(
+        self, driver_a_client, driver_a, approval, reimbursed
+    ):
+        priced_session_create(
+            driver=driver_a,
+            location_kind=LocationKind.HOME,
+            purpose=SessionPurpose.BUSINESS,
+            home_approval=approval,
+            started_at=dt.datetime(2026, 3, 3, 18, tzinfo=UTC),
+            price_excl_vat=Decimal("7.50"),
+        )
+
+        (item,) = driver_a_client.get(SESSIONS).json()["results"]
+
+        assert (item["charged_to_you"], item["reimbursed_to_you"]) == (None, reimbursed)
 
     def test_filters_by_period_status_location_and_purpose(self, driver_a_client, driver_a):
         def on(day: int, **values) -> ChargingSession:
@@ -337,13 +389,8 @@ class TestDetail:
 
         assert response.status_code == 200
         body = response.json()
-        # 10 kWh at 0.30 + 10.5 kWh at 0.40 + 0.50 = 7.70, VAT 1.617 rounds to 1.62.
-        assert body["price"] == {
-            "currency": "EUR",
-            "excl_vat": "7.70",
-            "vat": "1.62",
-            "incl_vat": "9.32",
-        }
+        # 10 kWh at 0.30 + 10.5 kWh at 0.40 + 0.50 = 7.70; a business session: not charged.
+        assert (body["charged_to_you"], body["reimbursed_to_you"]) == (None, None)
         assert (body["price_basis"], body["tariff_version"]) == (
             PriceBasis.TARIFF,
             session.tariff_version_id,
@@ -375,32 +422,34 @@ class TestDetail:
             [("FLAT", "1", "0.5", "0.5000"), ("ENERGY", "10000", "0.3", "3.0000")],
             [("ENERGY", "10500", "0.4", "4.2000")],
         ]
+        # The tariff's VAT is the fleet's cost, not the driver's: the breakdown shows the net.
         assert breakdown["periods"][1]["lines"][0] == {
             "dimension": "ENERGY",
             "volume": "10500",
             "step_extra": "0",
             "unit_price": "0.4",
-            "vat_rate": "21",
             "excl_vat": "4.2000",
-            "vat": "0.8820",
-            "incl_vat": "5.0820",
         }
-        assert (breakdown["lines_excl_vat"], breakdown["lines_vat"]) == ("7.7000", "1.6170")
-        assert breakdown["price_limit_adjustment"] == {"excl_vat": "0.0000", "incl_vat": "0.0000"}
+        assert breakdown["lines_excl_vat"] == "7.7000"
+        assert "lines_vat" not in breakdown
+        assert breakdown["price_limit_adjustment"] == {"excl_vat": "0.0000"}
 
     def test_an_unpriced_session_has_no_breakdown(self, driver_a_client, driver_a):
         session = session_of(driver_a)
 
         body = driver_a_client.get(session_url(session)).json()
 
-        assert (body["price"], body["price_breakdown"], body["tariff_version"]) == (None,) * 3
+        assert (body["charged_to_you"], body["price_breakdown"], body["tariff_version"]) == (
+            None,
+        ) * 3
 
-    def test_a_public_session_shows_the_providers_cost_without_a_breakdown(
+    def test_a_private_public_session_shows_what_i_am_charged_without_a_breakdown(
         self, driver_a_client, driver_a
     ):
         session = session_of(
             driver_a,
             location_kind=LocationKind.PUBLIC,
+            purpose=SessionPurpose.PRIVATE,
             source=SessionSource.IMPORT,
             price_basis=PriceBasis.PROVIDER,
             price_currency="EUR",
@@ -412,7 +461,13 @@ class TestDetail:
 
         body = driver_a_client.get(session_url(session)).json()
 
-        assert body["price"]["incl_vat"] == "12.10"
+        assert body["charged_to_you"] == {
+            "currency": "EUR",
+            "excl_vat": "10.00",
+            "vat_rate": "21.00",
+            "vat": "2.10",
+            "incl_vat": "12.10",
+        }
         assert body["price_breakdown"] is None
 
 
@@ -1191,7 +1246,13 @@ def test_the_fast_list_rows_render_exactly_as_the_session_serializer(driver_a):
         priced_session_create(
             driver=driver_a,
             location_kind="home",
+            purpose="business",
             started_at=dt.datetime(2026, 3, 3, 18, tzinfo=dt.UTC),
+        ),
+        priced_session_create(
+            driver=driver_a,
+            purpose="business",
+            started_at=dt.datetime(2026, 3, 3, 8, tzinfo=dt.UTC),
         ),
         ChargingSessionFactory(
             fleet=fleet,
@@ -1208,7 +1269,7 @@ def test_the_fast_list_rows_render_exactly_as_the_session_serializer(driver_a):
 
     for session in sessions:
         session = ChargingSession.objects.select_related(
-            "vehicle", "connector__station__depot"
+            "fleet", "vehicle", "connector__station__depot"
         ).get(pk=session.pk)
         assert (
             DriverSessionRowSerializer(rows[session.pk]).data

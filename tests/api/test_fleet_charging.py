@@ -590,6 +590,40 @@ class TestSessionList:
             "manual",
         )
 
+    def test_a_session_shows_its_cost_to_the_fleet_apart_from_what_the_driver_is_charged(
+        self, member_client, fleet, driver_a
+    ):
+        fleet.default_vat_rate = Decimal("9.00")
+        fleet.save(update_fields=["default_vat_rate"])
+        session = priced_session_create(
+            driver=driver_a,
+            location_kind=LocationKind.PUBLIC,
+            started_at=dt.datetime(2026, 3, 3, 18, 0, tzinfo=UTC),
+            price_excl_vat=Decimal("10.00"),
+            price_vat=Decimal("2.10"),
+        )
+        client = member_client(VIEWER, fleet)
+
+        listed = client.get(SESSIONS).json()["results"][0]
+        detail = client.get(detail_url(SESSIONS, session)).json()
+
+        for body in (listed, detail):
+            assert body["cost_to_fleet"] == {
+                "currency": "EUR",
+                "excl_vat": "10.00",
+                "vat": "2.10",
+                "incl_vat": "12.10",
+            }
+            assert body["charged_to_driver"] == {
+                "currency": "EUR",
+                "excl_vat": "10.00",
+                "vat_rate": "9.00",
+                "vat": "0.90",
+                "incl_vat": "10.90",
+            }
+            assert body["reimbursed_to_driver"] is None
+            assert not {"price", "charged_to_you", "reimbursed_to_you"} & set(body)
+
     def test_filters_by_driver_vehicle_status_location_purpose_period_and_billed(
         self, member_client, fleet, driver_a, driver_b
     ):
@@ -736,6 +770,22 @@ class TestSessionDetail:
         assert body["driver"]["id"] == driver_a.pk
         assert body["price_breakdown"] is None
         assert body["invalid_reason"] == ""
+
+
+def test_the_fleets_breakdown_shows_the_vat_its_tariff_charged(member_client, fleet, driver_a):
+    published_tariff(fleet)
+    station = ChargingStationFactory(fleet=fleet)
+    session = charging_session_price(
+        session=session_of(driver_a, connector=ConnectorFactory(station=station))
+    )
+
+    body = member_client(VIEWER, fleet).get(detail_url(SESSIONS, session)).json()
+
+    # 20.5 kWh at 0.30 and 0.50 per session, with 21 % VAT.
+    breakdown = body["price_breakdown"]
+    assert (breakdown["lines_excl_vat"], breakdown["lines_vat"]) == ("6.6500", "1.3965")
+    assert [line["vat_rate"] for line in breakdown["periods"][0]["lines"]] == ["21", "21"]
+    assert body["cost_to_fleet"]["vat"] == "1.40"
 
 
 class TestHomeSessionReview:
@@ -1525,7 +1575,11 @@ class TestSessionCorrect:
             "private",
         )
         assert (body["meter_start_wh"], body["meter_stop_wh"]) == (1_000_000, 1_010_000)
-        assert (body["energy_wh"], body["energy_kwh"], body["price"]) == (10_000, "10.000", None)
+        assert (body["energy_wh"], body["energy_kwh"], body["cost_to_fleet"]) == (
+            10_000,
+            "10.000",
+            None,
+        )
         session.refresh_from_db()
         assert (session.energy_wh, session.purpose) == (10_000, SessionPurpose.PRIVATE)
         assert (session.price_excl_vat, session.price_vat, session.price_incl_vat) == (
@@ -1580,7 +1634,7 @@ class TestSessionCorrect:
         )
 
         assert response.status_code == 200, response.json()
-        assert response.json()["price"] == {
+        assert response.json()["cost_to_fleet"] == {
             "currency": "EUR",
             "excl_vat": "4.10",
             "vat": "0.86",

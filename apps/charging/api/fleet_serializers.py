@@ -9,12 +9,26 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from apps.charging.api.serializers import (
+    CHARGED_HELP,
+    REIMBURSED_HELP,
     AwareDateTimeField,
+    ChargedToDriverSerializer,
     DriverSessionDetailSerializer,
     DriverSessionSerializer,
+    PriceBreakdownSerializer,
+    ReimbursedToDriverSerializer,
+    SessionCostSerializer,
+    price_breakdown_data,
+    session_cost_text,
 )
 from apps.charging.choices import SessionPurpose, UnpricedReason
-from apps.charging.models import ChargingStation, Connector, Tariff, TariffVersion
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    Tariff,
+    TariffVersion,
+)
 from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
 from apps.fleets.models import Depot, Fleet
 
@@ -211,6 +225,8 @@ FLEET_SESSION_FIELDS = [
     "unpriced_reason",
     "reviewed_at",
 ]
+DRIVERS_OWN_AMOUNTS = ("charged_to_you", "reimbursed_to_you")
+FLEET_AMOUNTS = ["cost_to_fleet", "charged_to_driver", "reimbursed_to_driver"]
 
 
 class UnpricedReasonField(serializers.ChoiceField):
@@ -230,30 +246,69 @@ def _unpriced_reason_field() -> UnpricedReasonField:
     )
 
 
-class FleetSessionSerializer(DriverSessionSerializer):
-    """A session of the fleet, as listed: the driver's view plus who charged, what is doubtful
-    about it, and why pricing left it without a price."""
+def _with_fleet_amounts(driver_fields: list[str]) -> list[str]:
+    """The driver's view of a session with its amounts as the fleet sees them in their place."""
+    at = driver_fields.index(DRIVERS_OWN_AMOUNTS[0])
+    rest = [field for field in driver_fields if field not in DRIVERS_OWN_AMOUNTS]
+    return [*rest[:at], *FLEET_AMOUNTS, *rest[at:]]
+
+
+class FleetSessionAmounts(serializers.Serializer):
+    """A session's amounts as the fleet sees them: its own cost to the fleet, and what the
+    driver is charged for it or refunded."""
+
+    cost_to_fleet = serializers.SerializerMethodField(
+        help_text="The session's own cost to the fleet, as its tariff, the driver's home rate or "
+        "the provider priced it; its VAT is the fleet's input VAT. Null until it is priced."
+    )
+    charged_to_driver = serializers.SerializerMethodField(
+        help_text=CHARGED_HELP.format(whom="the driver is", whose="their", them="them")
+    )
+    reimbursed_to_driver = serializers.SerializerMethodField(
+        help_text=REIMBURSED_HELP.format(whose="their", them="the driver")
+    )
+
+    @extend_schema_field(SessionCostSerializer(allow_null=True))
+    def get_cost_to_fleet(self, session: ChargingSession) -> dict | None:
+        return session_cost_text(session)
+
+    @extend_schema_field(ChargedToDriverSerializer(allow_null=True))
+    def get_charged_to_driver(self, session: ChargingSession) -> dict | None:
+        return self.get_charged_to_you(session)
+
+    @extend_schema_field(ReimbursedToDriverSerializer(allow_null=True))
+    def get_reimbursed_to_driver(self, session: ChargingSession) -> dict | None:
+        return self.get_reimbursed_to_you(session)
+
+
+class FleetSessionSerializer(FleetSessionAmounts, DriverSessionSerializer):
+    """A session of the fleet, as listed: the driver's view with the fleet's amounts, plus who
+    charged, what is doubtful about it, and why pricing left it without a price."""
 
     driver = SessionDriverSerializer(read_only=True)
     unpriced_reason = _unpriced_reason_field()
 
     class Meta(DriverSessionSerializer.Meta):
-        fields = [*DriverSessionSerializer.Meta.fields, *FLEET_SESSION_FIELDS]
+        fields = [*_with_fleet_amounts(DriverSessionSerializer.Meta.fields), *FLEET_SESSION_FIELDS]
         read_only_fields = fields
 
 
-class FleetSessionDetailSerializer(DriverSessionDetailSerializer):
-    """A session of the fleet with its meter readings and how its price came about."""
+class FleetSessionDetailSerializer(FleetSessionAmounts, DriverSessionDetailSerializer):
+    """A session of the fleet with its meter readings and how its cost came about."""
 
     driver = SessionDriverSerializer(read_only=True)
     unpriced_reason = _unpriced_reason_field()
 
     class Meta(DriverSessionDetailSerializer.Meta):
         fields = [
-            *DriverSessionDetailSerializer.Meta.fields,
+            *_with_fleet_amounts(DriverSessionDetailSerializer.Meta.fields),
             *(field for field in FLEET_SESSION_FIELDS if field != "source"),
         ]
         read_only_fields = fields
+
+    @extend_schema_field(PriceBreakdownSerializer(allow_null=True))
+    def get_price_breakdown(self, session: ChargingSession) -> dict | None:
+        return price_breakdown_data(session, PriceBreakdownSerializer)
 
 
 class HomeSessionApproveSerializer(serializers.Serializer):

@@ -159,7 +159,7 @@ class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.R
     billed."""
 
     queryset = ChargingSession.objects.select_related(
-        "driver", "vehicle", "connector__station__depot"
+        "fleet", "driver", "vehicle", "connector__station__depot"
     )
     pagination_class = NewestFirstCursorPagination
     cursor_ordering = ("-started_at", "-id")

@@ -14,6 +14,7 @@ from rest_framework import serializers
 
 from apps.charging.choices import SessionPurpose
 from apps.charging.models import ChargingSession, MeterValue
+from apps.charging.vat_rule import session_charged_to_driver, session_reimbursed_to_driver
 from voltop.core.money import kwh_of_wh
 
 
@@ -39,24 +40,117 @@ class StoredDateTimeField(serializers.DateTimeField):
         return super().to_representation(value)
 
 
-class PriceSerializer(serializers.Serializer):
+class SessionCostSerializer(serializers.Serializer):
+    """The session's own cost, as its tariff, the driver's home rate or the provider priced it."""
+
     currency = serializers.CharField()
     excl_vat = serializers.DecimalField(max_digits=12, decimal_places=2)
-    vat = serializers.DecimalField(max_digits=12, decimal_places=2)
+    vat = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="The VAT the session was charged: the fleet's input VAT, never passed on.",
+    )
     incl_vat = serializers.DecimalField(max_digits=12, decimal_places=2)
 
 
-def session_price(session: ChargingSession) -> dict | None:
+class ChargedToDriverSerializer(serializers.Serializer):
+    """A private session's amount on the driver's invoice, by Voltop's VAT rule."""
+
+    currency = serializers.CharField()
+    excl_vat = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="The session's cost excl. VAT: the net of its invoice line.",
+    )
+    vat_rate = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        help_text="The fleet's VAT rate in percent: the rate of its invoice line.",
+    )
+    vat = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="VAT at that rate on this session alone."
+    )
+    incl_vat = serializers.DecimalField(
+        max_digits=12, decimal_places=2, help_text="The net plus that VAT."
+    )
+
+
+class ReimbursedToDriverSerializer(serializers.Serializer):
+    currency = serializers.CharField()
+    amount = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        help_text="At the driver's home rate; a refund of their own cost carries no VAT.",
+    )
+
+
+CHARGED_HELP = (
+    "What {whom} charged for this session on {whose} invoice: its cost excl. VAT plus VAT at "
+    "the fleet's rate (whatever VAT the charger's operator charged the fleet), the same net and "
+    "rate as its invoice line. Only private charging at a depot or a public charger is charged "
+    "to {them}; null for business charging (the fleet bears it), for charging at home (refunded "
+    "or {whose} own) and until the session is priced. An invoice computes its VAT once per rate "
+    "over all its lines, so its total can differ from the sum of its sessions' incl_vat by "
+    "rounding, half a cent per session at most."
+)
+REIMBURSED_HELP = (
+    "What the fleet refunds {them} for this session: business charging at home, at {whose} home "
+    "rate, without VAT; while home_approval is pending, what the refund will be once approved. "
+    "Null for any other session, a rejected one, and until the session is priced."
+)
+
+
+def _amounts_text(**amounts) -> dict:
+    return {name: str(value) for name, value in amounts.items()}
+
+
+def charged_to_driver_text(
+    *, location_kind, purpose, price_excl_vat, currency, fleet_vat_rate
+) -> dict | None:
+    """A session's charged_to_you / charged_to_driver object, or None."""
+    charged = session_charged_to_driver(
+        location_kind=location_kind,
+        purpose=purpose,
+        net=price_excl_vat,
+        fleet_vat_rate=fleet_vat_rate,
+        currency=currency,
+    )
+    if charged is None:
+        return None
+    return {
+        "currency": currency,
+        **_amounts_text(
+            excl_vat=charged.net, vat_rate=fleet_vat_rate, vat=charged.vat, incl_vat=charged.gross
+        ),
+    }
+
+
+def reimbursed_to_driver_text(
+    *, location_kind, purpose, home_approval, price_incl_vat, currency
+) -> dict | None:
+    """A session's reimbursed_to_you / reimbursed_to_driver object, or None."""
+    amount = session_reimbursed_to_driver(
+        location_kind=location_kind,
+        purpose=purpose,
+        home_approval=home_approval,
+        gross=price_incl_vat,
+        currency=currency,
+    )
+    return None if amount is None else {"currency": currency, "amount": str(amount)}
+
+
+def session_cost_text(session: ChargingSession) -> dict | None:
+    """A session's cost_to_fleet object, or None while it is not priced."""
     if session.price_incl_vat is None:
         return None
-    return PriceSerializer(
-        {
-            "currency": session.price_currency,
-            "excl_vat": session.price_excl_vat,
-            "vat": session.price_vat,
-            "incl_vat": session.price_incl_vat,
-        }
-    ).data
+    return {
+        "currency": session.price_currency,
+        **_amounts_text(
+            excl_vat=session.price_excl_vat,
+            vat=session.price_vat,
+            incl_vat=session.price_incl_vat,
+        ),
+    }
 
 
 class DriverSessionSerializer(serializers.ModelSerializer):
@@ -69,7 +163,12 @@ class DriverSessionSerializer(serializers.ModelSerializer):
     where = serializers.SerializerMethodField(
         help_text="The depot's name, else the charger's identity; null away from a charger."
     )
-    price = serializers.SerializerMethodField()
+    charged_to_you = serializers.SerializerMethodField(
+        help_text=CHARGED_HELP.format(whom="you are", whose="your", them="you")
+    )
+    reimbursed_to_you = serializers.SerializerMethodField(
+        help_text=REIMBURSED_HELP.format(whose="your", them="you")
+    )
     billed = serializers.SerializerMethodField(
         help_text="On an invoice or statement already; then nothing about it can change."
     )
@@ -87,7 +186,8 @@ class DriverSessionSerializer(serializers.ModelSerializer):
             "energy_kwh",
             "vehicle_plate",
             "where",
-            "price",
+            "charged_to_you",
+            "reimbursed_to_you",
             "billed",
             "home_approval",
         ]
@@ -99,9 +199,25 @@ class DriverSessionSerializer(serializers.ModelSerializer):
         station = session.connector.station
         return station.depot.name if station.depot is not None else station.ocpp_identity
 
-    @extend_schema_field(PriceSerializer(allow_null=True))
-    def get_price(self, session: ChargingSession) -> dict | None:
-        return session_price(session)
+    @extend_schema_field(ChargedToDriverSerializer(allow_null=True))
+    def get_charged_to_you(self, session: ChargingSession) -> dict | None:
+        return charged_to_driver_text(
+            location_kind=session.location_kind,
+            purpose=session.purpose,
+            price_excl_vat=session.price_excl_vat,
+            currency=session.price_currency,
+            fleet_vat_rate=session.fleet.default_vat_rate,
+        )
+
+    @extend_schema_field(ReimbursedToDriverSerializer(allow_null=True))
+    def get_reimbursed_to_you(self, session: ChargingSession) -> dict | None:
+        return reimbursed_to_driver_text(
+            location_kind=session.location_kind,
+            purpose=session.purpose,
+            home_approval=session.home_approval,
+            price_incl_vat=session.price_incl_vat,
+            currency=session.price_currency,
+        )
 
     def get_billed(self, session: ChargingSession) -> bool:
         return session.billed_at is not None
@@ -121,8 +237,8 @@ SESSION_ROW_FIELDS = (
     "connector__station__ocpp_identity",
     "price_currency",
     "price_excl_vat",
-    "price_vat",
     "price_incl_vat",
+    "fleet__default_vat_rate",
     "billed_at",
     "home_approval",
 )
@@ -154,14 +270,7 @@ class DriverSessionRowSerializer(serializers.BaseSerializer):
             where = (
                 row["connector__station__depot__name"] or row["connector__station__ocpp_identity"]
             )
-        price = None
-        if row["price_incl_vat"] is not None:
-            price = {
-                "currency": row["price_currency"],
-                "excl_vat": str(row["price_excl_vat"]),
-                "vat": str(row["price_vat"]),
-                "incl_vat": str(row["price_incl_vat"]),
-            }
+        kind = {"location_kind": row["location_kind"], "purpose": row["purpose"]}
         return {
             "id": row["id"],
             "status": row["status"],
@@ -173,7 +282,18 @@ class DriverSessionRowSerializer(serializers.BaseSerializer):
             "energy_kwh": None if energy_wh is None else str(kwh_of_wh(energy_wh)),
             "vehicle_plate": row["vehicle__plate"],
             "where": where,
-            "price": price,
+            "charged_to_you": charged_to_driver_text(
+                **kind,
+                price_excl_vat=row["price_excl_vat"],
+                currency=row["price_currency"],
+                fleet_vat_rate=row["fleet__default_vat_rate"],
+            ),
+            "reimbursed_to_you": reimbursed_to_driver_text(
+                **kind,
+                home_approval=row["home_approval"],
+                price_incl_vat=row["price_incl_vat"],
+                currency=row["price_currency"],
+            ),
             "billed": row["billed_at"] is not None,
             "home_approval": row["home_approval"],
         }
@@ -193,7 +313,7 @@ class MeterValueSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PriceLineSerializer(serializers.Serializer):
+class PriceLineNetSerializer(serializers.Serializer):
     dimension = serializers.CharField(help_text="ENERGY, TIME, PARKING_TIME or FLAT.")
     volume = serializers.DecimalField(
         max_digits=None,
@@ -210,41 +330,70 @@ class PriceLineSerializer(serializers.Serializer):
         decimal_places=None,
         help_text="Per kWh for ENERGY, per hour for TIME and PARKING_TIME, per session for FLAT.",
     )
+    excl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
+
+
+class PriceLineSerializer(PriceLineNetSerializer):
     vat_rate = serializers.DecimalField(
         max_digits=None, decimal_places=None, allow_null=True, help_text="In percent."
     )
-    excl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
     vat = serializers.DecimalField(max_digits=None, decimal_places=None)
     incl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
 
 
-class PricePeriodSerializer(serializers.Serializer):
+class PricePeriodNetSerializer(serializers.Serializer):
     start = StoredDateTimeField()
     end = StoredDateTimeField()
     charging = serializers.BooleanField(help_text="False while parked without charging.")
     energy_kwh = serializers.SerializerMethodField()
-    lines = PriceLineSerializer(many=True)
+    lines = PriceLineNetSerializer(many=True)
 
     def get_energy_kwh(self, period: dict) -> str:
         return f"{Decimal(period['energy_wh']) / 1000:f}"
 
 
-class PriceAdjustmentSerializer(serializers.Serializer):
+class PricePeriodSerializer(PricePeriodNetSerializer):
+    lines = PriceLineSerializer(many=True)
+
+
+class PriceAdjustmentNetSerializer(serializers.Serializer):
     excl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
+
+
+class PriceAdjustmentSerializer(PriceAdjustmentNetSerializer):
     incl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
 
 
-class PriceBreakdownSerializer(serializers.Serializer):
-    """How a session's price came about, period by period and line by line; the lines are
-    unrounded, the session's price is their total rounded and kept within the tariff's
-    minimum and maximum price."""
+class PriceBreakdownNetSerializer(serializers.Serializer):
+    """How a session's net came about, period by period and line by line; the lines are
+    unrounded, the session's net is their total rounded and kept within the tariff's minimum
+    and maximum price. The tariff's VAT is left out: the driver is charged the fleet's VAT
+    (charged_to_you)."""
+
+    periods = PricePeriodNetSerializer(many=True)
+    lines_excl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
+    price_limit_adjustment = PriceAdjustmentNetSerializer(
+        help_text="What the tariff's minimum or maximum price added or took off."
+    )
+
+
+class PriceBreakdownSerializer(PriceBreakdownNetSerializer):
+    """How a session's cost came about, period by period and line by line; the lines are
+    unrounded, the session's cost is their total rounded and kept within the tariff's minimum
+    and maximum price."""
 
     periods = PricePeriodSerializer(many=True)
-    lines_excl_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
     lines_vat = serializers.DecimalField(max_digits=None, decimal_places=None)
     price_limit_adjustment = PriceAdjustmentSerializer(
         help_text="What the tariff's minimum or maximum price added or took off."
     )
+
+
+def price_breakdown_data(session: ChargingSession, serializer_class) -> dict | None:
+    breakdown = session.price_breakdown or {}
+    if "periods" not in breakdown:
+        return None
+    return serializer_class(breakdown).data
 
 
 class DriverSessionDetailSerializer(DriverSessionSerializer):
@@ -272,12 +421,9 @@ class DriverSessionDetailSerializer(DriverSessionSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(PriceBreakdownSerializer(allow_null=True))
+    @extend_schema_field(PriceBreakdownNetSerializer(allow_null=True))
     def get_price_breakdown(self, session: ChargingSession) -> dict | None:
-        breakdown = session.price_breakdown or {}
-        if "periods" not in breakdown:
-            return None
-        return PriceBreakdownSerializer(breakdown).data
+        return price_breakdown_data(session, PriceBreakdownNetSerializer)
 
 
 class SessionStartSerializer(serializers.Serializer):

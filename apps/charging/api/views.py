@@ -117,7 +117,8 @@ class DriverSessionListView(generics.ListAPIView):
 
 
 class DriverSessionDetailView(generics.RetrieveAPIView):
-    """One of my sessions with its meter readings and its price line by line."""
+    """One of my sessions with its meter readings, what I am charged for it or refunded, and
+    how its net came about line by line."""
 
     permission_classes = [IsDriver]
     serializer_class = DriverSessionDetailSerializer

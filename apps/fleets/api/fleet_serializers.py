@@ -84,7 +84,12 @@ class FleetSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "slug", "currency", "time_zone", "created_at", "updated_at"]
-        extra_kwargs = {"default_vat_rate": {"help_text": "Percent, e.g. 21.00."}}
+        extra_kwargs = {
+            "default_vat_rate": {
+                "help_text": "Percent, e.g. 21.00: the VAT the fleet charges its drivers on "
+                "private charging, whatever VAT a charger's operator charged the fleet."
+            }
+        }
 
 
 class DepotSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
