@@ -5,11 +5,10 @@ libraries (Pango, HarfBuzz subset) are present."""
 import datetime as dt
 from decimal import Decimal
 
-from django.db.models import QuerySet
 from django.template.loader import render_to_string
 
 from apps.payments.models import Invoice, Statement
-from apps.payments.selectors import invoice_balance, statement_sessions
+from apps.payments.selectors import invoice_balance, statement_lines
 from apps.payments.totals import document_totals
 from voltop.core.money import kwh_of_wh, round_money
 
@@ -95,43 +94,49 @@ def statement_net_text(statement: Statement) -> str:
     return "Net: nothing to pay either way."
 
 
-def statement_session_rows(sessions: QuerySet) -> list[dict]:
-    """A statement part's sessions as its table shows them, energy in kWh."""
-    return [
-        {
-            "session": session,
-            "kwh": kwh_of_wh(session.energy_wh or 0),
-        }
-        for session in sessions
-    ]
+def _session_row(line, amounts: list[Decimal]) -> dict:
+    session = line.session
+    return {"session": session, "kwh": kwh_of_wh(session.energy_wh or 0), "amounts": amounts}
 
 
 def statement_context(statement: Statement) -> dict:
     """What a statement's page and PDF show: its three parts (private charging the driver owes,
     business charging the fleet bears, home charging the fleet reimburses), each with its
-    sessions and document, and the net."""
-    sessions = statement_sessions(statement=statement)
+    sessions at the amounts billing gave them and its document, and the net. A private
+    session shows what the driver was charged for it (its invoice line: the net, the fleet's
+    VAT rate, the VAT on it alone and the total); a business session its net, allocated, and
+    the VAT it was charged (the fleet's input VAT); home charging what is refunded."""
+    lines = statement_lines(statement=statement)
     parts = [
         {
             "key": "private",
             "title": "Private charging: the driver owes",
             "total": statement.private_owed,
             "document": statement.invoice,
-            "sessions": statement_session_rows(sessions["private"]),
+            "headings": ["Excl. VAT", "VAT %", "VAT", "Charged to you"],
+            "sessions": [
+                _session_row(line, [line.net, line.vat_rate, line.vat, line.gross])
+                for line in lines["private"]
+            ],
         },
         {
             "key": "business",
             "title": "Business charging: borne by the fleet (excl. VAT)",
             "total": statement.business_cost,
             "document": None,
-            "sessions": statement_session_rows(sessions["business"]),
+            "headings": ["Excl. VAT", "Input VAT"],
+            "sessions": [
+                _session_row(allocation, [allocation.amount, allocation.vat])
+                for allocation in lines["business"]
+            ],
         },
         {
             "key": "home",
             "title": "Home charging: the fleet reimburses the driver",
             "total": statement.reimbursement_due,
             "document": statement.reimbursement,
-            "sessions": statement_session_rows(sessions["home"]),
+            "headings": ["Refunded (no VAT)"],
+            "sessions": [_session_row(line, [line.amount]) for line in lines["home"]],
         },
     ]
     return {

@@ -28,8 +28,10 @@ from apps.fleets.models import Fleet
 from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentStatus
 from apps.payments.models import (
     BillingRun,
+    CostAllocation,
     CreditNote,
     Invoice,
+    InvoiceLine,
     Payment,
     Reimbursement,
     ReimbursementLine,
@@ -218,17 +220,24 @@ def statement_get(*, statement_id: int, fleet_ids) -> Statement:
     ).get(pk=statement_id, fleet_id__in=fleet_ids)
 
 
-def statement_sessions(*, statement: Statement) -> dict[str, QuerySet]:
-    """The sessions behind each part of a statement, in the order they started (by id when
-    they start together)."""
-    run_sessions = ChargingSession.objects.select_related("vehicle").order_by("started_at", "pk")
+def statement_lines(*, statement: Statement) -> dict[str, QuerySet]:
+    """What billing made of each session behind a statement's parts, with the session: the
+    invoice lines of its private charging, the cost allocations of its business charging and
+    the reimbursement lines of its home charging, in the order the sessions started (by id
+    when they start together)."""
+    by_start = ("session__started_at", "session_id")
     return {
-        "private": run_sessions.filter(invoice_lines__invoice__statement=statement),
-        "business": run_sessions.filter(
-            cost_allocations__billing_run_id=statement.billing_run_id,
-            cost_allocations__driver_id=statement.driver_id,
-        ),
-        "home": run_sessions.filter(reimbursement_lines__reimbursement__statement=statement),
+        "private": InvoiceLine.objects.filter(invoice__statement=statement)
+        .select_related("session__vehicle")
+        .order_by(*by_start),
+        "business": CostAllocation.objects.filter(
+            billing_run_id=statement.billing_run_id, driver_id=statement.driver_id
+        )
+        .select_related("session__vehicle")
+        .order_by(*by_start),
+        "home": ReimbursementLine.objects.filter(reimbursement__statement=statement)
+        .select_related("session__vehicle")
+        .order_by(*by_start),
     }
 
 

@@ -1262,15 +1262,7 @@ def test_marking_paid_leaves_a_fleet_where_the_user_only_manages(
 
 # -- statements and cost allocations -----------------------------------------------------------
 
-STATEMENT_TABLE_HEADER = [
-    "Started",
-    "Where",
-    "Vehicle",
-    "Energy (kWh)",
-    "Excl. VAT",
-    "VAT",
-    "Incl. VAT",
-]
+SESSION_COLUMNS = ["Started", "Where", "Vehicle", "Energy (kWh)"]
 
 
 # October as the `billed` fixture bills it, in Amsterdam time (07:00 UTC is 09:00 in summer).
@@ -1282,16 +1274,16 @@ BILLED_STATEMENT_SUMMARY = [
     ["Net: the driver pays the fleet 2.26 EUR.", "-2.26"],
 ]
 BILLED_STATEMENT_PRIVATE = [
-    STATEMENT_TABLE_HEADER,
-    ["2026-10-05 09:00", "Depot", "-", "20.000", "6.00", "1.26", "7.26"],
+    [*SESSION_COLUMNS, "Excl. VAT", "VAT %", "VAT", "Charged to you"],
+    ["2026-10-05 09:00", "Depot", "-", "20.000", "6.00", "21.00", "1.26", "7.26"],
 ]
 BILLED_STATEMENT_BUSINESS = [
-    STATEMENT_TABLE_HEADER,
-    ["2026-10-12 09:00", "Depot", "EV-E100", "20.000", "10.00", "2.10", "12.10"],
+    [*SESSION_COLUMNS, "Excl. VAT", "Input VAT"],
+    ["2026-10-12 09:00", "Depot", "EV-E100", "20.000", "10.00", "2.10"],
 ]
 BILLED_STATEMENT_HOME = [
-    STATEMENT_TABLE_HEADER,
-    ["2026-10-13 20:00", "Home", "-", "20.000", "5.00", "0.00", "5.00"],
+    [*SESSION_COLUMNS, "Refunded (no VAT)"],
+    ["2026-10-13 20:00", "Home", "-", "20.000", "5.00"],
 ]
 
 
@@ -1330,6 +1322,35 @@ def test_the_statement_document_holds_the_parts_and_sessions_of_the_admin_page(b
     assert "2026-10-01 to 2026-10-31" in text
     assert "Sanne Visser, employee E100" in text
     assert "VT-2026-000001 (issued)" in text
+
+
+def test_a_statement_shows_private_charging_at_the_fleets_vat_and_business_at_its_own(
+    driver, django_capture_on_commit_callbacks
+):
+    fleet = driver.fleet
+    fleet.default_vat_rate = D("9.00")
+    fleet.save(update_fields=["default_vat_rate"])
+    for purpose in (SessionPurpose.PRIVATE, SessionPurpose.BUSINESS):
+        priced_session_create(
+            driver=driver,
+            location_kind=LocationKind.PUBLIC,
+            purpose=purpose,
+            started_at=utc(2026, 10, 5 if purpose == SessionPurpose.PRIVATE else 6, 7),
+            price_excl_vat=D("10.00"),
+            price_vat=D("2.10"),
+        )
+    bill(fleet, "2026-10", django_capture_on_commit_callbacks)
+
+    document = RenderedPage(statement_html(Statement.objects.get()))
+
+    # The operator charged 21 % on 10.00: the driver is charged the fleet's 9 %.
+    assert table_rows(document, data_part="private")[1][4:] == ["10.00", "9.00", "0.90", "10.90"]
+    assert table_rows(document, data_part="business")[1][4:] == ["10.00", "2.10"]
+    assert table_rows(document, data_part="summary")[1] == [
+        "Private charging: the driver owes",
+        "1",
+        "10.90",
+    ]
 
 
 def test_statement_page_offers_the_pdf_and_the_pdf_downloads(client, fleet, billed):
