@@ -53,6 +53,7 @@ from apps.charging.services import (
     tariff_update_check,
     tariff_version_order_check,
 )
+from apps.charging.vat_rule import session_charged_to_driver, session_reimbursed_to_driver
 from apps.fleets.models import Fleet
 from apps.fleets.tenancy import (
     FleetScopedAdmin,
@@ -651,6 +652,7 @@ PRICE_FIELDS = [
     "priced_at",
     "billed_at",
 ]
+DRIVER_AMOUNT_FIELDS = ["charged_to_driver", "reimbursed_to_driver"]
 REVIEW_FIELDS = ["home_approval", "reviewed_by", "reviewed_at", "review_note"]
 CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
 
@@ -667,7 +669,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         "location_kind",
         "purpose",
         "energy_wh",
-        "price_incl_vat",
+        "cost_to_fleet",
         "status",
         "source",
         "is_suspect",
@@ -695,7 +697,14 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
     ]
     autocomplete_fields = ["fleet", "driver", "vehicle", "token", "connector"]
     date_hierarchy = "started_at"
-    readonly_fields = [*CHECK_FIELDS, *REVIEW_FIELDS, *PRICE_FIELDS, "created_at", "updated_at"]
+    readonly_fields = [
+        *CHECK_FIELDS,
+        *REVIEW_FIELDS,
+        *PRICE_FIELDS,
+        *DRIVER_AMOUNT_FIELDS,
+        "created_at",
+        "updated_at",
+    ]
     inlines = [MeterValueInline]
     actions = ["price_again", "approve_home_sessions", "export_cdr"]
     change_list_template = "admin/charging/chargingsession/change_list.html"
@@ -724,7 +733,23 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
                 ]
             },
         ),
-        ("Price", {"fields": PRICE_FIELDS}),
+        (
+            "Cost to the fleet",
+            {
+                "fields": PRICE_FIELDS,
+                "description": "The session's own cost, as its tariff, the driver's home rate "
+                "or the provider priced it; its VAT is the fleet's input VAT.",
+            },
+        ),
+        (
+            "The driver's amount",
+            {
+                "fields": DRIVER_AMOUNT_FIELDS,
+                "description": "Private charging at a depot or a public charger is charged to "
+                "the driver at its cost excl. VAT plus the fleet's VAT; business charging at "
+                "home is refunded without VAT; the fleet bears business charging.",
+            },
+        ),
         ("Checks", {"fields": CHECK_FIELDS}),
         ("Home charging", {"fields": [*REVIEW_FIELDS, "meter_photo"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
@@ -762,6 +787,40 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         if obj is not None and obj.billed_at is not None:
             return False
         return super().has_delete_permission(request, obj)
+
+    @admin.display(description="cost to the fleet (incl. VAT)", ordering="price_incl_vat")
+    def cost_to_fleet(self, session: ChargingSession) -> str:
+        if session.price_incl_vat is None:
+            return "—"
+        return f"{session.price_incl_vat} {session.price_currency}"
+
+    @admin.display(description="charged to the driver")
+    def charged_to_driver(self, session: ChargingSession) -> str:
+        charged = session_charged_to_driver(
+            location_kind=session.location_kind,
+            purpose=session.purpose,
+            net=session.price_excl_vat,
+            fleet_vat_rate=session.fleet.default_vat_rate,
+            currency=session.price_currency,
+        )
+        if charged is None:
+            return "—"
+        rate = session.fleet.default_vat_rate
+        return (
+            f"{charged.gross} {session.price_currency}: {charged.net} excl. VAT "
+            f"+ {charged.vat} VAT at {rate.normalize():f} %"
+        )
+
+    @admin.display(description="refunded to the driver")
+    def reimbursed_to_driver(self, session: ChargingSession) -> str:
+        amount = session_reimbursed_to_driver(
+            location_kind=session.location_kind,
+            purpose=session.purpose,
+            home_approval=session.home_approval,
+            gross=session.price_incl_vat,
+            currency=session.price_currency,
+        )
+        return "—" if amount is None else f"{amount} {session.price_currency} (no VAT)"
 
     @admin.display(description="price breakdown")
     def price_breakdown_table(self, session: ChargingSession) -> str:

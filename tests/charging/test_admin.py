@@ -1199,6 +1199,52 @@ def test_session_page_of_a_fully_decided_price_names_no_unknown_restriction(mana
     assert "voltop-unknown-restrictions" not in response.content.decode()
 
 
+def readonly_texts(response) -> dict[str, dict[str, str]]:
+    """The read-only fields of a change page by fieldset name: each field's shown text."""
+    return {
+        fieldset.name: {
+            field.field["name"]: " ".join(str(field.contents()).split())
+            for line in fieldset
+            for field in line
+            if field.is_readonly
+        }
+        for fieldset in response.context["adminform"]
+    }
+
+
+def test_a_session_page_shows_its_cost_to_the_fleet_apart_from_the_drivers_amount(
+    manager_client, fleet
+):
+    fleet.default_vat_rate = Decimal("9.00")
+    fleet.save(update_fields=["default_vat_rate"])
+    session = ChargingSessionFactory(
+        fleet=fleet,
+        driver=DriverFactory(fleet=fleet),
+        location_kind=LocationKind.PUBLIC,
+        purpose=SessionPurpose.PRIVATE,
+        price_currency="EUR",
+        price_excl_vat=Decimal("10.00"),
+        price_vat=Decimal("2.10"),
+        price_incl_vat=Decimal("12.10"),
+    )
+
+    response = manager_client.get(
+        reverse("admin:charging_chargingsession_change", args=[session.pk])
+    )
+
+    fieldsets = readonly_texts(response)
+    cost = fieldsets["Cost to the fleet"]
+    assert (cost["price_excl_vat"], cost["price_vat"], cost["price_incl_vat"]) == (
+        "10.00",
+        "2.10",
+        "12.10",
+    )
+    assert fieldsets["The driver's amount"] == {
+        "charged_to_driver": "10.90 EUR: 10.00 excl. VAT + 0.90 VAT at 9 %",
+        "reimbursed_to_driver": "—",
+    }
+
+
 def test_billed_session_is_read_only_and_its_post_changes_nothing(manager_client, fleet):
     depot_tariff_create(fleet)
     session = charging_session_price(session=depot_session_create(fleet))
