@@ -7,13 +7,24 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.http import HttpResponse
 
 from apps.charging.choices import LocationKind, SessionPurpose
 from apps.drivers.choices import DriverStatus
 from apps.drivers.services import driver_set_status
 from apps.payments import services as payments_services
 from apps.payments.choices import BillingRunStatus, PaymentMethod
-from apps.payments.models import BillingRun, Invoice, Payment, Reimbursement, Statement
+from apps.payments.documents import statement_html
+from apps.payments.models import (
+    BillingRun,
+    CostAllocation,
+    Invoice,
+    Payment,
+    Reimbursement,
+    Statement,
+)
+from apps.payments.totals import document_totals
+from tests.html_tables import table_rows
 from tests.payments.builders import priced_session_create
 
 pytestmark = pytest.mark.django_db
@@ -646,3 +657,128 @@ def test_a_suspended_driver_is_refused_though_the_token_is_still_valid(
         response = driver_a_client.get(url)
         assert response.status_code == 401, url
         assert error_codes(response) == [("driver_not_active", None)]
+
+
+AGREEMENT_EXAMPLES = {
+    # fleet rate: [(location, purpose, net, the session's own VAT)]
+    "a fleet at 9 % with a public session abroad at 21 %": (
+        "9.00",
+        [
+            (LocationKind.PUBLIC, SessionPurpose.PRIVATE, "10.00", "2.10"),
+            (LocationKind.DEPOT, SessionPurpose.PRIVATE, "0.05", "0.01"),
+            (LocationKind.DEPOT, SessionPurpose.BUSINESS, "7.00", "1.47"),
+            (LocationKind.HOME, SessionPurpose.BUSINESS, "7.50", "0.00"),
+        ],
+    ),
+    "ten lines of 0.05 at 21 %": (
+        "21.00",
+        [(LocationKind.DEPOT, SessionPurpose.PRIVATE, "0.05", "0.01")] * 10
+        + [(LocationKind.PUBLIC, SessionPurpose.BUSINESS, "4.10", "0.82")],
+    ),
+    "a fleet charging no VAT": (
+        "0.00",
+        [
+            (LocationKind.PUBLIC, SessionPurpose.PRIVATE, "3.33", "0.70"),
+            (LocationKind.HOME, SessionPurpose.BUSINESS, "2.53", "0.00"),
+        ],
+    ),
+    "a fleet at 25.5 %": (
+        "25.50",
+        [
+            (LocationKind.DEPOT, SessionPurpose.PRIVATE, "99.99", "21.00"),
+            (LocationKind.PUBLIC, SessionPurpose.PRIVATE, "0.01", "0.00"),
+        ],
+    ),
+}
+
+
+@pytest.mark.parametrize("example", AGREEMENT_EXAMPLES.values(), ids=AGREEMENT_EXAMPLES.keys())
+def test_charged_to_you_the_invoice_the_allocations_and_the_statement_agree_to_the_cent(
+    run_billing, driver_a, driver_a_client, example
+):
+    rate, planned = example
+    fleet = driver_a.fleet
+    fleet.default_vat_rate = Decimal(rate)
+    fleet.save(update_fields=["default_vat_rate"])
+    sessions = [
+        priced_session_create(
+            driver=driver_a,
+            location_kind=location_kind,
+            purpose=purpose,
+            started_at=dt.datetime(2026, 1, 2 + day, 8, 0, tzinfo=UTC),
+            price_excl_vat=Decimal(net),
+            price_vat=Decimal(vat),
+        )
+        for day, (location_kind, purpose, net, vat) in enumerate(planned)
+    ]
+    bill(run_billing, fleet, "2026-01", BILLED_AT)
+    shown = {
+        item["id"]: item
+        for item in driver_a_client.get("/api/v1/me/sessions/", {"page_size": 50}).json()["results"]
+    }
+    statement = Statement.objects.get(driver=driver_a)
+    statement_body = driver_a_client.get(statement_url(statement)).json()
+    document = table_rows(HttpResponse(statement_html(statement)), data_part="private")[1:]
+
+    private = [s for s in sessions if shown[s.pk]["charged_to_you"] is not None]
+    assert [s.pk for s in private] == [
+        s.pk
+        for s in sessions
+        if s.purpose == SessionPurpose.PRIVATE and s.location_kind != LocationKind.HOME
+    ]
+    if private:
+        invoice_body = driver_a_client.get(invoice_url(statement.invoice)).json()
+        lines = list(statement.invoice.lines.order_by("position"))
+        charged = [shown[s.pk]["charged_to_you"] for s in private]
+        assert [line.session_id for line in lines] == [s.pk for s in private]
+        assert [(line["net"], line["vat_rate"]) for line in invoice_body["lines"]] == [
+            (c["excl_vat"], c["vat_rate"]) for c in charged
+        ]
+        assert [
+            {
+                "currency": "EUR",
+                "excl_vat": str(line.net),
+                "vat_rate": str(line.vat_rate),
+                "vat": str(line.vat),
+                "incl_vat": str(line.gross),
+            }
+            for line in lines
+        ] == charged
+        assert [row[4:] for row in document] == [
+            [c["excl_vat"], c["vat_rate"], c["vat"], c["incl_vat"]] for c in charged
+        ]
+        totals = document_totals(
+            ((Decimal(c["excl_vat"]), Decimal(c["vat_rate"])) for c in charged), "EUR"
+        )
+        assert (
+            invoice_body["net_total"],
+            invoice_body["vat_total"],
+            invoice_body["gross_total"],
+        ) == (
+            str(totals.net),
+            str(totals.vat),
+            str(totals.gross),
+        )
+        assert statement_body["private_owed"] == invoice_body["gross_total"]
+    else:
+        assert (statement.invoice, statement_body["private_owed"]) == (None, "0.00")
+    business = [s for s in sessions if s.purpose == SessionPurpose.BUSINESS]
+    allocated = [s for s in business if s.location_kind != LocationKind.HOME]
+    assert list(
+        CostAllocation.objects.order_by("session__started_at").values_list(
+            "session", "amount", "vat"
+        )
+    ) == [(s.pk, s.price_excl_vat, s.price_vat) for s in allocated]
+    assert statement_body["business_cost"] == str(
+        sum((s.price_excl_vat for s in allocated), Decimal("0.00"))
+    )
+    refunded = [s for s in business if s.location_kind == LocationKind.HOME]
+    assert [shown[s.pk]["reimbursed_to_you"] for s in refunded] == [
+        {"currency": "EUR", "amount": str(s.price_incl_vat)} for s in refunded
+    ]
+    assert statement_body["reimbursement_due"] == str(
+        sum((s.price_incl_vat for s in refunded), Decimal("0.00"))
+    )
+    assert Decimal(statement_body["net_to_driver"]) == Decimal(
+        statement_body["reimbursement_due"]
+    ) - Decimal(statement_body["private_owed"])
