@@ -667,7 +667,14 @@ class CreditNoteAdmin(ReadOnlyAdmin):
 class CostAllocationAdmin(ReadOnlyAdmin):
     """Business charging booked to cost centers, by run and cost center, with its total."""
 
-    list_display = ["cost_center", "driver", "session", "amount_excl_vat", "vat", "billing_run"]
+    list_display = [
+        "cost_center",
+        "driver",
+        "session",
+        "amount_excl_vat",
+        "input_vat",
+        "billing_run",
+    ]
     list_filter = [("billing_run", BillingRunFilter), "cost_center"]
     list_select_related = ["cost_center", "driver", "session", "billing_run__fleet"]
     search_fields = [
@@ -686,6 +693,10 @@ class CostAllocationAdmin(ReadOnlyAdmin):
     @admin.display(description="amount (excl. VAT)", ordering="amount")
     def amount_excl_vat(self, allocation: CostAllocation) -> str:
         return money_text(allocation.amount, allocation.currency)
+
+    @admin.display(description="input VAT", ordering="vat")
+    def input_vat(self, allocation: CostAllocation) -> str:
+        return money_text(allocation.vat, allocation.currency)
 
     def changelist_view(self, request: HttpRequest, extra_context=None):
         """The list; once narrowed by a filter (a run, a cost center, a date), with the sum of

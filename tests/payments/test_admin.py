@@ -1429,7 +1429,10 @@ def test_cost_allocations_of_a_run_and_cost_center_show_their_total(
     )
 
     assert [row[0] for row in result_rows(response)] == ["OPS Operations"]
-    assert "Total of these allocations: 4.00 EUR excl. VAT, plus 0.84 EUR VAT." in (
+    assert [re.sub(r"^\d+ ", "", label) for label in table_rows(response, id="result_list")[0]][
+        3:5
+    ] == ["Amount (excl. VAT)", "Input VAT"]
+    assert "Total of these allocations: 4.00 EUR excl. VAT, plus 0.84 EUR input VAT." in (
         response.content.decode()
     )
     assert {allocation.cost_center for allocation in CostAllocation.objects.all()} == {

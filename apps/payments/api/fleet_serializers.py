@@ -233,3 +233,10 @@ class CostAllocationSerializer(serializers.ModelSerializer):
             "vat",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "amount": {"help_text": "The business session's cost excl. VAT, allocated."},
+            "vat": {
+                "help_text": "The VAT the session was charged, beside the amount: the fleet's "
+                "input VAT."
+            },
+        }
