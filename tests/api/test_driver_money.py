@@ -692,8 +692,11 @@ AGREEMENT_EXAMPLES = {
 }
 
 
+TOTALS = ("net_total", "vat_total", "gross_total")
+
+
 @pytest.mark.parametrize("example", AGREEMENT_EXAMPLES.values(), ids=AGREEMENT_EXAMPLES.keys())
-def test_charged_to_you_the_invoice_the_allocations_and_the_statement_agree_to_the_cent(
+def test_charged_to_you_the_invoice_its_credit_notes_and_the_statement_agree_to_the_cent(
     run_billing, driver_a, driver_a_client, example
 ):
     rate, planned = example
@@ -760,6 +763,18 @@ def test_charged_to_you_the_invoice_the_allocations_and_the_statement_agree_to_t
             str(totals.gross),
         )
         assert statement_body["private_owed"] == invoice_body["gross_total"]
+        credit_notes = [
+            payments_services.credit_note_issue(
+                invoice=statement.invoice, reason="Credited line by line", line_ids=[line.pk]
+            )
+            for line in lines
+        ]
+        assert [(n.lines.get().net, n.lines.get().vat_rate) for n in credit_notes] == [
+            (Decimal(c["excl_vat"]), Decimal(c["vat_rate"])) for c in charged
+        ]
+        assert [sum(getattr(n, f) for n in credit_notes) for f in TOTALS] == [
+            getattr(statement.invoice, f) for f in TOTALS
+        ]
     else:
         assert (statement.invoice, statement_body["private_owed"]) == (None, "0.00")
     business = [s for s in sessions if s.purpose == SessionPurpose.BUSINESS]
