@@ -6,6 +6,7 @@ computes."""
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Protocol
 
 from apps.charging.vat_rule import (
@@ -62,7 +63,7 @@ class DriverBill:
     allocations: tuple[AllocatedCost, ...]
     refunds: tuple[RefundLine, ...]
 
-    @property
+    @cached_property
     def invoice_totals(self) -> DocumentTotals:
         """VAT per rate over the lines' nets (EN 16931), as the invoice states it."""
         return document_totals(
