@@ -1452,22 +1452,22 @@ def charging_session_provider_cost_check(
 
 def _price_at_provider_cost(session: ChargingSession, provider_cost: Price, now: datetime) -> None:
     currency = session.fleet.currency
-    excl_vat = round_money(provider_cost.excl_vat, currency)
-    incl_vat = round_money(
+    amounts = vat_amounts_of_excl_incl(
+        provider_cost.excl_vat,
         provider_cost.excl_vat if provider_cost.incl_vat is None else provider_cost.incl_vat,
         currency,
     )
     if session.price_basis == PriceBasis.PROVIDER and (
         session.price_currency,
         session.price_excl_vat,
+        session.price_vat,
         session.price_incl_vat,
-    ) == (currency, excl_vat, incl_vat):
+    ) == (currency, *amounts):
         return
     _clear_price(session)
     session.price_basis = PriceBasis.PROVIDER
     session.price_currency = currency
-    session.price_excl_vat, session.price_incl_vat = excl_vat, incl_vat
-    session.price_vat = incl_vat - excl_vat
+    session.price_excl_vat, session.price_vat, session.price_incl_vat = amounts
     session.price_breakdown = {"provider": {"entered_by_manager": True}}
     session.priced_at = now
 
