@@ -36,13 +36,42 @@ def _unique_constraint_names() -> dict[tuple[str, ...], str]:
     return names
 
 
+def _column_check_names() -> dict[str, set[str]]:
+    """The checks Django puts on a column of its own (positive integer fields), by the column's
+    name as SQLite reports them, each under PostgreSQL's name for it, "<table>_<column>_check"."""
+    names: dict[str, set[str]] = {}
+    for model in apps.get_models():
+        table = model._meta.db_table
+        for field in model._meta.local_fields:
+            if field.db_check(connection):
+                names.setdefault(field.column, set()).add(f"{table}_{field.column}_check")
+    return names
+
+
+def _sqlite_check_name(name: str) -> str:
+    """A named check constraint keeps its name; a column's own check is reported by SQLite with
+    the column's name, and is given PostgreSQL's name when one table alone has that column."""
+    named_checks = {
+        constraint.name
+        for model in apps.get_models()
+        for constraint in model._meta.constraints
+        if isinstance(constraint, CheckConstraint)
+    }
+    if name in named_checks:
+        return name
+    candidates = _column_check_names().get(name, set())
+    if len(candidates) != 1:
+        raise AssertionError(f"the check on column {name!r} is not one table's: {candidates}")
+    return candidates.pop()
+
+
 def violated_constraint(error: IntegrityError) -> str:
     """The name of the constraint (or trigger) that made the database refuse a write."""
     if connection.vendor == "postgresql":
         return error.__cause__.diag.constraint_name
     message = str(error)
     if match := _SQLITE_CHECK.match(message):
-        return match["name"]
+        return _sqlite_check_name(match["name"])
     if match := _SQLITE_UNIQUE.match(message):
         columns = tuple(match["columns"].split(", "))
         return _unique_constraint_names()[columns]
