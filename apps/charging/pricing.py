@@ -51,7 +51,7 @@ from functools import lru_cache
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-from voltop.core.money import round_money
+from voltop.core.money import round_line_quotient, round_money
 
 FOUR_PLACES = Decimal("0.0001")
 MICRO = Decimal("0.000001")
@@ -323,14 +323,6 @@ def _seconds(delta: timedelta) -> Decimal:
 
 def _four(value: Decimal) -> Decimal:
     return value.quantize(FOUR_PLACES, rounding=ROUND_HALF_UP)
-
-
-def _four_of_quotient(dividend: Decimal, divisor: int) -> Decimal:
-    """dividend ÷ divisor (both ≥ 0) rounded half-up to 4 places, computed exactly: recurring
-    digits of the quotient are never cut before the rounding sees them."""
-    numerator, denominator = dividend.as_integer_ratio()
-    denominator *= divisor
-    return EXACT.scaleb(Decimal((20_000 * numerator + denominator) // (2 * denominator)), -4)
 
 
 def charging_periods_from_meter_values(
@@ -887,14 +879,14 @@ def _line(
     sums.volume += billed
     price_volume = EXACT.multiply(component.price, billed)
     sums.price_volume = EXACT.add(sums.price_volume, price_volume)
-    excl_vat = _four_of_quotient(sums.price_volume, sums.per_priced_unit)
+    excl_vat = round_line_quotient(sums.price_volume, sums.per_priced_unit)
     excl_share, sums.excl_vat = excl_vat - sums.excl_vat, excl_vat
     vat_share = ZERO
     if component.vat_rate:
         sums.price_volume_rate = EXACT.add(
             sums.price_volume_rate, EXACT.multiply(price_volume, component.vat_rate)
         )
-        vat = _four_of_quotient(sums.price_volume_rate, sums.per_priced_unit * 100)
+        vat = round_line_quotient(sums.price_volume_rate, sums.per_priced_unit * 100)
         vat_share, sums.vat = vat - sums.vat, vat
     return PriceLine(
         dimension,

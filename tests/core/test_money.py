@@ -1,4 +1,5 @@
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -8,6 +9,7 @@ from voltop.core.money import (
     currency_minor_unit,
     is_known_currency,
     kwh_of_wh,
+    round_line_quotient,
     round_money,
     round_unit_price,
     vat_amounts_of_excl_incl,
@@ -127,3 +129,31 @@ def test_the_net_and_the_vat_are_each_within_half_a_cent_and_make_the_gross(excl
 @given(cents, cents)
 def test_amounts_stated_in_cents_are_kept_as_stated(excl, extra):
     assert vat_amounts_of_excl_incl(excl, excl + extra, "EUR") == (excl, extra, excl + extra)
+
+
+@pytest.mark.parametrize(
+    ("dividend", "divisor", "line"),
+    [
+        (Decimal("1.955") * 8748, 3600, Decimal("4.7507")),
+        (Decimal("17101.4340"), 3600, Decimal("4.7504")),
+        (Decimal("0.5"), 10000, Decimal("0.0001")),
+        (Decimal("0.49999"), 10000, Decimal("0.0000")),
+        (Decimal("1"), 3, Decimal("0.3333")),
+        (Decimal("2"), 3, Decimal("0.6667")),
+        (Decimal("0"), 3600, Decimal("0.0000")),
+    ],
+)
+def test_a_line_rounds_the_exact_quotient_half_up_to_four_places(dividend, divisor, line):
+    assert round_line_quotient(dividend, divisor) == line
+
+
+@given(
+    dividend=st.decimals(min_value=0, max_value=10**9, places=5),
+    divisor=st.sampled_from([1, 1000, 3600, 100_000, 360_000]),
+)
+def test_a_line_is_the_exact_quotient_rounded_half_up(dividend, divisor):
+    exact = Fraction(dividend) / divisor
+    rounded = round_line_quotient(dividend, divisor)
+
+    assert abs(Fraction(rounded) - exact) <= Fraction(1, 20000)
+    assert Fraction(rounded) - exact != Fraction(-1, 20000)

@@ -1,6 +1,6 @@
 """Money and energy arithmetic: the one place where amounts are rounded (half-up, money to a
-currency's minor unit, unit prices to five places), VAT is computed, and energy is converted
-between Wh and kWh."""
+currency's minor unit, pricing lines to four places, unit prices to five places), VAT is
+computed, and energy is converted between Wh and kWh."""
 
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache, lru_cache
@@ -9,6 +9,7 @@ from typing import NamedTuple
 from babel.numbers import get_currency_precision, list_currencies
 
 UNIT_PRICE_PLACES = 5
+LINE_PLACES = 4
 HUNDRED = Decimal(100)
 KWH_PLACES = 3
 
@@ -24,6 +25,16 @@ def round_money(amount: Decimal, currency: str) -> Decimal:
     if not isinstance(amount, Decimal):
         raise TypeError(f"money must be a Decimal, got {type(amount).__name__}")
     return amount.quantize(currency_minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def round_line_quotient(dividend: Decimal, divisor: int) -> Decimal:
+    """A pricing line's amount, dividend ÷ divisor (both ≥ 0: price times volume over the volume per
+    priced unit), rounded half-up to four places from the exact quotient: recurring digits are
+    never cut before the rounding sees them, so an exact tie always rounds up."""
+    numerator, denominator = dividend.as_integer_ratio()
+    denominator *= divisor
+    rounded = (2 * 10**LINE_PLACES * numerator + denominator) // (2 * denominator)
+    return Decimal(rounded).scaleb(-LINE_PLACES)
 
 
 def round_unit_price(price: Decimal) -> Decimal:
