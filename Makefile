@@ -24,8 +24,8 @@ install: $(VENV)/.installed .env
 run: install
 	@echo "==> Applying database migrations"
 	@LOG_LEVEL=WARNING $(PY) manage.py migrate --no-input --verbosity 0
-	@echo "==> Building the demo fleet (once; kept on later runs)"
-	@LOG_LEVEL=WARNING $(PY) manage.py seed_demo
+	@echo "==> Building the demo fleet (once; kept on later runs; sessions it leaves unpriced are listed in the admin)"
+	@LOG_LEVEL=ERROR $(PY) manage.py seed_demo
 	@echo "==> Making sure the local admin login exists"
 	@LOG_LEVEL=WARNING $(PY) manage.py ensure_admin
 	@echo "==> Serving Voltop at http://$(HOST):$(PORT)/ (admin at /admin/, API docs at /api/docs/); Ctrl-C stops it"
