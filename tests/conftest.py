@@ -2,9 +2,12 @@
 
 import pytest
 import redis
+from axes.handlers.proxy import AxesProxyHandler
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
+from django.core.cache.backends.redis import RedisCache
 from django.db import connection
+from django.test import override_settings
 
 
 def _service_missing(item: pytest.Item, reason: str) -> None:
@@ -45,11 +48,43 @@ def _required_services_present() -> None:
         pytest.fail("VOLTOP_REQUIRE_SERVICES=1 but Redis at REDIS_URL does not answer")
 
 
+TEST_CACHE_KEY_PREFIX = "voltop-test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_cache_apart_from_other_data():
+    """Tests keep their throttle and lockout counters under a key prefix of their own, so they
+    never meet a developer's data in the same Redis; with REDIS_URL set but no Redis answering,
+    they count in memory (tests that need Redis skip or fail on their marker)."""
+    if settings.REDIS_URL and _redis_reachable():
+        test_cache = {**settings.CACHES["default"], "KEY_PREFIX": TEST_CACHE_KEY_PREFIX}
+    else:
+        test_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    with override_settings(CACHES={"default": test_cache}):
+        AxesProxyHandler.get_implementation(force=True)
+        yield
+    AxesProxyHandler.get_implementation(force=True)
+
+
+def _test_cache_clear() -> None:
+    """Delete the tests' own keys only: Redis's FLUSHDB, which `cache.clear()` sends, would also
+    empty the Celery queues sharing the database."""
+    test_cache = caches["default"]
+    if not isinstance(test_cache, RedisCache):  # in this process's memory: the tests' own
+        test_cache.clear()
+        return
+    client = test_cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{TEST_CACHE_KEY_PREFIX}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_throttles_and_lockouts(settings):
-    """Each test starts with empty throttle counters; the login lockout (django-axes) is on only
-    where a test turns it on, since Django's test client logs in without a request."""
-    cache.clear()
+    """Each test starts with empty throttle counters and lockouts; the login lockout
+    (django-axes) is on only where a test turns it on, since Django's test client logs in
+    without a request."""
+    _test_cache_clear()
     settings.AXES_ENABLED = False
 
 

@@ -199,15 +199,38 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# Failed logins: an account, and an address, are locked out for AXES_COOLOFF_MINUTES after
-# AXES_FAILURE_LIMIT failed logins.
+# Shared state of the login throttles and lockouts: in Redis when REDIS_URL is set, so every
+# worker process counts the same failures; in the process's own memory otherwise.
+REDIS_URL = env("REDIS_URL", default="")
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "voltop",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Failed logins: a login (username) is locked out from one client address for
+# AXES_COOLOFF_MINUTES after AXES_FAILURE_LIMIT failed logins from that address. Others, and
+# the same login from elsewhere, are not. The counts live where every process sees them: in
+# Redis (the cache above) when REDIS_URL is set, else in the database.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if REDIS_URL
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_ENABLE_ADMIN = False
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "voltop.core.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "voltop.core.client_address.client_address"
@@ -215,7 +238,6 @@ AXES_VERBOSE = False
 IDEMPOTENCY_KEEP_HOURS = env.int("IDEMPOTENCY_KEEP_HOURS", default=48)
 
 # Celery. Without REDIS_URL tasks run eagerly in-process (logged once at start).
-REDIS_URL = env("REDIS_URL", default="")
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL

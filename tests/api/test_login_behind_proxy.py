@@ -4,7 +4,14 @@ The login throttles and the lockout read the client's address through the truste
 only (TRUSTED_PROXY_COUNT)."""
 
 import pytest
+import redis
+from django.conf import settings
+from django.test import Client
+from django.urls import reverse
 from rest_framework.test import APIClient
+
+from tests.api.conftest import PASSWORD
+from tests.conftest import TEST_CACHE_KEY_PREFIX
 
 pytestmark = pytest.mark.django_db
 
@@ -34,3 +41,126 @@ class TestNoTrustedProxy:
         ]
 
         assert statuses == [401] * 10 + [429]
+
+
+ATTACKER = "198.51.100.66"
+ELSEWHERE = "203.0.113.20"
+
+
+@pytest.fixture
+def behind_one_trusted_proxy(settings):
+    """One proxy in front, trusted; the lockout on at its configured limit of 10; the address
+    throttle out of the way, so what these tests see is the lockout."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    settings.AXES_ENABLED = True
+    settings.AXES_FAILURE_LIMIT = 10
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            "login": "1000/min",
+        },
+    }
+
+
+def forwarded_by_proxy(client_address: str) -> str:
+    """What the trusted proxy sends on: whatever the client wrote, then the client's address."""
+    return f"10.9.9.9, {client_address}"
+
+
+@pytest.mark.usefixtures("behind_one_trusted_proxy")
+class TestOneTrustedProxy:
+    def test_an_attackers_failures_do_not_lock_out_the_user_from_another_address(self, driver_a):
+        failures = [
+            log_in_through_proxy(
+                "sanne@example.com", "wrong", forwarded_for=forwarded_by_proxy(ATTACKER)
+            ).status_code
+            for _ in range(10)
+        ]
+
+        from_elsewhere = log_in_through_proxy(
+            "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ELSEWHERE)
+        )
+        from_the_attacker = log_in_through_proxy(
+            "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ATTACKER)
+        )
+
+        assert failures == [401] * 9 + [429]
+        assert from_elsewhere.status_code == 200
+        assert from_the_attacker.status_code == 429
+        assert from_the_attacker.json()["errors"][0]["code"] == "account_locked"
+
+    def test_failures_against_one_login_do_not_lock_out_another_login(self, driver_a, manager_user):
+        for _ in range(10):
+            log_in_through_proxy(
+                "sanne@example.com", "wrong", forwarded_for=forwarded_by_proxy(ATTACKER)
+            )
+
+        response = log_in_through_proxy(
+            "mila@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ELSEWHERE)
+        )
+
+        assert response.status_code == 200
+
+    def test_a_spoofed_address_left_of_the_proxys_entry_does_not_escape_the_lockout(self, driver_a):
+        for n in range(10):
+            log_in_through_proxy(
+                "sanne@example.com",
+                "wrong",
+                forwarded_for=f"192.0.2.{n}, {ATTACKER}",
+            )
+
+        response = log_in_through_proxy(
+            "sanne@example.com", PASSWORD, forwarded_for=f"192.0.2.99, {ATTACKER}"
+        )
+
+        assert response.status_code == 429
+
+
+@pytest.mark.usefixtures("behind_one_trusted_proxy")
+class TestAdminLoginBehindOneTrustedProxy:
+    def admin_log_in(self, client: Client, username: str, password: str, *, address: str):
+        return client.post(
+            reverse("admin:login"),
+            {"username": username, "password": password, "next": reverse("admin:index")},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=forwarded_by_proxy(address),
+        )
+
+    def test_an_attackers_failures_do_not_lock_out_the_manager_from_another_address(
+        self, manager_user
+    ):
+        failures = [
+            self.admin_log_in(Client(), "mila", "wrong", address=ATTACKER).status_code
+            for _ in range(10)
+        ]
+
+        from_elsewhere = self.admin_log_in(Client(), "mila", PASSWORD, address=ELSEWHERE)
+        from_the_attacker = self.admin_log_in(Client(), "mila", PASSWORD, address=ATTACKER)
+
+        assert failures == [200] * 9 + [429]
+        assert from_elsewhere.status_code == 302
+        assert from_elsewhere.url == reverse("admin:index")
+        assert from_the_attacker.status_code == 429
+        assert "locked for 15 minutes" in from_the_attacker.content.decode()
+
+
+@pytest.mark.redis
+def test_lockout_counts_live_in_redis_where_every_worker_reads_them(
+    behind_one_trusted_proxy, driver_a
+):
+    for _ in range(3):
+        log_in_through_proxy(
+            "sanne@example.com", "wrong", forwarded_for=forwarded_by_proxy(ATTACKER)
+        )
+
+    another_workers_redis = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        counts = [
+            int(another_workers_redis.get(key))
+            for key in another_workers_redis.scan_iter(match=f"{TEST_CACHE_KEY_PREFIX}:*:axes-*")
+        ]
+    finally:
+        another_workers_redis.close()
+
+    assert counts == [3]

@@ -20,7 +20,10 @@ from apps.drivers.api.authentication import account_refusal
 class AccountLocked(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "account_locked"
-    default_detail = "Too many failed logins; the account is locked for a while. Try again later."
+    default_detail = (
+        "Too many failed logins from this address; the login is locked here for a while. "
+        "Try again later."
+    )
 
 
 class LoginSerializer(serializers.Serializer):
