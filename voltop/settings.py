@@ -8,6 +8,7 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from voltop.core.log_config import log_config
+from voltop.core.login_failures import login_failure_rate_parse
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -235,6 +236,14 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "voltop.core.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "voltop.core.client_address.client_address"
 AXES_VERBOSE = False
+# Failed logins per username over every client address, against guessing spread across many
+# addresses (voltop.core.login_failures): beyond this, logins with that username are refused
+# with 429 until the window ends. The account itself is never locked.
+LOGIN_FAILURES_PER_USERNAME_RATE = env("LOGIN_FAILURES_PER_USERNAME_RATE", default="50/hour")
+try:
+    login_failure_rate_parse(LOGIN_FAILURES_PER_USERNAME_RATE)
+except ValueError as error:
+    raise ImproperlyConfigured(f"LOGIN_FAILURES_PER_USERNAME_RATE: {error}") from error
 IDEMPOTENCY_KEEP_HOURS = env.int("IDEMPOTENCY_KEEP_HOURS", default=48)
 
 # Celery. Without REDIS_URL tasks run eagerly in-process (logged once at start).

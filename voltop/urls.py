@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from voltop.core.admin_forms import AdminLoginForm
 from voltop.core.views import healthz, home, not_found, server_error
 
 admin.site.site_header = "Voltop fleet administration"
 admin.site.site_title = "Voltop"
 admin.site.index_title = "Fleet administration"
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", home, name="home"),

@@ -3,8 +3,11 @@ address (REMOTE_ADDR) and carries the X-Forwarded-For header the proxy, or a cli
 The login throttles and the lockout read the client's address through the trusted proxies
 only (TRUSTED_PROXY_COUNT)."""
 
+import datetime as dt
+
 import pytest
 import redis
+import time_machine
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
@@ -119,7 +122,8 @@ class TestOneTrustedProxy:
 
 @pytest.mark.usefixtures("behind_one_trusted_proxy")
 class TestAdminLoginBehindOneTrustedProxy:
-    def admin_log_in(self, client: Client, username: str, password: str, *, address: str):
+    @staticmethod
+    def admin_log_in(client: Client, username: str, password: str, *, address: str):
         return client.post(
             reverse("admin:login"),
             {"username": username, "password": password, "next": reverse("admin:index")},
@@ -131,12 +135,18 @@ class TestAdminLoginBehindOneTrustedProxy:
         self, manager_user
     ):
         failures = [
-            self.admin_log_in(Client(), "mila", "wrong", address=ATTACKER).status_code
+            TestAdminLoginBehindOneTrustedProxy.admin_log_in(
+                Client(), "mila", "wrong", address=ATTACKER
+            ).status_code
             for _ in range(10)
         ]
 
-        from_elsewhere = self.admin_log_in(Client(), "mila", PASSWORD, address=ELSEWHERE)
-        from_the_attacker = self.admin_log_in(Client(), "mila", PASSWORD, address=ATTACKER)
+        from_elsewhere = TestAdminLoginBehindOneTrustedProxy.admin_log_in(
+            Client(), "mila", PASSWORD, address=ELSEWHERE
+        )
+        from_the_attacker = TestAdminLoginBehindOneTrustedProxy.admin_log_in(
+            Client(), "mila", PASSWORD, address=ATTACKER
+        )
 
         assert failures == [200] * 9 + [429]
         assert from_elsewhere.status_code == 302
@@ -164,3 +174,92 @@ def test_lockout_counts_live_in_redis_where_every_worker_reads_them(
         another_workers_redis.close()
 
     assert counts == [3]
+
+
+def client_addresses(count: int) -> list[str]:
+    return [f"198.51.{n // 250}.{n % 250 + 1}" for n in range(count)]
+
+
+@pytest.mark.usefixtures("behind_one_trusted_proxy")
+class TestFailuresPerUsername:
+    """The per-username throttle: 50 failures an hour by default, over every address."""
+
+    @time_machine.travel(dt.datetime(2026, 6, 1, 10, 5, tzinfo=dt.UTC), tick=False)
+    def test_the_per_username_throttle_stops_a_guess_spread_over_100_addresses(self, driver_a):
+        responses = [
+            log_in_through_proxy(
+                "sanne@example.com", f"guess-{n}", forwarded_for=forwarded_by_proxy(address)
+            )
+            for n, address in enumerate(client_addresses(100))
+        ]
+
+        assert [response.status_code for response in responses] == [401] * 50 + [429] * 50
+        assert responses[50].json() == {
+            "type": "client_error",
+            "errors": [
+                {
+                    "code": "auth.too_many_login_failures",
+                    "detail": "Too many failed logins for this username; logins with it are "
+                    "paused. Try again in 55 minutes.",
+                    "attr": None,
+                }
+            ],
+        }
+        assert responses[50]["Retry-After"] == "3300"
+
+    def test_the_throttle_pauses_the_username_for_the_window_but_never_locks_the_account(
+        self, driver_a
+    ):
+        with time_machine.travel(dt.datetime(2026, 6, 1, 10, 5, tzinfo=dt.UTC), tick=False):
+            for address in client_addresses(50):
+                log_in_through_proxy(
+                    "sanne@example.com", "wrong", forwarded_for=forwarded_by_proxy(address)
+                )
+            during_the_hour = log_in_through_proxy(
+                "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ELSEWHERE)
+            )
+        with time_machine.travel(dt.datetime(2026, 6, 1, 11, 0, 1, tzinfo=dt.UTC), tick=False):
+            after_the_hour = log_in_through_proxy(
+                "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ELSEWHERE)
+            )
+
+        assert during_the_hour.status_code == 429
+        assert after_the_hour.status_code == 200
+
+    def test_only_failures_count_and_another_username_is_not_paused(
+        self, settings, driver_a, driver_b
+    ):
+        settings.LOGIN_FAILURES_PER_USERNAME_RATE = "2/hour"
+        with time_machine.travel(dt.datetime(2026, 6, 1, 10, 5, tzinfo=dt.UTC), tick=False):
+            statuses = [
+                log_in_through_proxy(
+                    "sanne@example.com", password, forwarded_for=forwarded_by_proxy(address)
+                ).status_code
+                for password, address in zip(
+                    [PASSWORD, PASSWORD, PASSWORD, "wrong", "wrong", PASSWORD],
+                    client_addresses(6),
+                    strict=True,
+                )
+            ]
+            another_username = log_in_through_proxy(
+                "bram@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ELSEWHERE)
+            )
+
+        assert statuses == [200, 200, 200, 401, 401, 429]
+        assert another_username.status_code == 200
+
+    def test_the_admin_login_is_under_the_same_throttle(self, settings, manager_user):
+        settings.LOGIN_FAILURES_PER_USERNAME_RATE = "3/hour"
+        with time_machine.travel(dt.datetime(2026, 6, 1, 10, 5, tzinfo=dt.UTC), tick=False):
+            for address in client_addresses(3):
+                TestAdminLoginBehindOneTrustedProxy.admin_log_in(
+                    Client(), "mila", "wrong", address=address
+                )
+            client = Client()
+            response = TestAdminLoginBehindOneTrustedProxy.admin_log_in(
+                client, "mila", PASSWORD, address=ELSEWHERE
+            )
+
+        assert response.status_code == 200
+        assert "Too many failed logins for this username" in response.content.decode()
+        assert "_auth_user_id" not in client.session

@@ -1,6 +1,7 @@
 """Logging in to the API: e-mail and password for a short-lived access token and a rotating
 refresh token; refreshing; logging out (the refresh token is blacklisted). Failed logins are
-throttled and, after repeated failures, locked out (django-axes). A driver who is suspended or
+throttled per client address and per username (voltop.core.login_failures), and locked out
+per username and address after repeated failures (django-axes). A driver who is suspended or
 has left is refused at login and refresh, as on every request."""
 
 from django.contrib.auth import authenticate, get_user_model
@@ -15,6 +16,11 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from apps.drivers.api.authentication import account_refusal
+from voltop.core.login_failures import (
+    TooManyLoginFailures,
+    login_attempt_begin,
+    login_attempt_succeeded,
+)
 
 
 class AccountLocked(exceptions.APIException):
@@ -71,10 +77,15 @@ class LoginView(TokenEndpointView):
         credentials.is_valid(raise_exception=True)
         email = credentials.validated_data["email"]
         account = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
+        username = account.get_username() if account else email
+        try:
+            attempt = login_attempt_begin(username=username)
+        except TooManyLoginFailures as error:
+            throttled = exceptions.Throttled(detail=error.message, code=error.code)
+            throttled.wait = error.wait_seconds
+            raise throttled from error
         user = authenticate(
-            request._request,
-            username=account.get_username() if account else email,
-            password=credentials.validated_data["password"],
+            request._request, username=username, password=credentials.validated_data["password"]
         )
         if getattr(request._request, "axes_locked_out", False):
             raise AccountLocked()
@@ -82,6 +93,7 @@ class LoginView(TokenEndpointView):
             raise exceptions.AuthenticationFailed(
                 "The e-mail address or the password is wrong.", code="invalid_credentials"
             )
+        login_attempt_succeeded(attempt)
         account_refusal(user)
         return Response(TokenPairSerializer(token_pair(user)).data)
 
