@@ -1,11 +1,13 @@
 """Writes of the fleets app: fleet settings, depots, cost centers, memberships and fleet API
 keys."""
 
+import datetime as dt
 import hashlib
 import logging
 import secrets
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.fleets.choices import MembershipRole
@@ -45,6 +47,28 @@ def fleet_api_key_issue(*, fleet: Fleet, name: str, role: str, created_by=None):
     )
     logger.info("fleets.api_key_issued", extra={"fleet_id": fleet.pk, "api_key_id": key.pk})
     return key, f"{KEY_PREFIX}_{prefix}_{secret}"
+
+
+API_KEY_USE_RECORDED_EVERY = dt.timedelta(minutes=1)
+
+
+def fleet_api_key_use_record(*, key: FleetApiKey, now: dt.datetime) -> bool:
+    """Record that `key` was used at `now`, at most once a minute: a key calling many times a
+    second costs no write per request. `key` is the row as authentication just read it; when
+    it was used in the last minute nothing is sent to the database. Otherwise one conditional
+    UPDATE writes it, so of requests racing each other only one writes. Returns whether it
+    wrote."""
+    recorded_since = now - API_KEY_USE_RECORDED_EVERY
+    if key.last_used_at is not None and key.last_used_at > recorded_since:
+        return False
+    written = (
+        FleetApiKey.objects.filter(pk=key.pk)
+        .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=recorded_since))
+        .update(last_used_at=now)
+    )
+    if written:
+        key.last_used_at = now
+    return bool(written)
 
 
 @transaction.atomic

@@ -6,6 +6,9 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.drivers.choices import DriverStatus
@@ -116,6 +119,37 @@ class TestWhoMayCall:
 
         assert response.status_code == 401
         assert error_codes(response) == ["api_key_invalid"]
+
+    def test_a_key_records_its_use_at_most_once_a_minute(self, api_key_client, fleet):
+        client = api_key_client(VIEWER, fleet)
+        first_use = dt.datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
+        with time_machine.travel(first_use, tick=False):
+            assert client.get("/api/v1/fleet/drivers/").status_code == 200
+        with (
+            time_machine.travel(first_use + dt.timedelta(seconds=59), tick=False),
+            CaptureQueriesContext(connection) as within_the_minute,
+        ):
+            assert client.get("/api/v1/fleet/drivers/").status_code == 200
+        recorded_within = FleetApiKey.objects.get(pk=client.api_key.pk).last_used_at
+        with (
+            time_machine.travel(first_use + dt.timedelta(seconds=60), tick=False),
+            CaptureQueriesContext(connection) as a_minute_later,
+        ):
+            assert client.get("/api/v1/fleet/drivers/").status_code == 200
+
+        assert updates_of_api_keys(within_the_minute) == 0
+        assert recorded_within == first_use
+        assert updates_of_api_keys(a_minute_later) == 1
+        assert FleetApiKey.objects.get(pk=client.api_key.pk).last_used_at == (
+            first_use + dt.timedelta(seconds=60)
+        )
+
+
+def updates_of_api_keys(queries: CaptureQueriesContext) -> int:
+    table = FleetApiKey._meta.db_table
+    return sum(
+        1 for query in queries.captured_queries if query["sql"].startswith(f'UPDATE "{table}"')
+    )
 
 
 # --- fleets ---------------------------------------------------------------------------------
@@ -963,7 +997,7 @@ class TestChargeTokens:
         with django_assert_num_queries(4):  # key, key last used, count, page
             assert client.get("/api/v1/fleet/charge-tokens/").json()["count"] == 1
         ChargeTokenFactory.create_batch(4, driver=driver_a)
-        with django_assert_num_queries(4):
+        with django_assert_num_queries(3):  # key (its use was recorded under a minute ago)
             assert client.get("/api/v1/fleet/charge-tokens/").json()["count"] == 5
 
 

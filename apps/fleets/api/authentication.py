@@ -7,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from apps.fleets.models import FleetApiKey
-from apps.fleets.services import KEY_PREFIX, api_key_secret_hash
+from apps.fleets.services import KEY_PREFIX, api_key_secret_hash, fleet_api_key_use_record
 
 KEYWORD = "Api-Key"
 
@@ -42,7 +42,7 @@ class FleetApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "The API key is unknown or revoked.", code="api_key_invalid"
             )
-        FleetApiKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        fleet_api_key_use_record(key=key, now=timezone.now())
         return FleetApiKeyPrincipal(key), key
 
     def authenticate_header(self, request) -> str:
