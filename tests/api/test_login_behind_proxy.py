@@ -45,6 +45,25 @@ class TestNoTrustedProxy:
 
         assert statuses == [401] * 10 + [429]
 
+    def test_a_spoofed_forwarded_for_is_ignored_and_the_lockout_holds(self, settings, driver_a):
+        settings.AXES_ENABLED = True
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {
+                **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+                "login": "1000/min",
+            },
+        }
+        for n in range(10):
+            log_in_through_proxy("sanne@example.com", "wrong", forwarded_for=f"198.51.100.{n}")
+
+        response = log_in_through_proxy(
+            "sanne@example.com", PASSWORD, forwarded_for="198.51.100.99"
+        )
+
+        assert response.status_code == 429
+        assert response.json()["errors"][0]["code"] == "account_locked"
+
 
 ATTACKER = "198.51.100.66"
 ELSEWHERE = "203.0.113.20"
