@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import CheckConstraint, UniqueConstraint
 
 _SQLITE_CHECK = re.compile(r"^CHECK constraint failed: (?P<name>\w+)$")
+_SQLITE_UNIQUE_INDEX = re.compile(r"^UNIQUE constraint failed: index '(?P<name>\w+)'$")
 _SQLITE_UNIQUE = re.compile(r"^UNIQUE constraint failed: (?P<columns>.+)$")
 
 
@@ -72,6 +73,8 @@ def violated_constraint(error: IntegrityError) -> str:
     message = str(error)
     if match := _SQLITE_CHECK.match(message):
         return _sqlite_check_name(match["name"])
+    if match := _SQLITE_UNIQUE_INDEX.match(message):  # an index over expressions: its name
+        return match["name"]
     if match := _SQLITE_UNIQUE.match(message):
         columns = tuple(match["columns"].split(", "))
         return _unique_constraint_names()[columns]

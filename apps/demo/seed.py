@@ -82,6 +82,7 @@ from apps.payments.services import (
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from voltop.core.errors import DomainError
+from voltop.core.logins import login_emails_check
 from voltop.core.money import round_money
 
 logger = logging.getLogger(__name__)
@@ -1074,6 +1075,11 @@ def _demo_fleet_build() -> dict[str, int]:
     cost_centers = _bulk_create(
         [CostCenter(fleet=fleet, code=code, name=name) for code, name in _DEMO_COST_CENTERS]
     )
+    staff_logins = (
+        (DEMO_MANAGER_EMAIL, "Marloes", "Hoekstra"),
+        (DEMO_FINANCE_EMAIL, "Ruud", "Kramer"),
+    )
+    login_emails_check(emails=[email for email, _, _ in staff_logins])
     staff = _bulk_create(
         [
             get_user_model()(
@@ -1084,10 +1090,7 @@ def _demo_fleet_build() -> dict[str, int]:
                 is_staff=True,
                 password=password_hash,
             )
-            for email, first, last in (
-                (DEMO_MANAGER_EMAIL, "Marloes", "Hoekstra"),
-                (DEMO_FINANCE_EMAIL, "Ruud", "Kramer"),
-            )
+            for email, first, last in staff_logins
         ]
     )
     memberships = _bulk_create(
@@ -1306,6 +1309,7 @@ def _demo_drivers_build(
                 target_percent=rng.choice((80, 90, 100)),
             )
         )
+    login_emails_check(emails=[user.email for user in users])
     _bulk_create(users)
     _bulk_create([person.driver for person in people])
     return people

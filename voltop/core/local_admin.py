@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from voltop.core.errors import DomainError
+from voltop.core.logins import login_email_check
 
 DEFAULT_USERNAME = "admin"
 DEFAULT_PASSWORD = "admin"  # noqa: S105 - the documented local-only default
@@ -39,5 +40,6 @@ def local_admin_ensure(*, username: str, email: str, password: str) -> LocalAdmi
     user = user_model.objects.filter(username=username).first()
     if user is not None:
         return LocalAdmin(username=username, created=False, uses_default_password=uses_default)
+    login_email_check(email=email)
     user_model.objects.create_superuser(username=username, email=email, password=password)
     return LocalAdmin(username=username, created=True, uses_default_password=uses_default)

@@ -21,6 +21,7 @@ from voltop.core.login_failures import (
     login_attempt_begin,
     login_attempt_succeeded,
 )
+from voltop.core.logins import login_get_by_email
 
 
 class AccountLocked(exceptions.APIException):
@@ -76,7 +77,7 @@ class LoginView(TokenEndpointView):
         credentials = LoginSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         email = credentials.validated_data["email"]
-        account = get_user_model().objects.filter(email__iexact=email, is_active=True).first()
+        account = login_get_by_email(email=email)
         username = account.get_username() if account else email
         try:
             attempt = login_attempt_begin(username=username)
