@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.validators import normalize_iban, validate_iban
@@ -118,12 +119,13 @@ class ChargeToken(TimeStampedModel):
         ordering = ["driver", "uid", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["uid"],
+                Upper("uid"),
                 condition=Q(is_active=True),
                 name="token_uid_unique_among_active",
-                # "unique" makes full_clean() report it on the uid field.
-                violation_error_code="unique",
-                violation_error_message="An active token with this UID already exists.",
+                violation_error_code="token_uid_unique_among_active",
+                violation_error_message=(
+                    "An active token with this UID already exists (case does not matter)."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(valid_until__isnull=True) | Q(valid_until__gt=F("valid_from")),

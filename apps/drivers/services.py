@@ -111,7 +111,7 @@ def _check_token_uid_shape(uid: str) -> None:
 
 
 def _check_token_uid_free(uid: str, *, exclude_pk: int | None) -> None:
-    clash = ChargeToken.objects.filter(uid=uid, is_active=True).exclude(pk=exclude_pk)
+    clash = ChargeToken.objects.filter(uid__iexact=uid, is_active=True).exclude(pk=exclude_pk)
     if clash.exists():
         raise TokenUidInUse(f"An active token with UID {uid} already exists.", field="uid")
 

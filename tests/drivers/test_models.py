@@ -238,8 +238,10 @@ def test_uid_of_an_active_token_is_refused_for_another_active_token_on_uid():
 
     error = full_clean_errors(token)
 
-    assert error.message_dict == {"uid": ["An active token with this UID already exists."]}
-    assert error_codes(error) == {"uid": ["unique"]}
+    assert error.message_dict == {
+        NON_FIELD: ["An active token with this UID already exists (case does not matter)."]
+    }
+    assert error_codes(error) == {NON_FIELD: ["token_uid_unique_among_active"]}
     assert ChargeToken.objects.count() == 1
 
 
@@ -250,6 +252,25 @@ def test_uid_of_an_active_token_is_refused_by_the_database():
         ChargeToken.objects.create(driver=DriverFactory(), uid="04A1B2C3D4", valid_from=JAN_1)
 
     assert list(ChargeToken.objects.values_list("pk", flat=True)) == [existing.pk]
+
+
+def test_uid_of_an_active_token_in_another_case_is_refused_by_the_database():
+    existing = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+
+    with refused_by_database("token_uid_unique_among_active"):
+        ChargeToken.objects.create(driver=DriverFactory(), uid="04a1b2c3d4", valid_from=JAN_1)
+
+    assert list(ChargeToken.objects.values_list("pk", "uid")) == [(existing.pk, "04A1B2C3D4")]
+
+
+def test_uid_of_an_inactive_token_in_another_case_is_accepted_by_the_database():
+    ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+
+    ChargeToken.objects.create(
+        driver=DriverFactory(), uid="04a1b2c3d4", valid_from=JAN_1, is_active=False
+    )
+
+    assert ChargeToken.objects.count() == 2
 
 
 def test_reactivating_a_token_whose_uid_is_active_elsewhere_is_refused_by_the_database():

@@ -1,0 +1,44 @@
+"""The migration that makes active tokens' UIDs unique without regard to case refuses to run
+while active tokens break that rule, and names them."""
+
+import pytest
+
+from apps.drivers.models import ChargeToken
+from tests.factories import ChargeTokenFactory
+from tests.migrations import (
+    applied_migrations,
+    migrate_to,
+    migrate_to_latest,
+    table_constraint_names,
+)
+from voltop.core.migration_operations import ClashesFound
+
+BEFORE = ("drivers", "0002_orderings_end_with_the_primary_key")
+MIGRATION = ("drivers", "0003_token_uid_unique_any_case")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_names_active_tokens_sharing_a_uid_and_refuses_to_run():
+    migrate_to(BEFORE)
+    try:
+        first = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
+        second = ChargeTokenFactory(uid="04a1b2c3d4", is_active=True)
+        ChargeTokenFactory(uid="04A1b2C3d4", is_active=False)
+        constraints_before = table_constraint_names("drivers_chargetoken")
+
+        with pytest.raises(ClashesFound) as refusal:
+            migrate_to(MIGRATION)
+
+        message = str(refusal.value)
+        assert f"  - ids {first.pk}, {second.pk} (uid 04A1B2C3D4)\n" in message
+        assert "1 group(s) of rows of drivers_chargetoken" in message
+        assert MIGRATION[1] not in applied_migrations("drivers")
+        assert table_constraint_names("drivers_chargetoken") == constraints_before
+
+        ChargeToken.objects.filter(pk=second.pk).update(is_active=False)
+        migrate_to(MIGRATION)
+
+        assert MIGRATION[1] in applied_migrations("drivers")
+    finally:
+        ChargeToken.objects.all().delete()
+        migrate_to_latest()
