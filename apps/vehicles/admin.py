@@ -27,11 +27,12 @@ from apps.vehicles.services import (
     vehicle_assignment_update,
     vehicle_delete,
     vehicle_delete_check,
+    vehicle_plate_check,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
 
 
-class VehicleForm(forms.ModelForm):
+class VehicleForm(ServiceCheckedForm):
     connector_standards = forms.MultipleChoiceField(
         choices=ConnectorStandard.choices,
         required=False,
@@ -55,6 +56,12 @@ class VehicleForm(forms.ModelForm):
             "home_depot",
             "cost_center",
         ]
+
+    def service_check(self) -> None:
+        fleet = self.cleaned_data.get("fleet") or self.instance.fleet
+        vehicle_plate_check(
+            fleet_id=fleet.pk, plate=self.cleaned_data["plate"], exclude_pk=self.instance.pk
+        )
 
 
 class VehicleAssignmentForm(ServiceCheckedForm):

@@ -41,3 +41,7 @@ class AssignmentNotStarted(Conflict):
 
 class VehicleHasHistory(Conflict):
     code = "vehicles.vehicle_has_history"
+
+
+class PlateInUse(Conflict):
+    code = "vehicles.plate_in_use"

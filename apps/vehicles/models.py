@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from apps.drivers.models import Driver
 from apps.fleets.models import CostCenter, Depot, Fleet
@@ -75,10 +76,16 @@ class Vehicle(TimeStampedModel):
     )
 
     class Meta:
-        ordering = ["fleet", "plate"]
+        ordering = ["fleet", "plate", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["fleet", "plate"], name="vehicle_plate_unique_per_fleet"
+                "fleet",
+                Upper("plate"),
+                name="vehicle_plate_unique_per_fleet",
+                violation_error_code="vehicle_plate_unique_per_fleet",
+                violation_error_message=(
+                    "A vehicle of this fleet already has this licence plate (case does not matter)."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(vin__regex=VIN_PATTERN),

@@ -22,6 +22,7 @@ from apps.vehicles.exceptions import (
     OdometerReadingExists,
     OdometerWentBackwards,
     OtherFleet,
+    PlateInUse,
     VehicleHasHistory,
     VehicleRetired,
 )
@@ -356,12 +357,42 @@ def odometer_reading_correct(*, reading: OdometerReading, changes: dict) -> Odom
     return stored
 
 
+def vehicle_plate_check(*, fleet_id: int, plate: str, exclude_pk: int | None = None) -> None:
+    """Refuse a licence plate that another vehicle of the fleet has, whatever its case (the
+    database holds the same rule)."""
+    plate = (plate or "").strip()
+    if not plate:
+        return
+    clash = Vehicle.objects.filter(fleet_id=fleet_id, plate__iexact=plate).exclude(pk=exclude_pk)
+    if clash.exists():
+        raise PlateInUse(
+            f"Another vehicle of this fleet already has the licence plate {plate.upper()} "
+            "(case does not matter).",
+            field="plate",
+        )
+
+
+def _vehicle_save_checked(vehicle: Vehicle, changes: dict) -> None:
+    """fields_save_checked(), after the plate check; a plate taken meanwhile by another
+    request is refused the same way, not as a database error."""
+    if "plate" in changes:
+        vehicle_plate_check(
+            fleet_id=vehicle.fleet_id, plate=changes["plate"], exclude_pk=vehicle.pk
+        )
+    try:
+        with transaction.atomic():
+            fields_save_checked(vehicle, changes)
+    except IntegrityError:
+        vehicle_plate_check(fleet_id=vehicle.fleet_id, plate=vehicle.plate, exclude_pk=vehicle.pk)
+        raise
+
+
 @transaction.atomic
 def vehicle_create(*, fleet, **fields) -> Vehicle:
     """Add a vehicle to `fleet` after the model's checks (VIN unique and well-formed, plate
-    unique in the fleet, depot and cost center of the same fleet)."""
+    unique in the fleet whatever its case, depot and cost center of the same fleet)."""
     vehicle = Vehicle(fleet=fleet)
-    fields_save_checked(vehicle, fields)
+    _vehicle_save_checked(vehicle, fields)
     return vehicle
 
 
@@ -371,7 +402,7 @@ def vehicle_update(*, vehicle: Vehicle, changes: dict) -> Vehicle:
     if {"fleet", "fleet_id"} & set(changes):
         raise ValueError("vehicle_update does not move a vehicle to another fleet.")
     vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
-    fields_save_checked(vehicle, changes)
+    _vehicle_save_checked(vehicle, changes)
     return vehicle
 
 

@@ -1073,6 +1073,35 @@ class TestVehicles:
         assert error_attrs(foreign) == ["home_depot"]
         assert not Vehicle.objects.exists()
 
+    def test_a_plate_of_the_fleet_in_another_case_is_refused_on_its_field_and_nothing_changes(
+        self, member_client, fleet
+    ):
+        existing = VehicleFactory(fleet=fleet, plate="EV-123-X")
+        other = VehicleFactory(fleet=fleet, plate="EV-456-Y")
+        client = member_client(MANAGER, fleet)
+
+        added = client.post(
+            "/api/v1/fleet/vehicles/", {**VEHICLE_PAYLOAD, "fleet": fleet.pk}, format="json"
+        )
+        renamed = client.patch(
+            f"/api/v1/fleet/vehicles/{other.pk}/", {"plate": " Ev-123-x"}, format="json"
+        )
+
+        for response in (added, renamed):
+            assert response.status_code == 409
+            assert response.json()["errors"] == [
+                {
+                    "code": "vehicles.plate_in_use",
+                    "detail": "Another vehicle of this fleet already has the licence plate "
+                    "EV-123-X (case does not matter).",
+                    "attr": "plate",
+                }
+            ]
+        assert list(Vehicle.objects.order_by("pk").values_list("pk", "plate")) == [
+            (existing.pk, "EV-123-X"),
+            (other.pk, "EV-456-Y"),
+        ]
+
     def test_filters_by_status_depot_and_search(self, member_client, fleet):
         depot = DepotFactory(fleet=fleet)
         at_depot = VehicleFactory(fleet=fleet, plate="EV-001-A", home_depot=depot)

@@ -321,3 +321,25 @@ def test_a_vehicle_without_history_is_deleted_in_the_admin(manager_client, fleet
 
     assert response.status_code == 302
     assert not Vehicle.objects.filter(pk=vehicle.pk).exists()
+
+
+def test_vehicle_form_refuses_a_plate_of_the_fleet_in_another_case_on_its_field(
+    manager_client, fleet
+):
+    VehicleFactory(fleet=fleet, plate="EV-001-X")
+    vehicle = VehicleFactory(fleet=fleet, plate="EV-002-X")
+
+    response = manager_client.post(
+        reverse("admin:vehicles_vehicle_change", args=[vehicle.pk]),
+        {**vehicle_payload(vehicle, []), "plate": "ev-001-x"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "plate": [
+            "Another vehicle of this fleet already has the licence plate EV-001-X (case does not "
+            "matter)."
+        ]
+    }
+    vehicle.refresh_from_db()
+    assert vehicle.plate == "EV-002-X"

@@ -146,9 +146,11 @@ def test_plate_taken_in_the_same_fleet_is_refused_by_full_clean_whatever_the_cas
     error = full_clean_errors(vehicle)
 
     assert error.message_dict == {
-        NON_FIELD: ["Vehicle with this Fleet and Licence plate already exists."]
+        NON_FIELD: [
+            "A vehicle of this fleet already has this licence plate (case does not matter)."
+        ]
     }
-    assert error_codes(error) == {NON_FIELD: ["unique_together"]}
+    assert error_codes(error) == {NON_FIELD: ["vehicle_plate_unique_per_fleet"]}
     assert Vehicle.objects.count() == 1
 
 
@@ -164,6 +166,15 @@ def test_plate_taken_in_the_same_fleet_is_refused_by_the_database():
         )
 
     assert list(Vehicle.objects.values_list("plate", flat=True)) == ["EV-001-X"]
+
+
+def test_plate_taken_in_the_same_fleet_in_another_case_is_refused_by_the_database():
+    existing = VehicleFactory(plate="EV-001-X")
+
+    with refused_by_database("vehicle_plate_unique_per_fleet"):
+        _vehicle(existing.fleet, vin="WVWZZZ1KZAW000202", plate="ev-001-x").save()
+
+    assert list(Vehicle.objects.values_list("pk", "plate")) == [(existing.pk, "EV-001-X")]
 
 
 def test_plate_used_in_another_fleet_is_valid():
