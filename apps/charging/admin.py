@@ -4,6 +4,7 @@ through the services), sessions and meter values."""
 import json
 from datetime import datetime
 from decimal import Decimal
+from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -12,7 +13,7 @@ from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, QuerySet
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
@@ -61,7 +62,7 @@ from apps.fleets.tenancy import (
     FleetScopedTabularInline,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
-from voltop.core.downloads import attachment_response
+from voltop.core.downloads import attachment_response, stored_file_response
 from voltop.core.errors import DomainError
 from voltop.core.json_text import json_text
 
@@ -702,6 +703,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         *REVIEW_FIELDS,
         *PRICE_FIELDS,
         *DRIVER_AMOUNT_FIELDS,
+        "meter_photo_link",
         "created_at",
         "updated_at",
     ]
@@ -751,7 +753,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
             },
         ),
         ("Checks", {"fields": CHECK_FIELDS}),
-        ("Home charging", {"fields": [*REVIEW_FIELDS, "meter_photo"]}),
+        ("Home charging", {"fields": [*REVIEW_FIELDS, "meter_photo_link"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
 
@@ -865,8 +867,32 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
                 self.admin_site.admin_view(self.import_view),
                 name="charging_chargingsession_import",
             ),
+            path(
+                "<int:pk>/meter-photo/",
+                self.admin_site.admin_view(self.meter_photo_view),
+                name="charging_chargingsession_meter_photo",
+            ),
             *super().get_urls(),
         ]
+
+    @admin.display(description="meter photo")
+    def meter_photo_link(self, session: ChargingSession) -> str:
+        if not session.meter_photo:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("admin:charging_chargingsession_meter_photo", args=[session.pk]),
+            PurePosixPath(session.meter_photo.name).name,
+        )
+
+    def meter_photo_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        """The meter photo of a home session, for the admins and managers of its fleet, who
+        review home charging; anyone else is not found, as for a session of another fleet."""
+        sessions = self.scope_queryset(request, ChargingSession.objects.all(), self.editing_roles)
+        session = sessions.filter(pk=pk).only("pk", "meter_photo").first()
+        if session is None or not session.meter_photo:
+            raise Http404
+        return stored_file_response(session.meter_photo)
 
     @admin.action(description="Price again (sessions not billed yet)", permissions=["change"])
     def price_again(self, request: HttpRequest, queryset: QuerySet) -> None:

@@ -21,6 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.files import FieldFile
 
 from apps.charging.choices import SessionStatus
 from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
@@ -408,6 +409,17 @@ def charging_session_get_for_driver(*, driver_id: int, session_id: int) -> Charg
         return sessions.get(pk=session_id)
     except ChargingSession.DoesNotExist:
         return None
+
+
+def meter_photo_get_for_driver(*, driver_id: int, session_id: int) -> FieldFile | None:
+    """The meter photo of one of a driver's sessions; None when the session is not theirs or
+    has no photo."""
+    session = (
+        ChargingSession.objects.filter(pk=session_id, driver_id=driver_id)
+        .only("pk", "meter_photo")
+        .first()
+    )
+    return session.meter_photo if session is not None and session.meter_photo else None
 
 
 def connector_get_for_driver(*, driver: Driver, connector_id: int) -> Connector:

@@ -903,7 +903,9 @@ class TestHomeReport:
         session = ChargingSession.objects.get(driver=driver_a)
         assert session.meter_photo.name.startswith("meter-photos/2026/03/meter")
         assert session.meter_photo.read() == b"\xff\xd8\xff\xe0 jpeg"
-        assert response.json()["meter_photo"].endswith(session.meter_photo.name)
+        assert response.json()["meter_photo"] == (
+            f"http://testserver/api/v1/me/sessions/{session.pk}/meter-photo/"
+        )
 
     def test_a_multipart_report_with_its_key_is_made_once(
         self, driver_a_client, driver_a, settings, tmp_path

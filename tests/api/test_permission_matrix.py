@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
@@ -166,9 +167,14 @@ def test_every_object_route_names_its_object():
 
 
 @pytest.fixture
-def fleets():
-    """Fleets A and B with a row of every model; a second driver with a login in fleet A."""
+def fleets(settings, tmp_path):
+    """Fleets A and B with a row of every model, each session with a meter photo; a second
+    driver with a login in fleet A."""
+    settings.MEDIA_ROOT = tmp_path
     rows_a, rows_b = fleet_rows_create(), fleet_rows_create()
+    for rows in (rows_a, rows_b):
+        rows.session.meter_photo.save("meter.jpg", ContentFile(b"a photo"), save=False)
+        rows.session.save(update_fields=["meter_photo"])
     driver_b = DriverFactory(fleet=rows_a.fleet, user=UserFactory(email="driver-b@example.com"))
     return rows_a, rows_b, driver_b
 

@@ -7,6 +7,11 @@ from apps.charging.api import views
 driver_urlpatterns: list = [
     path("sessions/", views.DriverSessionListView.as_view(), name="me-session-list"),
     path("sessions/<int:pk>/", views.DriverSessionDetailView.as_view(), name="me-session-detail"),
+    path(
+        "sessions/<int:pk>/meter-photo/",
+        views.DriverSessionMeterPhotoView.as_view(),
+        name="me-session-meter-photo",
+    ),
     path("sessions/<int:pk>/stop/", views.DriverSessionStopView.as_view(), name="me-session-stop"),
     path(
         "sessions/<int:pk>/purpose/",

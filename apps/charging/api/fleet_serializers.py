@@ -298,6 +298,7 @@ class FleetSessionDetailSerializer(FleetSessionAmounts, DriverSessionDetailSeria
 
     driver = SessionDriverSerializer(read_only=True)
     unpriced_reason = _unpriced_reason_field()
+    meter_photo_route = "fleet-session-meter-photo"
 
     class Meta(DriverSessionDetailSerializer.Meta):
         fields = [

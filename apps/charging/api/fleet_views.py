@@ -6,6 +6,7 @@ correcting or invalidating a session).
 Every member reads; admins and managers edit and decide. Rows of other fleets are not found."""
 
 from django.db.models import Prefetch
+from django.http import FileResponse, Http404
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -26,7 +27,7 @@ from apps.charging.api.fleet_serializers import (
     TariffSerializer,
     TariffUpdateSerializer,
 )
-from apps.charging.api.views import IDEMPOTENCY_KEY
+from apps.charging.api.views import IDEMPOTENCY_KEY, METER_PHOTO_RESPONSES
 from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff
 from apps.charging.selectors import tariff_version_in_force_prefetch
 from apps.charging.services import (
@@ -44,6 +45,7 @@ from apps.fleets.api.viewsets import FleetScopedViewSet
 from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
+from voltop.core.downloads import stored_file_response
 
 
 class ChargingStationViewSet(
@@ -170,6 +172,7 @@ class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.R
         "reject_home": EDITING_ROLES,
         "invalidate": EDITING_ROLES,
         "correct": EDITING_ROLES,
+        "meter_photo": EDITING_ROLES,
     }
 
     def get_queryset(self):
@@ -195,6 +198,22 @@ class ChargingSessionViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.R
             reason=payload.validated_data["reason"],
         )
         return self._decided(session)
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        """The meter photo whatever the client accepts; errors in the API's JSON shape."""
+        return super().perform_content_negotiation(
+            request, force=force or self.action == "meter_photo"
+        )
+
+    @extend_schema(responses=METER_PHOTO_RESPONSES)
+    @action(detail=True, methods=["get"], url_path="meter-photo")
+    def meter_photo(self, request: Request, pk: int) -> FileResponse:
+        """The meter photo the driver sent with a home session (404 when it has none). For the
+        fleet's admins and managers, who review home charging."""
+        session = self.get_object()
+        if not session.meter_photo:
+            raise Http404
+        return stored_file_response(session.meter_photo)
 
     @extend_schema(request=HomeSessionApproveSerializer, responses=FleetSessionDetailSerializer)
     @action(detail=True, methods=["post"], url_path="approve-home")

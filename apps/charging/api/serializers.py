@@ -11,6 +11,7 @@ from functools import cached_property
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.reverse import reverse
 
 from apps.charging.choices import SessionPurpose
 from apps.charging.models import ChargingSession, MeterValue
@@ -403,6 +404,11 @@ class DriverSessionDetailSerializer(DriverSessionSerializer):
     price_breakdown = serializers.SerializerMethodField(
         help_text="Null until the session is priced by a tariff or home rate."
     )
+    meter_photo = serializers.SerializerMethodField(
+        help_text="The API address of the meter photo sent with a home session, null when it "
+        "has none. Photos have no public address."
+    )
+    meter_photo_route = "me-session-meter-photo"
 
     class Meta(DriverSessionSerializer.Meta):
         fields = [
@@ -424,6 +430,14 @@ class DriverSessionDetailSerializer(DriverSessionSerializer):
     @extend_schema_field(PriceBreakdownNetSerializer(allow_null=True))
     def get_price_breakdown(self, session: ChargingSession) -> dict | None:
         return price_breakdown_data(session, PriceBreakdownNetSerializer)
+
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_meter_photo(self, session: ChargingSession) -> str | None:
+        if not session.meter_photo:
+            return None
+        return reverse(
+            self.meter_photo_route, args=[session.pk], request=self.context.get("request")
+        )
 
 
 class SessionStartSerializer(serializers.Serializer):

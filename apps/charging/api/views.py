@@ -4,7 +4,7 @@ depot session in the app, reporting home charging, and saying what a session was
 Everything is scoped to the driver of the login; another driver's session is 404."""
 
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -34,6 +34,7 @@ from apps.charging.selectors import (
     charging_session_list_for_driver,
     charging_session_rows_for_driver,
     connector_get_for_driver,
+    meter_photo_get_for_driver,
     vehicle_get_for_driver,
 )
 from apps.charging.services import (
@@ -47,6 +48,7 @@ from voltop.core.api.filters import QueryFilterBackend
 from voltop.core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from voltop.core.api.idempotency import idempotent
 from voltop.core.api.pagination import NewestFirstCursorPagination
+from voltop.core.downloads import stored_file_response
 
 IDEMPOTENCY_KEY = OpenApiParameter(
     IDEMPOTENCY_HEADER,
@@ -57,6 +59,19 @@ IDEMPOTENCY_KEY = OpenApiParameter(
         "the same key with another body is refused with 422."
     ),
 )
+
+# A meter photo as it was sent: a photo or a PDF, or any file when its kind is not known.
+METER_PHOTO_RESPONSES = {
+    (200, media_type): OpenApiTypes.BINARY
+    for media_type in (
+        "image/jpeg",
+        "image/png",
+        "image/heic",
+        "image/webp",
+        "application/pdf",
+        "application/octet-stream",
+    )
+}
 
 
 class DriverSessionListView(generics.ListAPIView):
@@ -131,6 +146,23 @@ class DriverSessionDetailView(generics.RetrieveAPIView):
             raise Http404
         self.check_object_permissions(self.request, session)
         return session
+
+
+class DriverSessionMeterPhotoView(APIView):
+    """The meter photo I sent with one of my home sessions (404 when it has none)."""
+
+    permission_classes = [IsDriver]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        """The photo whatever the client accepts; errors in the API's JSON shape."""
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(responses=METER_PHOTO_RESPONSES)
+    def get(self, request: Request, pk: int) -> FileResponse:
+        photo = meter_photo_get_for_driver(driver_id=request_driver(request).pk, session_id=pk)
+        if photo is None:
+            raise Http404
+        return stored_file_response(photo)
 
 
 class DriverSessionStopView(APIView):
