@@ -3,12 +3,12 @@ to a row that is to be deleted."""
 
 from collections.abc import Collection, Iterable
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Model, QuerySet
 
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet, Membership
+from voltop.core.logins import login_get_by_email
 
 
 def fleet_ids_for_user(
@@ -42,13 +42,10 @@ def time_zones_for_user(user: AbstractBaseUser | AnonymousUser) -> set[str]:
 
 
 def member_candidate_get(*, email: str):
-    """The active login with `email` (case-insensitive) that can be given a role in a fleet."""
-    return (
-        get_user_model()
-        .objects.filter(email__iexact=email.strip(), is_active=True)
-        .order_by("pk")
-        .first()
-    )
+    """The active login with `email` (whatever its case: it names one login) that can be given
+    a role in a fleet, or None."""
+    login = login_get_by_email(email=email)
+    return login if login is not None and login.is_active else None
 
 
 def rows_referring_to(

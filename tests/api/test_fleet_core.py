@@ -480,6 +480,20 @@ class TestMembers:
         newcomer.refresh_from_db()
         assert newcomer.is_staff is False
 
+    def test_a_deactivated_login_is_not_given_a_role(self, member_client, fleet):
+        UserFactory(username="noor", email="noor@example.com", is_active=False)
+        client = member_client(ADMIN, fleet)
+
+        response = client.post(
+            "/api/v1/fleet/members/",
+            {"fleet": fleet.pk, "email": " NOOR@example.com", "role": "finance"},
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert error_attrs(response) == ["email"]
+        assert Membership.objects.filter(fleet=fleet).count() == 1
+
     def test_unknown_email_and_is_staff_are_refused_and_nothing_changes(self, member_client, fleet):
         client = member_client(ADMIN, fleet)
 

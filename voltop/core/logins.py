@@ -62,7 +62,9 @@ def login_email_check(*, email: str, exclude_pk: int | None = None) -> None:
 
 
 def login_get_by_email(*, email: str) -> AbstractBaseUser | None:
-    """The one login with this e-mail address, whatever its case, or None."""
+    """The one login with this e-mail address (surrounding spaces aside), whatever its case, or
+    None."""
+    email = email.strip()
     if not email:
         return None
     try:
