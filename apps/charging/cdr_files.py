@@ -10,15 +10,21 @@ Times are ISO 8601 with an offset (2026-06-01T08:00:00+02:00); numbers use a dot
 A file whose quoting is broken cannot be read to its end, so it is refused as a whole.
 
 A JSON CDR must state its total_cost: it becomes the session's price.
+
+Refused here, row by row: energy that rounds to 0 Wh, and energy no charger could deliver in
+the time (MAX_CHARGER_KW). Refused once the time and the cards are known (the import service):
+sessions in the future, and sessions of one card that overlap (`overlapping_row_errors`).
 """
 
 from __future__ import annotations
 
+import bisect
 import csv
 import io
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from apps.charging.ocpi import OcpiFormatError, cdr_from_ocpi
@@ -43,6 +49,9 @@ CDR_ID_MAX_LENGTH = 64
 MAX_COST = Decimal("9999999999.99")
 # Far above what any vehicle takes in one session; a larger figure is a broken file.
 MAX_ENERGY_KWH = Decimal(100_000)
+# The most any charger delivers: the Megawatt Charging System's 3,000 A at 1,250 V. A row
+# averaging more (500 kWh in one second) is a broken figure, not a fast charge.
+MAX_CHARGER_KW = Decimal(3_750)
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,20 @@ def _out_of_range(cdr_id: str, energy_wh: int, cost: Price | None) -> str:
     return ""
 
 
+def _energy_refusal(energy_wh: int, started_at: datetime, ended_at: datetime) -> str:
+    """Why a row's energy cannot have been charged, or "" when it can: nothing once rounded to
+    whole Wh, or more than any charger delivers in the time."""
+    if energy_wh == 0:
+        return "the energy is 0 Wh once rounded to whole Wh; a session charges 1 Wh or more"
+    seconds = Decimal((ended_at - started_at).total_seconds())
+    if Decimal(energy_wh) * 3600 > MAX_CHARGER_KW * 1000 * seconds:
+        return (
+            f"{Decimal(energy_wh) / 1000} kWh in {seconds:f} s is more than any charger "
+            f"delivers ({MAX_CHARGER_KW} kW)"
+        )
+    return ""
+
+
 def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
     missing = [column for column in CSV_COLUMNS if not (record.get(column) or "").strip()]
     if missing:
@@ -134,7 +157,9 @@ def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
         raise ValueError(f"purpose must be business or private, got {purpose!r}")
     energy_wh = wh_of_kwh(energy_kwh)
     cdr_id = record["cdr_id"].strip()
-    if reason := _out_of_range(cdr_id, energy_wh, cost):
+    if reason := _out_of_range(cdr_id, energy_wh, cost) or _energy_refusal(
+        energy_wh, started_at, ended_at
+    ):
         raise ValueError(reason)
     return PublicSessionRow(
         line=line,
@@ -230,7 +255,9 @@ def parse_cdr_json(content: bytes) -> ParsedFile:
         ):
             errors.append(RowError(position, "cdr.total_cost.incl_vat is below excl_vat."))
             continue
-        if reason := _out_of_range(parsed.cdr_id, parsed.total_energy_wh, parsed.total_cost):
+        if reason := _out_of_range(
+            parsed.cdr_id, parsed.total_energy_wh, parsed.total_cost
+        ) or _energy_refusal(parsed.total_energy_wh, parsed.start, parsed.end):
             errors.append(RowError(position, reason))
             continue
         location = cdr.get("cdr_location")
@@ -269,3 +296,97 @@ def _without_duplicates(
         seen[row.cdr_id] = row.line
         kept.append(row)
     return ParsedFile(tuple(kept), tuple(sorted(errors, key=lambda error: error.line)), row_count)
+
+
+def future_row_errors(rows: Iterable[PublicSessionRow], *, latest: datetime) -> list[RowError]:
+    """An error for each row that starts or ends after `latest` (now, plus the clock skew the
+    caller allows): a provider reports sessions that happened."""
+    errors = []
+    for row in rows:
+        if row.started_at > latest or row.ended_at > latest:
+            moment = row.started_at if row.started_at > latest else row.ended_at
+            which = "starts" if row.started_at > latest else "ends"
+            errors.append(
+                RowError(row.line, f"the session {which} in the future ({_utc_text(moment)})")
+            )
+    return errors
+
+
+def overlapping_row_errors(rows: Iterable[PublicSessionRow]) -> list[RowError]:
+    """An error for every row whose time overlaps another row's on the same card, naming one
+    such row: a card charges one session at a time. Which of the two is wrong is not known, so
+    both are refused. A session that starts when another ends does not overlap it."""
+    by_card: dict[str, list[PublicSessionRow]] = {}
+    for row in rows:
+        by_card.setdefault(row.token_uid, []).append(row)
+    errors: dict[int, RowError] = {}
+    for uid, card_rows in by_card.items():
+        # Sweep in start order, keeping the row that reaches furthest: any row that overlaps an
+        # earlier one starts before that row's end.
+        reach = None
+        for row in sorted(card_rows, key=lambda row: (row.started_at, row.line)):
+            if reach is not None and row.started_at < reach.ended_at:
+                for this, other in ((row, reach), (reach, row)):
+                    errors.setdefault(
+                        this.line, RowError(this.line, f"overlaps line {other.line} on card {uid}")
+                    )
+            if reach is None or row.ended_at > reach.ended_at:
+                reach = row
+    return sorted(errors.values(), key=lambda error: error.line)
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A session already stored for a card: its id and time (no end while it charges)."""
+
+    session_id: int
+    token_uid: str
+    started_at: datetime
+    ended_at: datetime | None
+
+
+def stored_overlap_errors(
+    rows: Iterable[PublicSessionRow], stored: Sequence[StoredSession]
+) -> list[RowError]:
+    """An error for each row whose time overlaps a session already stored for its card (one
+    still charging reaches to any later time), naming that session."""
+    by_card: dict[str, list[StoredSession]] = {}
+    for session in sorted(stored, key=lambda session: (session.started_at, session.session_id)):
+        by_card.setdefault(session.token_uid, []).append(session)
+    # Per card, the starts in order and, for each prefix, the session that reaches furthest.
+    reaches: dict[str, tuple[list[datetime], list[StoredSession]]] = {}
+    for uid, sessions in by_card.items():
+        furthest: list[StoredSession] = []
+        for session in sessions:
+            best = furthest[-1] if furthest else None
+            furthest.append(session if best is None or _reaches_past(session, best) else best)
+        reaches[uid] = ([session.started_at for session in sessions], furthest)
+    errors = []
+    for row in rows:
+        if row.token_uid not in reaches:
+            continue
+        starts, furthest = reaches[row.token_uid]
+        before_end = bisect.bisect_left(starts, row.ended_at)
+        if before_end == 0:
+            continue
+        session = furthest[before_end - 1]
+        if session.ended_at is None or session.ended_at > row.started_at:
+            until = "still charging" if session.ended_at is None else _utc_text(session.ended_at)
+            errors.append(
+                RowError(
+                    row.line,
+                    f"overlaps session {session.session_id} on card {row.token_uid} "
+                    f"({_utc_text(session.started_at)} to {until})",
+                )
+            )
+    return errors
+
+
+def _reaches_past(session: StoredSession, other: StoredSession) -> bool:
+    if other.ended_at is None:
+        return False
+    return session.ended_at is None or session.ended_at > other.ended_at
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

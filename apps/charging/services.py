@@ -11,14 +11,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from apps.charging.cdr_files import (
+    ParsedFile,
     PublicSessionRow,
     RowError,
+    StoredSession,
+    future_row_errors,
+    overlapping_row_errors,
     parse_cdr_json,
     parse_csv,
+    stored_overlap_errors,
 )
 from apps.charging.choices import (
     HomeApproval,
@@ -91,7 +96,10 @@ from apps.drivers.services import normalize_token_uid
 from apps.fleets.models import Fleet
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import Vehicle
-from apps.vehicles.selectors import vehicle_assignment_for_driver_at
+from apps.vehicles.selectors import (
+    vehicle_assignment_for_driver_at,
+    vehicle_assignments_at_for_drivers,
+)
 from voltop.core.errors import NotFound
 from voltop.core.money import currency_minor_unit, round_money, vat_amounts_of_excl_incl
 from voltop.core.timeutils import local_time_text, require_aware
@@ -1273,20 +1281,52 @@ def _row_errors(
     return row_tokens, errors
 
 
-@transaction.atomic
 def public_sessions_import(
     *, fleet: Fleet, content: bytes, file_format: str, only_valid_rows: bool = False
 ) -> ImportReport:
     """Import a provider's public charging sessions from OCPI CDR JSON or the documented CSV.
 
     The whole file is checked first. With any bad row nothing is imported, unless the user
-    chose to import only the valid rows. A CDR already imported into this fleet is skipped, so
-    importing a file twice imports nothing new; one imported into another fleet is a bad row.
-    The provider's cost becomes the session's price: its net and its VAT each rounded once to
-    the fleet's currency, the gross their sum.
+    chose to import only the valid rows. Refused besides malformed rows: a session that starts
+    or ends in the future (beyond CLOCK_SKEW), energy that rounds to 0 Wh or that no charger
+    delivers in the time, and a session that overlaps another on the same card, in the file or
+    stored. A CDR already imported into this fleet is skipped, so importing a file twice imports
+    nothing new; one imported into another fleet is a bad row. The provider's cost becomes the
+    session's price: its net and its VAT each rounded once to the fleet's currency, the gross
+    their sum.
+
+    The file is read before the fleet is locked: the lock is held only while the rows are
+    checked against what is stored and written, in one transaction, with a fixed number of
+    queries whatever the number of rows.
     """
-    fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     parsed = parse_cdr_json(content) if file_format == "json" else parse_csv(content)
+    return _public_sessions_write(fleet=fleet, parsed=parsed, only_valid_rows=only_valid_rows)
+
+
+def _stored_sessions_of_cards(
+    fleet: Fleet, rows: Sequence[PublicSessionRow]
+) -> list[StoredSession]:
+    """The fleet's valid sessions on the rows' cards that may overlap one of the rows."""
+    if not rows:
+        return []
+    sessions = (
+        ChargingSession.objects.filter(
+            fleet=fleet,
+            token__uid__in={row.token_uid for row in rows},
+            started_at__lt=max(row.ended_at for row in rows),
+        )
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gt=min(row.started_at for row in rows)))
+        .exclude(status=SessionStatus.INVALID)
+        .values_list("pk", "token__uid", "started_at", "ended_at")
+    )
+    return [StoredSession(*values) for values in sessions]
+
+
+@transaction.atomic
+def _public_sessions_write(
+    *, fleet: Fleet, parsed: ParsedFile, only_valid_rows: bool
+) -> ImportReport:
+    fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     row_tokens, errors = _row_errors(fleet, parsed.rows)
     imported_into = dict(
         ChargingSession.objects.filter(
@@ -1298,18 +1338,28 @@ def public_sessions_import(
         for row in parsed.rows
         if imported_into.get(row.cdr_id, fleet.pk) != fleet.pk
     )
-    errors = sorted([*parsed.errors, *errors], key=lambda error: error.line)
-    bad_lines = {error.line for error in errors}
+    errors.extend(future_row_errors(parsed.rows, latest=timezone.now() + CLOCK_SKEW))
+    bad_lines = {error.line for error in [*parsed.errors, *errors]}
     good_rows = [row for row in parsed.rows if row.line not in bad_lines]
     new_rows = [row for row in good_rows if row.cdr_id not in imported_into]
     already_imported = len(good_rows) - len(new_rows)
+    overlaps = overlapping_row_errors(new_rows)
+    overlaps.extend(stored_overlap_errors(new_rows, _stored_sessions_of_cards(fleet, new_rows)))
+    overlapping_lines = {error.line for error in overlaps}
+    new_rows = [row for row in new_rows if row.line not in overlapping_lines]
+    errors = sorted([*parsed.errors, *errors, *overlaps], key=lambda error: error.line)
     if errors and not only_valid_rows:
         return ImportReport(parsed.row_count, 0, already_imported, tuple(errors))
+    moments_by_driver: dict[int, list[datetime]] = {}
+    for row in new_rows:
+        moments_by_driver.setdefault(row_tokens[row.line].driver_id, []).append(row.started_at)
+    assignments = vehicle_assignments_at_for_drivers(moments_by_driver=moments_by_driver)
     now = timezone.now()
     sessions = []
     for row in new_rows:
         token = row_tokens[row.line]
-        vehicle = _assigned_vehicle(token.driver, row.started_at)
+        assignment = assignments[(token.driver_id, row.started_at)]
+        vehicle = assignment.vehicle if assignment else None
         session = ChargingSession(
             fleet=fleet,
             driver=token.driver,

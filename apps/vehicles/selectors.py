@@ -38,6 +38,39 @@ def vehicle_assignment_for_driver_at(
     )
 
 
+def vehicle_assignments_at_for_drivers(
+    *, moments_by_driver: dict[int, list[datetime]]
+) -> dict[tuple[int, datetime], VehicleAssignment | None]:
+    """`vehicle_assignment_for_driver_at` for many drivers and moments in one query: for each
+    (driver id, moment), the assignment that gives the driver a vehicle then, or None."""
+    moments = [moment for driver_moments in moments_by_driver.values() for moment in driver_moments]
+    if not moments:
+        return {}
+    assignments: dict[int, list[VehicleAssignment]] = {}
+    for assignment in (
+        VehicleAssignment.objects.filter(
+            driver_id__in=moments_by_driver.keys(), starts_at__lte=max(moments)
+        )
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=min(moments)))
+        .select_related("vehicle")
+        .order_by("-starts_at", "-pk")
+    ):
+        assignments.setdefault(assignment.driver_id, []).append(assignment)
+    return {
+        (driver_id, moment): next(
+            (
+                assignment
+                for assignment in assignments.get(driver_id, [])
+                if assignment.starts_at <= moment
+                and (assignment.ends_at is None or assignment.ends_at > moment)
+            ),
+            None,
+        )
+        for driver_id, driver_moments in moments_by_driver.items()
+        for moment in driver_moments
+    }
+
+
 def vehicle_assignments_running_for_driver(
     *, driver: Driver, moment: datetime
 ) -> QuerySet[VehicleAssignment]:

@@ -3,9 +3,12 @@ CDR JSON: what is created, what is skipped, and every bad row refused with its l
 
 import datetime as dt
 import json
+import math
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.charging.cdr_files import RowError
 from apps.charging.choices import (
@@ -81,6 +84,10 @@ def cdr(cdr_id: str = "EVN-1", **changes) -> dict:
     if "charging_periods" not in changes:
         document["charging_periods"][0]["start_date_time"] = document["start_date_time"]
     return document
+
+
+# After cdr()'s default session on the same card, so the two do not overlap.
+LATER = {"start_date_time": "2026-06-01T08:00:00Z", "end_date_time": "2026-06-01T09:30:00Z"}
 
 
 def json_file(document) -> bytes:
@@ -372,7 +379,7 @@ class TestJsonImport:
 
     def test_an_ocpi_response_is_read_from_its_data(self, fleet):
         response = {
-            "data": [cdr("EVN-1"), cdr("EVN-2", start_date_time="2026-06-01T06:30:00Z")],
+            "data": [cdr("EVN-1"), cdr("EVN-2", **LATER)],
             "status_code": 1000,
             "timestamp": "2026-06-02T00:00:00Z",
         }
@@ -392,7 +399,7 @@ class TestJsonImport:
         assert ChargingSession.objects.get().external_id == "EVN-1"
 
     def test_importing_the_same_file_twice_imports_nothing_new(self, fleet):
-        content = json_file({"data": [cdr("EVN-1"), cdr("EVN-2")]})
+        content = json_file({"data": [cdr("EVN-1"), cdr("EVN-2", **LATER)]})
         import_json(fleet, content)
         before = all_sessions()
 
@@ -457,7 +464,7 @@ class TestJsonImport:
         cdrs = [
             cdr("EVN-1"),
             cdr("EVN-2", currency="EUX"),
-            cdr("EVN-3", start_date_time="2026-06-01T06:15:00Z", total_energy=10),
+            cdr("EVN-3", **LATER, total_energy=10),
         ]
 
         report = import_json(fleet, json_file(cdrs), only_valid_rows=True)
@@ -546,7 +553,11 @@ class TestWhoAndWhat:
             driver=new_holder, uid=CARD, valid_from=dt.datetime(2026, 6, 1, tzinfo=UTC)
         )
         cdrs = [
-            cdr("EVN-MAY", start_date_time="2026-05-31T20:00:00Z"),
+            cdr(
+                "EVN-MAY",
+                start_date_time="2026-05-31T20:00:00Z",
+                end_date_time="2026-05-31T22:00:00Z",
+            ),
             cdr("EVN-JUNE", start_date_time="2026-06-01T06:00:00Z"),
         ]
 
@@ -582,3 +593,240 @@ class TestWhoAndWhat:
         session = ChargingSession.objects.get()
         assert session.is_suspect
         assert session.suspect_reason == "90 kWh is more than the 77.0 kWh battery can take"
+
+
+NOW = dt.datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
+
+
+def csv_row(cdr_id: str, start: str, end: str, energy_kwh: str = "5", cost: str = "3") -> str:
+    return f"{cdr_id},{CARD},{start},{end},{energy_kwh},{cost},{cost},EUR,,"
+
+
+class TestRowsThatCannotBeTrue:
+    """Refused with their line, and nothing of the file imported: sessions in the future,
+    energy that rounds to nothing or that no charger delivers, and overlaps on one card."""
+
+    @pytest.fixture(autouse=True)
+    def _now(self, time_machine):
+        time_machine.move_to(NOW, tick=False)
+
+    def test_a_session_in_the_future_is_refused_beyond_five_minutes_of_clock_skew(self, fleet):
+        content = csv_file(
+            csv_row("EVN-1", "2026-07-01T11:00:00Z", "2026-07-01T12:04:59Z"),
+            csv_row("EVN-2", "2099-06-01T08:00:00Z", "2099-06-01T09:00:00Z"),
+            csv_row("EVN-3", "2026-07-01T11:30:00Z", "2026-07-01T12:05:01Z"),
+        )
+
+        report = import_csv(fleet, content)
+
+        assert report.errors == (
+            RowError(3, "the session starts in the future (2099-06-01 08:00 UTC)"),
+            RowError(4, "the session ends in the future (2026-07-01 12:05 UTC)"),
+        )
+        assert (report.imported, report.refused) == (0, True)
+        assert not ChargingSession.objects.exists()
+
+    def test_a_cdr_in_the_future_is_refused_with_its_position(self, fleet):
+        future = cdr(
+            "EVN-2099",
+            start_date_time="2099-06-01T06:00:00Z",
+            end_date_time="2099-06-01T07:30:00Z",
+        )
+
+        report = import_json(fleet, json_file([cdr(), future]))
+
+        assert report.errors == (
+            RowError(2, "the session starts in the future (2099-06-01 06:00 UTC)"),
+        )
+        assert not ChargingSession.objects.exists()
+
+    def test_energy_that_rounds_to_0_wh_is_refused_even_at_a_cost(self, fleet):
+        content = csv_file(
+            csv_row("EVN-1", "2026-06-01T08:00:00Z", "2026-06-01T09:00:00Z", "0.0004", "3"),
+            csv_row("EVN-2", "2026-06-02T08:00:00Z", "2026-06-02T09:00:00Z", "0", "3"),
+            csv_row("EVN-3", "2026-06-03T08:00:00Z", "2026-06-03T09:00:00Z", "0.0005", "3"),
+        )
+
+        report = import_csv(fleet, content)
+
+        refusal = "the energy is 0 Wh once rounded to whole Wh; a session charges 1 Wh or more"
+        assert report.errors == (RowError(2, refusal), RowError(3, refusal))
+        assert not ChargingSession.objects.exists()
+
+    def test_a_cdr_whose_energy_rounds_to_0_wh_is_refused(self, fleet):
+        report = import_json(fleet, json_file(cdr(total_energy=0.0004)))
+
+        assert report.errors == (
+            RowError(
+                1, "the energy is 0 Wh once rounded to whole Wh; a session charges 1 Wh or more"
+            ),
+        )
+        assert not ChargingSession.objects.exists()
+
+    def test_energy_no_charger_delivers_in_the_time_is_refused_not_only_flagged(self, fleet):
+        content = csv_file(
+            csv_row("EVN-1", "2026-06-01T08:00:00Z", "2026-06-01T08:00:01Z", "500"),
+            csv_row("EVN-2", "2026-06-02T08:00:00Z", "2026-06-02T08:00:00Z", "1"),
+            # 3,750 kW for 60 s is 62.5 kWh: the most a charger delivers, refused only above.
+            csv_row("EVN-3", "2026-06-03T08:00:00Z", "2026-06-03T08:01:00Z", "62.5"),
+        )
+
+        report = import_csv(fleet, content)
+
+        assert report.errors == (
+            RowError(2, "500 kWh in 1 s is more than any charger delivers (3750 kW)"),
+            RowError(3, "1 kWh in 0 s is more than any charger delivers (3750 kW)"),
+        )
+        assert not ChargingSession.objects.exists()
+
+    def test_sessions_of_one_card_that_overlap_in_the_file_are_each_refused(self, fleet):
+        content = csv_file(
+            csv_row("EVN-1", "2026-06-01T08:00:00Z", "2026-06-01T10:00:00Z"),
+            csv_row("EVN-2", "2026-06-01T10:00:00Z", "2026-06-01T11:00:00Z"),
+            csv_row("EVN-3", "2026-06-01T09:59:00Z", "2026-06-01T10:30:00Z"),
+            csv_row("EVN-4", "2026-06-02T08:00:00Z", "2026-06-02T09:00:00Z"),
+        )
+
+        report = import_csv(fleet, content)
+
+        assert report.errors == (
+            RowError(2, f"overlaps line 4 on card {CARD}"),
+            RowError(3, f"overlaps line 4 on card {CARD}"),
+            RowError(4, f"overlaps line 2 on card {CARD}"),
+        )
+        assert (report.imported, report.refused) == (0, True)
+        assert not ChargingSession.objects.exists()
+
+    def test_with_only_valid_rows_both_overlapping_rows_are_left_out(self, fleet):
+        content = csv_file(
+            csv_row("EVN-1", "2026-06-01T08:00:00Z", "2026-06-01T10:00:00Z"),
+            csv_row("EVN-2", "2026-06-01T09:00:00Z", "2026-06-01T11:00:00Z"),
+            csv_row("EVN-3", "2026-06-02T08:00:00Z", "2026-06-02T09:00:00Z"),
+        )
+
+        report = import_csv(fleet, content, only_valid_rows=True)
+
+        assert report.errors == (
+            RowError(2, f"overlaps line 3 on card {CARD}"),
+            RowError(3, f"overlaps line 2 on card {CARD}"),
+        )
+        assert list(ChargingSession.objects.values_list("external_id", flat=True)) == ["EVN-3"]
+
+    def test_a_session_overlapping_one_stored_for_the_card_is_refused(self, fleet):
+        driver = fleet.drivers.get()
+        token = driver.tokens.get()
+        stored = ChargingSessionFactory(
+            fleet=fleet,
+            driver=driver,
+            token=token,
+            started_at=dt.datetime(2026, 6, 1, 9, 0, tzinfo=UTC),
+            ended_at=dt.datetime(2026, 6, 1, 9, 45, tzinfo=UTC),
+        )
+        charging = ChargingSessionFactory(
+            fleet=fleet,
+            driver=driver,
+            token=token,
+            started_at=dt.datetime(2026, 6, 20, 7, 0, tzinfo=UTC),
+            ended_at=None,
+            energy_wh=None,
+            status=SessionStatus.ACTIVE,
+        )
+        ChargingSessionFactory(
+            fleet=fleet,
+            driver=driver,
+            token=token,
+            started_at=dt.datetime(2026, 6, 5, 8, 0, tzinfo=UTC),
+            ended_at=dt.datetime(2026, 6, 5, 9, 0, tzinfo=UTC),
+            status=SessionStatus.INVALID,
+        )
+        before = all_sessions()
+        content = csv_file(
+            csv_row("EVN-1", "2026-06-01T08:00:00Z", "2026-06-01T09:30:00Z"),
+            csv_row("EVN-2", "2026-06-01T09:45:00Z", "2026-06-01T10:00:00Z"),
+            csv_row("EVN-3", "2026-06-05T08:00:00Z", "2026-06-05T09:00:00Z"),
+            csv_row("EVN-4", "2026-06-25T08:00:00Z", "2026-06-25T09:00:00Z"),
+        )
+
+        report = import_csv(fleet, content)
+
+        assert report.errors == (
+            RowError(
+                2,
+                f"overlaps session {stored.pk} on card {CARD} "
+                "(2026-06-01 09:00 UTC to 2026-06-01 09:45 UTC)",
+            ),
+            RowError(
+                5,
+                f"overlaps session {charging.pk} on card {CARD} "
+                "(2026-06-20 07:00 UTC to still charging)",
+            ),
+        )
+        assert report.refused
+        assert all_sessions() == before
+
+    def test_a_file_imported_again_is_not_refused_as_overlapping_itself(self, fleet):
+        content = csv_file(*VALID_CSV_ROWS)
+        import_csv(fleet, content)
+        before = all_sessions()
+
+        report = import_csv(fleet, content)
+
+        assert (report.imported, report.already_imported, report.errors) == (0, 2, ())
+        assert all_sessions() == before
+
+
+def file_of(rows: int, prefix: str) -> bytes:
+    """`rows` one-hour sessions on as many cards, a day apart."""
+    first = dt.datetime(2026, 1, 2, 8, 0, tzinfo=UTC)
+    starts = [first + dt.timedelta(days=index) for index in range(rows)]
+    return csv_file(
+        *(
+            f"{prefix}-{index},{prefix}{index:04X},{start.isoformat()},"
+            f"{(start + dt.timedelta(hours=1)).isoformat()},10,3,3.63,EUR,,"
+            for index, start in enumerate(starts)
+        )
+    )
+
+
+def fleet_with_cards(rows: int, prefix: str):
+    fleet = FleetFactory()
+    vehicle = VehicleFactory(fleet=fleet)
+    for index in range(rows):
+        driver = DriverFactory(fleet=fleet)
+        ChargeTokenFactory(
+            driver=driver,
+            uid=f"{prefix}{index:04X}",
+            valid_from=dt.datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        if index % 2 == 0:
+            VehicleAssignmentFactory(
+                vehicle=vehicle,
+                driver=driver,
+                starts_at=dt.datetime(2026, 1, 2, tzinfo=UTC) + dt.timedelta(days=index),
+                ends_at=dt.datetime(2026, 1, 3, tzinfo=UTC) + dt.timedelta(days=index),
+            )
+    return fleet
+
+
+def test_the_query_count_of_an_import_does_not_grow_with_its_rows(
+    django_assert_max_num_queries,
+):
+    small_fleet, large_fleet = fleet_with_cards(10, "04AA"), fleet_with_cards(200, "04BB")
+    with CaptureQueriesContext(connection) as small:
+        assert import_csv(small_fleet, file_of(10, "04AA")).imported == 10
+    # SQLite binds at most 999 values a statement, so it cuts a bulk INSERT into batches;
+    # PostgreSQL writes the rows in one.
+    fields = [field for field in ChargingSession._meta.concrete_fields if not field.primary_key]
+    batch = connection.ops.bulk_batch_size(fields, [None] * 200)
+    extra_batches = math.ceil(200 / batch) - math.ceil(10 / batch)
+
+    with django_assert_max_num_queries(len(small) + extra_batches):
+        report = import_csv(large_fleet, file_of(200, "04BB"))
+
+    assert (report.imported, report.errors) == (200, ())
+    vehicles = dict(
+        ChargingSession.objects.filter(fleet=large_fleet).values_list("external_id", "vehicle")
+    )
+    assert {cdr_id for cdr_id, vehicle in vehicles.items() if vehicle} == {
+        f"04BB-{index}" for index in range(0, 200, 2)
+    }
