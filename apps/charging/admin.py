@@ -655,7 +655,7 @@ PRICE_FIELDS = [
 ]
 DRIVER_AMOUNT_FIELDS = ["charged_to_driver", "reimbursed_to_driver"]
 REVIEW_FIELDS = ["home_approval", "reviewed_by", "reviewed_at", "review_note"]
-CHECK_FIELDS = ["is_suspect", "suspect_reason", "invalid_reason"]
+CHECK_FIELDS = ["energy_source", "is_suspect", "suspect_reason", "invalid_reason"]
 
 
 @admin.register(ChargingSession)
@@ -670,6 +670,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         "location_kind",
         "purpose",
         "energy_wh",
+        "energy_source",
         "cost_to_fleet",
         "status",
         "source",
@@ -685,6 +686,7 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         DriverNumberFilter,
         VehiclePlateFilter,
         "is_suspect",
+        "energy_source",
         "home_approval",
         "price_basis",
         UnpricedFilter,

@@ -42,6 +42,14 @@ class SessionSource(models.TextChoices):
     IMPORT = "import", "Imported file"
 
 
+class EnergySource(models.TextChoices):
+    """Where a session's energy figure comes from: a meter a charger (or a provider's CDR)
+    reported, or a number a person typed (the driver app, a home claim, a manager)."""
+
+    MEASURED = "measured", "Measured by a charger"
+    ENTERED = "entered", "Entered by a person"
+
+
 class HomeApproval(models.TextChoices):
     NOT_REQUIRED = "not_required", "Not required"
     PENDING = "pending", "Waiting for approval"

@@ -15,6 +15,7 @@ from django.db.models import F, Q
 
 from apps.charging.choices import (
     DayOfWeek,
+    EnergySource,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -459,11 +460,20 @@ class ChargingSession(TimeStampedModel):
         blank=True,
         help_text="The id the source knows the session by: OCPP transaction id, CDR id, …",
     )
+    energy_source = models.CharField(
+        max_length=8,
+        choices=EnergySource.choices,
+        default=EnergySource.MEASURED,
+        db_default=EnergySource.MEASURED,
+        editable=False,
+        help_text="Whether a charger measured the energy or a person entered it.",
+    )
     is_suspect = models.BooleanField(
         "suspect",
         default=False,
         db_default=False,
-        help_text="The energy is more than the session could take.",
+        help_text="The energy is more than the session could take or, entered by a person, "
+        "too little for the time plugged in: a manager should look.",
     )
     suspect_reason = models.TextField(blank=True, default="", db_default="")
     invalid_reason = models.TextField(blank=True, default="", db_default="")
@@ -622,6 +632,12 @@ class ChargingSession(TimeStampedModel):
                 name="session_source_valid",
                 violation_error_code="session_source_valid",
                 violation_error_message="The source must be ocpp, app, manual or import.",
+            ),
+            models.CheckConstraint(
+                condition=Q(energy_source__in=EnergySource.values),
+                name="session_energy_source_valid",
+                violation_error_code="session_energy_source_valid",
+                violation_error_message="The energy source must be measured or entered.",
             ),
             models.CheckConstraint(
                 condition=Q(unpriced_reason="") | Q(unpriced_reason__in=UnpricedReason.values),

@@ -26,6 +26,7 @@ from apps.charging.cdr_files import (
     stored_overlap_errors,
 )
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -107,6 +108,9 @@ from voltop.core.timeutils import local_time_text, require_aware
 logger = logging.getLogger(__name__)
 
 PLAUSIBILITY_MARGIN = Decimal("1.05")
+# Energy a person enters is flagged below this for each hour plugged in (an average of 100 W,
+# far below the slowest charger), and always at 0 Wh.
+MIN_ENTERED_WH_PER_HOUR = 100
 PRICING_SWEEP_AFTER = timedelta(minutes=15)
 HOME_CHARGER_MAX_KW = Decimal("22")
 CLOCK_SKEW = timedelta(minutes=5)
@@ -401,10 +405,22 @@ def implausible_energy_reason(
     seconds: Decimal,
     max_power_kw: Decimal | None,
     battery_kwh: Decimal | None,
+    entered_by_person: bool = False,
 ) -> str:
-    """Why `energy_wh` in `seconds` cannot be true, or "" when it can."""
+    """Why `energy_wh` in `seconds` cannot be true, or "" when it can: more than the power or
+    the battery allows, or, entered by a person, 0 Wh or less than MIN_ENTERED_WH_PER_HOUR for
+    each hour plugged in."""
     energy_kwh = Decimal(energy_wh) / 1000
     reasons = []
+    if entered_by_person and (
+        energy_wh == 0 or energy_wh * 3600 < MIN_ENTERED_WH_PER_HOUR * seconds
+    ):
+        reasons.append(
+            f"{energy_wh} Wh entered by a person for {seconds / 60:.0f} min plugged in is "
+            f"less than {MIN_ENTERED_WH_PER_HOUR} Wh an hour"
+            if energy_wh
+            else f"0 Wh entered by a person for {seconds / 60:.0f} min plugged in"
+        )
     if max_power_kw is not None:
         possible_kwh = max_power_kw * seconds / 3600
         if energy_kwh > possible_kwh * PLAUSIBILITY_MARGIN:
@@ -424,6 +440,7 @@ def _flag_if_implausible(session: ChargingSession) -> None:
         seconds=seconds,
         max_power_kw=_max_power_kw(session),
         battery_kwh=session.vehicle.usable_battery_kwh if session.vehicle else None,
+        entered_by_person=session.energy_source == EnergySource.ENTERED,
     )
     session.is_suspect = bool(reason)
     session.suspect_reason = reason
@@ -492,6 +509,11 @@ def charging_session_stop(
     session.ended_at = ended_at
     session.meter_stop_wh = meter_stop_wh
     session.energy_wh = energy_wh
+    # Without a meter start the energy is a number given with the stop (the driver app), not a
+    # difference of a charger's readings.
+    session.energy_source = (
+        EnergySource.MEASURED if session.meter_start_wh is not None else EnergySource.ENTERED
+    )
     session.status = SessionStatus.COMPLETED
     _flag_if_implausible(session)
     session.save(
@@ -499,6 +521,7 @@ def charging_session_stop(
             "ended_at",
             "meter_stop_wh",
             "energy_wh",
+            "energy_source",
             "status",
             "is_suspect",
             "suspect_reason",
@@ -651,12 +674,19 @@ def charging_session_correct(
         raise MeterValueOutsideSession(
             "Meter readings lie outside the corrected times.", field="started_at"
         )
+    corrected = ["started_at", "ended_at", "meter_start_wh", "meter_stop_wh", "energy_wh"]
+    if (session.meter_start_wh, session.meter_stop_wh, session.energy_wh) != (
+        meter_start_wh,
+        meter_stop_wh,
+        energy_wh,
+    ):
+        session.energy_source = EnergySource.ENTERED
+        corrected.append("energy_source")
     session.started_at = started_at
     session.ended_at = ended_at
     session.meter_start_wh = meter_start_wh
     session.meter_stop_wh = meter_stop_wh
     session.energy_wh = energy_wh
-    corrected = ["started_at", "ended_at", "meter_start_wh", "meter_stop_wh", "energy_wh"]
     if purpose is not None:
         session.purpose = purpose
         corrected.append("purpose")
@@ -739,6 +769,7 @@ def home_session_report(
         meter_start_wh=meter_start_wh,
         meter_stop_wh=meter_stop_wh,
         energy_wh=energy_wh,
+        energy_source=EnergySource.ENTERED,
         status=SessionStatus.COMPLETED,
         source=SessionSource.APP,
         home_approval=HomeApproval.PENDING,
@@ -1535,9 +1566,17 @@ def charging_session_save_by_manager(
     manager gives the cost.
     """
     if session.pk is not None:
-        _refuse_if_billed(_lock_session(session))
+        stored = _lock_session(session)
+        _refuse_if_billed(stored)
+        if (stored.meter_start_wh, stored.meter_stop_wh, stored.energy_wh) != (
+            session.meter_start_wh,
+            session.meter_stop_wh,
+            session.energy_wh,
+        ):
+            session.energy_source = EnergySource.ENTERED
     else:
         session.cost_center_id = cost_center_at_start(session.driver, session.vehicle)
+        session.energy_source = EnergySource.ENTERED
     charging_session_provider_cost_check(
         location_kind=session.location_kind,
         status=session.status,

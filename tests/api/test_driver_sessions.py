@@ -15,6 +15,7 @@ from apps.charging.api.serializers import (
     DriverSessionSerializer,
 )
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     LocationKind,
     PriceBasis,
@@ -140,6 +141,7 @@ class TestList:
             meter_start_wh=None,
             meter_stop_wh=None,
             energy_wh=9_250,
+            energy_source=EnergySource.ENTERED,
             home_approval=HomeApproval.PENDING,
         )
         session_of(
@@ -161,6 +163,7 @@ class TestList:
                 "ended_at": "2026-03-08T23:00:00Z",
                 "energy_wh": 9250,
                 "energy_kwh": "9.250",
+                "energy_source": "entered",
                 "vehicle_plate": None,
                 "where": None,
                 "charged_to_you": None,
@@ -177,6 +180,7 @@ class TestList:
                 "ended_at": "2026-03-02T10:00:00Z",
                 "energy_wh": 20500,
                 "energy_kwh": "20.500",
+                "energy_source": "measured",
                 "vehicle_plate": "EV-042-A",
                 "where": "Depot Noord",
                 "charged_to_you": None,
@@ -722,6 +726,7 @@ class TestStop:
             15_000,
             "15.000",
         )
+        assert body["energy_source"] == "measured"
         session.refresh_from_db()
         assert (session.status, session.ended_at, session.meter_stop_wh, session.energy_wh) == (
             SessionStatus.COMPLETED,
@@ -755,6 +760,35 @@ class TestStop:
             None,
             12_000,
         )
+
+    def test_0_wh_entered_on_a_private_depot_session_is_accepted_marked_and_flagged(
+        self, driver_a_client, driver_a, depot
+    ):
+        session = session_of(
+            driver_a,
+            connector=depot.connector,
+            active=True,
+            purpose=SessionPurpose.PRIVATE,
+            started_at=NOW - dt.timedelta(hours=2),
+            meter_start_wh=None,
+        )
+
+        response = driver_a_client.post(session_url(session, "stop"), {"energy_wh": 0})
+
+        assert response.status_code == 200, response.json()
+        assert (response.json()["energy_wh"], response.json()["energy_source"]) == (0, "entered")
+        session.refresh_from_db()
+        assert (session.status, session.energy_wh, session.energy_source) == (
+            SessionStatus.COMPLETED,
+            0,
+            EnergySource.ENTERED,
+        )
+        assert (session.is_suspect, session.suspect_reason) == (
+            True,
+            "0 Wh entered by a person for 120 min plugged in",
+        )
+        listed = driver_a_client.get(SESSIONS).json()["results"]
+        assert [(row["id"], row["energy_source"]) for row in listed] == [(session.pk, "entered")]
 
     @pytest.mark.parametrize(
         ("body", "status", "error"),

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     LocationKind,
     PriceBasis,
@@ -453,6 +454,82 @@ class TestMeterValuesAndStop:
         assert "77.0 kWh battery" in stopped.suspect_reason
 
 
+class TestEnergyEnteredByAPerson:
+    """Energy given as a number (the driver app's stop, a home claim, a manager) is marked as
+    entered by a person, and flagged when it is 0 Wh or under 100 Wh an hour plugged in."""
+
+    def test_a_chargers_meter_readings_are_measured_and_not_flagged_for_little_energy(self, depot):
+        stopped = charging_session_stop(
+            session=start(depot), ended_at=START + dt.timedelta(hours=2), meter_stop_wh=1_000_000
+        )
+
+        assert (stopped.energy_wh, stopped.energy_source) == (0, EnergySource.MEASURED)
+        assert (stopped.is_suspect, stopped.suspect_reason) == (False, "")
+
+    @pytest.mark.parametrize(
+        ("energy_wh", "reason"),
+        [
+            (0, "0 Wh entered by a person for 120 min plugged in"),
+            (199, "199 Wh entered by a person for 120 min plugged in is less than 100 Wh an hour"),
+            (200, ""),
+        ],
+    )
+    def test_energy_entered_at_a_stop_is_marked_and_flagged_when_too_little(
+        self, depot, energy_wh, reason
+    ):
+        session = start(depot, source=SessionSource.APP, meter_start_wh=None, external_id="")
+
+        stopped = charging_session_stop(
+            session=session,
+            ended_at=START + dt.timedelta(hours=2),
+            meter_stop_wh=None,
+            energy_wh=energy_wh,
+        )
+
+        stopped.refresh_from_db()
+        assert (stopped.energy_wh, stopped.energy_source) == (energy_wh, EnergySource.ENTERED)
+        assert (stopped.is_suspect, stopped.suspect_reason) == (bool(reason), reason)
+
+    def test_a_home_claim_is_entered_by_a_person(self, depot):
+        session = home_session_report(
+            driver=depot.driver,
+            started_at=START,
+            ended_at=START + dt.timedelta(hours=10),
+            energy_wh=500,
+        )
+
+        assert session.energy_source == EnergySource.ENTERED
+        assert session.suspect_reason == (
+            "500 Wh entered by a person for 600 min plugged in is less than 100 Wh an hour"
+        )
+
+    def test_a_correction_of_the_energy_makes_it_entered_and_one_of_times_alone_does_not(self):
+        session = ChargingSessionFactory(meter_start_wh=None, meter_stop_wh=None)
+        assert session.energy_source == EnergySource.MEASURED
+
+        charging_session_correct(
+            session=session,
+            started_at=session.started_at - dt.timedelta(minutes=5),
+            ended_at=session.ended_at,
+            meter_start_wh=None,
+            meter_stop_wh=None,
+            energy_wh=session.energy_wh,
+        )
+        session.refresh_from_db()
+        assert session.energy_source == EnergySource.MEASURED
+
+        charging_session_correct(
+            session=session,
+            started_at=session.started_at,
+            ended_at=session.ended_at,
+            meter_start_wh=None,
+            meter_stop_wh=None,
+            energy_wh=0,
+        )
+        session.refresh_from_db()
+        assert (session.energy_source, session.is_suspect) == (EnergySource.ENTERED, True)
+
+
 class TestInvalidateAndCorrect:
     def test_invalidating_needs_a_reason(self):
         session = ChargingSessionFactory()
@@ -623,7 +700,7 @@ class TestInvalidateAndCorrect:
     @pytest.mark.parametrize(
         ("fields", "purpose", "written"),
         [
-            ({}, None, {*CORRECTED_COLUMNS, *PRICE_COLUMNS}),
+            ({}, None, {*CORRECTED_COLUMNS, "energy_source", *PRICE_COLUMNS}),
             (
                 {
                     "location_kind": LocationKind.PUBLIC,
@@ -635,7 +712,7 @@ class TestInvalidateAndCorrect:
                     "priced_at": START,
                 },
                 SessionPurpose.PRIVATE,
-                {*CORRECTED_COLUMNS, "purpose"},
+                {*CORRECTED_COLUMNS, "energy_source", "purpose"},
             ),
         ],
         ids=["priced-by-tariff", "providers-cost-with-purpose"],

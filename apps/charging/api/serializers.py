@@ -185,6 +185,7 @@ class DriverSessionSerializer(serializers.ModelSerializer):
             "ended_at",
             "energy_wh",
             "energy_kwh",
+            "energy_source",
             "vehicle_plate",
             "where",
             "charged_to_you",
@@ -232,6 +233,7 @@ SESSION_ROW_FIELDS = (
     "started_at",
     "ended_at",
     "energy_wh",
+    "energy_source",
     "vehicle__plate",
     "connector_id",
     "connector__station__depot__name",
@@ -281,6 +283,7 @@ class DriverSessionRowSerializer(serializers.BaseSerializer):
             "ended_at": _time_text(row["ended_at"], zone),
             "energy_wh": energy_wh,
             "energy_kwh": None if energy_wh is None else str(kwh_of_wh(energy_wh)),
+            "energy_source": row["energy_source"],
             "vehicle_plate": row["vehicle__plate"],
             "where": where,
             "charged_to_you": charged_to_driver_text(
