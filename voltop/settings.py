@@ -282,6 +282,9 @@ CELERY_BEAT_SCHEDULE = {
 BILLING_UNIT_DRIVERS = env.int("BILLING_UNIT_DRIVERS", default=200)
 BILLING_PARALLEL_UNITS = env.int("BILLING_PARALLEL_UNITS", default=4)
 
+# Imports of public sessions: a file with more rows than this is imported by a Celery task.
+IMPORT_INLINE_MAX_ROWS = env.int("IMPORT_INLINE_MAX_ROWS", default=500)
+
 # E-mail (invoices to drivers): printed to the console unless EMAIL_URL names a server.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]

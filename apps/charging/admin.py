@@ -19,14 +19,21 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from apps.charging.choices import HomeApproval, PriceBasis, SessionStatus, UnpricedReason
+from apps.charging.choices import (
+    HomeApproval,
+    PriceBasis,
+    SessionImportStatus,
+    SessionStatus,
+    UnpricedReason,
+)
 from apps.charging.models import (
     ChargingSession,
     ChargingStation,
     Connector,
     MeterValue,
+    SessionImport,
     Tariff,
     TariffElement,
     TariffVersion,
@@ -45,7 +52,8 @@ from apps.charging.services import (
     charging_session_provider_cost_check,
     charging_session_save_by_manager,
     home_session_review,
-    public_sessions_import,
+    session_import_report,
+    session_import_start,
     tariff_activate,
     tariff_deactivate,
     tariff_import_ocpi,
@@ -932,12 +940,24 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         report = None
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
-            report = public_sessions_import(
+            session_import = session_import_start(
                 fleet=form.cleaned_data["fleet"],
                 content=upload.read(),
-                file_format="csv" if upload.name.lower().endswith(".csv") else "json",
+                file_name=upload.name,
                 only_valid_rows=form.cleaned_data["only_valid_rows"],
+                requested_by=request.user,
             )
+            if session_import.status == SessionImportStatus.QUEUED:
+                self.message_user(
+                    request,
+                    f"{session_import.file_name} holds {session_import.rows_total} rows: it is "
+                    "imported in the background. This page follows it.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:charging_sessionimport_change", args=[session_import.pk])
+                )
+            report = session_import_report(session_import)
         context = {
             **self.admin_site.each_context(request),
             "title": "Import public charging sessions",
@@ -957,3 +977,83 @@ class MeterValueAdmin(FleetScopedAdmin):
     search_fields = ["session__external_id"]
     autocomplete_fields = ["session"]
     date_hierarchy = "measured_at"
+
+
+@admin.register(SessionImport)
+class SessionImportAdmin(FleetScopedAdmin):
+    """Providers' files imported through *Charging sessions → Import*, with their outcome; a
+    large one is followed here while a worker imports it. Read-only: the import page adds them."""
+
+    list_display = [
+        "id",
+        "file_name",
+        "fleet",
+        "status",
+        "progress",
+        "imported",
+        "already_imported",
+        "error_count",
+        "created_at",
+    ]
+    list_filter = ["fleet", "status"]
+    list_select_related = ["fleet"]
+    search_fields = ["file_name"]
+    fields = [
+        "fleet",
+        "file_name",
+        "file_format",
+        "only_valid_rows",
+        "status",
+        "progress",
+        "imported",
+        "already_imported",
+        "row_errors",
+        "error",
+        "requested_by",
+        "created_at",
+        "started_at",
+        "finished_at",
+    ]
+    readonly_fields = fields
+    change_form_template = "admin/charging/sessionimport/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        session_import = self.get_object(request, object_id)
+        working = session_import is not None and session_import.status in (
+            SessionImportStatus.QUEUED,
+            SessionImportStatus.RUNNING,
+        )
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "working": working}
+        )
+
+    @admin.display(description="progress (rows)")
+    def progress(self, session_import: SessionImport) -> str:
+        return f"{session_import.rows_done}/{session_import.rows_total}"
+
+    @admin.display(description="rows with errors")
+    def error_count(self, session_import: SessionImport) -> int:
+        return len(session_import.errors)
+
+    @admin.display(description="errors")
+    def row_errors(self, session_import: SessionImport) -> str:
+        if not session_import.errors:
+            return "—"
+        return format_html(
+            '<table id="import-errors"><thead><tr><th>Line</th><th>Reason</th></tr></thead>'
+            "<tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td></tr>",
+                ((error["line"], error["reason"]) for error in session_import.errors),
+            ),
+        )

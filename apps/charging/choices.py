@@ -72,6 +72,19 @@ class UnpricedReason(models.TextChoices):
     COST_PENDING = "cost_pending", "Provider's cost pending"
 
 
+class SessionImportStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Done"
+    REFUSED = "refused", "Refused: nothing imported"
+    FAILED = "failed", "Failed"
+
+
+class ImportFileFormat(models.TextChoices):
+    CSV = "csv", "CSV"
+    JSON = "json", "OCPI CDR JSON"
+
+
 class DayOfWeek(models.TextChoices):
     MONDAY = "MONDAY", "Monday"
     TUESDAY = "TUESDAY", "Tuesday"

@@ -17,9 +17,11 @@ from apps.charging.choices import (
     DayOfWeek,
     EnergySource,
     HomeApproval,
+    ImportFileFormat,
     LocationKind,
     PowerType,
     PriceBasis,
+    SessionImportStatus,
     SessionPurpose,
     SessionSource,
     SessionStatus,
@@ -787,3 +789,68 @@ class MeterValue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.measured_at:%H:%M:%S} {self.energy_wh} Wh"
+
+
+class SessionImport(TimeStampedModel):
+    """A provider's file of public sessions imported through the admin, with its outcome.
+
+    A file of up to IMPORT_INLINE_MAX_ROWS rows is imported in the request; a larger one is
+    queued and imported by a Celery task, this row showing its progress. The file is kept in
+    the database, so a worker on another machine reads it without shared storage. Its
+    sessions are written in the same transaction as its outcome: a refused or failed import
+    leaves no session.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.PROTECT, related_name="session_imports")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    file_name = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=4, choices=ImportFileFormat.choices)
+    content = models.BinaryField(editable=False, help_text="The file as it was uploaded.")
+    only_valid_rows = models.BooleanField(default=False)
+    status = models.CharField(
+        max_length=8, choices=SessionImportStatus.choices, default=SessionImportStatus.QUEUED
+    )
+    rows_total = models.PositiveIntegerField(default=0, help_text="Rows in the file.")
+    rows_done = models.PositiveIntegerField(default=0, help_text="Rows checked and decided.")
+    imported = models.PositiveIntegerField(default=0)
+    already_imported = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text='Every bad row: [{"line": 3, "reason": "…"}].'
+    )
+    error = models.TextField(blank=True, default="", help_text="Why the import failed.")
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=SessionImportStatus.values),
+                name="session_import_status_valid",
+                violation_error_code="session_import_status_valid",
+                violation_error_message="The status must be queued, running, done, refused or "
+                "failed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(file_format__in=ImportFileFormat.values),
+                name="session_import_file_format_valid",
+                violation_error_code="session_import_file_format_valid",
+                violation_error_message="The file format must be csv or json.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rows_done__lte=F("rows_total")),
+                name="session_import_rows_done_at_most_total",
+                violation_error_code="session_import_rows_done_at_most_total",
+                violation_error_message="No more rows can be done than the file holds.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.get_status_display()})"

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
@@ -28,9 +29,11 @@ from apps.charging.cdr_files import (
 from apps.charging.choices import (
     EnergySource,
     HomeApproval,
+    ImportFileFormat,
     LocationKind,
     PowerType,
     PriceBasis,
+    SessionImportStatus,
     SessionPurpose,
     SessionSource,
     SessionStatus,
@@ -67,6 +70,7 @@ from apps.charging.models import (
     ChargingSession,
     Connector,
     MeterValue,
+    SessionImport,
     Tariff,
     TariffElement,
     TariffVersion,
@@ -1330,8 +1334,128 @@ def public_sessions_import(
     checked against what is stored and written, in one transaction, with a fixed number of
     queries whatever the number of rows.
     """
-    parsed = parse_cdr_json(content) if file_format == "json" else parse_csv(content)
+    parsed = _parsed_file(content, file_format)
     return _public_sessions_write(fleet=fleet, parsed=parsed, only_valid_rows=only_valid_rows)
+
+
+def _parsed_file(content: bytes, file_format: str) -> ParsedFile:
+    return parse_cdr_json(content) if file_format == "json" else parse_csv(content)
+
+
+def _record_outcome(session_import: SessionImport, report: ImportReport) -> None:
+    session_import.status = (
+        SessionImportStatus.REFUSED if report.refused else SessionImportStatus.DONE
+    )
+    session_import.rows_total = session_import.rows_done = report.rows
+    session_import.imported = report.imported
+    session_import.already_imported = report.already_imported
+    session_import.errors = [
+        {"line": error.line, "reason": error.reason} for error in report.errors
+    ]
+    session_import.finished_at = timezone.now()
+
+
+def session_import_report(session_import: SessionImport) -> ImportReport:
+    """A finished import's outcome, as `public_sessions_import` reports it."""
+    return ImportReport(
+        session_import.rows_total,
+        session_import.imported,
+        session_import.already_imported,
+        tuple(RowError(error["line"], error["reason"]) for error in session_import.errors),
+    )
+
+
+def session_import_start(
+    *,
+    fleet: Fleet,
+    content: bytes,
+    file_name: str,
+    only_valid_rows: bool = False,
+    requested_by=None,
+) -> SessionImport:
+    """Import a provider's file uploaded in the admin (.csv: the documented CSV, else OCPI CDR
+    JSON) and keep it with its outcome, as `public_sessions_import` does.
+
+    A file of up to IMPORT_INLINE_MAX_ROWS rows is imported at once, its outcome recorded in
+    the same transaction. A larger one is queued: the `import_public_sessions` task imports it
+    after commit, and the returned row shows its progress."""
+    file_format = (
+        ImportFileFormat.CSV if file_name.lower().endswith(".csv") else ImportFileFormat.JSON
+    )
+    session_import = SessionImport(
+        fleet=fleet,
+        requested_by=requested_by,
+        file_name=file_name[: SessionImport._meta.get_field("file_name").max_length],
+        file_format=file_format,
+        content=content,
+        only_valid_rows=only_valid_rows,
+    )
+    parsed = _parsed_file(content, file_format)
+    if parsed.row_count > settings.IMPORT_INLINE_MAX_ROWS:
+        session_import.rows_total = parsed.row_count
+        with transaction.atomic():
+            session_import.save()
+            transaction.on_commit(lambda: _enqueue_session_import(session_import.pk))
+        logger.info(
+            "charging.session_import_queued",
+            extra={"session_import_id": session_import.pk, "rows": parsed.row_count},
+        )
+        return session_import
+    with transaction.atomic():
+        session_import.started_at = timezone.now()
+        report = _public_sessions_write(fleet=fleet, parsed=parsed, only_valid_rows=only_valid_rows)
+        _record_outcome(session_import, report)
+        session_import.save()
+    return session_import
+
+
+def _enqueue_session_import(session_import_id: int) -> None:
+    from apps.charging.tasks import import_public_sessions
+
+    import_public_sessions.delay(session_import_id)
+
+
+def session_import_run(*, session_import_id: int) -> SessionImport:
+    """Import a queued file (the task's work): read it, then check it against what is stored
+    and write its sessions with its outcome in one transaction, under the fleet's lock. An
+    import that is done or refused is left as it is, so a task delivered twice imports once;
+    one that failed or was cut off (its transaction rolled back) runs again. An unexpected
+    error marks it failed, with nothing of it written, and is raised again."""
+    session_import = SessionImport.objects.select_related("fleet").get(pk=session_import_id)
+    if session_import.status in (SessionImportStatus.DONE, SessionImportStatus.REFUSED):
+        return session_import
+    session_import.status = SessionImportStatus.RUNNING
+    session_import.started_at = timezone.now()
+    session_import.error = ""
+    session_import.save(update_fields=["status", "started_at", "error", "updated_at"])
+    try:
+        parsed = _parsed_file(bytes(session_import.content), session_import.file_format)
+        with transaction.atomic():
+            # A second delivery of the task running at once waits here, then finds it done.
+            locked = SessionImport.objects.select_for_update().get(pk=session_import.pk)
+            if locked.status in (SessionImportStatus.DONE, SessionImportStatus.REFUSED):
+                return locked
+            report = _public_sessions_write(
+                fleet=session_import.fleet,
+                parsed=parsed,
+                only_valid_rows=session_import.only_valid_rows,
+            )
+            _record_outcome(session_import, report)
+            session_import.save()
+    except Exception as error:
+        session_import.status = SessionImportStatus.FAILED
+        session_import.error = f"{type(error).__name__}: {error}"
+        session_import.finished_at = timezone.now()
+        session_import.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        logger.exception(
+            "charging.session_import_failed", extra={"session_import_id": session_import.pk}
+        )
+        raise
+    logger.info(
+        "charging.session_import_finished",
+        extra={"session_import_id": session_import.pk, "status": session_import.status},
+    )
+    return session_import
 
 
 def _stored_sessions_of_cards(

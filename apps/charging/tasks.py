@@ -5,7 +5,11 @@ from django.db import OperationalError
 from django.utils import timezone
 
 from apps.charging.models import ChargingSession
-from apps.charging.services import charging_session_price, charging_sessions_price_unpriced
+from apps.charging.services import (
+    charging_session_price,
+    charging_sessions_price_unpriced,
+    session_import_run,
+)
 
 
 @shared_task(
@@ -30,3 +34,14 @@ def price_charging_session(session_id: int) -> None:
 def price_unpriced_charging_sessions() -> int:
     """The beat's hourly sweep: price again every completed session still without a price."""
     return charging_sessions_price_unpriced(now=timezone.now())
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def import_public_sessions(session_import_id: int) -> str:
+    """Import one queued provider's file (idempotent: a finished import is left as it is)."""
+    return session_import_run(session_import_id=session_import_id).status

@@ -16,15 +16,23 @@ from django.urls import reverse
 
 from apps.charging.admin import ChargingSessionAdmin, TariffForm
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     LocationKind,
     PowerType,
     PriceBasis,
+    SessionImportStatus,
     SessionPurpose,
     SessionSource,
     UnpricedReason,
 )
-from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
+from apps.charging.models import (
+    ChargingSession,
+    SessionImport,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
 from apps.vehicles.choices import ConnectorStandard
@@ -1733,6 +1741,60 @@ def test_session_import_of_only_valid_rows_imports_the_good_row(manager_client, 
         Decimal("6.05"),
     )
     assert session.started_at == dt.datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+
+
+def test_a_file_above_the_inline_limit_is_imported_by_a_task_and_followed_on_its_page(
+    manager_client, fleet, settings, django_capture_on_commit_callbacks
+):
+    settings.IMPORT_INLINE_MAX_ROWS = 1
+    token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet))
+
+    with django_capture_on_commit_callbacks(execute=True) as after_commit:
+        response = sessions_import(
+            manager_client, fleet, sessions_csv(token.uid), only_valid_rows=True
+        )
+
+    session_import = SessionImport.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse(
+        "admin:charging_sessionimport_change", args=[session_import.pk]
+    )
+    assert len(after_commit) == 1
+    assert (session_import.status, session_import.file_name, session_import.rows_total) == (
+        SessionImportStatus.DONE,
+        "sessions.csv",
+        2,
+    )
+    assert list(ChargingSession.objects.values_list("external_id", flat=True)) == ["CDR-1"]
+    page = manager_client.get(response["Location"])
+    assert page.status_code == 200
+    assert table_rows(page, id="import-errors") == [
+        ["Line", "Reason"],
+        ["3", "energy_kwh 'abc' is not a number"],
+    ]
+    assert 'http-equiv="refresh"' not in page.content.decode()
+
+
+def test_an_import_still_working_reloads_its_page_and_shows_its_rows(manager_client, fleet):
+    session_import = SessionImport.objects.create(
+        fleet=fleet, file_name="big.csv", file_format="csv", content=b"", rows_total=5_000
+    )
+
+    page = manager_client.get(
+        reverse("admin:charging_sessionimport_change", args=[session_import.pk])
+    )
+
+    html = page.content.decode()
+    assert '<meta http-equiv="refresh" content="2">' in html
+    assert "0/5000" in html
+
+
+def test_the_session_list_shows_energy_entered_by_a_person(manager_client, fleet):
+    ChargingSessionFactory(fleet=fleet, energy_source=EnergySource.ENTERED)
+
+    response = manager_client.get(reverse("admin:charging_chargingsession_changelist"))
+
+    assert '<td class="field-energy_source">Entered by a person</td>' in (response.content.decode())
 
 
 def test_session_import_offers_only_the_managers_fleets(manager_client, fleet):

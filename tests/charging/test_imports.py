@@ -12,14 +12,17 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.charging.cdr_files import RowError
 from apps.charging.choices import (
+    ImportFileFormat,
     LocationKind,
     PriceBasis,
+    SessionImportStatus,
     SessionPurpose,
     SessionSource,
     SessionStatus,
 )
-from apps.charging.models import ChargingSession
-from apps.charging.services import public_sessions_import
+from apps.charging.models import ChargingSession, SessionImport
+from apps.charging.services import public_sessions_import, session_import_start
+from apps.charging.tasks import import_public_sessions
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
@@ -830,3 +833,111 @@ def test_the_query_count_of_an_import_does_not_grow_with_its_rows(
     assert {cdr_id for cdr_id, vehicle in vehicles.items() if vehicle} == {
         f"04BB-{index}" for index in range(0, 200, 2)
     }
+
+
+class TestImportsInTheBackground:
+    """A file above IMPORT_INLINE_MAX_ROWS is kept and imported by a task after commit; its row
+    shows the outcome. Tasks run eagerly here; tests/charging/test_tasks.py runs a worker."""
+
+    @pytest.fixture(autouse=True)
+    def _small_inline_limit(self, settings):
+        settings.IMPORT_INLINE_MAX_ROWS = 1
+
+    def test_a_file_within_the_limit_is_imported_at_once_and_kept(self, fleet, settings):
+        settings.IMPORT_INLINE_MAX_ROWS = 2
+        content = csv_file(*VALID_CSV_ROWS)
+
+        session_import = session_import_start(fleet=fleet, content=content, file_name="june.CSV")
+
+        session_import.refresh_from_db()
+        assert (session_import.status, session_import.file_format) == (
+            SessionImportStatus.DONE,
+            ImportFileFormat.CSV,
+        )
+        assert (session_import.rows_done, session_import.rows_total) == (2, 2)
+        assert (session_import.imported, session_import.errors) == (2, [])
+        assert bytes(session_import.content) == content
+        assert ChargingSession.objects.count() == 2
+
+    def test_a_larger_file_is_queued_and_imported_after_commit(
+        self, fleet, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks() as after_commit:
+            session_import = session_import_start(
+                fleet=fleet, content=csv_file(*VALID_CSV_ROWS), file_name="june.csv"
+            )
+            assert (session_import.status, session_import.rows_total) == (
+                SessionImportStatus.QUEUED,
+                2,
+            )
+            assert not ChargingSession.objects.exists()
+
+        after_commit[0]()
+
+        session_import.refresh_from_db()
+        assert session_import.status == SessionImportStatus.DONE
+        assert (session_import.rows_done, session_import.imported) == (2, 2)
+        assert session_import.finished_at is not None
+        assert sorted(ChargingSession.objects.values_list("external_id", flat=True)) == [
+            "EVN-1",
+            "EVN-2",
+        ]
+
+    def test_a_refused_file_is_recorded_with_its_errors_and_imports_nothing(
+        self, fleet, django_capture_on_commit_callbacks
+    ):
+        content = json_file([cdr("EVN-1"), cdr("EVN-2", currency="EUX")])
+
+        with django_capture_on_commit_callbacks(execute=True):
+            session_import = session_import_start(
+                fleet=fleet, content=content, file_name="cdrs.json"
+            )
+
+        session_import.refresh_from_db()
+        assert (session_import.status, session_import.file_format) == (
+            SessionImportStatus.REFUSED,
+            ImportFileFormat.JSON,
+        )
+        assert session_import.errors == [
+            {"line": 2, "reason": "cdr.currency 'EUX' is not an ISO 4217 currency."}
+        ]
+        assert not ChargingSession.objects.exists()
+
+    def test_a_failure_while_writing_leaves_no_session_and_marks_the_import_failed(
+        self, fleet, monkeypatch, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks() as after_commit:
+            session_import = session_import_start(
+                fleet=fleet, content=csv_file(*VALID_CSV_ROWS), file_name="june.csv"
+            )
+
+        def fail_after_the_sessions_are_written(*args):
+            assert ChargingSession.objects.count() == 2
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(
+            "apps.charging.services._record_outcome", fail_after_the_sessions_are_written
+        )
+        with pytest.raises(RuntimeError):
+            after_commit[0]()
+
+        session_import.refresh_from_db()
+        assert (session_import.status, session_import.error) == (
+            SessionImportStatus.FAILED,
+            "RuntimeError: disk full",
+        )
+        assert not ChargingSession.objects.exists()
+
+    def test_running_a_finished_import_again_changes_nothing(
+        self, fleet, django_capture_on_commit_callbacks
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            session_import = session_import_start(
+                fleet=fleet, content=csv_file(*VALID_CSV_ROWS), file_name="june.csv"
+            )
+        before = (all_sessions(), SessionImport.objects.values().get())
+
+        again = import_public_sessions(session_import.pk)
+
+        assert again == SessionImportStatus.DONE
+        assert (all_sessions(), SessionImport.objects.values().get()) == before

@@ -1,5 +1,6 @@
-"""Pricing through the broker: a real Celery worker process on Redis prices a stopped session
-after the stop commits, and the hourly sweep prices one whose pricing task was lost."""
+"""Work through the broker: a real Celery worker process on Redis prices a stopped session
+after the stop commits, the hourly sweep prices one whose pricing task was lost, and a large
+provider's file is imported in the background."""
 
 import datetime as dt
 import time
@@ -7,11 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from apps.charging.choices import PriceBasis, SessionSource
+from apps.charging.choices import PriceBasis, SessionImportStatus, SessionSource
 from apps.charging.models import ChargingSession
 from apps.charging.services import (
     charging_session_start,
     charging_session_stop,
+    session_import_start,
     tariff_publish,
 )
 from apps.charging.tasks import price_unpriced_charging_sessions
@@ -21,6 +23,7 @@ from tests.factories import (
     ChargingSessionFactory,
     ConnectorFactory,
     DriverFactory,
+    FleetFactory,
     TariffElementFactory,
     TariffFactory,
 )
@@ -82,3 +85,37 @@ def test_the_sweep_on_a_worker_prices_a_session_whose_pricing_task_was_lost(cele
         priced.refresh_from_db()
     assert priced.price_basis == PriceBasis.TARIFF
     assert (priced.price_excl_vat, priced.price_incl_vat) == (Decimal("6.65"), Decimal("8.05"))
+
+
+def test_a_large_file_is_imported_by_a_worker_after_commit(celery_workers, settings):
+    settings.IMPORT_INLINE_MAX_ROWS = 10
+    celery_workers.start()
+    fleet = FleetFactory()
+    driver = DriverFactory(fleet=fleet)
+    ChargeTokenFactory(driver=driver, uid="04C0FFEE", valid_from=START - dt.timedelta(days=1))
+    rows = [
+        f"CDR-{index},04C0FFEE,{(START + dt.timedelta(hours=index)).isoformat()},"
+        f"{(START + dt.timedelta(hours=index, minutes=30)).isoformat()},5,2,2.42,EUR"
+        for index in range(25)
+    ]
+    content = "\n".join(
+        ["cdr_id,token_uid,start,end,energy_kwh,cost_excl_vat,cost_incl_vat,currency", *rows]
+    ).encode()
+
+    session_import = session_import_start(fleet=fleet, content=content, file_name="march.csv")
+
+    assert session_import.status == SessionImportStatus.QUEUED
+    deadline = time.monotonic() + 30
+    while session_import.status in (
+        SessionImportStatus.QUEUED,
+        SessionImportStatus.RUNNING,
+    ) and (time.monotonic() < deadline):
+        time.sleep(0.2)
+        session_import.refresh_from_db()
+    assert session_import.status == SessionImportStatus.DONE, celery_workers.logs()
+    assert (session_import.rows_done, session_import.rows_total, session_import.imported) == (
+        25,
+        25,
+        25,
+    )
+    assert ChargingSession.objects.filter(fleet=fleet, source=SessionSource.IMPORT).count() == 25
