@@ -36,6 +36,7 @@ from django.test.utils import override_settings
 from django.utils import timezone
 
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -1523,6 +1524,10 @@ def _demo_sessions_build(
                 if planned.meter_start_wh is None
                 else planned.meter_start_wh + planned.curve.energy_wh,
                 energy_wh=planned.curve.energy_wh,
+                # Home claims from the app and a manager's entries: a person gave the energy.
+                energy_source=EnergySource.ENTERED
+                if planned.source in (SessionSource.APP, SessionSource.MANUAL)
+                else EnergySource.MEASURED,
                 status=SessionStatus.COMPLETED,
                 source=planned.source,
                 external_id=planned.external_id,

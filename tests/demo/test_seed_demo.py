@@ -21,6 +21,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     LocationKind,
     PowerType,
@@ -438,6 +439,12 @@ class TestDemoFleet:
         assert set(reviewed.values_list("reviewed_by", flat=True)) == {manager.pk}
         assert not reviewed.filter(reviewed_at__isnull=True).exists()
         assert not claims.filter(home_approval=HomeApproval.REJECTED, review_note="").exists()
+        assert set(claims.values_list("energy_source", flat=True)) == {EnergySource.ENTERED}
+        assert set(
+            ChargingSession.objects.filter(fleet=demo_fleet)
+            .exclude(source__in=[SessionSource.APP, SessionSource.MANUAL])
+            .values_list("energy_source", flat=True)
+        ) == {EnergySource.MEASURED}
 
     def test_imported_public_sessions_carry_the_providers_cost(self, demo_fleet):
         public = ChargingSession.objects.filter(
