@@ -13,7 +13,7 @@ from django.contrib.admin.filters import RelatedFieldListFilter
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose
+from apps.charging.choices import EnergySource, HomeApproval, LocationKind, SessionPurpose
 from apps.charging.models import ChargingSession
 from apps.fleets.choices import BillingPeriodKind, MembershipRole
 from apps.payments import services
@@ -111,7 +111,7 @@ def october_sessions_create(driver, *, private_sessions: int = 1) -> None:
     """October 2026 of one driver: private depot charging at 6.00 + 1.26 VAT per session
     (5 October, 09:00 in Amsterdam, then a day later each), business depot charging at
     10.00 + 2.10 VAT in the vehicle EV-<employee number>, and 20 kWh of approved business
-    charging at home at 0.25 per kWh."""
+    charging at home at 0.25 per kWh, its energy entered by the driver."""
     for day in range(private_sessions):
         priced_session_create(driver=driver, started_at=utc(2026, 10, 5 + day, 7))
     priced_session_create(
@@ -128,6 +128,7 @@ def october_sessions_create(driver, *, private_sessions: int = 1) -> None:
         purpose=SessionPurpose.BUSINESS,
         started_at=utc(2026, 10, 13, 18),
         price_excl_vat=D("5.00"),
+        energy_source=EnergySource.ENTERED,
     )
 
 
@@ -1283,7 +1284,7 @@ BILLED_STATEMENT_BUSINESS = [
 ]
 BILLED_STATEMENT_HOME = [
     [*SESSION_COLUMNS, "Refunded (no VAT)"],
-    ["2026-10-13 20:00", "Home", "-", "20.000", "5.00"],
+    ["2026-10-13 20:00", "Home", "-", "20.000 (entered)", "5.00"],
 ]
 
 
