@@ -1789,6 +1789,22 @@ def test_an_import_still_working_reloads_its_page_and_shows_its_rows(manager_cli
     assert "0/5000" in html
 
 
+def test_another_fleets_imports_are_neither_listed_nor_shown(manager_client, fleet):
+    own = SessionImport.objects.create(
+        fleet=fleet, file_name="ours.csv", file_format="csv", content=b""
+    )
+    theirs = SessionImport.objects.create(
+        fleet=FleetFactory(name="Fleet B"), file_name="theirs.csv", file_format="csv", content=b""
+    )
+
+    listed = manager_client.get(reverse("admin:charging_sessionimport_changelist"))
+    shown = manager_client.get(reverse("admin:charging_sessionimport_change", args=[theirs.pk]))
+
+    assert list(listed.context["cl"].result_list) == [own]
+    assert shown.status_code == 302
+    assert shown["Location"] == reverse("admin:index")
+
+
 def test_the_session_list_shows_energy_entered_by_a_person(manager_client, fleet):
     ChargingSessionFactory(fleet=fleet, energy_source=EnergySource.ENTERED)
 
