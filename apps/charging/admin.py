@@ -63,6 +63,7 @@ from apps.charging.services import (
     tariff_version_order_check,
 )
 from apps.charging.vat_rule import session_charged_to_driver, session_reimbursed_to_driver
+from apps.fleets.admin_writes import SavesThroughServices
 from apps.fleets.models import Fleet
 from apps.fleets.tenancy import (
     FleetScopedAdmin,
@@ -185,20 +186,6 @@ def breakdown_for_display(breakdown: dict, zone: ZoneInfo) -> dict:
             }
         )
     return {**breakdown, "periods": periods}
-
-
-class SavesThroughServices:
-    """Change pages whose save calls a service. A refusal its form's checks could not foresee
-    (another change committed in between) leaves the page's transaction, which Django's
-    changeform_view opens, by its exception, so nothing of the save stays, the rows of the
-    inlines included; the page then shows the refusal instead of failing."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except DomainError as error:
-            self.message_user(request, f"Nothing was saved. {error.message}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 def json_download(payload, filename: str) -> HttpResponse:

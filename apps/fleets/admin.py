@@ -3,20 +3,50 @@
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
+from apps.fleets.admin_deletion import DeletesThroughServiceMixin
+from apps.fleets.admin_writes import (
+    SavesThroughServiceFormSet,
+    SavesThroughServices,
+    WritesThroughServices,
+    form_changes,
+)
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.services import (
+    cost_center_create,
     cost_center_delete,
     cost_center_delete_check,
+    cost_center_update,
+    depot_create,
     depot_delete,
     depot_delete_check,
+    depot_update,
     fleet_api_key_issue,
     fleet_api_key_revoke,
+    fleet_create,
+    fleet_delete,
+    fleet_delete_check,
+    fleet_update,
+    membership_create,
+    membership_delete,
+    membership_delete_check,
+    membership_update_role,
 )
 from apps.fleets.tenancy import ADMIN_ROLES, FleetScopedAdmin, FleetScopedTabularInline
 
+DEPOT_FIELDS = ["name", "address", "grid_connection_limit_kw"]
+COST_CENTER_FIELDS = ["code", "name", "is_active"]
 
-class DepotFormSet(DeletesThroughServiceFormSet):
+
+class DepotFormSet(SavesThroughServiceFormSet):
+    def create_with_service(self, form) -> Depot:
+        depot = form.instance
+        return depot_create(
+            fleet=depot.fleet, **{name: getattr(depot, name) for name in DEPOT_FIELDS}
+        )
+
+    def update_with_service(self, obj: Depot, changes: dict) -> Depot:
+        return depot_update(depot=obj, changes=changes)
+
     def delete_check(self, obj: Depot) -> None:
         depot_delete_check(depot=obj)
 
@@ -24,7 +54,17 @@ class DepotFormSet(DeletesThroughServiceFormSet):
         depot_delete(depot=obj)
 
 
-class CostCenterFormSet(DeletesThroughServiceFormSet):
+class CostCenterFormSet(SavesThroughServiceFormSet):
+    def create_with_service(self, form) -> CostCenter:
+        cost_center = form.instance
+        return cost_center_create(
+            fleet=cost_center.fleet,
+            **{name: getattr(cost_center, name) for name in COST_CENTER_FIELDS},
+        )
+
+    def update_with_service(self, obj: CostCenter, changes: dict) -> CostCenter:
+        return cost_center_update(cost_center=obj, changes=changes)
+
     def delete_check(self, obj: CostCenter) -> None:
         cost_center_delete_check(cost_center=obj)
 
@@ -32,22 +72,31 @@ class CostCenterFormSet(DeletesThroughServiceFormSet):
         cost_center_delete(cost_center=obj)
 
 
-class DepotInline(FleetScopedTabularInline):
+class DepotInline(WritesThroughServices, FleetScopedTabularInline):
     model = Depot
     formset = DepotFormSet
-    fields = ["name", "address", "grid_connection_limit_kw"]
+    fields = DEPOT_FIELDS
     fleet_path = "fleet"
+    write_services = {"add": depot_create, "change": depot_update, "delete": depot_delete}
 
 
-class CostCenterInline(FleetScopedTabularInline):
+class CostCenterInline(WritesThroughServices, FleetScopedTabularInline):
     model = CostCenter
     formset = CostCenterFormSet
-    fields = ["code", "name", "is_active"]
+    fields = COST_CENTER_FIELDS
     fleet_path = "fleet"
+    write_services = {
+        "add": cost_center_create,
+        "change": cost_center_update,
+        "delete": cost_center_delete,
+    }
 
 
 @admin.register(Fleet)
-class FleetAdmin(FleetScopedAdmin):
+class FleetAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+    """Fleets: made and deleted (while still empty) by a superuser, their settings changed by
+    the fleet's admins."""
+
     fleet_path = ""
     editing_roles = ADMIN_ROLES
     list_display = ["name", "slug", "country", "currency", "time_zone", "default_vat_rate"]
@@ -56,20 +105,45 @@ class FleetAdmin(FleetScopedAdmin):
     prepopulated_fields = {"slug": ["name"]}
     inlines = [DepotInline, CostCenterInline]
 
+    write_services = {"add": fleet_create, "change": fleet_update, "delete": fleet_delete}
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return request.user.is_superuser
 
+    def delete_check(self, obj: Fleet) -> None:
+        fleet_delete_check(fleet=obj)
+
+    def delete_with_service(self, obj: Fleet) -> None:
+        fleet_delete(fleet=obj)
+
+    def save_model(self, request: HttpRequest, obj: Fleet, form, change: bool) -> None:
+        if change:
+            fleet_update(fleet=obj, changes=form_changes(form))
+        else:
+            obj.pk = fleet_create(
+                **{name: form.cleaned_data[name] for name in form.cleaned_data}
+            ).pk
+
 
 @admin.register(Depot)
-class DepotAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
+class DepotAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
     list_display = ["name", "fleet", "grid_connection_limit_kw"]
     list_filter = ["fleet"]
     list_select_related = ["fleet"]
     search_fields = ["name", "address"]
     autocomplete_fields = ["fleet"]
+    write_services = {"add": depot_create, "change": depot_update, "delete": depot_delete}
+
+    def save_model(self, request: HttpRequest, obj: Depot, form, change: bool) -> None:
+        if change:
+            depot_update(depot=obj, changes=form_changes(form))
+        else:
+            obj.pk = depot_create(
+                fleet=obj.fleet, **{name: getattr(obj, name) for name in DEPOT_FIELDS}
+            ).pk
 
     def delete_check(self, obj: Depot) -> None:
         depot_delete_check(depot=obj)
@@ -79,12 +153,25 @@ class DepotAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
 
 
 @admin.register(CostCenter)
-class CostCenterAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
+class CostCenterAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
     list_display = ["code", "name", "fleet", "is_active"]
     list_filter = ["fleet", "is_active"]
     list_select_related = ["fleet"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["fleet"]
+    write_services = {
+        "add": cost_center_create,
+        "change": cost_center_update,
+        "delete": cost_center_delete,
+    }
+
+    def save_model(self, request: HttpRequest, obj: CostCenter, form, change: bool) -> None:
+        if change:
+            cost_center_update(cost_center=obj, changes=form_changes(form))
+        else:
+            obj.pk = cost_center_create(
+                fleet=obj.fleet, **{name: getattr(obj, name) for name in COST_CENTER_FIELDS}
+            ).pk
 
     def delete_check(self, obj: CostCenter) -> None:
         cost_center_delete_check(cost_center=obj)
@@ -94,18 +181,45 @@ class CostCenterAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(FleetScopedAdmin):
+class MembershipAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
+    """Who works on a fleet, with which role; given, changed and taken away by the fleet's
+    admins through the services, so the fleet's last admin stays admin here as in the API."""
+
     editing_roles = ADMIN_ROLES
     list_display = ["user", "fleet", "role", "created_at"]
     list_filter = ["fleet", "role"]
     list_select_related = ["user", "fleet"]
     search_fields = ["user__username", "user__email", "fleet__name"]
     autocomplete_fields = ["fleet", "user"]
+    write_services = {
+        "add": membership_create,
+        "change": membership_update_role,
+        "delete": membership_delete,
+    }
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """A membership stays with its user and fleet; only the role changes."""
+        return ["fleet", "user"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Membership, form, change: bool) -> None:
+        if change:
+            membership_update_role(membership=obj, role=obj.role)
+        else:
+            obj.pk = membership_create(fleet=obj.fleet, user=obj.user, role=obj.role).pk
+
+    def delete_check(self, obj: Membership) -> None:
+        membership_delete_check(membership=obj)
+
+    def delete_with_service(self, obj: Membership) -> None:
+        membership_delete(membership=obj)
 
 
 @admin.register(FleetApiKey)
-class FleetApiKeyAdmin(FleetScopedAdmin):
-    """A fleet admin makes a key (shown once, here) and revokes it; a key is never edited."""
+class FleetApiKeyAdmin(WritesThroughServices, FleetScopedAdmin):
+    """A fleet admin makes a key (shown once, here) and revokes it; a key is never edited, and
+    never deleted: a revoked key stays on record."""
 
     editing_roles = ADMIN_ROLES
     list_display = ["name", "fleet", "role", "prefix", "last_used_at", "revoked_at"]
@@ -116,13 +230,19 @@ class FleetApiKeyAdmin(FleetScopedAdmin):
     fields = ["fleet", "name", "role", "prefix", "created_by", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "created_by", "last_used_at", "revoked_at"]
     actions = ["revoke"]
+    write_services = {"add": fleet_api_key_issue, "revoke": fleet_api_key_revoke}
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         if obj is not None:
             return [*self.fields]
         return self.readonly_fields
 
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
     def save_model(self, request: HttpRequest, obj: FleetApiKey, form, change: bool) -> None:
+        if change:
+            return
         key, text = fleet_api_key_issue(
             fleet=obj.fleet, name=obj.name, role=obj.role, created_by=request.user
         )

@@ -18,3 +18,7 @@ class DepotInUse(Conflict):
 
 class CostCenterInUse(Conflict):
     code = "fleets.cost_center_in_use"
+
+
+class FleetInUse(Conflict):
+    code = "fleets.fleet_in_use"

@@ -11,7 +11,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.fleets.choices import MembershipRole
-from apps.fleets.exceptions import ApiKeyInvalid, CostCenterInUse, DepotInUse, LastFleetAdmin
+from apps.fleets.exceptions import (
+    ApiKeyInvalid,
+    CostCenterInUse,
+    DepotInUse,
+    FleetInUse,
+    LastFleetAdmin,
+)
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
 from voltop.core.models import fields_save_checked
@@ -80,6 +86,38 @@ def fleet_api_key_revoke(*, key: FleetApiKey) -> FleetApiKey:
         key.save(update_fields=["revoked_at", "updated_at"])
         logger.info("fleets.api_key_revoked", extra={"api_key_id": key.pk})
     return key
+
+
+@transaction.atomic
+def fleet_create(**fields) -> Fleet:
+    """Make a fleet with `fields` (name, slug, country, currency, time zone, VAT rate, billing
+    period, payment terms) after the model's checks."""
+    fleet = Fleet()
+    fields_save_checked(fleet, fields)
+    logger.info("fleets.fleet_created", extra={"fleet_id": fleet.pk})
+    return fleet
+
+
+def fleet_delete_check(*, fleet: Fleet) -> None:
+    """Refuse to delete a fleet anything refers to (members, depots, drivers, sessions, …):
+    only a fleet made by mistake, still empty, is deleted."""
+    references = rows_referring_to(Fleet.objects.filter(pk=fleet.pk))
+    if references:
+        raise FleetInUse(
+            f"Fleet {fleet} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}."
+        )
+
+
+@transaction.atomic
+def fleet_delete(*, fleet: Fleet) -> None:
+    """Delete an empty fleet; one anything refers to is refused and kept. The row is locked
+    first, so nothing can come to refer to it while it is judged."""
+    fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
+    fleet_delete_check(fleet=fleet)
+    fleet_id = fleet.pk
+    fleet.delete()
+    logger.info("fleets.fleet_deleted", extra={"fleet_id": fleet_id})
 
 
 @transaction.atomic
@@ -172,6 +210,11 @@ def cost_center_delete(*, cost_center: CostCenter) -> None:
     )
 
 
+def membership_delete_check(*, membership: Membership) -> None:
+    """Refuse to take away the fleet's only admin: nobody could manage it any more."""
+    _check_fleet_keeps_an_admin(membership=membership, new_role=None)
+
+
 def _check_fleet_keeps_an_admin(*, membership: Membership, new_role: str | None) -> None:
     """Refuse to demote or remove the fleet's only admin: nobody could manage it any more."""
     if membership.role != MembershipRole.ADMIN or new_role == MembershipRole.ADMIN:
@@ -217,7 +260,7 @@ def membership_delete(*, membership: Membership) -> None:
     """Take a user's role in a fleet away; the fleet's last admin cannot be removed."""
     Fleet.objects.select_for_update().get(pk=membership.fleet_id)
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
-    _check_fleet_keeps_an_admin(membership=membership, new_role=None)
+    membership_delete_check(membership=membership)
     membership_id = membership.pk
     membership.delete()
     logger.info("fleets.membership_deleted", extra={"membership_id": membership_id})

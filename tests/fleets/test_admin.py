@@ -365,3 +365,118 @@ def test_the_revoke_action_revokes_keys_of_fleets_the_user_administers_only(
     managed_key.refresh_from_db()
     assert own_key.revoked_at is not None
     assert managed_key.revoked_at is None
+
+
+# memberships go through the services
+
+
+def membership_url(view: str, membership: Membership) -> str:
+    return reverse(f"admin:fleets_membership_{view}", args=[membership.pk])
+
+
+LAST_ADMIN_REFUSAL = "{user} is the only admin of Fleet A; make someone else admin first."
+
+
+def test_the_fleets_last_admin_membership_is_not_deleted_on_its_delete_page(client, fleet):
+    """The issue's probe: a fleet admin deleted the fleet's last admin membership here."""
+    user = login_as(client, (fleet, MembershipRole.ADMIN))
+    (own,) = Membership.objects.filter(user=user)
+
+    page = client.get(membership_url("delete", own))
+    response = client.post(membership_url("delete", own), {"post": "yes"})
+
+    assert page.context["protected"] == [LAST_ADMIN_REFUSAL.format(user=user)]
+    assert response.status_code == 200
+    assert response.context["protected"] == [LAST_ADMIN_REFUSAL.format(user=user)]
+    assert list(Membership.objects.filter(fleet=fleet)) == [own]
+    own.refresh_from_db()
+    assert own.role == MembershipRole.ADMIN
+
+
+def test_the_delete_action_refuses_the_last_admin_and_deletes_nothing(client, fleet):
+    user = login_as(client, (fleet, MembershipRole.ADMIN))
+    (own,) = Membership.objects.filter(user=user)
+    viewer = MembershipFactory(fleet=fleet, role=MembershipRole.VIEWER)
+    selection = {"action": "delete_selected", "_selected_action": [own.pk, viewer.pk]}
+
+    response = client.post(
+        reverse("admin:fleets_membership_changelist"), {**selection, "post": "yes"}
+    )
+
+    assert response.context["protected"] == [LAST_ADMIN_REFUSAL.format(user=user)]
+    assert set(Membership.objects.filter(fleet=fleet)) == {own, viewer}
+
+
+def test_the_delete_action_removing_both_admins_keeps_one(client, fleet):
+    """Each admin alone may go, so the page lets both through; the service, row by row, keeps
+    the second as the fleet's last admin and says so."""
+    user = login_as(client, (fleet, MembershipRole.ADMIN))
+    (own,) = Membership.objects.filter(user=user)
+    other_admin = MembershipFactory(fleet=fleet, role=MembershipRole.ADMIN)
+    selection = {"action": "delete_selected", "_selected_action": [own.pk, other_admin.pk]}
+
+    response = client.post(
+        reverse("admin:fleets_membership_changelist"), {**selection, "post": "yes"}, follow=True
+    )
+
+    remaining = list(Membership.objects.filter(fleet=fleet))
+    assert len(remaining) == 1
+    assert remaining[0].role == MembershipRole.ADMIN
+    assert LAST_ADMIN_REFUSAL.format(user=remaining[0].user) in [
+        str(message) for message in get_messages(response.wsgi_request)
+    ]
+
+
+def test_demoting_the_fleets_last_admin_on_its_page_is_refused_and_changes_nothing(client, fleet):
+    user = login_as(client, (fleet, MembershipRole.ADMIN))
+    (own,) = Membership.objects.filter(user=user)
+
+    response = client.post(
+        membership_url("change", own), {"role": MembershipRole.VIEWER}, follow=True
+    )
+
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "Nothing was saved. " + LAST_ADMIN_REFUSAL.format(user=user)
+    ]
+    own.refresh_from_db()
+    assert own.role == MembershipRole.ADMIN
+
+
+def test_a_fleet_admin_changes_a_members_role_and_adds_one_through_the_services(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+    viewer = MembershipFactory(fleet=fleet, role=MembershipRole.VIEWER)
+    driver = DriverFactory(fleet=fleet, user=DriverUserFactory())
+
+    changed = client.post(membership_url("change", viewer), {"role": MembershipRole.MANAGER})
+    added = client.post(
+        ADD_MEMBERSHIP,
+        {"user": str(driver.user_id), "fleet": str(fleet.pk), "role": MembershipRole.ADMIN},
+    )
+
+    assert (changed.status_code, added.status_code) == (302, 302)
+    viewer.refresh_from_db()
+    assert viewer.role == MembershipRole.MANAGER
+    assert Membership.objects.get(user=driver.user).role == MembershipRole.ADMIN
+
+
+def test_a_second_admin_may_remove_the_first(client, fleet):
+    login_as(client, (fleet, MembershipRole.ADMIN))
+    other_admin = MembershipFactory(fleet=fleet, role=MembershipRole.ADMIN)
+
+    response = client.post(membership_url("delete", other_admin), {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Membership.objects.filter(pk=other_admin.pk).exists()
+
+
+def test_a_superuser_cannot_delete_a_fleet_that_has_members(admin_client, fleet):
+    MembershipFactory(fleet=fleet, role=MembershipRole.ADMIN)
+
+    response = admin_client.post(
+        reverse("admin:fleets_fleet_delete", args=[fleet.pk]), {"post": "yes"}
+    )
+
+    assert response.context["protected"] == [
+        "Fleet Fleet A cannot be deleted: it is still referred to by 1 membership."
+    ]
+    assert list(Fleet.objects.all()) == [fleet]
