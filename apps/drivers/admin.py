@@ -7,7 +7,15 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.drivers.models import ChargeToken
-from apps.drivers.services import charge_token_check, charge_token_deactivate, charge_token_save
+from apps.drivers.services import (
+    charge_token_check,
+    charge_token_deactivate,
+    charge_token_delete,
+    charge_token_delete_check,
+    charge_token_save,
+)
+from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
+from apps.fleets.admin_writes import WritesThroughServices
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from voltop.core.admin_forms import ServiceCheckedForm
 
@@ -29,8 +37,21 @@ class ChargeTokenForm(ServiceCheckedForm):
         )
 
 
-class ChargeTokenInline(FleetScopedTabularInline):
+class ChargeTokenFormSet(DeletesThroughServiceFormSet):
+    def delete_check(self, obj: ChargeToken) -> None:
+        charge_token_delete_check(token=obj)
+
+    def delete_with_service(self, obj: ChargeToken) -> None:
+        charge_token_delete(token=obj)
+
+
+class ChargeTokenInline(WritesThroughServices, FleetScopedTabularInline):
+    """A driver's tokens, read-only on their page; one ticked for deletion is deleted by the
+    service, which keeps a token sessions refer to."""
+
     model = ChargeToken
+    formset = ChargeTokenFormSet
+    write_services = {"delete": charge_token_delete}
     fleet_path = "driver__fleet"
     fields = ["uid", "kind", "valid_from", "valid_until", "is_active"]
     readonly_fields = fields
@@ -41,8 +62,14 @@ class ChargeTokenInline(FleetScopedTabularInline):
 
 
 @admin.register(ChargeToken)
-class ChargeTokenAdmin(FleetScopedAdmin):
+class ChargeTokenAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
     form = ChargeTokenForm
+    write_services = {
+        "add": charge_token_save,
+        "change": charge_token_save,
+        "delete": charge_token_delete,
+        "deactivate": charge_token_deactivate,
+    }
     fleet_path = "driver__fleet"
     list_display = ["uid", "driver", "kind", "valid_from", "valid_until", "is_active"]
     list_filter = ["driver__fleet", "kind", "is_active"]
@@ -54,6 +81,12 @@ class ChargeTokenAdmin(FleetScopedAdmin):
 
     def save_model(self, request: HttpRequest, obj: ChargeToken, form, change: bool) -> None:
         charge_token_save(token=obj)
+
+    def delete_check(self, obj: ChargeToken) -> None:
+        charge_token_delete_check(token=obj)
+
+    def delete_with_service(self, obj: ChargeToken) -> None:
+        charge_token_delete(token=obj)
 
     @admin.action(
         description="Deactivate selected tokens (lost or stolen cards)", permissions=["change"]

@@ -31,3 +31,7 @@ class TokenChangedMeanwhile(Conflict):
     """A token given to another driver twice while one change of it was being made."""
 
     code = "drivers.token_changed_meanwhile"
+
+
+class TokenInUse(Conflict):
+    code = "drivers.token_in_use"

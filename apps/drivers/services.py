@@ -15,6 +15,7 @@ from apps.drivers.exceptions import (
     InvalidTokenPeriod,
     InvalidTokenUid,
     TokenChangedMeanwhile,
+    TokenInUse,
     TokenOtherFleet,
     TokenUidInUse,
 )
@@ -304,8 +305,47 @@ def driver_update(*, driver: Driver, changes: dict) -> Driver:
 
 
 @transaction.atomic
+def driver_user_link(*, driver: Driver, user) -> Driver:
+    """Give a driver the login they sign in to the driver app with (None: none); a login
+    belongs to one driver at most."""
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    driver.user = user
+    driver.full_clean()
+    driver.save(update_fields=["user", "updated_at"])
+    logger.info(
+        "drivers.driver_user_linked",
+        extra={"driver_id": driver.pk, "user_id": getattr(user, "pk", None)},
+    )
+    return driver
+
+
+@transaction.atomic
 def driver_phone_set(*, driver: Driver, phone: str) -> Driver:
     """A driver changes their own phone number, the one thing they may change about themselves."""
     driver.phone = phone.strip()
     driver.save(update_fields=["phone", "updated_at"])
     return driver
+
+
+def charge_token_delete_check(*, token: ChargeToken) -> None:
+    """Refuse to delete a token that sessions refer to: they stay the card's history, and
+    deactivating it is the way to stop it."""
+    references = rows_referring_to(ChargeToken.objects.filter(pk=token.pk))
+    if references:
+        raise TokenInUse(
+            f"Token {token.uid} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}. Deactivate it instead."
+        )
+
+
+@transaction.atomic
+def charge_token_delete(*, token: ChargeToken) -> None:
+    """Delete a token nothing refers to (a card entered by mistake); one in use is refused and
+    kept. Its driver is locked, then the token, so no session can start on it while it is
+    judged."""
+    drivers_lock(driver_ids=[token.driver_id])
+    token = ChargeToken.objects.select_for_update().get(pk=token.pk)
+    charge_token_delete_check(token=token)
+    token_id = token.pk
+    token.delete()
+    logger.info("drivers.token_deleted", extra={"driver_id": token.driver_id, "token_id": token_id})

@@ -11,8 +11,15 @@ from django.utils import timezone
 from apps.drivers.admin import ChargeTokenInline
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import Driver
-from apps.drivers.services import driver_delete, driver_delete_check
-from apps.fleets.admin_deletion import DeletesThroughServiceMixin
+from apps.drivers.services import (
+    driver_create,
+    driver_delete,
+    driver_delete_check,
+    driver_update,
+    driver_user_link,
+)
+from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
+from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices, form_changes
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
@@ -21,13 +28,18 @@ from apps.vehicles.services import (
     driver_set_status_or_leave,
     odometer_reading_check,
     odometer_reading_correct,
+    odometer_reading_delete,
     odometer_reading_record,
     vehicle_assign,
     vehicle_assignment_check,
+    vehicle_assignment_delete,
+    vehicle_assignment_delete_check,
     vehicle_assignment_update,
+    vehicle_create,
     vehicle_delete,
     vehicle_delete_check,
     vehicle_plate_check,
+    vehicle_update,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
 
@@ -96,8 +108,21 @@ class OdometerReadingForm(ServiceCheckedForm):
         )
 
 
-class VehicleAssignmentInline(FleetScopedTabularInline):
+class VehicleAssignmentFormSet(DeletesThroughServiceFormSet):
+    def delete_check(self, obj: VehicleAssignment) -> None:
+        vehicle_assignment_delete_check(assignment=obj, now=timezone.now())
+
+    def delete_with_service(self, obj: VehicleAssignment) -> None:
+        vehicle_assignment_delete(assignment=obj)
+
+
+class VehicleAssignmentInline(WritesThroughServices, FleetScopedTabularInline):
+    """Who drives the vehicle, read-only on its page; an assignment ticked for deletion is
+    deleted by the service, which keeps one that has started."""
+
     model = VehicleAssignment
+    formset = VehicleAssignmentFormSet
+    write_services = {"delete": vehicle_assignment_delete}
     fleet_path = "vehicle__fleet"
     fields = ["driver", "starts_at", "ends_at"]
     readonly_fields = fields
@@ -109,8 +134,9 @@ class VehicleAssignmentInline(FleetScopedTabularInline):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
+class VehicleAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
     form = VehicleForm
+    write_services = {"add": vehicle_create, "change": vehicle_update, "delete": vehicle_delete}
     list_display = [
         "plate",
         "make",
@@ -128,6 +154,13 @@ class VehicleAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
     readonly_fields = ["created_at", "updated_at"]
     inlines = [VehicleAssignmentInline]
 
+    def save_model(self, request: HttpRequest, obj: Vehicle, form, change: bool) -> None:
+        if change:
+            vehicle_update(vehicle=obj, changes=form_changes(form))
+        else:
+            fields = {name: value for name, value in form.cleaned_data.items() if name != "fleet"}
+            obj.pk = vehicle_create(fleet=obj.fleet, **fields).pk
+
     def delete_check(self, obj: Vehicle) -> None:
         vehicle_delete_check(vehicle=obj)
 
@@ -136,8 +169,13 @@ class VehicleAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
 
 
 @admin.register(VehicleAssignment)
-class VehicleAssignmentAdmin(FleetScopedAdmin):
+class VehicleAssignmentAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
     form = VehicleAssignmentForm
+    write_services = {
+        "add": vehicle_assign,
+        "change": vehicle_assignment_update,
+        "delete": vehicle_assignment_delete,
+    }
     fleet_path = "vehicle__fleet"
     list_display = ["vehicle", "driver", "starts_at", "ends_at"]
     list_filter = ["vehicle__fleet"]
@@ -166,10 +204,21 @@ class VehicleAssignmentAdmin(FleetScopedAdmin):
                 vehicle=obj.vehicle, driver=obj.driver, starts_at=obj.starts_at, ends_at=obj.ends_at
             ).pk
 
+    def delete_check(self, obj: VehicleAssignment) -> None:
+        vehicle_assignment_delete_check(assignment=obj, now=timezone.now())
+
+    def delete_with_service(self, obj: VehicleAssignment) -> None:
+        vehicle_assignment_delete(assignment=obj)
+
 
 @admin.register(OdometerReading)
-class OdometerReadingAdmin(FleetScopedAdmin):
+class OdometerReadingAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
     form = OdometerReadingForm
+    write_services = {
+        "add": odometer_reading_record,
+        "change": odometer_reading_correct,
+        "delete": odometer_reading_delete,
+    }
     fleet_path = "vehicle__fleet"
     list_display = ["vehicle", "km", "recorded_at"]
     list_filter = ["vehicle__fleet"]
@@ -191,6 +240,12 @@ class OdometerReadingAdmin(FleetScopedAdmin):
             obj.pk = odometer_reading_record(
                 vehicle=obj.vehicle, km=obj.km, recorded_at=obj.recorded_at
             ).pk
+
+    def delete_check(self, obj: OdometerReading) -> None:
+        """Any reading may go: the readings left still go up, as they did with it."""
+
+    def delete_with_service(self, obj: OdometerReading) -> None:
+        odometer_reading_delete(reading=obj)
 
 
 STATUS_SET_TEXT = {
@@ -225,9 +280,22 @@ class DriverForm(ServiceCheckedForm):
             driver_leave_check(driver=self.instance, now=timezone.now())
 
 
+DRIVER_SERVICE_SET_FIELDS = ("fleet", "status", "user")
+
+
 @admin.register(Driver)
-class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
+class DriverAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     form = DriverForm
+    write_services = {
+        "add": driver_create,
+        "change": driver_update,
+        "delete": driver_delete,
+        "suspend": driver_set_status_or_leave,
+        "reactivate": driver_set_status_or_leave,
+        "mark_left": driver_set_status_or_leave,
+    }
     list_display = [
         "employee_number",
         "last_name",
@@ -253,9 +321,26 @@ class DriverAdmin(DeletesThroughServiceMixin, FleetScopedAdmin):
     ]
 
     def save_model(self, request: HttpRequest, obj: Driver, form, change: bool) -> None:
-        status_changed = change and "status" in form.changed_data
-        super().save_model(request, obj, form, change)
-        if status_changed:
+        """The driver's details through driver_create or driver_update; their login through
+        driver_user_link; a status other than active through driver_set_status_or_leave."""
+        if change:
+            changes = {
+                name: value
+                for name, value in form_changes(form).items()
+                if name not in DRIVER_SERVICE_SET_FIELDS
+            }
+            if changes:
+                driver_update(driver=obj, changes=changes)
+        else:
+            details = {
+                name: value
+                for name, value in form.cleaned_data.items()
+                if name not in DRIVER_SERVICE_SET_FIELDS
+            }
+            obj.pk = driver_create(fleet=obj.fleet, **details).pk
+        if "user" in form.changed_data:
+            driver_user_link(driver=obj, user=obj.user)
+        if "status" in form.changed_data:
             driver_set_status_or_leave(driver=obj, status=obj.status)
 
     def delete_check(self, obj: Driver) -> None:

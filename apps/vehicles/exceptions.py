@@ -45,3 +45,7 @@ class VehicleHasHistory(Conflict):
 
 class PlateInUse(Conflict):
     code = "vehicles.plate_in_use"
+
+
+class AssignmentStarted(Conflict):
+    code = "vehicles.assignment_started"

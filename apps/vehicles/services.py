@@ -17,6 +17,7 @@ from apps.vehicles.exceptions import (
     AssignmentChangedMeanwhile,
     AssignmentNotStarted,
     AssignmentOverlaps,
+    AssignmentStarted,
     DriverNotActive,
     InvalidAssignmentPeriod,
     OdometerReadingExists,
@@ -427,4 +428,49 @@ def vehicle_delete(*, vehicle: Vehicle) -> None:
     vehicle.delete()
     logger.info(
         "vehicles.vehicle_deleted", extra={"fleet_id": vehicle.fleet_id, "vehicle_id": vehicle_id}
+    )
+
+
+def vehicle_assignment_delete_check(*, assignment: VehicleAssignment, now: datetime) -> None:
+    """Refuse to delete an assignment that has started: who drove the vehicle then is history
+    (its sessions were booked to it). One that has not started yet, made by mistake, may go;
+    one that has started is ended instead."""
+    if assignment.starts_at <= now:
+        starts = local_time_text(assignment.starts_at, assignment.vehicle.fleet.zone)
+        raise AssignmentStarted(
+            f"The assignment of {assignment.vehicle} to {assignment.driver.full_name} started "
+            f"on {starts} and cannot be deleted; end it instead.",
+            field="ends_at",
+        )
+
+
+@transaction.atomic
+def vehicle_assignment_delete(*, assignment: VehicleAssignment) -> None:
+    """Delete an assignment that has not started yet; one that has is refused and kept. Its
+    driver is locked, then the assignment."""
+    drivers_services.drivers_lock(driver_ids=[assignment.driver_id])
+    assignment = (
+        VehicleAssignment.objects.select_for_update(of=("self",))
+        .select_related("vehicle__fleet", "driver")
+        .get(pk=assignment.pk)
+    )
+    vehicle_assignment_delete_check(assignment=assignment, now=timezone.now())
+    assignment_id = assignment.pk
+    assignment.delete()
+    logger.info(
+        "vehicles.assignment_deleted",
+        extra={"vehicle_id": assignment.vehicle_id, "assignment_id": assignment_id},
+    )
+
+
+@transaction.atomic
+def odometer_reading_delete(*, reading: OdometerReading) -> None:
+    """Delete a reading entered by mistake; the readings left still go up, as they did with
+    it. Its vehicle is locked first, as when readings are recorded."""
+    Vehicle.objects.select_for_update().get(pk=reading.vehicle_id)
+    reading_id = reading.pk
+    OdometerReading.objects.filter(pk=reading_id).delete()
+    logger.info(
+        "vehicles.odometer_reading_deleted",
+        extra={"vehicle_id": reading.vehicle_id, "odometer_reading_id": reading_id},
     )

@@ -10,6 +10,7 @@ from django.urls import reverse
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
+from tests.core.test_admin_tenancy import form_payload
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
@@ -377,4 +378,52 @@ def test_a_driver_with_history_shows_the_services_refusal_and_is_not_deleted(cli
         "1 charging session. Mark the driver as left instead."
     ]
     assert Driver.objects.filter(pk=driver.pk).exists()
+    assert ChargeToken.objects.filter(pk=token.pk).exists()
+
+
+# tokens are deleted through the service
+
+
+TOKEN_IN_USE = (
+    "Token 04AABBCC cannot be deleted: it is still referred to by 1 charging session. "
+    "Deactivate it instead."
+)
+
+
+def test_a_token_with_sessions_is_not_deleted_on_its_delete_page(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver, uid="04AABBCC")
+    ChargingSessionFactory(fleet=fleet, driver=driver, token=token)
+    delete_url = reverse("admin:drivers_chargetoken_delete", args=[token.pk])
+
+    response = client.post(delete_url, {"post": "yes"})
+
+    assert response.context["protected"] == [TOKEN_IN_USE]
+    assert ChargeToken.objects.filter(pk=token.pk).exists()
+
+
+def test_a_token_ticked_for_deletion_on_the_drivers_page_goes_through_the_service(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver, uid="04AABBCC")
+    ChargingSessionFactory(fleet=fleet, driver=driver, token=token)
+    change_url = reverse("admin:drivers_driver_change", args=[driver.pk])
+    payload = {
+        **form_payload(client.get(change_url)),
+        "tokens-TOTAL_FORMS": "1",
+        "tokens-INITIAL_FORMS": "1",
+        "tokens-0-id": str(token.pk),
+        "tokens-0-driver": str(driver.pk),
+        "tokens-0-DELETE": "on",
+    }
+
+    response = client.post(change_url, payload)
+
+    (tokens,) = (
+        formset
+        for formset in response.context["inline_admin_formsets"]
+        if formset.opts.model is ChargeToken
+    )
+    assert tokens.formset.non_form_errors() == [TOKEN_IN_USE]
     assert ChargeToken.objects.filter(pk=token.pk).exists()

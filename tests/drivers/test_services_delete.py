@@ -153,3 +153,30 @@ def test_an_assignment_made_while_the_driver_is_being_deleted_waits_and_finds_no
     assert not Driver.objects.filter(pk=driver.pk).exists()
     assert not ChargeToken.objects.exists()
     assert not VehicleAssignment.objects.exists()
+
+
+# charge_token_delete
+
+
+def test_a_token_sessions_refer_to_is_not_deleted(driver):
+    token = ChargeTokenFactory(driver=driver, uid="04AABBCC")
+    ChargingSessionFactory(fleet=driver.fleet, driver=driver, token=token)
+
+    with pytest.raises(services.TokenInUse) as refused:
+        services.charge_token_delete(token=token)
+
+    assert refused.value.code == "drivers.token_in_use"
+    assert refused.value.message == (
+        "Token 04AABBCC cannot be deleted: it is still referred to by 1 charging session. "
+        "Deactivate it instead."
+    )
+    assert ChargeToken.objects.filter(pk=token.pk).exists()
+
+
+def test_a_token_nothing_refers_to_is_deleted(driver):
+    kept = ChargeTokenFactory(driver=driver)
+    token = ChargeTokenFactory(driver=driver)
+
+    services.charge_token_delete(token=token)
+
+    assert list(ChargeToken.objects.values_list("pk", flat=True)) == [kept.pk]

@@ -5,6 +5,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django import forms
 from django.urls import reverse
 
@@ -343,3 +344,37 @@ def test_vehicle_form_refuses_a_plate_of_the_fleet_in_another_case_on_its_field(
     }
     vehicle.refresh_from_db()
     assert vehicle.plate == "EV-002-X"
+
+
+# assignments and odometer readings are deleted through the services
+
+
+@time_machine.travel(dt.datetime(2026, 3, 10, 12, tzinfo=UTC), tick=False)
+def test_the_delete_action_refuses_an_assignment_that_has_started(manager_client, fleet):
+    vehicle = VehicleFactory(fleet=fleet, plate="AB-123-C")
+    driver = DriverFactory(fleet=fleet, first_name="Sanne", last_name="de Vries")
+    started = VehicleAssignmentFactory(
+        vehicle=vehicle, driver=driver, starts_at=dt.datetime(2026, 3, 1, 8, tzinfo=UTC)
+    )
+
+    response = manager_client.post(
+        reverse("admin:vehicles_vehicleassignment_changelist"),
+        {"action": "delete_selected", "_selected_action": [started.pk], "post": "yes"},
+    )
+
+    assert response.context["protected"] == [
+        "The assignment of AB-123-C (Volkswagen ID.4 Pro) to Sanne de Vries started on "
+        "2026-03-01 09:00 CET and cannot be deleted; end it instead."
+    ]
+    assert list(VehicleAssignment.objects.values_list("pk", flat=True)) == [started.pk]
+
+
+def test_an_odometer_reading_is_deleted_through_the_service(manager_client, fleet):
+    reading = OdometerReadingFactory(vehicle=VehicleFactory(fleet=fleet))
+
+    response = manager_client.post(
+        reverse("admin:vehicles_odometerreading_delete", args=[reading.pk]), {"post": "yes"}
+    )
+
+    assert response.status_code == 302
+    assert not OdometerReading.objects.exists()

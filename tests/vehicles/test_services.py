@@ -7,6 +7,7 @@ import time
 
 import psycopg
 import pytest
+import time_machine
 from django.db import connection
 
 from apps.drivers.choices import DriverStatus
@@ -17,6 +18,7 @@ from apps.vehicles.exceptions import (
     AssignmentChangedMeanwhile,
     AssignmentNotStarted,
     AssignmentOverlaps,
+    AssignmentStarted,
     DriverNotActive,
     InvalidAssignmentPeriod,
     OdometerReadingExists,
@@ -28,8 +30,10 @@ from apps.vehicles.exceptions import (
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.services import (
     odometer_reading_correct,
+    odometer_reading_delete,
     odometer_reading_record,
     vehicle_assign,
+    vehicle_assignment_delete,
     vehicle_assignment_end,
     vehicle_assignment_update,
     vehicle_assignments_end_for_driver,
@@ -860,3 +864,32 @@ def test_a_vehicle_with_history_is_refused_and_nothing_is_deleted(vehicle, histo
     )
     assert Vehicle.objects.filter(pk=vehicle.pk).exists()
     assert OdometerReading.objects.count() == readings_before
+
+
+# deletes
+
+
+@pytest.mark.django_db
+@time_machine.travel(dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC), tick=False)
+def test_an_assignment_that_has_started_is_not_deleted_and_one_not_started_yet_is():
+    started = VehicleAssignmentFactory(starts_at=dt.datetime(2026, 3, 1, 8, tzinfo=dt.UTC))
+    planned = VehicleAssignmentFactory(starts_at=dt.datetime(2026, 4, 1, 8, tzinfo=dt.UTC))
+
+    with pytest.raises(AssignmentStarted) as refused:
+        vehicle_assignment_delete(assignment=started)
+    vehicle_assignment_delete(assignment=planned)
+
+    assert (refused.value.code, refused.value.field) == ("vehicles.assignment_started", "ends_at")
+    assert list(VehicleAssignment.objects.values_list("pk", flat=True)) == [started.pk]
+
+
+@pytest.mark.django_db
+def test_deleting_an_odometer_reading_keeps_the_others():
+    kept = OdometerReadingFactory(km=1_000, recorded_at=dt.datetime(2026, 3, 1, tzinfo=dt.UTC))
+    reading = OdometerReadingFactory(
+        vehicle=kept.vehicle, km=1_200, recorded_at=dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
+    )
+
+    odometer_reading_delete(reading=reading)
+
+    assert list(OdometerReading.objects.values_list("pk", flat=True)) == [kept.pk]
