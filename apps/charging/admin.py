@@ -12,7 +12,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, QuerySet
-from django.forms.models import BaseInlineFormSet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -48,14 +47,35 @@ from apps.charging.selectors import (
 )
 from apps.charging.services import (
     TARIFF_UPDATABLE_FIELDS,
+    MeterReading,
+    charging_session_delete,
+    charging_session_delete_check,
     charging_session_price,
     charging_session_provider_cost_check,
+    charging_session_record_meter_values,
     charging_session_save_by_manager,
+    charging_station_create,
+    charging_station_delete,
+    charging_station_delete_check,
+    charging_station_update,
+    connector_create,
+    connector_delete,
+    connector_delete_check,
+    connector_update,
     home_session_review,
+    meter_value_correct,
+    meter_value_delete,
+    meter_value_delete_check,
     session_import_report,
     session_import_start,
     tariff_activate,
+    tariff_create,
     tariff_deactivate,
+    tariff_delete,
+    tariff_delete_check,
+    tariff_element_create,
+    tariff_element_delete,
+    tariff_element_update,
     tariff_import_ocpi,
     tariff_publish,
     tariff_update,
@@ -63,7 +83,13 @@ from apps.charging.services import (
     tariff_version_order_check,
 )
 from apps.charging.vat_rule import session_charged_to_driver, session_reimbursed_to_driver
-from apps.fleets.admin_writes import SavesThroughServices
+from apps.fleets.admin_deletion import DeletesThroughServiceMixin
+from apps.fleets.admin_writes import (
+    SavesThroughServiceFormSet,
+    SavesThroughServices,
+    WritesThroughServices,
+    form_changes,
+)
 from apps.fleets.models import Fleet
 from apps.fleets.tenancy import (
     FleetScopedAdmin,
@@ -192,14 +218,44 @@ def json_download(payload, filename: str) -> HttpResponse:
     return attachment_response(json_text(payload), "application/json", filename)
 
 
-class ConnectorInline(FleetScopedTabularInline):
+CONNECTOR_FIELDS = ["connector_id", "standard", "power_type", "max_kw"]
+STATION_FIELDS = ["ocpp_identity", "vendor", "model", "depot", "serial_number", "firmware_version"]
+
+
+class ConnectorFormSet(SavesThroughServiceFormSet):
+    def create_with_service(self, form) -> Connector:
+        connector = form.instance
+        return connector_create(
+            station=connector.station,
+            **{name: getattr(connector, name) for name in CONNECTOR_FIELDS},
+        )
+
+    def update_with_service(self, obj: Connector, changes: dict) -> Connector:
+        return connector_update(connector=obj, changes=changes)
+
+    def delete_check(self, obj: Connector) -> None:
+        connector_delete_check(connector=obj)
+
+    def delete_with_service(self, obj: Connector) -> None:
+        connector_delete(connector=obj)
+
+
+class ConnectorInline(WritesThroughServices, FleetScopedTabularInline):
     model = Connector
+    formset = ConnectorFormSet
     fleet_path = "station__fleet"
-    fields = ["connector_id", "standard", "power_type", "max_kw"]
+    fields = CONNECTOR_FIELDS
+    write_services = {
+        "add": connector_create,
+        "change": connector_update,
+        "delete": connector_delete,
+    }
 
 
 @admin.register(ChargingStation)
-class ChargingStationAdmin(FleetScopedAdmin):
+class ChargingStationAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     list_display = [
         "ocpp_identity",
         "vendor",
@@ -215,21 +271,96 @@ class ChargingStationAdmin(FleetScopedAdmin):
     autocomplete_fields = ["fleet", "depot"]
     readonly_fields = ["last_heartbeat_at", "created_at", "updated_at"]
     inlines = [ConnectorInline]
+    write_services = {
+        "add": charging_station_create,
+        "change": charging_station_update,
+        "delete": charging_station_delete,
+    }
+
+    def save_model(self, request: HttpRequest, obj: ChargingStation, form, change: bool) -> None:
+        if change:
+            charging_station_update(station=obj, changes=form_changes(form))
+        else:
+            obj.pk = charging_station_create(
+                fleet=obj.fleet, **{name: getattr(obj, name) for name in STATION_FIELDS}
+            ).pk
+            if obj.status != ChargingStation._meta.get_field("status").default:
+                charging_station_update(station=obj, changes={"status": obj.status})
+
+    def delete_check(self, obj: ChargingStation) -> None:
+        charging_station_delete_check(station=obj)
+
+    def delete_with_service(self, obj: ChargingStation) -> None:
+        charging_station_delete(station=obj)
 
 
 @admin.register(Connector)
-class ConnectorAdmin(FleetScopedAdmin):
+class ConnectorAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     fleet_path = "station__fleet"
     list_display = ["__str__", "station", "connector_id", "standard", "power_type", "max_kw"]
     list_filter = ["station__fleet", "standard", "power_type"]
     list_select_related = ["station"]
     search_fields = ["station__ocpp_identity"]
     autocomplete_fields = ["station"]
+    write_services = {
+        "add": connector_create,
+        "change": connector_update,
+        "delete": connector_delete,
+    }
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """A connector stays on its station."""
+        return ["station"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: Connector, form, change: bool) -> None:
+        if change:
+            connector_update(connector=obj, changes=form_changes(form))
+        else:
+            obj.pk = connector_create(
+                station=obj.station, **{name: getattr(obj, name) for name in CONNECTOR_FIELDS}
+            ).pk
+
+    def delete_check(self, obj: Connector) -> None:
+        connector_delete_check(connector=obj)
+
+    def delete_with_service(self, obj: Connector) -> None:
+        connector_delete(connector=obj)
 
 
-class TariffElementFormSet(BaseInlineFormSet):
+ELEMENT_FIELDS = frozenset(
+    field.name
+    for field in TariffElement._meta.concrete_fields
+    if field.name not in ("id", "tariff")
+)
+
+
+class TariffElementFormSet(SavesThroughServiceFormSet):
     """A tariff's elements as posted; the tariff must keep at least one, or there is nothing
-    to publish. Rows left out of the post stay, so they count too."""
+    to publish. Rows left out of the post stay, so they count too. New rows are saved first,
+    so an element may be replaced by another in one post."""
+
+    def create_with_service(self, form) -> TariffElement:
+        fields = {
+            name: value for name, value in form.cleaned_data.items() if name in ELEMENT_FIELDS
+        }
+        return tariff_element_create(tariff=self.instance, **fields)
+
+    def update_with_service(self, obj: TariffElement, changes: dict) -> TariffElement:
+        return tariff_element_update(element=obj, changes=changes)
+
+    def delete_check(self, obj: TariffElement) -> None:
+        """The whole post is judged in clean(): the last element may go when another comes."""
+
+    def delete_with_service(self, obj: TariffElement) -> None:
+        tariff_element_delete(element=obj)
+
+    def save(self, commit: bool = True) -> list:
+        if not commit:
+            return super().save(commit)
+        new = self.save_new_objects(commit)
+        return self.save_existing_objects(commit) + new
 
     def clean(self):
         super().clean()
@@ -251,11 +382,16 @@ class TariffElementFormSet(BaseInlineFormSet):
                 raise ValidationError(error.message, code=error.code) from error
 
 
-class TariffElementInline(FleetScopedStackedInline):
+class TariffElementInline(WritesThroughServices, FleetScopedStackedInline):
     """A tariff's elements; one blank element is offered on a new tariff."""
 
     model = TariffElement
     formset = TariffElementFormSet
+    write_services = {
+        "add": tariff_element_create,
+        "change": tariff_element_update,
+        "delete": tariff_element_delete,
+    }
     fleet_path = "tariff__fleet"
     min_num = 1
     fieldsets = [
@@ -348,7 +484,9 @@ class TariffPreviewForm(forms.Form):
 
 
 @admin.register(Tariff)
-class TariffAdmin(SavesThroughServices, FleetScopedAdmin):
+class TariffAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     """A fleet's tariffs. Saving one publishes what changed in its prices as a new version in
     force from now; once made, its fleet, OCPI id and currency stay, and it is deactivated or
     activated by the actions, which check no connector is left without a tariff."""
@@ -370,6 +508,13 @@ class TariffAdmin(SavesThroughServices, FleetScopedAdmin):
     autocomplete_fields = ["fleet", "depot", "station", "connector"]
     inlines = [TariffElementInline, TariffVersionInline]
     actions = ["export_ocpi", "deactivate_tariffs", "activate_tariffs"]
+    write_services = {
+        "add": tariff_create,
+        "change": tariff_update,
+        "delete": tariff_delete,
+        "deactivate_tariffs": tariff_deactivate,
+        "activate_tariffs": tariff_activate,
+    }
     change_list_template = "admin/charging/tariff/change_list.html"
     change_form_template = "admin/charging/tariff/change_form.html"
     fieldsets = [
@@ -407,10 +552,17 @@ class TariffAdmin(SavesThroughServices, FleetScopedAdmin):
         return readonly
 
     def save_model(self, request: HttpRequest, obj: Tariff, form, change: bool) -> None:
-        """A new tariff is saved as it is; a change is saved by tariff_update, once the
+        """A new tariff is made by tariff_create; a change is saved by tariff_update, once the
         elements are, in save_related."""
         if not change:
-            super().save_model(request, obj, form, change)
+            fields = {name: value for name, value in form.cleaned_data.items() if name != "fleet"}
+            obj.pk = tariff_create(fleet=obj.fleet, **fields).pk
+
+    def delete_check(self, obj: Tariff) -> None:
+        tariff_delete_check(tariff=obj)
+
+    def delete_with_service(self, obj: Tariff) -> None:
+        tariff_delete(tariff=obj)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         """Save the elements, then the tariff's changes, and publish what changed in its prices
@@ -654,8 +806,17 @@ CHECK_FIELDS = ["energy_source", "is_suspect", "suspect_reason", "invalid_reason
 
 
 @admin.register(ChargingSession)
-class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
+class ChargingSessionAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     form = ChargingSessionForm
+    write_services = {
+        "add": charging_session_save_by_manager,
+        "change": charging_session_save_by_manager,
+        "delete": charging_session_delete,
+        "price_again": charging_session_price,
+        "approve_home_sessions": home_session_review,
+    }
     list_display = [
         "id",
         "started_at",
@@ -837,6 +998,12 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
     def save_model(self, request: HttpRequest, obj: ChargingSession, form, change: bool) -> None:
         charging_session_save_by_manager(session=obj, provider_cost=form.provider_cost())
 
+    def delete_check(self, obj: ChargingSession) -> None:
+        charging_session_delete_check(session=obj)
+
+    def delete_with_service(self, obj: ChargingSession) -> None:
+        charging_session_delete(session=obj)
+
     def changelist_view(self, request: HttpRequest, extra_context=None):
         """The list, headed by how many of the sessions the user may see have no price and why,
         each linking to them."""
@@ -955,8 +1122,16 @@ class ChargingSessionAdmin(SavesThroughServices, FleetScopedAdmin):
         return TemplateResponse(request, "admin/charging/chargingsession/import.html", context)
 
 
+METER_VALUE_FIELDS = ["measured_at", "energy_wh", "power_w", "state_of_charge_percent"]
+
+
 @admin.register(MeterValue)
-class MeterValueAdmin(FleetScopedAdmin):
+class MeterValueAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
+    """A session's meter readings, added, corrected and deleted through the charging service:
+    never on a billed session, never outside the session, never going back."""
+
     fleet_path = "session__fleet"
     list_display = ["session", "measured_at", "energy_wh", "power_w", "state_of_charge_percent"]
     list_filter = ["session__fleet"]
@@ -964,6 +1139,31 @@ class MeterValueAdmin(FleetScopedAdmin):
     search_fields = ["session__external_id"]
     autocomplete_fields = ["session"]
     date_hierarchy = "measured_at"
+    write_services = {
+        "add": charging_session_record_meter_values,
+        "change": meter_value_correct,
+        "delete": meter_value_delete,
+    }
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        """A reading stays with its session."""
+        return ["session"] if obj is not None else []
+
+    def save_model(self, request: HttpRequest, obj: MeterValue, form, change: bool) -> None:
+        if change:
+            meter_value_correct(meter_value=obj, changes=form_changes(form))
+            return
+        charging_session_record_meter_values(
+            session=obj.session,
+            readings=[MeterReading(**{name: getattr(obj, name) for name in METER_VALUE_FIELDS})],
+        )
+        obj.pk = obj.session.meter_values.get(measured_at=obj.measured_at).pk
+
+    def delete_check(self, obj: MeterValue) -> None:
+        meter_value_delete_check(meter_value=obj)
+
+    def delete_with_service(self, obj: MeterValue) -> None:
+        meter_value_delete(meter_value=obj)
 
 
 @admin.register(SessionImport)

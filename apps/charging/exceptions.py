@@ -105,3 +105,23 @@ class TariffVersionScheduled(Conflict):
 
 class TariffStillNeeded(Conflict):
     code = "charging.tariff_still_needed"
+
+
+class StationInUse(Conflict):
+    code = "charging.station_in_use"
+
+
+class ConnectorInUse(Conflict):
+    code = "charging.connector_in_use"
+
+
+class TariffInUse(Conflict):
+    code = "charging.tariff_in_use"
+
+
+class TariffNeedsElement(DomainError):
+    code = "charging.tariff_needs_element"
+
+
+class SessionInUse(Conflict):
+    code = "charging.session_in_use"

@@ -1,6 +1,6 @@
-"""Writes of the charging app: the session lifecycle that every interface calls (charger,
-driver app, admin, import), corrections, home charging claims, tariff changes and publishing,
-and session pricing."""
+"""Writes of the charging app: stations and connectors, the session lifecycle that every
+interface calls (charger, driver app, admin, import), corrections, meter readings, home
+charging claims, tariff changes and publishing, session pricing, and deletes."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from apps.charging.choices import (
 )
 from apps.charging.exceptions import (
     ConnectorBusy,
+    ConnectorInUse,
     DriverAlreadyCharging,
     DriverNotActive,
     EndBeforeStart,
@@ -56,10 +57,14 @@ from apps.charging.exceptions import (
     SessionAlreadyStopped,
     SessionBilled,
     SessionExists,
+    SessionInUse,
     SessionNotActive,
     SessionNotCorrectable,
+    StationInUse,
     TariffChangeInPast,
     TariffCurrencyNotFleets,
+    TariffInUse,
+    TariffNeedsElement,
     TariffStillNeeded,
     TariffVersionScheduled,
     TokenNotValid,
@@ -68,6 +73,7 @@ from apps.charging.exceptions import (
 )
 from apps.charging.models import (
     ChargingSession,
+    ChargingStation,
     Connector,
     MeterValue,
     SessionImport,
@@ -98,7 +104,8 @@ from apps.charging.selectors import (
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import normalize_token_uid
-from apps.fleets.models import Fleet
+from apps.fleets.models import Depot, Fleet
+from apps.fleets.selectors import referring_rows_text, rows_referring_to
 from apps.vehicles.choices import VehicleStatus
 from apps.vehicles.models import Vehicle
 from apps.vehicles.selectors import (
@@ -106,6 +113,7 @@ from apps.vehicles.selectors import (
     vehicle_assignments_at_for_drivers,
 )
 from voltop.core.errors import NotFound
+from voltop.core.models import fields_save_checked
 from voltop.core.money import currency_minor_unit, round_money, vat_amounts_of_excl_incl
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -331,39 +339,71 @@ def _check_meter_sequence(session: ChargingSession, points: list[tuple[datetime,
         previous_at, previous_wh = measured_at, energy_wh
 
 
+def _check_reading(session: ChargingSession, reading: MeterReading) -> None:
+    """Refuse a reading outside the session's times or with a value no meter gives."""
+    require_aware(reading.measured_at, field="measured_at")
+    if reading.measured_at < session.started_at or (
+        session.ended_at is not None and reading.measured_at > session.ended_at
+    ):
+        moment = local_time_text(reading.measured_at, session.fleet.zone, seconds=True)
+        raise MeterValueOutsideSession(
+            f"A reading at {moment} lies outside the session.",
+            field="measured_at",
+        )
+    if reading.energy_wh < 0:
+        raise MeterWentBackwards("An energy register cannot be negative.", field="energy_wh")
+    if reading.power_w is not None and reading.power_w < 0:
+        raise MeterWentBackwards("Power cannot be negative.", field="power_w")
+    if reading.state_of_charge_percent is not None and not (
+        0 <= reading.state_of_charge_percent <= 100
+    ):
+        raise MeterWentBackwards(
+            "State of charge must be between 0 and 100 %.", field="state_of_charge_percent"
+        )
+
+
+def _check_meter_values_editable(session: ChargingSession) -> None:
+    """Refuse changing the readings of a billed or an invalidated session."""
+    _refuse_if_billed(session)
+    if session.status == SessionStatus.INVALID:
+        raise SessionNotActive("The session was invalidated.", field="session")
+
+
+def _check_readings_sequence(session: ChargingSession, energies: Mapping[datetime, int]) -> None:
+    """Refuse readings (`energies` by moment, the session's whole set) that go back, counting
+    the session's meter start and, once stopped, its meter stop."""
+    points = sorted(energies.items())
+    if session.meter_stop_wh is not None and session.ended_at is not None:
+        points.append((session.ended_at, session.meter_stop_wh))
+    _check_meter_sequence(session, points)
+
+
+def _price_again_after_readings_changed(session: ChargingSession) -> None:
+    """A completed session is priced from its readings: its price is cleared and computed again
+    after commit, so no billing run bills the price of the readings it had. A provider's cost
+    (an imported public session) is what was paid and stays."""
+    if session.status != SessionStatus.COMPLETED or session.price_basis == PriceBasis.PROVIDER:
+        return
+    _clear_price(session)
+    session.save(update_fields=[*SESSION_PRICE_FIELDS, "updated_at"])
+    _enqueue_pricing(session)
+
+
 @transaction.atomic
 def charging_session_record_meter_values(
     *, session: ChargingSession, readings: Sequence[MeterReading]
 ) -> list[MeterValue]:
-    """Add meter readings to a session; all are refused if one goes back or lies outside it.
+    """Add meter readings to a session; all are refused if one goes back or lies outside it,
+    or if the session is billed or invalidated.
 
     A reading resent with the same moment and values changes nothing.
     """
     session = _lock_session(session)
-    if session.status == SessionStatus.INVALID:
-        raise SessionNotActive("The session was invalidated.", field="session")
+    _check_meter_values_editable(session)
     existing = {value.measured_at: value for value in session.meter_values.all()}
     new_values = []
     for reading in sorted(readings, key=lambda r: r.measured_at):
-        require_aware(reading.measured_at, field="measured_at")
-        if reading.measured_at < session.started_at or (
-            session.ended_at is not None and reading.measured_at > session.ended_at
-        ):
-            moment = local_time_text(reading.measured_at, session.fleet.zone, seconds=True)
-            raise MeterValueOutsideSession(
-                f"A reading at {moment} lies outside the session.",
-                field="measured_at",
-            )
-        if reading.energy_wh < 0:
-            raise MeterWentBackwards("An energy register cannot be negative.", field="energy_wh")
-        if reading.power_w is not None and reading.power_w < 0:
-            raise MeterWentBackwards("Power cannot be negative.", field="power_w")
-        if reading.state_of_charge_percent is not None and not (
-            0 <= reading.state_of_charge_percent <= 100
-        ):
-            raise MeterWentBackwards(
-                "State of charge must be between 0 and 100 %.", field="state_of_charge_percent"
-            )
+        _check_reading(session, reading)
         known = existing.get(reading.measured_at)
         if known is not None:
             if known.energy_wh != reading.energy_wh:
@@ -381,12 +421,74 @@ def charging_session_record_meter_values(
         )
         existing[reading.measured_at] = value
         new_values.append(value)
-    points = sorted((at, value.energy_wh) for at, value in existing.items())
-    if session.meter_stop_wh is not None and session.ended_at is not None:
-        points.append((session.ended_at, session.meter_stop_wh))
-    _check_meter_sequence(session, points)
+    _check_readings_sequence(session, {at: value.energy_wh for at, value in existing.items()})
     MeterValue.objects.bulk_create(new_values)
+    if new_values:
+        _price_again_after_readings_changed(session)
     return new_values
+
+
+METER_VALUE_EDITABLE_FIELDS = frozenset(
+    {"measured_at", "energy_wh", "power_w", "state_of_charge_percent"}
+)
+
+
+@transaction.atomic
+def meter_value_correct(*, meter_value: MeterValue, changes: dict) -> MeterValue:
+    """Correct a reading's moment or values with `changes`; the fields left out keep their
+    stored values. The corrected reading must still lie inside the session and keep its
+    readings going up; a billed or invalidated session's readings are not changed. The session
+    is locked, then the reading, and a completed session is priced again after commit."""
+    refused = set(changes) - METER_VALUE_EDITABLE_FIELDS
+    if refused:
+        raise ValueError(f"meter_value_correct does not change {', '.join(sorted(refused))}.")
+    session = _lock_session(meter_value.session)
+    _check_meter_values_editable(session)
+    stored = MeterValue.objects.select_for_update().get(pk=meter_value.pk)
+    for name, value in changes.items():
+        setattr(stored, name, value)
+    _check_reading(
+        session,
+        MeterReading(
+            measured_at=stored.measured_at,
+            energy_wh=stored.energy_wh,
+            power_w=stored.power_w,
+            state_of_charge_percent=stored.state_of_charge_percent,
+        ),
+    )
+    others = {
+        value.measured_at: value.energy_wh for value in session.meter_values.exclude(pk=stored.pk)
+    }
+    if stored.measured_at in others:
+        moment = local_time_text(stored.measured_at, session.fleet.zone, seconds=True)
+        raise MeterValueOutsideSession(
+            f"The session already has a reading at {moment}.", field="measured_at"
+        )
+    _check_readings_sequence(session, {**others, stored.measured_at: stored.energy_wh})
+    if changes:
+        stored.save(update_fields=list(changes))
+        _price_again_after_readings_changed(session)
+    return stored
+
+
+def meter_value_delete_check(*, meter_value: MeterValue) -> None:
+    """Refuse to delete a reading of a billed or invalidated session."""
+    _check_meter_values_editable(meter_value.session)
+
+
+@transaction.atomic
+def meter_value_delete(*, meter_value: MeterValue) -> None:
+    """Delete a reading of a session not billed yet (the others still go up without it); a
+    completed session is priced again after commit. The session is locked first, so it cannot
+    be billed while the reading is judged."""
+    session = _lock_session(meter_value.session)
+    _check_meter_values_editable(session)
+    MeterValue.objects.filter(pk=meter_value.pk).delete()
+    _price_again_after_readings_changed(session)
+    logger.info(
+        "charging.meter_value_deleted",
+        extra={"session_id": session.pk, "meter_value_id": meter_value.pk},
+    )
 
 
 def _max_power_kw(session: ChargingSession) -> Decimal | None:
@@ -1720,3 +1822,258 @@ def charging_session_save_by_manager(
     if completed and not public:
         _enqueue_pricing(session)
     return session
+
+
+# Stations and connectors --------------------------------------------------------------------
+
+
+@transaction.atomic
+def charging_station_create(
+    *,
+    fleet: Fleet,
+    ocpp_identity: str,
+    vendor: str,
+    model: str,
+    depot: Depot | None = None,
+    serial_number: str = "",
+    firmware_version: str = "",
+) -> ChargingStation:
+    """Add a charger to `fleet` after the model's checks (OCPP identity unique, depot of the
+    same fleet). Its status and heartbeat come from the charger once it connects."""
+    station = ChargingStation(fleet=fleet)
+    fields_save_checked(
+        station,
+        {
+            "ocpp_identity": ocpp_identity,
+            "vendor": vendor,
+            "model": model,
+            "depot": depot,
+            "serial_number": serial_number,
+            "firmware_version": firmware_version,
+        },
+    )
+    logger.info("charging.station_created", extra={"fleet_id": fleet.pk, "station_id": station.pk})
+    return station
+
+
+@transaction.atomic
+def charging_station_update(*, station: ChargingStation, changes: dict) -> ChargingStation:
+    """Change a charger's depot, identity or details after the model's checks; it stays in its
+    fleet."""
+    if {"fleet", "fleet_id"} & set(changes):
+        raise ValueError("charging_station_update does not move a station to another fleet.")
+    station = ChargingStation.objects.select_for_update().get(pk=station.pk)
+    fields_save_checked(station, changes)
+    return station
+
+
+@transaction.atomic
+def connector_create(
+    *, station: ChargingStation, connector_id: int, standard: str, power_type: str, max_kw
+) -> Connector:
+    """Add an outlet to `station` after the model's checks (numbered from 1, unique on the
+    station, a known standard and power type, a power above 0)."""
+    connector = Connector(station=station)
+    fields_save_checked(
+        connector,
+        {
+            "connector_id": connector_id,
+            "standard": standard,
+            "power_type": power_type,
+            "max_kw": max_kw,
+        },
+    )
+    return connector
+
+
+@transaction.atomic
+def connector_update(*, connector: Connector, changes: dict) -> Connector:
+    """Change an outlet's number, standard, power type or power; it stays on its station."""
+    if {"station", "station_id"} & set(changes):
+        raise ValueError("connector_update does not move a connector to another station.")
+    connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    fields_save_checked(connector, changes)
+    return connector
+
+
+def charging_station_delete_check(*, station: ChargingStation) -> None:
+    """Refuse to delete a station that tariffs or sessions refer to, itself or through its
+    connectors: its history stays."""
+    references = rows_referring_to(
+        ChargingStation.objects.filter(pk=station.pk), except_through={"connectors"}
+    ) or rows_referring_to(Connector.objects.filter(station_id=station.pk))
+    if references:
+        raise StationInUse(
+            f"Station {station} cannot be deleted: it or its connectors are still referred to "
+            f"by {referring_rows_text(references)}."
+        )
+
+
+@transaction.atomic
+def charging_station_delete(*, station: ChargingStation) -> None:
+    """Delete a station nothing refers to, with its connectors; one in use is refused and
+    kept. The station and its connectors are locked first, so no session can start on them
+    while they are judged."""
+    station = ChargingStation.objects.select_for_update().get(pk=station.pk)
+    list(Connector.objects.select_for_update().filter(station=station).order_by("pk"))
+    charging_station_delete_check(station=station)
+    station_id = station.pk
+    Connector.objects.filter(station_id=station_id).delete()
+    station.delete()
+    logger.info(
+        "charging.station_deleted", extra={"fleet_id": station.fleet_id, "station_id": station_id}
+    )
+
+
+def connector_delete_check(*, connector: Connector) -> None:
+    """Refuse to delete a connector that sessions or tariffs refer to."""
+    references = rows_referring_to(Connector.objects.filter(pk=connector.pk))
+    if references:
+        raise ConnectorInUse(
+            f"Connector {connector} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}."
+        )
+
+
+@transaction.atomic
+def connector_delete(*, connector: Connector) -> None:
+    """Delete a connector nothing refers to; one in use is refused and kept. The row is
+    locked first, so no session can start on it while it is judged."""
+    connector = Connector.objects.select_for_update().get(pk=connector.pk)
+    connector_delete_check(connector=connector)
+    connector_id = connector.pk
+    connector.delete()
+    logger.info("charging.connector_deleted", extra={"connector_id": connector_id})
+
+
+# Tariffs and their elements -----------------------------------------------------------------
+
+
+@transaction.atomic
+def tariff_create(*, fleet: Fleet, **fields) -> Tariff:
+    """Add a tariff to `fleet` after the model's checks; it prices nothing until its elements
+    are added and it is published (tariff_publish)."""
+    tariff = Tariff(fleet=fleet)
+    fields_save_checked(tariff, fields)
+    logger.info("charging.tariff_created", extra={"fleet_id": fleet.pk, "tariff_id": tariff.pk})
+    return tariff
+
+
+def _check_tariff_elements_changeable(tariff: Tariff) -> None:
+    """Refuse changing a published tariff's elements while one of its versions takes effect
+    later: the change would be published before it and lost."""
+    tariff_version_order_check(tariff=tariff, effective_from=timezone.now())
+
+
+@transaction.atomic
+def tariff_element_create(*, tariff: Tariff, **fields) -> TariffElement:
+    """Add an element to a tariff after the model's checks; the tariff publishes it with its
+    next version."""
+    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    _check_tariff_elements_changeable(tariff)
+    element = TariffElement(tariff=tariff)
+    fields_save_checked(element, fields)
+    return element
+
+
+@transaction.atomic
+def tariff_element_update(*, element: TariffElement, changes: dict) -> TariffElement:
+    """Change an element's prices or restrictions after the model's checks; the tariff
+    publishes them with its next version. An element stays with its tariff."""
+    if {"tariff", "tariff_id"} & set(changes):
+        raise ValueError("tariff_element_update does not move an element to another tariff.")
+    tariff = Tariff.objects.select_for_update().get(pk=element.tariff_id)
+    _check_tariff_elements_changeable(tariff)
+    element = TariffElement.objects.select_for_update().get(pk=element.pk)
+    element.tariff = tariff
+    for name, value in changes.items():
+        setattr(element, name, value)
+    element.full_clean()
+    if changes:
+        element.save(update_fields=list(changes))
+    return element
+
+
+def tariff_element_delete_check(*, element: TariffElement) -> None:
+    """Refuse to delete a tariff's last element (a tariff prices by its elements) or an
+    element of a tariff whose next version takes effect later."""
+    tariff = element.tariff
+    _check_tariff_elements_changeable(tariff)
+    if not tariff.elements.exclude(pk=element.pk).exists():
+        raise TariffNeedsElement(
+            f"Element {element} is the only element of {tariff}; a tariff needs at least one.",
+            field="elements",
+        )
+
+
+@transaction.atomic
+def tariff_element_delete(*, element: TariffElement) -> None:
+    """Delete an element of a tariff that keeps another; the tariff publishes its terms
+    without it with its next version. The tariff is locked first."""
+    Tariff.objects.select_for_update().get(pk=element.tariff_id)
+    element = TariffElement.objects.select_related("tariff__fleet").get(pk=element.pk)
+    tariff_element_delete_check(element=element)
+    element_id = element.pk
+    element.delete()
+    logger.info(
+        "charging.tariff_element_deleted",
+        extra={"tariff_id": element.tariff_id, "tariff_element_id": element_id},
+    )
+
+
+def tariff_delete_check(*, tariff: Tariff) -> None:
+    """Refuse to delete a tariff that has been published: its versions price sessions and
+    stay. Deactivating it is the way to retire it."""
+    references = rows_referring_to(Tariff.objects.filter(pk=tariff.pk), except_through={"elements"})
+    if references:
+        raise TariffInUse(
+            f"Tariff {tariff} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}. Deactivate it instead."
+        )
+
+
+@transaction.atomic
+def tariff_delete(*, tariff: Tariff) -> None:
+    """Delete a tariff never published, with its elements; a published one is refused and
+    kept. The row is locked first, so it cannot be published while it is judged."""
+    tariff = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    tariff_delete_check(tariff=tariff)
+    tariff_id = tariff.pk
+    TariffElement.objects.filter(tariff_id=tariff_id).delete()
+    tariff.delete()
+    logger.info(
+        "charging.tariff_deleted", extra={"fleet_id": tariff.fleet_id, "tariff_id": tariff_id}
+    )
+
+
+# Deleting a session -------------------------------------------------------------------------
+
+
+def charging_session_delete_check(*, session: ChargingSession) -> None:
+    """Refuse to delete a billed session, or one that invoices, statements, cost allocations
+    or reimbursements refer to: it is corrected or invalidated instead."""
+    _refuse_if_billed(session)
+    references = rows_referring_to(
+        ChargingSession.objects.filter(pk=session.pk), except_through={"meter_values"}
+    )
+    if references:
+        raise SessionInUse(
+            f"Session {session.pk} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}. Invalidate it instead.",
+            field="session",
+        )
+
+
+@transaction.atomic
+def charging_session_delete(*, session: ChargingSession) -> None:
+    """Delete a session entered by mistake, with its meter readings; a billed one, or one
+    billing refers to, is refused and kept. The row is locked first, so it cannot be billed
+    while it is judged."""
+    session = _lock_session(session)
+    charging_session_delete_check(session=session)
+    session_id = session.pk
+    MeterValue.objects.filter(session_id=session_id).delete()
+    session.delete()
+    logger.info(
+        "charging.session_deleted", extra={"fleet_id": session.fleet_id, "session_id": session_id}
+    )

@@ -28,6 +28,8 @@ from apps.charging.choices import (
 )
 from apps.charging.models import (
     ChargingSession,
+    Connector,
+    MeterValue,
     SessionImport,
     Tariff,
     TariffElement,
@@ -41,6 +43,7 @@ from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
     ConnectorFactory,
+    CostCenterFactory,
     DepotFactory,
     DriverFactory,
     FleetFactory,
@@ -50,6 +53,7 @@ from tests.factories import (
     TariffElementFactory,
     TariffFactory,
     VehicleFactory,
+    billing_rows_create,
 )
 from tests.html_tables import table_rows
 
@@ -1328,7 +1332,9 @@ def test_bulk_delete_of_a_billed_session_is_refused_and_deletes_nothing(manager_
         },
     )
 
-    assert response.status_code == 403
+    assert response.context["protected"] == [
+        "The session is billed; correct it with a credit note on its invoice."
+    ]
     assert set(ChargingSession.objects.values_list("pk", flat=True)) == {unbilled.pk, billed.pk}
 
 
@@ -1819,3 +1825,217 @@ def test_session_import_offers_only_the_managers_fleets(manager_client, fleet):
     response = manager_client.get(reverse("admin:charging_chargingsession_import"))
 
     assert list(response.context["form"].fields["fleet"].queryset) == [fleet]
+
+
+# -- meter values, stations, connectors, tariffs and sessions go through the services ----------
+
+BILLED_REFUSAL = "The session is billed; correct it with a credit note on its invoice."
+
+
+def meter_value_payload(session, *, measured_at: str, energy_wh: str) -> dict:
+    day, time = measured_at.split(" ")
+    return {
+        "session": str(session.pk),
+        "measured_at_0": day,
+        "measured_at_1": time,
+        "energy_wh": energy_wh,
+        "power_w": "",
+        "state_of_charge_percent": "",
+    }
+
+
+def meter_rows() -> list[tuple]:
+    return list(
+        MeterValue.objects.order_by("id").values_list(
+            "id", "session_id", "measured_at", "energy_wh"
+        )
+    )
+
+
+def test_a_reading_added_on_a_billed_session_is_refused_and_saves_nothing(manager_client, fleet):
+    """The issue's probe: 5 Wh dated 2030 on a billed session was saved."""
+    billed = ChargingSessionFactory(fleet=fleet, billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC))
+
+    response = manager_client.post(
+        reverse("admin:charging_metervalue_add"),
+        meter_value_payload(billed, measured_at="2030-01-01 12:00:00", energy_wh="5"),
+        follow=True,
+    )
+
+    assert messages_of(response) == [f"Nothing was saved. {BILLED_REFUSAL}"]
+    assert meter_rows() == []
+
+
+def test_a_reading_added_outside_the_session_is_refused_and_saves_nothing(manager_client, fleet):
+    session = ChargingSessionFactory(fleet=fleet)
+
+    response = manager_client.post(
+        reverse("admin:charging_metervalue_add"),
+        meter_value_payload(session, measured_at="2030-01-01 12:00:00", energy_wh="1010000"),
+        follow=True,
+    )
+
+    (message,) = messages_of(response)
+    assert message.startswith("Nothing was saved. A reading at ")
+    assert message.endswith(" lies outside the session.")
+    assert meter_rows() == []
+
+
+def test_a_reading_going_backwards_is_refused_on_its_page_and_changes_nothing(
+    manager_client, fleet
+):
+    session = ChargingSessionFactory(fleet=fleet)
+    reading = MeterValueFactory(session=session, energy_wh=1_010_000)
+    before = meter_rows()
+
+    response = manager_client.post(
+        reverse("admin:charging_metervalue_change", args=[reading.pk]),
+        {"measured_at_0": "2026-03-02", "measured_at_1": "10:00:00", "energy_wh": "999000"},
+        follow=True,
+    )
+
+    (message,) = messages_of(response)
+    assert message.startswith("Nothing was saved. The register reads 999000 Wh")
+    assert meter_rows() == before
+
+
+def test_a_reading_inside_a_session_not_billed_is_added_through_the_service(manager_client, fleet):
+    session = ChargingSessionFactory(fleet=fleet)
+
+    response = manager_client.post(
+        reverse("admin:charging_metervalue_add"),
+        meter_value_payload(session, measured_at="2026-03-02 10:00:00", energy_wh="1010000"),
+    )
+
+    assert response.status_code == 302
+    ((_, session_id, _, energy_wh),) = meter_rows()
+    assert (session_id, energy_wh) == (session.pk, 1_010_000)
+
+
+def test_a_reading_of_a_billed_session_is_not_deleted_on_its_page_nor_by_the_action(
+    manager_client, fleet
+):
+    billed = ChargingSessionFactory(fleet=fleet, billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC))
+    reading = MeterValueFactory(session=billed)
+    before = meter_rows()
+
+    page = manager_client.post(
+        reverse("admin:charging_metervalue_delete", args=[reading.pk]), {"post": "yes"}
+    )
+    action = manager_client.post(
+        reverse("admin:charging_metervalue_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(reading.pk)], "post": "yes"},
+    )
+
+    assert page.context["protected"] == action.context["protected"] == [BILLED_REFUSAL]
+    assert meter_rows() == before
+
+
+def test_a_station_in_use_is_not_deleted_on_its_page(manager_client, fleet):
+    connector = ConnectorFactory(station=ChargingStationFactory(fleet=fleet, ocpp_identity="AMS-1"))
+    ChargingSessionFactory(fleet=fleet, connector=connector)
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingstation_delete", args=[connector.station_id]),
+        {"post": "yes"},
+    )
+
+    assert response.context["protected"] == [
+        "Station AMS-1 cannot be deleted: it or its connectors are still referred to by "
+        "1 charging session."
+    ]
+    assert Connector.objects.filter(pk=connector.pk).exists()
+
+
+def test_a_connector_in_use_ticked_for_deletion_on_the_station_page_is_kept(manager_client, fleet):
+    station = ChargingStationFactory(fleet=fleet, ocpp_identity="AMS-1")
+    connector = ConnectorFactory(station=station)
+    ChargingSessionFactory(fleet=fleet, connector=connector)
+    payload = {
+        "fleet": str(fleet.pk),
+        "depot": str(station.depot_id),
+        "ocpp_identity": station.ocpp_identity,
+        "vendor": station.vendor,
+        "model": station.model,
+        "serial_number": station.serial_number,
+        "firmware_version": "",
+        "status": station.status,
+        "connectors-TOTAL_FORMS": "1",
+        "connectors-INITIAL_FORMS": "1",
+        "connectors-0-id": str(connector.pk),
+        "connectors-0-station": str(station.pk),
+        "connectors-0-connector_id": "1",
+        "connectors-0-standard": connector.standard,
+        "connectors-0-power_type": connector.power_type,
+        "connectors-0-max_kw": str(connector.max_kw),
+        "connectors-0-DELETE": "on",
+    }
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingstation_change", args=[station.pk]), payload
+    )
+
+    (connectors,) = response.context["inline_admin_formsets"]
+    assert connectors.formset.non_form_errors() == [
+        "Connector AMS-1#1 cannot be deleted: it is still referred to by 1 charging session."
+    ]
+    assert Connector.objects.filter(pk=connector.pk).exists()
+
+
+def test_a_connector_added_on_the_station_page_is_made_by_the_service(manager_client, fleet):
+    station = ChargingStationFactory(fleet=fleet)
+    payload = {
+        "fleet": str(fleet.pk),
+        "depot": str(station.depot_id),
+        "ocpp_identity": station.ocpp_identity,
+        "vendor": station.vendor,
+        "model": station.model,
+        "serial_number": station.serial_number,
+        "firmware_version": "",
+        "status": station.status,
+        "connectors-TOTAL_FORMS": "1",
+        "connectors-INITIAL_FORMS": "0",
+        "connectors-0-station": str(station.pk),
+        "connectors-0-connector_id": "1",
+        "connectors-0-standard": ConnectorStandard.IEC_62196_T2,
+        "connectors-0-power_type": PowerType.AC_3_PHASE,
+        "connectors-0-max_kw": "22.0",
+    }
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingstation_change", args=[station.pk]), payload
+    )
+
+    assert response.status_code == 302
+    assert list(station.connectors.values_list("connector_id", "max_kw")) == [(1, Decimal("22.0"))]
+
+
+def test_a_published_tariff_is_not_deleted_on_its_page(manager_client, fleet):
+    tariff = depot_tariff_create(fleet)
+
+    response = manager_client.post(
+        reverse("admin:charging_tariff_delete", args=[tariff.pk]), {"post": "yes"}
+    )
+
+    assert response.context["protected"] == [
+        "Tariff Depot tariff cannot be deleted: it is still referred to by 1 tariff version. "
+        "Deactivate it instead."
+    ]
+    assert TariffElement.objects.filter(tariff=tariff).count() == 1
+
+
+def test_a_session_billing_refers_to_is_not_deleted_by_the_action(manager_client, fleet):
+    cost_center = CostCenterFactory(fleet=fleet)
+    session = ChargingSessionFactory(fleet=fleet, cost_center=cost_center)
+    billing_rows_create(
+        fleet=fleet, driver=session.driver, cost_center=cost_center, session=session
+    )
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_changelist"),
+        {"action": "delete_selected", "_selected_action": [str(session.pk)], "post": "yes"},
+    )
+
+    (refusal,) = response.context["protected"]
+    assert refusal.startswith(f"Session {session.pk} cannot be deleted: ")
+    assert ChargingSession.objects.filter(pk=session.pk).exists()
