@@ -306,6 +306,28 @@ class TestStationCreateAndUpdate:
         station.refresh_from_db()
         assert station.vendor == "Alfen"
 
+    def test_a_depot_of_another_fleet_the_caller_manages_is_refused_by_the_service(
+        self, member_client, fleet, other_fleet, station
+    ):
+        """Both fleets are the caller's, so the depot is found; the station's own rule (a depot
+        of its fleet) is the charging service's to judge, on create and edit alike."""
+        client = member_client(MANAGER, fleet)
+        MembershipFactory(user=client.user, fleet=other_fleet, role=MANAGER)
+        other_depot = DepotFactory(fleet=other_fleet)
+
+        created = client.post(
+            STATIONS, {**NEW_STATION, "fleet": fleet.pk, "depot": other_depot.pk}, format="json"
+        )
+        edited = client.patch(
+            detail_url(STATIONS, station), {"depot": other_depot.pk}, format="json"
+        )
+
+        assert (created.status_code, edited.status_code) == (400, 400)
+        assert errors_of(created) == errors_of(edited) == [("other_fleet", "depot")]
+        assert not ChargingStation.objects.filter(ocpp_identity="AMS-W-02").exists()
+        station.refresh_from_db()
+        assert station.depot.fleet == fleet
+
     def test_put_is_not_offered(self, member_client, fleet, station):
         response = member_client(MANAGER, fleet).put(
             detail_url(STATIONS, station), {**NEW_STATION, "fleet": fleet.pk}, format="json"
@@ -365,7 +387,7 @@ class TestConnectors:
         )
 
         assert response.status_code == 400
-        assert errors_of(response) == [("unique", None)]
+        assert errors_of(response) == [("unique_together", None)]
         assert station.connectors.count() == 2
 
     def test_renumbering_onto_a_taken_connector_id_is_refused(self, member_client, fleet, station):
@@ -376,7 +398,7 @@ class TestConnectors:
         )
 
         assert response.status_code == 400
-        assert errors_of(response) == [("unique", None)]
+        assert errors_of(response) == [("unique_together", None)]
         connector.refresh_from_db()
         assert connector.connector_id == 1
 

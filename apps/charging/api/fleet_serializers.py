@@ -42,6 +42,8 @@ class ConnectorSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
     class Meta:
         model = Connector
         fields = ["id", "station", "connector_id", "standard", "power_type", "max_kw"]
+        # Uniqueness is the service's to judge (full_clean), with the rest of the model's rules.
+        validators: list = []
 
 
 class StationConnectorSerializer(serializers.ModelSerializer):
@@ -76,15 +78,9 @@ class ChargingStationSerializer(RefusesUnsettableFields, serializers.ModelSerial
             "connectors",
         ]
         read_only_fields = ["status", "last_heartbeat_at"]
-
-    def validate(self, attrs: dict) -> dict:
-        fleet = attrs.get("fleet") or getattr(self.instance, "fleet", None)
-        depot = attrs.get("depot")
-        if depot is not None and depot.fleet_id != fleet.pk:
-            raise serializers.ValidationError(
-                {"depot": ["The depot belongs to another fleet."]}, code="other_fleet"
-            )
-        return attrs
+        # The model's rules (a unique OCPP identity, a depot of the station's fleet) are the
+        # service's to judge (full_clean), so they are stated once.
+        extra_kwargs = {"ocpp_identity": {"validators": []}}
 
 
 class TariffVersionSerializer(serializers.ModelSerializer):

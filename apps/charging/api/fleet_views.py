@@ -33,6 +33,10 @@ from apps.charging.selectors import tariff_version_in_force_prefetch
 from apps.charging.services import (
     charging_session_correct,
     charging_session_invalidate,
+    charging_station_create,
+    charging_station_update,
+    connector_create,
+    connector_update,
     home_session_review,
     tariff_activate,
     tariff_deactivate,
@@ -52,10 +56,9 @@ class ChargingStationViewSet(
     FleetScopedViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
 ):
-    """The fleet's chargers with their connectors; admins and managers add and edit them."""
+    """The fleet's chargers with their connectors; admins and managers add and edit them
+    through the charging services."""
 
     queryset = ChargingStation.objects.select_related("depot").prefetch_related(
         Prefetch("connectors", queryset=Connector.objects.order_by("connector_id"))
@@ -66,15 +69,32 @@ class ChargingStationViewSet(
     filter_backends = [QueryFilterBackend]
     filterset_fields = ["depot", "status"]
 
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            station = charging_station_create(**serializer.validated_data)
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=station.pk)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        station = self.get_object()
+        serializer = self.get_serializer(station, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            charging_station_update(station=station, changes=serializer.validated_data)
+        return Response(self.get_serializer(self.get_queryset().get(pk=station.pk)).data)
+
 
 class ConnectorViewSet(
     FleetScopedViewSet,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
 ):
-    """The outlets of the fleet's chargers; admins and managers add and edit them."""
+    """The outlets of the fleet's chargers; admins and managers add and edit them through the
+    charging services."""
 
     queryset = Connector.objects.select_related("station")
     fleet_lookup = "station__fleet"
@@ -83,6 +103,21 @@ class ConnectorViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     filter_backends = [QueryFilterBackend]
     filterset_fields = ["station", "standard", "power_type"]
+
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            connector = connector_create(**serializer.validated_data)
+        return Response(self.get_serializer(connector).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, *args, **kwargs) -> Response:
+        connector = self.get_object()
+        serializer = self.get_serializer(connector, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        with model_validation_as_api_error():
+            connector = connector_update(connector=connector, changes=serializer.validated_data)
+        return Response(self.get_serializer(connector).data)
 
 
 class TariffViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin):

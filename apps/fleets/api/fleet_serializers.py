@@ -5,8 +5,10 @@ foreign keys limited to the caller's fleets, and model validation rendered as AP
 import contextlib
 from collections.abc import Iterator, Mapping
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 from apps.fleets.api.permissions import request_fleet_ids, view_roles
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
@@ -15,11 +17,15 @@ from apps.fleets.selectors import member_candidate_get
 
 @contextlib.contextmanager
 def model_validation_as_api_error() -> Iterator[None]:
-    """Turn a model's full_clean() refusal, raised by a service, into a 400 naming the field."""
+    """Turn a model's full_clean() refusal, raised by a service, into a 400 naming the field
+    (a rule over several fields, such as a unique pair, names none)."""
     try:
         yield
     except DjangoValidationError as error:
-        raise serializers.ValidationError(serializers.as_serializer_error(error)) from error
+        detail = serializers.as_serializer_error(error)
+        if NON_FIELD_ERRORS in detail:
+            detail[api_settings.NON_FIELD_ERRORS_KEY] = detail.pop(NON_FIELD_ERRORS)
+        raise serializers.ValidationError(detail) from error
 
 
 class RefusesUnsettableFields:
