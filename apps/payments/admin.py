@@ -19,6 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from apps.fleets.admin_writes import WritesThroughServices
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES
 from apps.fleets.tenancy import (
@@ -144,7 +145,7 @@ class ReadOnlyInline(FleetScopedTabularInline):
         return False
 
 
-class AppendOnlyAdmin(FleetScopedAdmin):
+class AppendOnlyAdmin(WritesThroughServices, FleetScopedAdmin):
     """Admin of rows a service adds and nobody changes or deletes by hand. Every member of the
     fleet views them; the finance and admin roles act on them through the admin's actions and
     pages, which call the services."""
@@ -239,6 +240,7 @@ class BillingRunAdmin(AppendOnlyAdmin):
     date_hierarchy = "period_start"
     inlines = [BillingUnitInline]
     actions = ["resume_runs"]
+    write_services = {"add": services.billing_run_start, "resume_runs": services.billing_run_resume}
     change_form_template = "admin/payments/billingrun/change_form.html"
     fieldsets = [
         (
@@ -490,6 +492,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     date_hierarchy = "period_start"
     inlines = [InvoiceLineInline, CreditNoteInline, PaymentInline]
     actions = ["issue_drafts"]
+    write_services = {"issue_drafts": services.invoice_issue}
     change_form_template = "admin/payments/invoice/change_form.html"
     fieldsets = [
         (None, {"fields": ["number", "fleet", "driver", "billing_run", "period", "status"]}),
@@ -764,6 +767,11 @@ class ReimbursementAdmin(ReadOnlyAdmin):
     date_hierarchy = "period_start"
     inlines = [ReimbursementLineInline]
     actions = ["approve", "reject", "mark_paid"]
+    write_services = {
+        "approve": services.reimbursement_decide,
+        "reject": services.reimbursement_decide,
+        "mark_paid": services.reimbursement_mark_paid,
+    }
     fieldsets = [
         (None, {"fields": ["fleet", "driver", "billing_run", "period", "status"]}),
         ("Amounts", {"fields": ["energy_kwh", "amount_text"]}),
@@ -1027,6 +1035,7 @@ class PaymentAdmin(AppendOnlyAdmin):
     autocomplete_fields = ["fleet", "invoice"]
     date_hierarchy = "received_at"
     form = PaymentRecordForm
+    write_services = {"add": services.payment_record}
     fieldsets = [
         (None, {"fields": ["fleet", "invoice", "amount_text", "method", "received_at"]}),
         ("Reference", {"fields": ["provider_reference", "status"]}),

@@ -1,0 +1,204 @@
+"""Every interface goes through the services: a walk over every registered ModelAdmin, each of
+its inlines and each of its actions, as a superuser (who may do whatever the admin allows).
+Each one that can write (add, change a field, delete, or an action that is not read-only)
+must declare the service that write calls (`WritesThroughServices.write_services`) and route
+it there: save_model for the add and change pages, DeletesThroughServiceMixin for the delete
+page and action, a formset of SavesThroughServiceFormSet / DeletesThroughServiceFormSet for
+inline rows. An admin registered without that fails here."""
+
+from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.auth import get_user_model
+from django.test import RequestFactory
+
+from apps.fleets.admin import DepotAdmin
+from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
+from apps.fleets.admin_writes import SavesThroughServiceFormSet, WritesThroughServices
+from apps.fleets.models import Depot, Fleet
+from apps.fleets.services import depot_create, depot_delete, depot_update
+
+# Admins of other packages, left as they are, each with the reason.
+OUTSIDE_THE_DOMAIN = {
+    "django.contrib.auth.admin.GroupAdmin": "permission groups: superusers only, no fleet data",
+    "django.contrib.auth.admin.UserAdmin": "logins: superusers only; a fleet's roles are its "
+    "memberships, which the fleets admin writes through the services",
+    "rest_framework_simplejwt.token_blacklist.admin.OutstandingTokenAdmin": "issued JWTs, "
+    "written by the login endpoints",
+    "rest_framework_simplejwt.token_blacklist.admin.BlacklistedTokenAdmin": "revoked JWTs, "
+    "written by the logout endpoint",
+    "axes.admin.AccessAttemptAdmin": "login lockout records of django-axes",
+    "axes.admin.AccessLogAdmin": "login log of django-axes",
+    "axes.admin.AccessFailureLogAdmin": "failed-login log of django-axes",
+}
+
+
+def class_path(obj) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def superuser_request():
+    request = RequestFactory().get("/admin/")
+    request.user = get_user_model()(
+        username="walker", is_superuser=True, is_staff=True, is_active=True
+    )
+    return request
+
+
+def editable_fields(options, request, obj) -> set[str]:
+    fields = set(flatten_fieldsets(options.get_fieldsets(request, obj)))
+    return fields - set(options.get_readonly_fields(request, obj))
+
+
+def declared(options, write: str) -> str | None:
+    """Why `write` of `options` (an admin or inline) is not declared as calling a service, or
+    None when it is."""
+    if not isinstance(options, WritesThroughServices):
+        return "is not a WritesThroughServices"
+    service = options.write_services.get(write)
+    if service is None:
+        return "declares no service for it"
+    module = getattr(service, "__module__", "")
+    if not (module.startswith("apps.") and module.endswith(".services")):
+        return f"declares {service!r}, which is not a function of an app's services module"
+    return None
+
+
+def direct_writes(site: admin.AdminSite, request) -> list[str]:
+    """Every write of the admins registered on `site` that does not go through a service:
+    "<admin> <write>: <why>"."""
+    problems: list[str] = []
+
+    def refuse(where: str, write: str, why: str | None) -> None:
+        if why is not None:
+            problems.append(f"{where} {write}: {why}")
+
+    for model, model_admin in site._registry.items():
+        if class_path(model_admin) in OUTSIDE_THE_DOMAIN:
+            continue
+        where = type(model_admin).__name__
+        obj = model(pk=1)
+        writes = []
+        if model_admin.has_add_permission(request):
+            writes.append("add")
+        if model_admin.has_change_permission(request, obj) and editable_fields(
+            model_admin, request, obj
+        ):
+            writes.append("change")
+        for write in writes:
+            refuse(where, write, declared(model_admin, write))
+            if type(model_admin).save_model is admin.ModelAdmin.save_model:
+                refuse(where, write, "saves with Django's own save_model")
+        if model_admin.has_delete_permission(request, obj):
+            refuse(where, "delete", declared(model_admin, "delete"))
+            if not isinstance(model_admin, DeletesThroughServiceMixin):
+                refuse(where, "delete", "is not a DeletesThroughServiceMixin")
+        for name, (action, _name, _description) in model_admin.get_actions(request).items():
+            if name == "delete_selected":
+                continue  # deletes through delete_queryset, held above
+            if set(getattr(action, "allowed_permissions", ())) <= {"view"}:
+                continue  # reads only (an export)
+            refuse(where, f"action {name}", declared(model_admin, name))
+        for inline in model_admin.get_inline_instances(request, obj):
+            inline_where = f"{where} / {type(inline).__name__}"
+            formset = inline.get_formset(request, obj)
+            inline_writes = []
+            if inline.has_add_permission(request, obj):
+                inline_writes.append("add")
+            if inline.has_change_permission(request, obj) and editable_fields(inline, request, obj):
+                inline_writes.append("change")
+            for write in inline_writes:
+                refuse(inline_where, write, declared(inline, write))
+                if not issubclass(formset, SavesThroughServiceFormSet):
+                    refuse(inline_where, write, "rows are not saved by a service's formset")
+            if inline.can_delete and inline.has_delete_permission(request, obj):
+                refuse(inline_where, "delete", declared(inline, "delete"))
+                if not issubclass(formset, DeletesThroughServiceFormSet):
+                    refuse(inline_where, "delete", "rows are not deleted by a service's formset")
+    return problems
+
+
+def test_every_registered_admin_inline_and_action_writes_through_a_service():
+    assert direct_writes(admin.site, superuser_request()) == []
+
+
+def test_the_admins_left_out_are_registered_ones_of_other_packages():
+    registered = {class_path(model_admin) for model_admin in admin.site._registry.values()}
+
+    assert set(OUTSIDE_THE_DOMAIN) <= registered
+    assert not any(path.startswith(("apps.", "voltop.")) for path in OUTSIDE_THE_DOMAIN)
+
+
+def test_a_plain_model_admin_that_writes_directly_is_caught():
+    site = admin.AdminSite(name="probe")
+    site.register(Depot)
+
+    assert direct_writes(site, superuser_request()) == [
+        "ModelAdmin add: is not a WritesThroughServices",
+        "ModelAdmin add: saves with Django's own save_model",
+        "ModelAdmin change: is not a WritesThroughServices",
+        "ModelAdmin change: saves with Django's own save_model",
+        "ModelAdmin delete: is not a WritesThroughServices",
+        "ModelAdmin delete: is not a DeletesThroughServiceMixin",
+    ]
+
+
+def test_a_declared_admin_that_still_saves_or_deletes_directly_is_caught():
+    class DeclaringDepotAdmin(WritesThroughServices, admin.ModelAdmin):
+        write_services = {"add": depot_create, "change": depot_update, "delete": depot_delete}
+
+    site = admin.AdminSite(name="probe")
+    site.register(Depot, DeclaringDepotAdmin)
+
+    assert direct_writes(site, superuser_request()) == [
+        "DeclaringDepotAdmin add: saves with Django's own save_model",
+        "DeclaringDepotAdmin change: saves with Django's own save_model",
+        "DeclaringDepotAdmin delete: is not a DeletesThroughServiceMixin",
+    ]
+
+
+def test_an_inline_or_action_that_writes_directly_is_caught():
+    class PlainDepotInline(admin.TabularInline):
+        model = Depot
+        fields = ["name"]
+
+    @admin.action(description="Rename", permissions=["change"])
+    def rename(model_admin, request, queryset):
+        queryset.update(name="Renamed")
+
+    class FleetWithPlainInlineAdmin(WritesThroughServices, admin.ModelAdmin):
+        inlines = [PlainDepotInline]
+        actions = [rename]
+
+        def has_add_permission(self, request) -> bool:
+            return False
+
+        def has_change_permission(self, request, obj=None) -> bool:
+            return obj is None
+
+        def has_delete_permission(self, request, obj=None) -> bool:
+            return False
+
+    site = admin.AdminSite(name="probe")
+    site.register(Fleet, FleetWithPlainInlineAdmin)
+
+    assert direct_writes(site, superuser_request()) == [
+        "FleetWithPlainInlineAdmin action rename: declares no service for it",
+        "FleetWithPlainInlineAdmin / PlainDepotInline add: is not a WritesThroughServices",
+        "FleetWithPlainInlineAdmin / PlainDepotInline add: rows are not saved by a service's "
+        "formset",
+        "FleetWithPlainInlineAdmin / PlainDepotInline change: is not a WritesThroughServices",
+        "FleetWithPlainInlineAdmin / PlainDepotInline change: rows are not saved by a "
+        "service's formset",
+        "FleetWithPlainInlineAdmin / PlainDepotInline delete: is not a WritesThroughServices",
+        "FleetWithPlainInlineAdmin / PlainDepotInline delete: rows are not deleted by a "
+        "service's formset",
+    ]
+
+
+def test_the_walk_sees_the_depot_admins_writes_as_declared():
+    """The walk does look at a registered admin: DepotAdmin allows all three writes."""
+    depot_admin = admin.site._registry[Depot]
+
+    assert isinstance(depot_admin, DepotAdmin)
+    assert set(depot_admin.write_services) == {"add", "change", "delete"}
