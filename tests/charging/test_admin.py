@@ -798,6 +798,29 @@ def test_removing_the_last_element_of_a_tariff_is_refused_and_changes_nothing(
     assert tariff.versions.count() == 1
 
 
+def test_the_only_element_replaced_by_another_in_one_post_goes_through_the_services(
+    manager_client, fleet
+):
+    """The new element is made before the old one is deleted, so the service deleting it sees
+    the tariff keep an element."""
+    tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
+    tariff = Tariff.objects.get()
+    (old,) = tariff.elements.all()
+    rows = [
+        {"id": str(old.pk), "tariff": str(tariff.pk), **ENERGY_ELEMENT, "DELETE": "on"},
+        {"energy_price": "0.25", "energy_vat_rate": "21"},
+    ]
+
+    response = manager_client.post(
+        reverse("admin:charging_tariff_change", args=[tariff.pk]),
+        tariff_payload(fleet, rows, initial_elements=1),
+    )
+
+    assert response.status_code == 302
+    assert list(tariff.elements.values_list("energy_price", flat=True)) == [Decimal("0.25000")]
+    assert tariff.versions.count() == 2
+
+
 def test_tariff_posted_without_its_element_rows_keeps_them(manager_client, fleet):
     tariff_add(manager_client, fleet, [ENERGY_ELEMENT])
     tariff = Tariff.objects.get()

@@ -1,17 +1,28 @@
-"""Writes of the fleets app that delete: a depot or cost center nothing refers to goes; one
-still in use is refused, saying what refers to it, and kept."""
+"""Writes of the fleets app that delete: a fleet, depot or cost center nothing refers to goes;
+one still in use is refused, saying what refers to it, and kept. A fleet keeps its last
+admin."""
 
 import pytest
 
-from apps.fleets.exceptions import CostCenterInUse, DepotInUse
-from apps.fleets.models import CostCenter, Depot
-from apps.fleets.services import cost_center_delete, depot_delete
+from apps.fleets.choices import MembershipRole
+from apps.fleets.exceptions import CostCenterInUse, DepotInUse, FleetInUse, LastFleetAdmin
+from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.fleets.services import (
+    cost_center_delete,
+    depot_delete,
+    fleet_create,
+    fleet_delete,
+    membership_delete,
+    membership_delete_check,
+)
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
     CostCenterFactory,
     DepotFactory,
     DriverFactory,
+    FleetFactory,
+    MembershipFactory,
     TariffFactory,
     VehicleFactory,
 )
@@ -90,3 +101,35 @@ def test_a_cost_center_still_in_use_is_refused_listing_every_kind_of_reference(c
         "1 driver, 3 vehicles and 1 charging session. Mark it inactive instead."
     )
     assert CostCenter.objects.filter(pk=cost_center.pk).exists()
+
+
+def test_a_fleet_with_a_depot_is_not_deleted_and_an_empty_one_is(depot):
+    empty = fleet_create(
+        name="Spare",
+        slug="spare",
+        country="NL",
+        currency="EUR",
+        time_zone="Europe/Amsterdam",
+        default_vat_rate="21.00",
+    )
+
+    with pytest.raises(FleetInUse) as refused:
+        fleet_delete(fleet=depot.fleet)
+    fleet_delete(fleet=empty)
+
+    assert refused.value.message == (
+        f"Fleet {depot.fleet} cannot be deleted: it is still referred to by 1 depot."
+    )
+    assert list(Fleet.objects.values_list("pk", flat=True)) == [depot.fleet_id]
+
+
+def test_the_last_admin_membership_is_refused_by_the_check_and_the_delete():
+    only_admin = MembershipFactory(fleet=FleetFactory(), role=MembershipRole.ADMIN)
+
+    with pytest.raises(LastFleetAdmin):
+        membership_delete_check(membership=only_admin)
+    with pytest.raises(LastFleetAdmin) as refused:
+        membership_delete(membership=only_admin)
+
+    assert refused.value.code == "fleets.last_admin"
+    assert Membership.objects.filter(pk=only_admin.pk).exists()
