@@ -22,3 +22,7 @@ class CostCenterInUse(Conflict):
 
 class FleetInUse(Conflict):
     code = "fleets.fleet_in_use"
+
+
+class LoginInUse(Conflict):
+    code = "fleets.login_in_use"

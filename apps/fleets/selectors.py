@@ -4,7 +4,7 @@ to a row that is to be deleted."""
 from collections.abc import Collection, Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Model, QuerySet
+from django.db.models import PROTECT, RESTRICT, ForeignObjectRel, Model, QuerySet
 
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet, Membership
@@ -66,6 +66,25 @@ def rows_referring_to(
         if count:
             counts.append((relation.related_model, count))
     return counts
+
+
+def rows_keeping_from_deletion(rows: QuerySet) -> list[tuple[type[Model], int]]:
+    """How many rows of each table refer to any of `rows` through a foreign key that forbids
+    deleting them (PROTECT or RESTRICT), those without a reverse accessor (related_name "+")
+    included, in rows_referring_to's form (one COUNT per relation, summed per table)."""
+    counts: dict[type[Model], int] = {}
+    for relation in rows.model._meta.get_fields(include_hidden=True):
+        if not isinstance(relation, ForeignObjectRel) or relation.on_delete not in (
+            PROTECT,
+            RESTRICT,
+        ):
+            continue
+        count = relation.related_model._base_manager.filter(
+            **{f"{relation.field.name}__in": rows.values("pk")}
+        ).count()
+        if count:
+            counts[relation.related_model] = counts.get(relation.related_model, 0) + count
+    return list(counts.items())
 
 
 def referring_rows_text(counts: list[tuple[type[Model], int]]) -> str:

@@ -1,12 +1,14 @@
-"""Writes of the fleets app: fleet settings, depots, cost centers, memberships and fleet API
-keys."""
+"""Writes of the fleets app: fleet settings, depots, cost centers, memberships, fleet API keys,
+and the logins (Django users) that memberships give roles to."""
 
 import datetime as dt
 import hashlib
 import logging
 import secrets
 
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractUser
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -17,9 +19,15 @@ from apps.fleets.exceptions import (
     DepotInUse,
     FleetInUse,
     LastFleetAdmin,
+    LoginInUse,
 )
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
-from apps.fleets.selectors import referring_rows_text, rows_referring_to
+from apps.fleets.selectors import (
+    referring_rows_text,
+    rows_keeping_from_deletion,
+    rows_referring_to,
+)
+from voltop.core.logins import LOGIN_EMAIL_INDEX, login_email_check, login_email_in_use
 from voltop.core.models import fields_save_checked
 
 logger = logging.getLogger(__name__)
@@ -264,3 +272,160 @@ def membership_delete(*, membership: Membership) -> None:
     membership_id = membership.pk
     membership.delete()
     logger.info("fleets.membership_deleted", extra={"membership_id": membership_id})
+
+
+LOGIN_FIELDS = frozenset(
+    {
+        "username",
+        "first_name",
+        "last_name",
+        "email",
+        "is_active",
+        "is_staff",
+        "is_superuser",
+        "last_login",
+        "date_joined",
+    }
+)
+LOGIN_MANY_TO_MANY = frozenset({"groups", "user_permissions"})
+
+
+def _login_save(login: AbstractUser, *, update_fields: list[str] | None = None) -> None:
+    """Save `login`; the database's unique index on the e-mail address (whatever its case)
+    refusing it, when another request took the address after the check, is the same
+    LoginEmailInUse as the check's, not an error of the server."""
+    try:
+        with transaction.atomic():
+            login.save(update_fields=update_fields)
+    except IntegrityError as error:
+        if LOGIN_EMAIL_INDEX in str(error):
+            raise login_email_in_use(taken=login.email) from error
+        raise
+
+
+@transaction.atomic
+def login_create(
+    *,
+    username: str,
+    email: str,
+    password: str | None,
+    first_name: str = "",
+    last_name: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+) -> AbstractUser:
+    """Make a login. `password` None makes one that cannot log in with a password (yet). An
+    e-mail address another login has, whatever its case, is refused (LoginEmailInUse on
+    "email"), also when another request takes it at the same moment; the model's own checks
+    (username unique and well-formed) raise Django's ValidationError naming the field."""
+    login = get_user_model()(
+        username=username,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        is_staff=is_staff,
+        is_superuser=is_superuser,
+    )
+    if password is None:
+        login.set_unusable_password()
+    else:
+        login.set_password(password)
+    login_email_check(email=email)
+    login.full_clean()
+    _login_save(login)
+    logger.info("fleets.login_created", extra={"login_id": login.pk})
+    return login
+
+
+@transaction.atomic
+def login_update(*, login: AbstractUser, changes: dict) -> AbstractUser:
+    """Change a login's fields (name, e-mail address, username, whether it is active, staff or
+    superuser, its groups and permissions), after the model's checks and the e-mail check of
+    login_create. The password is changed by login_set_password only."""
+    unknown = set(changes) - LOGIN_FIELDS - LOGIN_MANY_TO_MANY
+    if unknown:
+        raise ValueError(
+            f"login_update does not change {', '.join(sorted(unknown))}; "
+            "a password is set by login_set_password."
+        )
+    login = get_user_model()._default_manager.select_for_update().get(pk=login.pk)
+    fields = {name: value for name, value in changes.items() if name in LOGIN_FIELDS}
+    if "email" in fields:
+        login_email_check(email=fields["email"], exclude_pk=login.pk)
+    for name, value in fields.items():
+        setattr(login, name, value)
+    login.full_clean()
+    if fields:
+        _login_save(login, update_fields=list(fields))
+    for name in LOGIN_MANY_TO_MANY & set(changes):
+        getattr(login, name).set(changes[name])
+    logger.info("fleets.login_updated", extra={"login_id": login.pk, "fields": sorted(changes)})
+    return login
+
+
+@transaction.atomic
+def login_set_password(*, login: AbstractUser, password: str | None) -> AbstractUser:
+    """Give a login a new password; None leaves it unable to log in with a password. The
+    password's strength is judged by the form that asks for it (Django's validators)."""
+    login = get_user_model()._default_manager.select_for_update().get(pk=login.pk)
+    if password is None:
+        login.set_unusable_password()
+    else:
+        login.set_password(password)
+    login.save(update_fields=["password"])
+    logger.info("fleets.login_password_set", extra={"login_id": login.pk})
+    return login
+
+
+def login_delete_check(*, login: AbstractUser) -> None:
+    """Refuse to delete a login that is the only admin of a fleet (nobody could manage the
+    fleet any more: membership_delete_check's rule for each of its memberships), or that rows
+    of record still refer to (invoices it issued, sessions it reviewed, …): such a login is
+    made inactive instead."""
+    sole_admin_of = []
+    for membership in (
+        Membership.objects.filter(user_id=login.pk, role=MembershipRole.ADMIN)
+        .select_related("fleet", "user")
+        .order_by("fleet__name", "fleet_id")
+    ):
+        try:
+            membership_delete_check(membership=membership)
+        except LastFleetAdmin:
+            sole_admin_of.append(str(membership.fleet))
+    if sole_admin_of:
+        fleets = ", ".join(sole_admin_of)
+        raise LastFleetAdmin(
+            f"Login {login} cannot be deleted: it is the only admin of {fleets}; make someone "
+            "else admin there first."
+        )
+    references = rows_keeping_from_deletion(get_user_model()._default_manager.filter(pk=login.pk))
+    if references:
+        raise LoginInUse(
+            f"Login {login} cannot be deleted: it is still referred to by "
+            f"{referring_rows_text(references)}. Make it inactive instead."
+        )
+
+
+@transaction.atomic
+def login_delete(*, login: AbstractUser) -> None:
+    """Delete a login with its memberships; one that is the only admin of a fleet, or that
+    rows of record refer to, is refused and nothing is deleted (login_delete_check). The
+    fleets it is a member of are locked first, in id order, then the login, so no other admin
+    can leave those fleets while it is judged. Its memberships are taken away one by one by
+    membership_delete, which holds the fleet's-last-admin rule, in this one transaction. What
+    else refers to the login lets go of it as its foreign key says (a driver it logged in as
+    keeps their record without a login; API keys it made and billing runs it asked for keep
+    no author)."""
+    user_model = get_user_model()
+    fleet_ids = list(Membership.objects.filter(user_id=login.pk).values_list("fleet_id", flat=True))
+    list(Fleet.objects.select_for_update().filter(pk__in=fleet_ids).order_by("pk"))
+    login = user_model._default_manager.select_for_update().get(pk=login.pk)
+    login_delete_check(login=login)
+    memberships = Membership.objects.filter(user_id=login.pk).select_related("fleet", "user")
+    for membership in memberships.order_by("pk"):
+        membership_delete(membership=membership)
+    login_id = login.pk
+    login.delete()
+    logger.info(
+        "fleets.login_deleted", extra={"login_id": login_id, "memberships_deleted": len(fleet_ids)}
+    )

@@ -48,12 +48,18 @@ def login_emails_check(*, emails: Iterable[str], exclude_pk: int | None = None) 
         .first()
     )
     if taken is not None:
-        raise LoginEmailInUse(
-            f"Another login already has the e-mail address {taken} (case does not "
-            "matter). Each login needs its own: a person who drives for two fleets has a login "
-            "with another address for each.",
-            field="email",
-        )
+        raise login_email_in_use(taken=taken)
+
+
+def login_email_in_use(*, taken: str) -> LoginEmailInUse:
+    """The refusal of an e-mail address another login has (`taken`, as that login has it), for
+    the check above and for a write the database's unique index refused."""
+    return LoginEmailInUse(
+        f"Another login already has the e-mail address {taken} (case does not "
+        "matter). Each login needs its own: a person who drives for two fleets has a login "
+        "with another address for each.",
+        field="email",
+    )
 
 
 def login_email_check(*, email: str, exclude_pk: int | None = None) -> None:
