@@ -1,8 +1,10 @@
-"""Admin of the fleets app: fleets, depots, cost centers, memberships, API keys."""
+"""Admin of the fleets app: fleets, depots, cost centers, memberships, API keys, and the
+logins memberships give roles to (admin_logins)."""
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from apps.fleets import admin_logins  # noqa: F401 - registers the logins' admin
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.admin_writes import (
     SavesThroughServiceFormSet,

@@ -4,31 +4,38 @@ Each one that can write (add, change a field, delete, or an action that is not r
 must declare the service that write calls (`WritesThroughServices.write_services`) and route
 it there: save_model for the add and change pages, DeletesThroughServiceMixin for the delete
 page and action, a formset of SavesThroughServiceFormSet / DeletesThroughServiceFormSet for
-inline rows. An admin registered without that fails here."""
+inline rows, and for an admin with a password page (Django's user admin) a password form whose
+save is its own. An admin registered without that fails here."""
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.test import RequestFactory
 
 from apps.fleets.admin import DepotAdmin
 from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
+from apps.fleets.admin_logins import LoginAdmin
 from apps.fleets.admin_writes import SavesThroughServiceFormSet, WritesThroughServices
 from apps.fleets.models import Depot, Fleet
-from apps.fleets.services import depot_create, depot_delete, depot_update
+from apps.fleets.services import (
+    depot_create,
+    depot_delete,
+    depot_update,
+    login_create,
+    login_delete,
+    login_set_password,
+    login_update,
+)
 
 # Admins of other packages, left as they are, each with the reason.
 OUTSIDE_THE_DOMAIN = {
     "django.contrib.auth.admin.GroupAdmin": "permission groups: superusers only, no fleet data",
-    "django.contrib.auth.admin.UserAdmin": "logins: superusers only; a fleet's roles are its "
-    "memberships, which the fleets admin writes through the services",
     "rest_framework_simplejwt.token_blacklist.admin.OutstandingTokenAdmin": "issued JWTs, "
     "written by the login endpoints",
     "rest_framework_simplejwt.token_blacklist.admin.BlacklistedTokenAdmin": "revoked JWTs, "
     "written by the logout endpoint",
-    "axes.admin.AccessAttemptAdmin": "login lockout records of django-axes",
-    "axes.admin.AccessLogAdmin": "login log of django-axes",
-    "axes.admin.AccessFailureLogAdmin": "failed-login log of django-axes",
 }
 
 
@@ -93,6 +100,11 @@ def direct_writes(site: admin.AdminSite, request) -> list[str]:
             refuse(where, "delete", declared(model_admin, "delete"))
             if not isinstance(model_admin, DeletesThroughServiceMixin):
                 refuse(where, "delete", "is not a DeletesThroughServiceMixin")
+        password_form = getattr(model_admin, "change_password_form", None)
+        if password_form is not None and model_admin.has_change_permission(request, obj):
+            refuse(where, "password", declared(model_admin, "password"))
+            if password_form.save is AdminPasswordChangeForm.save:
+                refuse(where, "password", "sets it with Django's own password form")
         for name, (action, _name, _description) in model_admin.get_actions(request).items():
             if name == "delete_selected":
                 continue  # deletes through delete_queryset, held above
@@ -202,3 +214,32 @@ def test_the_walk_sees_the_depot_admins_writes_as_declared():
 
     assert isinstance(depot_admin, DepotAdmin)
     assert set(depot_admin.write_services) == {"add", "change", "delete"}
+
+
+def test_a_user_admin_whose_password_page_saves_directly_is_caught():
+    class DeclaringUserAdmin(WritesThroughServices, DeletesThroughServiceMixin, UserAdmin):
+        write_services = dict.fromkeys(["add", "change", "delete"], login_create)
+
+        def save_model(self, request, obj, form, change) -> None:
+            login_create(username=obj.username, email=obj.email, password=None)
+
+    site = admin.AdminSite(name="probe")
+    site.register(get_user_model(), DeclaringUserAdmin)
+
+    assert direct_writes(site, superuser_request()) == [
+        "DeclaringUserAdmin password: declares no service for it",
+        "DeclaringUserAdmin password: sets it with Django's own password form",
+    ]
+
+
+def test_the_walk_sees_the_login_admins_writes_as_declared():
+    """Logins are walked like the apps' admins: add, change, delete and the password page."""
+    login_admin = admin.site._registry[get_user_model()]
+
+    assert isinstance(login_admin, LoginAdmin)
+    assert login_admin.write_services == {
+        "add": login_create,
+        "change": login_update,
+        "delete": login_delete,
+        "password": login_set_password,
+    }
