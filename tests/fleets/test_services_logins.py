@@ -234,7 +234,9 @@ def test_a_login_that_reviewed_a_session_is_refused_and_kept(fleets):
 @pytest.mark.django_db(transaction=True)
 def test_the_two_admins_of_a_fleet_deleted_at_once_leave_one(monkeypatch):
     """Each of the two admins alone may go; deleted at the same moment, the fleet lock makes
-    the second delete wait for the first and then refuse, so the fleet keeps an admin."""
+    the second delete wait for the first and then refuse, so the fleet keeps an admin. The
+    lock is taken before the login is judged, so the refusal is login_delete_check's own
+    (membership_delete, judging again under its lock, would refuse with the membership's)."""
     fleet = FleetFactory(name="Fleet A")
     first = MembershipFactory(user__username="first", fleet=fleet, role=MembershipRole.ADMIN)
     second = MembershipFactory(user__username="second", fleet=fleet, role=MembershipRole.ADMIN)
@@ -270,6 +272,8 @@ def test_the_two_admins_of_a_fleet_deleted_at_once_leave_one(monkeypatch):
     assert not any(thread.is_alive() for thread in threads)
     refused = [outcome for outcome in outcomes.values() if isinstance(outcome, LastFleetAdmin)]
     assert len(refused) == 1, outcomes
+    assert refused[0].message.startswith("Login "), refused[0].message
+    assert "cannot be deleted: it is the only admin of Fleet A" in refused[0].message
     assert list(outcomes.values()).count(None) == 1, outcomes
     assert Membership.objects.filter(fleet=fleet, role=MembershipRole.ADMIN).count() == 1
     assert User.objects.count() == 1
