@@ -415,17 +415,21 @@ def login_delete(*, login: AbstractUser) -> None:
     membership_delete, which holds the fleet's-last-admin rule, in this one transaction. What
     else refers to the login lets go of it as its foreign key says (a driver it logged in as
     keeps their record without a login; API keys it made and billing runs it asked for keep
-    no author)."""
+    no author; its entries in the admin's history and its issued JWTs go with it, as Django
+    and simplejwt have them)."""
     user_model = get_user_model()
     fleet_ids = list(Membership.objects.filter(user_id=login.pk).values_list("fleet_id", flat=True))
     list(Fleet.objects.select_for_update().filter(pk__in=fleet_ids).order_by("pk"))
     login = user_model._default_manager.select_for_update().get(pk=login.pk)
     login_delete_check(login=login)
-    memberships = Membership.objects.filter(user_id=login.pk).select_related("fleet", "user")
-    for membership in memberships.order_by("pk"):
+    memberships = list(
+        Membership.objects.filter(user_id=login.pk).select_related("fleet", "user").order_by("pk")
+    )
+    for membership in memberships:
         membership_delete(membership=membership)
     login_id = login.pk
     login.delete()
     logger.info(
-        "fleets.login_deleted", extra={"login_id": login_id, "memberships_deleted": len(fleet_ids)}
+        "fleets.login_deleted",
+        extra={"login_id": login_id, "memberships_deleted": len(memberships)},
     )
