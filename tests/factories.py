@@ -10,8 +10,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 
 from apps.charging.choices import (
+    ImportFileFormat,
     LocationKind,
     PowerType,
+    SessionImportStatus,
     SessionPurpose,
     SessionSource,
     SessionStatus,
@@ -21,6 +23,7 @@ from apps.charging.models import (
     ChargingStation,
     Connector,
     MeterValue,
+    SessionImport,
     Tariff,
     TariffElement,
     TariffVersion,
@@ -253,6 +256,25 @@ class TariffElementFactory(factory.django.DjangoModelFactory):
     flat_vat_rate = Decimal("21.00")
 
 
+class SessionImportFactory(factory.django.DjangoModelFactory):
+    """A provider's file of one public session, imported through the admin."""
+
+    class Meta:
+        model = SessionImport
+
+    fleet = factory.SubFactory(FleetFactory)
+    file_name = "sessions.csv"
+    file_format = ImportFileFormat.CSV
+    content = (
+        b"cdr_id,token_uid,start,end,energy_kwh,cost_excl_vat,cost_incl_vat,currency\n"
+        b"CDR-1,04A1B2C3,2026-03-02T08:00:00Z,2026-03-02T09:00:00Z,10.000,4.00,4.84,EUR\n"
+    )
+    status = SessionImportStatus.DONE
+    rows_total = 1
+    rows_done = 1
+    imported = 1
+
+
 class DriverUserFactory(UserFactory):
     """The login a driver uses in the mobile app: not staff."""
 
@@ -280,6 +302,7 @@ class FleetRows:
     tariff: Tariff
     tariff_element: TariffElement
     tariff_version: TariffVersion
+    session_import: SessionImport
     billing_run: BillingRun
     billing_unit: BillingUnit
     invoice: Invoice
@@ -346,6 +369,7 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         tariff=tariff,
         tariff_element=tariff_element,
         tariff_version=tariff_version,
+        session_import=SessionImportFactory(fleet=fleet),
         **billing_rows_create(fleet=fleet, driver=driver, cost_center=cost_center, session=session),
     )
 

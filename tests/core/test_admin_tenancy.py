@@ -52,11 +52,13 @@ def _admin_id(model_admin: admin.ModelAdmin) -> str:
 
 
 def _foreign_keys(model_admin: admin.ModelAdmin) -> list[tuple[admin.ModelAdmin, str]]:
+    """The foreign keys a person may set in this admin's forms: editable, and not read-only on
+    every page of it."""
     return [
         (model_admin, field.name)
         for field in model_admin.model._meta.get_fields()
         if field.concrete and (field.many_to_one or field.one_to_one)
-        if field.editable
+        if field.editable and field.name not in model_admin.readonly_fields
     ]
 
 
