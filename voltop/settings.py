@@ -148,6 +148,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "voltop.core.api.json_input.LimitedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": [
         "voltop.core.api.renderers.OrjsonRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
@@ -245,6 +250,11 @@ try:
 except ValueError as error:
     raise ImproperlyConfigured(f"LOGIN_FAILURES_PER_USERNAME_RATE: {error}") from error
 IDEMPOTENCY_KEEP_HOURS = env.int("IDEMPOTENCY_KEEP_HOURS", default=48)
+
+# JSON from outside (API bodies, uploaded and imported files) is refused above this size in
+# bytes or nested deeper than this many arrays and objects (voltop/core/json_input.py).
+JSON_MAX_BYTES = env.int("JSON_MAX_BYTES", default=10 * 1024 * 1024)
+JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
 
 # Celery. Without REDIS_URL tasks run eagerly in-process (logged once at start).
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"

@@ -19,6 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from apps.charging.choices import (
     HomeApproval,
@@ -99,6 +100,7 @@ from apps.fleets.tenancy import (
 from voltop.core.admin_forms import ServiceCheckedForm
 from voltop.core.downloads import attachment_response, stored_file_response
 from voltop.core.errors import DomainError
+from voltop.core.json_input import JsonInputRefused, json_input_parse
 from voltop.core.json_text import json_text
 
 
@@ -630,14 +632,13 @@ class TariffAdmin(
         form.fields["fleet"].queryset = self.editable_fleets(request)
         if request.method == "POST" and form.is_valid():
             try:
-                document = json.loads(form.cleaned_data["file"].read().decode("utf-8-sig"))
                 tariff, created = tariff_import_ocpi(
                     fleet=form.cleaned_data["fleet"],
-                    document=document,
+                    document=json_input_parse(form.cleaned_data["file"].read()),
                     name=form.cleaned_data["name"],
                 )
-            except (UnicodeDecodeError, json.JSONDecodeError) as error:
-                form.add_error("file", f"Not a JSON file: {error}")
+            except JsonInputRefused as error:
+                form.add_error("file", capfirst(error.message))
             except DomainError as error:
                 form.add_error("file", error.message)
             else:

@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 
 from apps.charging.ocpi import OcpiFormatError, cdr_from_ocpi
 from apps.charging.pricing import ChargingPeriod, Price
+from voltop.core.json_input import JsonInputRefused, json_input_parse
 from voltop.core.money import is_known_currency, wh_of_kwh
 
 CSV_COLUMNS = (
@@ -226,13 +227,9 @@ def parse_cdr_json(content: bytes) -> ParsedFile:
     """Rows of a JSON file holding one OCPI CDR, a list of CDRs, or an OCPI response whose
     `data` holds them; a row's line is its position in the list, from 1."""
     try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return ParsedFile((), (RowError(0, "the file is not UTF-8 text"),), 0)
-    try:
-        document = json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as error:
-        return ParsedFile((), (RowError(0, f"malformed JSON: {error}"),), 0)
+        document = json_input_parse(content)
+    except JsonInputRefused as error:
+        return ParsedFile((), (RowError(0, error.message),), 0)
     if isinstance(document, dict) and "data" in document:
         document = document["data"]
     cdrs = document if isinstance(document, list) else [document]

@@ -518,6 +518,64 @@ class TestTariffs:
         assert errors_of(response) == [("charging.tariff_currency_not_fleets", "tariff.currency")]
         assert not Tariff.objects.exists()
 
+    def test_a_body_nested_100000_deep_is_refused_with_400_naming_the_limit(
+        self, member_client, fleet
+    ):
+        body = f'{{"fleet": {fleet.pk}, "document": {"[" * 100_000}{"]" * 100_000}}}'
+
+        response = member_client(ADMIN, fleet).post(TARIFFS, body, content_type="application/json")
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "type": "client_error",
+            "errors": [
+                {
+                    "code": "voltop.json_too_deep",
+                    "detail": "JSON parse error - the JSON nests deeper than 64 levels, the "
+                    "limit (JSON_MAX_DEPTH).",
+                    "attr": None,
+                }
+            ],
+        }
+        assert not Tariff.objects.exists()
+
+    def test_a_form_field_nested_100000_deep_is_refused_with_400_naming_it(
+        self, member_client, fleet
+    ):
+        response = member_client(ADMIN, fleet).post(
+            TARIFFS, {"fleet": fleet.pk, "document": "[" * 100_000 + "]" * 100_000}
+        )
+
+        assert response.status_code == 400
+        assert response.json()["errors"] == [
+            {
+                "code": "voltop.json_too_deep",
+                "detail": "the JSON nests deeper than 64 levels, the limit (JSON_MAX_DEPTH)",
+                "attr": "document",
+            }
+        ]
+        assert not Tariff.objects.exists()
+
+    def test_a_body_larger_than_the_limit_is_refused_with_400_naming_it(
+        self, member_client, fleet, settings
+    ):
+        client = member_client(ADMIN, fleet)
+        settings.JSON_MAX_BYTES = 1000
+        document = {**OCPI_TARIFF, "padding": "x" * 1000}
+
+        response = client.post(TARIFFS, {"fleet": fleet.pk, "document": document}, format="json")
+
+        assert response.status_code == 400
+        assert response.json()["errors"] == [
+            {
+                "code": "voltop.json_too_large",
+                "detail": "JSON parse error - the JSON is larger than 1,000 bytes, the limit "
+                "(JSON_MAX_BYTES).",
+                "attr": None,
+            }
+        ]
+        assert not Tariff.objects.exists()
+
     @pytest.mark.parametrize("role", [FINANCE, VIEWER])
     def test_finance_and_viewers_cannot_import(self, member_client, fleet, role):
         response = member_client(role, fleet).post(

@@ -1102,7 +1102,7 @@ def test_importing_a_known_ocpi_id_again_updates_that_tariff_and_says_so(
     [
         (
             b'{"id": "AC-NIGHT", ',
-            "Not a JSON file: Expecting property name enclosed in double quotes: "
+            "Malformed JSON: Expecting property name enclosed in double quotes: "
             "line 1 column 20 (char 19)",
         ),
         (
@@ -2062,3 +2062,32 @@ def test_a_session_billing_refers_to_is_not_deleted_by_the_action(manager_client
     (refusal,) = response.context["protected"]
     assert refusal.startswith(f"Session {session.pk} cannot be deleted: ")
     assert ChargingSession.objects.filter(pk=session.pk).exists()
+
+
+def test_importing_a_tariff_nested_100000_deep_is_refused_naming_the_limit(manager_client, fleet):
+    response = tariff_import(manager_client, fleet, b"[" * 100_000 + b"]" * 100_000)
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "file": ["The JSON nests deeper than 64 levels, the limit (JSON_MAX_DEPTH)"]
+    }
+    assert not Tariff.objects.exists()
+
+
+def test_importing_sessions_nested_100000_deep_is_refused_naming_the_limit(manager_client, fleet):
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_import"),
+        {
+            "fleet": str(fleet.pk),
+            "file": SimpleUploadedFile(
+                "cdrs.json", b"[" * 100_000 + b"]" * 100_000, content_type="application/json"
+            ),
+        },
+    )
+
+    assert response.status_code == 200
+    assert "<h2>Nothing imported</h2>" in response.content.decode()
+    assert table_rows(response, id="import-errors")[1:] == [
+        ["0", "the JSON nests deeper than 64 levels, the limit (JSON_MAX_DEPTH)"]
+    ]
+    assert not ChargingSession.objects.exists()

@@ -45,6 +45,15 @@ def write_json(path: Path, document) -> str:
     return str(path)
 
 
+def write_nested(path: Path, depth: int = 100_000) -> str:
+    """A JSON file of arrays nested `depth` deep, far deeper than Python's reader can recurse."""
+    path.write_text("[" * depth + "]" * depth)
+    return str(path)
+
+
+TOO_DEEP = "the JSON nests deeper than 64 levels, the limit (JSON_MAX_DEPTH)"
+
+
 class TestPriceCdr:
     """The fixture tariff prices energy at 0.40/kWh from 08:00 to 20:00 and 0.25/kWh otherwise,
     a 0.50 flat fee and parking at 6.00/h in 15-minute steps, all with 21 % VAT. The fixture CDR
@@ -105,7 +114,7 @@ class TestPriceCdr:
         broken = tmp_path / "broken.json"
         broken.write_text('{"id": "T1",')
 
-        with pytest.raises(CommandError, match=rf"^{broken} is not valid JSON: Expecting"):
+        with pytest.raises(CommandError, match=rf"^{broken}: malformed JSON: Expecting"):
             run("price_cdr", str(broken), CDR_FILE)
 
     def test_a_missing_file_is_refused_naming_it(self, tmp_path):
@@ -198,6 +207,16 @@ class TestPriceCdr:
             run("price_cdr", TARIFF_FILE, path)
 
         assert str(refused.value) == f"{path}: cdr.charging_periods holds nothing to price."
+
+    @pytest.mark.parametrize("nested", ["tariff", "cdr"])
+    def test_json_nested_100000_deep_is_refused_naming_the_limit(self, tmp_path, nested):
+        deep = write_nested(tmp_path / "deep.json")
+        files = {"tariff": TARIFF_FILE, "cdr": CDR_FILE, nested: deep}
+
+        with pytest.raises(CommandError) as refused:
+            run("price_cdr", files["tariff"], files["cdr"])
+
+        assert str(refused.value) == f"{deep}: {TOO_DEEP}."
 
     def test_an_unknown_time_zone_is_refused(self):
         with pytest.raises(CommandError) as refused:
@@ -356,7 +375,7 @@ class TestImportAndExportTariff:
         with pytest.raises(CommandError) as refused:
             run("import_tariff", "--fleet", "acme", str(broken))
 
-        assert str(refused.value) == f"{broken} is not UTF-8 text."
+        assert str(refused.value) == f"{broken}: the file is not UTF-8 text."
         assert not Tariff.objects.exists()
 
     def test_an_invalid_tariff_is_refused_naming_the_json_path_and_nothing_is_created(
@@ -371,6 +390,16 @@ class TestImportAndExportTariff:
             run("import_tariff", "--fleet", "acme", path)
 
         assert str(refused.value) == f"{path}: tariff.currency 'EUX' is not an ISO 4217 currency."
+        assert not Tariff.objects.exists()
+
+    def test_json_nested_100000_deep_is_refused_naming_the_limit(self, tmp_path):
+        FleetFactory(slug="acme")
+        deep = write_nested(tmp_path / "deep.json")
+
+        with pytest.raises(CommandError) as refused:
+            run("import_tariff", "--fleet", "acme", deep)
+
+        assert str(refused.value) == f"{deep}: {TOO_DEEP}."
         assert not Tariff.objects.exists()
 
     def test_a_tariff_id_too_long_to_store_is_refused(self, tmp_path):
@@ -564,6 +593,20 @@ class TestImportSessions:
             "Already imported: 0",
             "file: malformed JSON: Expecting value: line 1 column 2 (char 1)",
         ]
+        assert not ChargingSession.objects.exists()
+
+    def test_json_nested_100000_deep_is_refused_naming_the_limit(self, fleet, tmp_path):
+        deep = write_nested(tmp_path / "deep.json")
+        output = io.StringIO()
+
+        with pytest.raises(CommandError) as refused:
+            call_command("import_sessions", "--fleet", "acme", deep, stdout=output)
+
+        assert str(refused.value) == (
+            f"Nothing imported: 1 error(s) in {deep}. Fix them, or pass --only-valid-rows to "
+            "import the valid rows."
+        )
+        assert output.getvalue().splitlines()[3:] == [f"file: {TOO_DEEP}"]
         assert not ChargingSession.objects.exists()
 
     def test_a_file_that_is_neither_json_nor_csv_is_refused(self, fleet, tmp_path):

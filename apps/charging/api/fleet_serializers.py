@@ -31,6 +31,7 @@ from apps.charging.models import (
 )
 from apps.fleets.api.fleet_serializers import FleetScopedRelatedField, RefusesUnsettableFields
 from apps.fleets.models import Depot, Fleet
+from voltop.core.api.json_input import LimitedJSONField
 
 
 class ConnectorSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
@@ -190,7 +191,7 @@ class TariffUpdateSerializer(RefusesUnsettableFields, serializers.Serializer):
 
 class TariffImportSerializer(serializers.Serializer):
     fleet = FleetScopedRelatedField(queryset=Fleet.objects.all(), fleet_lookup="pk")
-    document = serializers.JSONField(
+    document = LimitedJSONField(
         help_text="An OCPI 2.2.1 Tariff object; its `id` names the tariff within the fleet."
     )
     name = serializers.CharField(

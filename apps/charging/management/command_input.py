@@ -1,13 +1,12 @@
 """What the charging commands read and write: a fleet named by its slug, JSON and data files,
 and JSON output to stdout or a file; every failure is a CommandError naming what was wrong."""
 
-import json
-from decimal import Decimal
 from pathlib import Path
 
 from django.core.management.base import CommandError, OutputWrapper
 
 from apps.fleets.models import Fleet
+from voltop.core.json_input import JsonInputRefused, json_input_parse
 from voltop.core.json_text import json_text
 
 
@@ -26,15 +25,12 @@ def file_bytes(path: str) -> bytes:
 
 
 def json_file(path: str):
-    """The file's JSON with numbers as Decimal, so prices are read exactly."""
+    """The file's JSON with numbers as Decimal, so prices are read exactly; a file that is not
+    UTF-8 JSON, or is larger or nested deeper than the limits for outside JSON, is refused."""
     try:
-        text = file_bytes(path).decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise CommandError(f"{path} is not UTF-8 text.") from error
-    try:
-        return json.loads(text, parse_float=Decimal)
-    except json.JSONDecodeError as error:
-        raise CommandError(f"{path} is not valid JSON: {error}.") from error
+        return json_input_parse(file_bytes(path))
+    except JsonInputRefused as error:
+        raise CommandError(f"{path}: {error.message}.") from error
 
 
 def json_write(document, *, output: str | None, stdout: OutputWrapper, what: str) -> None:
