@@ -1,9 +1,15 @@
 """OCPI 2.2.1 JSON for tariffs and CDRs, pure: parse into pricing values, and write back out.
 
 Parsing refuses what would price wrongly (a missing or unknown currency, a negative price, a
-negative step_size, two components of one dimension in one element, a malformed time) with an
-OcpiFormatError that names the JSON path. A step_size of 0, which the specification's own
-free-of-charge example uses, is kept as given; pricing reads it as 1.
+negative step_size, two components of one dimension in one element, a malformed time, a VAT
+rate above 100 %, a minimum price above the maximum) with an OcpiFormatError that names the JSON
+path. A step_size of 0, which the specification's own free-of-charge example uses, is kept as
+given; pricing reads it as 1.
+
+Every number a tariff or a CDR's periods give, NaN and Infinity refused, must be below
+MAX_NUMBER: far beyond any real price, energy, power, current, step or duration, and small
+enough that pricing's exact decimal arithmetic never runs out of digits. What Voltop can store
+of a tariff is narrower still; the tariff service checks that before saving.
 """
 
 from __future__ import annotations
@@ -26,6 +32,11 @@ from apps.charging.pricing import (
 from voltop.core.errors import DomainError
 from voltop.core.money import is_known_currency, wh_of_kwh
 
+# Above any real figure, and below what pricing's 28-digit decimals could multiply and round.
+MAX_NUMBER = Decimal(10**9)
+# VAT is a percentage of the price, from 0 to 100 as the tariff element columns hold it: OCPI
+# bounds it nowhere, no real rate comes near 100, and a larger figure is a broken document.
+MAX_VAT_RATE = Decimal(100)
 TIME_OF_DAY = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 DATE = re.compile(r"^[12][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
 VOLTOP_GRACE_FIELD = "voltop_parking_grace_seconds"
@@ -49,7 +60,16 @@ def _require(container: dict, key: str, path: str):
     return container[key]
 
 
-def _decimal(value, path: str, *, minimum: Decimal | None = None) -> Decimal:
+def _decimal(
+    value,
+    path: str,
+    *,
+    minimum: Decimal | None = None,
+    maximum: Decimal | None = MAX_NUMBER,
+    maximum_allowed: bool = False,
+) -> Decimal:
+    """The number `value`, refused unless finite, at least `minimum` and below `maximum` (up
+    to it when `maximum_allowed`)."""
     if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
         raise OcpiFormatError(f"{path} must be a number, got {value!r}.", field=path)
     try:
@@ -60,6 +80,9 @@ def _decimal(value, path: str, *, minimum: Decimal | None = None) -> Decimal:
         raise OcpiFormatError(f"{path} must be a finite number.", field=path)
     if minimum is not None and number < minimum:
         raise OcpiFormatError(f"{path} must be at least {minimum}, got {number}.", field=path)
+    if maximum is not None and (number > maximum or (number == maximum and not maximum_allowed)):
+        bound = "at most" if maximum_allowed else "below"
+        raise OcpiFormatError(f"{path} must be {bound} {maximum}, got {number}.", field=path)
     return number
 
 
@@ -99,17 +122,52 @@ def _date(value, path: str) -> dt.date:
 def _seconds(value, path: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise OcpiFormatError(f"{path} must be a whole number of seconds ≥ 0.", field=path)
+    if value >= MAX_NUMBER:
+        raise OcpiFormatError(f"{path} must be below {MAX_NUMBER}, got {value}.", field=path)
     return value
 
 
-def _price(value, path: str) -> Price | None:
+def _price(value, path: str, *, maximum: Decimal | None = MAX_NUMBER) -> Price | None:
     if value is None:
         return None
-    excl = _decimal(_require(value, "excl_vat", path), f"{path}.excl_vat", minimum=Decimal(0))
+    excl = _decimal(
+        _require(value, "excl_vat", path),
+        f"{path}.excl_vat",
+        minimum=Decimal(0),
+        maximum=maximum,
+    )
     incl = value.get("incl_vat")
     return Price(
-        excl, None if incl is None else _decimal(incl, f"{path}.incl_vat", minimum=Decimal(0))
+        excl,
+        None
+        if incl is None
+        else _decimal(incl, f"{path}.incl_vat", minimum=Decimal(0), maximum=maximum),
     )
+
+
+def _min_max_prices(document: dict) -> tuple[Price | None, Price | None]:
+    """The tariff's minimum and maximum price: each incl. VAT not below its excl. VAT, and the
+    maximum not below the minimum, excl. and incl. VAT alike."""
+    prices = {
+        bound: _price(document.get(f"{bound}_price"), f"tariff.{bound}_price")
+        for bound in ("min", "max")
+    }
+    for bound, price in prices.items():
+        if price is not None and price.incl_vat is not None and price.incl_vat < price.excl_vat:
+            raise OcpiFormatError(
+                f"tariff.{bound}_price.incl_vat is below its excl_vat.",
+                field=f"tariff.{bound}_price.incl_vat",
+            )
+    low, high = prices["min"], prices["max"]
+    for vat in ("excl_vat", "incl_vat"):
+        low_value = getattr(low, vat) if low else None
+        high_value = getattr(high, vat) if high else None
+        if low_value is not None and high_value is not None and high_value < low_value:
+            raise OcpiFormatError(
+                f"tariff.max_price.{vat} is below tariff.min_price.{vat}.",
+                field=f"tariff.max_price.{vat}",
+            )
+    return low, high
 
 
 def _restrictions(value, path: str) -> Restrictions | None:
@@ -179,13 +237,24 @@ def _component(value, path: str) -> PriceComponent:
             f"{path}.step_size must be a whole number ≥ 0, got {step_size!r}.",
             field=f"{path}.step_size",
         )
+    if step_size >= MAX_NUMBER:
+        raise OcpiFormatError(
+            f"{path}.step_size must be below {MAX_NUMBER}, got {step_size}.",
+            field=f"{path}.step_size",
+        )
     vat = value.get("vat")
     return PriceComponent(
         dimension=Dimension[kind],
         price=_decimal(_require(value, "price", path), f"{path}.price", minimum=Decimal(0)),
         vat_rate=None
         if vat is None
-        else _decimal(vat, f"{path}.vat", minimum=Decimal(0)).min(Decimal(100)),
+        else _decimal(
+            vat,
+            f"{path}.vat",
+            minimum=Decimal(0),
+            maximum=MAX_VAT_RATE,
+            maximum_allowed=True,
+        ),
         step_size=step_size,
     )
 
@@ -222,11 +291,12 @@ def tariff_terms_from_ocpi(document: dict) -> TariffTerms:
             TariffElement(components, _restrictions(restrictions, f"{path}.restrictions"))
         )
     grace = document.get(VOLTOP_GRACE_FIELD, 0)
+    min_price, max_price = _min_max_prices(document)
     return TariffTerms(
         currency=currency,
         elements=tuple(elements),
-        min_price=_price(document.get("min_price"), "tariff.min_price"),
-        max_price=_price(document.get("max_price"), "tariff.max_price"),
+        min_price=min_price,
+        max_price=max_price,
         parking_grace_seconds=_seconds(grace, f"tariff.{VOLTOP_GRACE_FIELD}"),
     )
 
@@ -418,6 +488,8 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         end=end,
         periods=tuple(periods),
         total_energy_wh=wh_of_kwh(total_energy),
-        total_cost=_price(total_cost, "cdr.total_cost") if total_cost is not None else None,
+        total_cost=_price(total_cost, "cdr.total_cost", maximum=None)
+        if total_cost is not None
+        else None,
         token_uid=str(token.get("uid") or ""),
     )

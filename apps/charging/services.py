@@ -5,13 +5,13 @@ charging claims, tariff changes and publishing, session pricing, and deletes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -84,6 +84,7 @@ from apps.charging.models import (
 from apps.charging.ocpi import OcpiFormatError, tariff_terms_from_ocpi, tariff_terms_to_ocpi
 from apps.charging.pricing import (
     ChargingPeriod,
+    Dimension,
     MeterSample,
     Price,
     PriceBreakdown,
@@ -137,6 +138,22 @@ TARIFF_PRICE_FIELDS = (
 )
 TARIFF_PUBLISHED_FIELDS = (*TARIFF_WINDOW_FIELDS, *TARIFF_PRICE_FIELDS)
 TARIFF_UPDATABLE_FIELDS = frozenset({"name", *TARIFF_SCOPE_FIELDS, *TARIFF_PUBLISHED_FIELDS})
+# The TariffElement columns of each price component, by the first word of their names.
+ELEMENT_COLUMN_PREFIX = {
+    Dimension.ENERGY: "energy",
+    Dimension.TIME: "time",
+    Dimension.PARKING_TIME: "parking",
+    Dimension.FLAT: "flat",
+}
+# The TariffElement columns of an OCPI element's numeric restrictions.
+RESTRICTION_COLUMNS = {
+    "min_kwh": "min_kwh",
+    "max_kwh": "max_kwh",
+    "min_power": "min_power_kw",
+    "max_power": "max_power_kw",
+    "min_current": "min_current_a",
+    "max_current": "max_current_a",
+}
 SESSION_PRICE_FIELDS = (
     "tariff_version",
     "price_basis",
@@ -1666,6 +1683,52 @@ def _assigned_vehicle(driver: Driver, moment: datetime) -> Vehicle | None:
     return assignment.vehicle if assignment else None
 
 
+def _tariff_decimals_with_columns(
+    terms: TariffTerms,
+) -> Iterator[tuple[models.DecimalField, Decimal | None, str]]:
+    """Each decimal of the terms with the column that stores it and its path in the OCPI
+    document (the parser keeps the document's order of elements and components)."""
+    for bound in ("min", "max"):
+        price = getattr(terms, f"{bound}_price")
+        for vat in ("excl_vat", "incl_vat"):
+            yield (
+                Tariff._meta.get_field(f"{bound}_price_{vat}"),
+                getattr(price, vat) if price else None,
+                f"tariff.{bound}_price.{vat}",
+            )
+    column = TariffElement._meta.get_field
+    for index, element in enumerate(terms.elements):
+        path = f"tariff.elements[{index}]"
+        for position, component in enumerate(element.components):
+            prefix = ELEMENT_COLUMN_PREFIX[component.dimension]
+            component_path = f"{path}.price_components[{position}]"
+            yield column(f"{prefix}_price"), component.price, f"{component_path}.price"
+            yield column(f"{prefix}_vat_rate"), component.vat_rate, f"{component_path}.vat"
+        for key, name in RESTRICTION_COLUMNS.items():
+            value = getattr(element.restrictions, key) if element.restrictions else None
+            yield column(name), value, f"{path}.restrictions.{key}"
+
+
+def tariff_terms_storable_check(terms: TariffTerms) -> None:
+    """Raise, naming its path in the OCPI document, the first number of the terms that its
+    column cannot hold as it is: too many digits before the point, or more decimals than the
+    column keeps (a price is never rounded silently). Whole numbers (steps, durations, the
+    parking grace) are bounded by the parser far below their columns' limit."""
+    for column, value, path in _tariff_decimals_with_columns(terms):
+        if value is None:
+            continue
+        whole_digits = column.max_digits - column.decimal_places
+        if abs(value) >= Decimal(10) ** whole_digits:
+            raise InvalidTariff(
+                f"{path} must be below {10**whole_digits}, got {value}.", field=path
+            )
+        if value != value.quantize(Decimal(1).scaleb(-column.decimal_places)):
+            raise InvalidTariff(
+                f"{path} has more than {column.decimal_places} decimals, got {value}.",
+                field=path,
+            )
+
+
 @transaction.atomic
 def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> tuple[Tariff, bool]:
     """Create or update the fleet's tariff with the document's OCPI id, and publish it.
@@ -1675,12 +1738,17 @@ def tariff_import_ocpi(*, fleet: Fleet, document: dict, name: str = "") -> tuple
     pricing never applies them to a charging session. Importing terms equal to the latest
     version's publishes no new version, so importing a file twice changes nothing. A tariff in
     another currency than the fleet's is refused: billing charges in the fleet's currency.
+
+    The document is refused whole, naming the JSON path, before anything is saved: what the
+    OCPI parser refuses (among them a VAT rate above 100 and a minimum price above the
+    maximum) and any number its column cannot hold as given.
     """
     try:
         terms = tariff_terms_from_ocpi(document)
     except OcpiFormatError as error:
         raise InvalidTariff(error.message, field=error.field) from error
     _refuse_currency_not_fleets(terms.currency, fleet, field="tariff.currency")
+    tariff_terms_storable_check(terms)
     ocpi_id = str(document.get("id") or "").strip()
     if not ocpi_id:
         raise InvalidTariff("tariff.id is required.", field="tariff.id")

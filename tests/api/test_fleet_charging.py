@@ -15,11 +15,19 @@ from apps.charging.choices import (
     SessionStatus,
     UnpricedReason,
 )
-from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff, TariffVersion
+from apps.charging.models import (
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    Tariff,
+    TariffElement,
+    TariffVersion,
+)
 from apps.charging.selectors import tariff_version_for_session
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
 from apps.vehicles.choices import ConnectorStandard
+from tests.charging.ocpi_tariff_documents import REFUSED_TARIFFS
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
@@ -517,6 +525,22 @@ class TestTariffs:
         assert response.status_code == 422
         assert errors_of(response) == [("charging.tariff_currency_not_fleets", "tariff.currency")]
         assert not Tariff.objects.exists()
+
+    @pytest.mark.parametrize(("document", "field", "message"), REFUSED_TARIFFS)
+    def test_a_refused_document_names_its_field_and_nothing_is_made(
+        self, member_client, fleet, document, field, message
+    ):
+        response = member_client(ADMIN, fleet).post(
+            TARIFFS, {"fleet": fleet.pk, "document": document}, format="json"
+        )
+
+        assert response.status_code == 422
+        assert response.json()["errors"] == [
+            {"code": "charging.invalid_tariff", "detail": message, "attr": field}
+        ]
+        assert not Tariff.objects.exists()
+        assert not TariffElement.objects.exists()
+        assert not TariffVersion.objects.exists()
 
     def test_a_body_nested_100000_deep_is_refused_with_400_naming_the_limit(
         self, member_client, fleet

@@ -38,6 +38,7 @@ from apps.charging.models import (
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
 from apps.vehicles.choices import ConnectorStandard
+from tests.charging.ocpi_tariff_documents import REFUSED_TARIFFS
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
@@ -2062,6 +2063,19 @@ def test_a_session_billing_refers_to_is_not_deleted_by_the_action(manager_client
     (refusal,) = response.context["protected"]
     assert refusal.startswith(f"Session {session.pk} cannot be deleted: ")
     assert ChargingSession.objects.filter(pk=session.pk).exists()
+
+
+@pytest.mark.parametrize(("document", "field", "message"), REFUSED_TARIFFS)
+def test_importing_a_refused_tariff_shows_why_naming_its_field_and_saves_nothing(
+    manager_client, fleet, document, field, message
+):
+    response = tariff_import(manager_client, fleet, json.dumps(document).encode())
+
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"file": [message]}
+    assert not Tariff.objects.exists()
+    assert not TariffElement.objects.exists()
+    assert not TariffVersion.objects.exists()
 
 
 def test_importing_a_tariff_nested_100000_deep_is_refused_naming_the_limit(manager_client, fleet):

@@ -11,10 +11,11 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from apps.charging.choices import PriceBasis
-from apps.charging.models import ChargingSession, Tariff, TariffVersion
+from apps.charging.models import ChargingSession, Tariff, TariffElement, TariffVersion
 from apps.charging.ocpi import cdr_from_ocpi, tariff_terms_from_ocpi
 from apps.charging.pricing import Price
 from apps.charging.services import charging_session_price, tariff_publish
+from tests.charging.ocpi_tariff_documents import REFUSED_TARIFFS
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
@@ -208,6 +209,19 @@ class TestPriceCdr:
 
         assert str(refused.value) == f"{path}: cdr.charging_periods holds nothing to price."
 
+    def test_a_cdr_energy_too_large_to_price_is_refused_naming_its_field(self, tmp_path):
+        cdr = json.loads(Path(CDR_FILE).read_text())
+        cdr["charging_periods"][0]["dimensions"][0]["volume"] = 1e30
+        path = write_json(tmp_path / "cdr.json", cdr)
+
+        with pytest.raises(CommandError) as refused:
+            run("price_cdr", TARIFF_FILE, path)
+
+        assert str(refused.value) == (
+            f"{path}: cdr.charging_periods[0].dimensions[0].volume must be below 1000000000, "
+            "got 1E+30."
+        )
+
     @pytest.mark.parametrize("nested", ["tariff", "cdr"])
     def test_json_nested_100000_deep_is_refused_naming_the_limit(self, tmp_path, nested):
         deep = write_nested(tmp_path / "deep.json")
@@ -391,6 +405,21 @@ class TestImportAndExportTariff:
 
         assert str(refused.value) == f"{path}: tariff.currency 'EUX' is not an ISO 4217 currency."
         assert not Tariff.objects.exists()
+
+    @pytest.mark.parametrize(("document", "field", "message"), REFUSED_TARIFFS)
+    def test_a_refused_tariff_names_its_field_and_nothing_is_created(
+        self, tmp_path, document, field, message
+    ):
+        FleetFactory(slug="acme", currency="EUR")
+        path = write_json(tmp_path / "t.json", document)
+
+        with pytest.raises(CommandError) as refused:
+            run("import_tariff", "--fleet", "acme", path)
+
+        assert str(refused.value) == f"{path}: {message}"
+        assert not Tariff.objects.exists()
+        assert not TariffElement.objects.exists()
+        assert not TariffVersion.objects.exists()
 
     def test_json_nested_100000_deep_is_refused_naming_the_limit(self, tmp_path):
         FleetFactory(slug="acme")

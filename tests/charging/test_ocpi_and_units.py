@@ -126,6 +126,38 @@ def test_a_step_size_of_0_is_kept_through_import_and_export():
             lambda t: t["elements"][0]["price_components"][0].update(type="KWH"),
             "tariff.elements[0].price_components[0].type",
         ),
+        (
+            lambda t: t["elements"][0]["price_components"][0].update(vat=100.01),
+            "tariff.elements[0].price_components[0].vat",
+        ),
+        (
+            lambda t: t.update(max_price={"excl_vat": 1.49}),
+            "tariff.max_price.excl_vat",
+        ),
+        (
+            lambda t: t.update(max_price={"excl_vat": 1.5, "incl_vat": 1.79}),
+            "tariff.max_price.incl_vat",
+        ),
+        (
+            lambda t: t.update(min_price={"excl_vat": 1.5, "incl_vat": 1.49}),
+            "tariff.min_price.incl_vat",
+        ),
+        (
+            lambda t: t["elements"][0]["price_components"][0].update(price=10**9),
+            "tariff.elements[0].price_components[0].price",
+        ),
+        (
+            lambda t: t["elements"][1]["price_components"][0].update(step_size=10**9),
+            "tariff.elements[1].price_components[0].step_size",
+        ),
+        (
+            lambda t: t["elements"][1]["restrictions"].update(max_current=1e30),
+            "tariff.elements[1].restrictions.max_current",
+        ),
+        (
+            lambda t: t["elements"][2]["restrictions"].update(max_duration=10**12),
+            "tariff.elements[2].restrictions.max_duration",
+        ),
     ],
 )
 def test_a_malformed_tariff_is_refused_naming_the_json_path(change, field):
@@ -137,6 +169,24 @@ def test_a_malformed_tariff_is_refused_naming_the_json_path(change, field):
 
     assert refused.value.field == field
     assert refused.value.code == "charging.ocpi_format"
+
+
+def test_vat_rates_from_0_to_100_are_read_as_given():
+    document = json.loads(json.dumps(COMPLEX_TARIFF))
+    document["elements"][0]["price_components"][0]["vat"] = 100
+    document["elements"][1]["price_components"][0]["vat"] = 0
+
+    terms = tariff_terms_from_ocpi(document)
+
+    assert [terms.elements[i].components[0].vat_rate for i in (0, 1)] == [Decimal(100), 0]
+
+
+def test_a_maximum_price_equal_to_the_minimum_is_read():
+    document = {**COMPLEX_TARIFF, "max_price": {"excl_vat": 1.5, "incl_vat": 1.8}}
+
+    terms = tariff_terms_from_ocpi(document)
+
+    assert terms.max_price == terms.min_price == Price(Decimal("1.5"), Decimal("1.8"))
 
 
 CDR = {
@@ -217,6 +267,10 @@ def test_cdr_periods_carry_current_and_power_as_one_value_or_as_their_lowest_and
         (lambda c: c.update(start_date_time="yesterday"), "cdr.start_date_time"),
         (lambda c: c["charging_periods"].reverse(), "cdr.charging_periods"),
         (lambda c: c.update(total_energy="lots"), "cdr.total_energy"),
+        (
+            lambda c: c["charging_periods"][0]["dimensions"][0].update(volume=1e30),
+            "cdr.charging_periods[0].dimensions[0].volume",
+        ),
     ],
 )
 def test_a_malformed_cdr_is_refused_naming_the_json_path(change, field):

@@ -1,6 +1,6 @@
 """Tariff changes through the services: which connectors a tariff prices alone, the rules of an
 edit, versions published only when what a version says changes, deactivation and activation,
-and two deactivations at once."""
+two deactivations at once, and OCPI documents refused whole before anything is saved."""
 
 import datetime as dt
 import threading
@@ -17,15 +17,17 @@ from apps.charging.exceptions import (
     TariffStillNeeded,
     TariffVersionScheduled,
 )
-from apps.charging.models import Tariff
+from apps.charging.models import Tariff, TariffElement, TariffVersion
 from apps.charging.selectors import connector_list_priced_only_by, tariff_list_in_force
 from apps.charging.services import (
     tariff_activate,
     tariff_deactivate,
+    tariff_import_ocpi,
     tariff_publish,
     tariff_update,
     tariff_update_check,
 )
+from tests.charging.ocpi_tariff_documents import REFUSED_TARIFFS, TARIFF, tariff_with
 from tests.factories import (
     ChargingStationFactory,
     ConnectorFactory,
@@ -548,3 +550,53 @@ class TestCurrency:
 
         assert refused.value.field == "currency"
         assert not tariff.versions.exists()
+
+
+class TestImportOcpi:
+    @pytest.mark.parametrize(("document", "field", "message"), REFUSED_TARIFFS)
+    def test_a_refused_document_names_its_field_and_saves_nothing(self, document, field, message):
+        fleet = FleetFactory(currency="EUR")
+
+        with pytest.raises(InvalidTariff) as refused:
+            tariff_import_ocpi(fleet=fleet, document=document)
+
+        assert (refused.value.field, refused.value.message) == (field, message)
+        assert not Tariff.objects.exists()
+        assert not TariffElement.objects.exists()
+        assert not TariffVersion.objects.exists()
+
+    @pytest.mark.parametrize(("document", "field", "message"), REFUSED_TARIFFS)
+    def test_a_refused_document_leaves_the_tariff_with_its_id_as_it_was(
+        self, document, field, message
+    ):
+        fleet = FleetFactory(currency="EUR")
+        tariff, _ = tariff_import_ocpi(fleet=fleet, document=TARIFF)
+        before = (state(tariff), list(tariff.elements.values()))
+
+        with pytest.raises(InvalidTariff):
+            tariff_import_ocpi(fleet=fleet, document=document)
+
+        assert (state(tariff), list(tariff.elements.values())) == before
+
+    def test_a_vat_rate_of_100_is_kept_as_given(self):
+        document = tariff_with(energy_component={"vat": 100})
+
+        tariff, _ = tariff_import_ocpi(fleet=FleetFactory(currency="EUR"), document=document)
+
+        assert tariff.elements.get(position=0).energy_vat_rate == Decimal("100.00")
+
+    def test_the_largest_numbers_the_columns_hold_are_kept_exactly(self):
+        document = tariff_with(
+            energy_component={"price": Decimal("99999.99999")},
+            min_price={"excl_vat": Decimal("1.0001")},
+            max_price={"excl_vat": Decimal("99999999.9999")},
+        )
+
+        tariff, _ = tariff_import_ocpi(fleet=FleetFactory(currency="EUR"), document=document)
+
+        tariff.refresh_from_db()
+        assert tariff.elements.get(position=0).energy_price == Decimal("99999.99999")
+        assert (tariff.min_price_excl_vat, tariff.max_price_excl_vat) == (
+            Decimal("1.0001"),
+            Decimal("99999999.9999"),
+        )
