@@ -1,9 +1,11 @@
 """OCPI 2.2.1 tariff documents for tests: the refused ones each interface must refuse alike
-(the probes of issue 13 among them)."""
+(the probes of issue 13 among them), and a hypothesis strategy of OCPI-like documents whose
+numbers reach far beyond what a tariff can hold."""
 
 import copy
 
 import pytest
+from hypothesis import strategies as st
 
 TARIFF = {
     "country_code": "NL",
@@ -75,3 +77,78 @@ REFUSED_TARIFFS = [
         id="VAT rate of 1000",
     ),
 ]
+
+
+def _numbers() -> st.SearchStrategy:
+    """Numbers as a JSON document may give them: ordinary prices most of the time, and the
+    extremes (huge, negative, too many decimals, exactly on a bound) that broke imports."""
+    return st.one_of(
+        st.decimals(min_value=0, max_value=2, places=2).map(float),
+        st.sampled_from([0, 1, 99.99, 100, 100.01, 1000, 99999.99999, 100000, 1e8, 1e9, 1e20]),
+        st.sampled_from([0.123456, 1e-7, -0.01, 1e308]),
+        st.integers(min_value=-1, max_value=2**63),
+        st.floats(allow_nan=False, allow_infinity=False),
+    )
+
+
+def _price() -> st.SearchStrategy:
+    return st.fixed_dictionaries({"excl_vat": _numbers()}, optional={"incl_vat": _numbers()})
+
+
+def _component() -> st.SearchStrategy:
+    return st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["ENERGY", "FLAT", "PARKING_TIME", "TIME"]),
+            "price": _numbers(),
+        },
+        optional={
+            "vat": _numbers(),
+            "step_size": st.integers(min_value=-1, max_value=2**40),
+        },
+    )
+
+
+def _restrictions() -> st.SearchStrategy:
+    numbers = {
+        key: _numbers()
+        for key in ("min_kwh", "max_kwh", "min_current", "max_current", "min_power", "max_power")
+    }
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            **numbers,
+            "min_duration": st.integers(min_value=-1, max_value=2**40),
+            "max_duration": st.integers(min_value=-1, max_value=2**40),
+            "start_time": st.sampled_from(["00:00", "07:00", "22:00", "24:00"]),
+            "end_time": st.sampled_from(["00:00", "07:00", "22:00"]),
+            "day_of_week": st.lists(st.sampled_from(["MONDAY", "SATURDAY", "SUNDAY"])),
+            "reservation": st.sampled_from(["RESERVATION", "RESERVATION_EXPIRES"]),
+        },
+    )
+
+
+def _element() -> st.SearchStrategy:
+    return st.fixed_dictionaries(
+        {"price_components": st.lists(_component(), min_size=1, max_size=3)},
+        optional={"restrictions": _restrictions()},
+    )
+
+
+def ocpi_tariff_documents(*, currency: str = "EUR") -> st.SearchStrategy:
+    """OCPI-like Tariff objects in `currency`: well-formed in shape, so they reach the checks of
+    prices, VAT rates, steps, restrictions and the minimum and maximum price, with numbers
+    drawn from ordinary to far beyond any column."""
+    return st.fixed_dictionaries(
+        {
+            "id": st.sampled_from(["DEPOT-DAY", "GENERATED-1"]),
+            "currency": st.just(currency),
+            "elements": st.lists(_element(), min_size=1, max_size=3),
+        },
+        optional={
+            "min_price": _price(),
+            "max_price": _price(),
+            "voltop_parking_grace_seconds": st.integers(min_value=-1, max_value=2**40),
+            "country_code": st.just("NL"),
+            "party_id": st.just("EVN"),
+        },
+    )
