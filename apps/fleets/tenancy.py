@@ -9,12 +9,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path, model_ngettext
 from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
-from django.db.models import Model, Q, QuerySet
+from django.db.models import JSONField, Model, Q, QuerySet
 from django.http import HttpRequest
 
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user
+from voltop.core.admin_forms import LimitedJSONFormField
 from voltop.core.errors import DomainError
 
 
@@ -52,6 +53,8 @@ class FleetScopedAdminMixin:
 
     fleet_path: str = "fleet"
     editing_roles: frozenset[str] = EDITING_ROLES
+    # JSON typed into a form is read within the limits of all outside JSON.
+    formfield_overrides = {JSONField: {"form_class": LimitedJSONFormField}}
 
     def scope_queryset(
         self, request: HttpRequest, queryset: QuerySet, roles: frozenset[str] | None = None

@@ -2105,3 +2105,17 @@ def test_importing_sessions_nested_100000_deep_is_refused_naming_the_limit(manag
         ["0", "the JSON nests deeper than 64 levels, the limit (JSON_MAX_DEPTH)"]
     ]
     assert not ChargingSession.objects.exists()
+
+
+def test_days_of_week_nested_100000_deep_are_refused_on_the_field_and_save_nothing(
+    manager_client, fleet
+):
+    element = {**ENERGY_ELEMENT, "days_of_week": "[" * 100_000 + "]" * 100_000}
+
+    response = tariff_add(manager_client, fleet, [element])
+
+    assert response.status_code == 200
+    assert response.context["inline_admin_formsets"][0].formset.errors == [
+        {"days_of_week": ["The JSON nests deeper than 64 levels, the limit (JSON_MAX_DEPTH)"]}
+    ]
+    assert not Tariff.objects.exists()

@@ -1,18 +1,52 @@
 """Admin form support: run a service's checks in form validation so refusals show on the form;
-the admin's login form, under the per-username failure throttle the API's login has too."""
+the admin's login form, under the per-username failure throttle the API's login has too; and
+JSON a person types, read within the limits of all outside JSON."""
 
 from collections.abc import Callable
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
+from django.utils.text import capfirst
 
 from voltop.core.errors import DomainError
+from voltop.core.json_input import JsonInputRefused, JsonMalformed, json_input_parse
 from voltop.core.login_failures import (
     TooManyLoginFailures,
     login_attempt_begin,
     login_attempt_succeeded,
 )
+
+
+class LimitedJSONFormField(forms.JSONField):
+    """Django's JSON form field, reading what is typed through `json_input_parse`: JSON larger
+    than JSON_MAX_BYTES or nested deeper than JSON_MAX_DEPTH is refused on the field, naming
+    the limit, instead of ending in a RecursionError (also when the form is shown again)."""
+
+    def _parse(self, value: str):
+        return json_input_parse(value, parse_float=float)
+
+    def to_python(self, value):
+        if self.disabled or value in self.empty_values or not isinstance(value, str):
+            return super().to_python(value)
+        try:
+            converted = self._parse(value)
+        except JsonMalformed as error:
+            raise forms.ValidationError(
+                self.error_messages["invalid"], code="invalid", params={"value": value}
+            ) from error
+        except JsonInputRefused as error:
+            raise forms.ValidationError(capfirst(error.message), code=error.code) from error
+        return forms.fields.JSONString(converted) if isinstance(converted, str) else converted
+
+    def bound_data(self, data, initial):
+        if self.disabled or data is None:
+            return super().bound_data(data, initial)
+        try:
+            return self._parse(data)
+        except JsonInputRefused:
+            return InvalidJSONInput(data)
 
 
 class ServiceCheckedForm(forms.ModelForm):
