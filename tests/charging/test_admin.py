@@ -106,11 +106,10 @@ def session_payload(fleet, driver, *, vehicle=None, token=None, connector=None) 
     }
 
 
-def test_manager_edits_a_connector_inline_on_the_station_page(manager_client, fleet):
-    station = ChargingStationFactory(fleet=fleet)
-    connector = ConnectorFactory(station=station)
-    payload = {
-        "fleet": str(fleet.pk),
+def station_page_payload(station) -> dict:
+    """The station's change page as it is shown, its inline rows left for the test to add."""
+    return {
+        "fleet": str(station.fleet_id),
         "depot": str(station.depot_id),
         "ocpp_identity": station.ocpp_identity,
         "vendor": station.vendor,
@@ -118,6 +117,14 @@ def test_manager_edits_a_connector_inline_on_the_station_page(manager_client, fl
         "serial_number": station.serial_number,
         "firmware_version": "",
         "status": station.status,
+    }
+
+
+def test_manager_edits_a_connector_inline_on_the_station_page(manager_client, fleet):
+    station = ChargingStationFactory(fleet=fleet)
+    connector = ConnectorFactory(station=station)
+    payload = {
+        **station_page_payload(station),
         "connectors-TOTAL_FORMS": "1",
         "connectors-INITIAL_FORMS": "1",
         "connectors-0-id": str(connector.pk),
@@ -1976,14 +1983,7 @@ def test_a_connector_in_use_ticked_for_deletion_on_the_station_page_is_kept(mana
     connector = ConnectorFactory(station=station)
     ChargingSessionFactory(fleet=fleet, connector=connector)
     payload = {
-        "fleet": str(fleet.pk),
-        "depot": str(station.depot_id),
-        "ocpp_identity": station.ocpp_identity,
-        "vendor": station.vendor,
-        "model": station.model,
-        "serial_number": station.serial_number,
-        "firmware_version": "",
-        "status": station.status,
+        **station_page_payload(station),
         "connectors-TOTAL_FORMS": "1",
         "connectors-INITIAL_FORMS": "1",
         "connectors-0-id": str(connector.pk),
@@ -2009,14 +2009,7 @@ def test_a_connector_in_use_ticked_for_deletion_on_the_station_page_is_kept(mana
 def test_a_connector_added_on_the_station_page_is_made_by_the_service(manager_client, fleet):
     station = ChargingStationFactory(fleet=fleet)
     payload = {
-        "fleet": str(fleet.pk),
-        "depot": str(station.depot_id),
-        "ocpp_identity": station.ocpp_identity,
-        "vendor": station.vendor,
-        "model": station.model,
-        "serial_number": station.serial_number,
-        "firmware_version": "",
-        "status": station.status,
+        **station_page_payload(station),
         "connectors-TOTAL_FORMS": "1",
         "connectors-INITIAL_FORMS": "0",
         "connectors-0-station": str(station.pk),
