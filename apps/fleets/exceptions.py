@@ -26,3 +26,7 @@ class FleetInUse(Conflict):
 
 class LoginInUse(Conflict):
     code = "fleets.login_in_use"
+
+
+class LoginNameInUse(Conflict):
+    code = "fleets.login_name_in_use"

@@ -20,6 +20,7 @@ from apps.fleets.exceptions import (
     FleetInUse,
     LastFleetAdmin,
     LoginInUse,
+    LoginNameInUse,
 )
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.selectors import (
@@ -291,15 +292,20 @@ LOGIN_MANY_TO_MANY = frozenset({"groups", "user_permissions"})
 
 
 def _login_save(login: AbstractUser, *, update_fields: list[str] | None = None) -> None:
-    """Save `login`; the database's unique index on the e-mail address (whatever its case)
-    refusing it, when another request took the address after the check, is the same
-    LoginEmailInUse as the check's, not an error of the server."""
+    """Save `login`. When another request took its e-mail address or its username after the
+    checks, the database's unique index refusing the save is a refusal naming the field
+    (LoginEmailInUse, LoginNameInUse), not an error of the server."""
     try:
         with transaction.atomic():
             login.save(update_fields=update_fields)
     except IntegrityError as error:
         if LOGIN_EMAIL_INDEX in str(error):
             raise login_email_in_use(taken=login.email) from error
+        if "username" in str(error):
+            raise LoginNameInUse(
+                f"Another login already has the username {login.get_username()}.",
+                field="username",
+            ) from error
         raise
 
 

@@ -13,7 +13,7 @@ from django.db import connection
 from apps.drivers.models import Driver
 from apps.fleets import services
 from apps.fleets.choices import MembershipRole
-from apps.fleets.exceptions import LastFleetAdmin, LoginInUse
+from apps.fleets.exceptions import LastFleetAdmin, LoginInUse, LoginNameInUse
 from apps.fleets.models import Membership
 from apps.fleets.services import (
     login_create,
@@ -91,6 +91,22 @@ def test_login_create_refused_by_the_database_index_is_the_same_refusal(no_email
     assert refusal.value.code == "core.login_email_in_use"
     assert refusal.value.field == "email"
     assert refusal.value.message == TAKEN.format(email="SANNE@example.com")
+    assert _logins() == [("sanne", "sanne@example.com")]
+
+
+@pytest.mark.django_db
+def test_login_create_of_a_username_taken_at_the_same_moment_names_the_field(monkeypatch):
+    """Two requests at once: both pass the model's uniqueness check, the database refuses the
+    second; that is LoginNameInUse on "username", not an IntegrityError (a 500)."""
+    UserFactory(username="sanne", email="sanne@example.com")
+    monkeypatch.setattr(User, "validate_unique", lambda self, exclude=None: None)
+
+    with pytest.raises(LoginNameInUse) as refusal:
+        login_create(username="sanne", email="sanne.de.vries@example.com", password=None)
+
+    assert refusal.value.code == "fleets.login_name_in_use"
+    assert refusal.value.field == "username"
+    assert refusal.value.message == "Another login already has the username sanne."
     assert _logins() == [("sanne", "sanne@example.com")]
 
 
