@@ -242,8 +242,10 @@ AXES_LOCKOUT_CALLABLE = "voltop.core.lockout.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "voltop.core.client_address.client_address"
 AXES_VERBOSE = False
 # Failed logins per username over every client address, against guessing spread across many
-# addresses (voltop.core.login_failures): beyond this, logins with that username are refused
-# with 429 until the window ends. The account itself is never locked.
+# addresses (voltop.core.login_failures): beyond this, logins with that username from new
+# addresses are refused with 429 until the window ends; addresses it logged in from within
+# LOGIN_KNOWN_ADDRESS_DAYS are let through. The account itself is never locked.
+LOGIN_KNOWN_ADDRESS_DAYS = env.int("LOGIN_KNOWN_ADDRESS_DAYS", default=30)
 LOGIN_FAILURES_PER_USERNAME_RATE = env("LOGIN_FAILURES_PER_USERNAME_RATE", default="50/hour")
 try:
     login_failure_rate_parse(LOGIN_FAILURES_PER_USERNAME_RATE)

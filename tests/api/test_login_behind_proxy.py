@@ -245,6 +245,28 @@ class TestFailuresPerUsername:
         assert during_the_hour.status_code == 429
         assert after_the_hour.status_code == 200
 
+    def test_the_user_still_logs_in_from_an_address_they_logged_in_from_before(self, driver_a):
+        home = "192.0.2.44"
+        with time_machine.travel(dt.datetime(2026, 5, 20, 8, 0, tzinfo=dt.UTC), tick=False):
+            before_the_guessing = log_in_through_proxy(
+                "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(home)
+            )
+        with time_machine.travel(dt.datetime(2026, 6, 1, 10, 5, tzinfo=dt.UTC), tick=False):
+            for address in client_addresses(50):
+                log_in_through_proxy(
+                    "sanne@example.com", "wrong", forwarded_for=forwarded_by_proxy(address)
+                )
+            from_home = log_in_through_proxy(
+                "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(home)
+            )
+            from_a_new_address = log_in_through_proxy(
+                "sanne@example.com", PASSWORD, forwarded_for=forwarded_by_proxy(ELSEWHERE)
+            )
+
+        assert before_the_guessing.status_code == 200
+        assert from_home.status_code == 200
+        assert from_a_new_address.status_code == 429
+
     def test_only_failures_count_and_another_username_is_not_paused(
         self, settings, driver_a, driver_b
     ):

@@ -1,5 +1,6 @@
 """The per-username failure throttle on its own: the rate setting, counting only failures, the
-wait until the window ends, and usernames told apart without regard to case."""
+wait until the window ends, usernames told apart without regard to case, and addresses the
+username logged in from let through."""
 
 import datetime as dt
 
@@ -15,6 +16,8 @@ from voltop.core.login_failures import (
 )
 
 TEN_PAST_TEN = dt.datetime(2026, 6, 1, 10, 10, tzinfo=dt.UTC)
+OFFICE = "203.0.113.20"
+HOME = "198.51.100.7"
 
 
 @pytest.mark.parametrize(
@@ -43,12 +46,12 @@ def test_beyond_the_limit_an_attempt_is_refused_until_the_window_ends_and_counts
 ):
     settings.LOGIN_FAILURES_PER_USERNAME_RATE = "3/hour"
     for _ in range(3):
-        login_attempt_begin(username="sanne")
+        login_attempt_begin(username="sanne", client_address=OFFICE)
 
     with pytest.raises(TooManyLoginFailures) as refused:
-        login_attempt_begin(username="SANNE ")
+        login_attempt_begin(username="SANNE ", client_address=OFFICE)
     with pytest.raises(TooManyLoginFailures):
-        login_attempt_begin(username="sanne")
+        login_attempt_begin(username="sanne", client_address=OFFICE)
 
     assert refused.value.wait_seconds == 50 * 60
     assert refused.value.code == "auth.too_many_login_failures"
@@ -63,24 +66,24 @@ def test_beyond_the_limit_an_attempt_is_refused_until_the_window_ends_and_counts
 def test_an_attempt_that_succeeds_is_taken_back(settings):
     settings.LOGIN_FAILURES_PER_USERNAME_RATE = "2/hour"
     for _ in range(5):
-        login_attempt_succeeded(login_attempt_begin(username="sanne"))
-    login_attempt_begin(username="sanne")
-    login_attempt_begin(username="sanne")
+        login_attempt_succeeded(login_attempt_begin(username="sanne", client_address=HOME))
+    login_attempt_begin(username="sanne", client_address=OFFICE)
+    login_attempt_begin(username="sanne", client_address=OFFICE)
 
     with pytest.raises(TooManyLoginFailures):
-        login_attempt_begin(username="sanne")
+        login_attempt_begin(username="sanne", client_address=OFFICE)
 
 
 def test_the_next_window_starts_afresh(settings):
     settings.LOGIN_FAILURES_PER_USERNAME_RATE = "1/hour"
     with time_machine.travel(TEN_PAST_TEN, tick=False):
-        login_attempt_begin(username="sanne")
+        login_attempt_begin(username="sanne", client_address=OFFICE)
         with pytest.raises(TooManyLoginFailures):
-            login_attempt_begin(username="sanne")
+            login_attempt_begin(username="sanne", client_address=OFFICE)
     with time_machine.travel(TEN_PAST_TEN + dt.timedelta(minutes=50), tick=False):
-        login_attempt_begin(username="sanne")
+        login_attempt_begin(username="sanne", client_address=OFFICE)
         with pytest.raises(TooManyLoginFailures) as refused:
-            login_attempt_begin(username="sanne")
+            login_attempt_begin(username="sanne", client_address=OFFICE)
 
     assert refused.value.wait_seconds == 3600
 
@@ -88,9 +91,44 @@ def test_the_next_window_starts_afresh(settings):
 def test_a_success_after_its_window_expired_takes_back_nothing(settings):
     settings.LOGIN_FAILURES_PER_USERNAME_RATE = "1/s"
     with time_machine.travel(TEN_PAST_TEN, tick=False):
-        attempt = login_attempt_begin(username="sanne")
+        attempt = login_attempt_begin(username="sanne", client_address=HOME)
     with time_machine.travel(TEN_PAST_TEN + dt.timedelta(seconds=5), tick=False):
         login_attempt_succeeded(attempt)
-        login_attempt_begin(username="sanne")
+        login_attempt_begin(username="sanne", client_address=OFFICE)
         with pytest.raises(TooManyLoginFailures):
-            login_attempt_begin(username="sanne")
+            login_attempt_begin(username="sanne", client_address=OFFICE)
+
+
+@time_machine.travel(TEN_PAST_TEN, tick=False)
+def test_beyond_the_limit_an_address_the_username_logged_in_from_is_let_through(settings):
+    settings.LOGIN_FAILURES_PER_USERNAME_RATE = "2/hour"
+    login_attempt_succeeded(login_attempt_begin(username="sanne", client_address=HOME))
+    for _ in range(2):
+        login_attempt_begin(username="sanne", client_address=OFFICE)
+
+    with pytest.raises(TooManyLoginFailures):
+        login_attempt_begin(username="sanne", client_address=OFFICE)
+    with pytest.raises(TooManyLoginFailures):
+        login_attempt_begin(username="sanne", client_address=None)
+    login_attempt_succeeded(login_attempt_begin(username="SANNE", client_address=HOME))
+
+
+@time_machine.travel(TEN_PAST_TEN, tick=False)
+def test_an_address_is_remembered_for_the_username_that_logged_in_from_it_only(settings):
+    settings.LOGIN_FAILURES_PER_USERNAME_RATE = "1/hour"
+    login_attempt_succeeded(login_attempt_begin(username="bram", client_address=HOME))
+    login_attempt_begin(username="sanne", client_address=OFFICE)
+
+    with pytest.raises(TooManyLoginFailures):
+        login_attempt_begin(username="sanne", client_address=HOME)
+
+
+@time_machine.travel(TEN_PAST_TEN, tick=False)
+def test_with_no_days_to_remember_an_address_none_is_let_through(settings):
+    settings.LOGIN_FAILURES_PER_USERNAME_RATE = "1/hour"
+    settings.LOGIN_KNOWN_ADDRESS_DAYS = 0
+    login_attempt_succeeded(login_attempt_begin(username="sanne", client_address=HOME))
+    login_attempt_begin(username="sanne", client_address=OFFICE)
+
+    with pytest.raises(TooManyLoginFailures):
+        login_attempt_begin(username="sanne", client_address=HOME)

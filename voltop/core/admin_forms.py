@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 from django.utils.text import capfirst
 
+from voltop.core.client_address import client_address
 from voltop.core.errors import DomainError
 from voltop.core.json_input import JsonInputRefused, JsonMalformed, json_input_parse
 from voltop.core.login_failures import (
@@ -73,14 +74,17 @@ def run_domain_check(form: forms.BaseForm, check: Callable[[], None]) -> None:
 class AdminLoginForm(AdminAuthenticationForm):
     """The admin's login, counted by the per-username failure throttle
     (`voltop.core.login_failures`) before the password is checked: beyond the limit the form
-    refuses at once, whatever the password."""
+    refuses at once, whatever the password, unless the username logged in from this address
+    lately."""
 
     def clean(self) -> dict:
         username = self.cleaned_data.get("username")
         if not username or not self.cleaned_data.get("password"):
             return super().clean()
         try:
-            attempt = login_attempt_begin(username=username)
+            attempt = login_attempt_begin(
+                username=username, client_address=client_address(self.request)
+            )
         except TooManyLoginFailures as error:
             raise ValidationError(error.message, code=error.code) from error
         cleaned_data = super().clean()

@@ -5,9 +5,13 @@ does not see.
 Only failures count. Each attempt is counted as it begins and taken back when it succeeds, so
 attempts made at the same moment cannot slip past the limit together. Once a username has
 `LOGIN_FAILURES_PER_USERNAME_RATE` failures in the current window (e.g. 50 in a clock hour),
-further attempts are refused without checking the password until the window ends. The account
-is never locked: nothing is stored on it, and the refusal lifts by itself with the window.
-The counts live in the cache (Redis when REDIS_URL is set, so every process shares them).
+further attempts from new client addresses are refused without checking the password until
+the window ends. An address the username has logged in from within
+`LOGIN_KNOWN_ADDRESS_DAYS` is let through, so the person it belongs to is not kept out by
+someone guessing from elsewhere; there the lockout per (username, address) still holds. The
+account is never locked: nothing is stored on it, and the refusal lifts by itself with the
+window. The counts live in the cache (Redis when REDIS_URL is set, so every process shares
+them).
 """
 
 import hashlib
@@ -64,11 +68,23 @@ class LoginAttempt:
     """An attempt counted as a failure until `login_attempt_succeeded` takes it back."""
 
     key: str
+    known_address_key: str | None
+
+
+def _username_digest(username: str) -> str:
+    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()
 
 
 def _window_key(username: str, window: int) -> str:
-    digest = hashlib.sha256(username.strip().casefold().encode()).hexdigest()
-    return f"login-failures:{digest}:{window}"
+    return f"login-failures:{_username_digest(username)}:{window}"
+
+
+def _known_address_key(username: str, client_address: str | None) -> str | None:
+    """The key under which `client_address` is remembered as one `username` logged in from."""
+    if not client_address:
+        return None
+    address_digest = hashlib.sha256(client_address.encode()).hexdigest()
+    return f"login-known-address:{_username_digest(username)}:{address_digest}"
 
 
 def _count_one_more(key: str, *, timeout: int) -> int:
@@ -82,25 +98,30 @@ def _count_one_more(key: str, *, timeout: int) -> int:
         return 1
 
 
-def login_attempt_begin(*, username: str) -> LoginAttempt:
-    """Count an attempt to log in as `username` as a failure, before its password is checked.
+def login_attempt_begin(*, username: str, client_address: str | None) -> LoginAttempt:
+    """Count an attempt to log in as `username` from `client_address` as a failure, before its
+    password is checked.
 
     Raises TooManyLoginFailures, counting nothing, when the username already has the limit of
-    failures in the current window."""
+    failures in the current window and has not logged in from this address lately."""
     rate = login_failure_rate_parse(settings.LOGIN_FAILURES_PER_USERNAME_RATE)
     now = time.time()
     window = int(now // rate.window_seconds)
     key = _window_key(username, window)
+    known_address_key = _known_address_key(username, client_address)
     count = _count_one_more(key, timeout=rate.window_seconds)
-    if count > rate.failures:
+    if count > rate.failures and not (known_address_key and cache.get(known_address_key)):
         cache.decr(key)
         window_end = (window + 1) * rate.window_seconds
         raise TooManyLoginFailures(wait_seconds=max(1, math.ceil(window_end - now)))
-    return LoginAttempt(key=key)
+    return LoginAttempt(key=key, known_address_key=known_address_key)
 
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:
-    """The attempt logged in: it is not a failure, so it no longer counts."""
+    """The attempt logged in: it is not a failure, so it no longer counts, and its address is
+    remembered as one the username logs in from."""
+    if attempt.known_address_key:
+        cache.set(attempt.known_address_key, 1, timeout=settings.LOGIN_KNOWN_ADDRESS_DAYS * 86_400)
     try:
         cache.decr(attempt.key)
     except ValueError:  # the window ended and its count expired meanwhile

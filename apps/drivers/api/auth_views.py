@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from apps.drivers.api.authentication import account_refusal
+from voltop.core.client_address import client_address
 from voltop.core.login_failures import (
     TooManyLoginFailures,
     login_attempt_begin,
@@ -80,7 +81,7 @@ class LoginView(TokenEndpointView):
         account = login_get_by_email(email=email)
         username = account.get_username() if account else email
         try:
-            attempt = login_attempt_begin(username=username)
+            attempt = login_attempt_begin(username=username, client_address=client_address(request))
         except TooManyLoginFailures as error:
             throttled = exceptions.Throttled(detail=error.message, code=error.code)
             throttled.wait = error.wait_seconds
