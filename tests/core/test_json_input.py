@@ -28,6 +28,11 @@ def nested(depth: int) -> str:
         ("[]", 1),
         ('{"a": [{"b": "]]\\"[["}], "c": {}}', 3),
         (nested(100_000), 100_000),
+        ('["a\\\\", ["b"]]', 2),
+        ('["a\\\\\\"]", "["]', 1),
+        ('[{"k\\u005b": "\\u005d]]"}, "\\\\", [[]]]', 3),
+        ('["\\n{\\t[", {}]', 2),
+        ('"é[ü" [ "{"', 1),
     ],
 )
 def test_the_depth_counts_arrays_and_objects_but_not_brackets_in_strings(text, depth):
@@ -92,3 +97,40 @@ def test_what_is_not_utf8_json_is_refused(content, error, message):
         json_input_parse(content)
 
     assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("text", "depth"),
+    [
+        ('[["never closed ]]]]', 2),
+        ('[["ends in an escape \\', 2),
+        ('[["\\"]]]]]', 2),
+    ],
+)
+def test_a_string_that_never_closes_ends_the_count_where_it_opens(text, depth):
+    assert json_nesting_depth(text) == depth
+
+
+def test_the_count_stops_at_the_first_level_past_its_limit():
+    assert json_nesting_depth(nested(1000) + "[" * 1000, limit=64) == 65
+    assert json_nesting_depth(nested(64), limit=64) == 64
+
+
+ONE_MB = 1_000_000
+
+
+def test_a_megabyte_of_a_string_that_never_closes_is_refused_in_one_pass():
+    with pytest.raises(JsonMalformed):
+        json_input_parse(('["' + "a" * ONE_MB).encode())
+
+
+def test_a_megabyte_of_escaped_quotes_in_a_string_that_never_closes_is_refused_in_one_pass():
+    """A pattern for whole strings, tried again at every quote after the one that never
+    closes, takes time that grows with the square of the size: some 18 s for 80 kB, most of
+    an hour for this megabyte, one anonymous request keeping a worker busy."""
+    with pytest.raises(JsonMalformed):
+        json_input_parse(('["' + '\\"' * (ONE_MB // 2)).encode())
+
+
+def test_a_megabyte_of_escaped_quotes_in_a_closed_string_is_read():
+    assert json_input_parse(('["' + '\\"' * (ONE_MB // 2) + '"]').encode()) == ['"' * (ONE_MB // 2)]

@@ -10,16 +10,17 @@ import json
 import re
 from collections.abc import Callable
 from decimal import Decimal
-from itertools import accumulate
 
 from django.conf import settings
 
 from voltop.core.errors import DomainError
 
-# A JSON string (escapes included), whose brackets do not nest anything.
-JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
-BRACKET_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# Outside a string only brackets and quotes change the state; inside one, everything up to the
+# closing quote is plain characters and escapes. Each pattern is one run matched greedily at a
+# given position and never retried elsewhere, so every character is looked at once.
+OUTSIDE_STRING_STATE_CHANGE = re.compile(r'[\[\]{}"]')
+INSIDE_STRING = re.compile(r'[^"\\]*(?:\\.[^"\\]*)*', re.DOTALL)
+OPENING = frozenset("[{")
 
 
 class JsonInputRefused(DomainError):
@@ -44,11 +45,35 @@ class JsonTooDeep(JsonInputRefused):
     code = "voltop.json_too_deep"
 
 
-def json_nesting_depth(text: str) -> int:
+def json_nesting_depth(text: str, *, limit: int | None = None) -> int:
     """How many arrays and objects the deepest value of `text` lies in (0 for a bare number or
-    string, 1 for `[1]`), counted without recursion; brackets inside strings do not count."""
-    brackets = NOT_A_BRACKET.sub("", JSON_STRING.sub("", text))
-    return max(accumulate(map(BRACKET_STEP.__getitem__, brackets)), default=0)
+    string, 1 for `[1]`), counted in one pass without recursion; brackets inside strings do not
+    count. With a `limit`, the count stops at the first level deeper than it and returns that.
+
+    Outside a string, the next bracket or quote is found; a quote opens a string, which the
+    string pattern reads to just before its closing quote, escapes included. A string that never
+    closes ends the count there: the document is malformed, and nothing after the quote nests."""
+    depth = deepest = 0
+    position, length = 0, len(text)
+    while position < length:
+        state_change = OUTSIDE_STRING_STATE_CHANGE.search(text, position)
+        if state_change is None:
+            break
+        character, position = state_change.group(), state_change.end()
+        if character == '"':
+            position = INSIDE_STRING.match(text, position).end()
+            if position == length or text[position] != '"':
+                break
+            position += 1
+        elif character in OPENING:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if limit is not None and deepest > limit:
+                    break
+        else:
+            depth -= 1
+    return deepest
 
 
 def json_input_parse(
@@ -74,7 +99,7 @@ def json_input_parse(
             raise JsonNotText("the file is not UTF-8 text") from error
     else:
         text = content
-    if json_nesting_depth(text) > max_depth:
+    if json_nesting_depth(text, limit=max_depth) > max_depth:
         raise JsonTooDeep(
             f"the JSON nests deeper than {max_depth} levels, the limit (JSON_MAX_DEPTH)"
         )
