@@ -11,9 +11,10 @@ A file whose quoting is broken cannot be read to its end, so it is refused as a 
 
 A JSON CDR must state its total_cost: it becomes the session's price.
 
-Refused here, row by row: energy that rounds to 0 Wh, and energy no charger could deliver in
-the time (MAX_CHARGER_KW). Refused once the time and the cards are known (the import service):
-sessions in the future, and sessions of one card that overlap (`overlapping_row_errors`).
+Refused here, row by row: energy below 1 Wh as given, before rounding, and energy no charger
+could deliver in the time (MAX_CHARGER_KW). Refused once the time and the cards are known (the
+import service): sessions in the future, and sessions of one card that overlap
+(`overlapping_row_errors`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ CDR_ID_MAX_LENGTH = 64
 MAX_COST = Decimal("9999999999.99")
 # Far above what any vehicle takes in one session; a larger figure is a broken file.
 MAX_ENERGY_KWH = Decimal(100_000)
+# The least a session charges: 1 Wh, the unit energy is stored in, as the file gives it.
+MIN_ENERGY_KWH = Decimal("0.001")
 # The most any charger delivers: the Megawatt Charging System's 3,000 A at 1,250 V. A row
 # averaging more (500 kWh in one second) is a broken figure, not a fast charge.
 MAX_CHARGER_KW = Decimal(3_750)
@@ -121,11 +124,17 @@ def _out_of_range(cdr_id: str, energy_wh: int, cost: Price | None) -> str:
     return ""
 
 
-def _energy_refusal(energy_wh: int, started_at: datetime, ended_at: datetime) -> str:
-    """Why a row's energy cannot have been charged, or "" when it can: nothing once rounded to
-    whole Wh, or more than any charger delivers in the time."""
-    if energy_wh == 0:
-        return "the energy is 0 Wh once rounded to whole Wh; a session charges 1 Wh or more"
+def _energy_refusal(
+    energy_kwh: Decimal, energy_wh: int, started_at: datetime, ended_at: datetime
+) -> str:
+    """Why a row's energy cannot have been charged, or "" when it can: less than 1 Wh as the
+    file gives it (before it is rounded to whole Wh, so 0.0005 kWh does not become 1 Wh), or
+    more than any charger delivers in the time."""
+    if energy_kwh < MIN_ENERGY_KWH:
+        return (
+            f"the energy {energy_kwh} kWh is below {MIN_ENERGY_KWH} kWh (1 Wh); "
+            "a session charges 1 Wh or more"
+        )
     seconds = Decimal((ended_at - started_at).total_seconds())
     if Decimal(energy_wh) * 3600 > MAX_CHARGER_KW * 1000 * seconds:
         return (
@@ -159,7 +168,7 @@ def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
     energy_wh = wh_of_kwh(energy_kwh)
     cdr_id = record["cdr_id"].strip()
     if reason := _out_of_range(cdr_id, energy_wh, cost) or _energy_refusal(
-        energy_wh, started_at, ended_at
+        energy_kwh, energy_wh, started_at, ended_at
     ):
         raise ValueError(reason)
     return PublicSessionRow(
@@ -254,7 +263,9 @@ def parse_cdr_json(content: bytes) -> ParsedFile:
             continue
         if reason := _out_of_range(
             parsed.cdr_id, parsed.total_energy_wh, parsed.total_cost
-        ) or _energy_refusal(parsed.total_energy_wh, parsed.start, parsed.end):
+        ) or _energy_refusal(
+            parsed.total_energy_kwh, parsed.total_energy_wh, parsed.start, parsed.end
+        ):
             errors.append(RowError(position, reason))
             continue
         location = cdr.get("cdr_location")

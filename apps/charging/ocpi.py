@@ -405,6 +405,7 @@ class CdrPeriods:
     start: dt.datetime
     end: dt.datetime
     periods: tuple[ChargingPeriod, ...]
+    total_energy_kwh: Decimal
     total_energy_wh: int
     total_cost: Price | None
     token_uid: str
@@ -487,6 +488,7 @@ def cdr_from_ocpi(document: dict) -> CdrPeriods:
         start=start,
         end=end,
         periods=tuple(periods),
+        total_energy_kwh=total_energy,
         total_energy_wh=wh_of_kwh(total_energy),
         total_cost=_price(total_cost, "cdr.total_cost", maximum=None)
         if total_cost is not None

@@ -285,14 +285,14 @@ class TestCsvImport:
     def test_energy_in_kwh_becomes_whole_wh_rounded_half_up(self, fleet):
         content = csv_file(
             "EVN-1,04AABBCC,2026-06-01T08:00:00+02:00,2026-06-01T09:00:00+02:00,1.0025,1,1.21,EUR,,",
-            "EVN-2,04AABBCC,2026-06-02T08:00:00+02:00,2026-06-02T09:00:00+02:00,0.0005,1,1.21,EUR,,",
+            "EVN-2,04AABBCC,2026-06-02T08:00:00+02:00,2026-06-02T09:00:00+02:00,0.0015,1,1.21,EUR,,",
         )
 
         import_csv(fleet, content)
 
         assert list(
             ChargingSession.objects.order_by("external_id").values_list("external_id", "energy_wh")
-        ) == [("EVN-1", 1_003), ("EVN-2", 1)]
+        ) == [("EVN-1", 1_003), ("EVN-2", 2)]
 
     def test_a_sub_cent_cost_is_a_net_and_a_vat_each_rounded_once(self, fleet):
         content = csv_file(
@@ -643,27 +643,39 @@ class TestRowsThatCannotBeTrue:
         )
         assert not ChargingSession.objects.exists()
 
-    def test_energy_that_rounds_to_0_wh_is_refused_even_at_a_cost(self, fleet):
+    def test_energy_below_1_wh_is_refused_before_rounding_even_at_a_cost(self, fleet):
         content = csv_file(
             csv_row("EVN-1", "2026-06-01T08:00:00Z", "2026-06-01T09:00:00Z", "0.0004", "3"),
             csv_row("EVN-2", "2026-06-02T08:00:00Z", "2026-06-02T09:00:00Z", "0", "3"),
             csv_row("EVN-3", "2026-06-03T08:00:00Z", "2026-06-03T09:00:00Z", "0.0005", "3"),
+            csv_row("EVN-4", "2026-06-04T08:00:00Z", "2026-06-04T09:00:00Z", "0.0009", "3"),
+            csv_row("EVN-5", "2026-06-05T08:00:00Z", "2026-06-05T09:00:00Z", "0.001", "3"),
         )
 
         report = import_csv(fleet, content)
 
-        refusal = "the energy is 0 Wh once rounded to whole Wh; a session charges 1 Wh or more"
-        assert report.errors == (RowError(2, refusal), RowError(3, refusal))
+        rule = "kWh is below 0.001 kWh (1 Wh); a session charges 1 Wh or more"
+        assert report.errors == (
+            RowError(2, f"the energy 0.0004 {rule}"),
+            RowError(3, f"the energy 0 {rule}"),
+            RowError(4, f"the energy 0.0005 {rule}"),
+            RowError(5, f"the energy 0.0009 {rule}"),
+        )
+        assert (report.imported, report.refused) == (0, True)
         assert not ChargingSession.objects.exists()
 
-    def test_a_cdr_whose_energy_rounds_to_0_wh_is_refused(self, fleet):
-        report = import_json(fleet, json_file(cdr(total_energy=0.0004)))
+    def test_a_cdr_whose_energy_is_below_1_wh_is_refused(self, fleet):
+        report = import_json(
+            fleet, json_file([cdr("EVN-1", total_energy=0.0005), cdr("EVN-2", total_energy=0.001)])
+        )
 
         assert report.errors == (
             RowError(
-                1, "the energy is 0 Wh once rounded to whole Wh; a session charges 1 Wh or more"
+                1,
+                "the energy 0.0005 kWh is below 0.001 kWh (1 Wh); a session charges 1 Wh or more",
             ),
         )
+        assert (report.imported, report.refused) == (0, True)
         assert not ChargingSession.objects.exists()
 
     def test_energy_no_charger_delivers_in_the_time_is_refused_not_only_flagged(self, fleet):
