@@ -1205,6 +1205,11 @@ class SessionImportAdmin(FleetScopedAdmin):
     readonly_fields = fields
     change_form_template = "admin/charging/sessionimport/change_form.html"
 
+    def get_queryset(self, request: HttpRequest):
+        """Without the uploaded file (up to JSON_MAX_BYTES a row): neither page shows it, only
+        the import reads it."""
+        return super().get_queryset(request).defer("content")
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

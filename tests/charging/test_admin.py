@@ -12,6 +12,8 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.charging.admin import ChargingSessionAdmin, TariffForm
@@ -1824,6 +1826,26 @@ def test_an_import_still_working_reloads_its_page_and_shows_its_rows(manager_cli
     html = page.content.decode()
     assert '<meta http-equiv="refresh" content="2">' in html
     assert "0/5000" in html
+
+
+def test_the_import_pages_never_read_the_uploaded_files(manager_client, fleet):
+    session_import = SessionImport.objects.create(
+        fleet=fleet, file_name="big.csv", file_format="csv", content=b"x" * 100_000
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        listed = manager_client.get(reverse("admin:charging_sessionimport_changelist"))
+        shown = manager_client.get(
+            reverse("admin:charging_sessionimport_change", args=[session_import.pk])
+        )
+
+    assert list(listed.context["cl"].result_list) == [session_import]
+    assert shown.status_code == 200
+    import_queries = [
+        query["sql"] for query in queries if '"charging_sessionimport"' in query["sql"]
+    ]
+    assert import_queries
+    assert not [sql for sql in import_queries if '"charging_sessionimport"."content"' in sql]
 
 
 def test_another_fleets_imports_are_neither_listed_nor_shown(manager_client, fleet):
