@@ -23,7 +23,7 @@ import bisect
 import csv
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -51,6 +51,9 @@ CDR_ID_MAX_LENGTH = 64
 MAX_COST = Decimal("9999999999.99")
 # Far above what any vehicle takes in one session; a larger figure is a broken file.
 MAX_ENERGY_KWH = Decimal(100_000)
+# A reader given `on_progress` reports the rows it has read and checked after every this many,
+# and once all are.
+PROGRESS_EVERY = 1_000
 # The least a session charges: 1 Wh, the unit energy is stored in, as the file gives it.
 MIN_ENERGY_KWH = Decimal("0.001")
 # The most any charger delivers: the Megawatt Charging System's 3,000 A at 1,250 V. A row
@@ -189,8 +192,14 @@ def _csv_row(line: int, record: dict[str, str]) -> PublicSessionRow:
     )
 
 
-def parse_csv(content: bytes) -> ParsedFile:
-    """Rows of the documented CSV; the header is line 1, the first row line 2."""
+def _progress_report(on_progress: Callable[[int], None] | None, rows_read: int) -> None:
+    if on_progress is not None and rows_read and rows_read % PROGRESS_EVERY == 0:
+        on_progress(rows_read)
+
+
+def parse_csv(content: bytes, *, on_progress: Callable[[int], None] | None = None) -> ParsedFile:
+    """Rows of the documented CSV; the header is line 1, the first row line 2. `on_progress`,
+    if given, is called with the number of rows read and checked so far (PROGRESS_EVERY)."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -208,6 +217,7 @@ def parse_csv(content: bytes) -> ParsedFile:
     row_count = 0
     try:
         for record in reader:
+            _progress_report(on_progress, row_count)
             line = reader.line_num
             row_count += 1
             if None in record:
@@ -229,12 +239,17 @@ def parse_csv(content: bytes) -> ParsedFile:
             ),
             row_count,
         )
+    if on_progress is not None:
+        on_progress(row_count)
     return _without_duplicates(rows, errors, row_count)
 
 
-def parse_cdr_json(content: bytes) -> ParsedFile:
+def parse_cdr_json(
+    content: bytes, *, on_progress: Callable[[int], None] | None = None
+) -> ParsedFile:
     """Rows of a JSON file holding one OCPI CDR, a list of CDRs, or an OCPI response whose
-    `data` holds them; a row's line is its position in the list, from 1."""
+    `data` holds them; a row's line is its position in the list, from 1. `on_progress`, if
+    given, is called with the number of rows read and checked so far (PROGRESS_EVERY)."""
     try:
         document = json_input_parse(content)
     except JsonInputRefused as error:
@@ -244,6 +259,7 @@ def parse_cdr_json(content: bytes) -> ParsedFile:
     cdrs = document if isinstance(document, list) else [document]
     rows, errors = [], []
     for position, cdr in enumerate(cdrs, start=1):
+        _progress_report(on_progress, position - 1)
         try:
             parsed = cdr_from_ocpi(cdr)
         except OcpiFormatError as error:
@@ -287,6 +303,8 @@ def parse_cdr_json(content: bytes) -> ParsedFile:
                 document=json.loads(json.dumps(cdr, default=float)),
             )
         )
+    if on_progress is not None:
+        on_progress(len(cdrs))
     return _without_duplicates(rows, errors, len(cdrs))
 
 

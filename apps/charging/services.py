@@ -5,10 +5,11 @@ charging claims, tariff changes and publishing, session pricing, and deletes."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
@@ -1457,8 +1458,19 @@ def public_sessions_import(
     return _public_sessions_write(fleet=fleet, parsed=parsed, only_valid_rows=only_valid_rows)
 
 
-def _parsed_file(content: bytes, file_format: str) -> ParsedFile:
-    return parse_cdr_json(content) if file_format == "json" else parse_csv(content)
+def _parsed_file(
+    content: bytes, file_format: str, on_progress: Callable[[int], None] | None = None
+) -> ParsedFile:
+    parse = parse_cdr_json if file_format == "json" else parse_csv
+    return parse(content, on_progress=on_progress)
+
+
+def _session_import_progress_record(session_import_id: int, rows_done: int) -> None:
+    """Record how many rows of a running import are read and checked, committed at once (the
+    file is read outside the import's transaction), so that its page follows them."""
+    SessionImport.objects.filter(pk=session_import_id).update(
+        rows_done=rows_done, updated_at=timezone.now()
+    )
 
 
 def _record_outcome(session_import: SessionImport, report: ImportReport) -> None:
@@ -1535,7 +1547,8 @@ def _enqueue_session_import(session_import_id: int) -> None:
 
 
 def session_import_run(*, session_import_id: int) -> SessionImport:
-    """Import a queued file (the task's work): read it, then check it against what is stored
+    """Import a queued file (the task's work): read it, recording its rows done every
+    PROGRESS_EVERY rows as they are read and checked, then check it against what is stored
     and write its sessions with its outcome in one transaction, under the fleet's lock. An
     import that is done or refused is left as it is, so a task delivered twice imports once;
     one that failed or was cut off (its transaction rolled back) runs again. An unexpected
@@ -1548,7 +1561,11 @@ def session_import_run(*, session_import_id: int) -> SessionImport:
     session_import.error = ""
     session_import.save(update_fields=["status", "started_at", "error", "updated_at"])
     try:
-        parsed = _parsed_file(bytes(session_import.content), session_import.file_format)
+        parsed = _parsed_file(
+            bytes(session_import.content),
+            session_import.file_format,
+            on_progress=partial(_session_import_progress_record, session_import.pk),
+        )
         with transaction.atomic():
             # A second delivery of the task running at once waits here, then finds it done.
             locked = SessionImport.objects.select_for_update().get(pk=session_import.pk)

@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.charging import cdr_files, services
 from apps.charging.cdr_files import RowError
 from apps.charging.choices import (
     ImportFileFormat,
@@ -894,6 +895,69 @@ class TestImportsInTheBackground:
             "EVN-1",
             "EVN-2",
         ]
+
+    @pytest.mark.parametrize("file_format", ["csv", "json"])
+    def test_rows_done_climbs_while_the_file_is_read_and_is_all_rows_before_the_write(
+        self, fleet, monkeypatch, django_capture_on_commit_callbacks, file_format
+    ):
+        first = dt.datetime(2026, 1, 2, tzinfo=UTC)
+        starts = [first + dt.timedelta(hours=hour) for hour in range(2_500)]
+        if file_format == "csv":
+            content = csv_file(
+                *(
+                    csv_row(f"EVN-{n}", f"{start:%Y-%m-%dT%H:%M}Z", f"{start:%Y-%m-%dT%H}:30Z")
+                    for n, start in enumerate(starts)
+                )
+            )
+            read_row = "_csv_row"
+        else:
+            content = json_file(
+                [
+                    cdr(
+                        f"EVN-{n}",
+                        start_date_time=f"{start:%Y-%m-%dT%H:%M}:00Z",
+                        end_date_time=f"{start:%Y-%m-%dT%H}:30:00Z",
+                        charging_periods=[],
+                    )
+                    for n, start in enumerate(starts)
+                ]
+            )
+            read_row = "cdr_from_ocpi"
+        with django_capture_on_commit_callbacks() as after_commit:
+            session_import = session_import_start(
+                fleet=fleet, content=content, file_name=f"year.{file_format}"
+            )
+        rows_read, seen_while_reading, seen_at_the_write = [0], [], []
+        the_row_reader = getattr(cdr_files, read_row)
+
+        def read_a_row_and_look(*args):
+            if rows_read[0] % 500 == 0:
+                seen_while_reading.append(rows_done_stored())
+            rows_read[0] += 1
+            return the_row_reader(*args)
+
+        def rows_done_stored():
+            return SessionImport.objects.values_list("rows_done", flat=True).get()
+
+        the_write = services._public_sessions_write
+
+        def look_and_write(**kwargs):
+            seen_at_the_write.append(rows_done_stored())
+            return the_write(**kwargs)
+
+        monkeypatch.setattr(cdr_files, read_row, read_a_row_and_look)
+        monkeypatch.setattr(services, "_public_sessions_write", look_and_write)
+
+        after_commit[0]()
+
+        assert seen_while_reading == [0, 0, 1_000, 1_000, 2_000]
+        assert seen_at_the_write == [2_500]
+        session_import.refresh_from_db()
+        assert (session_import.status, session_import.rows_done, session_import.imported) == (
+            SessionImportStatus.DONE,
+            2_500,
+            2_500,
+        )
 
     def test_a_refused_file_is_recorded_with_its_errors_and_imports_nothing(
         self, fleet, django_capture_on_commit_callbacks
