@@ -1443,7 +1443,7 @@ def public_sessions_import(
 
     The whole file is checked first. With any bad row nothing is imported, unless the user
     chose to import only the valid rows. Refused besides malformed rows: a session that starts
-    or ends in the future (beyond CLOCK_SKEW), energy that rounds to 0 Wh or that no charger
+    or ends in the future (beyond CLOCK_SKEW), energy below 1 Wh before rounding or that no charger
     delivers in the time, and a session that overlaps another on the same card, in the file or
     stored. A CDR already imported into this fleet is skipped, so importing a file twice imports
     nothing new; one imported into another fleet is a bad row. The provider's cost becomes the
