@@ -125,3 +125,11 @@ class TariffNeedsElement(DomainError):
 
 class SessionInUse(Conflict):
     code = "charging.session_in_use"
+
+
+class StationIdentityInUse(Conflict):
+    code = "charging.station_identity_in_use"
+
+
+class ConnectorIdInUse(Conflict):
+    code = "charging.connector_id_in_use"

@@ -42,6 +42,7 @@ from apps.charging.choices import (
 )
 from apps.charging.exceptions import (
     ConnectorBusy,
+    ConnectorIdInUse,
     ConnectorInUse,
     DriverAlreadyCharging,
     DriverNotActive,
@@ -61,6 +62,7 @@ from apps.charging.exceptions import (
     SessionInUse,
     SessionNotActive,
     SessionNotCorrectable,
+    StationIdentityInUse,
     StationInUse,
     TariffChangeInPast,
     TariffCurrencyNotFleets,
@@ -1912,6 +1914,27 @@ def charging_session_save_by_manager(
 # Stations and connectors --------------------------------------------------------------------
 
 
+def charging_station_identity_check(*, ocpp_identity: str, exclude_pk: int | None = None) -> None:
+    """Refuse an OCPP identity another station has (the database holds the same rule)."""
+    if ChargingStation.objects.filter(ocpp_identity=ocpp_identity).exclude(pk=exclude_pk).exists():
+        raise StationIdentityInUse(
+            f"Another station already connects with the OCPP identity {ocpp_identity}.",
+            field="ocpp_identity",
+        )
+
+
+def _station_save_checked(station: ChargingStation, changes: dict) -> None:
+    """fields_save_checked(), after the identity check; an identity taken meanwhile by
+    another request is refused the same way, not as a database error."""
+    fields_save_checked(
+        station,
+        changes,
+        clash_check=lambda: charging_station_identity_check(
+            ocpp_identity=station.ocpp_identity, exclude_pk=station.pk
+        ),
+    )
+
+
 @transaction.atomic
 def charging_station_create(
     *,
@@ -1924,9 +1947,11 @@ def charging_station_create(
     firmware_version: str = "",
 ) -> ChargingStation:
     """Add a charger to `fleet` after the model's checks (OCPP identity unique, depot of the
-    same fleet). Its status and heartbeat come from the charger once it connects."""
+    same fleet). Its status and heartbeat come from the charger once it connects. An identity
+    another station has is refused (StationIdentityInUse on "ocpp_identity"), also when another
+    request takes it at the same moment."""
     station = ChargingStation(fleet=fleet)
-    fields_save_checked(
+    _station_save_checked(
         station,
         {
             "ocpp_identity": ocpp_identity,
@@ -1943,13 +1968,39 @@ def charging_station_create(
 
 @transaction.atomic
 def charging_station_update(*, station: ChargingStation, changes: dict) -> ChargingStation:
-    """Change a charger's depot, identity or details after the model's checks; it stays in its
-    fleet."""
+    """Change a charger's depot, identity or details after the checks of
+    charging_station_create; it stays in its fleet."""
     if {"fleet", "fleet_id"} & set(changes):
         raise ValueError("charging_station_update does not move a station to another fleet.")
     station = ChargingStation.objects.select_for_update().get(pk=station.pk)
-    fields_save_checked(station, changes)
+    _station_save_checked(station, changes)
     return station
+
+
+def connector_id_check(
+    *, station_id: int, connector_id: int, exclude_pk: int | None = None
+) -> None:
+    """Refuse a connector id another connector of the station has (the database holds the
+    same rule)."""
+    clash = Connector.objects.filter(station_id=station_id, connector_id=connector_id)
+    if clash.exclude(pk=exclude_pk).exists():
+        raise ConnectorIdInUse(
+            f"The station already has a connector {connector_id}.", field="connector_id"
+        )
+
+
+def _connector_save_checked(connector: Connector, changes: dict) -> None:
+    """fields_save_checked(), after the connector id check; an id taken meanwhile by another
+    request is refused the same way, not as a database error."""
+    fields_save_checked(
+        connector,
+        changes,
+        clash_check=lambda: connector_id_check(
+            station_id=connector.station_id,
+            connector_id=connector.connector_id,
+            exclude_pk=connector.pk,
+        ),
+    )
 
 
 @transaction.atomic
@@ -1957,9 +2008,11 @@ def connector_create(
     *, station: ChargingStation, connector_id: int, standard: str, power_type: str, max_kw
 ) -> Connector:
     """Add an outlet to `station` after the model's checks (numbered from 1, unique on the
-    station, a known standard and power type, a power above 0)."""
+    station, a known standard and power type, a power above 0). A connector id the station
+    has is refused (ConnectorIdInUse on "connector_id"), also when another request takes it at
+    the same moment."""
     connector = Connector(station=station)
-    fields_save_checked(
+    _connector_save_checked(
         connector,
         {
             "connector_id": connector_id,
@@ -1973,11 +2026,12 @@ def connector_create(
 
 @transaction.atomic
 def connector_update(*, connector: Connector, changes: dict) -> Connector:
-    """Change an outlet's number, standard, power type or power; it stays on its station."""
+    """Change an outlet's number, standard, power type or power after the checks of
+    connector_create; it stays on its station."""
     if {"station", "station_id"} & set(changes):
         raise ValueError("connector_update does not move a connector to another station.")
     connector = Connector.objects.select_for_update().get(pk=connector.pk)
-    fields_save_checked(connector, changes)
+    _connector_save_checked(connector, changes)
     return connector
 
 

@@ -40,6 +40,7 @@ from tests.factories import (
     VehicleFactory,
 )
 from tests.payments.builders import priced_session_create
+from tests.races import taken_after_the_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -271,9 +272,33 @@ class TestStationCreateAndUpdate:
             STATIONS, {**NEW_STATION, "ocpp_identity": "AMS-W-01", "fleet": fleet.pk}, format="json"
         )
 
-        assert response.status_code == 400
-        assert errors_of(response) == [("unique", "ocpp_identity")]
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.station_identity_in_use", "ocpp_identity")]
         assert ChargingStation.objects.filter(ocpp_identity="AMS-W-01").count() == 1
+
+    def test_an_ocpp_identity_taken_at_the_same_moment_is_409_naming_it_and_nothing_is_made(
+        self, member_client, fleet, monkeypatch
+    ):
+        taken_after_the_checks(
+            monkeypatch, ChargingStation, lambda: ChargingStationFactory(ocpp_identity="AMS-W-02")
+        )
+
+        response = member_client(MANAGER, fleet).post(
+            STATIONS, {**NEW_STATION, "fleet": fleet.pk}, format="json"
+        )
+
+        assert response.status_code == 409
+        assert response.json() == {
+            "type": "client_error",
+            "errors": [
+                {
+                    "code": "charging.station_identity_in_use",
+                    "detail": "Another station already connects with the OCPP identity AMS-W-02.",
+                    "attr": "ocpp_identity",
+                }
+            ],
+        }
+        assert not ChargingStation.objects.exists()
 
     def test_a_manager_edits_a_station(self, member_client, fleet, station):
         response = member_client(MANAGER, fleet).patch(
@@ -394,9 +419,42 @@ class TestConnectors:
             format="json",
         )
 
-        assert response.status_code == 400
-        assert errors_of(response) == [("unique_together", None)]
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.connector_id_in_use", "connector_id")]
         assert station.connectors.count() == 2
+
+    def test_a_connector_id_taken_at_the_same_moment_is_409_naming_it_and_nothing_is_made(
+        self, member_client, fleet, station, monkeypatch
+    ):
+        before = list(station.connectors.order_by("id").values_list("id", "connector_id"))
+        taken_after_the_checks(
+            monkeypatch, Connector, lambda: ConnectorFactory(station=station, connector_id=3)
+        )
+
+        response = member_client(MANAGER, fleet).post(
+            CONNECTORS,
+            {
+                "station": station.pk,
+                "connector_id": 3,
+                "standard": ConnectorStandard.IEC_62196_T2,
+                "power_type": PowerType.AC_3_PHASE,
+                "max_kw": "22.0",
+            },
+            format="json",
+        )
+
+        assert response.status_code == 409
+        assert response.json() == {
+            "type": "client_error",
+            "errors": [
+                {
+                    "code": "charging.connector_id_in_use",
+                    "detail": "The station already has a connector 3.",
+                    "attr": "connector_id",
+                }
+            ],
+        }
+        assert list(station.connectors.order_by("id").values_list("id", "connector_id")) == before
 
     def test_renumbering_onto_a_taken_connector_id_is_refused(self, member_client, fleet, station):
         connector = station.connectors.get(connector_id=1)
@@ -405,8 +463,8 @@ class TestConnectors:
             detail_url(CONNECTORS, connector), {"connector_id": 2}, format="json"
         )
 
-        assert response.status_code == 400
-        assert errors_of(response) == [("unique_together", None)]
+        assert response.status_code == 409
+        assert errors_of(response) == [("charging.connector_id_in_use", "connector_id")]
         connector.refresh_from_db()
         assert connector.connector_id == 1
 

@@ -9,9 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.charging.exceptions import (
+    ConnectorIdInUse,
     ConnectorInUse,
     SessionBilled,
     SessionInUse,
+    StationIdentityInUse,
     StationInUse,
     TariffInUse,
     TariffNeedsElement,
@@ -48,6 +50,7 @@ from tests.factories import (
     TariffFactory,
     billing_rows_create,
 )
+from tests.races import taken_after_the_checks
 
 pytestmark = pytest.mark.django_db
 
@@ -102,6 +105,63 @@ def test_moving_a_station_to_another_fleets_depot_is_refused_and_changes_nothing
     assert station_rows() == before
 
 
+def test_a_taken_ocpp_identity_is_refused_naming_the_field_and_nothing_is_made():
+    ChargingStationFactory(ocpp_identity="AMS-01")
+    before = station_rows()
+
+    with pytest.raises(StationIdentityInUse) as refused:
+        charging_station_create(
+            fleet=FleetFactory(), ocpp_identity="AMS-01", vendor="Alfen", model="Eve"
+        )
+
+    assert (refused.value.code, refused.value.status, refused.value.field) == (
+        "charging.station_identity_in_use",
+        409,
+        "ocpp_identity",
+    )
+    assert (
+        refused.value.message == "Another station already connects with the OCPP identity AMS-01."
+    )
+    assert station_rows() == before
+
+
+def test_an_ocpp_identity_taken_at_the_same_moment_is_the_same_refusal_and_nothing_is_made(
+    monkeypatch,
+):
+    """Two requests at once: both pass the checks, the database's unique index refuses the
+    second; that is StationIdentityInUse on "ocpp_identity", not an IntegrityError (a 500)."""
+    fleet = FleetFactory()
+    taken_after_the_checks(
+        monkeypatch, ChargingStation, lambda: ChargingStationFactory(ocpp_identity="AMS-01")
+    )
+
+    with pytest.raises(StationIdentityInUse) as refused:
+        charging_station_create(fleet=fleet, ocpp_identity="AMS-01", vendor="Alfen", model="Eve")
+
+    assert (refused.value.code, refused.value.field) == (
+        "charging.station_identity_in_use",
+        "ocpp_identity",
+    )
+    assert station_rows() == []
+
+
+def test_renaming_a_station_to_an_identity_taken_at_the_same_moment_changes_nothing(
+    monkeypatch,
+):
+    station = ChargingStationFactory(ocpp_identity="AMS-01")
+    before = station_rows()
+    taken_after_the_checks(
+        monkeypatch, ChargingStation, lambda: ChargingStationFactory(ocpp_identity="AMS-02")
+    )
+
+    with pytest.raises(StationIdentityInUse):
+        charging_station_update(station=station, changes={"ocpp_identity": "AMS-02"})
+
+    assert station_rows() == before
+    station.refresh_from_db()
+    assert station.ocpp_identity == "AMS-01"
+
+
 def test_a_connector_id_taken_on_the_station_is_refused_and_changes_nothing():
     station = ChargingStationFactory()
     ConnectorFactory(station=station, connector_id=1)
@@ -113,14 +173,61 @@ def test_a_connector_id_taken_on_the_station_is_refused_and_changes_nothing():
         max_kw=Decimal("11.0"),
     )
 
-    with pytest.raises(ValidationError):
+    with pytest.raises(ConnectorIdInUse) as refused:
         connector_update(connector=second, changes={"connector_id": 1})
 
+    assert (refused.value.code, refused.value.status, refused.value.field) == (
+        "charging.connector_id_in_use",
+        409,
+        "connector_id",
+    )
+    assert refused.value.message == "The station already has a connector 1."
     assert list(
         station.connectors.order_by("connector_id").values_list("connector_id", "max_kw")
     ) == [
         (1, Decimal("22.0")),
         (2, Decimal("11.0")),
+    ]
+
+
+def test_a_connector_id_taken_at_the_same_moment_is_the_same_refusal_and_nothing_is_made(
+    monkeypatch,
+):
+    """Two requests at once: both pass the checks, the database's unique constraint refuses
+    the second; that is ConnectorIdInUse on "connector_id", not an IntegrityError (a 500)."""
+    station = ChargingStationFactory()
+    taken_after_the_checks(
+        monkeypatch, Connector, lambda: ConnectorFactory(station=station, connector_id=1)
+    )
+
+    with pytest.raises(ConnectorIdInUse) as refused:
+        connector_create(
+            station=station,
+            connector_id=1,
+            standard="IEC_62196_T2",
+            power_type="AC_3_PHASE",
+            max_kw=Decimal("11.0"),
+        )
+
+    assert (refused.value.code, refused.value.field) == (
+        "charging.connector_id_in_use",
+        "connector_id",
+    )
+    assert not Connector.objects.exists()
+
+
+def test_renumbering_onto_a_connector_id_taken_at_the_same_moment_changes_nothing(monkeypatch):
+    station = ChargingStationFactory()
+    connector = ConnectorFactory(station=station, connector_id=1)
+    taken_after_the_checks(
+        monkeypatch, Connector, lambda: ConnectorFactory(station=station, connector_id=2)
+    )
+
+    with pytest.raises(ConnectorIdInUse):
+        connector_update(connector=connector, changes={"connector_id": 2})
+
+    assert list(station.connectors.order_by("id").values_list("id", "connector_id")) == [
+        (connector.pk, 1)
     ]
 
 

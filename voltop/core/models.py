@@ -1,7 +1,9 @@
 """Abstract base models shared by the apps."""
 
+from collections.abc import Callable
+
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models
+from django.db import IntegrityError, models, transaction
 
 
 class TimeStampedModel(models.Model):
@@ -14,13 +16,34 @@ class TimeStampedModel(models.Model):
         abstract = True
 
 
-def fields_save_checked(instance: TimeStampedModel, changes: dict) -> None:
+def fields_save_checked(
+    instance: TimeStampedModel, changes: dict, *, clash_check: Callable[[], None] | None = None
+) -> None:
     """Apply `changes` to `instance`, run the model's full_clean() (fields, clean(), unique and
     check constraints) and save only the changed fields. A refusal raises Django's
-    ValidationError naming the field, and nothing is saved."""
+    ValidationError naming the field, and nothing is saved.
+
+    `clash_check` refuses a unique key another row holds with a DomainError naming the field.
+    It runs before full_clean(), and again when the database's unique index refuses the save
+    because another request took the key after the checks, so that clash is the same refusal
+    and not an error of the server."""
     for name, value in changes.items():
         setattr(instance, name, value)
+    if clash_check is not None:
+        clash_check()
     instance.full_clean()
+    if clash_check is None:
+        _save_changed(instance, changes)
+        return
+    try:
+        with transaction.atomic():
+            _save_changed(instance, changes)
+    except IntegrityError:
+        clash_check()
+        raise
+
+
+def _save_changed(instance: TimeStampedModel, changes: dict) -> None:
     if instance.pk is None:
         instance.save()
     elif changes:
