@@ -3,10 +3,13 @@ made and changed through the service after the model's checks, and deletes that 
 history refers to (stations, connectors, tariffs and their elements, sessions)."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 
+import psycopg
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
 
 from apps.charging.exceptions import (
     ConnectorIdInUse,
@@ -38,6 +41,7 @@ from apps.charging.services import (
     tariff_element_delete,
     tariff_publish,
 )
+from tests.celery_workers import current_database_url
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
@@ -50,6 +54,7 @@ from tests.factories import (
     TariffFactory,
     billing_rows_create,
 )
+from tests.locks import wait_until_blocked_by
 from tests.races import taken_after_the_checks
 
 pytestmark = pytest.mark.django_db
@@ -143,6 +148,47 @@ def test_an_ocpp_identity_taken_at_the_same_moment_is_the_same_refusal_and_nothi
         "ocpp_identity",
     )
     assert station_rows() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_station_made_while_another_transaction_inserts_its_identity_is_refused_naming_it():
+    """For real: another transaction has inserted the identity but not committed, so the
+    checks pass and the insert waits on the unique index; once the other commits, the index
+    refuses it, and that is StationIdentityInUse on "ocpp_identity", not an IntegrityError."""
+    fleet = FleetFactory()
+    outcome: dict[str, object] = {}
+
+    def create() -> None:
+        try:
+            outcome["create"] = charging_station_create(
+                fleet=fleet, ocpp_identity="AMS-01", vendor="Alfen", model="Eve"
+            )
+        except Exception as error:  # kept for the assertions below, whatever it is
+            outcome["create"] = error
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=create)
+    with psycopg.connect(current_database_url()) as other:
+        other.execute(
+            "INSERT INTO charging_chargingstation (fleet_id, ocpp_identity, vendor, model, "
+            "serial_number, firmware_version, status, created_at, updated_at) "
+            "VALUES (%s, 'AMS-01', 'ABB', 'Terra', '', '', 'offline', now(), now())",
+            [fleet.pk],
+        )
+        thread.start()
+        wait_until_blocked_by(other, outcome)
+        other.commit()
+    thread.join(timeout=30)
+
+    assert not thread.is_alive()
+    refusal = outcome["create"]
+    assert isinstance(refusal, StationIdentityInUse), outcome
+    assert (refusal.code, refusal.field) == ("charging.station_identity_in_use", "ocpp_identity")
+    assert list(ChargingStation.objects.values_list("ocpp_identity", "vendor")) == [
+        ("AMS-01", "ABB")
+    ]
 
 
 def test_renaming_a_station_to_an_identity_taken_at_the_same_moment_changes_nothing(
