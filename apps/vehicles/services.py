@@ -374,18 +374,15 @@ def vehicle_plate_check(*, fleet_id: int, plate: str, exclude_pk: int | None = N
 
 
 def _vehicle_save_checked(vehicle: Vehicle, changes: dict) -> None:
-    """fields_save_checked(), after the plate check; a plate taken meanwhile by another
+    """fields_save_checked() with the plate check; a plate taken meanwhile by another
     request is refused the same way, not as a database error."""
-    if "plate" in changes:
-        vehicle_plate_check(
-            fleet_id=vehicle.fleet_id, plate=changes["plate"], exclude_pk=vehicle.pk
-        )
-    try:
-        with transaction.atomic():
-            fields_save_checked(vehicle, changes)
-    except IntegrityError:
-        vehicle_plate_check(fleet_id=vehicle.fleet_id, plate=vehicle.plate, exclude_pk=vehicle.pk)
-        raise
+    fields_save_checked(
+        vehicle,
+        changes,
+        clash_check=lambda: vehicle_plate_check(
+            fleet_id=vehicle.fleet_id, plate=vehicle.plate, exclude_pk=vehicle.pk
+        ),
+    )
 
 
 @transaction.atomic

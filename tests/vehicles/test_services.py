@@ -24,6 +24,7 @@ from apps.vehicles.exceptions import (
     OdometerReadingExists,
     OdometerWentBackwards,
     OtherFleet,
+    PlateInUse,
     VehicleHasHistory,
     VehicleRetired,
 )
@@ -48,6 +49,7 @@ from tests.factories import (
     VehicleFactory,
 )
 from tests.locks import wait_until_blocked_by
+from tests.races import taken_after_the_checks
 from voltop.core.errors import NotFound
 from voltop.core.timeutils import NaiveDatetime
 
@@ -501,6 +503,24 @@ def test_the_assignment_of_an_inactive_driver_can_be_kept_or_shortened(vehicle, 
     vehicle_assignment_update(assignment=assignment, changes={"starts_at": MAR_2, "ends_at": MAR_3})
 
     assert _assignments() == [(vehicle.pk, driver.pk, MAR_2, MAR_3)]
+
+
+def test_a_plate_taken_at_the_same_moment_is_refused_naming_it_and_changes_nothing(
+    vehicle, monkeypatch
+):
+    """Two requests at once: both pass the checks, the database's unique index refuses the
+    second; that is PlateInUse on "plate", not an IntegrityError (a 500)."""
+    taken_after_the_checks(
+        monkeypatch, Vehicle, lambda: VehicleFactory(fleet=vehicle.fleet, plate="ev-002-x")
+    )
+
+    with pytest.raises(PlateInUse) as refused:
+        services.vehicle_update(vehicle=vehicle, changes={"plate": "EV-002-X"})
+
+    assert (refused.value.code, refused.value.field) == ("vehicles.plate_in_use", "plate")
+    assert list(Vehicle.objects.order_by("id").values_list("id", "plate")) == [
+        (vehicle.pk, "EV-001-X")
+    ]
 
 
 @pytest.mark.postgres
