@@ -116,8 +116,8 @@ from apps.vehicles.selectors import (
     vehicle_assignment_for_driver_at,
     vehicle_assignments_at_for_drivers,
 )
-from voltop.core.errors import NotFound
-from voltop.core.models import fields_save_checked
+from voltop.core.errors import FieldFixed, NotFound
+from voltop.core.models import fields_save_checked, fixed_fields_check
 from voltop.core.money import currency_minor_unit, round_money, vat_amounts_of_excl_incl
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -1876,11 +1876,17 @@ def charging_session_save_by_manager(
     A completed public session is priced at the provider's cost the manager gives, in the
     fleet's currency. Without one it keeps the cost it has (an imported provider's cost), or
     else is saved with its cost pending: left out of billing, and listed as such, until a
-    manager gives the cost.
+    manager gives the cost. A session stays in its fleet (FieldFixed).
     """
     if session.pk is not None:
         stored = _lock_session(session)
         _refuse_if_billed(stored)
+        if stored.fleet_id != session.fleet_id:
+            raise FieldFixed(
+                "A charging session stays in the fleet it was recorded in; its fleet cannot be "
+                "changed.",
+                field="fleet",
+            )
         if (stored.meter_start_wh, stored.meter_stop_wh, stored.energy_wh) != (
             session.meter_start_wh,
             session.meter_stop_wh,
@@ -1969,9 +1975,16 @@ def charging_station_create(
 @transaction.atomic
 def charging_station_update(*, station: ChargingStation, changes: dict) -> ChargingStation:
     """Change a charger's depot, identity or details after the checks of
-    charging_station_create; it stays in its fleet."""
-    if {"fleet", "fleet_id"} & set(changes):
-        raise ValueError("charging_station_update does not move a station to another fleet.")
+    charging_station_create; it stays in its fleet: a change of fleet is refused (FieldFixed)
+    and nothing changes."""
+    fixed_fields_check(
+        ChargingStation,
+        changes,
+        {
+            "fleet": "A charging station stays in the fleet it was made "
+            "in; its fleet cannot be changed."
+        },
+    )
     station = ChargingStation.objects.select_for_update().get(pk=station.pk)
     _station_save_checked(station, changes)
     return station

@@ -21,7 +21,7 @@ from apps.drivers.exceptions import (
 )
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.selectors import referring_rows_text, rows_referring_to
-from voltop.core.models import fields_save_checked
+from voltop.core.models import fields_save_checked, fixed_fields_check
 from voltop.core.timeutils import require_aware
 
 logger = logging.getLogger(__name__)
@@ -293,10 +293,16 @@ def driver_create(
 
 @transaction.atomic
 def driver_update(*, driver: Driver, changes: dict) -> Driver:
-    """Change a driver's details after the model's checks. Fleet, login and status are not
-    changed here: status goes through driver_set_status, which also deactivates tokens, or
-    apps.vehicles.services.driver_leave for a driver who leaves."""
-    refused = {"fleet", "fleet_id", "user", "user_id", "status"} & set(changes)
+    """Change a driver's details after the model's checks. Their fleet stays: a change of
+    fleet is refused (FieldFixed) and nothing changes. Login and status are not changed here:
+    the login goes through driver_user_link, status through driver_set_status, which also
+    deactivates tokens, or apps.vehicles.services.driver_leave for a driver who leaves."""
+    fixed_fields_check(
+        Driver,
+        changes,
+        {"fleet": "A driver stays in the fleet they were added to; their fleet cannot be changed."},
+    )
+    refused = {"user", "user_id", "status"} & set(changes)
     if refused:
         raise ValueError(f"driver_update does not change {', '.join(sorted(refused))}.")
     driver = Driver.objects.select_for_update().select_related("fleet").get(pk=driver.pk)

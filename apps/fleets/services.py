@@ -29,7 +29,7 @@ from apps.fleets.selectors import (
     rows_referring_to,
 )
 from voltop.core.logins import LOGIN_EMAIL_INDEX, login_email_check, login_email_in_use
-from voltop.core.models import fields_save_checked
+from voltop.core.models import fields_save_checked, fixed_fields_check
 
 logger = logging.getLogger(__name__)
 
@@ -129,10 +129,23 @@ def fleet_delete(*, fleet: Fleet) -> None:
     logger.info("fleets.fleet_deleted", extra={"fleet_id": fleet_id})
 
 
+FLEET_FIXED_FIELDS = {
+    "slug": "A fleet's slug cannot be changed: commands and exports name the fleet by it.",
+    "currency": "A fleet's currency cannot be changed: its tariffs, sessions and invoices are "
+    "in it.",
+    "time_zone": "A fleet's time zone cannot be changed: its billing periods and tariff hours "
+    "were counted in it.",
+    "country": "A fleet's country cannot be changed: the tariffs and charge records it "
+    "publishes carry it.",
+}
+
+
 @transaction.atomic
 def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
     """Change a fleet's settings (name, VAT rate, billing period, payment terms) after the
-    model's checks; slug, currency and time zone are not changed here."""
+    model's checks. Its slug, currency, time zone and country stay as the fleet was made: a
+    change to one is refused (FieldFixed naming it) and nothing changes."""
+    fixed_fields_check(Fleet, changes, FLEET_FIXED_FIELDS)
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     fields_save_checked(fleet, changes)
     return fleet
@@ -151,7 +164,13 @@ def depot_create(*, fleet: Fleet, name: str, grid_connection_limit_kw, address: 
 
 @transaction.atomic
 def depot_update(*, depot: Depot, changes: dict) -> Depot:
-    """Change a depot's name, address or grid connection limit."""
+    """Change a depot's name, address or grid connection limit. It stays in its fleet, with its
+    stations and vehicles: a change of fleet is refused (FieldFixed) and nothing changes."""
+    fixed_fields_check(
+        Depot,
+        changes,
+        {"fleet": "A depot stays in the fleet it was made in; its fleet cannot be changed."},
+    )
     depot = Depot.objects.select_for_update().get(pk=depot.pk)
     fields_save_checked(depot, changes)
     return depot
@@ -167,7 +186,13 @@ def cost_center_create(*, fleet: Fleet, code: str, name: str, is_active: bool = 
 
 @transaction.atomic
 def cost_center_update(*, cost_center: CostCenter, changes: dict) -> CostCenter:
-    """Change a cost center's code, name or whether it is still in use."""
+    """Change a cost center's code, name or whether it is still in use. It stays in its fleet,
+    with what is booked to it: a change of fleet is refused (FieldFixed) and nothing changes."""
+    fixed_fields_check(
+        CostCenter,
+        changes,
+        {"fleet": "A cost center stays in the fleet it was made in; its fleet cannot be changed."},
+    )
     cost_center = CostCenter.objects.select_for_update().get(pk=cost_center.pk)
     fields_save_checked(cost_center, changes)
     return cost_center

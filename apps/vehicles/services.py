@@ -35,7 +35,7 @@ from apps.vehicles.selectors import (
     vehicle_assignments_running_for_driver,
 )
 from voltop.core.errors import NotFound
-from voltop.core.models import fields_save_checked
+from voltop.core.models import fields_save_checked, fixed_fields_check
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
@@ -396,9 +396,13 @@ def vehicle_create(*, fleet, **fields) -> Vehicle:
 
 @transaction.atomic
 def vehicle_update(*, vehicle: Vehicle, changes: dict) -> Vehicle:
-    """Change a vehicle's details or status after the model's checks; its fleet stays."""
-    if {"fleet", "fleet_id"} & set(changes):
-        raise ValueError("vehicle_update does not move a vehicle to another fleet.")
+    """Change a vehicle's details or status after the model's checks. Its fleet stays: a change
+    of fleet is refused (FieldFixed) and nothing changes."""
+    fixed_fields_check(
+        Vehicle,
+        changes,
+        {"fleet": "A vehicle stays in the fleet it was made in; its fleet cannot be changed."},
+    )
     vehicle = Vehicle.objects.select_for_update().get(pk=vehicle.pk)
     _vehicle_save_checked(vehicle, changes)
     return vehicle

@@ -56,6 +56,7 @@ from tests.factories import (
 )
 from tests.locks import wait_until_blocked_by
 from tests.races import taken_after_the_checks
+from voltop.core.errors import FieldFixed
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +105,13 @@ def test_moving_a_station_to_another_fleets_depot_is_refused_and_changes_nothing
 
     with pytest.raises(ValidationError):
         charging_station_update(station=station, changes={"depot": DepotFactory()})
-    with pytest.raises(ValueError, match="another fleet"):
+    with pytest.raises(FieldFixed) as moved:
         charging_station_update(station=station, changes={"fleet": FleetFactory()})
+
+    assert (moved.value.field, moved.value.message) == (
+        "fleet",
+        "A charging station stays in the fleet it was made in; its fleet cannot be changed.",
+    )
 
     assert station_rows() == before
 

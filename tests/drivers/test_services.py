@@ -24,10 +24,12 @@ from apps.drivers.services import (
     charge_token_update,
     driver_phone_set,
     driver_set_status,
+    driver_update,
 )
 from tests.celery_workers import current_database_url
-from tests.factories import ChargeTokenFactory, DriverFactory
+from tests.factories import ChargeTokenFactory, DriverFactory, FleetFactory
 from tests.locks import wait_until_blocked_by
+from voltop.core.errors import FieldFixed
 from voltop.core.timeutils import NaiveDatetime
 
 pytestmark = pytest.mark.django_db
@@ -445,3 +447,19 @@ def test_a_driver_sets_their_phone_and_nothing_else_changes():
     assert {k: v for k, v in after.items() if k not in ("phone", "updated_at")} == {
         k: v for k, v in before.items() if k not in ("phone", "updated_at")
     }
+
+
+def test_moving_a_driver_to_another_fleet_is_refused_and_changes_nothing():
+    """The driver admin dropped such a change silently; the service refuses it by name."""
+    driver = DriverFactory(last_name="Jansen")
+    other_fleet = FleetFactory()
+    before = list(Driver.objects.values_list("pk", "fleet_id", "last_name"))
+
+    with pytest.raises(FieldFixed) as refused:
+        driver_update(driver=driver, changes={"last_name": "de Vries", "fleet": other_fleet})
+
+    assert (refused.value.field, refused.value.message) == (
+        "fleet",
+        "A driver stays in the fleet they were added to; their fleet cannot be changed.",
+    )
+    assert list(Driver.objects.values_list("pk", "fleet_id", "last_name")) == before

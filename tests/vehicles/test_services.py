@@ -39,18 +39,20 @@ from apps.vehicles.services import (
     vehicle_assignment_update,
     vehicle_assignments_end_for_driver,
     vehicle_delete,
+    vehicle_update,
 )
 from tests.celery_workers import current_database_url
 from tests.factories import (
     ChargingSessionFactory,
     DriverFactory,
+    FleetFactory,
     OdometerReadingFactory,
     VehicleAssignmentFactory,
     VehicleFactory,
 )
 from tests.locks import wait_until_blocked_by
 from tests.races import taken_after_the_checks
-from voltop.core.errors import NotFound
+from voltop.core.errors import FieldFixed, NotFound
 from voltop.core.timeutils import NaiveDatetime
 
 pytestmark = pytest.mark.django_db
@@ -913,3 +915,21 @@ def test_deleting_an_odometer_reading_keeps_the_others():
     odometer_reading_delete(reading=reading)
 
     assert list(OdometerReading.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+@pytest.mark.parametrize("key", ["fleet", "fleet_id"])
+def test_moving_a_vehicle_to_another_fleet_is_refused_and_changes_nothing(vehicle, key):
+    other_fleet = FleetFactory()
+    before = list(Vehicle.objects.values_list("pk", "fleet_id", "make"))
+
+    with pytest.raises(FieldFixed) as refused:
+        vehicle_update(
+            vehicle=vehicle,
+            changes={"make": "Renamed", key: other_fleet if key == "fleet" else other_fleet.pk},
+        )
+
+    assert (refused.value.field, refused.value.message) == (
+        "fleet",
+        "A vehicle stays in the fleet it was made in; its fleet cannot be changed.",
+    )
+    assert list(Vehicle.objects.values_list("pk", "fleet_id", "make")) == before

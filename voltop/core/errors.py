@@ -42,3 +42,10 @@ class Conflict(DomainError):
 
     code = "voltop.conflict"
     status = 409
+
+
+class FieldFixed(DomainError):
+    """A change to a field that keeps the value its row was made with (a row's fleet, a
+    fleet's currency)."""
+
+    code = "voltop.field_fixed"

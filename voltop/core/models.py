@@ -1,9 +1,11 @@
-"""Abstract base models shared by the apps."""
+"""Abstract base models shared by the apps, and the checks every update service runs."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, models, transaction
+
+from voltop.core.errors import FieldFixed
 
 
 class TimeStampedModel(models.Model):
@@ -48,6 +50,17 @@ def _save_changed(instance: TimeStampedModel, changes: dict) -> None:
         instance.save()
     elif changes:
         instance.save(update_fields=[*changes, "updated_at"])
+
+
+def fixed_fields_check(
+    model: type[models.Model], changes: Mapping[str, object], fixed: Mapping[str, str]
+) -> None:
+    """Refuse `changes` that name a field keeping the value its row was made with: `fixed` maps
+    each such field to the message that says so. A field named by its column ("fleet_id") is
+    refused as by its name; FieldFixed names the field."""
+    for name, message in fixed.items():
+        if {name, model._meta.get_field(name).attname} & set(changes):
+            raise FieldFixed(message, field=name)
 
 
 class IdempotencyRecord(models.Model):
