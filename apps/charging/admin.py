@@ -272,6 +272,7 @@ class ChargingStationAdmin(
     search_fields = ["ocpp_identity", "serial_number", "vendor", "model"]
     autocomplete_fields = ["fleet", "depot"]
     readonly_fields = ["last_heartbeat_at", "created_at", "updated_at"]
+    fixed_once_made = ("fleet",)
     inlines = [ConnectorInline]
     write_services = {
         "add": charging_station_create,
@@ -856,6 +857,7 @@ class ChargingSessionAdmin(
         "vehicle__plate",
     ]
     autocomplete_fields = ["fleet", "driver", "vehicle", "token", "connector"]
+    fixed_once_made = ("fleet",)
     date_hierarchy = "started_at"
     readonly_fields = [
         *CHECK_FIELDS,

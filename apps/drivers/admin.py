@@ -15,7 +15,7 @@ from apps.drivers.services import (
     charge_token_save,
 )
 from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
-from apps.fleets.admin_writes import WritesThroughServices
+from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from voltop.core.admin_forms import ServiceCheckedForm
 
@@ -62,7 +62,9 @@ class ChargeTokenInline(WritesThroughServices, FleetScopedTabularInline):
 
 
 @admin.register(ChargeToken)
-class ChargeTokenAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class ChargeTokenAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     form = ChargeTokenForm
     write_services = {
         "add": charge_token_save,

@@ -14,6 +14,7 @@ from apps.fleets.admin_writes import (
 )
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.services import (
+    FLEET_FIXED_FIELDS,
     cost_center_create,
     cost_center_delete,
     cost_center_delete_check,
@@ -95,9 +96,11 @@ class CostCenterInline(WritesThroughServices, FleetScopedTabularInline):
 
 
 @admin.register(Fleet)
-class FleetAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class FleetAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     """Fleets: made and deleted (while still empty) by a superuser, their settings changed by
-    the fleet's admins."""
+    the fleet's admins; slug, currency, time zone and country stay as the fleet was made."""
 
     fleet_path = ""
     editing_roles = ADMIN_ROLES
@@ -106,8 +109,13 @@ class FleetAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedA
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [DepotInline, CostCenterInline]
+    fixed_once_made = tuple(FLEET_FIXED_FIELDS)
 
     write_services = {"add": fleet_create, "change": fleet_update, "delete": fleet_delete}
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj=None) -> dict:
+        """The slug follows the name while the fleet is made; it is read-only afterwards."""
+        return super().get_prepopulated_fields(request, obj) if obj is None else {}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.is_superuser
@@ -131,12 +139,15 @@ class FleetAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedA
 
 
 @admin.register(Depot)
-class DepotAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class DepotAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     list_display = ["name", "fleet", "grid_connection_limit_kw"]
     list_filter = ["fleet"]
     list_select_related = ["fleet"]
     search_fields = ["name", "address"]
     autocomplete_fields = ["fleet"]
+    fixed_once_made = ("fleet",)
     write_services = {"add": depot_create, "change": depot_update, "delete": depot_delete}
 
     def save_model(self, request: HttpRequest, obj: Depot, form, change: bool) -> None:
@@ -155,12 +166,15 @@ class DepotAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedA
 
 
 @admin.register(CostCenter)
-class CostCenterAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class CostCenterAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     list_display = ["code", "name", "fleet", "is_active"]
     list_filter = ["fleet", "is_active"]
     list_select_related = ["fleet"]
     search_fields = ["code", "name"]
     autocomplete_fields = ["fleet"]
+    fixed_once_made = ("fleet",)
     write_services = {
         "add": cost_center_create,
         "change": cost_center_update,
@@ -219,7 +233,7 @@ class MembershipAdmin(
 
 
 @admin.register(FleetApiKey)
-class FleetApiKeyAdmin(WritesThroughServices, FleetScopedAdmin):
+class FleetApiKeyAdmin(WritesThroughServices, SavesThroughServices, FleetScopedAdmin):
     """A fleet admin makes a key (shown once, here) and revokes it; a key is never edited, and
     never deleted: a revoked key stays on record."""
 

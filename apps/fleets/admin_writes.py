@@ -31,7 +31,18 @@ class SavesThroughServices:
     foresee (another change committed in between, or a rule only the service knows) leaves the
     page's transaction, which Django's changeform_view opens, by its exception, so nothing of
     the save stays, the rows of the inlines included; the page then shows the refusal instead
-    of failing."""
+    of failing.
+
+    `fixed_once_made` names the fields a row keeps from when it was made (its fleet): they are
+    read-only on the change page, as the update service refuses them."""
+
+    fixed_once_made: tuple[str, ...] = ()
+
+    def get_readonly_fields(self, request, obj=None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            readonly += [name for name in self.fixed_once_made if name not in readonly]
+        return readonly
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:

@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from apps.fleets.admin_writes import WritesThroughServices
+from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES
 from apps.fleets.tenancy import (
@@ -145,7 +145,7 @@ class ReadOnlyInline(FleetScopedTabularInline):
         return False
 
 
-class AppendOnlyAdmin(WritesThroughServices, FleetScopedAdmin):
+class AppendOnlyAdmin(WritesThroughServices, SavesThroughServices, FleetScopedAdmin):
     """Admin of rows a service adds and nobody changes or deletes by hand. Every member of the
     fleet views them; the finance and admin roles act on them through the admin's actions and
     pages, which call the services."""

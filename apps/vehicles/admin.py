@@ -134,8 +134,11 @@ class VehicleAssignmentInline(WritesThroughServices, FleetScopedTabularInline):
 
 
 @admin.register(Vehicle)
-class VehicleAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class VehicleAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     form = VehicleForm
+    fixed_once_made = ("fleet",)
     write_services = {"add": vehicle_create, "change": vehicle_update, "delete": vehicle_delete}
     list_display = [
         "plate",
@@ -169,7 +172,9 @@ class VehicleAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScope
 
 
 @admin.register(VehicleAssignment)
-class VehicleAssignmentAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class VehicleAssignmentAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     form = VehicleAssignmentForm
     write_services = {
         "add": vehicle_assign,
@@ -195,10 +200,7 @@ class VehicleAssignmentAdmin(WritesThroughServices, DeletesThroughServiceMixin, 
 
     def save_model(self, request: HttpRequest, obj: VehicleAssignment, form, change: bool) -> None:
         if change:
-            vehicle_assignment_update(
-                assignment=obj,
-                changes={name: form.cleaned_data[name] for name in form.changed_data},
-            )
+            vehicle_assignment_update(assignment=obj, changes=form_changes(form))
         else:
             obj.pk = vehicle_assign(
                 vehicle=obj.vehicle, driver=obj.driver, starts_at=obj.starts_at, ends_at=obj.ends_at
@@ -212,7 +214,9 @@ class VehicleAssignmentAdmin(WritesThroughServices, DeletesThroughServiceMixin, 
 
 
 @admin.register(OdometerReading)
-class OdometerReadingAdmin(WritesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin):
+class OdometerReadingAdmin(
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+):
     form = OdometerReadingForm
     write_services = {
         "add": odometer_reading_record,
@@ -233,9 +237,7 @@ class OdometerReadingAdmin(WritesThroughServices, DeletesThroughServiceMixin, Fl
 
     def save_model(self, request: HttpRequest, obj: OdometerReading, form, change: bool) -> None:
         if change:
-            odometer_reading_correct(
-                reading=obj, changes={name: form.cleaned_data[name] for name in form.changed_data}
-            )
+            odometer_reading_correct(reading=obj, changes=form_changes(form))
         else:
             obj.pk = odometer_reading_record(
                 vehicle=obj.vehicle, km=obj.km, recorded_at=obj.recorded_at
@@ -280,7 +282,7 @@ class DriverForm(ServiceCheckedForm):
             driver_leave_check(driver=self.instance, now=timezone.now())
 
 
-DRIVER_SERVICE_SET_FIELDS = ("fleet", "status", "user")
+DRIVER_SERVICE_SET_FIELDS = ("status", "user")
 
 
 @admin.register(Driver)
@@ -288,6 +290,7 @@ class DriverAdmin(
     WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
 ):
     form = DriverForm
+    fixed_once_made = ("fleet",)
     write_services = {
         "add": driver_create,
         "change": driver_update,
@@ -335,7 +338,7 @@ class DriverAdmin(
             details = {
                 name: value
                 for name, value in form.cleaned_data.items()
-                if name not in DRIVER_SERVICE_SET_FIELDS
+                if name not in {"fleet", *DRIVER_SERVICE_SET_FIELDS}
             }
             obj.pk = driver_create(fleet=obj.fleet, **details).pk
         if "user" in form.changed_data:

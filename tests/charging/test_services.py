@@ -69,7 +69,7 @@ from tests.factories import (
     VehicleAssignmentFactory,
     VehicleFactory,
 )
-from voltop.core.errors import NotFound
+from voltop.core.errors import FieldFixed, NotFound
 
 pytestmark = pytest.mark.django_db
 
@@ -834,6 +834,24 @@ class TestPublicSessions:
             Decimal("4.00"),
             "",
         )
+
+    def test_moving_a_session_to_another_fleet_is_refused_and_changes_nothing(self, depot):
+        session = ChargingSessionFactory(
+            fleet=depot.fleet, driver=depot.driver, location_kind=LocationKind.PUBLIC
+        )
+        before = list(ChargingSession.objects.values_list("pk", "fleet_id", "energy_wh"))
+        session.fleet = FleetFactory()
+        session.energy_wh += 1
+
+        with pytest.raises(FieldFixed) as refused:
+            charging_session_save_by_manager(session=session)
+
+        assert (refused.value.field, refused.value.message) == (
+            "fleet",
+            "A charging session stays in the fleet it was recorded in; its fleet cannot be "
+            "changed.",
+        )
+        assert list(ChargingSession.objects.values_list("pk", "fleet_id", "energy_wh")) == before
 
     def test_an_imported_providers_cost_stays_when_the_manager_gives_none(self, depot):
         session = ChargingSessionFactory(

@@ -2,10 +2,13 @@
 its inlines and each of its actions, as a superuser (who may do whatever the admin allows).
 Each one that can write (add, change a field, delete, or an action that is not read-only)
 must declare the service that write calls (`WritesThroughServices.write_services`) and route
-it there: save_model for the add and change pages, DeletesThroughServiceMixin for the delete
-page and action, a formset of SavesThroughServiceFormSet / DeletesThroughServiceFormSet for
-inline rows, and for an admin with a password page (Django's user admin) a password form whose
-save is its own. An admin registered without that fails here."""
+it there: save_model for the add and change pages, which are SavesThroughServices so that a
+refusal the service raises after the form's checks is shown, not a server error; no change
+page lets a row's fleet be changed (its update service refuses it);
+DeletesThroughServiceMixin for the delete page and action, a formset of
+SavesThroughServiceFormSet / DeletesThroughServiceFormSet for inline rows, and for an admin
+with a password page (Django's user admin) a password form whose save is its own. An admin
+registered without that fails here."""
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten_fieldsets
@@ -17,7 +20,11 @@ from django.test import RequestFactory
 from apps.fleets.admin import DepotAdmin
 from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
 from apps.fleets.admin_logins import LoginAdmin
-from apps.fleets.admin_writes import SavesThroughServiceFormSet, WritesThroughServices
+from apps.fleets.admin_writes import (
+    SavesThroughServiceFormSet,
+    SavesThroughServices,
+    WritesThroughServices,
+)
 from apps.fleets.models import Depot, Fleet
 from apps.fleets.services import (
     depot_create,
@@ -55,6 +62,12 @@ def superuser_request():
 def editable_fields(options, request, obj) -> set[str]:
     fields = set(flatten_fieldsets(options.get_fieldsets(request, obj)))
     return fields - set(options.get_readonly_fields(request, obj))
+
+
+def moves_fleet(options, request, obj) -> bool:
+    """Whether the change page of `obj` offers to change the fleet it belongs to."""
+    fields = {field.name for field in obj._meta.get_fields()}
+    return "fleet" in fields and "fleet" in editable_fields(options, request, obj)
 
 
 def declared(options, write: str) -> str | None:
@@ -96,6 +109,10 @@ def direct_writes(site: admin.AdminSite, request) -> list[str]:
             refuse(where, write, declared(model_admin, write))
             if type(model_admin).save_model is admin.ModelAdmin.save_model:
                 refuse(where, write, "saves with Django's own save_model")
+            if not isinstance(model_admin, SavesThroughServices):
+                refuse(where, write, "is not a SavesThroughServices")
+        if "change" in writes and model is not Fleet and moves_fleet(model_admin, request, obj):
+            refuse(where, "change", "lets a row's fleet be changed")
         if model_admin.has_delete_permission(request, obj):
             refuse(where, "delete", declared(model_admin, "delete"))
             if not isinstance(model_admin, DeletesThroughServiceMixin):
@@ -148,8 +165,11 @@ def test_a_plain_model_admin_that_writes_directly_is_caught():
     assert direct_writes(site, superuser_request()) == [
         "ModelAdmin add: is not a WritesThroughServices",
         "ModelAdmin add: saves with Django's own save_model",
+        "ModelAdmin add: is not a SavesThroughServices",
         "ModelAdmin change: is not a WritesThroughServices",
         "ModelAdmin change: saves with Django's own save_model",
+        "ModelAdmin change: is not a SavesThroughServices",
+        "ModelAdmin change: lets a row's fleet be changed",
         "ModelAdmin delete: is not a WritesThroughServices",
         "ModelAdmin delete: is not a DeletesThroughServiceMixin",
     ]
@@ -164,9 +184,33 @@ def test_a_declared_admin_that_still_saves_or_deletes_directly_is_caught():
 
     assert direct_writes(site, superuser_request()) == [
         "DeclaringDepotAdmin add: saves with Django's own save_model",
+        "DeclaringDepotAdmin add: is not a SavesThroughServices",
         "DeclaringDepotAdmin change: saves with Django's own save_model",
+        "DeclaringDepotAdmin change: is not a SavesThroughServices",
+        "DeclaringDepotAdmin change: lets a row's fleet be changed",
         "DeclaringDepotAdmin delete: is not a DeletesThroughServiceMixin",
     ]
+
+
+def test_an_admin_saving_through_services_that_lets_a_rows_fleet_change_is_caught():
+    class MovingDepotAdmin(
+        WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, admin.ModelAdmin
+    ):
+        write_services = {"add": depot_create, "change": depot_update, "delete": depot_delete}
+
+        def save_model(self, request, obj, form, change) -> None:
+            depot_update(depot=obj, changes={})
+
+    site = admin.AdminSite(name="probe")
+    site.register(Depot, MovingDepotAdmin)
+    fixed = type("FixedDepotAdmin", (MovingDepotAdmin,), {"fixed_once_made": ("fleet",)})
+    fixed_site = admin.AdminSite(name="probe_fixed")
+    fixed_site.register(Depot, fixed)
+
+    assert direct_writes(site, superuser_request()) == [
+        "MovingDepotAdmin change: lets a row's fleet be changed"
+    ]
+    assert direct_writes(fixed_site, superuser_request()) == []
 
 
 def test_an_inline_or_action_that_writes_directly_is_caught():
@@ -217,7 +261,9 @@ def test_the_walk_sees_the_depot_admins_writes_as_declared():
 
 
 def test_a_user_admin_whose_password_page_saves_directly_is_caught():
-    class DeclaringUserAdmin(WritesThroughServices, DeletesThroughServiceMixin, UserAdmin):
+    class DeclaringUserAdmin(
+        WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, UserAdmin
+    ):
         write_services = dict.fromkeys(["add", "change", "delete"], login_create)
 
         def save_model(self, request, obj, form, change) -> None:
