@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from apps.drivers.choices import DriverStatus
 from apps.fleets.choices import MembershipRole
+from apps.vehicles import admin as vehicles_admin
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from tests.factories import (
@@ -207,6 +208,38 @@ def test_odometer_reading_below_an_earlier_one_shows_the_services_error_and_save
         ]
     }
     assert OdometerReading.objects.count() == 1
+
+
+def test_a_correction_the_service_refuses_after_the_forms_check_is_shown_and_saves_nothing(
+    manager_client, fleet, monkeypatch
+):
+    """The form's check passed (another correction was committed in between, here the check
+    left out); the service's refusal, raised in the page's transaction, is shown instead of a
+    server error."""
+    vehicle = VehicleFactory(fleet=fleet)
+    OdometerReadingFactory(
+        vehicle=vehicle, km=12_000, recorded_at=dt.datetime(2026, 1, 1, 8, tzinfo=UTC)
+    )
+    later = OdometerReadingFactory(
+        vehicle=vehicle, km=13_000, recorded_at=dt.datetime(2026, 1, 2, 8, tzinfo=UTC)
+    )
+    before = list(OdometerReading.objects.order_by("pk").values_list("pk", "km", "recorded_at"))
+    monkeypatch.setattr(vehicles_admin, "odometer_reading_check", lambda **check: None)
+
+    response = manager_client.post(
+        reverse("admin:vehicles_odometerreading_change", args=[later.pk]),
+        {"km": "11999", **split("recorded_at", later.recorded_at)},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == [
+        "Nothing was saved. 11999 km is lower than the 12000 km recorded on 2026-01-01 09:00 "
+        "CET; an odometer never goes back."
+    ]
+    assert (
+        list(OdometerReading.objects.order_by("pk").values_list("pk", "km", "recorded_at"))
+        == before
+    )
 
 
 def test_second_odometer_reading_at_the_same_moment_shows_the_services_error(manager_client, fleet):
