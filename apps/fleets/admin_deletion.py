@@ -1,12 +1,15 @@
 """Deletes in the admin through the app's delete service: the confirmation page shows the
 service's refusal (what still refers to the row) instead of Django's list of protected rows,
-and a confirmed delete calls the service, so the admin refuses and deletes what the API does."""
+and a confirmed delete calls the service, so the admin refuses and deletes what the API does.
+The delete action deletes all the rows selected or none of them."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Model
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from voltop.core.errors import DomainError
 
@@ -20,6 +23,20 @@ def delete_refusals(check, objs) -> list[str]:
         except DomainError as error:
             refusals.append(error.message)
     return refusals
+
+
+@admin.action(permissions=["delete"])
+def delete_selected_all_or_none(modeladmin, request: HttpRequest, queryset) -> HttpResponse | None:
+    """Django's delete action in one transaction: a refusal the service raises when the rows
+    are deleted (after the confirmation page judged each one deletable by itself, as when two
+    rows may each go but not both) undoes the whole batch, its entries in the admin's history
+    included, and is shown instead of Django's count of rows deleted; nothing is deleted."""
+    try:
+        with transaction.atomic():
+            return delete_selected(modeladmin, request, queryset)
+    except DomainError as error:
+        modeladmin.message_user(request, f"Nothing was deleted. {error.message}", messages.ERROR)
+        return None
 
 
 class DeletesThroughServiceMixin:
@@ -40,11 +57,19 @@ class DeletesThroughServiceMixin:
         self.delete_with_service(obj)
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
-        for obj in queryset:
-            try:
+        """Delete the rows one by one through the service, all or none: the first refusal
+        undoes the rows deleted before it and is raised."""
+        with transaction.atomic():
+            for obj in queryset:
                 self.delete_with_service(obj)
-            except DomainError as error:
-                self.message_user(request, error.message, messages.ERROR)
+
+    def get_actions(self, request: HttpRequest) -> dict:
+        """Django's delete action, made all or nothing by delete_selected_all_or_none."""
+        actions = super().get_actions(request)
+        if "delete_selected" in actions:
+            _action, name, description = actions["delete_selected"]
+            actions["delete_selected"] = (delete_selected_all_or_none, name, description)
+        return actions
 
     def delete_view(self, request: HttpRequest, object_id: str, extra_context=None):
         """Django's delete page; a refusal the service raises after the page judged the row
