@@ -205,7 +205,13 @@ class TestFleets:
 
     @pytest.mark.parametrize(
         ("field", "value"),
-        [("slug", "renamed"), ("currency", "USD"), ("time_zone", "UTC"), ("id", 999)],
+        [
+            ("slug", "renamed"),
+            ("currency", "USD"),
+            ("time_zone", "UTC"),
+            ("country", "US"),
+            ("id", 999),
+        ],
     )
     def test_fixed_fields_are_refused_by_name_and_nothing_changes(
         self, member_client, fleet, field, value
@@ -222,11 +228,12 @@ class TestFleets:
         assert error_attrs(response) == [field]
         assert error_codes(response) == ["not_settable"]
         fleet.refresh_from_db()
-        assert (fleet.name, fleet.slug, fleet.currency, fleet.time_zone) == (
+        assert (fleet.name, fleet.slug, fleet.currency, fleet.time_zone, fleet.country) == (
             "Voltop Logistics",
             fleet.slug,
             "EUR",
             "Europe/Amsterdam",
+            "NL",
         )
 
     def test_vat_rate_above_100_is_refused_and_nothing_changes(self, member_client, fleet):
