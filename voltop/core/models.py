@@ -1,4 +1,4 @@
-"""Abstract base models shared by the apps, and the checks every update service runs."""
+"""Abstract base models shared by the apps, and the checks their write services share."""
 
 from collections.abc import Callable, Mapping
 
