@@ -1,6 +1,7 @@
 """OCPI 2.2.1 tariff documents for tests: the refused ones each interface must refuse alike
-(the probes of issue 13 among them), and a hypothesis strategy of OCPI-like documents whose
-numbers reach far beyond what a tariff can hold."""
+(a minimum above the maximum, a price of 1e20, a VAT rate of 1000 among them), and a
+hypothesis strategy of OCPI-like documents whose numbers reach far beyond what a tariff can
+hold."""
 
 import copy
 

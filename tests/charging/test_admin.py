@@ -1906,7 +1906,7 @@ def meter_rows() -> list[tuple]:
 
 
 def test_a_reading_added_on_a_billed_session_is_refused_and_saves_nothing(manager_client, fleet):
-    """The issue's probe: 5 Wh dated 2030 on a billed session was saved."""
+    """5 Wh dated 2030 on a billed session, once saved here, is refused."""
     billed = ChargingSessionFactory(fleet=fleet, billed_at=dt.datetime(2026, 4, 1, tzinfo=UTC))
 
     response = manager_client.post(

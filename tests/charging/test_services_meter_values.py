@@ -46,8 +46,8 @@ def billed():
 
 
 def test_a_reading_on_a_billed_session_is_refused_and_stores_nothing(billed):
-    """The issue's probe saved 5 Wh dated 2030 on a billed session; inside its window too it is
-    refused."""
+    """A reading on a billed session is refused, 5 Wh dated 2030 as much as one inside its
+    window."""
     before = stored_readings()
 
     with pytest.raises(SessionBilled) as refused:

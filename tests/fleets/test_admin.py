@@ -408,7 +408,7 @@ LAST_ADMIN_REFUSAL = "{user} is the only admin of Fleet A; make someone else adm
 
 
 def test_the_fleets_last_admin_membership_is_not_deleted_on_its_delete_page(client, fleet):
-    """The issue's probe: a fleet admin deleted the fleet's last admin membership here."""
+    """The delete page once let a fleet admin delete the fleet's last admin membership."""
     user = login_as(client, (fleet, MembershipRole.ADMIN))
     (own,) = Membership.objects.filter(user=user)
 
