@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "apps.vehicles",
     "apps.charging",
     "apps.payments",
+    "apps.exports",
     "apps.demo",
 ]
 
@@ -115,6 +116,7 @@ Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
+EXPORT_STORAGE_BACKEND = env.str("EXPORT_STORAGE_BACKEND", default="")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -122,7 +124,27 @@ STORAGES = {
         if DEBUG
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
+    # Finance's export files built in the background: under MEDIA_ROOT/exports, or in any
+    # Django storage backend (django-storages' S3 or Azure ones, say) named by
+    # EXPORT_STORAGE_BACKEND with its options as JSON in EXPORT_STORAGE_OPTIONS.
+    "exports": {
+        "BACKEND": EXPORT_STORAGE_BACKEND,
+        "OPTIONS": env.json("EXPORT_STORAGE_OPTIONS", default={}),
+    }
+    if EXPORT_STORAGE_BACKEND
+    else {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(Path(str(MEDIA_ROOT)) / "exports")},
+    },
 }
+
+# Finance exports: up to this many rows a download streams at once (CSV, OCPI) or is built
+# while the browser waits (XLSX); above, a Celery task builds the file and keeps it this many
+# days for download.
+EXPORT_STREAM_MAX_ROWS = env.int("EXPORT_STREAM_MAX_ROWS", default=200_000)
+EXPORT_XLSX_INLINE_MAX_ROWS = env.int("EXPORT_XLSX_INLINE_MAX_ROWS", default=20_000)
+EXPORT_FILE_DAYS = env.int("EXPORT_FILE_DAYS", default=7)
+EXPORT_PROGRESS_ROWS = env.int("EXPORT_PROGRESS_ROWS", default=10_000)
 
 # Security: strict unless DEBUG. Behind a TLS-terminating proxy set SECURE_PROXY_SSL_HEADER=true.
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
@@ -283,6 +305,10 @@ CELERY_BEAT_SCHEDULE = {
     "send-unsent-invoice-emails": {
         "task": "apps.payments.tasks.send_unsent_invoice_emails",
         "schedule": crontab(minute=20),
+    },
+    "expire-export-files": {
+        "task": "apps.exports.tasks.expire_export_files",
+        "schedule": crontab(minute=40),
     },
     "purge-idempotency-records": {
         "task": "voltop.core.tasks.purge_idempotency_records",

@@ -1,0 +1,512 @@
+"""Writes of the exports app: an export request checked whole before a byte is written, the
+file streamed or written with its manifest recorded once the last byte is out, background
+jobs for large files, and the expiry of kept files.
+
+The admin, the API, the command line and the Celery task all export through here."""
+
+import datetime as dt
+import hashlib
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from django.conf import settings
+from django.core.files import File
+from django.db import connection, transaction
+from django.utils import timezone
+
+from apps.exports.choices import ExportFormat, ExportJobStatus, ExportKind
+from apps.exports.columns import CsvDialect
+from apps.exports.csv_files import csv_header, csv_rows
+from apps.exports.exceptions import (
+    ExportFleetUnknown,
+    ExportFormatUnknown,
+    ExportInvalid,
+    ExportKindUnknown,
+    ExportPeriodInvalid,
+    ExportPeriodNotBilled,
+    ExportPeriodNotFinished,
+    ExportRoleRefused,
+)
+from apps.exports.models import ExportJob, ExportManifest
+from apps.exports.periods import (
+    ExportPeriod,
+    ExportPeriodUnreadable,
+    export_period_of_days,
+    export_period_of_label,
+)
+from apps.exports.selectors import (
+    ExportTable,
+    billing_run_for_period,
+    export_session_selection,
+    export_table,
+)
+from apps.fleets.choices import MembershipRole
+from apps.fleets.models import Fleet
+from apps.payments.choices import BillingRunStatus
+
+logger = logging.getLogger(__name__)
+
+EXPORTING_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.FINANCE})
+CONTENT_TYPES = {
+    ExportFormat.CSV: "text/csv; charset=utf-8",
+    ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ExportFormat.OCPI: "application/json",
+}
+EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.XLSX: "xlsx", ExportFormat.OCPI: "json"}
+FORMATS_OF_KIND = dict.fromkeys(ExportKind.values, (ExportFormat.CSV, ExportFormat.XLSX))
+FORMATS_OF_KIND[ExportKind.SESSIONS] = (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.OCPI)
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """An export checked whole: what, of which fleet, for which period, in which format."""
+
+    fleet: Fleet
+    kind: str
+    file_format: str
+    period: ExportPeriod
+    dialect: CsvDialect
+    selection: tuple[int, ...] | None = None
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def file_name(self) -> str:
+        selected = "-selection" if self.selection is not None else ""
+        extension = EXTENSIONS[self.file_format]
+        return f"{self.fleet.slug}-{self.kind}-{self.period.label}{selected}.{extension}"
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.file_format]
+
+    def table(self) -> ExportTable:
+        table = export_table(kind=self.kind, fleet=self.fleet, period=self.period)
+        if self.selection is not None:
+            table = export_session_selection(table=table, ids=self.selection)
+        return table
+
+
+def export_role_check(*, role: str | None) -> None:
+    """Refuse anyone but the fleet's admins and finance."""
+    if role not in EXPORTING_ROLES:
+        raise ExportRoleRefused(
+            "Only the fleet's admins and finance may export; your role does not allow it.",
+            field="role",
+        )
+
+
+def export_fleet_get(*, slug: str) -> Fleet:
+    try:
+        return Fleet.objects.get(slug=slug)
+    except Fleet.DoesNotExist as error:
+        raise ExportFleetUnknown(f"There is no fleet {slug!r}.", field="fleet") from error
+
+
+def fleet_csv_dialect(fleet: Fleet) -> CsvDialect:
+    """The fleet's CSV preferences (e.g. ';' and ',' for German Excel), where it has them."""
+    return CsvDialect(
+        delimiter=getattr(fleet, "csv_delimiter", "") or ",",
+        decimal_separator=getattr(fleet, "csv_decimal_separator", "") or ".",
+        bom=bool(getattr(fleet, "csv_bom", False)),
+    )
+
+
+def _export_period(
+    *, fleet: Fleet, period: str, first_day, last_day, now: dt.datetime
+) -> ExportPeriod:
+    by_label, by_days = bool(period), bool(first_day or last_day)
+    if by_label == by_days:
+        raise ExportPeriodInvalid(
+            "Give either a billing period (such as 2026-10) or the first and last day.",
+            field="period",
+        )
+    try:
+        if by_label:
+            chosen = export_period_of_label(
+                kind=fleet.billing_period, label=period, zone=fleet.zone
+            )
+        else:
+            if not first_day or not last_day:
+                missing = "from" if not first_day else "to"
+                raise ExportPeriodInvalid("Give both the first and the last day.", field=missing)
+            chosen = export_period_of_days(first_day=first_day, last_day=last_day, zone=fleet.zone)
+    except ExportPeriodUnreadable as error:
+        raise ExportPeriodInvalid(str(error), field=error.field) from error
+    if chosen.end > now:
+        raise ExportPeriodNotFinished(
+            f"The period {chosen.label} ends on {chosen.last_day:%Y-%m-%d} at midnight "
+            f"({fleet.time_zone}); it can be exported from then on.",
+            field="period" if by_label else "to",
+        )
+    if by_label:
+        run = billing_run_for_period(fleet=fleet, period=chosen)
+        if run is None:
+            raise ExportPeriodNotBilled(
+                f"The period {chosen.label} has no billing run; bill it first.", field="period"
+            )
+        if run.status != BillingRunStatus.COMPLETED:
+            raise ExportPeriodNotBilled(
+                f"The billing run of {chosen.label} is {run.get_status_display().lower()}; "
+                "export once it has completed.",
+                field="period",
+            )
+    return chosen
+
+
+def export_request_check(
+    *,
+    fleet: Fleet,
+    kind: str,
+    file_format: str,
+    role: str | None,
+    period: str = "",
+    first_day: str | dt.date | None = None,
+    last_day: str | dt.date | None = None,
+    selection=None,
+    dialect: CsvDialect | None = None,
+    now: dt.datetime | None = None,
+) -> ExportRequest:
+    """An export request checked whole, or refused naming the field and the rule: the role,
+    the kind, the format, the period (one of a billing period or days, finished, and for a
+    billing period, billed), the CSV dialect."""
+    now = now or timezone.now()
+    export_role_check(role=role)
+    if kind not in ExportKind.values:
+        raise ExportKindUnknown(
+            f"{kind!r} is not an export; choose one of {', '.join(ExportKind.values)}.",
+            field="kind",
+        )
+    if file_format not in ExportFormat.values:
+        raise ExportFormatUnknown(
+            f"{file_format!r} is not a format; choose one of {', '.join(ExportFormat.values)}.",
+            field="format",
+        )
+    if file_format not in FORMATS_OF_KIND[kind]:
+        raise ExportFormatUnknown(
+            f"The {kind} export is written as {' or '.join(FORMATS_OF_KIND[kind])}, "
+            f"not {file_format}.",
+            field="format",
+        )
+    dialect = dialect or fleet_csv_dialect(fleet)
+    problems = dialect.problems()
+    if problems:
+        name, message = next(iter(problems.items()))
+        raise ExportInvalid(message, field=name)
+    chosen = _export_period(
+        fleet=fleet, period=period, first_day=first_day, last_day=last_day, now=now
+    )
+    selected = None
+    if selection is not None:
+        selected = tuple(sorted({int(row_id) for row_id in selection}))
+        if not selected:
+            raise ExportInvalid("Select at least one row to export.", field="selection")
+    parameters = {
+        "kind": kind,
+        "format": file_format,
+        "period": chosen.label if chosen.is_billing_period else "",
+        "from": "" if chosen.is_billing_period else f"{chosen.first_day:%Y-%m-%d}",
+        "to": "" if chosen.is_billing_period else f"{chosen.last_day:%Y-%m-%d}",
+        "delimiter": dialect.delimiter,
+        "decimal_separator": dialect.decimal_separator,
+        "bom": dialect.bom,
+        "time_zone": fleet.time_zone,
+        "selection": list(selected) if selected is not None else None,
+    }
+    return ExportRequest(
+        fleet=fleet,
+        kind=kind,
+        file_format=file_format,
+        period=chosen,
+        dialect=dialect,
+        selection=selected,
+        parameters=parameters,
+    )
+
+
+def _file_chunks(request: ExportRequest, table: ExportTable, progress: Progress | None):
+    from apps.exports.file_formats import ocpi_chunks, xlsx_chunks
+
+    zone = request.fleet.zone
+    if request.file_format == ExportFormat.XLSX:
+        return xlsx_chunks(table, zone=zone, progress=progress)
+    if request.file_format == ExportFormat.OCPI:
+        return ocpi_chunks(table, fleet=request.fleet, progress=progress)
+    return _csv_chunks(request, table, progress)
+
+
+def _csv_chunks(request: ExportRequest, table: ExportTable, progress: Progress | None):
+    yield csv_header(table, request.dialect)
+    for chunk in csv_rows(table, dialect=request.dialect, zone=request.fleet.zone):
+        if progress is not None:
+            progress(chunk.count(b"\n"))
+        yield chunk
+
+
+@dataclass
+class _Fingerprint:
+    sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+    size: int = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+
+
+def _manifest_record(
+    *,
+    request: ExportRequest,
+    fingerprint: _Fingerprint,
+    totals: tuple,
+    requested_by,
+    requested_by_name: str,
+    now: dt.datetime,
+    file_name: str = "",
+    kept_file=None,
+) -> ExportManifest:
+    rows, net, vat, gross = totals
+    manifest = ExportManifest(
+        fleet=request.fleet,
+        kind=request.kind,
+        file_format=request.file_format,
+        period_label=request.period.label,
+        period_start=request.period.start,
+        period_end=request.period.end,
+        parameters=request.parameters,
+        file_name=file_name or request.file_name,
+        content_type=request.content_type,
+        size_bytes=fingerprint.size,
+        sha256=fingerprint.sha256.hexdigest(),
+        row_count=rows,
+        currency=request.fleet.currency,
+        net_total=net,
+        vat_total=vat,
+        gross_total=gross,
+        requested_by=requested_by,
+        requested_by_name=requested_by_name,
+        created_at=now,
+    )
+    if kept_file is None:
+        manifest.save()
+    else:
+        manifest.expires_at = now + dt.timedelta(days=settings.EXPORT_FILE_DAYS)
+        manifest.file.save(request.file_name, kept_file, save=False)
+        try:
+            with transaction.atomic():
+                manifest.save()
+        except Exception:
+            manifest.file.delete(save=False)
+            raise
+    logger.info(
+        "exports.exported",
+        extra={
+            "manifest_id": manifest.pk,
+            "fleet_id": request.fleet.pk,
+            "kind": request.kind,
+            "format": request.file_format,
+            "rows": rows,
+            "sha256": manifest.sha256,
+        },
+    )
+    return manifest
+
+
+def export_stream(
+    *,
+    request: ExportRequest,
+    requested_by=None,
+    requested_by_name: str,
+    now: dt.datetime | None = None,
+) -> Iterator[bytes]:
+    """The export file's bytes, as they are written; its manifest is recorded when the last
+    byte is out. Stopped early (the client went away) or failed, it leaves no manifest."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _isolation_repeatable_read()
+        table = request.table()
+        totals = table.control_totals()
+        fingerprint = _Fingerprint()
+        for chunk in _file_chunks(request, table, None):
+            fingerprint.add(chunk)
+            yield chunk
+        _manifest_record(
+            request=request,
+            fingerprint=fingerprint,
+            totals=totals,
+            requested_by=requested_by,
+            requested_by_name=requested_by_name,
+            now=now,
+        )
+
+
+def _isolation_repeatable_read() -> None:
+    """Let the transaction just begun read one snapshot throughout, totals and rows alike.
+    Inside a caller's transaction (tests, a command run in one) its isolation stays."""
+    if connection.vendor != "postgresql" or len(connection.atomic_blocks) != 1:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+
+
+def export_write(
+    *,
+    request: ExportRequest,
+    out: BinaryIO,
+    requested_by=None,
+    requested_by_name: str,
+    keep: bool = False,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> ExportManifest:
+    """Write the export file to `out` (a binary file open for writing and reading when
+    `keep`) and record its manifest; `keep` also stores the file for download until it
+    expires. Nothing is recorded if writing fails."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        _isolation_repeatable_read()
+        table = request.table()
+        totals = table.control_totals()
+        fingerprint = _Fingerprint()
+        for chunk in _file_chunks(request, table, progress):
+            fingerprint.add(chunk)
+            out.write(chunk)
+        out.flush()
+        kept = None
+        if keep:
+            out.seek(0)
+            kept = File(out, name=request.file_name)
+        return _manifest_record(
+            request=request,
+            fingerprint=fingerprint,
+            totals=totals,
+            requested_by=requested_by,
+            requested_by_name=requested_by_name,
+            now=now,
+            kept_file=kept,
+        )
+
+
+# Background jobs ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def export_job_start(
+    *, request: ExportRequest, requested_by=None, requested_by_name: str
+) -> ExportJob:
+    """Queue a large export for a Celery worker; the task starts once this commits."""
+    job = ExportJob.objects.create(
+        fleet=request.fleet,
+        kind=request.kind,
+        file_format=request.file_format,
+        parameters=request.parameters,
+        requested_by=requested_by,
+        requested_by_name=requested_by_name,
+    )
+    from apps.exports.tasks import run_export_job
+
+    transaction.on_commit(lambda: run_export_job.delay(job.pk))
+    logger.info("exports.job_queued", extra={"job_id": job.pk, "kind": request.kind})
+    return job
+
+
+def export_request_of_job(job: ExportJob) -> ExportRequest:
+    """The job's request, checked again as it was made (its role was checked then)."""
+    parameters = job.parameters
+    return export_request_check(
+        fleet=job.fleet,
+        kind=job.kind,
+        file_format=job.file_format,
+        role=MembershipRole.ADMIN,
+        period=parameters.get("period") or "",
+        first_day=parameters.get("from") or None,
+        last_day=parameters.get("to") or None,
+        selection=parameters.get("selection"),
+        dialect=CsvDialect(
+            delimiter=parameters["delimiter"],
+            decimal_separator=parameters["decimal_separator"],
+            bom=parameters["bom"],
+        ),
+    )
+
+
+def _job_progress(job_id: int, rows_total: int) -> Progress:
+    done = 0
+    last_saved = 0
+
+    def advanced(rows: int) -> None:
+        nonlocal done, last_saved
+        done += rows
+        if done - last_saved >= settings.EXPORT_PROGRESS_ROWS or done >= rows_total:
+            last_saved = done
+            ExportJob.objects.filter(pk=job_id).update(
+                rows_done=min(done, rows_total), updated_at=timezone.now()
+            )
+
+    return advanced
+
+
+def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
+    """Build a queued export's file and keep it with its manifest; on failure the job says
+    why, and no file or manifest is left. A job done or failed already is left as it is."""
+    claimed = ExportJob.objects.filter(
+        pk=job_id, status__in=[ExportJobStatus.PENDING, ExportJobStatus.RUNNING]
+    ).update(status=ExportJobStatus.RUNNING, started_at=timezone.now(), updated_at=timezone.now())
+    job = ExportJob.objects.select_related("fleet", "requested_by").get(pk=job_id)
+    if not claimed:
+        return job
+    manifest = None
+    try:
+        request = export_request_of_job(job)
+        rows_total = request.table().control_totals()[0]
+        ExportJob.objects.filter(pk=job_id).update(rows_total=rows_total, rows_done=0)
+        with tempfile.TemporaryFile() as out, transaction.atomic():
+            _isolation_repeatable_read()
+            manifest = export_write(
+                request=request,
+                out=out,
+                requested_by=job.requested_by,
+                requested_by_name=job.requested_by_name,
+                keep=True,
+                progress=_job_progress(job_id, rows_total),
+                now=now,
+            )
+            ExportJob.objects.filter(pk=job_id).update(
+                status=ExportJobStatus.DONE,
+                manifest=manifest,
+                rows_done=manifest.row_count,
+                finished_at=timezone.now(),
+                updated_at=timezone.now(),
+            )
+    except Exception as error:
+        if manifest is not None and manifest.file:
+            manifest.file.delete(save=False)
+        ExportJob.objects.filter(pk=job_id).update(
+            status=ExportJobStatus.FAILED,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            finished_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+        logger.exception("exports.job_failed", extra={"job_id": job_id})
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    return job
+
+
+def export_files_expire(*, now: dt.datetime | None = None) -> int:
+    """Delete kept files past their expiry; their manifests stay. Returns how many."""
+    now = now or timezone.now()
+    expired = ExportManifest.objects.filter(
+        expires_at__lte=now, file_deleted_at__isnull=True
+    ).exclude(file="")
+    count = 0
+    for manifest in expired.iterator():
+        manifest.file.delete(save=False)
+        ExportManifest.objects.filter(pk=manifest.pk).update(file="", file_deleted_at=now)
+        count += 1
+    if count:
+        logger.info("exports.files_expired", extra={"count": count})
+    return count
