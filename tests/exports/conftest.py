@@ -8,6 +8,7 @@ import time_machine
 
 from apps.charging.choices import LocationKind, SessionPurpose, SessionStatus
 from apps.fleets.choices import MembershipRole
+from apps.payments import services
 from tests.factories import (
     ChargingSessionFactory,
     DriverFactory,
@@ -15,7 +16,6 @@ from tests.factories import (
     StaffUserFactory,
 )
 from tests.payments.builders import billing_fleet_create, priced_session_create
-from tests.payments.conftest import run_billing  # noqa: F401 - a fixture the exports tests use
 
 OCTOBER = dt.datetime(2026, 10, 1, tzinfo=dt.UTC)
 AFTER_OCTOBER = dt.datetime(2026, 11, 3, 9, 0, tzinfo=dt.UTC)
@@ -33,6 +33,21 @@ BREAKDOWN = {
         "total_parking_cost": {"excl_vat": "1.00", "incl_vat": "1.21"},
     }
 }
+
+
+@pytest.fixture
+def run_billing(django_capture_on_commit_callbacks):
+    """Bill a fleet's period as the beat does; the enqueued work runs as the transaction ends."""
+
+    def run(fleet, label: str):
+        with django_capture_on_commit_callbacks(execute=True):
+            run, _ = services.billing_run_start(
+                fleet=fleet, period=services.billing_period_for(fleet=fleet, label=label)
+            )
+        run.refresh_from_db()
+        return run
+
+    return run
 
 
 @pytest.fixture
