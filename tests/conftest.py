@@ -9,6 +9,9 @@ from django.core.cache.backends.redis import RedisCache
 from django.db import connection
 from django.test import override_settings
 
+from apps.payments import services as payments_services
+from apps.payments.models import BillingRun
+
 
 def _service_missing(item: pytest.Item, reason: str) -> None:
     if settings.VOLTOP_REQUIRE_SERVICES:
@@ -107,3 +110,19 @@ def _celery_tasks_run_in_process(request):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def run_billing(django_capture_on_commit_callbacks):
+    """Bill a fleet's period as the beat, the admin and the command do; the work enqueued on
+    commit runs as the transaction ends (Celery is eager in these tests)."""
+
+    def run(fleet, label: str) -> BillingRun:
+        with django_capture_on_commit_callbacks(execute=True):
+            run, _ = payments_services.billing_run_start(
+                fleet=fleet, period=payments_services.billing_period_for(fleet=fleet, label=label)
+            )
+        run.refresh_from_db()
+        return run
+
+    return run

@@ -8,7 +8,6 @@ import time_machine
 
 from apps.charging.choices import LocationKind, SessionPurpose, SessionStatus
 from apps.fleets.choices import MembershipRole
-from apps.payments import services
 from tests.factories import (
     ChargingSessionFactory,
     DriverFactory,
@@ -33,21 +32,6 @@ BREAKDOWN = {
         "total_parking_cost": {"excl_vat": "1.00", "incl_vat": "1.21"},
     }
 }
-
-
-@pytest.fixture
-def run_billing(django_capture_on_commit_callbacks):
-    """Bill a fleet's period as the beat does; the enqueued work runs as the transaction ends."""
-
-    def run(fleet, label: str):
-        with django_capture_on_commit_callbacks(execute=True):
-            run, _ = services.billing_run_start(
-                fleet=fleet, period=services.billing_period_for(fleet=fleet, label=label)
-            )
-        run.refresh_from_db()
-        return run
-
-    return run
 
 
 @pytest.fixture
