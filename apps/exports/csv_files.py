@@ -28,7 +28,9 @@ def csv_rows_python(
     """The rows' lines, formatted in Python, in batches."""
     columns, delimiter = table.columns, dialect.delimiter
     lines = []
-    for row in table.values().iterator(chunk_size=PYTHON_BATCH_ROWS):
+    values = table.values()
+    rows = values.iterator(chunk_size=PYTHON_BATCH_ROWS) if table.is_query else values
+    for row in rows:
         cells = [
             cell_text(column, column.value(row), dialect=dialect, zone=zone) for column in columns
         ]
@@ -97,7 +99,7 @@ def _copy_chunks(cursor, statement: str, params) -> Iterator[bytes]:
 def csv_rows(
     table: ExportTable, *, dialect: CsvDialect, zone: zoneinfo.ZoneInfo
 ) -> Iterator[bytes]:
-    """The rows' lines, by COPY on PostgreSQL."""
-    if connection.vendor == "postgresql":
+    """The rows' lines, by COPY on PostgreSQL where the rows are a query."""
+    if connection.vendor == "postgresql" and table.is_query:
         return csv_rows_copy(table, dialect=dialect, zone=zone)
     return csv_rows_python(table, dialect=dialect, zone=zone)

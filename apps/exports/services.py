@@ -5,6 +5,7 @@ jobs for large files, and the expiry of kept files.
 The admin, the API, the command line and the Celery task all export through here."""
 
 import datetime as dt
+import enum
 import hashlib
 import logging
 import tempfile
@@ -225,6 +226,28 @@ def export_request_check(
         selection=selected,
         parameters=parameters,
     )
+
+
+class ExportDelivery(enum.StrEnum):
+    """How a file reaches the person who asked: streamed as it is written, built while they
+    wait (XLSX cannot stream), or built in the background and kept for download."""
+
+    STREAM = "stream"
+    BUILD = "build"
+    BACKGROUND = "background"
+
+
+def export_delivery(*, request: ExportRequest) -> ExportDelivery:
+    """How this export is delivered, by its size: small CSV and OCPI files stream, small XLSX
+    files are built at once, larger ones go to a Celery worker."""
+    rows = request.table().control_totals()[0]
+    if request.file_format == ExportFormat.XLSX:
+        if rows <= settings.EXPORT_XLSX_INLINE_MAX_ROWS:
+            return ExportDelivery.BUILD
+        return ExportDelivery.BACKGROUND
+    if rows <= settings.EXPORT_STREAM_MAX_ROWS:
+        return ExportDelivery.STREAM
+    return ExportDelivery.BACKGROUND
 
 
 def _file_chunks(request: ExportRequest, table: ExportTable, progress: Progress | None):
