@@ -139,8 +139,9 @@ def _export_period(
         raise ExportPeriodInvalid(str(error), field=error.field) from error
     if chosen.end > now:
         raise ExportPeriodNotFinished(
-            f"The period {chosen.label} ends on {chosen.last_day:%Y-%m-%d} at midnight "
-            f"({fleet.time_zone}); it can be exported from then on.",
+            f"The period {chosen.label} runs until the end of {chosen.last_day:%Y-%m-%d} "
+            f"({fleet.time_zone}); it can be exported from "
+            f"{chosen.last_day + dt.timedelta(days=1):%Y-%m-%d}.",
             field="period" if by_label else "to",
         )
     if by_label:
