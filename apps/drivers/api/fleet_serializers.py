@@ -45,6 +45,10 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
             "home_rate_currency",
             "iban",
             "iban_masked",
+            "street",
+            "postal_code",
+            "city",
+            "country",
             "created_at",
             "updated_at",
         ]
