@@ -274,6 +274,10 @@ class DriverForm(ServiceCheckedForm):
             "cost_center",
             "home_rate_per_kwh",
             "iban",
+            "street",
+            "postal_code",
+            "city",
+            "country",
         ]
 
     def service_check(self) -> None:
