@@ -146,8 +146,8 @@ FLEET_FIXED_FIELDS = {
 def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
     """Change a fleet's settings (name, VAT rate, billing period, payment terms; the seller's
     legal name, address and VAT id; IBAN and BIC; CSV export preferences) after the model's
-    checks, as fleet_create has them. Its slug, currency, time zone and country stay as the fleet was made: a
-    change to one is refused (FieldFixed naming it) and nothing changes."""
+    checks, as fleet_create has them. Its slug, currency, time zone and country stay as the
+    fleet was made: a change to one is refused (FieldFixed naming it) and nothing changes."""
     fixed_fields_check(Fleet, changes, FLEET_FIXED_FIELDS)
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     fields_save_checked(fleet, changes)

@@ -9,12 +9,10 @@ from schwifty.exceptions import SchwiftyException
 
 # Country (ISO 3166-1) -> the prefix of its VAT identification numbers: the EU member states.
 # Greece writes EL (VAT Directive Art. 215), the one prefix that is not its ISO code.
-EU_VAT_PREFIXES = {
-    code: "EL" if code == "GR" else code
-    for code in (
-        "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
-    ).split()
-}
+EU_MEMBER_STATES = (
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
+)
+EU_VAT_PREFIXES = {code: "EL" if code == "GR" else code for code in EU_MEMBER_STATES.split()}
 VAT_ID_SEPARATORS = re.compile(r"[\s.\-]")
 EU_VAT_ID_BODY = re.compile(r"^[A-Z0-9]{2,13}$")
 OTHER_VAT_ID = re.compile(r"^[A-Z0-9]{4,20}$")

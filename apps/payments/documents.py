@@ -127,7 +127,9 @@ def credit_note_context(credit_note: CreditNote) -> dict:
     invoice it corrects and its supply period, the reason, the credited lines and the VAT per
     rate."""
     invoice = credit_note.invoice
-    lines = list(credit_note.lines.select_related("invoice_line").order_by("invoice_line__position"))
+    lines = list(
+        credit_note.lines.select_related("invoice_line").order_by("invoice_line__position")
+    )
     return {
         "credit_note": credit_note,
         "invoice": invoice,

@@ -5,30 +5,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('drivers', '0003_token_uid_unique_any_case'),
+        ("drivers", "0003_token_uid_unique_any_case"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='driver',
-            name='city',
-            field=models.CharField(blank=True, db_default='', default='', max_length=100),
+            model_name="driver",
+            name="city",
+            field=models.CharField(blank=True, db_default="", default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='driver',
-            name='country',
-            field=django_countries.fields.CountryField(blank=True, db_default='', default='', max_length=2),
+            model_name="driver",
+            name="country",
+            field=django_countries.fields.CountryField(
+                blank=True, db_default="", default="", max_length=2
+            ),
         ),
         migrations.AddField(
-            model_name='driver',
-            name='postal_code',
-            field=models.CharField(blank=True, db_default='', default='', max_length=16),
+            model_name="driver",
+            name="postal_code",
+            field=models.CharField(blank=True, db_default="", default="", max_length=16),
         ),
         migrations.AddField(
-            model_name='driver',
-            name='street',
-            field=models.CharField(blank=True, db_default='', default='', max_length=200),
+            model_name="driver",
+            name="street",
+            field=models.CharField(blank=True, db_default="", default="", max_length=200),
         ),
     ]

@@ -5,72 +5,134 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fleets', '0004_orderings_end_with_the_primary_key'),
+        ("fleets", "0004_orderings_end_with_the_primary_key"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='fleet',
-            name='bic',
-            field=models.CharField(blank=True, db_default='', default='', help_text='The bank of the IBAN, e.g. COBADEFFXXX.', max_length=11, validators=[apps.fleets.validators.validate_bic], verbose_name='BIC'),
+            model_name="fleet",
+            name="bic",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="The bank of the IBAN, e.g. COBADEFFXXX.",
+                max_length=11,
+                validators=[apps.fleets.validators.validate_bic],
+                verbose_name="BIC",
+            ),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='city',
-            field=models.CharField(blank=True, db_default='', default='', max_length=100),
+            model_name="fleet",
+            name="city",
+            field=models.CharField(blank=True, db_default="", default="", max_length=100),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='csv_bom',
-            field=models.BooleanField(db_default=False, default=False, help_text='Start CSV files with a UTF-8 byte order mark, so Excel reads them as UTF-8.', verbose_name='CSV with byte order mark'),
+            model_name="fleet",
+            name="csv_bom",
+            field=models.BooleanField(
+                db_default=False,
+                default=False,
+                help_text="Start CSV files with a UTF-8 byte order mark, so Excel reads them as UTF-8.",
+                verbose_name="CSV with byte order mark",
+            ),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='csv_decimal_separator',
-            field=models.CharField(choices=[('.', 'Point (12.50)'), (',', 'Comma (12,50)')], db_default='.', default='.', max_length=1, verbose_name='CSV decimal separator'),
+            model_name="fleet",
+            name="csv_decimal_separator",
+            field=models.CharField(
+                choices=[(".", "Point (12.50)"), (",", "Comma (12,50)")],
+                db_default=".",
+                default=".",
+                max_length=1,
+                verbose_name="CSV decimal separator",
+            ),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='csv_delimiter',
-            field=models.CharField(choices=[(',', 'Comma (,)'), (';', 'Semicolon (;)'), ('\t', 'Tab')], db_default=',', default=',', max_length=1, verbose_name='CSV delimiter'),
+            model_name="fleet",
+            name="csv_delimiter",
+            field=models.CharField(
+                choices=[(",", "Comma (,)"), (";", "Semicolon (;)"), ("\t", "Tab")],
+                db_default=",",
+                default=",",
+                max_length=1,
+                verbose_name="CSV delimiter",
+            ),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='iban',
-            field=models.CharField(blank=True, db_default='', default='', help_text='The account drivers pay invoices into.', max_length=34, validators=[apps.fleets.validators.validate_iban], verbose_name='IBAN'),
+            model_name="fleet",
+            name="iban",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="The account drivers pay invoices into.",
+                max_length=34,
+                validators=[apps.fleets.validators.validate_iban],
+                verbose_name="IBAN",
+            ),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='legal_name',
-            field=models.CharField(blank=True, db_default='', default='', help_text="The seller's registered name on invoices; the fleet's name when blank.", max_length=200),
+            model_name="fleet",
+            name="legal_name",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="The seller's registered name on invoices; the fleet's name when blank.",
+                max_length=200,
+            ),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='postal_code',
-            field=models.CharField(blank=True, db_default='', default='', max_length=16),
+            model_name="fleet",
+            name="postal_code",
+            field=models.CharField(blank=True, db_default="", default="", max_length=16),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='street',
-            field=models.CharField(blank=True, db_default='', default='', max_length=200),
+            model_name="fleet",
+            name="street",
+            field=models.CharField(blank=True, db_default="", default="", max_length=200),
         ),
         migrations.AddField(
-            model_name='fleet',
-            name='vat_id',
-            field=models.CharField(blank=True, db_default='', default='', help_text='VAT identification number, e.g. NL853015123B01 (in Greece EL…).', max_length=20, verbose_name='VAT id'),
+            model_name="fleet",
+            name="vat_id",
+            field=models.CharField(
+                blank=True,
+                db_default="",
+                default="",
+                help_text="VAT identification number, e.g. NL853015123B01 (in Greece EL…).",
+                max_length=20,
+                verbose_name="VAT id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fleet',
-            constraint=models.CheckConstraint(condition=models.Q(('csv_delimiter__in', [',', ';', '\t'])), name='fleet_csv_delimiter_valid', violation_error_code='fleet_csv_delimiter_valid', violation_error_message='The CSV delimiter must be a comma, a semicolon or a tab.'),
+            model_name="fleet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("csv_delimiter__in", [",", ";", "\t"])),
+                name="fleet_csv_delimiter_valid",
+                violation_error_code="fleet_csv_delimiter_valid",
+                violation_error_message="The CSV delimiter must be a comma, a semicolon or a tab.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fleet',
-            constraint=models.CheckConstraint(condition=models.Q(('csv_decimal_separator__in', ['.', ','])), name='fleet_csv_decimal_separator_valid', violation_error_code='fleet_csv_decimal_separator_valid', violation_error_message='The CSV decimal separator must be a point or a comma.'),
+            model_name="fleet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("csv_decimal_separator__in", [".", ","])),
+                name="fleet_csv_decimal_separator_valid",
+                violation_error_code="fleet_csv_decimal_separator_valid",
+                violation_error_message="The CSV decimal separator must be a point or a comma.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='fleet',
-            constraint=models.CheckConstraint(condition=models.Q(('csv_delimiter', models.F('csv_decimal_separator')), _negated=True), name='fleet_csv_delimiter_not_decimal_separator', violation_error_code='fleet_csv_delimiter_not_decimal_separator', violation_error_message='The CSV decimal separator must differ from the delimiter, or numbers could not be told from columns.'),
+            model_name="fleet",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("csv_delimiter", models.F("csv_decimal_separator")), _negated=True
+                ),
+                name="fleet_csv_delimiter_not_decimal_separator",
+                violation_error_code="fleet_csv_delimiter_not_decimal_separator",
+                violation_error_message="The CSV decimal separator must differ from the delimiter, or numbers could not be told from columns.",
+            ),
         ),
     ]
