@@ -176,6 +176,16 @@ class TestFleets:
             "default_vat_rate": "21.00",
             "billing_period": "monthly",
             "payment_terms_days": 14,
+            "legal_name": "",
+            "street": "",
+            "postal_code": "",
+            "city": "",
+            "vat_id": "",
+            "iban": "",
+            "bic": "",
+            "csv_delimiter": ",",
+            "csv_decimal_separator": ".",
+            "csv_bom": False,
         }
         assert client.get(f"/api/v1/fleet/fleets/{other_fleet.pk}/").status_code == 404
 
@@ -718,6 +728,10 @@ class TestDrivers:
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
+            "street": "",
+            "postal_code": "",
+            "city": "",
+            "country": "",
             "created_at": iso(driver_a.created_at),
             "updated_at": iso(driver_a.updated_at),
         }

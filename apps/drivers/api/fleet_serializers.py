@@ -1,5 +1,6 @@
 """Serializers of the fleet endpoints of the drivers app: drivers and their charge tokens."""
 
+from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
 from apps.drivers.api.serializers import iban_masked
@@ -25,6 +26,9 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
     iban = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=42)
     iban_masked = serializers.SerializerMethodField(
         help_text="Only the last four characters are shown."
+    )
+    country = CountryField(
+        required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. NL."
     )
 
     class Meta:
