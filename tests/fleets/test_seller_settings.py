@@ -31,7 +31,7 @@ SETTING_FIELDS = tuple(SETTINGS)
 
 
 def settings_of(fleet: Fleet) -> dict:
-    return dict(zip(SETTING_FIELDS, Fleet.objects.values_list(*SETTING_FIELDS).get(pk=fleet.pk)))
+    return Fleet.objects.values(*SETTING_FIELDS).get(pk=fleet.pk)
 
 
 def refusal(changes: dict, fleet: Fleet) -> ValidationError:
@@ -119,9 +119,7 @@ def test_an_invalid_bic_is_refused_saying_why():
     with pytest.raises(ValidationError) as refused:
         normalize_bic("COBAXXFF")
 
-    assert refused.value.messages == [
-        "COBAXXFF is not a valid BIC: Invalid country code 'XX'."
-    ]
+    assert refused.value.messages == ["COBAXXFF is not a valid BIC: Invalid country code 'XX'."]
 
 
 def test_a_bic_of_another_country_than_the_iban_is_refused():

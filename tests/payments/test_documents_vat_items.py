@@ -107,8 +107,24 @@ def test_the_invoice_lines_show_quantity_description_net_and_rate_and_vat_per_ra
 
     assert lines == [
         ["#", "Description", "Vehicle", "kWh", "Net / kWh", "Net", "VAT %"],
-        ["1", "Depot charging, 2026-10-03 10:00", "–", "20.000", "0.50000", "10.00", "21.00"],
-        ["2", "Depot charging, 2026-10-04 10:00", "–", "20.000", "0.25000", "5.00", "21.00"],
+        [
+            "1",
+            "Depot charging, 2026-10-03 10:00",
+            "\N{EN DASH}",
+            "20.000",
+            "0.50000",
+            "10.00",
+            "21.00",
+        ],
+        [
+            "2",
+            "Depot charging, 2026-10-04 10:00",
+            "\N{EN DASH}",
+            "20.000",
+            "0.25000",
+            "5.00",
+            "21.00",
+        ],
     ]
     assert totals == [
         ["Total net", "15.00 EUR"],
@@ -157,12 +173,12 @@ def test_the_credit_note_carries_seller_customer_invoice_reason_lines_and_vat(in
     assert "Customer Sanne de Vries Prinsengracht 263 1016 GV Amsterdam Netherlands" in text
     assert "Reason Charger fault" in text
     assert table_rows(response, class_="lines")[1:] == [
-        ["1", "Depot charging, 2026-10-03 10:00", "20.000", "−10.00", "21.00"]
+        ["1", "Depot charging, 2026-10-03 10:00", "20.000", "\N{MINUS SIGN}10.00", "21.00"]
     ]
     assert table_rows(response, class_="totals") == [
-        ["Total net credited", "−10.00 EUR"],
-        ["VAT 21 % on 10.00", "−2.10 EUR"],
-        ["Total credited", "−12.10 EUR"],
+        ["Total net credited", "\N{MINUS SIGN}10.00 EUR"],
+        ["VAT 21 % on 10.00", "\N{MINUS SIGN}2.10 EUR"],
+        ["Total credited", "\N{MINUS SIGN}12.10 EUR"],
     ]
 
 
