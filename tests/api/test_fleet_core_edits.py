@@ -296,6 +296,10 @@ class TestDriverLeave:
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
+            "street": "",
+            "postal_code": "",
+            "city": "",
+            "country": "",
             "created_at": iso(driver_a.created_at),
             "updated_at": "2026-11-02T10:30:00Z",
         }

@@ -56,6 +56,7 @@ from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.fleets.seller import invoice_items_missing
 from apps.payments.choices import BillingRunStatus, InvoiceStatus
 from apps.payments.models import BillingRun, CreditNote, Invoice, Payment
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
@@ -199,6 +200,18 @@ class TestDemoFleet:
         assert CostCenter.objects.filter(fleet=demo_fleet).count() == 5
         assert Connector.objects.filter(station__fleet=demo_fleet).count() == 17
         assert OdometerReading.objects.filter(vehicle__fleet=demo_fleet).count() > 20 * 13
+
+    def test_invoices_carry_every_seller_item_and_every_driver_has_an_address(self, demo_fleet):
+        assert invoice_items_missing(demo_fleet) == []
+        assert (demo_fleet.legal_name, demo_fleet.vat_id, demo_fleet.iban, demo_fleet.bic) == (
+            "Voltop Demo B.V.",
+            "NL853015123B01",
+            "DE89370400440532013000",
+            "COBADEFFXXX",
+        )
+        drivers = Driver.objects.filter(fleet=demo_fleet)
+        assert not drivers.filter(street="").exists()
+        assert set(drivers.values_list("country", flat=True)) == {"NL"}
 
     def test_most_drivers_have_a_vehicle_and_assignments_never_overlap(self, demo_fleet):
         assignments = VehicleAssignment.objects.filter(vehicle__fleet=demo_fleet)
