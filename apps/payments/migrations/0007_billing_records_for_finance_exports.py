@@ -136,7 +136,6 @@ class Migration(migrations.Migration):
                 verbose_name="rate per kWh",
             ),
         ),
-        migrations.RunPython(fill_reimbursement_lines, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name="reimbursementline",
             constraint=models.CheckConstraint(
@@ -202,4 +201,6 @@ class Migration(migrations.Migration):
                 violation_error_message="The reason must be one of LeftOutReason.",
             ),
         ),
+        # Last: PostgreSQL refuses to alter a table with trigger events pending from the fill.
+        migrations.RunPython(fill_reimbursement_lines, migrations.RunPython.noop),
     ]
