@@ -171,15 +171,20 @@ class BillingUnit(models.Model):
 class BillingLeftOut(models.Model):
     """A session a completed run did not bill, with why: written as the run finalises, from
     the same reading as its `left_out_reasons` counts, so the rows and the counts agree. Runs
-    completed before these rows were kept have the counts only."""
+    completed before these rows were kept have the counts only. A session so recorded is
+    invalidated rather than deleted, as any session billing refers to."""
 
     run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="left_out_sessions")
-    session = models.ForeignKey(ChargingSession, on_delete=models.PROTECT, related_name="+")
+    session = models.ForeignKey(
+        ChargingSession,
+        on_delete=models.PROTECT,
+        related_name="left_out_by_runs",
+    )
     reason = models.CharField(max_length=16, choices=LeftOutReason.choices)
 
     class Meta:
-        verbose_name = "session left out"
-        verbose_name_plural = "sessions left out"
+        verbose_name = "left-out session record"
+        verbose_name_plural = "left-out session records"
         ordering = ["run", "session"]
         constraints = [
             models.UniqueConstraint(

@@ -18,6 +18,7 @@ from apps.charging.choices import (
     SessionStatus,
     UnpricedReason,
 )
+from apps.charging.exceptions import SessionInUse
 from apps.charging.models import ChargingSession
 from apps.drivers.models import Driver
 from apps.payments import services
@@ -331,3 +332,24 @@ def test_a_run_that_is_not_done_records_nothing_left_out(
     assert run.status == BillingRunStatus.RUNNING
     assert (run.left_out_reasons, run.left_out_count) == ({}, 0)
     assert not BillingLeftOut.objects.filter(run=run).exists()
+
+
+def test_a_session_a_run_recorded_as_left_out_is_refused_deletion_and_kept(
+    run_billing, fleet, driver
+):
+    invalid = priced_session_create(
+        driver=driver, started_at=utc(2026, 10, 3, 8), status=SessionStatus.INVALID
+    )
+    run = run_billing(fleet, "2026-10")
+
+    with pytest.raises(SessionInUse) as refusal:
+        charging_services.charging_session_delete(session=invalid)
+
+    assert (refusal.value.code, refusal.value.field, refusal.value.message) == (
+        "charging.session_in_use",
+        "session",
+        f"Session {invalid.pk} cannot be deleted: it is still referred to by 1 left-out "
+        "session record. Invalidate it instead.",
+    )
+    assert ChargingSession.objects.filter(pk=invalid.pk).exists()
+    assert left_out_rows(run) == [(invalid.pk, LeftOutReason.INVALID)]

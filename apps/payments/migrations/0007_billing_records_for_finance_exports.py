@@ -93,8 +93,8 @@ class Migration(migrations.Migration):
                 ),
             ],
             options={
-                "verbose_name": "session left out",
-                "verbose_name_plural": "sessions left out",
+                "verbose_name": "left-out session record",
+                "verbose_name_plural": "left-out session records",
                 "ordering": ["run", "session"],
             },
         ),
@@ -161,7 +161,7 @@ class Migration(migrations.Migration):
             name="session",
             field=models.ForeignKey(
                 on_delete=django.db.models.deletion.PROTECT,
-                related_name="+",
+                related_name="left_out_by_runs",
                 to="charging.chargingsession",
             ),
         ),
