@@ -7,7 +7,6 @@ import hashlib
 import io
 import json
 import zipfile
-import zoneinfo
 from xml.etree import ElementTree
 
 import pytest
@@ -15,6 +14,7 @@ import time_machine
 from django.core.files.storage import storages
 
 from apps.charging.models import ChargingSession
+from apps.charging.services import tariff_publish
 from apps.exports import file_formats
 from apps.exports.choices import ExportJobStatus
 from apps.exports.models import ExportManifest
@@ -26,8 +26,15 @@ from apps.exports.services import (
     export_write,
 )
 from apps.fleets.choices import MembershipRole
-from tests.exports.conftest import AFTER_OCTOBER
-from tests.factories import ChargingSessionFactory
+from tests.exports.conftest import AFTER_OCTOBER, OCTOBER
+from tests.factories import (
+    ChargeTokenFactory,
+    ChargingSessionFactory,
+    ChargingStationFactory,
+    ConnectorFactory,
+    TariffElementFactory,
+    TariffFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -354,31 +361,40 @@ def test_ocpi_of_the_same_sessions_is_the_same_bytes(billed_fleet):
     assert _written(_request(billed_fleet, "ocpi")) == _written(_request(billed_fleet, "ocpi"))
 
 
-def test_ocpi_reads_sessions_in_batches_and_tells_its_progress(billed_fleet, monkeypatch):
+def test_ocpi_reads_sessions_in_batches_and_tells_its_progress(
+    billed_fleet, monkeypatch, django_assert_num_queries
+):
     monkeypatch.setattr(file_formats, "CDR_BATCH_SESSIONS", 10)
+    monkeypatch.setattr(file_formats, "PROGRESS_EVERY_ROWS", 10)
     told = []
-    out = io.BytesIO()
+    table = _request(billed_fleet, "ocpi").table()
 
-    export_write(
-        request=_request(billed_fleet, "ocpi"),
-        out=out,
-        requested_by_name="test",
-        progress=told.append,
-    )
+    with django_assert_num_queries(1 + 3):
+        content = b"".join(
+            file_formats.ocpi_chunks(table, fleet=billed_fleet, progress=told.append)
+        )
 
-    assert [cdr["id"] for cdr in json.loads(out.getvalue())] == [
+    assert [cdr["id"] for cdr in json.loads(content)] == [
         f"VT-{pk}" for pk in _session_ids(billed_fleet)
     ]
-    assert sum(told) == 23
+    assert told == [10, 10, 3]
 
 
-def _fleet_with_sessions(fleet, count: int) -> None:
+def _sessions_at_depot_chargers_add(fleet, count: int) -> None:
+    """`count` sessions in October, each with its own token, charger and depot, priced by a
+    published tariff: everything a CDR reads."""
     driver = ChargingSession.objects.filter(fleet=fleet).first().driver
-    start = dt.datetime(2026, 10, 10, 6, tzinfo=zoneinfo.ZoneInfo("UTC"))
+    tariff = TariffFactory(fleet=fleet)
+    TariffElementFactory(tariff=tariff)
+    version = tariff_publish(tariff=tariff, effective_from=OCTOBER)
+    start = OCTOBER + dt.timedelta(days=9, hours=6)
     for number in range(count):
         ChargingSessionFactory(
             fleet=fleet,
             driver=driver,
+            token=ChargeTokenFactory(driver=driver),
+            connector=ConnectorFactory(station=ChargingStationFactory(fleet=fleet)),
+            tariff_version=version,
             started_at=start + dt.timedelta(hours=number),
             ended_at=start + dt.timedelta(hours=number, minutes=30),
         )
@@ -388,10 +404,18 @@ def _fleet_with_sessions(fleet, count: int) -> None:
 def test_ocpi_reads_a_constant_number_of_queries_whatever_the_sessions(
     billed_fleet, more_sessions, django_assert_num_queries
 ):
-    _fleet_with_sessions(billed_fleet, more_sessions)
+    _sessions_at_depot_chargers_add(billed_fleet, more_sessions)
     table = _request(billed_fleet, "ocpi").table()
 
     with django_assert_num_queries(2):
         content = b"".join(file_formats.ocpi_chunks(table, fleet=billed_fleet, progress=None))
 
-    assert len(json.loads(content)) == 23 + more_sessions
+    cdrs = json.loads(content)
+    assert len(cdrs) == 23 + more_sessions
+    if more_sessions:
+        added = ChargingSession.objects.filter(fleet=billed_fleet, connector__isnull=False).first()
+        [cdr] = [cdr for cdr in cdrs if cdr["id"] == f"VT-{added.pk}"]
+        assert cdr["cdr_token"]["uid"] == added.token.uid
+        assert cdr["cdr_location"]["id"] == added.connector.station.ocpp_identity
+        assert cdr["cdr_location"]["name"] == added.connector.station.depot.name
+        assert cdr["tariffs"] == [added.tariff_version.terms]
