@@ -171,11 +171,15 @@ def xlsx_chunks(
     period: ExportPeriod | None = None,
 ) -> Iterator[bytes]:
     """The table as an XLSX workbook's bytes, in chunks of XLSX_CHUNK_BYTES. Times are written
-    in `zone`; each sheet holds at most XLSX_MAX_ROWS rows, its header included."""
+    in `zone`; each sheet holds at most XLSX_MAX_ROWS rows, its header included. xlsxwriter's
+    files of rows go in a directory of their own, removed however the writing ends."""
     counter = _ProgressCounter(progress)
-    with tempfile.TemporaryFile() as out:
-        workbook = xlsxwriter.Workbook(out, {"constant_memory": True})
-        workbook.set_properties({"title": f"{table.kind}", "created": _xlsx_created(period)})
+    with (
+        tempfile.TemporaryDirectory(prefix="voltop-xlsx-") as scratch,
+        tempfile.TemporaryFile(dir=scratch) as out,
+    ):
+        workbook = xlsxwriter.Workbook(out, {"constant_memory": True, "tmpdir": scratch})
+        workbook.set_properties({"title": str(table.kind), "created": _xlsx_created(period)})
         cells = _XlsxCells(workbook, table.columns, zone)
         sheets = 1
         sheet = _xlsx_sheet_add(workbook, table, cells, sheets)

@@ -6,19 +6,23 @@ import datetime as dt
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
+import zoneinfo
 from xml.etree import ElementTree
 
 import pytest
 import time_machine
 from django.core.files.storage import storages
+from django.db import DatabaseError
 
 from apps.charging.models import ChargingSession
 from apps.charging.services import tariff_publish
 from apps.exports import file_formats
 from apps.exports.choices import ExportJobStatus
+from apps.exports.columns import Column, ValueType
 from apps.exports.models import ExportManifest
-from apps.exports.selectors import SESSION_COLUMNS
+from apps.exports.selectors import SESSION_COLUMNS, ExportTable
 from apps.exports.services import (
     export_job_run,
     export_job_start,
@@ -287,6 +291,27 @@ def test_xlsx_tells_its_progress_by_the_rows_written(billed_fleet, monkeypatch):
     )
 
     assert told == [10, 10, 3]
+
+
+def test_xlsx_that_fails_midway_leaves_no_temporary_file(monkeypatch, tmp_path):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+    def rows_until_the_database_fails():
+        yield {"id": 1}
+        yield {"id": 2}
+        raise DatabaseError("connection lost")
+
+    table = ExportTable(
+        kind="sessions",
+        columns=(Column("session_id", ValueType.INTEGER, "id"),),
+        rows=rows_until_the_database_fails(),
+        order=("id",),
+    )
+
+    with pytest.raises(DatabaseError):
+        b"".join(file_formats.xlsx_chunks(table, zone=zoneinfo.ZoneInfo("UTC"), progress=None))
+
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_xlsx_export_records_its_manifest_with_the_sha256_of_the_bytes(billed_fleet):
