@@ -518,7 +518,8 @@ def _bulk_create(objects: list[models.Model]) -> list[models.Model]:
     return objects
 
 
-def _fleet_create(*, name: str, slug: str) -> Fleet:
+def _fleet_create(*, name: str, slug: str, legal_name: str, vat_id: str) -> Fleet:
+    """A Dutch fleet with all its invoices need: legal name, address, VAT id and account."""
     return Fleet.objects.create(
         name=name,
         slug=slug,
@@ -526,7 +527,38 @@ def _fleet_create(*, name: str, slug: str) -> Fleet:
         time_zone=FLEET_TIME_ZONE,
         country="NL",
         default_vat_rate=Decimal("21.00"),
+        legal_name=legal_name,
+        street="Stationsplein 45",
+        postal_code="3013 AK",
+        city="Rotterdam",
+        vat_id=vat_id,
+        iban="DE89370400440532013000",
+        bic="COBADEFFXXX",
     )
+
+
+# Where the drivers live: (street, postal code, city); a driver's house number follows their
+# place in the list, so the addresses take nothing from the seeded random numbers.
+_DRIVER_STREETS = (
+    ("Prinsengracht", "1015 DX", "Amsterdam"),
+    ("Oudegracht", "3511 AR", "Utrecht"),
+    ("Grote Markt", "2011 RD", "Haarlem"),
+    ("Kerkstraat", "3811 CV", "Amersfoort"),
+    ("Langestraat", "1211 GZ", "Hilversum"),
+    ("Dorpsstraat", "1182 JE", "Amstelveen"),
+    ("Nieuwstraat", "1381 BB", "Weesp"),
+    ("Zeestraat", "2042 LB", "Zandvoort"),
+)
+
+
+def _driver_address(index: int) -> dict[str, str]:
+    street, postal_code, city = _DRIVER_STREETS[index % len(_DRIVER_STREETS)]
+    return {
+        "street": f"{street} {index * 7 % 180 + 1}",
+        "postal_code": postal_code,
+        "city": city,
+        "country": "NL",
+    }
 
 
 # The demo fleet ---------------------------------------------------------------------------------
@@ -1066,7 +1098,12 @@ def _demo_fleet_build() -> dict[str, int]:
     rows: Counter[type[models.Model]] = Counter()
     password_hash = make_password(DEMO_PASSWORD)
 
-    fleet = _fleet_create(name="Voltop Demo BV", slug=DEMO_FLEET_SLUG)
+    fleet = _fleet_create(
+        name="Voltop Demo BV",
+        slug=DEMO_FLEET_SLUG,
+        legal_name="Voltop Demo B.V.",
+        vat_id="NL853015123B01",
+    )
     depots = _bulk_create(
         [
             Depot(fleet=fleet, name=name, address=address, grid_connection_limit_kw=limit)
@@ -1291,6 +1328,7 @@ def _demo_drivers_build(
             iban=dutch_iban(
                 bank_code=rng.choice(DUTCH_BANK_CODES), account_number=dutch_account_number(rng)
             ),
+            **_driver_address(index),
         )
         hired_at = window_start - timedelta(days=rng.randint(400, 3_000))
         token = ChargeToken(
@@ -1658,7 +1696,12 @@ def _load_fleet_build(
     zone = zoneinfo.ZoneInfo(FLEET_TIME_ZONE)
     window_start, anchor = seed_window(zone, now=timezone.now())
     number = slug.removeprefix(LOAD_FLEET_SLUG_PREFIX)
-    fleet = _fleet_create(name=f"Load test fleet {number}", slug=slug)
+    fleet = _fleet_create(
+        name=f"Load test fleet {number}",
+        slug=slug,
+        legal_name=f"Load Test Fleet {number} B.V.",
+        vat_id=f"NL{int(number):09d}B01",
+    )
     depots = _bulk_create(
         [
             Depot(
@@ -1687,6 +1730,7 @@ def _load_fleet_build(
                     bank_code=rng.choice(DUTCH_BANK_CODES),
                     account_number=dutch_account_number(rng),
                 ),
+                **_driver_address(index),
             )
             for index in range(drivers)
         ]

@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Upper
+from django_countries.fields import CountryField
 
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.validators import normalize_iban, validate_iban
@@ -50,6 +51,10 @@ class Driver(TimeStampedModel):
         help_text="In the fleet's currency, excluding VAT.",
     )
     iban = models.CharField("IBAN", max_length=34, blank=True, validators=[validate_iban])
+    street = models.CharField(max_length=200, blank=True, default="", db_default="")
+    postal_code = models.CharField(max_length=16, blank=True, default="", db_default="")
+    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    country = CountryField(blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["fleet", "last_name", "first_name", "pk"]

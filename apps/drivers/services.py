@@ -276,7 +276,8 @@ def driver_create(
 ) -> Driver:
     """Add an active driver to `fleet` after the model's checks (employee number and email
     unique in the fleet, IBAN, cost center of the same fleet). `details` are the optional
-    fields: phone, licence_number, licence_expires_on, cost_center, home_rate_per_kwh, iban."""
+    fields: phone, licence_number, licence_expires_on, cost_center, home_rate_per_kwh, iban,
+    and the address invoices are made out to: street, postal_code, city, country."""
     driver = Driver(fleet=fleet, status=DriverStatus.ACTIVE)
     fields_save_checked(
         driver,

@@ -1,20 +1,9 @@
-"""Validation of driver data that needs more than a regular expression."""
+"""Validation of driver data that needs more than a regular expression: a driver's IBAN is
+checked as the fleet's own is (apps.fleets.validators), by schwifty."""
 
-from django.core.exceptions import ValidationError
-from schwifty import IBAN
-from schwifty.exceptions import SchwiftyException
+from apps.fleets.validators import normalize_iban
 
-
-def normalize_iban(value: str) -> str:
-    """The IBAN in its compact form (no spaces, upper case), or ValidationError if invalid."""
-    try:
-        return IBAN(value).compact
-    except SchwiftyException as error:
-        raise ValidationError(
-            "%(value)s is not a valid IBAN: %(reason)s.",
-            code="invalid_iban",
-            params={"value": value, "reason": str(error).rstrip(".")},
-        ) from error
+__all__ = ["normalize_iban", "validate_iban"]
 
 
 def validate_iban(value: str) -> None:

@@ -13,6 +13,7 @@ from apps.fleets.admin_writes import (
     form_changes,
 )
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.seller import invoice_items_missing
 from apps.fleets.services import (
     FLEET_FIXED_FIELDS,
     cost_center_create,
@@ -110,8 +111,37 @@ class FleetAdmin(
     prepopulated_fields = {"slug": ["name"]}
     inlines = [DepotInline, CostCenterInline]
     fixed_once_made = tuple(FLEET_FIXED_FIELDS)
+    readonly_fields = ["invoice_readiness"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "country", "currency", "time_zone"]}),
+        ("Billing", {"fields": ["default_vat_rate", "billing_period", "payment_terms_days"]}),
+        (
+            "Seller on invoices",
+            {
+                "fields": [
+                    "legal_name",
+                    "street",
+                    "postal_code",
+                    "city",
+                    "vat_id",
+                    "invoice_readiness",
+                ]
+            },
+        ),
+        ("Bank account", {"fields": ["iban", "bic"]}),
+        ("Exports", {"fields": ["csv_delimiter", "csv_decimal_separator", "csv_bom"]}),
+    ]
 
     write_services = {"add": fleet_create, "change": fleet_update, "delete": fleet_delete}
+
+    @admin.display(description="invoice readiness")
+    def invoice_readiness(self, fleet: Fleet) -> str:
+        """Which seller items EU VAT Directive Art. 226 asks for the fleet's invoices still
+        lack (as saved)."""
+        missing = invoice_items_missing(fleet)
+        if not missing:
+            return "Complete: invoices carry every seller item they must."
+        return f"Invoices lack: {', '.join(missing)}."
 
     def get_prepopulated_fields(self, request: HttpRequest, obj=None) -> dict:
         """The slug follows the name while the fleet is made; it is read-only afterwards."""

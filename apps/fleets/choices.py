@@ -13,3 +13,14 @@ class MembershipRole(models.TextChoices):
 class BillingPeriodKind(models.TextChoices):
     MONTHLY = "monthly", "Monthly"
     WEEKLY = "weekly", "Weekly (ISO weeks, Monday to Sunday)"
+
+
+class CsvDelimiter(models.TextChoices):
+    COMMA = ",", "Comma (,)"
+    SEMICOLON = ";", "Semicolon (;)"
+    TAB = "\t", "Tab"
+
+
+class CsvDecimalSeparator(models.TextChoices):
+    POINT = ".", "Point (12.50)"
+    COMMA = ",", "Comma (12,50)"

@@ -1,17 +1,38 @@
 """Tables of the fleets app: Fleet (the tenant), Depot, CostCenter, Membership."""
 
+import contextlib
 import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django_countries.fields import CountryField
 
-from apps.fleets.choices import BillingPeriodKind, MembershipRole
+from apps.fleets.choices import (
+    BillingPeriodKind,
+    CsvDecimalSeparator,
+    CsvDelimiter,
+    MembershipRole,
+)
+from apps.fleets.validators import (
+    bic_matches_iban,
+    normalize_bic,
+    normalize_iban,
+    normalize_vat_id,
+    validate_bic,
+    validate_iban,
+    vat_id_compact,
+)
 from voltop.core.models import TimeStampedModel
 from voltop.core.validators import validate_currency_code, validate_time_zone
+
+CSV_SEPARATORS_CLASH = (
+    "The CSV decimal separator must differ from the delimiter, or numbers could not be told "
+    "from columns."
+)
 
 
 class Fleet(TimeStampedModel):
@@ -49,6 +70,62 @@ class Fleet(TimeStampedModel):
         validators=[MaxValueValidator(365)],
         help_text="Days from an invoice's issue until it is due.",
     )
+    legal_name = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The seller's registered name on invoices; the fleet's name when blank.",
+    )
+    street = models.CharField(max_length=200, blank=True, default="", db_default="")
+    postal_code = models.CharField(max_length=16, blank=True, default="", db_default="")
+    city = models.CharField(max_length=100, blank=True, default="", db_default="")
+    vat_id = models.CharField(
+        "VAT id",
+        max_length=20,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="VAT identification number, e.g. NL853015123B01 (in Greece EL…).",
+    )
+    iban = models.CharField(
+        "IBAN",
+        max_length=34,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_iban],
+        help_text="The account drivers pay invoices into.",
+    )
+    bic = models.CharField(
+        "BIC",
+        max_length=11,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_bic],
+        help_text="The bank of the IBAN, e.g. COBADEFFXXX.",
+    )
+    csv_delimiter = models.CharField(
+        "CSV delimiter",
+        max_length=1,
+        choices=CsvDelimiter.choices,
+        default=CsvDelimiter.COMMA,
+        db_default=CsvDelimiter.COMMA,
+    )
+    csv_decimal_separator = models.CharField(
+        "CSV decimal separator",
+        max_length=1,
+        choices=CsvDecimalSeparator.choices,
+        default=CsvDecimalSeparator.POINT,
+        db_default=CsvDecimalSeparator.POINT,
+    )
+    csv_bom = models.BooleanField(
+        "CSV with byte order mark",
+        default=False,
+        db_default=False,
+        help_text="Start CSV files with a UTF-8 byte order mark, so Excel reads them as UTF-8.",
+    )
 
     class Meta:
         ordering = ["name", "pk"]
@@ -71,10 +148,59 @@ class Fleet(TimeStampedModel):
                 violation_error_code="fleet_currency_iso_4217",
                 violation_error_message="The currency must be a three-letter ISO 4217 code.",
             ),
+            models.CheckConstraint(
+                condition=Q(csv_delimiter__in=CsvDelimiter.values),
+                name="fleet_csv_delimiter_valid",
+                violation_error_code="fleet_csv_delimiter_valid",
+                violation_error_message="The CSV delimiter must be a comma, a semicolon or a tab.",
+            ),
+            models.CheckConstraint(
+                condition=Q(csv_decimal_separator__in=CsvDecimalSeparator.values),
+                name="fleet_csv_decimal_separator_valid",
+                violation_error_code="fleet_csv_decimal_separator_valid",
+                violation_error_message="The CSV decimal separator must be a point or a comma.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(csv_delimiter=F("csv_decimal_separator")),
+                name="fleet_csv_delimiter_not_decimal_separator",
+                violation_error_code="fleet_csv_delimiter_not_decimal_separator",
+                violation_error_message=CSV_SEPARATORS_CLASH,
+            ),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean_fields(self, exclude=None) -> None:
+        """Bring the VAT id, IBAN and BIC to their stored form (upper case, no spaces) before
+        the field validators see them, so a formatted IBAN is judged by its content."""
+        self.vat_id = vat_id_compact(self.vat_id or "")
+        for name, normalize in (("iban", normalize_iban), ("bic", normalize_bic)):
+            if getattr(self, name):
+                with contextlib.suppress(ValidationError):  # invalid: the validator says why
+                    setattr(self, name, normalize(getattr(self, name)))
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
+        """The rules over several fields: the VAT id against the fleet's country, the BIC
+        against the IBAN's country, and a CSV delimiter other than the decimal separator."""
+        errors: dict[str, ValidationError] = {}
+        if self.vat_id:
+            try:
+                self.vat_id = normalize_vat_id(self.vat_id, country=str(self.country))
+            except ValidationError as error:
+                errors["vat_id"] = error
+        if self.iban and self.bic:
+            try:
+                bic_matches_iban(bic=self.bic, iban=self.iban)
+            except ValidationError as error:
+                errors["bic"] = error
+        if self.csv_delimiter and self.csv_delimiter == self.csv_decimal_separator:
+            errors["csv_decimal_separator"] = ValidationError(
+                CSV_SEPARATORS_CLASH, code="fleet_csv_delimiter_not_decimal_separator"
+            )
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:

@@ -100,7 +100,9 @@ def fleet_api_key_revoke(*, key: FleetApiKey) -> FleetApiKey:
 @transaction.atomic
 def fleet_create(**fields) -> Fleet:
     """Make a fleet with `fields` (name, slug, country, currency, time zone, VAT rate, billing
-    period, payment terms) after the model's checks."""
+    period, payment terms, and the optional seller, bank and export settings) after the
+    model's checks: a VAT id of the fleet's country, an IBAN and a BIC valid and of one
+    country, a CSV delimiter other than the decimal separator."""
     fleet = Fleet()
     fields_save_checked(fleet, fields)
     logger.info("fleets.fleet_created", extra={"fleet_id": fleet.pk})
@@ -142,9 +144,10 @@ FLEET_FIXED_FIELDS = {
 
 @transaction.atomic
 def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
-    """Change a fleet's settings (name, VAT rate, billing period, payment terms) after the
-    model's checks. Its slug, currency, time zone and country stay as the fleet was made: a
-    change to one is refused (FieldFixed naming it) and nothing changes."""
+    """Change a fleet's settings (name, VAT rate, billing period, payment terms; the seller's
+    legal name, address and VAT id; IBAN and BIC; CSV export preferences) after the model's
+    checks, as fleet_create has them. Its slug, currency, time zone and country stay as the
+    fleet was made: a change to one is refused (FieldFixed naming it) and nothing changes."""
     fixed_fields_check(Fleet, changes, FLEET_FIXED_FIELDS)
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     fields_save_checked(fleet, changes)

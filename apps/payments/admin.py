@@ -31,6 +31,9 @@ from apps.fleets.tenancy import (
 from apps.payments import services
 from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason
 from apps.payments.documents import (
+    credit_note_html,
+    credit_note_pdf,
+    credit_note_pdf_filename,
     invoice_html,
     invoice_pdf,
     invoice_pdf_filename,
@@ -652,7 +655,7 @@ class CreditNoteLineInline(ReadOnlyInline):
 
 @admin.register(CreditNote)
 class CreditNoteAdmin(ReadOnlyAdmin):
-    """Credit notes, as issued from their invoice's page."""
+    """Credit notes, as issued from their invoice's page, with their HTML and PDF."""
 
     list_display = ["number", "invoice", "driver", "gross", "issued_at", "issued_by"]
     list_filter = ["fleet"]
@@ -672,9 +675,35 @@ class CreditNoteAdmin(ReadOnlyAdmin):
         ("Record", {"fields": ["issued_at", "issued_by"]}),
     ]
 
+    change_form_template = "admin/payments/creditnote/change_form.html"
+
     @admin.display(description="driver", ordering="invoice__driver__last_name")
     def driver(self, credit_note: CreditNote) -> str:
         return str(credit_note.invoice.driver)
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "<int:pk>/document/",
+                view(self.document_view),
+                name="payments_creditnote_document",
+            ),
+            path("<int:pk>/pdf/", view(self.pdf_view), name="payments_creditnote_pdf"),
+            *super().get_urls(),
+        ]
+
+    def _credit_note_or_404(self, request: HttpRequest, pk: int) -> CreditNote:
+        return get_object_or_404(self.get_queryset(request), pk=pk)
+
+    def document_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return HttpResponse(credit_note_html(self._credit_note_or_404(request, pk)))
+
+    def pdf_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        credit_note = self._credit_note_or_404(request, pk)
+        return attachment_response(
+            credit_note_pdf(credit_note), "application/pdf", credit_note_pdf_filename(credit_note)
+        )
 
     @admin.display(description="gross", ordering="gross_total")
     def gross(self, credit_note: CreditNote) -> str:

@@ -1,13 +1,18 @@
-"""Invoices and statements as documents: the HTML page and the PDF made from the same
-template, the texts they and the admin show, and the check that the PDF renderer's system
-libraries (Pango, HarfBuzz subset) are present."""
+"""Invoices, credit notes and statements as documents: the HTML page and the PDF made from
+the same template, the texts they and the admin show, and the check that the PDF renderer's
+system libraries (Pango, HarfBuzz subset) are present. Invoices and credit notes carry what
+EU VAT Directive Art. 226 asks: the seller's and the customer's names and addresses, the
+seller's VAT id, the supply period, the lines with their VAT rate and the VAT per rate."""
 
 import datetime as dt
 from decimal import Decimal
 
 from django.template.loader import render_to_string
 
-from apps.payments.models import Invoice, Statement
+from apps.drivers.models import Driver
+from apps.fleets.models import Fleet
+from apps.fleets.seller import iban_grouped
+from apps.payments.models import CreditNote, Invoice, Statement
 from apps.payments.selectors import invoice_balance, statement_lines
 from apps.payments.totals import document_totals
 from voltop.core.money import kwh_of_wh, round_money
@@ -47,12 +52,45 @@ def period_days_text(start: dt.datetime, end: dt.datetime, zone) -> str:
     return f"{first_day:%Y-%m-%d} to {last_day:%Y-%m-%d}"
 
 
+def seller_context(fleet: Fleet) -> dict:
+    """The fleet as the seller on a document: its legal name (its name when it has none), its
+    address, VAT id and bank account, each "" when the fleet's settings lack it."""
+    return {
+        "name": fleet.legal_name or fleet.name,
+        "street": fleet.street,
+        "postal_code": fleet.postal_code,
+        "city": fleet.city,
+        "country": fleet.country.name,
+        "vat_id": fleet.vat_id,
+        "iban": iban_grouped(fleet.iban),
+        "bic": fleet.bic,
+    }
+
+
+def customer_context(driver: Driver) -> dict:
+    """The driver as the customer on a document: their name and address."""
+    return {
+        "name": driver.full_name,
+        "employee_number": driver.employee_number,
+        "email": driver.email,
+        "street": driver.street,
+        "postal_code": driver.postal_code,
+        "city": driver.city,
+        "country": driver.country.name if driver.country else "",
+    }
+
+
 def invoice_context(invoice: Invoice) -> dict:
     lines = list(invoice.lines.select_related("session", "session__vehicle"))
     return {
         "invoice": invoice,
         "fleet": invoice.fleet,
         "driver": invoice.driver,
+        "seller": seller_context(invoice.fleet),
+        "customer": customer_context(invoice.driver),
+        "supply_period": period_days_text(
+            invoice.period_start, invoice.period_end, invoice.fleet.zone
+        ),
         "lines": lines,
         "vat_breakdown": document_totals(
             ((line.net, line.vat_rate) for line in lines), invoice.currency
@@ -82,6 +120,45 @@ def invoice_pdf(invoice: Invoice) -> bytes:
 def invoice_pdf_filename(invoice: Invoice) -> str:
     """The name an invoice's PDF is saved under: its number (a draft's id)."""
     return f"{invoice.number or f'draft-{invoice.pk}'}.pdf"
+
+
+def credit_note_context(credit_note: CreditNote) -> dict:
+    """What a credit note's page and PDF show: the seller and customer of its invoice, the
+    invoice it corrects and its supply period, the reason, the credited lines and the VAT per
+    rate."""
+    invoice = credit_note.invoice
+    lines = list(
+        credit_note.lines.select_related("invoice_line").order_by("invoice_line__position")
+    )
+    return {
+        "credit_note": credit_note,
+        "invoice": invoice,
+        "seller": seller_context(credit_note.fleet),
+        "customer": customer_context(invoice.driver),
+        "supply_period": period_days_text(
+            invoice.period_start, invoice.period_end, credit_note.fleet.zone
+        ),
+        "lines": lines,
+        "vat_breakdown": document_totals(
+            ((line.net, line.vat_rate) for line in lines), credit_note.currency
+        ).by_rate,
+        "zone": credit_note.fleet.zone,
+    }
+
+
+def credit_note_html(credit_note: CreditNote) -> str:
+    """The credit note as a standalone HTML page (the PDF is printed from the same page)."""
+    return render_to_string("payments/credit_note.html", credit_note_context(credit_note))
+
+
+def credit_note_pdf(credit_note: CreditNote) -> bytes:
+    """The credit note as a PDF document."""
+    return pdf_printed(credit_note_html(credit_note))
+
+
+def credit_note_pdf_filename(credit_note: CreditNote) -> str:
+    """The name a credit note's PDF is saved under: its number."""
+    return f"{credit_note.number}.pdf"
 
 
 def statement_net_text(statement: Statement) -> str:

@@ -274,6 +274,10 @@ class DriverForm(ServiceCheckedForm):
             "cost_center",
             "home_rate_per_kwh",
             "iban",
+            "street",
+            "postal_code",
+            "city",
+            "country",
         ]
 
     def service_check(self) -> None:
@@ -318,6 +322,7 @@ class DriverAdmin(
     fieldsets = [
         (None, {"fields": ["fleet", "employee_number", "first_name", "last_name", "status"]}),
         ("Contact", {"fields": ["email", "phone", "user"]}),
+        ("Address on invoices", {"fields": ["street", "postal_code", "city", "country"]}),
         ("Licence", {"fields": ["licence_number", "licence_expires_on"]}),
         ("Costs and reimbursement", {"fields": ["cost_center", "home_rate_per_kwh", "iban"]}),
         ("Record", {"fields": ["created_at", "updated_at"]}),

@@ -176,6 +176,16 @@ class TestFleets:
             "default_vat_rate": "21.00",
             "billing_period": "monthly",
             "payment_terms_days": 14,
+            "legal_name": "",
+            "street": "",
+            "postal_code": "",
+            "city": "",
+            "vat_id": "",
+            "iban": "",
+            "bic": "",
+            "csv_delimiter": ",",
+            "csv_decimal_separator": ".",
+            "csv_bom": False,
         }
         assert client.get(f"/api/v1/fleet/fleets/{other_fleet.pk}/").status_code == 404
 
@@ -235,6 +245,48 @@ class TestFleets:
             "Europe/Amsterdam",
             "NL",
         )
+
+    def test_admin_sets_the_seller_and_bank_settings_stored_compact(self, member_client, fleet):
+        response = member_client(ADMIN, fleet).patch(
+            f"/api/v1/fleet/fleets/{fleet.pk}/",
+            {
+                "legal_name": "Voltop Logistics B.V.",
+                "vat_id": "nl 8530 15123 b01",
+                "iban": "DE89 3704 0044 0532 0130 00",
+                "bic": "COBADEFFXXX",
+                "csv_delimiter": "\t",
+            },
+            format="json",
+        )
+
+        assert response.status_code == 200, response.json()
+        body = response.json()
+        assert (body["vat_id"], body["iban"], body["bic"], body["csv_delimiter"]) == (
+            "NL853015123B01",
+            "DE89370400440532013000",
+            "COBADEFFXXX",
+            "\t",
+        )
+        fleet.refresh_from_db()
+        assert (fleet.legal_name, fleet.vat_id, fleet.iban) == (
+            "Voltop Logistics B.V.",
+            "NL853015123B01",
+            "DE89370400440532013000",
+        )
+
+    def test_a_bic_of_another_country_than_the_iban_is_refused_on_bic_and_nothing_changes(
+        self, member_client, fleet
+    ):
+        response = member_client(ADMIN, fleet).patch(
+            f"/api/v1/fleet/fleets/{fleet.pk}/",
+            {"legal_name": "Other B.V.", "iban": "DE89370400440532013000", "bic": "ABNANL2AXXX"},
+            format="json",
+        )
+
+        assert response.status_code == 400
+        assert error_attrs(response) == ["bic"]
+        fleet.refresh_from_db()
+        assert (fleet.legal_name, fleet.iban, fleet.bic) == ("", "", "")
 
     def test_vat_rate_above_100_is_refused_and_nothing_changes(self, member_client, fleet):
         response = member_client(ADMIN, fleet).patch(
@@ -718,6 +770,10 @@ class TestDrivers:
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
+            "street": "",
+            "postal_code": "",
+            "city": "",
+            "country": "",
             "created_at": iso(driver_a.created_at),
             "updated_at": iso(driver_a.updated_at),
         }

@@ -149,6 +149,8 @@ def test_a_fleets_slug_currency_time_zone_and_country_are_read_only_for_its_admi
             "default_vat_rate": str(fleet.default_vat_rate),
             "billing_period": fleet.billing_period,
             "payment_terms_days": str(fleet.payment_terms_days),
+            "csv_delimiter": fleet.csv_delimiter,
+            "csv_decimal_separator": fleet.csv_decimal_separator,
             "depots-TOTAL_FORMS": "0",
             "depots-INITIAL_FORMS": "0",
             "cost_centers-TOTAL_FORMS": "0",

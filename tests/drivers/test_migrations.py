@@ -4,7 +4,7 @@ while active tokens break that rule, and names them."""
 import pytest
 
 from apps.drivers.models import ChargeToken
-from tests.factories import ChargeTokenFactory
+from tests.factories import ChargeTokenFactory, DriverFactory
 from tests.migrations import (
     applied_migrations,
     migrate_to,
@@ -19,11 +19,12 @@ MIGRATION = ("drivers", "0003_token_uid_unique_any_case")
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_names_active_tokens_sharing_a_uid_and_refuses_to_run():
+    driver = DriverFactory()  # made at the latest schema: later migrations add driver columns
     migrate_to(BEFORE)
     try:
-        first = ChargeTokenFactory(uid="04A1B2C3D4", is_active=True)
-        second = ChargeTokenFactory(uid="04a1b2c3d4", is_active=True)
-        ChargeTokenFactory(uid="04A1b2C3d4", is_active=False)
+        first = ChargeTokenFactory(driver=driver, uid="04A1B2C3D4", is_active=True)
+        second = ChargeTokenFactory(driver=driver, uid="04a1b2c3d4", is_active=True)
+        ChargeTokenFactory(driver=driver, uid="04A1b2C3d4", is_active=False)
         constraints_before = table_constraint_names("drivers_chargetoken")
 
         with pytest.raises(ClashesFound) as refusal:

@@ -817,6 +817,53 @@ def test_credit_note_page_shows_its_lines_read_only(client, fleet, billed):
     assert response.context["has_change_permission"] is False
 
 
+def test_credit_note_page_links_its_html_and_pdf(client, fleet, billed):
+    credit_note = services.credit_note_issue(invoice=Invoice.objects.get(), reason="Twice")
+    login(client, (fleet, VIEWER))
+
+    response = client.get(reverse("admin:payments_creditnote_change", args=[credit_note.pk]))
+
+    content = response.content.decode()
+    assert reverse("admin:payments_creditnote_pdf", args=[credit_note.pk]) in content
+    assert reverse("admin:payments_creditnote_document", args=[credit_note.pk]) in content
+
+
+def test_credit_note_pdf_downloads_under_its_number_for_the_fleets_admin(client, fleet, billed):
+    credit_note = services.credit_note_issue(invoice=Invoice.objects.get(), reason="Twice")
+    login(client, (fleet, ADMIN))
+
+    response = client.get(reverse("admin:payments_creditnote_pdf", args=[credit_note.pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="CN-2026-000001.pdf"'
+    assert response.content.startswith(b"%PDF-")
+
+
+def test_credit_note_as_html_is_its_document(client, fleet, billed):
+    credit_note = services.credit_note_issue(invoice=Invoice.objects.get(), reason="Twice")
+    login(client, (fleet, VIEWER))
+
+    response = client.get(reverse("admin:payments_creditnote_document", args=[credit_note.pk]))
+
+    assert response.status_code == 200
+    assert "<h1>Credit note CN-2026-000001 for invoice VT-2026-000001</h1>" in (
+        response.content.decode()
+    )
+
+
+@pytest.mark.parametrize("page", ["payments_creditnote_pdf", "payments_creditnote_document"])
+def test_credit_note_documents_are_missing_for_another_fleets_user(
+    client, fleet, other_fleet, billed, page
+):
+    credit_note = services.credit_note_issue(invoice=Invoice.objects.get(), reason="Twice")
+    login(client, (other_fleet, ADMIN))
+
+    response = client.get(reverse(f"admin:{page}", args=[credit_note.pk]))
+
+    assert response.status_code == 404
+
+
 # -- payments --------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
 """Serializers of the fleet endpoints of the drivers app: drivers and their charge tokens."""
 
+from django_countries.serializer_fields import CountryField
 from rest_framework import serializers
 
 from apps.drivers.api.serializers import iban_masked
@@ -26,6 +27,9 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
     iban_masked = serializers.SerializerMethodField(
         help_text="Only the last four characters are shown."
     )
+    country = CountryField(
+        required=False, allow_blank=True, help_text="ISO 3166-1 alpha-2 code, e.g. NL."
+    )
 
     class Meta:
         model = Driver
@@ -45,6 +49,10 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
             "home_rate_currency",
             "iban",
             "iban_masked",
+            "street",
+            "postal_code",
+            "city",
+            "country",
             "created_at",
             "updated_at",
         ]

@@ -72,7 +72,12 @@ class FleetScopedRelatedField(serializers.PrimaryKeyRelatedField):
 
 
 class FleetSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
+    """A fleet's settings; the seller's VAT id, IBAN and BIC may be written formatted (with
+    spaces) and are read in their stored, compact form."""
+
     country = serializers.CharField(source="country.code", read_only=True)
+    vat_id = serializers.CharField(required=False, allow_blank=True, max_length=30)
+    iban = serializers.CharField(required=False, allow_blank=True, max_length=42)
 
     class Meta:
         model = Fleet
@@ -86,6 +91,16 @@ class FleetSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
             "default_vat_rate",
             "billing_period",
             "payment_terms_days",
+            "legal_name",
+            "street",
+            "postal_code",
+            "city",
+            "vat_id",
+            "iban",
+            "bic",
+            "csv_delimiter",
+            "csv_decimal_separator",
+            "csv_bom",
             "created_at",
             "updated_at",
         ]
