@@ -300,60 +300,44 @@ class _RateFigures:
         self.vat += vat
 
 
-def _lines_by_document(lines) -> dict[tuple[int, str], list[tuple[Decimal, Decimal]]]:
-    """(net, rate) of each line, by (document id, currency), in the order given."""
-    grouped: dict[tuple[int, str], list[tuple[Decimal, Decimal]]] = defaultdict(list)
-    for document_id, currency, net, rate in lines:
-        grouped[(document_id, currency)].append((net, rate))
-    return grouped
-
-
-def _invoiced_by_rate(invoices: QuerySet) -> dict[tuple[str, Decimal], _RateFigures]:
+def _invoiced_by_rate(invoice_lines) -> dict[tuple[str, Decimal], _RateFigures]:
     """Each invoice's VAT breakdown as `document_totals` states it, added up by rate."""
-    lines = (
-        InvoiceLine.objects.filter(invoice__in=invoices.values("pk"))
-        .order_by("invoice_id", "position")
-        .values_list("invoice_id", "invoice__currency", "net", "vat_rate")
-    )
+    by_invoice: dict[tuple[int, str], list[tuple[Decimal, Decimal]]] = defaultdict(list)
+    for invoice_id, currency, net, rate in invoice_lines:
+        by_invoice[(invoice_id, currency)].append((net, rate))
     figures: dict[tuple[str, Decimal], _RateFigures] = defaultdict(_RateFigures)
-    for (invoice_id, currency), document_lines in _lines_by_document(lines).items():
-        for subtotal in document_totals(document_lines, currency).by_rate:
+    for (invoice_id, currency), lines in by_invoice.items():
+        for subtotal in document_totals(lines, currency).by_rate:
             figures[(currency, subtotal.rate)].add(invoice_id, subtotal.taxable, subtotal.vat)
     return figures
 
 
-def _credited_by_rate(invoices: QuerySet) -> dict[tuple[str, Decimal], _RateFigures]:
-    """Each credit note's VAT breakdown as `credit_note_totals` gave it when it was issued
-    (after the earlier credit notes of its invoice), added up by rate."""
-    lines = (
-        CreditNoteLine.objects.filter(credit_note__invoice__in=invoices.values("pk"))
-        .order_by("credit_note__invoice_id", "credit_note_id", "pk")
-        .values_list(
-            "credit_note__invoice_id", "credit_note_id", "credit_note__currency", "net", "vat_rate"
-        )
-    )
-    notes_by_invoice: dict[int, dict[tuple[int, str], list]] = defaultdict(dict)
-    for invoice_id, note_id, currency, net, rate in lines:
-        notes_by_invoice[invoice_id].setdefault((note_id, currency), []).append((net, rate))
+def _credited_by_rate(credit_note_lines) -> dict[tuple[str, Decimal], _RateFigures]:
+    """Each credit note's VAT breakdown as `credit_note_totals` gave it when it was issued,
+    after the earlier credit notes of its invoice, added up by rate."""
+    by_invoice: dict[int, dict[tuple[int, str], list]] = defaultdict(dict)
+    for invoice_id, note_id, currency, net, rate in credit_note_lines:
+        by_invoice[invoice_id].setdefault((note_id, currency), []).append((net, rate))
     figures: dict[tuple[str, Decimal], _RateFigures] = defaultdict(_RateFigures)
-    for notes in notes_by_invoice.values():
+    for notes in by_invoice.values():
         credited_before: list[tuple[Decimal, Decimal]] = []
-        for (note_id, currency), note_lines in notes.items():
+        for (note_id, currency), lines in notes.items():
             totals = credit_note_totals(
-                credited_before=credited_before, lines=note_lines, currency=currency
+                credited_before=credited_before, lines=lines, currency=currency
             )
             for subtotal in totals.by_rate:
                 figures[(currency, subtotal.rate)].add(note_id, subtotal.taxable, subtotal.vat)
-            credited_before = credited_before + note_lines
+            credited_before = credited_before + lines
     return figures
 
 
-def vat_summary_rows(fleet: Fleet, period: ExportPeriod) -> list[dict]:
-    """Per currency and VAT rate: the period's issued invoices, their credit notes, and the
-    balance. Each document counts with its own VAT breakdown, so over all rates the VAT is
-    the invoices' stated VAT minus the credit notes' to the cent."""
-    invoices = _issued_invoices(fleet, period)
-    invoiced, credited = _invoiced_by_rate(invoices), _credited_by_rate(invoices)
+def vat_summary_of(invoice_lines, credit_note_lines) -> list[dict]:
+    """The VAT summary rows, per currency and rate, of invoices given by their lines
+    (invoice id, currency, net, VAT rate) and of their credit notes by theirs (invoice id,
+    credit note id, currency, net, VAT rate), each in the order they were issued. Each
+    document counts with its own VAT breakdown, so over all rates the VAT is exactly the
+    invoices' VAT minus the credit notes'. Pure."""
+    invoiced, credited = _invoiced_by_rate(invoice_lines), _credited_by_rate(credit_note_lines)
     rows = []
     for currency, rate in sorted(invoiced.keys() | credited.keys()):
         issued = invoiced.get((currency, rate), _RateFigures())
@@ -378,6 +362,24 @@ def vat_summary_rows(fleet: Fleet, period: ExportPeriod) -> list[dict]:
             }
         )
     return rows
+
+
+def vat_summary_rows(fleet: Fleet, period: ExportPeriod) -> list[dict]:
+    """The VAT summary of the period's issued invoices and their credit notes."""
+    invoices = _issued_invoices(fleet, period).values("pk")
+    invoice_lines = (
+        InvoiceLine.objects.filter(invoice__in=invoices)
+        .order_by("invoice_id", "position")
+        .values_list("invoice_id", "invoice__currency", "net", "vat_rate")
+    )
+    credit_note_lines = (
+        CreditNoteLine.objects.filter(credit_note__invoice__in=invoices)
+        .order_by("credit_note__invoice_id", "credit_note_id", "pk")
+        .values_list(
+            "credit_note__invoice_id", "credit_note_id", "credit_note__currency", "net", "vat_rate"
+        )
+    )
+    return vat_summary_of(invoice_lines, credit_note_lines)
 
 
 def vat_summary_table(fleet: Fleet, period: ExportPeriod) -> ExportTable:
