@@ -3,7 +3,6 @@ named values in a fixed order, with the columns they are written as and the cont
 of the file. Billing's rows are only read here, never changed."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import (
@@ -15,7 +14,6 @@ from django.db.models import (
     F,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
 )
@@ -23,83 +21,26 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce, Concat
 
 from apps.charging.models import ChargingSession
+from apps.exports.billing_tables import (
+    cost_allocation_table,
+    credit_note_lines_table,
+    credit_notes_table,
+    invoice_lines_table,
+    invoices_table,
+    payments_table,
+    reimbursement_lines_table,
+    reimbursements_table,
+    vat_summary_table,
+)
 from apps.exports.choices import ExportKind
 from apps.exports.columns import Column, ValueType, seconds_of, seconds_of_hours
 from apps.exports.periods import ExportPeriod
+from apps.exports.tables import ExportTable
 from apps.fleets.models import Fleet
 from apps.payments.models import BillingRun
 
 MONEY = 2
 KWH = 3
-
-
-@dataclass(frozen=True)
-class ExportTable:
-    """An export kind's rows: `rows` yields dicts of the values the columns read, in the
-    order the file lists them (`order` are its sort keys among the values); `totals` names the
-    values whose sums are the file's control totals (net, VAT, gross).
-
-    `rows` is a query, or for the few rows of a summary computed in Python (VAT per rate,
-    the reconciliation), a list of dicts already in order."""
-
-    kind: str
-    columns: tuple[Column, ...]
-    rows: QuerySet | list[dict]
-    order: tuple[str, ...]
-    totals: tuple[str, str, str] | None = None
-
-    @property
-    def is_query(self) -> bool:
-        return isinstance(self.rows, QuerySet)
-
-    @property
-    def sources(self) -> tuple[str, ...]:
-        """The values the query selects, each once, in a fixed order."""
-        names = dict.fromkeys(self.order)
-        for column in self.columns:
-            if column.source:
-                names[column.source] = None
-        if self.is_query:
-            for name in self.rows.query.annotations:
-                names.setdefault(name, None)
-        return tuple(names)
-
-    @property
-    def headers(self) -> list[str]:
-        return [column.header for column in self.columns]
-
-    def values(self) -> QuerySet | list[dict]:
-        """The rows as dicts of every value, in file order."""
-        if not self.is_query:
-            return self.rows
-        return self.rows.values(*self.sources).order_by(*self.order)
-
-    def control_totals(self) -> tuple[int, Decimal | None, Decimal | None, Decimal | None]:
-        """(rows, net, VAT, gross) of the whole file, from the same rows."""
-        if not self.is_query:
-            return self._listed_totals()
-        sums = {"rows": Sum(Value(1))}
-        if self.totals:
-            for name, source in zip(("net", "vat", "gross"), self.totals, strict=True):
-                sums[name] = Sum(source)
-        figures = self.rows.order_by().aggregate(**sums)
-        if not self.totals:
-            return figures["rows"] or 0, None, None, None
-        return (
-            figures["rows"] or 0,
-            *(Decimal(str(figures[name] or 0)) for name in ("net", "vat", "gross")),
-        )
-
-    def _listed_totals(self) -> tuple[int, Decimal | None, Decimal | None, Decimal | None]:
-        if not self.totals:
-            return len(self.rows), None, None, None
-        return (
-            len(self.rows),
-            *(
-                sum((Decimal(str(row[source] or 0)) for row in self.rows), Decimal(0))
-                for source in self.totals
-            ),
-        )
 
 
 def _money_column(header: str, source: str, description: str = "") -> Column:
@@ -281,6 +222,15 @@ def _sessions_table(fleet: Fleet, period: ExportPeriod) -> ExportTable:
 
 TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.SESSIONS: _sessions_table,
+    ExportKind.INVOICES: invoices_table,
+    ExportKind.INVOICE_LINES: invoice_lines_table,
+    ExportKind.CREDIT_NOTES: credit_notes_table,
+    ExportKind.CREDIT_NOTE_LINES: credit_note_lines_table,
+    ExportKind.VAT_SUMMARY: vat_summary_table,
+    ExportKind.COST_ALLOCATION: cost_allocation_table,
+    ExportKind.REIMBURSEMENTS: reimbursements_table,
+    ExportKind.REIMBURSEMENT_LINES: reimbursement_lines_table,
+    ExportKind.PAYMENTS: payments_table,
 }
 
 
