@@ -13,6 +13,7 @@ from apps.charging.choices import (
     ImportFileFormat,
     LocationKind,
     PowerType,
+    PriceBasis,
     SessionImportStatus,
     SessionPurpose,
     SessionSource,
@@ -34,8 +35,14 @@ from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.services import fleet_api_key_issue
 from apps.payments import services as payments_services
-from apps.payments.choices import BillingRunStatus, BillingUnitStatus, PaymentMethod
+from apps.payments.choices import (
+    BillingRunStatus,
+    BillingUnitStatus,
+    LeftOutReason,
+    PaymentMethod,
+)
 from apps.payments.models import (
+    BillingLeftOut,
     BillingRun,
     BillingUnit,
     CostAllocation,
@@ -305,6 +312,7 @@ class FleetRows:
     session_import: SessionImport
     billing_run: BillingRun
     billing_unit: BillingUnit
+    billing_left_out: BillingLeftOut
     invoice: Invoice
     invoice_line: InvoiceLine
     payment: Payment
@@ -483,7 +491,13 @@ def billing_rows_create(*, fleet, driver, cost_center, session) -> dict:
             reimbursement=reimbursement,
             session=session,
             energy_wh=session.energy_wh,
+            meter_source=session.energy_source,
+            price_basis=PriceBasis.HOME_RATE,
+            rate_per_kwh=Decimal("0.25000"),
             amount=reimbursed,
+        ),
+        "billing_left_out": BillingLeftOut.objects.create(
+            run=run, session=session, reason=LeftOutReason.NOT_PRICED_YET
         ),
         "statement": Statement.objects.create(
             fleet=fleet,

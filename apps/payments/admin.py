@@ -41,6 +41,7 @@ from apps.payments.documents import (
     statement_pdf_filename,
 )
 from apps.payments.models import (
+    BillingLeftOut,
     BillingRun,
     BillingUnit,
     CostAllocation,
@@ -214,6 +215,23 @@ class BillingUnitInline(ReadOnlyInline):
         return len(unit.driver_ids)
 
 
+class BillingLeftOutInline(ReadOnlyInline):
+    """The sessions a completed run left out, each with the reason it recorded."""
+
+    model = BillingLeftOut
+    fleet_path = "run__fleet"
+    fields = ["session", "started", "reason"]
+    ordering = ["session_id"]
+    verbose_name_plural = "sessions left out, with why"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("run__fleet", "session")
+
+    @admin.display(description="started")
+    def started(self, left_out: BillingLeftOut) -> dt.datetime:
+        return left_out.session.started_at
+
+
 @admin.register(BillingRun)
 class BillingRunAdmin(AppendOnlyAdmin):
     """Billing runs: started from the add page, followed live while they work, resumed when
@@ -238,7 +256,7 @@ class BillingRunAdmin(AppendOnlyAdmin):
     search_fields = ["period_label", "fleet__name"]
     autocomplete_fields = ["fleet"]
     date_hierarchy = "period_start"
-    inlines = [BillingUnitInline]
+    inlines = [BillingUnitInline, BillingLeftOutInline]
     actions = ["resume_runs"]
     write_services = {"add": services.billing_run_start, "resume_runs": services.billing_run_resume}
     change_form_template = "admin/payments/billingrun/change_form.html"
@@ -744,7 +762,15 @@ class ReimbursementLineInline(ReadOnlyInline):
 
     model = ReimbursementLine
     fleet_path = "reimbursement__fleet"
-    fields = ["session", "started", "energy_wh", "amount"]
+    fields = [
+        "session",
+        "started",
+        "energy_wh",
+        "meter_source",
+        "price_basis",
+        "rate_per_kwh",
+        "amount",
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).select_related("session")

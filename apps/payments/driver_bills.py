@@ -9,6 +9,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Protocol
 
+from apps.charging.choices import PriceBasis
 from apps.charging.vat_rule import (
     BilledAs,
     billed_as,
@@ -20,6 +21,7 @@ from apps.payments.totals import DocumentTotals, document_totals
 from voltop.core.money import VatAmounts
 
 ZERO = Decimal("0.00")
+ENERGY = "ENERGY"
 
 
 class PricedSession(Protocol):
@@ -111,3 +113,19 @@ def driver_bill(
             amount = reimbursed_to_driver(gross=session.price_incl_vat, currency=currency)
             refunds.append(RefundLine(session, amount))
     return DriverBill(currency, tuple(invoice_lines), tuple(allocations), tuple(refunds))
+
+
+def home_rate_of_breakdown(*, price_basis: str, breakdown: dict | None) -> Decimal | None:
+    """The rate per kWh that priced a home session, read from the price breakdown pricing
+    stored with it (apps.charging.pricing.PriceBreakdown.as_dict): the unit price of its energy
+    lines. None when the session was not priced at a home rate, or its breakdown has no energy
+    line (no energy charged) or energy lines at more than one price."""
+    if price_basis != PriceBasis.HOME_RATE or not breakdown:
+        return None
+    prices = {
+        Decimal(line["unit_price"])
+        for period in breakdown.get("periods", ())
+        for line in period.get("lines", ())
+        if line.get("dimension") == ENERGY
+    }
+    return prices.pop() if len(prices) == 1 else None

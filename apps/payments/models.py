@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from apps.charging.choices import EnergySource, PriceBasis
 from apps.charging.models import ChargingSession
 from apps.drivers.models import Driver
 from apps.fleets.choices import BillingPeriodKind
@@ -16,6 +17,7 @@ from apps.payments.choices import (
     BillingUnitStatus,
     DocumentSeries,
     InvoiceStatus,
+    LeftOutReason,
     PaymentMethod,
     PaymentStatus,
     ReimbursementStatus,
@@ -164,6 +166,38 @@ class BillingUnit(models.Model):
 
     def __str__(self) -> str:
         return f"Unit {self.number} of {self.run}"
+
+
+class BillingLeftOut(models.Model):
+    """A session a completed run did not bill, with why: written as the run finalises, from
+    the same reading as its `left_out_reasons` counts, so the rows and the counts agree. Runs
+    completed before these rows were kept have the counts only."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="left_out_sessions")
+    session = models.ForeignKey(ChargingSession, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=16, choices=LeftOutReason.choices)
+
+    class Meta:
+        verbose_name = "session left out"
+        verbose_name_plural = "sessions left out"
+        ordering = ["run", "session"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "session"],
+                name="billing_left_out_once_per_run",
+                violation_error_code="billing_left_out_once_per_run",
+                violation_error_message="The run already lists this session as left out.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=LeftOutReason.values),
+                name="billing_left_out_reason_valid",
+                violation_error_code="billing_left_out_reason_valid",
+                violation_error_message="The reason must be one of LeftOutReason.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.session_id}: {self.get_reason_display()}"
 
 
 class DocumentCounter(models.Model):
@@ -560,13 +594,33 @@ class Reimbursement(TimeStampedModel):
 
 
 class ReimbursementLine(models.Model):
-    """One approved home session in a reimbursement, at the driver's home rate."""
+    """One approved home session in a reimbursement, at the driver's home rate. Where its
+    energy figure came from and the basis and rate that priced it are copied from the session
+    when billed, so the line keeps them whatever changes later (the driver's rate, say)."""
 
     reimbursement = models.ForeignKey(Reimbursement, on_delete=models.CASCADE, related_name="lines")
     session = models.ForeignKey(
         ChargingSession, on_delete=models.PROTECT, related_name="reimbursement_lines"
     )
     energy_wh = models.BigIntegerField("energy (Wh)")
+    meter_source = models.CharField(
+        max_length=8,
+        choices=EnergySource.choices,
+        help_text="Whether the energy was measured by a charger or entered by a person.",
+    )
+    price_basis = models.CharField(
+        max_length=16, choices=PriceBasis.choices, help_text="What priced the session."
+    )
+    rate_per_kwh = models.DecimalField(
+        "rate per kWh",
+        max_digits=12,
+        decimal_places=5,
+        null=True,
+        blank=True,
+        help_text="The driver's home rate that priced the session, excl. VAT, as its price "
+        "breakdown records it; empty when the session was not priced at a home rate per kWh "
+        "or its breakdown does not say.",
+    )
     amount = _money()
 
     class Meta:
@@ -577,6 +631,12 @@ class ReimbursementLine(models.Model):
                 name="reimbursement_line_session_once",
                 violation_error_code="reimbursement_line_session_once",
                 violation_error_message="This session is already reimbursed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(rate_per_kwh__isnull=True) | Q(price_basis=PriceBasis.HOME_RATE),
+                name="reimbursement_line_rate_is_a_home_rate",
+                violation_error_code="reimbursement_line_rate_is_a_home_rate",
+                violation_error_message="Only a line priced at a home rate has a rate per kWh.",
             ),
         ]
 

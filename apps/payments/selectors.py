@@ -1,14 +1,15 @@
 """Reads of the payments app: what a billing run may bill and what it leaves out, balances,
-statements."""
+statements, and what billing recorded for the finance exports."""
 
 import datetime as dt
+from collections import Counter
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
 from django.db.models import (
     Case,
     CharField,
-    Count,
     DecimalField,
     F,
     OuterRef,
@@ -27,6 +28,7 @@ from apps.charging.models import ChargingSession
 from apps.fleets.models import Fleet
 from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentStatus
 from apps.payments.models import (
+    BillingLeftOut,
     BillingRun,
     CostAllocation,
     CreditNote,
@@ -48,7 +50,7 @@ def billable_session_list(*, fleet: Fleet, ended_before: dt.datetime) -> QuerySe
 
     Home charging is billed only when it is business charging a manager approved; private
     home charging is the driver's own. Invalid sessions are never billed. A run's report
-    names why each other session of its period was left out (billing_run_left_out_counts).
+    names why each other session of its period was left out (billing_run_left_out_list).
     """
     home_billable = Q(
         location_kind=LocationKind.HOME,
@@ -91,22 +93,26 @@ def _left_out_reason(fleet: Fleet) -> Case:
     )
 
 
-def billing_run_left_out_counts(*, run: BillingRun) -> dict[str, int]:
-    """How many sessions of the run's period the run left out, by LeftOutReason, in the
-    reasons' order: those that ended in the period and are not billed, and those still
-    charging that started before its end. Reasons no session has are left out."""
-    counts = dict(
+def billing_run_left_out_list(*, run: BillingRun) -> QuerySet:
+    """The sessions of the run's period the run leaves out as things stand, each annotated
+    with its LeftOutReason as `reason`: those that ended in the period and are not billed, and
+    those still charging that started before its end. What the run finalises with, its rows
+    (BillingLeftOut) and its counts alike."""
+    return (
         ChargingSession.objects.filter(fleet_id=run.fleet_id, billed_at__isnull=True)
         .filter(
             Q(ended_at__gte=run.period_start, ended_at__lt=run.period_end)
             | Q(status=SessionStatus.ACTIVE, started_at__lt=run.period_end)
         )
         .annotate(reason=_left_out_reason(run.fleet))
-        .order_by()
-        .values_list("reason")
-        .annotate(count=Count("pk"))
     )
-    return {reason: counts[reason] for reason in LeftOutReason.values if counts.get(reason)}
+
+
+def left_out_counts(reasons: Iterable[str]) -> dict[str, int]:
+    """How many of `reasons` there are of each LeftOutReason, in the reasons' order; reasons
+    none has are left out."""
+    counts = Counter(reasons)
+    return {reason: counts[reason] for reason in LeftOutReason.values if counts[reason]}
 
 
 def billing_run_left_out(run: BillingRun) -> list[tuple[str, int]]:
@@ -251,3 +257,29 @@ def billing_run_progress(*, run_id: int) -> dict:
         "units_total": run.units_total,
         "error": run.error,
     }
+
+
+def billing_left_out_list(*, run: BillingRun) -> QuerySet:
+    """The sessions a completed run left out, each with the reason the run recorded as it
+    finalised (`session_id`, `reason`), by session id. Empty for runs completed before these
+    rows were kept: their `left_out_reasons` counts are all there is."""
+    return BillingLeftOut.objects.filter(run=run).order_by("session_id")
+
+
+def reimbursement_line_list(
+    *, fleet: Fleet, period_start: dt.datetime, period_end: dt.datetime
+) -> QuerySet:
+    """The reimbursement lines of the fleet's completed runs whose periods lie within
+    [`period_start`, `period_end`), each with its reimbursement, by reimbursement id then
+    session id: the energy, where it came from, the basis and rate that priced it, and the
+    amount."""
+    return (
+        ReimbursementLine.objects.filter(
+            reimbursement__fleet=fleet,
+            reimbursement__billing_run__status=BillingRunStatus.COMPLETED,
+            reimbursement__period_start__gte=period_start,
+            reimbursement__period_end__lte=period_end,
+        )
+        .select_related("reimbursement")
+        .order_by("reimbursement_id", "session_id")
+    )

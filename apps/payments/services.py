@@ -13,12 +13,23 @@ from typing import NamedTuple
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
-from django.db.models import CharField, Count, DateTimeField, F, IntegerField, Sum, Value
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    DateTimeField,
+    F,
+    IntegerField,
+    JSONField,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from apps.charging.choices import LocationKind
+from apps.charging.choices import LocationKind, PriceBasis
 from apps.charging.models import ChargingSession
 from apps.fleets.models import Fleet
 from apps.payments.choices import (
@@ -30,7 +41,7 @@ from apps.payments.choices import (
     ReimbursementStatus,
 )
 from apps.payments.documents import invoice_pdf, invoice_pdf_filename
-from apps.payments.driver_bills import DriverBill, driver_bill
+from apps.payments.driver_bills import DriverBill, driver_bill, home_rate_of_breakdown
 from apps.payments.exceptions import (
     CreditNoteInvalid,
     IdempotencyKeyReused,
@@ -45,6 +56,7 @@ from apps.payments.exceptions import (
     ReimbursementNotPending,
 )
 from apps.payments.models import (
+    BillingLeftOut,
     BillingRun,
     BillingUnit,
     CostAllocation,
@@ -66,8 +78,9 @@ from apps.payments.periods import (
 )
 from apps.payments.selectors import (
     billable_session_list,
-    billing_run_left_out_counts,
+    billing_run_left_out_list,
     invoice_balance,
+    left_out_counts,
 )
 from apps.payments.totals import credit_note_totals
 from voltop.core.money import currency_minor_unit, kwh_of_wh, round_money, round_unit_price
@@ -310,6 +323,9 @@ class _BillableSession(NamedTuple):
     price_vat: Decimal
     price_incl_vat: Decimal
     depot_name: str | None
+    energy_source: str
+    price_basis: str
+    home_rate_breakdown: dict | None
 
 
 class _UnitWork:
@@ -357,6 +373,12 @@ class _UnitWork:
         return (
             billable_session_list(fleet=self.fleet, ended_before=self.run.period_end)
             .filter(driver_id__in=driver_ids)
+            .annotate(
+                home_rate_breakdown=Case(
+                    When(price_basis=PriceBasis.HOME_RATE, then=F("price_breakdown")),
+                    output_field=JSONField(),
+                )
+            )
             .select_for_update(of=("self",))
             .order_by("driver_id", "started_at", "pk")
             .values_list(
@@ -371,6 +393,9 @@ class _UnitWork:
                 "price_vat",
                 "price_incl_vat",
                 "connector__station__depot__name",
+                "energy_source",
+                "price_basis",
+                "home_rate_breakdown",
             )
         )
 
@@ -461,6 +486,12 @@ class _UnitWork:
                 reimbursement=reimbursement,
                 session_id=refund.session.id,
                 energy_wh=refund.session.energy_wh,
+                meter_source=refund.session.energy_source,
+                price_basis=refund.session.price_basis,
+                rate_per_kwh=home_rate_of_breakdown(
+                    price_basis=refund.session.price_basis,
+                    breakdown=refund.session.home_rate_breakdown,
+                ),
                 amount=refund.amount,
             )
             for refund in bill.refunds
@@ -530,12 +561,31 @@ class _UnitWork:
             )
 
 
+def _left_out_insert(run: BillingRun) -> dict[str, int]:
+    """Record each session the run leaves out, with its reason, by one INSERT … SELECT of
+    billing_run_left_out_list; returns the counts by reason of exactly the rows written."""
+    select = (
+        billing_run_left_out_list(run=run)
+        .order_by()
+        .annotate(left_out_run=Value(run.pk, output_field=IntegerField()))
+        .values_list("left_out_run", "id", "reason")
+    )
+    sql, params = select.query.sql_with_params()
+    quote = connection.ops.quote_name
+    table = quote(BillingLeftOut._meta.db_table)
+    names = ", ".join(quote(column) for column in ("run_id", "session_id", "reason"))
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {table} ({names}) {sql} RETURNING {quote('reason')}", params)
+        return left_out_counts(row[0] for row in cursor.fetchall())
+
+
 @_failing_the_run_on_error
 @transaction.atomic
 def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
     """Once every unit is done: issue the run's invoices in driver order with consecutive
     numbers, add up the run's figures (what it billed, and what of its period it left out and
-    why), and mark it completed. Safe to call again."""
+    why: a BillingLeftOut row per session and the counts of those rows), and mark it
+    completed. Safe to call again: a completed run is returned as it is."""
     now = now or timezone.now()
     run = BillingRun.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=run.pk)
     if run.status == BillingRunStatus.COMPLETED or run.units_done < run.units_total:
@@ -563,7 +613,7 @@ def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> 
     run.session_count = (
         run.invoiced_session_count + run.allocated_session_count + run.reimbursed_session_count
     )
-    run.left_out_reasons = billing_run_left_out_counts(run=run)
+    run.left_out_reasons = _left_out_insert(run)
     run.left_out_count = sum(run.left_out_reasons.values())
     run.invoice_count = run.invoices.count()
     run.invoiced_total = figures["owed"] or ZERO

@@ -20,6 +20,7 @@ from apps.payments import services
 from apps.payments.choices import (
     BillingRunStatus,
     InvoiceStatus,
+    LeftOutReason,
     PaymentMethod,
     ReimbursementStatus,
 )
@@ -360,9 +361,15 @@ def test_run_page_shows_its_units_read_only_and_links_to_what_it_made(client, fl
 
     response = client.get(reverse("admin:payments_billingrun_change", args=[billed.pk]))
 
-    (units,) = response.context["inline_admin_formsets"]
+    units, left_out = response.context["inline_admin_formsets"]
     assert [form.instance.number for form in units.formset.forms] == [1]
     assert (units.has_add_permission, units.has_change_permission) == (False, False)
+    assert [form.instance.pk for form in left_out.formset.forms] == []
+    assert (
+        left_out.has_add_permission,
+        left_out.has_change_permission,
+        left_out.has_delete_permission,
+    ) == (False, False, False)
     content = response.content.decode()
     invoices_url = reverse("admin:payments_invoice_changelist")
     assert f'<a href="{invoices_url}?billing_run__id__exact={billed.pk}">Invoices</a>' in content
@@ -374,16 +381,17 @@ def test_run_page_accounts_for_every_session_of_the_period(
 ):
     october_sessions_create(driver)
     priced_session_create(driver=driver, started_at=utc(2026, 9, 20, 7))
-    priced_session_create(
+    pending_home = priced_session_create(
         driver=driver,
         location_kind=LocationKind.HOME,
         purpose=SessionPurpose.BUSINESS,
         home_approval=HomeApproval.PENDING,
         started_at=utc(2026, 10, 20, 17),
     )
-    ChargingSession.objects.filter(
-        pk=priced_session_create(driver=driver, started_at=utc(2026, 10, 21, 7)).pk
-    ).update(price_excl_vat=None, price_vat=None, price_incl_vat=None, unpriced_reason="no_tariff")
+    unpriced = priced_session_create(driver=driver, started_at=utc(2026, 10, 21, 7))
+    ChargingSession.objects.filter(pk=unpriced.pk).update(
+        price_excl_vat=None, price_vat=None, price_incl_vat=None, unpriced_reason="no_tariff"
+    )
     run = bill(fleet, "2026-10", django_capture_on_commit_callbacks)
     login(client, (fleet, VIEWER))
 
@@ -397,6 +405,13 @@ def test_run_page_accounts_for_every_session_of_the_period(
     assert table_rows(response, class_="billing-run-left-out") == [
         ["Home claim awaiting approval", "1"],
         ["No price: no tariff applies", "1"],
+    ]
+    _units, left_out = response.context["inline_admin_formsets"]
+    assert [
+        (form.instance.session_id, form.instance.reason) for form in left_out.formset.forms
+    ] == [
+        (pending_home.pk, LeftOutReason.HOME_PENDING),
+        (unpriced.pk, LeftOutReason.NO_TARIFF),
     ]
 
 
