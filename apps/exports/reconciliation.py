@@ -896,18 +896,24 @@ def reconciliation_rows(report: ReconciliationReport) -> list[dict]:
         for session in report.left_out
     )
     rows.extend(_money_rows(report.money))
-    rows.extend(
-        {
-            **_row(
-                "difference",
-                difference.subject,
-                amount=difference.actual,
-                expected=difference.expected,
-                found=difference.actual,
-                note=f"{difference.kind}: {difference.message}",
-            ),
-            "status": DIFFERENCE,
-        }
-        for difference in report.differences
-    )
+    rows.extend(_difference_row(difference) for difference in report.differences)
     return rows
+
+
+def _is_count(value: Decimal | None) -> bool:
+    """Counts are whole Decimals (Decimal(2)); amounts carry their minor unit (Decimal("2.00"))."""
+    return value is not None and value.as_tuple().exponent == 0
+
+
+def _difference_row(difference: Difference) -> dict:
+    actual = difference.actual
+    row = _row(
+        "difference",
+        difference.subject,
+        count=int(actual) if _is_count(actual) else None,
+        amount=None if _is_count(actual) else actual,
+        expected=difference.expected,
+        found=actual,
+        note=f"{difference.kind}: {difference.message}",
+    )
+    return {**row, "status": DIFFERENCE}

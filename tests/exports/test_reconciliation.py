@@ -196,11 +196,16 @@ def test_a_deleted_cost_allocation_leaves_its_session_in_none_and_the_run_short(
         4,
         "difference",
     )
+    assert [(row["item"], row["count"], row["amount"]) for row in rows[-3:]] == [
+        ("run 2026-10: sessions allocated", 4, None),
+        ("run 2026-10: sessions billed", 20, None),
+        ("run 2026-10: allocated total", None, Decimal("12.28")),
+    ]
     assert rows[-4] == {
         "section": "difference",
         "item": f"session {session_id}",
-        "count": None,
-        "amount": Decimal(0),
+        "count": 0,
+        "amount": None,
         "expected": Decimal(1),
         "difference": Decimal(-1),
         "status": "difference",
