@@ -35,6 +35,11 @@ from apps.exports.billing_tables import (
 from apps.exports.choices import ExportKind
 from apps.exports.columns import Column, ValueType, seconds_of, seconds_of_hours
 from apps.exports.periods import ExportPeriod
+from apps.exports.reconciliation import (
+    RECONCILIATION_COLUMNS,
+    reconciliation_report,
+    reconciliation_rows,
+)
 from apps.exports.tables import ExportTable
 from apps.fleets.models import Fleet
 from apps.payments.models import BillingRun
@@ -220,6 +225,16 @@ def _sessions_table(fleet: Fleet, period: ExportPeriod) -> ExportTable:
     )
 
 
+def _reconciliation_table(fleet: Fleet, period: ExportPeriod) -> ExportTable:
+    report = reconciliation_report(fleet=fleet, period=period)
+    return ExportTable(
+        kind=ExportKind.RECONCILIATION,
+        columns=RECONCILIATION_COLUMNS,
+        rows=reconciliation_rows(report),
+        order=(),
+    )
+
+
 TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.SESSIONS: _sessions_table,
     ExportKind.INVOICES: invoices_table,
@@ -231,6 +246,7 @@ TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.REIMBURSEMENTS: reimbursements_table,
     ExportKind.REIMBURSEMENT_LINES: reimbursement_lines_table,
     ExportKind.PAYMENTS: payments_table,
+    ExportKind.RECONCILIATION: _reconciliation_table,
 }
 
 
