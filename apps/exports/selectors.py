@@ -84,14 +84,14 @@ def _charging_seconds(row: dict) -> int | None:
 
 SESSION_COLUMNS: tuple[Column, ...] = (
     Column("session_id", ValueType.INTEGER, "id", description="Voltop's session number."),
-    _text("employee_number", "driver__employee_number"),
+    _text("employee_number", "driver__employee_number", "The driver's employee number."),
     _text("driver", "driver_name", "The driver's first and last name."),
     _text("vehicle", "vehicle_name", "Make and model."),
-    _text("plate", "vehicle__plate"),
+    _text("plate", "vehicle__plate", "The vehicle's licence plate."),
     _text("cost_center", "cost_center__code", "The cost center the session was recorded with."),
     _text("location_kind", "location_kind", "depot, home or public."),
     _text("purpose", "purpose", "business or private."),
-    _text("status", "status"),
+    _text("status", "status", "completed, active (still charging) or invalid."),
     Column("started_at", ValueType.DATETIME, "started_at", description="In the fleet's zone."),
     Column("ended_at", ValueType.DATETIME, "ended_at", description="In the fleet's zone."),
     Column(
@@ -118,17 +118,22 @@ SESSION_COLUMNS: tuple[Column, ...] = (
         compute=lambda row: seconds_of_hours(row["parking_hours"]),
         sql="round(({parking_hours})::numeric * 3600)::bigint",
     ),
-    _text("tariff", "tariff_version__tariff__name"),
-    Column("tariff_version", ValueType.INTEGER, "tariff_version__number"),
+    _text("tariff", "tariff_version__tariff__name", "The tariff that priced the session."),
+    Column(
+        "tariff_version",
+        ValueType.INTEGER,
+        "tariff_version__number",
+        description="The number of the tariff's version that priced it.",
+    ),
     _text("price_basis", "price_basis", "tariff, home_rate or provider."),
-    _text("currency", "price_currency"),
+    _text("currency", "price_currency", "The currency of every amount in the row."),
     *_dimension_columns("energy", "total_energy_cost"),
     *_dimension_columns("time", "total_time_cost"),
     *_dimension_columns("parking", "total_parking_cost"),
     *_dimension_columns("flat", "total_fixed_cost"),
     _money_column("total_excl_vat", "price_excl_vat", "The session's cost excl. VAT."),
     _money_column("total_vat", "price_vat", "The VAT the session was charged."),
-    _money_column("total_incl_vat", "price_incl_vat"),
+    _money_column("total_incl_vat", "price_incl_vat", "The session's cost incl. VAT."),
     _text(
         "billed_as",
         "billed_as",
@@ -141,7 +146,7 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     ),
     _money_column("billed_net", "billed_net", "What billing booked, excl. VAT."),
     _money_column("billed_vat", "billed_vat", "The VAT billing booked with it."),
-    _money_column("billed_gross", "billed_gross"),
+    _money_column("billed_gross", "billed_gross", "What billing booked, incl. VAT."),
 )
 
 
