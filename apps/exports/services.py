@@ -9,13 +9,13 @@ import enum
 import hashlib
 import logging
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from apps.exports.choices import ExportFormat, ExportJobStatus, ExportKind
@@ -338,6 +338,22 @@ def _manifest_record(
     return manifest
 
 
+def _file_read(
+    request: ExportRequest, progress: Progress | None, fingerprint: "_Fingerprint"
+) -> Generator[bytes, None, tuple]:
+    """The file's bytes, read in one transaction from one snapshot of the database (on
+    PostgreSQL REPEATABLE READ, when the transaction is its own) and added to `fingerprint`;
+    returns the control totals read from the same snapshot once the last byte is out."""
+    with transaction.atomic():
+        _isolation_repeatable_read()
+        table = request.table()
+        totals = table.control_totals()
+        for chunk in _file_chunks(request, table, progress):
+            fingerprint.add(chunk)
+            yield chunk
+    return totals
+
+
 def export_stream(
     *,
     request: ExportRequest,
@@ -348,14 +364,9 @@ def export_stream(
     """The export file's bytes, as they are written; its manifest is recorded when the last
     byte is out. Stopped early (the client went away) or failed, it leaves no manifest."""
     now = now or timezone.now()
+    fingerprint = _Fingerprint()
+    totals = yield from _file_read(request, None, fingerprint)
     with transaction.atomic():
-        _isolation_repeatable_read()
-        table = request.table()
-        totals = table.control_totals()
-        fingerprint = _Fingerprint()
-        for chunk in _file_chunks(request, table, None):
-            fingerprint.add(chunk)
-            yield chunk
         _manifest_record(
             request=request,
             fingerprint=fingerprint,
@@ -383,34 +394,52 @@ def export_write(
     requested_by_name: str,
     keep: bool = False,
     progress: Progress | None = None,
+    recorded: Callable[[ExportManifest], None] | None = None,
     now: dt.datetime | None = None,
 ) -> ExportManifest:
     """Write the export file to `out` (a binary file open for writing and reading when
-    `keep`) and record its manifest; `keep` also stores the file for download until it
-    expires. Nothing is recorded if writing fails."""
+    `keep`), then record its manifest; `keep` also stores the file for download until it
+    expires, and `recorded` is called with the manifest in the transaction that records it.
+    Nothing is recorded if writing fails."""
     now = now or timezone.now()
-    with transaction.atomic():
-        _isolation_repeatable_read()
-        table = request.table()
-        totals = table.control_totals()
-        fingerprint = _Fingerprint()
-        for chunk in _file_chunks(request, table, progress):
-            fingerprint.add(chunk)
-            out.write(chunk)
+    fingerprint = _Fingerprint()
+    totals = _file_write(_file_read(request, progress, fingerprint), out)
+    kept = None
+    if keep:
+        out.seek(0)
+        kept = File(out, name=request.file_name)
+    manifest = None
+    try:
+        with transaction.atomic():
+            manifest = _manifest_record(
+                request=request,
+                fingerprint=fingerprint,
+                totals=totals,
+                requested_by=requested_by,
+                requested_by_name=requested_by_name,
+                now=now,
+                kept_file=kept,
+            )
+            if recorded is not None:
+                recorded(manifest)
+    except BaseException:
+        if manifest is not None and manifest.file:
+            manifest.file.delete(save=False)
+        raise
+    return manifest
+
+
+def _file_write(reading: Generator[bytes, None, tuple], out: BinaryIO) -> tuple:
+    """Write what `reading` yields to `out`; returns what it returns. Stopped by an error, the
+    reading is closed (its transaction rolled back) before the error goes on."""
+    try:
+        while True:
+            out.write(next(reading))
+    except StopIteration as finished:
         out.flush()
-        kept = None
-        if keep:
-            out.seek(0)
-            kept = File(out, name=request.file_name)
-        return _manifest_record(
-            request=request,
-            fingerprint=fingerprint,
-            totals=totals,
-            requested_by=requested_by,
-            requested_by_name=requested_by_name,
-            now=now,
-            kept_file=kept,
-        )
+        return finished.value
+    finally:
+        reading.close()
 
 
 # Background jobs ----------------------------------------------------------------------------
@@ -456,20 +485,48 @@ def export_request_of_job(job: ExportJob) -> ExportRequest:
     )
 
 
-def _job_progress(job_id: int, rows_total: int) -> Progress:
-    done = 0
-    last_saved = 0
+class _JobProgress:
+    """Tells the admin how far a job has come while its file is written. The file is read in
+    one transaction (and on PostgreSQL through a COPY that holds the connection), so progress
+    is written through a connection of its own, committed at once, every
+    EXPORT_PROGRESS_ROWS rows. SQLite allows one writer at a time: there the job's end says
+    it."""
 
-    def advanced(rows: int) -> None:
-        nonlocal done, last_saved
-        done += rows
-        if done - last_saved >= settings.EXPORT_PROGRESS_ROWS or done >= rows_total:
-            last_saved = done
-            ExportJob.objects.filter(pk=job_id).update(
-                rows_done=min(done, rows_total), updated_at=timezone.now()
+    def __init__(self, job_id: int):
+        self.job_id = job_id
+        self.done = 0
+        self.saved = 0
+        self.own_connection = (
+            connections.create_connection(DEFAULT_DB_ALIAS)
+            if connection.vendor == "postgresql"
+            else None
+        )
+
+    def __call__(self, rows: int) -> None:
+        self.done += rows
+        if self.own_connection is None or self.done - self.saved < settings.EXPORT_PROGRESS_ROWS:
+            return
+        self.saved = self.done
+        table = connection.ops.quote_name(ExportJob._meta.db_table)
+        with self.own_connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET rows_done = %s, updated_at = %s WHERE id = %s",  # noqa: S608 - quoted table name
+                [self.done, timezone.now(), self.job_id],
             )
 
-    return advanced
+    def close(self) -> None:
+        if self.own_connection is not None:
+            self.own_connection.close()
+
+
+def _job_done(job_id: int, manifest: ExportManifest) -> None:
+    ExportJob.objects.filter(pk=job_id).update(
+        status=ExportJobStatus.DONE,
+        manifest=manifest,
+        rows_done=manifest.row_count,
+        finished_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
 
 
 def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
@@ -481,32 +538,26 @@ def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
     job = ExportJob.objects.select_related("fleet", "requested_by").get(pk=job_id)
     if not claimed:
         return job
-    manifest = None
     try:
         request = export_request_of_job(job)
         rows_total = request.table().control_totals()[0]
         ExportJob.objects.filter(pk=job_id).update(rows_total=rows_total, rows_done=0)
-        with tempfile.TemporaryFile() as out, transaction.atomic():
-            _isolation_repeatable_read()
-            manifest = export_write(
-                request=request,
-                out=out,
-                requested_by=job.requested_by,
-                requested_by_name=job.requested_by_name,
-                keep=True,
-                progress=_job_progress(job_id, rows_total),
-                now=now,
-            )
-            ExportJob.objects.filter(pk=job_id).update(
-                status=ExportJobStatus.DONE,
-                manifest=manifest,
-                rows_done=manifest.row_count,
-                finished_at=timezone.now(),
-                updated_at=timezone.now(),
-            )
+        progress = _JobProgress(job_id)
+        try:
+            with tempfile.TemporaryFile() as out:
+                export_write(
+                    request=request,
+                    out=out,
+                    requested_by=job.requested_by,
+                    requested_by_name=job.requested_by_name,
+                    keep=True,
+                    progress=progress,
+                    recorded=lambda manifest: _job_done(job_id, manifest),
+                    now=now,
+                )
+        finally:
+            progress.close()
     except Exception as error:
-        if manifest is not None and manifest.file:
-            manifest.file.delete(save=False)
         ExportJob.objects.filter(pk=job_id).update(
             status=ExportJobStatus.FAILED,
             error=f"{type(error).__name__}: {error}"[:2000],

@@ -235,7 +235,7 @@ def test_xlsx_about_sheet_names_the_zone_the_kind_the_period_and_each_column(bil
     assert list(described) == HEADERS
     assert described["started_at"] == ["In the fleet's zone."]
     assert described["total_vat"] == ["The VAT the session was charged."]
-    assert described["plate"] == []
+    assert described["plate"] == ["The vehicle's licence plate."]
 
 
 def test_xlsx_rows_past_the_row_limit_go_on_to_further_sheets_each_with_the_header(
