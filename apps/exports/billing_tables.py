@@ -68,6 +68,10 @@ def _text(header: str, source: str, description: str) -> Column:
     return Column(header, ValueType.TEXT, source, description=description)
 
 
+def _code(header: str, source: str, description: str) -> Column:
+    return Column(header, ValueType.TEXT, source, description=description, is_code=True)
+
+
 def _integer(header: str, source: str, description: str) -> Column:
     return Column(header, ValueType.INTEGER, source, description=description)
 
@@ -89,7 +93,7 @@ def _date(header: str, source: str, description: str) -> Column:
 
 
 def _currency(source: str = "currency") -> Column:
-    return _text("currency", source, "ISO 4217 code of the row's amounts.")
+    return _code("currency", source, "ISO 4217 code of the row's amounts.")
 
 
 def _money_field() -> DecimalField:
@@ -142,7 +146,7 @@ INVOICE_COLUMNS: tuple[Column, ...] = (
     _text("number", "number", "The invoice number, gapless per fleet and year."),
     _datetime("issued_at", "issued_at", "When it was issued, in the fleet's zone."),
     _datetime("due_at", "due_at", "When payment is due, in the fleet's zone."),
-    _text("status", "status", "issued, paid or void (fully credited)."),
+    _code("status", "status", "issued, paid or void (fully credited)."),
     _text("driver", "driver_name", "The driver's first and last name."),
     _text("employee_number", "driver__employee_number", "The driver's employee number."),
     _text("driver_street", "driver__street", "The driver's street and house number."),
@@ -485,7 +489,7 @@ REIMBURSEMENT_COLUMNS: tuple[Column, ...] = (
     _decimal("energy_kwh", "energy_kwh", KWH, "Home charging energy reimbursed, in kWh."),
     _currency(),
     _money("amount", "amount", "Owed to the driver; no VAT on it."),
-    _text("status", "status", "pending, approved, paid or rejected."),
+    _code("status", "status", "pending, approved, paid or rejected."),
     _datetime("decided_at", "decided_at", "When it was approved or rejected, fleet's zone."),
     _datetime("paid_at", "paid_at", "When the payout was recorded, in the fleet's zone."),
 )
@@ -519,8 +523,8 @@ REIMBURSEMENT_LINE_COLUMNS: tuple[Column, ...] = (
     _integer("session_id", "session_id", "Voltop's number of the home session."),
     _datetime("session_started_at", "session__started_at", "In the fleet's zone."),
     _decimal("energy_kwh", "energy_kwh", KWH, "Energy reimbursed, in kWh."),
-    _text("meter_source", "meter_source", "measured (by a charger) or entered (by a person)."),
-    _text("price_basis", "price_basis", "What priced the session: home_rate, tariff, provider."),
+    _code("meter_source", "meter_source", "measured (by a charger) or entered (by a person)."),
+    _code("price_basis", "price_basis", "What priced the session: home_rate, tariff, provider."),
     _decimal(
         "rate_per_kwh",
         "rate_per_kwh",
@@ -556,11 +560,11 @@ PAYMENT_COLUMNS: tuple[Column, ...] = (
     _text("invoice_number", "invoice__number", "The invoice it pays."),
     _text("driver", "driver_name", "The invoice's driver, first and last name."),
     _text("employee_number", "invoice__driver__employee_number", "The driver's number."),
-    _text("method", "method", "bank_transfer, direct_debit, card or payroll."),
+    _code("method", "method", "bank_transfer, direct_debit, card or payroll."),
     _text("provider_reference", "provider_reference", "The payment provider's reference."),
     _money("amount", "amount", "Amount received."),
     _currency(),
-    _text("status", "status", "received, or reversed (no longer counts as paid)."),
+    _code("status", "status", "received, or reversed (no longer counts as paid)."),
 )
 
 

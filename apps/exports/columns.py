@@ -34,7 +34,9 @@ class Column:
     """One column: its stable header (with its unit, e.g. `energy_kwh`), the type it is
     written as, and where its value comes from: the row's value named `source`, or a value
     computed from the row, by `compute` in Python and by the `sql` template (the row's values
-    as `{name}`) in PostgreSQL, which must agree."""
+    as `{name}`) in PostgreSQL, which must agree. A TEXT column `is_code` when its values
+    come from a fixed list (a status, a currency): none starts like a formula, so they are
+    written as they are."""
 
     header: str
     type: ValueType
@@ -43,6 +45,7 @@ class Column:
     description: str = ""
     compute: Callable[[dict], object] | None = None
     sql: str = ""
+    is_code: bool = False
 
     def value(self, row: dict):
         return self.compute(row) if self.compute is not None else row[self.source]
@@ -107,7 +110,7 @@ def cell_text(column: Column, value, *, dialect: CsvDialect, zone: zoneinfo.Zone
     if value is None:
         return ""
     if column.type == ValueType.TEXT:
-        return text_escaped(str(value))
+        return str(value) if column.is_code else text_escaped(str(value))
     if column.type == ValueType.INTEGER:
         return str(int(value))
     if column.type == ValueType.DECIMAL:
@@ -134,20 +137,19 @@ def _sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-FORMULA_STARTS_SQL = ", ".join(
-    "chr(%d)" % ord(start) if start in "\t\r" else _sql_literal(start)  # noqa: UP031 - SQL text
-    for start in FORMULA_STARTS
-)
+FORMULA_START_CODES = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
 
 
 def cell_sql(column: Column, expression: str, *, dialect: CsvDialect) -> str:
     """The SQL that writes `expression` (the column's value) as `cell_text` does; the
     session's time zone must be the fleet's. NULL stands for an empty cell."""
     if column.type == ValueType.TEXT:
-        text = f"NULLIF(({expression})::text, '')"
+        text = f"({expression})::text"
+        if column.is_code:
+            return f"NULLIF({text}, '')"
         return (
-            f"CASE WHEN left({text}, 1) IN ({FORMULA_STARTS_SQL}) "
-            f"THEN {_sql_literal(FORMULA_ESCAPE)} || {text} ELSE {text} END"
+            f"CASE WHEN ascii({text}) IN ({FORMULA_START_CODES}) "
+            f"THEN {_sql_literal(FORMULA_ESCAPE)} || {text} ELSE NULLIF({text}, '') END"
         )
     if column.type == ValueType.INTEGER:
         return f"(({expression})::bigint)::text"

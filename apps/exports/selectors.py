@@ -56,6 +56,10 @@ def _text(header: str, source: str, description: str = "") -> Column:
     return Column(header, ValueType.TEXT, source, description=description)
 
 
+def _code(header: str, source: str, description: str = "") -> Column:
+    return Column(header, ValueType.TEXT, source, description=description, is_code=True)
+
+
 def _dimension_columns(dimension: str, ocpi_key: str) -> list[Column]:
     """One pricing dimension's cost of a session: excl. VAT, VAT and incl. VAT."""
     excl, incl = f"{ocpi_key}_excl", f"{ocpi_key}_incl"
@@ -89,9 +93,9 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     _text("vehicle", "vehicle_name", "Make and model."),
     _text("plate", "vehicle__plate", "The vehicle's licence plate."),
     _text("cost_center", "cost_center__code", "The cost center the session was recorded with."),
-    _text("location_kind", "location_kind", "depot, home or public."),
-    _text("purpose", "purpose", "business or private."),
-    _text("status", "status", "completed, active (still charging) or invalid."),
+    _code("location_kind", "location_kind", "depot, home or public."),
+    _code("purpose", "purpose", "business or private."),
+    _code("status", "status", "completed, active (still charging) or invalid."),
     Column("started_at", ValueType.DATETIME, "started_at", description="In the fleet's zone."),
     Column("ended_at", ValueType.DATETIME, "ended_at", description="In the fleet's zone."),
     Column(
@@ -125,8 +129,8 @@ SESSION_COLUMNS: tuple[Column, ...] = (
         "tariff_version__number",
         description="The number of the tariff's version that priced it.",
     ),
-    _text("price_basis", "price_basis", "tariff, home_rate or provider."),
-    _text("currency", "price_currency", "The currency of every amount in the row."),
+    _code("price_basis", "price_basis", "tariff, home_rate or provider."),
+    _code("currency", "price_currency", "The currency of every amount in the row."),
     *_dimension_columns("energy", "total_energy_cost"),
     *_dimension_columns("time", "total_time_cost"),
     *_dimension_columns("parking", "total_parking_cost"),
@@ -134,7 +138,7 @@ SESSION_COLUMNS: tuple[Column, ...] = (
     _money_column("total_excl_vat", "price_excl_vat", "The session's cost excl. VAT."),
     _money_column("total_vat", "price_vat", "The VAT the session was charged."),
     _money_column("total_incl_vat", "price_incl_vat", "The session's cost incl. VAT."),
-    _text(
+    _code(
         "billed_as",
         "billed_as",
         "invoice_line, cost_allocation, reimbursement, or empty when not billed yet.",
