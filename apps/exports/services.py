@@ -255,7 +255,7 @@ def _file_chunks(request: ExportRequest, table: ExportTable, progress: Progress 
 
     zone = request.fleet.zone
     if request.file_format == ExportFormat.XLSX:
-        return xlsx_chunks(table, zone=zone, progress=progress)
+        return xlsx_chunks(table, zone=zone, progress=progress, period=request.period)
     if request.file_format == ExportFormat.OCPI:
         return ocpi_chunks(table, fleet=request.fleet, progress=progress)
     return _csv_chunks(request, table, progress)
