@@ -322,8 +322,8 @@ def fleet_prepare(sessions: int) -> float | None:
         log(f"fleet {FLEET_SLUG} is there with {sessions:,} sessions")
         return None
     if found is not None:
-        log(f"fleet {FLEET_SLUG} has {found:,} sessions, not {sessions:,}: new database")
         database_recreate()
+        log(f"fleet {FLEET_SLUG} had {found:,} sessions, not {sessions:,}: database made again")
     log("migrating")
     manage("migrate", "--verbosity", "0")
     log(f"seeding {sessions:,} sessions: manage.py seed_demo --sessions {sessions}")
