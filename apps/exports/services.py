@@ -15,7 +15,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from apps.exports.choices import ExportFormat, ExportJobStatus, ExportKind
@@ -464,11 +464,29 @@ def _job_progress(job_id: int, rows_total: int) -> Progress:
         done += rows
         if done - last_saved >= settings.EXPORT_PROGRESS_ROWS or done >= rows_total:
             last_saved = done
-            ExportJob.objects.filter(pk=job_id).update(
-                rows_done=min(done, rows_total), updated_at=timezone.now()
-            )
+            _job_progress_save(job_id, min(done, rows_total))
 
     return advanced
+
+
+def _job_progress_save(job_id: int, rows_done: int) -> None:
+    """Save a job's progress where others see it at once. On PostgreSQL that is a connection
+    of its own: the export's connection is busy with its COPY (a query on it would wait for
+    the COPY, which waits for this), and its transaction would hide the progress until the
+    end."""
+    if connection.vendor != "postgresql":
+        ExportJob.objects.filter(pk=job_id).update(rows_done=rows_done, updated_at=timezone.now())
+        return
+    progress_connection = connections.create_connection(connection.alias)
+    table = progress_connection.ops.quote_name(ExportJob._meta.db_table)
+    try:
+        with progress_connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET rows_done = %s, updated_at = %s WHERE id = %s",  # noqa: S608 - the table's name is the model's
+                [rows_done, timezone.now(), job_id],
+            )
+    finally:
+        progress_connection.close()
 
 
 def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
