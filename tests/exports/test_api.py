@@ -387,7 +387,7 @@ def background_export(
 
 
 def test_a_large_export_is_answered_202_with_its_job(background_export, billed_fleet):
-    client, response = background_export
+    _, response = background_export
 
     assert response.status_code == 202
     job = ExportJob.objects.get()
@@ -547,3 +547,16 @@ def test_a_streamed_export_keeps_no_file_to_download(billed_fleet, member_client
 
     assert response.status_code == 404
     assert _errors(response) == [("exports.file_gone", "file")]
+
+
+def test_the_manifests_list_reads_a_fixed_number_of_queries(
+    billed_fleet, member_client, django_assert_num_queries
+):
+    client = member_client(FINANCE, billed_fleet)
+    for _ in range(3):
+        _content(client.get(SESSIONS, {"fleet": billed_fleet.slug, "period": "2026-10"}))
+
+    with django_assert_num_queries(3):
+        listed = client.get(MANIFESTS)
+
+    assert len(listed.json()["results"]) == 3
