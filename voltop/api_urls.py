@@ -14,6 +14,7 @@ from apps.charging.api import fleet_urls as charging_fleet_api
 from apps.drivers.api import driver_urls as drivers_api
 from apps.drivers.api import fleet_urls as drivers_fleet_api
 from apps.drivers.api.auth_views import LoginView, LogoutView, RefreshView
+from apps.exports.api import fleet_urls as exports_fleet_api
 from apps.fleets.api import fleet_urls as fleets_fleet_api
 from apps.payments.api import driver_urls as payments_api
 from apps.payments.api import fleet_urls as payments_fleet_api
@@ -58,6 +59,7 @@ urlpatterns = [
                 *vehicles_fleet_api.fleet_urlpatterns,
                 *charging_fleet_api.fleet_urlpatterns,
                 *payments_fleet_api.fleet_urlpatterns,
+                *exports_fleet_api.fleet_urlpatterns,
             ]
         ),
     ),

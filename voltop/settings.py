@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
         "PaymentStatusEnum": "apps.payments.choices.PaymentStatus",
         "ConnectorStandardEnum": "apps.vehicles.choices.ConnectorStandard",
         "BillingPeriodEnum": "apps.fleets.choices.BillingPeriodKind",
+        "ExportKindEnum": "apps.exports.choices.ExportKind",
+        "TokenKindEnum": "apps.drivers.choices.TokenKind",
     },
 }
 

@@ -33,6 +33,10 @@ def export_period_of_label(*, kind: str, label: str, zone: zoneinfo.ZoneInfo) ->
         period = billing_period_of_label(kind, label, zone)
     except PeriodLabelInvalid as error:
         raise ExportPeriodUnreadable(str(error), "period") from error
+    except (ValueError, OverflowError) as error:
+        raise ExportPeriodUnreadable(
+            f"{label!r} lies beyond the calendar's ends.", "period"
+        ) from error
     return ExportPeriod(
         label=period.label,
         first_day=period.first_day,
@@ -62,11 +66,19 @@ def export_period_of_days(
         raise ExportPeriodUnreadable(
             f"The last day {last:%Y-%m-%d} comes before the first day {first:%Y-%m-%d}.", "to"
         )
+    try:
+        start = local_midnight(first, zone)
+        end = local_midnight(last + dt.timedelta(days=1), zone)
+    except OverflowError as error:
+        raise ExportPeriodUnreadable(
+            f"The days {first.isoformat()} to {last.isoformat()} lie beyond the calendar's ends.",
+            "from",
+        ) from error
     return ExportPeriod(
         label=f"{first:%Y-%m-%d}_{last:%Y-%m-%d}",
         first_day=first,
         last_day=last,
-        start=local_midnight(first, zone),
-        end=local_midnight(last + dt.timedelta(days=1), zone),
+        start=start,
+        end=end,
         is_billing_period=False,
     )

@@ -50,6 +50,8 @@ class Command(BaseCommand):
                 f"{error.field}: {error.message}" if error.field else error.message
             ) from error
         output = options["output"]
+        if output != "-":
+            _output_check(Path(output))
         if output == "-":
             manifest = export_write(
                 request=request, out=sys.stdout.buffer, requested_by_name="command line"
@@ -70,3 +72,11 @@ class Command(BaseCommand):
             f"{manifest.file_name}: {manifest.row_count} rows, {manifest.size_bytes} bytes, "
             f"SHA-256 {manifest.sha256} (manifest {manifest.pk})"
         )
+
+
+def _output_check(path: Path) -> None:
+    """Refuse, before anything is written, a file that cannot be put where it is asked."""
+    if path.is_dir():
+        raise CommandError(f"output: {path} is a directory; name a file in it.")
+    if not path.parent.is_dir():
+        raise CommandError(f"output: there is no directory {path.parent}.")
