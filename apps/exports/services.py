@@ -4,6 +4,7 @@ jobs for large files, and the expiry of kept files.
 
 The admin, the API, the command line and the Celery task all export through here."""
 
+import contextlib
 import datetime as dt
 import enum
 import hashlib
@@ -15,7 +16,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 from django.core.files import File
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
 from apps.exports.choices import ExportFormat, ExportJobStatus, ExportKind
@@ -455,7 +456,14 @@ def export_request_of_job(job: ExportJob) -> ExportRequest:
     )
 
 
-def _job_progress(job_id: int, rows_total: int) -> Progress:
+@contextlib.contextmanager
+def _job_progress(job_id: int, rows_total: int) -> Iterator[Progress]:
+    """The job's progress, told how many rows were just written. It is saved on a database
+    connection of its own: the export's connection is busy with its COPY (a query sent there
+    waits for the COPY, which waits for the query), and inside the transaction that writes the
+    file, whose writes nobody sees before it commits."""
+    progress_connection = connections.create_connection(DEFAULT_DB_ALIAS)
+    table = connection.ops.quote_name(ExportJob._meta.db_table)
     done = 0
     last_saved = 0
 
@@ -464,11 +472,16 @@ def _job_progress(job_id: int, rows_total: int) -> Progress:
         done += rows
         if done - last_saved >= settings.EXPORT_PROGRESS_ROWS or done >= rows_total:
             last_saved = done
-            ExportJob.objects.filter(pk=job_id).update(
-                rows_done=min(done, rows_total), updated_at=timezone.now()
-            )
+            with progress_connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {table} SET rows_done = %s, updated_at = %s WHERE id = %s",  # noqa: S608 - the table name is the model's
+                    [min(done, rows_total), timezone.now(), job_id],
+                )
 
-    return advanced
+    try:
+        yield advanced
+    finally:
+        progress_connection.close()
 
 
 def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
@@ -485,7 +498,11 @@ def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
         request = export_request_of_job(job)
         rows_total = request.table().control_totals()[0]
         ExportJob.objects.filter(pk=job_id).update(rows_total=rows_total, rows_done=0)
-        with tempfile.TemporaryFile() as out, transaction.atomic():
+        with (
+            _job_progress(job_id, rows_total) as progress,
+            tempfile.TemporaryFile() as out,
+            transaction.atomic(),
+        ):
             _isolation_repeatable_read()
             manifest = export_write(
                 request=request,
@@ -493,7 +510,7 @@ def export_job_run(*, job_id: int, now: dt.datetime | None = None) -> ExportJob:
                 requested_by=job.requested_by,
                 requested_by_name=job.requested_by_name,
                 keep=True,
-                progress=_job_progress(job_id, rows_total),
+                progress=progress,
                 now=now,
             )
             ExportJob.objects.filter(pk=job_id).update(
