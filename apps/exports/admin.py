@@ -21,6 +21,7 @@ from apps.charging.models import ChargingSession
 from apps.exports import views
 from apps.exports.choices import ExportJobStatus, ExportKind
 from apps.exports.models import ExportJob, ExportManifest
+from apps.exports.selectors import TABLES
 from apps.exports.services import EXPORTING_ROLES
 from apps.fleets.admin_writes import WritesThroughServices
 from apps.fleets.models import Fleet
@@ -244,15 +245,15 @@ class ExportJobAdmin(ExportsAdmin):
 
 class SelectionExportMixin:
     """Adds "Export the selection (CSV)" to a list, shown to the admins and finance of some
-    fleet: the selected rows of one fleet as the `selection_export_kind` export, for the days
-    of the rows' `selection_day` (an instant)."""
+    fleet once the kind's export exists: the selected rows of one fleet as the
+    `selection_export_kind` export, for the days of the rows' `selection_day` (an instant)."""
 
     selection_export_kind: str
     selection_day: object
 
     def get_actions(self, request: HttpRequest) -> dict:
         actions = super().get_actions(request)
-        if not views.may_export(request):
+        if self.selection_export_kind not in TABLES or not views.may_export(request):
             actions.pop("export_selection", None)
         return actions
 
