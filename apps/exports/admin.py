@@ -45,16 +45,17 @@ class ExportsAdmin(WritesThroughServices, FleetScopedAdmin):
     nobody adds, changes or deletes them here."""
 
     editing_roles = EXPORTING_ROLES
+    viewing_roles = EXPORTING_ROLES
     write_services = {}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return self.scope_queryset(request, super().get_queryset(request), EXPORTING_ROLES)
+        return self.scope_queryset(request, super().get_queryset(request), self.viewing_roles)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return self._allowed(request, None, EXPORTING_ROLES)
+        return self._allowed(request, None, self.viewing_roles)
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return self._allowed(request, obj, EXPORTING_ROLES)
+        return self._allowed(request, obj, self.viewing_roles)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -195,6 +196,7 @@ class ExportJobAdmin(ExportsAdmin):
     ]
     list_filter = ["fleet", "status", "kind"]
     list_select_related = ["fleet", "manifest"]
+    search_fields = ["requested_by_name", "manifest__file_name"]
     fields = [
         "fleet",
         "kind",
@@ -209,7 +211,7 @@ class ExportJobAdmin(ExportsAdmin):
         "started_at",
         "finished_at",
     ]
-    readonly_fields = fields
+    readonly_fields = [*fields, "requested_by", "manifest"]
     change_form_template = "admin/exports/exportjob/change_form.html"
 
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
