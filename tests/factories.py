@@ -31,6 +31,8 @@ from apps.charging.models import (
 )
 from apps.charging.services import tariff_publish
 from apps.drivers.models import ChargeToken, Driver
+from apps.exports.choices import ExportJobStatus
+from apps.exports.models import ExportJob, ExportManifest
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
 from apps.fleets.services import fleet_api_key_issue
@@ -322,6 +324,8 @@ class FleetRows:
     reimbursement: Reimbursement
     reimbursement_line: ReimbursementLine
     statement: Statement
+    export_manifest: ExportManifest
+    export_job: ExportJob
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -379,7 +383,46 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         tariff_version=tariff_version,
         session_import=SessionImportFactory(fleet=fleet),
         **billing_rows_create(fleet=fleet, driver=driver, cost_center=cost_center, session=session),
+        **export_rows_create(fleet=fleet),
     )
+
+
+def export_rows_create(*, fleet) -> dict:
+    """An export of the fleet's March 2026 sessions, its file downloaded at once, and a job
+    that failed to build the same export in the background."""
+    exported_at = dt.datetime(2026, 4, 2, 8, 0, tzinfo=UTC)
+    period = payments_services.billing_period_for(fleet=fleet, label="2026-03")
+    parameters = {"kind": "sessions", "format": "csv", "period": "2026-03"}
+    manifest = ExportManifest.objects.create(
+        fleet=fleet,
+        kind="sessions",
+        file_format="csv",
+        period_label="2026-03",
+        period_start=period.start,
+        period_end=period.end,
+        parameters=parameters,
+        file_name=f"{fleet.slug}-sessions-2026-03.csv",
+        content_type="text/csv; charset=utf-8",
+        size_bytes=1200,
+        sha256="a" * 64,
+        row_count=1,
+        currency=fleet.currency,
+        requested_by_name="Fleet finance",
+        created_at=exported_at,
+    )
+    job = ExportJob.objects.create(
+        fleet=fleet,
+        kind="sessions",
+        file_format="csv",
+        parameters=parameters,
+        status=ExportJobStatus.FAILED,
+        rows_total=1,
+        error="OperationalError: the database went away",
+        requested_by_name="Fleet finance",
+        started_at=exported_at,
+        finished_at=exported_at,
+    )
+    return {"export_manifest": manifest, "export_job": job}
 
 
 def billing_rows_create(*, fleet, driver, cost_center, session) -> dict:

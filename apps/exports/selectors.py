@@ -269,9 +269,10 @@ def export_session_selection(*, table: ExportTable, ids) -> ExportTable:
     return ExportTable(
         kind=table.kind,
         columns=table.columns,
-        rows=table.rows.filter(pk__in=list(ids)),
+        rows=table.rows.filter(**{f"{table.selection_field}__in": list(ids)}),
         order=table.order,
         totals=table.totals,
+        selection_field=table.selection_field,
     )
 
 

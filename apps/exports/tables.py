@@ -13,7 +13,8 @@ from apps.exports.columns import Column
 class ExportTable:
     """An export kind's rows: `rows` yields dicts of the values the columns read, in the
     order the file lists them (`order` are its sort keys among the values); `totals` names the
-    values whose sums are the file's control totals (net, VAT, gross).
+    values whose sums are the file's control totals (net, VAT, gross); `selection_field` is
+    the field an admin list's selected ids are matched on.
 
     `rows` is a query, or for the few rows of a summary computed in Python (VAT per rate,
     the reconciliation), a list of dicts already in order."""
@@ -23,6 +24,7 @@ class ExportTable:
     rows: QuerySet | list[dict]
     order: tuple[str, ...]
     totals: tuple[str, str, str] | None = None
+    selection_field: str = "pk"
 
     @property
     def is_query(self) -> bool:

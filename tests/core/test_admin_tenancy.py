@@ -116,6 +116,27 @@ def editing_role(model_admin: admin.ModelAdmin) -> str:
     return MembershipRole.ADMIN
 
 
+def viewing_roles(model_admin: admin.ModelAdmin) -> frozenset[str]:
+    """The roles that may see this admin's rows: every role, unless the admin says fewer (the
+    exports' admins show only to a fleet's admins and finance)."""
+    return frozenset(getattr(model_admin, "viewing_roles", MembershipRole.values))
+
+
+def seeing_role(model_admin: admin.ModelAdmin) -> str:
+    """A member who sees this admin's rows: a manager, or finance where managers may not."""
+    if MembershipRole.MANAGER in viewing_roles(model_admin):
+        return MembershipRole.MANAGER
+    return MembershipRole.FINANCE
+
+
+def reading_role(model_admin: admin.ModelAdmin) -> str:
+    """A member who may see this admin's rows but not change them: a viewer, or finance where
+    viewers may not see them."""
+    if MembershipRole.VIEWER in viewing_roles(model_admin):
+        return MembershipRole.VIEWER
+    return MembershipRole.FINANCE
+
+
 EDITOR_SCOPES = ["editor of A", "editor of A and viewer of B"]
 
 
@@ -259,7 +280,7 @@ def test_admin_lists_filters_searches_and_autocompletes_every_foreign_key(model_
 
 @pytest.mark.parametrize("model_admin", VOLTOP_ADMINS, ids=_admin_id)
 def test_changelist_shows_only_rows_of_the_members_fleet(client, fleet_a, fleet_b, model_admin):
-    client.force_login(member((fleet_a, MembershipRole.MANAGER)))
+    client.force_login(member((fleet_a, seeing_role(model_admin))))
     own_fleet_lookup = model_admin.fleet_path or "pk"
 
     response = client.get(url(model_admin, "changelist"))
@@ -277,7 +298,7 @@ def test_changelist_shows_only_rows_of_the_members_fleet(client, fleet_a, fleet_
 def test_pages_of_another_fleets_row_redirect_to_the_index_as_missing(
     client, fleet_a, fleet_b, model_admin, view
 ):
-    user = member((fleet_a, MembershipRole.MANAGER))
+    user = member((fleet_a, seeing_role(model_admin)))
     client.force_login(user)
     other_row = fleet_b.row_of(model_admin.model)
 
@@ -296,7 +317,7 @@ def test_pages_of_another_fleets_row_redirect_to_the_index_as_missing(
 
 @pytest.mark.parametrize("model_admin", VOLTOP_ADMINS, ids=_admin_id)
 def test_change_page_of_own_fleets_row_renders(client, fleet_a, fleet_b, model_admin):
-    client.force_login(member((fleet_a, MembershipRole.MANAGER)))
+    client.force_login(member((fleet_a, seeing_role(model_admin))))
 
     response = client.get(url(model_admin, "change", fleet_a.row_of(model_admin.model)))
 
@@ -332,7 +353,9 @@ def test_changelist_filters_offer_only_related_rows_of_own_fleets(
     client, fleet_a, fleet_b, model_admin, field_path
 ):
     fleet_c = fleet_rows_create(name="Fleet C")
-    client.force_login(member((fleet_a, MembershipRole.MANAGER), (fleet_c, MembershipRole.VIEWER)))
+    client.force_login(
+        member((fleet_a, seeing_role(model_admin)), (fleet_c, reading_role(model_admin)))
+    )
 
     response = client.get(url(model_admin, "changelist"))
 
@@ -483,7 +506,7 @@ def test_viewer_is_refused_the_add_page_and_its_post(client, fleet_a, fleet_b, m
     payload = form_payload(
         client.get(url(model_admin, "change", fleet_a.row_of(model_admin.model)))
     )
-    client.force_login(member((fleet_a, MembershipRole.VIEWER)))
+    client.force_login(member((fleet_a, reading_role(model_admin))))
     counts_before = row_counts()
 
     get_response = client.get(url(model_admin, "add"))
@@ -501,7 +524,7 @@ def test_viewer_sees_the_change_page_read_only_and_its_post_is_refused(
     own_row = fleet_a.row_of(model_admin.model)
     client.force_login(editor(model_admin, "editor of A", fleet_a, fleet_b))
     payload = form_payload(client.get(url(model_admin, "change", own_row)))
-    client.force_login(member((fleet_a, MembershipRole.VIEWER)))
+    client.force_login(member((fleet_a, reading_role(model_admin))))
 
     get_response = client.get(url(model_admin, "change", own_row))
     post_response = client.post(url(model_admin, "change", own_row), payload)
@@ -517,7 +540,7 @@ def test_viewer_sees_the_change_page_read_only_and_its_post_is_refused(
 def test_viewer_gets_only_read_only_actions_and_no_delete_page(
     client, fleet_a, fleet_b, model_admin
 ):
-    client.force_login(member((fleet_a, MembershipRole.VIEWER)))
+    client.force_login(member((fleet_a, reading_role(model_admin))))
     own_row = fleet_a.row_of(model_admin.model)
 
     changelist = client.get(url(model_admin, "changelist"))
@@ -561,7 +584,11 @@ def test_member_sees_the_voltop_apps_on_the_index(client, fleet_a, fleet_b):
     response = client.get(reverse("admin:index"))
 
     shown = {m["object_name"] for app in response.context["app_list"] for m in app["models"]}
-    assert shown == {model_admin.model.__name__ for model_admin in VOLTOP_ADMINS}
+    assert shown == {
+        model_admin.model.__name__
+        for model_admin in VOLTOP_ADMINS
+        if MembershipRole.VIEWER in viewing_roles(model_admin)
+    }
 
 
 def test_user_who_is_not_staff_cannot_enter_the_admin(client, fleet_a, fleet_b):
@@ -636,7 +663,7 @@ def test_changelist_of_thirty_rows_takes_a_bounded_number_of_queries(
     if who == "superuser":
         user = StaffUserFactory(is_superuser=True)
     else:
-        user = member(*[(rows, MembershipRole.MANAGER) for rows in thirty_fleets])
+        user = member(*[(rows, seeing_role(model_admin)) for rows in thirty_fleets])
     client.force_login(user)
 
     with django_assert_max_num_queries(
