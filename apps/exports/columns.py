@@ -36,7 +36,7 @@ class Column:
     computed from the row, by `compute` in Python and by the `sql` template (the row's values
     as `{name}`) in PostgreSQL, which must agree. A TEXT column `is_code` when its values
     come from a fixed list (a status, a currency): none starts like a formula, so they are
-    written as they are."""
+    written as they are, and an empty one as no value."""
 
     header: str
     type: ValueType
@@ -105,31 +105,54 @@ def text_escaped(text: str) -> str:
     return FORMULA_ESCAPE + text if text.startswith(FORMULA_STARTS) else text
 
 
-def cell_text(column: Column, value, *, dialect: CsvDialect, zone: zoneinfo.ZoneInfo) -> str:
-    """The value of `column` as a CSV cell's text, before quoting; None is empty."""
+def time_text(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """An instant in `zone` as ISO 8601 to the second, its offset written as PostgreSQL
+    writes it: `2026-10-04T08:00:00+02`, with minutes only where the offset has them
+    (`+05:30`)."""
+    local = moment.astimezone(zone)
+    offset_seconds = int(local.utcoffset().total_seconds())
+    sign = "-" if offset_seconds < 0 else "+"
+    hours, rest = divmod(abs(offset_seconds), 3600)
+    minutes, seconds = divmod(rest, 60)
+    offset = f"{sign}{hours:02d}"
+    if minutes or seconds:
+        offset += f":{minutes:02d}"
+    if seconds:
+        offset += f":{seconds:02d}"
+    return (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d}"
+        f"T{local.hour:02d}:{local.minute:02d}:{local.second:02d}{offset}"
+    )
+
+
+def cell_text(column: Column, value, *, dialect: CsvDialect, zone: zoneinfo.ZoneInfo) -> str | None:
+    """The value of `column` as a CSV cell's text, before quoting; None for no value."""
     if value is None:
-        return ""
+        return None
     if column.type == ValueType.TEXT:
-        return str(value) if column.is_code else text_escaped(str(value))
+        return (str(value) or None) if column.is_code else text_escaped(str(value))
     if column.type == ValueType.INTEGER:
         return str(int(value))
     if column.type == ValueType.DECIMAL:
         text = format(decimal_of(value, column.places), "f")
         return text.replace(".", dialect.decimal_separator)
     if column.type == ValueType.DATETIME:
-        return value.astimezone(zone).isoformat(timespec="seconds")
-    return value.isoformat()
+        return time_text(value, zone)
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
-def csv_field(text: str, delimiter: str) -> str:
-    """A cell quoted as CSV needs it (as PostgreSQL's COPY quotes): when it holds the
-    delimiter, a quote or a line break."""
-    if delimiter in text or '"' in text or "\n" in text or "\r" in text:
+def csv_field(text: str | None, delimiter: str) -> str:
+    """A cell as PostgreSQL's COPY writes it in CSV: nothing for no value, quoted when it
+    holds the delimiter, a quote or a line break, or when it is empty text (which is how
+    an empty text differs from no value)."""
+    if text is None:
+        return ""
+    if not text or delimiter in text or '"' in text or "\n" in text or "\r" in text:
         return '"' + text.replace('"', '""') + '"'
     return text
 
 
-def csv_line(cells: list[str], delimiter: str) -> str:
+def csv_line(cells: list[str | None], delimiter: str) -> str:
     return delimiter.join(csv_field(cell, delimiter) for cell in cells) + "\n"
 
 
@@ -140,27 +163,30 @@ def _sql_literal(text: str) -> str:
 FORMULA_START_CODES = ", ".join(str(ord(start)) for start in FORMULA_STARTS)
 
 
-def cell_sql(column: Column, expression: str, *, dialect: CsvDialect) -> str:
-    """The SQL that writes `expression` (the column's value) as `cell_text` does; the
-    session's time zone must be the fleet's. NULL stands for an empty cell."""
+def cell_sql(column: Column, expression: str, *, dialect: CsvDialect, exact: bool = False) -> str:
+    """The SQL whose value COPY writes as `cell_text` does; the session's time zone must be
+    the fleet's and its DateStyle ISO. `exact` says a DECIMAL value has its places already
+    (a stored amount), so it needs no rounding."""
     if column.type == ValueType.TEXT:
-        text = f"({expression})::text"
         if column.is_code:
-            return f"NULLIF({text}, '')"
+            return f"NULLIF(({expression})::text, '')"
+        text = f"({expression})::text"
         return (
             f"CASE WHEN ascii({text}) IN ({FORMULA_START_CODES}) "
-            f"THEN {_sql_literal(FORMULA_ESCAPE)} || {text} ELSE NULLIF({text}, '') END"
+            f"THEN {_sql_literal(FORMULA_ESCAPE)} || {text} ELSE {text} END"
         )
     if column.type == ValueType.INTEGER:
-        return f"(({expression})::bigint)::text"
+        return f"({expression})::bigint"
     if column.type == ValueType.DECIMAL:
-        number = f"({expression})::numeric"
-        if column.places is not None:
-            number = f"round({number}, {int(column.places)})"
-        text = f"({number})::text"
+        if exact:
+            number = f"({expression})"
+        elif column.places is not None:
+            number = f"round(({expression})::numeric, {int(column.places)})"
+        else:
+            number = f"({expression})::numeric"
         if dialect.decimal_separator != ".":
-            text = f"replace({text}, '.', {_sql_literal(dialect.decimal_separator)})"
-        return text
+            return f"replace(({number})::text, '.', {_sql_literal(dialect.decimal_separator)})"
+        return number
     if column.type == ValueType.DATETIME:
-        return f"to_char({expression}, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM')"
+        return f"replace(date_trunc('second', {expression})::text, ' ', 'T')"
     return f"to_char({expression}, 'YYYY-MM-DD')"

@@ -7,9 +7,11 @@ import zoneinfo
 from collections.abc import Iterator
 
 import psycopg
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
+from django.db.models import DecimalField
 
-from apps.exports.columns import CsvDialect, cell_sql, cell_text, csv_line
+from apps.exports.columns import Column, CsvDialect, ValueType, cell_sql, cell_text, csv_line
 from apps.exports.selectors import ExportTable
 
 BOM = "\ufeff".encode()
@@ -42,12 +44,33 @@ def csv_rows_python(
         yield "".join(lines).encode()
 
 
+def _stored_with_places(model, column: Column) -> bool:
+    """Whether the column's value is a stored decimal field with the column's places."""
+    if column.type != ValueType.DECIMAL or not column.source or column.places is None:
+        return False
+    *hops, name = column.source.split("__")
+    try:
+        for hop in hops:
+            model = model._meta.get_field(hop).related_model
+        field = model._meta.get_field(name)
+    except (FieldDoesNotExist, AttributeError):
+        return False
+    return isinstance(field, DecimalField) and field.decimal_places == column.places
+
+
 def copy_statement(table: ExportTable, dialect: CsvDialect) -> tuple[str, tuple]:
     """The COPY … TO STDOUT that writes the table's rows as CSV lines, and its parameters."""
     query = table.values().query
     references = {name: f"export_row.{connection.ops.quote_name(name)}" for name in table.sources}
+    model = table.rows.model
     cells = ", ".join(
-        cell_sql(column, column.sql_value(references), dialect=dialect) for column in table.columns
+        cell_sql(
+            column,
+            column.sql_value(references),
+            dialect=dialect,
+            exact=_stored_with_places(model, column),
+        )
+        for column in table.columns
     )
     order = ", ".join(references[name] for name in table.order)
     inner, params = query.sql_with_params()
@@ -69,11 +92,17 @@ def csv_rows_copy(
     back."""
     statement, params = copy_statement(table, dialect)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT current_setting('TimeZone')")
-        [connection_zone] = cursor.fetchone()
-        cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone.key])
+        cursor.execute("SELECT current_setting('TimeZone'), current_setting('DateStyle')")
+        connection_zone, connection_date_style = cursor.fetchone()
+        cursor.execute(
+            "SELECT set_config('TimeZone', %s, true), set_config('DateStyle', 'ISO, YMD', true)",
+            [zone.key],
+        )
         yield from _copy_chunks(cursor, statement, params)
-        cursor.execute("SELECT set_config('TimeZone', %s, true)", [connection_zone])
+        cursor.execute(
+            "SELECT set_config('TimeZone', %s, true), set_config('DateStyle', %s, true)",
+            [connection_zone, connection_date_style],
+        )
 
 
 def _copy_chunks(cursor, statement: str, params) -> Iterator[bytes]:

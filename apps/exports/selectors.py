@@ -189,7 +189,7 @@ def _session_rows(fleet: Fleet, period: ExportPeriod) -> QuerySet:
                 When(invoice_lines__isnull=False, then=Value("invoice_line")),
                 When(cost_allocations__isnull=False, then=Value("cost_allocation")),
                 When(reimbursement_lines__isnull=False, then=Value("reimbursement")),
-                default=Value(""),
+                default=None,
                 output_field=CharField(),
             ),
             billed_on=Coalesce(

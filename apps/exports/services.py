@@ -108,11 +108,11 @@ def export_fleet_get(*, slug: str) -> Fleet:
 
 
 def fleet_csv_dialect(fleet: Fleet) -> CsvDialect:
-    """The fleet's CSV preferences (e.g. ';' and ',' for German Excel), where it has them."""
+    """The fleet's CSV preferences (e.g. ';' and ',' for German Excel)."""
     return CsvDialect(
-        delimiter=getattr(fleet, "csv_delimiter", "") or ",",
-        decimal_separator=getattr(fleet, "csv_decimal_separator", "") or ".",
-        bom=bool(getattr(fleet, "csv_bom", False)),
+        delimiter=fleet.csv_delimiter or ",",
+        decimal_separator=fleet.csv_decimal_separator or ".",
+        bom=fleet.csv_bom,
     )
 
 

@@ -19,6 +19,7 @@ from apps.exports.models import ExportJob, ExportManifest
 from apps.exports.selectors import TABLES
 from apps.exports.services import export_request_check, export_write
 from apps.fleets.choices import MembershipRole
+from apps.fleets.services import fleet_update
 from apps.payments.models import Invoice, Reimbursement
 from tests.factories import FleetFactory, MembershipFactory, StaffUserFactory, UserFactory
 from tests.payments.builders import billing_fleet_create
@@ -120,11 +121,12 @@ def test_finance_and_admins_download_a_streamed_csv_equal_to_the_written_file_an
     assert content.startswith(b"session_id,employee_number,driver,")
 
 
-def test_the_form_is_prefilled_with_the_fleets_csv_settings(client, billed_fleet, monkeypatch):
+def test_the_form_is_prefilled_with_the_fleets_csv_settings(client, billed_fleet):
     logged_in(client, (billed_fleet, FINANCE))
-    monkeypatch.setattr(type(billed_fleet), "csv_delimiter", ";", raising=False)
-    monkeypatch.setattr(type(billed_fleet), "csv_decimal_separator", ",", raising=False)
-    monkeypatch.setattr(type(billed_fleet), "csv_bom", True, raising=False)
+    fleet_update(
+        fleet=billed_fleet,
+        changes={"csv_delimiter": ";", "csv_decimal_separator": ",", "csv_bom": True},
+    )
 
     form = client.get(EXPORT_PAGE).context["form"]
 
@@ -208,8 +210,8 @@ def test_another_fleets_finance_cannot_choose_this_fleet(client, billed_fleet):
             {"period": "2026-11"},
             {
                 "period": [
-                    "The period 2026-11 ends on 2026-11-30 at midnight (Europe/Amsterdam); "
-                    "it can be exported from then on."
+                    "The period 2026-11 runs until the end of 2026-11-30 (Europe/Amsterdam); "
+                    "it can be exported from 2026-12-01."
                 ]
             },
         ),
@@ -221,8 +223,8 @@ def test_another_fleets_finance_cannot_choose_this_fleet(client, billed_fleet):
             {"period": "", "first_day": "2026-10-20", "last_day": "2026-11-03"},
             {
                 "last_day": [
-                    "The period 2026-10-20_2026-11-03 ends on 2026-11-03 at midnight "
-                    "(Europe/Amsterdam); it can be exported from then on."
+                    "The period 2026-10-20_2026-11-03 runs until the end of 2026-11-03 "
+                    "(Europe/Amsterdam); it can be exported from 2026-11-04."
                 ]
             },
         ),
@@ -501,8 +503,8 @@ def test_a_selection_with_a_session_still_charging_is_refused_as_its_day_is_not_
         )
 
     assert messages_of(response) == [
-        "Nothing was exported. The period 2026-10-31_2026-10-31 ends on 2026-10-31 at "
-        "midnight (Europe/Amsterdam); it can be exported from then on."
+        "Nothing was exported. The period 2026-10-31_2026-10-31 runs until the end of "
+        "2026-10-31 (Europe/Amsterdam); it can be exported from 2026-11-01."
     ]
     assert nothing_recorded()
 

@@ -15,6 +15,7 @@ from apps.exports.columns import CsvDialect
 from apps.exports.models import ExportManifest
 from apps.exports.services import export_request_check, export_stream, export_write
 from apps.fleets.choices import MembershipRole
+from apps.fleets.models import Fleet
 
 pytestmark = pytest.mark.django_db
 
@@ -65,8 +66,8 @@ def test_a_session_row_holds_its_times_in_the_fleet_zone_and_its_price_per_dimen
         if row["session_id"] == str(session.pk)
     ]
 
-    assert row["started_at"] == "2026-10-04T08:00:00+02:00"
-    assert row["ended_at"] == "2026-10-04T10:30:07+02:00"
+    assert row["started_at"] == "2026-10-04T08:00:00+02"
+    assert row["ended_at"] == "2026-10-04T10:30:07+02"
     assert row["energy_kwh"] == "20.000"
     assert row["parking_s"] == "900"
     assert row["charging_s"] == str(2 * 3600 + 30 * 60 + 7 - 900)
@@ -163,3 +164,16 @@ def test_a_stream_stopped_early_leaves_no_manifest_and_the_connection_works(bill
     with connection.cursor() as cursor:
         cursor.execute("SELECT 41 + 1")
         assert cursor.fetchone() == (42,)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/St_Johns", "UTC"])
+def test_copy_and_python_agree_in_zones_with_odd_offsets(billed_fleet, zone):
+    Fleet.objects.filter(pk=billed_fleet.pk).update(time_zone=zone)
+    billed_fleet.refresh_from_db()
+    request = _request(billed_fleet, period="", first_day="2026-09-25", last_day="2026-10-31")
+
+    written = _written(request)
+
+    assert written == _python_bytes(request)
+    assert written.count(b"\n") > 20
