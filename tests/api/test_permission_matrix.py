@@ -14,16 +14,20 @@ each caller, every route is requested with fleet A's objects and the answer's cl
 - an admin of fleet B: 404 on fleet A's objects, and A's rows never in their lists.
 """
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from apps.charging.models import ChargingSession, ChargingStation, Connector, Tariff
 from apps.drivers.models import ChargeToken, Driver
+from apps.exports.models import ExportJob, ExportManifest
 from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
@@ -73,6 +77,8 @@ OBJECT_OF_SEGMENT = {
     "billing-runs": BillingRun,
     "credit-notes": CreditNote,
     "cost-allocations": CostAllocation,
+    "export-jobs": ExportJob,
+    "export-manifests": ExportManifest,
 }
 
 
@@ -167,14 +173,22 @@ def test_every_object_route_names_its_object():
 
 
 @pytest.fixture
-def fleets(settings, tmp_path):
-    """Fleets A and B with a row of every model, each session with a meter photo; a second
-    driver with a login in fleet A."""
+def fleets(settings, tmp_path, monkeypatch):
+    """Fleets A and B with a row of every model, each session with a meter photo and each
+    export manifest with its kept file; a second driver with a login in fleet A."""
     settings.MEDIA_ROOT = tmp_path
+    monkeypatch.setattr(
+        ExportManifest._meta.get_field("file"),
+        "storage",
+        FileSystemStorage(location=tmp_path / "exports"),
+    )
     rows_a, rows_b = fleet_rows_create(), fleet_rows_create()
     for rows in (rows_a, rows_b):
         rows.session.meter_photo.save("meter.jpg", ContentFile(b"a photo"), save=False)
         rows.session.save(update_fields=["meter_photo"])
+        rows.export_manifest.file.save("sessions.csv", ContentFile(b"session_id\n"), save=False)
+        rows.export_manifest.expires_at = timezone.now() + dt.timedelta(days=1)
+        rows.export_manifest.save(update_fields=["file", "expires_at"])
     driver_b = DriverFactory(fleet=rows_a.fleet, user=UserFactory(email="driver-b@example.com"))
     return rows_a, rows_b, driver_b
 

@@ -126,15 +126,15 @@ def test_anonymous_is_refused_with_401_and_nothing_recorded(billed_fleet):
     assert _nothing_recorded()
 
 
-def test_a_driver_is_not_shown_the_fleet(billed_fleet):
+def test_a_driver_is_refused_by_the_role_rule(billed_fleet):
     driver = DriverFactory(fleet=billed_fleet, user=UserFactory())
 
     response = _client_of(driver.user).get(
         SESSIONS, {"fleet": billed_fleet.slug, "period": "2026-10"}
     )
 
-    assert response.status_code == 404
-    assert _errors(response) == [("exports.fleet_unknown", "fleet")]
+    assert response.status_code == 403
+    assert _errors(response) == [("exports.role_refused", "role")]
     assert _nothing_recorded()
 
 

@@ -43,11 +43,17 @@ from apps.exports.services import (
     export_delivery,
     export_job_start,
     export_request_check,
+    export_role_check,
     export_stream,
     export_write,
     fleet_csv_dialect,
 )
-from apps.fleets.api.permissions import FINANCE_ROLES, acting_user, request_fleet_roles
+from apps.fleets.api.permissions import (
+    FINANCE_ROLES,
+    acting_user,
+    request_fleet_ids,
+    request_fleet_roles,
+)
 from apps.fleets.api.viewsets import FleetScopedViewSet
 from apps.fleets.models import Fleet, FleetApiKey
 from voltop.core.api.filters import QueryFilterBackend
@@ -162,6 +168,7 @@ class FleetExportView(APIView):
     """One export file of a fleet's period, for its admins and finance."""
 
     permission_classes = [IsAuthenticated]
+    read_roles = FINANCE_ROLES
 
     def perform_content_negotiation(self, request, force=False):
         return super().perform_content_negotiation(request, force=True)
@@ -190,6 +197,8 @@ class FleetExportView(APIView):
         ),
     )
     def get(self, request: Request, kind: str):
+        if not request_fleet_ids(request, self.read_roles):
+            export_role_check(role=None)
         query = ExportQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         options = query.validated_data
