@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from apps.charging.choices import SessionStatus
@@ -596,27 +596,32 @@ def _run_differences(run: RunReconciliation, currency: str) -> list[Difference]:
 
 
 def _reimbursement_total_differences(run_ids: list[int]) -> list[Difference]:
-    """Reimbursements of the period's runs whose amount is not the sum of their lines."""
+    """Reimbursements of the period's runs whose amount is not the sum of their lines, the
+    sum rounded to the currency's minor unit (SQLite adds amounts as floats)."""
     reimbursements = (
         Reimbursement.objects.filter(billing_run_id__in=run_ids)
         .annotate(lines_total=Coalesce(Sum("lines__amount"), Value(ZERO)))
-        .exclude(amount=F("lines_total"))
         .order_by("pk")
         .values_list("pk", "currency", "amount", "lines_total")
     )
-    return [
-        Difference(
-            kind=DifferenceKind.REIMBURSEMENT_TOTAL,
-            subject=f"reimbursement {pk}",
-            expected=round_money(lines_total, currency),
-            actual=amount,
-            message=(
-                f"Reimbursement {pk} is for {amount} {currency}; its lines add up to "
-                f"{round_money(lines_total, currency)} {currency}."
-            ),
+    differences = []
+    for pk, currency, amount, lines_total in reimbursements:
+        lines_total = round_money(Decimal(str(lines_total)), currency)
+        if lines_total == amount:
+            continue
+        differences.append(
+            Difference(
+                kind=DifferenceKind.REIMBURSEMENT_TOTAL,
+                subject=f"reimbursement {pk}",
+                expected=lines_total,
+                actual=amount,
+                message=(
+                    f"Reimbursement {pk} is for {amount} {currency}; its lines add up to "
+                    f"{lines_total} {currency}."
+                ),
+            )
         )
-        for pk, currency, amount, lines_total in reimbursements
-    ]
+    return differences
 
 
 def _period_money(fleet: Fleet, period: ExportPeriod) -> PeriodMoney:
