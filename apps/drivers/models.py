@@ -51,6 +51,14 @@ class Driver(TimeStampedModel):
         help_text="In the fleet's currency, excluding VAT.",
     )
     iban = models.CharField("IBAN", max_length=34, blank=True, validators=[validate_iban])
+    account_holder = models.CharField(
+        max_length=70,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The name the IBAN's account is held in, as the bank knows it: banks check "
+        "a transfer's payee name against it, and it need not be the driver's own.",
+    )
     street = models.CharField(max_length=200, blank=True, default="", db_default="")
     postal_code = models.CharField(max_length=16, blank=True, default="", db_default="")
     city = models.CharField(max_length=100, blank=True, default="", db_default="")

@@ -15,12 +15,16 @@ class ExportKind(models.TextChoices):
     REIMBURSEMENT_LINES = "reimbursement-lines", "Reimbursement lines"
     PAYMENTS = "payments", "Payments"
     RECONCILIATION = "reconciliation", "Reconciliation report"
+    JOURNAL = "journal", "Accounting journal (double entry)"
+    DATEV = "datev", "DATEV Buchungsstapel (EXTF)"
+    PAYROLL_DEDUCTIONS = "payroll-deductions", "Payroll deductions"
 
 
 class ExportFormat(models.TextChoices):
     CSV = "csv", "CSV"
     XLSX = "xlsx", "Excel (XLSX)"
     OCPI = "ocpi", "OCPI 2.2.1 CDR JSON"
+    DATEV = "datev", "DATEV EXTF 7.0 (format version 13)"
 
 
 class ExportJobStatus(models.TextChoices):

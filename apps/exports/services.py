@@ -59,6 +59,7 @@ CONTENT_TYPES = {
 EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.XLSX: "xlsx", ExportFormat.OCPI: "json"}
 FORMATS_OF_KIND = dict.fromkeys(ExportKind.values, (ExportFormat.CSV, ExportFormat.XLSX))
 FORMATS_OF_KIND[ExportKind.SESSIONS] = (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.OCPI)
+FORMATS_OF_KIND[ExportKind.DATEV] = (ExportFormat.DATEV,)
 Progress = Callable[[int], None]
 
 

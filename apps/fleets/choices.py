@@ -24,3 +24,10 @@ class CsvDelimiter(models.TextChoices):
 class CsvDecimalSeparator(models.TextChoices):
     POINT = ".", "Point (12.50)"
     COMMA = ",", "Comma (12,50)"
+
+
+class RefundMethod(models.TextChoices):
+    """How money owed back to a driver (an overpaid or credited invoice) reaches them."""
+
+    SET_OFF = "set_off", "Set off against the driver's next invoice"
+    PAYOUT = "payout", "Paid out by SEPA transfer"

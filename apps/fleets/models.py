@@ -16,8 +16,10 @@ from apps.fleets.choices import (
     CsvDecimalSeparator,
     CsvDelimiter,
     MembershipRole,
+    RefundMethod,
 )
 from apps.fleets.validators import (
+    ACCOUNT_NUMBER,
     bic_matches_iban,
     normalize_bic,
     normalize_iban,
@@ -33,6 +35,16 @@ CSV_SEPARATORS_CLASH = (
     "The CSV decimal separator must differ from the delimiter, or numbers could not be told "
     "from columns."
 )
+
+
+def _account(default: str, help_text: str) -> models.CharField:
+    return models.CharField(
+        max_length=8,
+        default=default,
+        db_default=default,
+        validators=[ACCOUNT_NUMBER],
+        help_text=help_text,
+    )
 
 
 class Fleet(TimeStampedModel):
@@ -126,6 +138,50 @@ class Fleet(TimeStampedModel):
         db_default=False,
         help_text="Start CSV files with a UTF-8 byte order mark, so Excel reads them as UTF-8.",
     )
+    datev_consultant_number = models.PositiveIntegerField(
+        "DATEV consultant number",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1001), MaxValueValidator(9999999)],
+        help_text="Beraternummer of the tax advisor, 1001 to 9999999.",
+    )
+    datev_client_number = models.PositiveIntegerField(
+        "DATEV client number",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(99999)],
+        help_text="Mandantennummer of the fleet at its tax advisor, 1 to 99999.",
+    )
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1,
+        db_default=1,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+        help_text="The month the fiscal year begins, 1 (January) to 12.",
+    )
+    account_length = models.PositiveSmallIntegerField(
+        default=4,
+        db_default=4,
+        validators=[MinValueValidator(4), MaxValueValidator(8)],
+        help_text="Digits of a general ledger account (DATEV Sachkontenlänge), 4 to 8.",
+    )
+    receivables_account = _account("1400", "Receivables from drivers (SKR03 1400).")
+    bank_account = _account("1200", "The bank account of the fleet's IBAN (SKR03 1200).")
+    charging_cost_account = _account(
+        "4530", "Charging of the fleet's vehicles, business and reimbursed (SKR03 4530)."
+    )
+    charging_payable_account = _account(
+        "1600", "What the fleet owes charging providers for business charging (SKR03 1600)."
+    )
+    reimbursement_payable_account = _account(
+        "1740", "Home charging owed to drivers until paid out (SKR03 1740)."
+    )
+    refund_method = models.CharField(
+        max_length=8,
+        choices=RefundMethod.choices,
+        default=RefundMethod.SET_OFF,
+        db_default=RefundMethod.SET_OFF,
+        help_text="How money owed back to a driver for an overpaid or credited invoice is settled.",
+    )
 
     class Meta:
         ordering = ["name", "pk"]
@@ -165,6 +221,12 @@ class Fleet(TimeStampedModel):
                 name="fleet_csv_delimiter_not_decimal_separator",
                 violation_error_code="fleet_csv_delimiter_not_decimal_separator",
                 violation_error_message=CSV_SEPARATORS_CLASH,
+            ),
+            models.CheckConstraint(
+                condition=Q(refund_method__in=RefundMethod.values),
+                name="fleet_refund_method_valid",
+                violation_error_code="fleet_refund_method_valid",
+                violation_error_message="Refunds are set off or paid out.",
             ),
         ]
 
@@ -257,6 +319,74 @@ class CostCenter(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.code} {self.name}"
+
+
+class VatRateAccounts(models.Model):
+    """The fleet's ledger accounts and tax codes for one VAT rate: where revenue at the rate,
+    the VAT it carries and the input VAT of business charging at the rate are booked, and the
+    tax codes (DATEV BU-Schlüssel) that go with them. A tax code stays empty on an automatic
+    account, whose VAT the accounting system derives by itself, and at a rate of 0."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="vat_rate_accounts")
+    vat_rate = models.DecimalField(
+        "VAT rate",
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Percent, e.g. 19.00.",
+    )
+    revenue_account = models.CharField(max_length=8, validators=[ACCOUNT_NUMBER])
+    revenue_tax_code = models.CharField(
+        max_length=4,
+        blank=True,
+        default="",
+        validators=[RegexValidator(r"^[0-9]{1,4}$", "Up to four digits.")],
+        help_text="BU-Schlüssel of revenue at the rate; empty on an automatic account.",
+    )
+    vat_account = models.CharField(
+        "VAT payable account",
+        max_length=8,
+        blank=True,
+        default="",
+        validators=[ACCOUNT_NUMBER],
+        help_text="Where the VAT on revenue at the rate is owed; empty at a rate of 0.",
+    )
+    input_vat_account = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        validators=[ACCOUNT_NUMBER],
+        help_text="Where the input VAT of business charging at the rate is claimed.",
+    )
+    input_tax_code = models.CharField(
+        max_length=4,
+        blank=True,
+        default="",
+        validators=[RegexValidator(r"^[0-9]{1,4}$", "Up to four digits.")],
+        help_text="BU-Schlüssel of business charging at the rate on the charging cost account.",
+    )
+
+    class Meta:
+        verbose_name = "accounts of a VAT rate"
+        verbose_name_plural = "accounts per VAT rate"
+        ordering = ["fleet", "-vat_rate"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "vat_rate"],
+                name="vat_rate_accounts_unique_per_fleet",
+                violation_error_code="vat_rate_accounts_unique_per_fleet",
+                violation_error_message="The fleet already has accounts for this VAT rate.",
+            ),
+            models.CheckConstraint(
+                condition=Q(vat_rate__gte=0) & Q(vat_rate__lte=100),
+                name="vat_rate_accounts_rate_between_0_and_100",
+                violation_error_code="vat_rate_accounts_rate_between_0_and_100",
+                violation_error_message="The VAT rate must be between 0 and 100 percent.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.vat_rate} %: revenue {self.revenue_account}"
 
 
 class Membership(TimeStampedModel):

@@ -4,6 +4,7 @@ VAT identification number against the fleet's country, the IBAN and BIC by schwi
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from schwifty import BIC, IBAN
 from schwifty.exceptions import SchwiftyException
 
@@ -16,6 +17,9 @@ EU_VAT_PREFIXES = {code: "EL" if code == "GR" else code for code in EU_MEMBER_ST
 VAT_ID_SEPARATORS = re.compile(r"[\s.\-]")
 EU_VAT_ID_BODY = re.compile(r"^[A-Z0-9]{2,13}$")
 OTHER_VAT_ID = re.compile(r"^[A-Z0-9]{4,20}$")
+ACCOUNT_NUMBER = RegexValidator(
+    r"^[0-9]{1,8}$", "A ledger account is 1 to 8 digits.", code="account_number"
+)
 
 
 def vat_id_compact(value: str) -> str:

@@ -57,8 +57,26 @@ class PaymentMethod(models.TextChoices):
     DIRECT_DEBIT = "direct_debit", "SEPA direct debit"
     CARD = "card", "Card"
     PAYROLL = "payroll", "Payroll deduction"
+    SET_OFF = "set_off", "Set off against a refund"
 
 
 class PaymentStatus(models.TextChoices):
     RECEIVED = "received", "Received"
     REVERSED = "reversed", "Reversed"
+
+
+class RefundReason(models.TextChoices):
+    OVERPAID = "overpaid", "Overpaid: more was paid than the invoice asked"
+    CREDITED = "credited", "Credited after it was paid"
+
+
+class RefundStatus(models.TextChoices):
+    OWED = "owed", "Owed to the driver"
+    SET_OFF = "set_off", "Set off against a later invoice"
+    PAID = "paid", "Paid out"
+
+
+class PayoutBatchStatus(models.TextChoices):
+    CREATED = "created", "Created: file for the bank"
+    EXECUTED = "executed", "Executed: the bank paid it"
+    CANCELLED = "cancelled", "Cancelled"

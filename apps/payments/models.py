@@ -20,6 +20,9 @@ from apps.payments.choices import (
     LeftOutReason,
     PaymentMethod,
     PaymentStatus,
+    PayoutBatchStatus,
+    RefundReason,
+    RefundStatus,
     ReimbursementStatus,
 )
 from apps.payments.exceptions import InvoiceImmutable
@@ -764,3 +767,231 @@ class Payment(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency} on {self.invoice}"
+
+
+class Refund(TimeStampedModel):
+    """Money the fleet owes a driver back on an invoice: paid beyond what it asks, or credited
+    after it was paid. Settled as the fleet chooses: set off against the driver's next invoice
+    (a payment of method set-off on it) or paid out in a SEPA payout batch."""
+
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="refunds", editable=False
+    )
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="refunds", editable=False
+    )
+    invoice = models.ForeignKey(
+        Invoice,
+        on_delete=models.PROTECT,
+        related_name="refunds",
+        editable=False,
+        help_text="The invoice the money was paid on.",
+    )
+    reason = models.CharField(max_length=8, choices=RefundReason.choices, editable=False)
+    currency = models.CharField(max_length=3, editable=False)
+    amount = _money(editable=False)
+    status = models.CharField(
+        max_length=8, choices=RefundStatus.choices, default=RefundStatus.OWED, editable=False
+    )
+    set_off_payment = models.OneToOneField(
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="refund_set_off",
+        editable=False,
+        help_text="The set-off payment on the later invoice that settled this refund.",
+    )
+    settled_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="refund_amount_positive",
+                violation_error_code="refund_amount_positive",
+                violation_error_message="A refund must be more than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=RefundStatus.values),
+                name="refund_status_valid",
+                violation_error_code="refund_status_valid",
+                violation_error_message="A refund is owed, set off or paid.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=RefundStatus.OWED) & Q(settled_at__isnull=True))
+                | (~Q(status=RefundStatus.OWED) & Q(settled_at__isnull=False)),
+                name="refund_settled_has_settled_at",
+                violation_error_code="refund_settled_has_settled_at",
+                violation_error_message="A settled refund has the time it was settled; an "
+                "owed one does not.",
+            ),
+            models.CheckConstraint(
+                condition=Q(set_off_payment__isnull=True) | Q(status=RefundStatus.SET_OFF),
+                name="refund_set_off_payment_only_when_set_off",
+                violation_error_code="refund_set_off_payment_only_when_set_off",
+                violation_error_message="Only a refund set off has a set-off payment.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["driver", "status"], name="refund_driver_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {self.pk}: {self.amount} {self.currency} on {self.invoice}"
+
+
+class PayoutBatch(TimeStampedModel):
+    """A SEPA credit transfer file (pain.001.001.09) paying approved reimbursements and owed
+    refunds out of the fleet's account. Created, then executed once the bank has paid it
+    (which marks what it paid as paid), or cancelled before that (which frees them)."""
+
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="payout_batches", editable=False
+    )
+    message_id = models.CharField(
+        max_length=35, unique=True, editable=False, help_text="The file's MsgId."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=PayoutBatchStatus.choices,
+        default=PayoutBatchStatus.CREATED,
+        editable=False,
+    )
+    currency = models.CharField(max_length=3, editable=False)
+    requested_execution_date = models.DateField(editable=False)
+    item_count = models.PositiveIntegerField(default=0, editable=False)
+    total = _money(default=ZERO, editable=False)
+    debtor_name = models.CharField(max_length=70, editable=False)
+    debtor_iban = models.CharField(max_length=34, editable=False)
+    debtor_bic = models.CharField(max_length=11, blank=True, default="", editable=False)
+    sha256 = models.CharField(
+        max_length=64, blank=True, default="", editable=False, help_text="Of the XML file."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    executed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    executed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name = "SEPA payout batch"
+        verbose_name_plural = "SEPA payout batches"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=PayoutBatchStatus.values),
+                name="payout_batch_status_valid",
+                violation_error_code="payout_batch_status_valid",
+                violation_error_message="A batch is created, executed or cancelled.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=PayoutBatchStatus.CREATED)
+                    & Q(executed_at__isnull=True)
+                    & Q(cancelled_at__isnull=True)
+                )
+                | (
+                    Q(status=PayoutBatchStatus.EXECUTED)
+                    & Q(executed_at__isnull=False)
+                    & Q(cancelled_at__isnull=True)
+                )
+                | (
+                    Q(status=PayoutBatchStatus.CANCELLED)
+                    & Q(executed_at__isnull=True)
+                    & Q(cancelled_at__isnull=False)
+                ),
+                name="payout_batch_times_match_status",
+                violation_error_code="payout_batch_times_match_status",
+                violation_error_message="An executed batch has its execution time, a cancelled "
+                "one its cancellation time, and none has both.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id
+
+
+class PayoutItem(models.Model):
+    """One credit transfer of a batch: an approved reimbursement or an owed refund, to the
+    driver's IBAN in the account holder's name as they were when the batch was made. While its
+    batch is not cancelled the item holds what it pays: the database lets a reimbursement or a
+    refund be held by one item at a time, and once paid it is never freed again."""
+
+    batch = models.ForeignKey(PayoutBatch, on_delete=models.CASCADE, related_name="items")
+    reimbursement = models.ForeignKey(
+        Reimbursement,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payout_items",
+    )
+    refund = models.ForeignKey(
+        Refund, on_delete=models.PROTECT, null=True, blank=True, related_name="payout_items"
+    )
+    driver = models.ForeignKey(Driver, on_delete=models.PROTECT, related_name="payout_items")
+    amount = _money()
+    end_to_end_id = models.CharField(max_length=35, unique=True)
+    creditor_name = models.CharField(max_length=70)
+    creditor_iban = models.CharField(max_length=34)
+    remittance = models.CharField(max_length=140)
+    released = models.BooleanField(
+        default=False, help_text="Its batch was cancelled: what it paid is free again."
+    )
+
+    class Meta:
+        ordering = ["batch", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(reimbursement__isnull=False, refund__isnull=True)
+                | Q(reimbursement__isnull=True, refund__isnull=False),
+                name="payout_item_pays_one_thing",
+                violation_error_code="payout_item_pays_one_thing",
+                violation_error_message="An item pays one reimbursement or one refund.",
+            ),
+            models.UniqueConstraint(
+                fields=["reimbursement"],
+                condition=Q(released=False, reimbursement__isnull=False),
+                name="payout_item_reimbursement_in_one_batch",
+                violation_error_code="payout_item_reimbursement_in_one_batch",
+                violation_error_message="This reimbursement is already in a payout batch.",
+            ),
+            models.UniqueConstraint(
+                fields=["refund"],
+                condition=Q(released=False, refund__isnull=False),
+                name="payout_item_refund_in_one_batch",
+                violation_error_code="payout_item_refund_in_one_batch",
+                violation_error_message="This refund is already in a payout batch.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="payout_item_amount_positive",
+                violation_error_code="payout_item_amount_positive",
+                violation_error_message="A transfer must be more than zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.end_to_end_id}: {self.amount}"
