@@ -38,3 +38,7 @@ class ExportRoleRefused(DomainError):
 
 class ExportFileGone(NotFound):
     code = "exports.file_gone"
+
+
+class VatRateAccountsMissing(ExportInvalid):
+    code = "exports.vat_rate_accounts_missing"
