@@ -525,8 +525,8 @@ def _line(entry: Entry, booking: Booking, account: str, side: str, amount: Decim
         "account": account,
         "debit": amount if side == TaxedSide.DEBIT else None,
         "credit": amount if side == TaxedSide.CREDIT else None,
-        "tax_code": booking.tax_code if (vat or side == booking.taxed_side) else "",
-        "cost_center": booking.cost_center,
+        "tax_code": (booking.tax_code if (vat or side == booking.taxed_side) else "") or None,
+        "cost_center": booking.cost_center or None,
         "document": entry.document,
         "text": booking.text,
         "currency": entry.currency,
@@ -537,7 +537,8 @@ def _line(entry: Entry, booking: Booking, account: str, side: str, amount: Decim
 def booking_lines(entry: Entry, booking: Booking) -> Iterator[dict]:
     """One booking as journal lines: without VAT, the debit and the credit line of its
     amount; with VAT, the untaxed side's gross, the taxed side's net and the VAT on the VAT
-    account, on the taxed side. Lines of amount zero are left out. Pure."""
+    account, on the taxed side (the tax code on those two). Lines of amount zero are left
+    out; a tax code or cost center that is not there is None. Pure."""
     taxed = booking.taxed_side if booking.vat else ""
     net = booking.amount - booking.vat
     debit = net if taxed == TaxedSide.DEBIT else booking.amount
