@@ -66,8 +66,9 @@ from apps.charging.selectors import home_rate_terms, tariff_terms_of_version
 from apps.charging.services import charging_session_price, home_session_review, tariff_publish
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.chart_of_accounts import SKR03_RATE_ACCOUNTS, RateAccounts
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import CostCenter, Depot, Fleet, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, Membership, VatRateAccounts
 from apps.payments.choices import BillingRunStatus, PaymentMethod
 from apps.payments.models import BillingRun, CreditNote, Invoice, Payment, Reimbursement
 from apps.payments.periods import BillingPeriod, billing_period_last_ended, billing_period_of_day
@@ -518,9 +519,19 @@ def _bulk_create(objects: list[models.Model]) -> list[models.Model]:
     return objects
 
 
+# The Dutch rate in SKR03's terms: revenue on 8200 (not an automatic account, so no tax key),
+# VAT payable on 1770 and input VAT on 1570, the general VAT accounts.
+DEMO_RATE_ACCOUNTS = RateAccounts(PRICE_VAT_RATE, "8200", "", "1770", "1570", "")
+# DATEV's own sample consultant and client, which its test installations know.
+DEMO_DATEV_CONSULTANT_NUMBER = 29098
+DEMO_DATEV_CLIENT_NUMBER = 55003
+
+
 def _fleet_create(*, name: str, slug: str, legal_name: str, vat_id: str) -> Fleet:
-    """A Dutch fleet with all its invoices need: legal name, address, VAT id and account."""
-    return Fleet.objects.create(
+    """A Dutch fleet with all its invoices need (legal name, address, VAT id and account) and
+    what its journal and DATEV file need: ledger accounts for its rate of 21 % besides SKR03's
+    for 19 %, 7 % and 0 %, and DATEV consultant and client numbers."""
+    fleet = Fleet.objects.create(
         name=name,
         slug=slug,
         currency="EUR",
@@ -534,7 +545,14 @@ def _fleet_create(*, name: str, slug: str, legal_name: str, vat_id: str) -> Flee
         vat_id=vat_id,
         iban="DE89370400440532013000",
         bic="COBADEFFXXX",
+        datev_consultant_number=DEMO_DATEV_CONSULTANT_NUMBER,
+        datev_client_number=DEMO_DATEV_CLIENT_NUMBER,
     )
+    VatRateAccounts.objects.bulk_create(
+        VatRateAccounts(fleet=fleet, **rate_accounts._asdict())
+        for rate_accounts in (DEMO_RATE_ACCOUNTS, *SKR03_RATE_ACCOUNTS)
+    )
+    return fleet
 
 
 # Where the drivers live: (street, postal code, city); a driver's house number follows their

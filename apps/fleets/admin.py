@@ -12,7 +12,14 @@ from apps.fleets.admin_writes import (
     WritesThroughServices,
     form_changes,
 )
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.models import (
+    CostCenter,
+    Depot,
+    Fleet,
+    FleetApiKey,
+    Membership,
+    VatRateAccounts,
+)
 from apps.fleets.seller import invoice_items_missing
 from apps.fleets.services import (
     FLEET_FIXED_FIELDS,
@@ -34,11 +41,22 @@ from apps.fleets.services import (
     membership_delete,
     membership_delete_check,
     membership_update_role,
+    vat_rate_accounts_create,
+    vat_rate_accounts_delete,
+    vat_rate_accounts_update,
 )
 from apps.fleets.tenancy import ADMIN_ROLES, FleetScopedAdmin, FleetScopedTabularInline
 
 DEPOT_FIELDS = ["name", "address", "grid_connection_limit_kw"]
 COST_CENTER_FIELDS = ["code", "name", "is_active"]
+VAT_RATE_ACCOUNTS_FIELDS = [
+    "vat_rate",
+    "revenue_account",
+    "revenue_tax_code",
+    "vat_account",
+    "input_vat_account",
+    "input_tax_code",
+]
 
 
 class DepotFormSet(SavesThroughServiceFormSet):
@@ -96,6 +114,39 @@ class CostCenterInline(WritesThroughServices, FleetScopedTabularInline):
     }
 
 
+class VatRateAccountsFormSet(SavesThroughServiceFormSet):
+    def create_with_service(self, form) -> VatRateAccounts:
+        accounts = form.instance
+        return vat_rate_accounts_create(
+            fleet=accounts.fleet,
+            **{name: getattr(accounts, name) for name in VAT_RATE_ACCOUNTS_FIELDS},
+        )
+
+    def update_with_service(self, obj: VatRateAccounts, changes: dict) -> VatRateAccounts:
+        return vat_rate_accounts_update(accounts=obj, changes=changes)
+
+    def delete_check(self, obj: VatRateAccounts) -> None:
+        """Accounts of a rate can always go: nothing refers to them."""
+
+    def delete_with_service(self, obj: VatRateAccounts) -> None:
+        vat_rate_accounts_delete(accounts=obj)
+
+
+class VatRateAccountsInline(WritesThroughServices, FleetScopedTabularInline):
+    """The ledger accounts and tax codes per VAT rate that the journal and DATEV book with."""
+
+    model = VatRateAccounts
+    formset = VatRateAccountsFormSet
+    fields = VAT_RATE_ACCOUNTS_FIELDS
+    fleet_path = "fleet"
+    extra = 0
+    write_services = {
+        "add": vat_rate_accounts_create,
+        "change": vat_rate_accounts_update,
+        "delete": vat_rate_accounts_delete,
+    }
+
+
 @admin.register(Fleet)
 class FleetAdmin(
     WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
@@ -109,7 +160,7 @@ class FleetAdmin(
     list_filter = ["country", "currency"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [DepotInline, CostCenterInline]
+    inlines = [DepotInline, CostCenterInline, VatRateAccountsInline]
     fixed_once_made = tuple(FLEET_FIXED_FIELDS)
     readonly_fields = ["invoice_readiness"]
     fieldsets = [
@@ -130,6 +181,24 @@ class FleetAdmin(
         ),
         ("Bank account", {"fields": ["iban", "bic"]}),
         ("Exports", {"fields": ["csv_delimiter", "csv_decimal_separator", "csv_bom"]}),
+        (
+            "Accounting",
+            {
+                "description": "The ledger accounts the journal and DATEV book with (SKR03 "
+                "by default); the accounts per VAT rate are listed below.",
+                "fields": [
+                    "account_length",
+                    "fiscal_year_start_month",
+                    "receivables_account",
+                    "bank_account",
+                    "charging_cost_account",
+                    "charging_payable_account",
+                    "reimbursement_payable_account",
+                    "refund_method",
+                ],
+            },
+        ),
+        ("DATEV", {"fields": ["datev_consultant_number", "datev_client_number"]}),
     ]
 
     write_services = {"add": fleet_create, "change": fleet_update, "delete": fleet_delete}

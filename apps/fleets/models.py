@@ -11,6 +11,11 @@ from django.db import models
 from django.db.models import F, Q
 from django_countries.fields import CountryField
 
+from apps.fleets.chart_of_accounts import (
+    FLEET_ACCOUNT_FIELDS,
+    VAT_RATE_ACCOUNT_FIELDS,
+    accounts_too_long,
+)
 from apps.fleets.choices import (
     BillingPeriodKind,
     CsvDecimalSeparator,
@@ -245,8 +250,24 @@ class Fleet(TimeStampedModel):
 
     def clean(self) -> None:
         """The rules over several fields: the VAT id against the fleet's country, the BIC
-        against the IBAN's country, and a CSV delimiter other than the decimal separator."""
+        against the IBAN's country, a CSV delimiter other than the decimal separator, and
+        ledger accounts of at most the account length's digits."""
         errors: dict[str, ValidationError] = {}
+        if self.account_length:
+            too_long = accounts_too_long(
+                {name: getattr(self, name) or "" for name in FLEET_ACCOUNT_FIELDS},
+                self.account_length,
+            )
+            for name, message in too_long.items():
+                errors[name] = ValidationError(message, code="account_too_long")
+            if self.pk is not None and "account_length" not in errors:
+                longest = self._longest_rate_account()
+                if longest and len(longest) > self.account_length:
+                    errors["account_length"] = ValidationError(
+                        f"The account length must be at least {len(longest)}: the accounts per "
+                        f"VAT rate include {longest}.",
+                        code="account_too_long",
+                    )
         if self.vat_id:
             try:
                 self.vat_id = normalize_vat_id(self.vat_id, country=str(self.country))
@@ -263,6 +284,10 @@ class Fleet(TimeStampedModel):
             )
         if errors:
             raise ValidationError(errors)
+
+    def _longest_rate_account(self) -> str:
+        accounts = VatRateAccounts.objects.filter(fleet=self).values_list(*VAT_RATE_ACCOUNT_FIELDS)
+        return max((account for row in accounts for account in row), key=len, default="")
 
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
@@ -387,6 +412,22 @@ class VatRateAccounts(models.Model):
 
     def __str__(self) -> str:
         return f"{self.vat_rate} %: revenue {self.revenue_account}"
+
+    def clean(self) -> None:
+        """Each account has at most the fleet's account length of digits."""
+        if self.fleet_id is None:
+            return
+        too_long = accounts_too_long(
+            {name: getattr(self, name) or "" for name in VAT_RATE_ACCOUNT_FIELDS},
+            self.fleet.account_length,
+        )
+        if too_long:
+            raise ValidationError(
+                {
+                    name: ValidationError(message, code="account_too_long")
+                    for name, message in too_long.items()
+                }
+            )
 
 
 class Membership(TimeStampedModel):

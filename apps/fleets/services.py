@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.fleets.chart_of_accounts import SKR03_RATE_ACCOUNTS
 from apps.fleets.choices import MembershipRole
 from apps.fleets.exceptions import (
     ApiKeyInvalid,
@@ -22,7 +23,14 @@ from apps.fleets.exceptions import (
     LoginInUse,
     LoginNameInUse,
 )
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.models import (
+    CostCenter,
+    Depot,
+    Fleet,
+    FleetApiKey,
+    Membership,
+    VatRateAccounts,
+)
 from apps.fleets.selectors import (
     referring_rows_text,
     rows_keeping_from_deletion,
@@ -100,19 +108,31 @@ def fleet_api_key_revoke(*, key: FleetApiKey) -> FleetApiKey:
 @transaction.atomic
 def fleet_create(**fields) -> Fleet:
     """Make a fleet with `fields` (name, slug, country, currency, time zone, VAT rate, billing
-    period, payment terms, and the optional seller, bank and export settings) after the
-    model's checks: a VAT id of the fleet's country, an IBAN and a BIC valid and of one
-    country, a CSV delimiter other than the decimal separator."""
+    period, payment terms, and the optional seller, bank, export, accounting and DATEV
+    settings) after the model's checks: a VAT id of the fleet's country, an IBAN and a BIC
+    valid and of one country, a CSV delimiter other than the decimal separator, ledger
+    accounts of at most the account length. The fleet starts with SKR03's accounts for the
+    VAT rates 19 %, 7 % and 0 %."""
     fleet = Fleet()
     fields_save_checked(fleet, fields)
+    VatRateAccounts.objects.bulk_create(
+        VatRateAccounts(fleet=fleet, **rate_accounts._asdict())
+        for rate_accounts in SKR03_RATE_ACCOUNTS
+    )
     logger.info("fleets.fleet_created", extra={"fleet_id": fleet.pk})
     return fleet
 
 
+FLEET_OWN_SETTINGS = ("vat_rate_accounts",)
+
+
 def fleet_delete_check(*, fleet: Fleet) -> None:
     """Refuse to delete a fleet anything refers to (members, depots, drivers, sessions, …):
-    only a fleet made by mistake, still empty, is deleted."""
-    references = rows_referring_to(Fleet.objects.filter(pk=fleet.pk))
+    only a fleet made by mistake, still empty, is deleted. Its own settings (the accounts per
+    VAT rate it was made with) go with it."""
+    references = rows_referring_to(
+        Fleet.objects.filter(pk=fleet.pk), except_through=FLEET_OWN_SETTINGS
+    )
     if references:
         raise FleetInUse(
             f"Fleet {fleet} cannot be deleted: it is still referred to by "
@@ -145,13 +165,67 @@ FLEET_FIXED_FIELDS = {
 @transaction.atomic
 def fleet_update(*, fleet: Fleet, changes: dict) -> Fleet:
     """Change a fleet's settings (name, VAT rate, billing period, payment terms; the seller's
-    legal name, address and VAT id; IBAN and BIC; CSV export preferences) after the model's
-    checks, as fleet_create has them. Its slug, currency, time zone and country stay as the
+    legal name, address and VAT id; IBAN and BIC; CSV export preferences; ledger accounts,
+    account length, fiscal year start, refund method; DATEV consultant and client numbers)
+    after the model's checks, as fleet_create has them (an account length shorter than an
+    account of its VAT rates is refused too). Its slug, currency, time zone and country stay as the
     fleet was made: a change to one is refused (FieldFixed naming it) and nothing changes."""
     fixed_fields_check(Fleet, changes, FLEET_FIXED_FIELDS)
     fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
     fields_save_checked(fleet, changes)
     return fleet
+
+
+def _vat_rate_accounts_save(accounts: VatRateAccounts, changes: dict) -> None:
+    for name, value in changes.items():
+        setattr(accounts, name, value)
+    accounts.full_clean()
+    if accounts.pk is None:
+        accounts.save()
+    elif changes:
+        accounts.save(update_fields=list(changes))
+
+
+@transaction.atomic
+def vat_rate_accounts_create(*, fleet: Fleet, vat_rate, **accounts) -> VatRateAccounts:
+    """Give `fleet` ledger accounts and tax codes for one more VAT rate (revenue and its tax
+    code, VAT payable, input VAT and its tax code); one row per rate, each account of at most
+    the fleet's account length."""
+    fleet = Fleet.objects.select_for_update().get(pk=fleet.pk)
+    rate_accounts = VatRateAccounts(fleet=fleet)
+    _vat_rate_accounts_save(rate_accounts, {"vat_rate": vat_rate, **accounts})
+    logger.info(
+        "fleets.vat_rate_accounts_created",
+        extra={"fleet_id": fleet.pk, "vat_rate_accounts_id": rate_accounts.pk},
+    )
+    return rate_accounts
+
+
+@transaction.atomic
+def vat_rate_accounts_update(*, accounts: VatRateAccounts, changes: dict) -> VatRateAccounts:
+    """Change a VAT rate's accounts or tax codes, as vat_rate_accounts_create checks them. They
+    stay with their fleet: a change of fleet is refused (FieldFixed) and nothing changes."""
+    fixed_fields_check(
+        VatRateAccounts,
+        changes,
+        {"fleet": "A VAT rate's accounts stay with their fleet; the fleet cannot be changed."},
+    )
+    accounts = (
+        VatRateAccounts.objects.select_related("fleet").select_for_update().get(pk=accounts.pk)
+    )
+    _vat_rate_accounts_save(accounts, changes)
+    return accounts
+
+
+@transaction.atomic
+def vat_rate_accounts_delete(*, accounts: VatRateAccounts) -> None:
+    """Remove a VAT rate's accounts: the journal and DATEV then refuse a period with that
+    rate until it has accounts again, and nothing booked so far changes."""
+    VatRateAccounts.objects.filter(pk=accounts.pk).delete()
+    logger.info(
+        "fleets.vat_rate_accounts_deleted",
+        extra={"fleet_id": accounts.fleet_id, "vat_rate_accounts_id": accounts.pk},
+    )
 
 
 @transaction.atomic

@@ -22,6 +22,7 @@ from tests.factories import (
     StaffUserFactory,
     VehicleFactory,
 )
+from tests.fleets.accounting_form import accounting_form_fields
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,7 @@ def test_a_fleets_slug_currency_time_zone_and_country_are_read_only_for_its_admi
             "depots-INITIAL_FORMS": "0",
             "cost_centers-TOTAL_FORMS": "0",
             "cost_centers-INITIAL_FORMS": "0",
+            **accounting_form_fields(fleet),
         },
     )
 

@@ -54,6 +54,8 @@ from apps.demo.seed import (
 )
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
+from apps.exports.journal import journal_lines, ledger_entries
+from apps.exports.periods import export_period_of_days
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
 from apps.fleets.seller import invoice_items_missing
@@ -505,6 +507,31 @@ class TestDemoFleet:
 
         assert after == before
         assert {basis for _, basis, *_ in before} - {""} == set(PriceBasis.values)
+
+    def test_its_journal_of_the_seeded_months_books_every_kind_it_has_and_balances(
+        self, demo_fleet
+    ):
+        window_start, anchor = seed_window(AMSTERDAM, now=timezone.now())
+        period = export_period_of_days(
+            first_day=window_start.astimezone(AMSTERDAM).date(),
+            last_day=anchor.astimezone(AMSTERDAM).date(),
+            zone=AMSTERDAM,
+        )
+
+        entries = ledger_entries(fleet=demo_fleet, period=period)
+
+        assert (demo_fleet.datev_consultant_number, demo_fleet.datev_client_number) == (
+            29098,
+            55003,
+        )
+        assert {"invoice", "credit_note", "allocation", "payment"} <= {
+            entry.kind for entry in entries
+        }
+        for entry in entries:
+            lines = list(journal_lines([entry]))
+            assert sum(line["debit"] or 0 for line in lines) == sum(
+                line["credit"] or 0 for line in lines
+            )
 
     def test_the_ended_months_are_billed_and_partly_settled(self, demo_fleet):
         runs = BillingRun.objects.filter(fleet=demo_fleet)

@@ -25,6 +25,7 @@ from tests.factories import (
     StaffUserFactory,
     VehicleFactory,
 )
+from tests.fleets.accounting_form import accounting_form_fields
 
 ADD_FLEET = reverse("admin:fleets_fleet_add")
 ADD_MEMBERSHIP = reverse("admin:fleets_membership_add")
@@ -71,6 +72,7 @@ def fleet_payload(fleet: Fleet, **changes) -> dict:
         "depots-INITIAL_FORMS": "0",
         "cost_centers-TOTAL_FORMS": "0",
         "cost_centers-INITIAL_FORMS": "0",
+        **accounting_form_fields(fleet),
     }
     return {**payload, **changes}
 

@@ -14,6 +14,7 @@ from apps.fleets.seller import iban_grouped, invoice_items_missing
 from apps.fleets.services import fleet_create, fleet_update
 from apps.fleets.validators import bic_matches_iban, normalize_bic, normalize_vat_id
 from tests.factories import FleetFactory, MembershipFactory, StaffUserFactory
+from tests.fleets.accounting_form import accounting_form_fields
 
 SETTINGS = {
     "legal_name": "Voltop Logistics B.V.",
@@ -274,7 +275,15 @@ def test_the_fleet_admin_page_says_which_items_invoices_lack(client):
 
     assert page.status_code == 200
     fieldsets = [fieldset.name for fieldset in page.context["adminform"]]
-    assert fieldsets == [None, "Billing", "Seller on invoices", "Bank account", "Exports"]
+    assert fieldsets == [
+        None,
+        "Billing",
+        "Seller on invoices",
+        "Bank account",
+        "Exports",
+        "Accounting",
+        "DATEV",
+    ]
     assert (
         "Invoices lack: postal code of the legal address, city of the legal address, VAT id."
         in page.content.decode()
@@ -297,6 +306,7 @@ def test_the_fleet_admin_saves_the_settings_through_the_service(client):
         "depots-INITIAL_FORMS": "0",
         "cost_centers-TOTAL_FORMS": "0",
         "cost_centers-INITIAL_FORMS": "0",
+        **accounting_form_fields(fleet),
     }
 
     response = client.post(reverse("admin:fleets_fleet_change", args=[fleet.pk]), payload)
@@ -323,6 +333,7 @@ def test_the_fleet_admin_refuses_a_bic_of_another_country_on_its_field(client):
         "depots-INITIAL_FORMS": "0",
         "cost_centers-TOTAL_FORMS": "0",
         "cost_centers-INITIAL_FORMS": "0",
+        **accounting_form_fields(fleet),
     }
 
     response = client.post(reverse("admin:fleets_fleet_change", args=[fleet.pk]), payload)
