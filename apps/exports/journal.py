@@ -15,6 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db.models import (
     Case,
@@ -22,6 +23,7 @@ from django.db.models import (
     DecimalField,
     ExpressionWrapper,
     F,
+    Min,
     Q,
     QuerySet,
     Sum,
@@ -60,6 +62,19 @@ JUST_BEFORE = dt.timedelta(seconds=1)
 KIND_ORDER = {kind: position for position, kind in enumerate(EntryKind.values)}
 ALLOCATION_VAT_TOLERANCE = Decimal("0.02")
 ACCOUNTS_WHERE = 'add them under "Accounts per VAT rate" in the fleet\'s accounting settings'
+
+
+class _Posting(NamedTuple):
+    """An entry before it is numbered: `source_id` is the row it rests on (the invoice, the
+    credit note, the billing run, the reimbursement, the payment, the payout batch)."""
+
+    kind: str
+    source_id: int
+    posting_date: dt.date
+    document_date: dt.date
+    document: str
+    currency: str
+    bookings: tuple[Booking, ...]
 
 
 def _rate_key(rate: Decimal) -> Decimal:
@@ -145,7 +160,7 @@ def _reversed(booking: Booking) -> Booking:
     )
 
 
-def _invoice_entries(fleet, period, accounts) -> list[tuple]:
+def _invoice_entries(fleet, period, accounts) -> list[_Posting]:
     lines = (
         InvoiceLine.objects.filter(invoice__fleet=fleet)
         .filter(_in_period("invoice__issued_at", period))
@@ -174,11 +189,11 @@ def _invoice_entries(fleet, period, accounts) -> list[tuple]:
             if subtotal.taxable or subtotal.vat
         )
         day = _local_day(issued_at, fleet)
-        found.append((EntryKind.INVOICE, invoice_id, day, day, number, currency, bookings))
+        found.append(_Posting(EntryKind.INVOICE, invoice_id, day, day, number, currency, bookings))
     return found
 
 
-def _credit_note_entries(fleet, period, accounts) -> list[tuple]:
+def _credit_note_entries(fleet, period, accounts) -> list[_Posting]:
     """Each credit note issued in the period, with the VAT its issue gave back: computed, as
     when it was issued, after its invoice's earlier credit notes (read as well)."""
     credited = (
@@ -227,7 +242,9 @@ def _credit_note_entries(fleet, period, accounts) -> list[tuple]:
                 if subtotal.taxable or subtotal.vat
             )
             day = _local_day(issued_at, fleet)
-            found.append((EntryKind.CREDIT_NOTE, note_id, day, day, number, currency, bookings))
+            found.append(
+                _Posting(EntryKind.CREDIT_NOTE, note_id, day, day, number, currency, bookings)
+            )
     return found
 
 
@@ -285,7 +302,7 @@ def _allocation_unmatched_refusal(group: dict) -> VatRateAccountsMissing:
     )
 
 
-def _allocation_entries(fleet, period, accounts) -> list[tuple]:
+def _allocation_entries(fleet, period, accounts) -> list[_Posting]:
     runs: dict[int, dict] = {}
     for group in _allocation_groups(fleet, period, accounts):
         if group["matched_rate"] is None:
@@ -332,7 +349,7 @@ def _allocation_entries(fleet, period, accounts) -> list[tuple]:
         bookings = [booking for booking in bookings if booking.amount]
         if bookings:
             found.append(
-                (
+                _Posting(
                     EntryKind.ALLOCATION, run_id, run["day"], run["day"], document,
                     run["currency"], tuple(bookings),
                 )
@@ -349,7 +366,7 @@ def _allocation_rates_check(fleet, period, accounts) -> None:
 # Reimbursements, payments, payouts -----------------------------------------------------------
 
 
-def _reimbursement_entries(fleet, period) -> list[tuple]:
+def _reimbursement_entries(fleet, period) -> list[_Posting]:
     posted = Coalesce(
         "decided_at",
         ExpressionWrapper(F("period_end") - Value(JUST_BEFORE), output_field=DateTimeField()),
@@ -373,7 +390,7 @@ def _reimbursement_entries(fleet, period) -> list[tuple]:
             cost_center=center or "",
         )
         found.append(
-            (
+            _Posting(
                 EntryKind.REIMBURSEMENT, reimbursement_id, day, day, f"R{reimbursement_id}",
                 currency, (booking,),
             )
@@ -381,7 +398,7 @@ def _reimbursement_entries(fleet, period) -> list[tuple]:
     return found
 
 
-def _payment_entries(fleet, period) -> list[tuple]:
+def _payment_entries(fleet, period) -> list[_Posting]:
     rows = (
         Payment.objects.filter(fleet=fleet, status=PaymentStatus.RECEIVED)
         .exclude(method=PaymentMethod.SET_OFF)
@@ -398,11 +415,13 @@ def _payment_entries(fleet, period) -> list[tuple]:
             amount=amount,
             text=f"Payment of invoice {number} ({PaymentMethod(method).label})",
         )
-        found.append((EntryKind.PAYMENT, payment_id, day, day, number, currency, (booking,)))
+        found.append(
+            _Posting(EntryKind.PAYMENT, payment_id, day, day, number, currency, (booking,))
+        )
     return found
 
 
-def _payout_entries(fleet, period) -> list[tuple]:
+def _payout_entries(fleet, period) -> list[_Posting]:
     items = (
         PayoutItem.objects.filter(
             batch__fleet=fleet, batch__status=PayoutBatchStatus.EXECUTED, released=False
@@ -447,7 +466,15 @@ def _payout_entries(fleet, period) -> list[tuple]:
     for batch_id, (message_id, executed_at, currency) in batches.items():
         day = _local_day(executed_at, fleet)
         found.append(
-            (EntryKind.PAYOUT, batch_id, day, day, message_id, currency, tuple(bookings[batch_id]))
+            _Posting(
+                EntryKind.PAYOUT,
+                batch_id,
+                day,
+                day,
+                message_id,
+                currency,
+                tuple(bookings[batch_id]),
+            )
         )
     return found
 
@@ -469,21 +496,26 @@ def ledger_entries(*, fleet: Fleet, period: ExportPeriod) -> list[Entry]:
         *_payment_entries(fleet, period),
         *_payout_entries(fleet, period),
     ]
-    found = [row for row in found if row[6]]
-    found.sort(key=lambda row: (row[2], KIND_ORDER[row[0]], row[4], row[1]))
+    found = [posting for posting in found if posting.bookings]
+    found.sort(
+        key=lambda posting: (
+            posting.posting_date,
+            KIND_ORDER[posting.kind],
+            posting.document,
+            posting.source_id,
+        )
+    )
     return [
         Entry(
-            kind=kind,
+            kind=posting.kind,
             number=number,
-            posting_date=posting_date,
-            document_date=document_date,
-            document=document,
-            currency=currency,
-            bookings=bookings,
+            posting_date=posting.posting_date,
+            document_date=posting.document_date,
+            document=posting.document,
+            currency=posting.currency,
+            bookings=posting.bookings,
         )
-        for number, (kind, _id, posting_date, document_date, document, currency, bookings) in (
-            enumerate(found, start=1)
-        )
+        for number, posting in enumerate(found, start=1)
     ]
 
 
@@ -496,20 +528,22 @@ def ledger_accounts_check(*, fleet: Fleet, period: ExportPeriod) -> None:
         InvoiceLine.objects.filter(invoice__fleet=fleet)
         .filter(_in_period("invoice__issued_at", period))
         .exclude(invoice__status=InvoiceStatus.DRAFT)
-        .order_by("vat_rate", "invoice__number")
-        .distinct("vat_rate")
-        .values_list("vat_rate", "invoice__number")
+        .order_by()
+        .values("vat_rate")
+        .annotate(first=Min("invoice__number"))
+        .values_list("vat_rate", "first")
     )
-    for rate, number in invoiced:
+    for rate, number in sorted(invoiced):
         _accounts_of(accounts, rate, f"Invoice {number}")
     credited = (
         CreditNoteLine.objects.filter(credit_note__fleet=fleet)
         .filter(_in_period("credit_note__issued_at", period))
-        .order_by("vat_rate", "credit_note__number")
-        .distinct("vat_rate")
-        .values_list("vat_rate", "credit_note__number")
+        .order_by()
+        .values("vat_rate")
+        .annotate(first=Min("credit_note__number"))
+        .values_list("vat_rate", "first")
     )
-    for rate, number in credited:
+    for rate, number in sorted(credited):
         _accounts_of(accounts, rate, f"Credit note {number}")
     _allocation_rates_check(fleet, period, accounts)
 

@@ -212,6 +212,13 @@ class FleetAdmin(
             return "Complete: invoices carry every seller item they must."
         return f"Invoices lack: {', '.join(missing)}."
 
+    def get_inline_instances(self, request: HttpRequest, obj=None) -> list:
+        """A fleet is made with SKR03's accounts per VAT rate; they are edited once it is."""
+        inlines = super().get_inline_instances(request, obj)
+        if obj is None:
+            return [inline for inline in inlines if not isinstance(inline, VatRateAccountsInline)]
+        return inlines
+
     def get_prepopulated_fields(self, request: HttpRequest, obj=None) -> dict:
         """The slug follows the name while the fleet is made; it is read-only afterwards."""
         return super().get_prepopulated_fields(request, obj) if obj is None else {}

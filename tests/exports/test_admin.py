@@ -237,8 +237,12 @@ def test_another_fleets_finance_cannot_choose_this_fleet(client, billed_fleet):
             },
         ),
         (
-            {"kind": "journal"},
-            {"kind": ["Select a valid choice. journal is not one of the available choices."]},
+            {"kind": "general-ledger"},
+            {
+                "kind": [
+                    "Select a valid choice. general-ledger is not one of the available choices."
+                ]
+            },
         ),
         (
             {"decimal_separator": ",", "delimiter": ","},

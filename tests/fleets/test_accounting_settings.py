@@ -267,3 +267,27 @@ def test_the_data_migration_gives_each_fleet_skr03s_rates_it_lacks_and_takes_bac
 
     assert after == [(Decimal("19.00"), "8401", "", "", "", ""), *SKR03[1:]]
     assert reversed_rows == [(Decimal("19.00"), "8401", "", "", "", "")]
+
+
+@pytest.mark.django_db
+def test_a_fleet_added_on_its_page_is_made_with_skr03s_accounts(admin_client):
+    add = reverse("admin:fleets_fleet_add")
+    payload = {
+        **{name: str(value) for name, value in BASE.items()},
+        "billing_period": "monthly",
+        "payment_terms_days": "14",
+        "csv_delimiter": ",",
+        "csv_decimal_separator": ".",
+        "depots-TOTAL_FORMS": "0",
+        "depots-INITIAL_FORMS": "0",
+        "cost_centers-TOTAL_FORMS": "0",
+        "cost_centers-INITIAL_FORMS": "0",
+        **accounting_form_fields(),
+    }
+
+    page = admin_client.get(add)
+    response = admin_client.post(add, payload)
+
+    assert "vat_rate_accounts-TOTAL_FORMS" not in page.content.decode()
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert _rows(Fleet.objects.get(slug="fleet-a")) == SKR03
