@@ -616,3 +616,30 @@ def test_the_exports_page_and_the_api_give_the_services_file(booked_fleet, clien
     assert api.status_code == 200
     assert b"".join(api.streaming_content) == expected
     assert ExportManifest.objects.filter(kind="journal").count() == 3
+
+
+def test_a_credit_note_at_a_rate_without_accounts_is_refused_naming_it(journal_fleet):
+    invoice = Invoice.objects.filter(fleet=journal_fleet).order_by("number").first()
+    with time_machine.travel(IN_DECEMBER, tick=False):
+        note = credit_note_issue(invoice=invoice, reason="Charged twice.")
+    VatRateAccounts.objects.filter(fleet=journal_fleet).delete()
+    december = export_period_of_days(
+        first_day=dt.date(2026, 12, 1), last_day=dt.date(2026, 12, 31), zone=journal_fleet.zone
+    )
+
+    with pytest.raises(VatRateAccountsMissing) as refused:
+        ledger_entries(fleet=journal_fleet, period=december)
+
+    assert refused.value.message.startswith(f"Credit note {note.number} carries VAT at 21 %")
+    with pytest.raises(VatRateAccountsMissing) as checked:
+        export_request_check(
+            fleet=journal_fleet,
+            kind="journal",
+            file_format="xlsx",
+            role=MembershipRole.FINANCE,
+            first_day=dt.date(2026, 12, 1),
+            last_day=dt.date(2026, 12, 31),
+            now=dt.datetime(2027, 1, 2, tzinfo=UTC),
+        )
+    assert checked.value.message == refused.value.message
+    assert not ExportManifest.objects.exists()
