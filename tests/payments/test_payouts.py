@@ -17,7 +17,7 @@ from django.db import IntegrityError, connection, transaction
 from apps.drivers.models import Driver
 from apps.fleets.choices import RefundMethod
 from apps.fleets.models import Fleet
-from apps.payments import sepa, services
+from apps.payments import payouts, sepa, services
 from apps.payments.choices import PayoutBatchStatus, RefundStatus, ReimbursementStatus
 from apps.payments.exceptions import (
     EpcTextInvalid,
@@ -31,11 +31,13 @@ from apps.payments.exceptions import (
     PayoutSettingsMissing,
     ReimbursementAlreadyPaid,
     ReimbursementInPayoutBatch,
+    ReimbursementNotApproved,
 )
 from apps.payments.models import PayoutBatch, PayoutItem, Refund, Reimbursement
 from apps.payments.payouts import (
     NO_ACCOUNT_HOLDER,
     NO_IBAN,
+    NOTHING_TO_PAY,
     payout_batch_cancel,
     payout_batch_create,
     payout_batch_execute,
@@ -43,6 +45,7 @@ from apps.payments.payouts import (
 )
 from tests.factories import DriverFactory, FleetFactory, StaffUserFactory
 from tests.payments.factories import RefundFactory, ReimbursementFactory
+from voltop.core.errors import NotFound
 
 pytestmark = pytest.mark.django_db
 NOW = dt.datetime(2026, 12, 6, 13, 0, tzinfo=dt.UTC)
@@ -194,6 +197,17 @@ class TestCreate:
         ]
         assert f"reimbursement {without_iban.pk}" in str(created.left_out[0])
 
+    def test_a_reimbursement_of_zero_is_left_out_and_reported(self, fleet, driver):
+        ReimbursementFactory(driver=driver)
+        zero = ReimbursementFactory(driver=driver, amount=Decimal("0.00"))
+
+        created = _create(fleet)
+
+        assert created.batch.item_count == 1
+        assert [(entry.description, entry.reason) for entry in created.left_out] == [
+            (f"reimbursement {zero.pk} ({zero.billing_run.period_label})", NOTHING_TO_PAY)
+        ]
+
     def test_what_a_batch_holds_is_not_put_in_a_second(self, fleet, driver):
         ReimbursementFactory(driver=driver)
         RefundFactory(invoice__driver=driver)
@@ -310,6 +324,39 @@ class TestRefusals:
 
         assert PayoutBatch.objects.count() == 1
 
+    @pytest.mark.parametrize("status", [ReimbursementStatus.PENDING, ReimbursementStatus.REJECTED])
+    def test_a_chosen_reimbursement_not_approved_is_refused(self, fleet, driver, status):
+        chosen = ReimbursementFactory(driver=driver, status=status)
+
+        with pytest.raises(ReimbursementNotApproved) as refusal:
+            _create(fleet, reimbursements=[chosen])
+
+        assert str(chosen.pk) in refusal.value.message
+        _nothing_written()
+
+    def test_a_chosen_reimbursement_of_another_fleet_is_refused(self, fleet, reimbursement):
+        other = ReimbursementFactory(driver__account_holder="Other Fleet")
+
+        with pytest.raises(NotFound):
+            _create(fleet, reimbursements=[reimbursement, other])
+
+        _nothing_written()
+
+    def test_a_reimbursement_taken_meanwhile_refuses_the_batch_whole(
+        self, fleet, driver, reimbursement, monkeypatch
+    ):
+        """Should a row slip past the locks, the database refuses the second open item, and
+        the batch made before it goes with it."""
+        _create(fleet)
+        held = payouts._reimbursement_due(reimbursement)
+        monkeypatch.setattr(payouts, "_all_due", lambda fleet: [held])
+
+        with pytest.raises(PayoutAlreadyInBatch):
+            _create(fleet)
+
+        assert PayoutBatch.objects.count() == 1
+        assert PayoutItem.objects.count() == 1
+
     def test_the_database_refuses_a_second_open_item_for_a_reimbursement(
         self, fleet, driver, reimbursement
     ):
@@ -394,6 +441,13 @@ class TestExecuteAndCancel:
         assert batch.status == PayoutBatchStatus.EXECUTED
         assert not batch.items.filter(released=True).exists()
 
+    def test_cancelling_again_changes_nothing(self, batch):
+        payout_batch_cancel(batch=batch, by=None, now=LATER)
+
+        again = payout_batch_cancel(batch=batch, by=None, now=LATER + dt.timedelta(hours=1))
+
+        assert again.cancelled_at == LATER
+
     def test_a_reimbursement_in_a_batch_is_not_marked_paid_by_hand(self, batch):
         with pytest.raises(ReimbursementInPayoutBatch, match=batch.message_id):
             services.reimbursement_mark_paid(
@@ -438,6 +492,37 @@ class TestCommand:
         assert "left out: reimbursement" in out.getvalue()
         assert NO_IBAN in out.getvalue()
         assert [path.name for path in tmp_path.iterdir()] == ["payout.xml"]
+
+    @pytest.mark.parametrize(
+        ("options", "message"),
+        [
+            (["--fleet", "no-such-fleet"], "--fleet"),
+            (["--execution-date", "8.12.2026"], "--execution-date"),
+            (["-o", "/no/such/folder/payout.xml"], "does not exist"),
+        ],
+    )
+    def test_bad_options_are_refused_before_anything_is_made(
+        self, fleet, driver, tmp_path, options, message
+    ):
+        ReimbursementFactory(driver=driver)
+        arguments = ["--fleet", fleet.slug, "-o", str(tmp_path / "payout.xml"), *options]
+
+        with pytest.raises(CommandError, match=message):
+            call_command("sepa_batch", *arguments)
+
+        assert list(tmp_path.iterdir()) == []
+        _nothing_written()
+
+    def test_an_existing_file_is_not_overwritten(self, fleet, driver, tmp_path):
+        ReimbursementFactory(driver=driver)
+        target = tmp_path / "payout.xml"
+        target.write_bytes(b"earlier")
+
+        with pytest.raises(CommandError, match="exists"):
+            call_command("sepa_batch", "--fleet", fleet.slug, "-o", str(target))
+
+        assert target.read_bytes() == b"earlier"
+        _nothing_written()
 
     def test_a_refusal_leaves_no_file_and_no_batch(self, fleet, driver, tmp_path):
         ReimbursementFactory(driver=driver)
