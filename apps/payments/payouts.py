@@ -309,14 +309,29 @@ def _left_out_reason(due: _Due) -> str | None:
     return None
 
 
+def _nothing_to_pay_text(fleet: Fleet, left_out: list[PayoutLeftOut]) -> str:
+    if left_out:
+        reasons = "; ".join(str(entry) for entry in left_out)
+        return f"The {_fleet_text(fleet)} has nothing to pay out: left out {reasons}."
+    refunds = (
+        ", and no refund is owed"
+        if fleet.refund_method == RefundMethod.PAYOUT
+        else " (refunds are set off against the next invoice)"
+    )
+    return (
+        f"The {_fleet_text(fleet)} has nothing to pay out: no reimbursement is approved, "
+        f"unpaid and free of an open batch{refunds}."
+    )
+
+
 def _execution_date(fleet: Fleet, execution_date: dt.date | None, now: dt.datetime) -> dt.date:
     today = now.astimezone(fleet.zone).date()
     if execution_date is None:
         return today
     if execution_date < today:
         raise PayoutExecutionDateInvalid(
-            f"The execution date {execution_date.isoformat()} has passed; it is "
-            f"{today.isoformat()} in the fleet's zone or later.",
+            f"The execution date {execution_date.isoformat()} has passed: choose "
+            f"{today.isoformat()} (today in the fleet's time zone) or later.",
             field="execution_date",
         )
     return execution_date
@@ -361,15 +376,7 @@ def payout_batch_create(
         else:
             left_out.append(PayoutLeftOut(item.driver, item.description, item.row.amount, reason))
     if not paying:
-        reasons = "; ".join(str(entry) for entry in left_out)
-        raise PayoutNothingToPay(
-            f"The {_fleet_text(fleet)} has nothing to pay out"
-            + (
-                f": left out {reasons}."
-                if reasons
-                else "; no reimbursement is approved and unpaid, and no refund is owed."
-            ),
-        )
+        raise PayoutNothingToPay(_nothing_to_pay_text(fleet, left_out))
     batch = PayoutBatch.objects.create(
         fleet=fleet,
         message_id=sepa.message_id(

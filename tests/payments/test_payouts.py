@@ -178,7 +178,7 @@ class TestCreate:
         Fleet.objects.filter(pk=fleet.pk).update(refund_method=RefundMethod.SET_OFF)
         RefundFactory(invoice__driver=driver)
 
-        with pytest.raises(PayoutNothingToPay):
+        with pytest.raises(PayoutNothingToPay, match="refunds are set off"):
             _create(fleet)
 
         _nothing_written()
