@@ -53,6 +53,8 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    PayoutBatch,
+    PayoutItem,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -326,6 +328,8 @@ class FleetRows:
     statement: Statement
     export_manifest: ExportManifest
     export_job: ExportJob
+    payout_batch: PayoutBatch
+    payout_item: PayoutItem
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -361,6 +365,9 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         connector=connector,
         tariff_version=tariff_version,
     )
+    billing_rows = billing_rows_create(
+        fleet=fleet, driver=driver, cost_center=cost_center, session=session
+    )
     return FleetRows(
         fleet=fleet,
         depot=depot,
@@ -382,9 +389,38 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         tariff_element=tariff_element,
         tariff_version=tariff_version,
         session_import=SessionImportFactory(fleet=fleet),
-        **billing_rows_create(fleet=fleet, driver=driver, cost_center=cost_center, session=session),
+        **billing_rows,
         **export_rows_create(fleet=fleet),
+        **payout_rows_create(fleet=fleet, reimbursement=billing_rows["reimbursement"]),
     )
+
+
+def payout_rows_create(*, fleet, reimbursement) -> dict:
+    """A SEPA payout batch of the fleet, made but not executed, holding the fleet's
+    reimbursement, written as the service writes it."""
+    driver = reimbursement.driver
+    batch = PayoutBatch.objects.create(
+        fleet=fleet,
+        message_id=f"VT-{fleet.pk}-20260303090000-rows",
+        currency=fleet.currency,
+        requested_execution_date=dt.date(2026, 3, 4),
+        item_count=1,
+        total=reimbursement.amount,
+        debtor_name="Fleet GmbH",
+        debtor_iban="DE89370400440532013000",
+        debtor_bic="COBADEFFXXX",
+    )
+    item = PayoutItem.objects.create(
+        batch=batch,
+        reimbursement=reimbursement,
+        driver=driver,
+        amount=reimbursement.amount,
+        end_to_end_id=f"VT-B{batch.pk}-R{reimbursement.pk}",
+        creditor_name="Sanne de Vries",
+        creditor_iban=driver.iban,
+        remittance="Reimbursement of home charging 2026-03",
+    )
+    return {"payout_batch": batch, "payout_item": item}
 
 
 def export_rows_create(*, fleet) -> dict:

@@ -28,7 +28,7 @@ from apps.fleets.tenancy import (
     FleetScopedTabularInline,
     request_fleet_ids,
 )
-from apps.payments import services
+from apps.payments import payouts, services
 from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason
 from apps.payments.documents import (
     credit_note_html,
@@ -53,6 +53,8 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    PayoutBatch,
+    PayoutItem,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -821,11 +823,12 @@ class ReimbursementAdmin(ReadOnlyAdmin):
     search_fields = ["driver__employee_number", "driver__last_name", "driver__first_name"]
     date_hierarchy = "period_start"
     inlines = [ReimbursementLineInline]
-    actions = ["approve", "reject", "mark_paid"]
+    actions = ["approve", "reject", "mark_paid", "pay_by_sepa"]
     write_services = {
         "approve": services.reimbursement_decide,
         "reject": services.reimbursement_decide,
         "mark_paid": services.reimbursement_mark_paid,
+        "pay_by_sepa": payouts.payout_batch_create,
     }
     fieldsets = [
         (None, {"fields": ["fleet", "driver", "billing_run", "period", "status"]}),
@@ -909,6 +912,35 @@ class ReimbursementAdmin(ReadOnlyAdmin):
             "opts": self.opts,
         }
         return TemplateResponse(request, "admin/payments/reimbursement/mark_paid.html", context)
+
+    @admin.action(
+        description="Create a SEPA payout batch of the selected reimbursements", permissions=["pay"]
+    )
+    def pay_by_sepa(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """One batch per fleet of the selection, for the fleets where the user does finance,
+        to be executed today; each refusal is reported and leaves that fleet's batch unmade."""
+        rows = self.scope_queryset(request, queryset, FINANCE_ROLES)
+        by_fleet: dict[int, list[Reimbursement]] = {}
+        for reimbursement in rows.select_related("fleet"):
+            by_fleet.setdefault(reimbursement.fleet_id, []).append(reimbursement)
+        for chosen in by_fleet.values():
+            fleet = chosen[0].fleet
+            try:
+                created = payouts.payout_batch_create(
+                    fleet=fleet, created_by=request.user, reimbursements=chosen
+                )
+            except DomainError as error:
+                self.message_user(request, f"{fleet}: {error.message}", messages.WARNING)
+                continue
+            payout_batch_report(self, request, created)
+        skipped = queryset.count() - rows.count()
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} reimbursements left out: your role in their fleet does not allow "
+                "paying them.",
+                messages.WARNING,
+            )
 
 
 @admin.register(Statement)
@@ -1149,3 +1181,240 @@ class PaymentAdmin(AppendOnlyAdmin):
     @admin.display(description="amount", ordering="amount")
     def amount_text(self, payment: Payment) -> str:
         return money_text(payment.amount, payment.currency)
+
+
+# SEPA payouts --------------------------------------------------------------------------------
+
+
+def payout_batch_report(model_admin: admin.ModelAdmin, request: HttpRequest, created) -> None:
+    """Say what a new batch pays, with a link to it, and each payee left out of it and why."""
+    batch = created.batch
+    link = format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:payments_payoutbatch_change", args=[batch.pk]),
+        batch.message_id,
+    )
+    model_admin.message_user(
+        request,
+        format_html(
+            "SEPA payout batch {} made: {} transfers, {}. Download its file for the bank.",
+            link,
+            batch.item_count,
+            money_text(batch.total, batch.currency),
+        ),
+        messages.SUCCESS,
+    )
+    for left_out in created.left_out:
+        model_admin.message_user(request, f"Left out: {left_out}.", messages.WARNING)
+
+
+class PayoutBatchCreateForm(ServiceWriteForm):
+    """Pays all of a fleet's approved, unpaid reimbursements and, when it pays refunds out, its
+    owed refunds by one SEPA credit transfer file."""
+
+    fleet = forms.ModelChoiceField(queryset=Fleet.objects.all())
+    execution_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="When the bank is to pay; today in the fleet's zone when left empty.",
+    )
+    created_by = None
+    created = None
+    fleet_choices: QuerySet | None = None
+
+    class Meta:
+        model = PayoutBatch
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.fleet_choices is not None:
+            self.fields["fleet"].queryset = self.fleet_choices
+
+    def service_write(self) -> PayoutBatch:
+        self.created = payouts.payout_batch_create(
+            fleet=self.cleaned_data["fleet"],
+            created_by=self.created_by,
+            execution_date=self.cleaned_data["execution_date"],
+        )
+        return self.created.batch
+
+
+class PayoutItemInline(ReadOnlyInline):
+    """The transfers of a batch, as its file has them."""
+
+    model = PayoutItem
+    fleet_path = "batch__fleet"
+    fields = [
+        "end_to_end_id",
+        "pays",
+        "driver",
+        "amount",
+        "creditor_name",
+        "creditor_iban",
+        "remittance",
+        "released",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("driver")
+
+    @admin.display(description="pays")
+    def pays(self, item: PayoutItem) -> str:
+        if item.reimbursement_id is not None:
+            return changelist_link(
+                Reimbursement, f"reimbursement {item.reimbursement_id}", id=item.reimbursement_id
+            )
+        return f"refund {item.refund_id}"
+
+
+@admin.register(PayoutBatch)
+class PayoutBatchAdmin(AppendOnlyAdmin):
+    """SEPA payout batches: made from the add page (or the reimbursements' action), their file
+    downloaded for the bank, then marked executed once the bank paid, or cancelled before."""
+
+    list_display = [
+        "message_id",
+        "fleet",
+        "status",
+        "item_count",
+        "total_text",
+        "requested_execution_date",
+        "created_at",
+    ]
+    list_filter = ["fleet", "status"]
+    list_select_related = ["fleet"]
+    search_fields = ["message_id", "items__end_to_end_id"]
+    date_hierarchy = "created_at"
+    inlines = [PayoutItemInline]
+    actions = ["execute", "cancel"]
+    write_services = {
+        "add": payouts.payout_batch_create,
+        "execute": payouts.payout_batch_execute,
+        "cancel": payouts.payout_batch_cancel,
+    }
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "fleet",
+                    "message_id",
+                    "status",
+                    "requested_execution_date",
+                    "item_count",
+                    "total_text",
+                    "file",
+                ]
+            },
+        ),
+        ("Debtor", {"fields": ["debtor_name", "debtor_iban", "debtor_bic", "debtor_address"]}),
+        (
+            "Record",
+            {
+                "fields": [
+                    "created_by",
+                    "created_at",
+                    "executed_by",
+                    "executed_at",
+                    "cancelled_by",
+                    "cancelled_at",
+                ]
+            },
+        ),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        if obj is None:
+            return [(None, {"fields": ["fleet", "execution_date"]})]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is None:
+            return []
+        return [field for _name, options in self.fieldsets for field in options["fields"]]
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        if obj is None:
+            kwargs["form"] = PayoutBatchCreateForm
+            kwargs["fields"] = []
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            form_class.created_by = request.user
+            form_class.fleet_choices = self._finance_fleets(request)
+        return form_class
+
+    def _finance_fleets(self, request: HttpRequest) -> QuerySet:
+        if request.user.is_superuser:
+            return Fleet.objects.all()
+        return Fleet.objects.filter(pk__in=request_fleet_ids(request, FINANCE_ROLES))
+
+    def get_inlines(self, request: HttpRequest, obj=None) -> list:
+        return self.inlines if obj is not None else []
+
+    def has_pay_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_act(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: PayoutBatch, form, change: bool) -> None:
+        """The service has made the batch; say what it pays and whom it left out."""
+        payout_batch_report(self, request, form.created)
+
+    def response_add(self, request: HttpRequest, obj: PayoutBatch, post_url_continue=None):
+        return HttpResponseRedirect(reverse("admin:payments_payoutbatch_change", args=[obj.pk]))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/file/",
+                self.admin_site.admin_view(self.file_view),
+                name="payments_payoutbatch_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    def file_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The batch's pain.001.001.09 file, rebuilt from its rows and validated."""
+        batch = get_object_or_404(self.get_queryset(request), pk=pk)
+        return attachment_response(
+            payouts.payout_batch_xml(batch),
+            "application/xml",
+            payouts.payout_batch_filename(batch),
+        )
+
+    @admin.display(description="total", ordering="total")
+    def total_text(self, batch: PayoutBatch) -> str:
+        return money_text(batch.total, batch.currency)
+
+    @admin.display(description="file for the bank")
+    def file(self, batch: PayoutBatch) -> str:
+        return format_html(
+            '<a href="{}">{}</a> (SHA-256 {})',
+            reverse("admin:payments_payoutbatch_file", args=[batch.pk]),
+            payouts.payout_batch_filename(batch),
+            batch.sha256,
+        )
+
+    @admin.display(description="debtor address")
+    def debtor_address(self, batch: PayoutBatch) -> str:
+        parts = [batch.debtor_street, batch.debtor_postal_code, batch.debtor_town]
+        return ", ".join(part for part in [*parts, batch.debtor_country] if part) or "-"
+
+    @admin.action(
+        description="Mark selected batches executed (the bank paid them)", permissions=["pay"]
+    )
+    def execute(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.act_per_row(
+            request,
+            queryset,
+            lambda batch: payouts.payout_batch_execute(batch=batch, by=request.user),
+            "marked executed",
+        )
+
+    @admin.action(description="Cancel selected batches (not sent to the bank)", permissions=["pay"])
+    def cancel(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self.act_per_row(
+            request,
+            queryset,
+            lambda batch: payouts.payout_batch_cancel(batch=batch, by=request.user),
+            "cancelled",
+        )

@@ -52,3 +52,56 @@ class ReimbursementNotApproved(Conflict):
 
 class ReimbursementAlreadyPaid(Conflict):
     code = "payments.reimbursement_already_paid"
+
+
+class ReimbursementInPayoutBatch(Conflict):
+    code = "payments.reimbursement_in_payout_batch"
+
+
+class EpcTextInvalid(DomainError):
+    """A text for a SEPA file holds a character outside the EPC set that has no transliteration
+    into it, or is too long for its element once transliterated."""
+
+    code = "payments.epc_text_invalid"
+
+
+class PayoutSettingsMissing(DomainError):
+    code = "payments.payout_settings_missing"
+
+
+class PayoutAccountInvalid(DomainError):
+    code = "payments.payout_account_invalid"
+
+
+class PayoutExecutionDateInvalid(DomainError):
+    code = "payments.payout_execution_date_invalid"
+
+
+class PayoutNothingToPay(DomainError):
+    code = "payments.payout_nothing_to_pay"
+
+
+class PayoutAlreadyInBatch(Conflict):
+    code = "payments.payout_already_in_batch"
+
+
+class PayoutBatchCancelled(Conflict):
+    code = "payments.payout_batch_cancelled"
+
+
+class PayoutBatchExecuted(Conflict):
+    code = "payments.payout_batch_executed"
+
+
+class PayoutFileInvalid(DomainError):
+    """The SEPA file does not validate against the pain.001.001.09 schema: a bug, never sent."""
+
+    code = "payments.payout_file_invalid"
+
+
+class PayoutCurrencyNotEuro(DomainError):
+    code = "payments.payout_currency_not_euro"
+
+
+class RefundNotOwed(Conflict):
+    code = "payments.refund_not_owed"

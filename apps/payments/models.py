@@ -48,6 +48,12 @@ def _money(**options) -> models.DecimalField:
     return models.DecimalField(max_digits=14, decimal_places=2, **options)
 
 
+def _address_part(max_length: int) -> models.CharField:
+    """A part of a structured address as written in a SEPA file (EPC characters); empty when
+    unknown, and the whole address is left out of the file without a town and a country."""
+    return models.CharField(max_length=max_length, blank=True, default="", editable=False)
+
+
 class BillingRun(TimeStampedModel):
     """The billing of one fleet for one period, done in the background unit by unit.
 
@@ -844,8 +850,9 @@ class Refund(TimeStampedModel):
 
 class PayoutBatch(TimeStampedModel):
     """A SEPA credit transfer file (pain.001.001.09) paying approved reimbursements and owed
-    refunds out of the fleet's account. Created, then executed once the bank has paid it
-    (which marks what it paid as paid), or cancelled before that (which frees them)."""
+        refunds out of the fleet's account. Created, then executed once the bank has paid it
+        (which marks what it paid as paid), or cancelled before that (which frees them). The debtor
+    and the items' creditors are kept as written in the file, so it is rebuilt byte for byte."""
 
     fleet = models.ForeignKey(
         Fleet, on_delete=models.PROTECT, related_name="payout_batches", editable=False
@@ -866,6 +873,10 @@ class PayoutBatch(TimeStampedModel):
     debtor_name = models.CharField(max_length=70, editable=False)
     debtor_iban = models.CharField(max_length=34, editable=False)
     debtor_bic = models.CharField(max_length=11, blank=True, default="", editable=False)
+    debtor_street = _address_part(70)
+    debtor_postal_code = _address_part(16)
+    debtor_town = _address_part(35)
+    debtor_country = _address_part(2)
     sha256 = models.CharField(
         max_length=64, blank=True, default="", editable=False, help_text="Of the XML file."
     )
@@ -956,6 +967,10 @@ class PayoutItem(models.Model):
     end_to_end_id = models.CharField(max_length=35, unique=True)
     creditor_name = models.CharField(max_length=70)
     creditor_iban = models.CharField(max_length=34)
+    creditor_street = _address_part(70)
+    creditor_postal_code = _address_part(16)
+    creditor_town = _address_part(35)
+    creditor_country = _address_part(2)
     remittance = models.CharField(max_length=140)
     released = models.BooleanField(
         default=False, help_text="Its batch was cancelled: what it paid is free again."

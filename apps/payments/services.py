@@ -51,6 +51,7 @@ from apps.payments.exceptions import (
     PeriodInvalid,
     PeriodNotEnded,
     ReimbursementAlreadyPaid,
+    ReimbursementInPayoutBatch,
     ReimbursementInvalid,
     ReimbursementNotApproved,
     ReimbursementNotPending,
@@ -66,6 +67,8 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    PayoutBatch,
+    PayoutItem,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -973,6 +976,7 @@ def reimbursement_mark_paid(
     paid_at: dt.datetime,
     paid_by=None,
     now: dt.datetime | None = None,
+    payout_batch: PayoutBatch | None = None,
 ) -> Reimbursement:
     """Record that an approved reimbursement was paid out to the driver at `paid_at`, by
     `paid_by` (None for a fleet API key). The row is locked, so two payouts recorded at once
@@ -980,7 +984,8 @@ def reimbursement_mark_paid(
 
     Recording the payout again with the same moment returns it unchanged (a client may send
     it twice); another moment is refused, since the driver was paid once. A pending or
-    rejected reimbursement is not paid; nor is one paid in the future or before its approval.
+    rejected reimbursement is not paid; nor is one paid in the future or before its approval;
+    nor, by hand, one that a SEPA payout batch holds: executing `payout_batch` pays it.
     """
     require_aware(paid_at, field="paid_at")
     now = now or timezone.now()
@@ -1002,6 +1007,18 @@ def reimbursement_mark_paid(
         raise ReimbursementNotApproved(
             f"The reimbursement is {reimbursement.get_status_display().lower()}, not approved; "
             "only an approved reimbursement is paid.",
+            field="status",
+        )
+    holding_item = (
+        PayoutItem.objects.filter(reimbursement=reimbursement, released=False)
+        .exclude(batch=payout_batch)
+        .select_related("batch")
+        .first()
+    )
+    if holding_item is not None:
+        raise ReimbursementInPayoutBatch(
+            f"The reimbursement is in the SEPA payout batch {holding_item.batch.message_id}; "
+            "it is paid when that batch is executed, or cancel the batch first.",
             field="status",
         )
     if paid_at > now + CLOCK_SKEW:

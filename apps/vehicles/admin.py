@@ -324,7 +324,10 @@ class DriverAdmin(
         ("Contact", {"fields": ["email", "phone", "user"]}),
         ("Address on invoices", {"fields": ["street", "postal_code", "city", "country"]}),
         ("Licence", {"fields": ["licence_number", "licence_expires_on"]}),
-        ("Costs and reimbursement", {"fields": ["cost_center", "home_rate_per_kwh", "iban"]}),
+        (
+            "Costs and reimbursement",
+            {"fields": ["cost_center", "home_rate_per_kwh", "iban", "account_holder"]},
+        ),
         ("Record", {"fields": ["created_at", "updated_at"]}),
     ]
 

@@ -66,6 +66,7 @@ def test_profile_shows_the_driver_with_fleet_cost_center_and_a_masked_iban(
         "home_rate_per_kwh": "0.25000",
         "home_rate_currency": "EUR",
         "iban_masked": "**************4300",
+        "account_holder": "",
     }
 
 

@@ -770,6 +770,7 @@ class TestDrivers:
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
+            "account_holder": "",
             "street": "",
             "postal_code": "",
             "city": "",
@@ -895,10 +896,16 @@ class TestDrivers:
         driver_a.refresh_from_db()
         assert driver_a.cost_center.fleet_id == fleet.pk
 
-    def test_manager_changes_the_home_rate_and_iban(self, member_client, fleet, driver_a):
+    def test_manager_changes_the_home_rate_iban_and_account_holder(
+        self, member_client, fleet, driver_a
+    ):
         response = member_client(MANAGER, fleet).patch(
             f"/api/v1/fleet/drivers/{driver_a.pk}/",
-            {"home_rate_per_kwh": "0.28000", "iban": "DE89 3704 0044 0532 0130 00"},
+            {
+                "home_rate_per_kwh": "0.28000",
+                "iban": "DE89 3704 0044 0532 0130 00",
+                "account_holder": "Sanne und Jan de Vries",
+            },
             format="json",
         )
 
@@ -906,7 +913,9 @@ class TestDrivers:
         driver_a.refresh_from_db()
         assert driver_a.home_rate_per_kwh == Decimal("0.28000")
         assert driver_a.iban == "DE89370400440532013000"
+        assert driver_a.account_holder == "Sanne und Jan de Vries"
         assert response.json()["home_rate_per_kwh"] == "0.28000"
+        assert response.json()["account_holder"] == "Sanne und Jan de Vries"
 
     def test_invalid_iban_is_refused_and_nothing_changes(self, member_client, fleet, driver_a):
         response = member_client(MANAGER, fleet).patch(

@@ -296,6 +296,7 @@ class TestDriverLeave:
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
+            "account_holder": "",
             "street": "",
             "postal_code": "",
             "city": "",

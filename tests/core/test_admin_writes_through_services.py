@@ -70,6 +70,10 @@ def moves_fleet(options, request, obj) -> bool:
     return "fleet" in fields and "fleet" in editable_fields(options, request, obj)
 
 
+# Write services of an app kept in a module of their own, beside its services.py.
+SERVICE_MODULES_APART = frozenset({"apps.payments.payouts"})
+
+
 def declared(options, write: str) -> str | None:
     """Why `write` of `options` (an admin or inline) is not declared as calling a service, or
     None when it is."""
@@ -79,7 +83,9 @@ def declared(options, write: str) -> str | None:
     if service is None:
         return "declares no service for it"
     module = getattr(service, "__module__", "")
-    if not (module.startswith("apps.") and module.endswith(".services")):
+    if module not in SERVICE_MODULES_APART and not (
+        module.startswith("apps.") and module.endswith(".services")
+    ):
         return f"declares {service!r}, which is not a function of an app's services module"
     return None
 

@@ -49,6 +49,7 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
             "home_rate_currency",
             "iban",
             "iban_masked",
+            "account_holder",
             "street",
             "postal_code",
             "city",

@@ -52,6 +52,7 @@ class DriverProfileSerializer(serializers.ModelSerializer):
             "home_rate_per_kwh",
             "home_rate_currency",
             "iban_masked",
+            "account_holder",
         ]
         read_only_fields = fields
 
