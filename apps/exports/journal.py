@@ -410,7 +410,9 @@ def _payment_entries(fleet, period) -> list[_Posting]:
     for payment_id, received_at, currency, amount, method, number in rows:
         day = _local_day(received_at, fleet)
         booking = Booking(
-            debit_account=fleet.bank_account,
+            debit_account=(
+                fleet.payroll_account if method == PaymentMethod.PAYROLL else fleet.bank_account
+            ),
             credit_account=fleet.receivables_account,
             amount=amount,
             text=f"Payment of invoice {number} ({PaymentMethod(method).label})",

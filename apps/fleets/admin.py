@@ -194,6 +194,7 @@ class FleetAdmin(
                     "charging_cost_account",
                     "charging_payable_account",
                     "reimbursement_payable_account",
+                    "payroll_account",
                     "refund_method",
                 ],
             },

@@ -10,6 +10,7 @@ FLEET_ACCOUNT_FIELDS = (
     "charging_cost_account",
     "charging_payable_account",
     "reimbursement_payable_account",
+    "payroll_account",
 )
 VAT_RATE_ACCOUNT_FIELDS = ("revenue_account", "vat_account", "input_vat_account")
 

@@ -180,6 +180,11 @@ class Fleet(TimeStampedModel):
     reimbursement_payable_account = _account(
         "1740", "Home charging owed to drivers until paid out (SKR03 1740)."
     )
+    payroll_account = _account(
+        "1755",
+        "Where what payroll deducts from drivers' pay is cleared against their invoices "
+        "(SKR03 1755).",
+    )
     refund_method = models.CharField(
         max_length=8,
         choices=RefundMethod.choices,

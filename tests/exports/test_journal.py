@@ -313,6 +313,36 @@ def test_payments_received_are_booked_and_reversed_and_set_off_ones_are_not(book
     ]
 
 
+def test_a_payment_settled_by_payroll_is_cleared_on_the_payroll_account_not_the_bank(
+    booked_fleet,
+):
+    invoice = (
+        Invoice.objects.filter(fleet=booked_fleet, payments__isnull=True)
+        .exclude(number="")
+        .order_by("number")
+        .first()
+    )
+    payment_record(
+        invoice=invoice,
+        amount=Decimal("3.00"),
+        currency="EUR",
+        method=PaymentMethod.PAYROLL,
+        idempotency_key="payroll-of-november",
+        received_at=dt.datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
+    )
+
+    entries = _of_kind(
+        ledger_entries(fleet=booked_fleet, period=_november(booked_fleet)), "payment"
+    )
+
+    [entry] = [entry for entry in entries if entry.posting_date == dt.date(2026, 11, 27)]
+    text = f"Payment of invoice {invoice.number} (Payroll deduction)"
+    assert _lines_of(entry) == [
+        ("1755", Decimal("3.00"), None, None, None, invoice.number, text),
+        ("1400", None, Decimal("3.00"), None, None, invoice.number, text),
+    ]
+
+
 def test_an_executed_payout_batch_pays_its_reimbursements_and_refunds_from_the_bank(
     booked_fleet,
 ):

@@ -16,6 +16,7 @@ def accounting_form_fields(fleet: Fleet | None = None, **changes) -> dict:
         "charging_cost_account": fleet.charging_cost_account,
         "charging_payable_account": fleet.charging_payable_account,
         "reimbursement_payable_account": fleet.reimbursement_payable_account,
+        "payroll_account": fleet.payroll_account,
         "refund_method": fleet.refund_method,
         "datev_consultant_number": fleet.datev_consultant_number or "",
         "datev_client_number": fleet.datev_client_number or "",
