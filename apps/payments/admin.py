@@ -29,7 +29,7 @@ from apps.fleets.tenancy import (
     request_fleet_ids,
 )
 from apps.payments import services
-from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentMethod
 from apps.payments.documents import (
     credit_note_html,
     credit_note_pdf,
@@ -1093,10 +1093,19 @@ class RefundAdmin(ReadOnlyAdmin):
 
 class PaymentRecordForm(ServiceWriteForm):
     """Records money received against an invoice. The idempotency key is made when the form is
-    shown and sent back with it, so a form sent twice records the payment once."""
+    shown and sent back with it, so a form sent twice records the payment once. Set-offs are
+    not offered: Voltop makes them from refunds as invoices are issued."""
 
     recorded_by = None
     created = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "method" in self.fields:
+            method = self.fields["method"]
+            method.choices = [
+                choice for choice in method.choices if choice[0] != PaymentMethod.SET_OFF
+            ]
 
     class Meta:
         model = Payment

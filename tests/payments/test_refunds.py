@@ -536,6 +536,17 @@ class TestAdmin:
         assert response.status_code == 302
         assert response["Location"] == reverse("admin:index")
 
+    def test_the_payment_form_does_not_offer_a_set_off(self, client, driver):
+        self.login(client, driver.fleet, MembershipRole.FINANCE)
+
+        response = client.get(reverse("admin:payments_payment_add"))
+
+        methods = [
+            value for value, _ in response.context["adminform"].form.fields["method"].choices
+        ]
+        assert PaymentMethod.BANK_TRANSFER in methods
+        assert PaymentMethod.SET_OFF not in methods
+
     def test_the_invoice_page_shows_its_refunds_and_where_they_were_set_off(
         self, client, driver, invoice, run_billing
     ):
