@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
+from apps.charging.choices import LocationKind, SessionPurpose
 from apps.fleets.choices import MembershipRole, RefundMethod
 from apps.payments import services
 from apps.payments.choices import (
@@ -477,6 +478,33 @@ class TestStatement:
                 "16.56",
             ]
         ]
+
+    def test_a_refund_paid_out_shows_the_day_it_was_paid(self, november):
+        Refund.objects.filter(invoice=november.invoice).update(
+            status=RefundStatus.PAID, settled_at=utc(2026, 12, 10, 23, 30)
+        )
+
+        html = HttpResponse(statement_html(november))
+
+        assert table_rows(html, data_part="refunds-arising")[1:][0][2] == "Paid out on 2026-12-11"
+
+    def test_a_statement_without_an_invoice_has_no_refunds_and_reads_none(
+        self, driver, run_billing, django_assert_num_queries
+    ):
+        priced_session_create(
+            driver=driver,
+            location_kind=LocationKind.HOME,
+            purpose=SessionPurpose.BUSINESS,
+            started_at=utc(2026, 10, 9, 19),
+        )
+        run_billing(driver.fleet, "2026-10")
+        statement = Statement.objects.get(driver=driver)
+        assert statement.invoice_id is None
+
+        with django_assert_num_queries(0):
+            refunds = statement_refunds(statement=statement)
+
+        assert refunds == ([], [])
 
     def test_another_driver_or_fleet_never_sees_them(self, november, driver):
         for stranger in (
