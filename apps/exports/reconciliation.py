@@ -1,8 +1,9 @@
 """The reconciliation report of a fleet's period: every session of the period accounted for
 exactly once (an invoice line, a cost allocation, a reimbursement line, or left out with the
 reason its billing run recorded), each billed amount as the VAT rule gives it, the runs'
-stored figures against their documents' rows, and every issued invoice's gross as paid +
-open + credited. It says "balanced" or lists each difference. Billing's rows are only read."""
+stored figures against their documents' rows, and every issued invoice's gross as paid -
+refunded + open + credited: what was paid beyond an invoice is explained by the refunds owed
+back on it. It says "balanced" or lists each difference. Billing's rows are only read."""
 
 from collections import Counter
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from apps.payments.selectors import (
     billing_left_out_list,
     invoice_balance_of_row,
     invoice_list_with_balance,
+    invoice_list_with_refunded,
 )
 from voltop.core.money import round_money
 
@@ -53,6 +55,7 @@ class DifferenceKind:
     RUN_FIGURE = "run_figure"
     REIMBURSEMENT_TOTAL = "reimbursement_total"
     INVOICE_OVERPAID = "invoice_overpaid"
+    INVOICE_REFUNDED_BEYOND_OVERPAID = "invoice_refunded_beyond_overpaid"
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,9 @@ class RunReconciliation:
 
 @dataclass(frozen=True)
 class InvoiceMoney:
-    """An issued invoice's gross as paid + open + credited; overpaid is paid beyond it."""
+    """An issued invoice's gross as paid - refunded + open + credited; overpaid is paid beyond
+    it, refunded what its refunds owe back (owed, set off or paid out), which should be the
+    overpayment exactly."""
 
     number: str
     gross: Decimal
@@ -131,6 +136,13 @@ class InvoiceMoney:
     open: Decimal
     credited: Decimal
     overpaid: Decimal
+    refunded: Decimal = ZERO
+
+    @property
+    def unexplained_overpayment(self) -> Decimal:
+        """Overpaid less refunded: above zero paid beyond the invoice with no refund for it,
+        below zero refunded beyond what was overpaid."""
+        return self.overpaid - self.refunded
 
 
 @dataclass(frozen=True)
@@ -144,11 +156,13 @@ class PeriodMoney:
     open: Decimal
     credited: Decimal
     overpaid: Decimal
+    refunded: Decimal = ZERO
 
     @property
     def accounted(self) -> Decimal:
-        """Paid + open + credited: the invoiced gross when nothing is overpaid."""
-        return self.paid + self.open + self.credited
+        """Paid - refunded + open + credited: the invoiced gross when every overpayment is
+        owed back as refunds."""
+        return self.paid - self.refunded + self.open + self.credited
 
 
 @dataclass(frozen=True)
@@ -625,14 +639,16 @@ def _reimbursement_total_differences(run_ids: list[int]) -> list[Difference]:
 
 
 def _period_money(fleet: Fleet, period: ExportPeriod) -> PeriodMoney:
-    """Each issued invoice whose supply period starts in the period, as paid, open and
-    credited, and their sums."""
-    invoices = invoice_list_with_balance(
-        Invoice.objects.filter(
-            fleet=fleet, period_start__gte=period.start, period_start__lt=period.end
+    """Each issued invoice whose supply period starts in the period, as paid, refunded, open
+    and credited, and their sums."""
+    invoices = invoice_list_with_refunded(
+        invoice_list_with_balance(
+            Invoice.objects.filter(
+                fleet=fleet, period_start__gte=period.start, period_start__lt=period.end
+            )
+            .exclude(status=InvoiceStatus.DRAFT)
+            .order_by("number", "pk")
         )
-        .exclude(status=InvoiceStatus.DRAFT)
-        .order_by("number", "pk")
     )
     rows = []
     for invoice in invoices:
@@ -645,6 +661,7 @@ def _period_money(fleet: Fleet, period: ExportPeriod) -> PeriodMoney:
                 open=max(balance.due, ZERO),
                 credited=balance.credited,
                 overpaid=balance.overpaid,
+                refunded=round_money(Decimal(str(invoice.refunded_total)), fleet.currency),
             )
         )
     return PeriodMoney(
@@ -655,25 +672,48 @@ def _period_money(fleet: Fleet, period: ExportPeriod) -> PeriodMoney:
         open=sum((row.open for row in rows), ZERO),
         credited=sum((row.credited for row in rows), ZERO),
         overpaid=sum((row.overpaid for row in rows), ZERO),
+        refunded=sum((row.refunded for row in rows), ZERO),
     )
 
 
 def _overpaid_differences(money: PeriodMoney) -> list[Difference]:
-    return [
-        Difference(
-            kind=DifferenceKind.INVOICE_OVERPAID,
-            subject=f"invoice {invoice.number}",
-            expected=invoice.gross - invoice.credited,
-            actual=invoice.paid,
-            message=(
-                f"Invoice {invoice.number} is paid {invoice.paid} {money.currency} of "
-                f"{invoice.gross - invoice.credited} {money.currency} due: overpaid by "
-                f"{invoice.overpaid} {money.currency}."
-            ),
+    """Invoices paid beyond what they ask with no refund owing it back, and invoices whose
+    refunds owe back more than was paid beyond them."""
+    currency = money.currency
+    differences = []
+    for invoice in money.invoices:
+        unexplained = invoice.unexplained_overpayment
+        refunded_text = (
+            f", of which {invoice.refunded} {currency} is refunded" if invoice.refunded else ""
         )
-        for invoice in money.invoices
-        if invoice.overpaid
-    ]
+        if unexplained > 0:
+            differences.append(
+                Difference(
+                    kind=DifferenceKind.INVOICE_OVERPAID,
+                    subject=f"invoice {invoice.number}",
+                    expected=invoice.gross - invoice.credited + invoice.refunded,
+                    actual=invoice.paid,
+                    message=(
+                        f"Invoice {invoice.number} is paid {invoice.paid} {currency} of "
+                        f"{invoice.gross - invoice.credited} {currency} due: overpaid by "
+                        f"{invoice.overpaid} {currency}{refunded_text}."
+                    ),
+                )
+            )
+        elif unexplained < 0:
+            differences.append(
+                Difference(
+                    kind=DifferenceKind.INVOICE_REFUNDED_BEYOND_OVERPAID,
+                    subject=f"invoice {invoice.number}",
+                    expected=invoice.overpaid,
+                    actual=invoice.refunded,
+                    message=(
+                        f"Invoice {invoice.number} has refunds of {invoice.refunded} {currency} "
+                        f"but is overpaid by {invoice.overpaid} {currency} only."
+                    ),
+                )
+            )
+    return differences
 
 
 def reconciliation_report(*, fleet: Fleet, period: ExportPeriod) -> ReconciliationReport:
@@ -860,16 +900,24 @@ def _money_rows(money: PeriodMoney) -> list[dict]:
             "money",
             "overpaid",
             amount=money.overpaid,
-            status=BALANCED if money.overpaid == 0 else DIFFERENCE,
-            note=f"Paid beyond what was due, {currency}.",
+            status=BALANCED
+            if all(invoice.unexplained_overpayment == 0 for invoice in money.invoices)
+            else DIFFERENCE,
+            note=f"Paid beyond what was due, {currency}; each invoice's refunds owe it back.",
         ),
         _row(
             "money",
-            "invoiced = paid + open + credited",
+            "refunded",
+            amount=money.refunded,
+            note=f"Refunds owed back on the invoices (owed, set off or paid out), {currency}.",
+        ),
+        _row(
+            "money",
+            "invoiced = paid - refunded + open + credited",
             amount=money.accounted,
             expected=money.invoiced,
             found=money.accounted,
-            note=f"Invoiced {money.invoiced} {currency}; paid + open + credited "
+            note=f"Invoiced {money.invoiced} {currency}; paid - refunded + open + credited "
             f"{money.accounted} {currency}.",
         ),
     ]

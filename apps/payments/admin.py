@@ -29,7 +29,7 @@ from apps.fleets.tenancy import (
     request_fleet_ids,
 )
 from apps.payments import payouts, services
-from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentMethod
 from apps.payments.documents import (
     credit_note_html,
     credit_note_pdf,
@@ -55,6 +55,7 @@ from apps.payments.models import (
     Payment,
     PayoutBatch,
     PayoutItem,
+    Refund,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -472,6 +473,29 @@ class PaymentInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("invoice", "recorded_by")
 
 
+def refund_set_off_against_text(refund: Refund) -> str:
+    """The invoice a refund was set off against, or "-"."""
+    if refund.set_off_payment is None:
+        return "-"
+    return str(refund.set_off_payment.invoice)
+
+
+class RefundInline(ReadOnlyInline):
+    """The refunds owed back to the driver on an invoice, and what became of each."""
+
+    model = Refund
+    fields = ["created_at", "reason", "amount", "status", "set_off_against", "settled_at"]
+    ordering = ["created_at", "pk"]
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("set_off_payment__invoice")
+
+    @admin.display(description="set off against")
+    def set_off_against(self, refund: Refund) -> str:
+        return refund_set_off_against_text(refund)
+
+
 class CreditNoteIssueForm(forms.Form):
     """Why an invoice is credited, and which of its lines; all those not credited yet are
     ticked to begin with."""
@@ -513,7 +537,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
         "driver__first_name",
     ]
     date_hierarchy = "period_start"
-    inlines = [InvoiceLineInline, CreditNoteInline, PaymentInline]
+    inlines = [InvoiceLineInline, CreditNoteInline, PaymentInline, RefundInline]
     actions = ["issue_drafts"]
     write_services = {"issue_drafts": services.invoice_issue}
     change_form_template = "admin/payments/invoice/change_form.html"
@@ -1053,15 +1077,67 @@ class StatementAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/payments/statement.html", context)
 
 
+# Refunds -------------------------------------------------------------------------------------
+
+
+@admin.register(Refund)
+class RefundAdmin(ReadOnlyAdmin):
+    """Money owed back to drivers on overpaid or credited invoices: made as payments and credit
+    notes are recorded, set off against the driver's next invoice or paid out in a SEPA batch,
+    as the fleet settles refunds. Read-only: the services move them on."""
+
+    list_display = [
+        "created_at",
+        "driver",
+        "invoice",
+        "reason",
+        "amount_text",
+        "status",
+        "set_off_against",
+        "settled_at",
+    ]
+    list_filter = ["fleet", "status", "reason"]
+    list_select_related = ["driver", "invoice", "set_off_payment__invoice"]
+    search_fields = [
+        "invoice__number",
+        "driver__employee_number",
+        "driver__last_name",
+        "driver__first_name",
+    ]
+    date_hierarchy = "created_at"
+    fieldsets = [
+        (None, {"fields": ["fleet", "driver", "invoice", "reason", "status"]}),
+        ("Amount", {"fields": ["amount_text", "remainder_of"]}),
+        ("Settled", {"fields": ["set_off_payment", "settled_at"]}),
+    ]
+
+    @admin.display(description="amount", ordering="amount")
+    def amount_text(self, refund: Refund) -> str:
+        return money_text(refund.amount, refund.currency)
+
+    @admin.display(description="set off against")
+    def set_off_against(self, refund: Refund) -> str:
+        return refund_set_off_against_text(refund)
+
+
 # Payments ------------------------------------------------------------------------------------
 
 
 class PaymentRecordForm(ServiceWriteForm):
     """Records money received against an invoice. The idempotency key is made when the form is
-    shown and sent back with it, so a form sent twice records the payment once."""
+    shown and sent back with it, so a form sent twice records the payment once. Set-offs are
+    not offered: Voltop makes them from refunds as invoices are issued."""
 
     recorded_by = None
     created = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if "method" in self.fields:
+            method = self.fields["method"]
+            method.choices = [
+                choice for choice in method.choices if choice[0] != PaymentMethod.SET_OFF
+            ]
 
     class Meta:
         model = Payment

@@ -12,8 +12,9 @@ from django.template.loader import render_to_string
 from apps.drivers.models import Driver
 from apps.fleets.models import Fleet
 from apps.fleets.seller import iban_grouped
-from apps.payments.models import CreditNote, Invoice, Statement
-from apps.payments.selectors import invoice_balance, statement_lines
+from apps.payments.choices import RefundStatus
+from apps.payments.models import CreditNote, Invoice, Refund, Statement
+from apps.payments.selectors import invoice_balance, statement_lines, statement_refunds
 from apps.payments.totals import document_totals
 from voltop.core.money import kwh_of_wh, round_money
 
@@ -171,6 +172,41 @@ def statement_net_text(statement: Statement) -> str:
     return "Net: nothing to pay either way."
 
 
+def refund_outcome_text(refund: Refund, zone) -> str:
+    """What became of a refund, as the driver reads it."""
+    if refund.status == RefundStatus.SET_OFF:
+        return f"Set off against invoice {refund.set_off_payment.invoice.number}"
+    if refund.status == RefundStatus.PAID:
+        return f"Paid out on {refund.settled_at.astimezone(zone):%Y-%m-%d}"
+    return "Owed to you"
+
+
+def _refund_row(refund: Refund, zone) -> dict:
+    return {
+        "refund": refund,
+        "invoice_number": refund.invoice.number,
+        "reason": refund.get_reason_display(),
+        "outcome": refund_outcome_text(refund, zone),
+        "amount": refund.amount,
+    }
+
+
+def statement_refunds_context(statement: Statement) -> dict:
+    """The refunds part of a statement: refunds of earlier invoices set off against its
+    invoice (lowering what is left to pay on it), and refunds arising on its invoice (paid
+    beyond it, or credited after it was paid) with what became of each."""
+    refunds = statement_refunds(statement=statement)
+    zone = statement.fleet.zone
+    set_off = [_refund_row(refund, zone) for refund in refunds.set_off]
+    arising = [_refund_row(refund, zone) for refund in refunds.arising]
+    return {
+        "set_off": set_off,
+        "set_off_total": sum((row["amount"] for row in set_off), Decimal("0.00")),
+        "arising": arising,
+        "arising_total": sum((row["amount"] for row in arising), Decimal("0.00")),
+    }
+
+
 def _session_row(line, amounts: list[Decimal]) -> dict:
     session = line.session
     return {"session": session, "kwh": kwh_of_wh(session.energy_wh or 0), "amounts": amounts}
@@ -182,7 +218,8 @@ def statement_context(statement: Statement) -> dict:
     sessions at the amounts billing gave them and its document, and the net. A private
     session shows what the driver was charged for it (its invoice line: the net, the fleet's
     VAT rate, the VAT on it alone and the total); a business session its net, allocated, and
-    the VAT it was charged (the fleet's input VAT); home charging what is refunded."""
+    the VAT it was charged (the fleet's input VAT); home charging what is refunded. Then the
+    refunds of its invoice (statement_refunds_context)."""
     lines = statement_lines(statement=statement)
     parts = [
         {
@@ -223,6 +260,7 @@ def statement_context(statement: Statement) -> dict:
             statement.period_start, statement.period_end, statement.fleet.zone
         ),
         "net_text": statement_net_text(statement),
+        "refunds": statement_refunds_context(statement),
         "zone": statement.fleet.zone,
     }
 

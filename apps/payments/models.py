@@ -778,7 +778,10 @@ class Payment(TimeStampedModel):
 class Refund(TimeStampedModel):
     """Money the fleet owes a driver back on an invoice: paid beyond what it asks, or credited
     after it was paid. Settled as the fleet chooses: set off against the driver's next invoice
-    (a payment of method set-off on it) or paid out in a SEPA payout batch."""
+    (a payment of method set-off on it) or paid out in a SEPA payout batch. A refund larger
+    than the invoice it is set off against is split: it keeps the part set off, and a new owed
+    refund on the same invoice (`remainder_of` it) holds the rest, so an invoice's refunds
+    always add up to what it owed back."""
 
     fleet = models.ForeignKey(
         Fleet, on_delete=models.PROTECT, related_name="refunds", editable=False
@@ -809,6 +812,16 @@ class Refund(TimeStampedModel):
         help_text="The set-off payment on the later invoice that settled this refund.",
     )
     settled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    remainder_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="remainders",
+        editable=False,
+        help_text="The refund this is the rest of: only part of that one could be set off "
+        "against a later invoice, which took that part as its amount; the rest is owed here.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-pk"]

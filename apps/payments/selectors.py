@@ -35,6 +35,7 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    Refund,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -182,6 +183,62 @@ def invoice_list_with_balance(queryset: QuerySet) -> QuerySet:
 def invoice_balance_of_row(invoice: Invoice) -> InvoiceBalance:
     """The balance of an invoice read through `invoice_list_with_balance`."""
     return _balance(invoice, invoice.credited_total, invoice.paid_total)
+
+
+def invoice_refunded(*, invoice: Invoice) -> Decimal:
+    """What the invoice's refunds add up to, whatever became of them (owed, set off, paid
+    out): the part of its overpayment already owed back to the driver."""
+    total = invoice.refunds.aggregate(total=Sum("amount"))["total"]
+    return round_money(Decimal(str(total or 0)), invoice.currency)
+
+
+def invoice_list_with_refunded(queryset: QuerySet) -> QuerySet:
+    """Invoices annotated with what `invoice_refunded` adds up (`refunded_total`), for many
+    rows in one query."""
+    refunded = (
+        Refund.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return queryset.annotate(
+        refunded_total=Coalesce(
+            Subquery(refunded, output_field=DecimalField(max_digits=14, decimal_places=2)),
+            Value(ZERO),
+        )
+    )
+
+
+class StatementRefunds(NamedTuple):
+    """The refunds a statement shows: those set off against its invoice (owed on earlier
+    invoices), and those arising on its invoice (overpaid or credited), whatever became of
+    them. Each is read with the invoice it arose on and its set-off payment's invoice."""
+
+    set_off: list[Refund]
+    arising: list[Refund]
+
+
+def statement_refunds(*, statement: Statement) -> StatementRefunds:
+    """The refunds of the statement's invoice, in one query (none without an invoice), oldest
+    first."""
+    if statement.invoice_id is None:
+        return StatementRefunds(set_off=[], arising=[])
+    refunds = list(
+        Refund.objects.filter(
+            Q(invoice_id=statement.invoice_id) | Q(set_off_payment__invoice_id=statement.invoice_id)
+        )
+        .select_related("invoice", "set_off_payment__invoice")
+        .order_by("created_at", "pk")
+    )
+    return StatementRefunds(
+        set_off=[
+            refund
+            for refund in refunds
+            if refund.set_off_payment is not None
+            and refund.set_off_payment.invoice_id == statement.invoice_id
+        ],
+        arising=[refund for refund in refunds if refund.invoice_id == statement.invoice_id],
+    )
 
 
 def statement_list_for_driver(*, driver_id: int) -> QuerySet:

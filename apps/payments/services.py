@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from apps.charging.choices import LocationKind, PriceBasis
 from apps.charging.models import ChargingSession
+from apps.fleets.choices import RefundMethod
 from apps.fleets.models import Fleet
 from apps.payments.choices import (
     BillingRunStatus,
@@ -38,6 +39,8 @@ from apps.payments.choices import (
     DocumentSeries,
     InvoiceStatus,
     PaymentMethod,
+    RefundReason,
+    RefundStatus,
     ReimbursementStatus,
 )
 from apps.payments.documents import invoice_pdf, invoice_pdf_filename
@@ -69,6 +72,7 @@ from apps.payments.models import (
     Payment,
     PayoutBatch,
     PayoutItem,
+    Refund,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -79,10 +83,12 @@ from apps.payments.periods import (
     billing_period_last_ended,
     billing_period_of_label,
 )
+from apps.payments.refunds import OwedRefund, refund_owed_now, set_offs
 from apps.payments.selectors import (
     billable_session_list,
     billing_run_left_out_list,
     invoice_balance,
+    invoice_refunded,
     left_out_counts,
 )
 from apps.payments.totals import credit_note_totals
@@ -98,6 +104,7 @@ CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_AMOUNT_DIGITS = 12
 NUMBERING_BATCH = 500
 NUMBER_PREFIXES = {DocumentSeries.INVOICE: "VT", DocumentSeries.CREDIT_NOTE: "CN"}
+SET_OFF_KEY_PREFIX = "set-off-"
 
 
 # Billing runs -------------------------------------------------------------------------------
@@ -586,7 +593,8 @@ def _left_out_insert(run: BillingRun) -> dict[str, int]:
 @transaction.atomic
 def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> BillingRun:
     """Once every unit is done: issue the run's invoices in driver order with consecutive
-    numbers, add up the run's figures (what it billed, and what of its period it left out and
+    numbers (setting off against each its driver's owed refunds when the fleet settles
+    refunds so), add up the run's figures (what it billed, and what of its period it left out and
     why: a BillingLeftOut row per session and the counts of those rows), and mark it
     completed. Safe to call again: a completed run is returned as it is."""
     now = now or timezone.now()
@@ -600,6 +608,7 @@ def billing_run_finalize(*, run: BillingRun, now: dt.datetime | None = None) -> 
         .values_list("pk", flat=True)
     )
     _invoices_number(run.fleet, drafts, now)
+    _refunds_set_off(run.fleet, drafts, now)
     figures = run.statements.aggregate(
         statements=Count("pk"),
         private=Sum("private_session_count"),
@@ -699,7 +708,8 @@ def _invoices_number(fleet: Fleet, invoice_ids: list[int], now: dt.datetime) -> 
 
 @transaction.atomic
 def invoice_issue(*, invoice: Invoice, now: dt.datetime | None = None) -> Invoice:
-    """Give a draft the next number of its fleet's year and freeze it; e-mail it on commit."""
+    """Give a draft the next number of its fleet's year and freeze it, set off the driver's
+    owed refunds against it when the fleet settles refunds so; e-mail it on commit."""
     now = now or timezone.now()
     invoice = (
         Invoice.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=invoice.pk)
@@ -710,6 +720,7 @@ def invoice_issue(*, invoice: Invoice, now: dt.datetime | None = None) -> Invoic
             field="status",
         )
     _invoices_number(invoice.fleet, [invoice.pk], now)
+    _refunds_set_off(invoice.fleet, [invoice.pk], now)
     invoice.refresh_from_db()
     from apps.payments.tasks import send_invoice_email
 
@@ -744,7 +755,8 @@ def credit_note_issue(
     now: dt.datetime | None = None,
 ) -> CreditNote:
     """Credit some lines of an issued invoice (all when `line_ids` is None) with a credit note
-    numbered in the fleet's own gapless series. Each line can be credited once."""
+    numbered in the fleet's own gapless series. Each line can be credited once. When the
+    invoice was paid beyond what it asks once credited, the difference becomes a refund."""
     now = now or timezone.now()
     invoice = (
         Invoice.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=invoice.pk)
@@ -805,6 +817,7 @@ def credit_note_issue(
         for line in lines
     )
     _invoice_settle(invoice, now)
+    _refund_make(invoice, RefundReason.CREDITED)
     logger.info(
         "payments.credit_note_issued",
         extra={"credit_note_id": credit_note.pk, "invoice_id": invoice.pk},
@@ -867,7 +880,9 @@ def payment_record(
 
     The same idempotency key with the same details returns the stored payment and changes
     nothing; with other details it is refused. Part payments leave the rest due; paying more
-    than is due is kept and shown as overpaid. The invoice is paid once nothing is due.
+    than is due is kept and shown as overpaid, and what is paid beyond it becomes a refund
+    owed to the driver. The invoice is paid once nothing is due. Set-offs are not recorded
+    here: they come from refunds as invoices are issued.
     """
     now = now or timezone.now()
     key = (idempotency_key or "").strip()
@@ -875,6 +890,12 @@ def payment_record(
         raise PaymentInvalid("An idempotency key is needed.", field="idempotency_key")
     if len(key) > Payment._meta.get_field("idempotency_key").max_length:
         raise PaymentInvalid("The idempotency key is longer than 100.", field="idempotency_key")
+    if key.startswith(SET_OFF_KEY_PREFIX):
+        raise PaymentInvalid(
+            f"Idempotency keys starting with {SET_OFF_KEY_PREFIX!r} are kept for the set-offs "
+            "Voltop makes from refunds; use another key.",
+            field="idempotency_key",
+        )
     if len(provider_reference) > Payment._meta.get_field("provider_reference").max_length:
         raise PaymentInvalid(
             "The provider reference is longer than 100 characters.", field="provider_reference"
@@ -885,6 +906,12 @@ def payment_record(
     if method not in PaymentMethod.values:
         raise PaymentInvalid(
             f"The method must be one of {', '.join(PaymentMethod.values)}.", field="method"
+        )
+    if method == PaymentMethod.SET_OFF:
+        raise PaymentInvalid(
+            "A set-off is made by Voltop from a refund owed to the driver when their next "
+            "invoice is issued; record the method the money came by.",
+            field="method",
         )
     if currency != invoice.currency:
         raise PaymentInvalid(
@@ -927,11 +954,144 @@ def payment_record(
         existing = Payment.objects.get(fleet_id=invoice.fleet_id, idempotency_key=key)
         return _payment_replay(existing, fingerprint), False
     _invoice_settle(invoice, now)
+    _refund_make(invoice, RefundReason.OVERPAID)
     logger.info(
         "payments.payment_recorded",
         extra={"payment_id": payment.pk, "invoice_id": invoice.pk, "amount": str(value)},
     )
     return payment, True
+
+
+# Refunds ------------------------------------------------------------------------------------
+
+
+def _refund_make(invoice: Invoice, reason: str) -> Refund | None:
+    """Make a refund of what the invoice (locked by the caller) now owes back to its driver:
+    what was paid beyond what it asks, less the refunds already made on it. None when those
+    account for it all, so making it again, or after a replayed payment, makes nothing."""
+    balance = invoice_balance(invoice=invoice)
+    amount = refund_owed_now(overpaid=balance.overpaid, refunded=invoice_refunded(invoice=invoice))
+    if amount <= 0:
+        return None
+    refund = Refund.objects.create(
+        fleet_id=invoice.fleet_id,
+        driver_id=invoice.driver_id,
+        invoice=invoice,
+        reason=reason,
+        currency=invoice.currency,
+        amount=amount,
+    )
+    logger.info(
+        "payments.refund_owed",
+        extra={"refund_id": refund.pk, "invoice_id": invoice.pk, "amount": str(amount)},
+    )
+    return refund
+
+
+def _refunds_set_off(fleet: Fleet, invoice_ids: list[int], now: dt.datetime) -> None:
+    """Against each of the just issued (and locked) invoices `invoice_ids`, set off its
+    driver's owed refunds in its currency, oldest first, when the fleet settles refunds so.
+    Refunds in a payout batch not cancelled are the bank's to pay and are left alone. One
+    query when no refund is owed in the fleet."""
+    if not invoice_ids or fleet.refund_method != RefundMethod.SET_OFF:
+        return
+    owing_driver_ids = set(
+        Refund.objects.filter(fleet=fleet, status=RefundStatus.OWED).values_list(
+            "driver_id", flat=True
+        )
+    )
+    if not owing_driver_ids:
+        return
+    for batch in _batches(invoice_ids, NUMBERING_BATCH):
+        invoices = Invoice.objects.filter(pk__in=batch, driver_id__in=owing_driver_ids)
+        for invoice in invoices.order_by("pk"):
+            _invoice_refunds_set_off(invoice, now)
+
+
+def _invoice_refunds_set_off(invoice: Invoice, now: dt.datetime) -> None:
+    """Set the driver's owed refunds off against `invoice`: each one set off becomes a payment
+    of method set-off on it, keyed by the refund. A refund larger than what is left to pay is
+    split: it keeps the part set off, and a new owed refund on the same invoice, the remainder
+    of it, holds the rest. The invoice is paid when the set-offs cover it."""
+    owed = list(
+        Refund.objects.select_for_update(of=("self",))
+        .select_related("invoice")
+        .filter(
+            driver_id=invoice.driver_id,
+            currency=invoice.currency,
+            status=RefundStatus.OWED,
+        )
+        .order_by("created_at", "pk")
+    )
+    in_payout = set(
+        PayoutItem.objects.filter(refund__in=owed, released=False).values_list(
+            "refund_id", flat=True
+        )
+    )
+    owed = [refund for refund in owed if refund.pk not in in_payout]
+    if not owed:
+        return
+    by_id = {refund.pk: refund for refund in owed}
+    planned = set_offs(
+        due=invoice_balance(invoice=invoice).due,
+        refunds=(OwedRefund(refund.pk, refund.amount) for refund in owed),
+    )
+    for set_off in planned:
+        refund = by_id[set_off.refund_id]
+        payment = _set_off_payment_create(invoice, refund, set_off.amount, now)
+        if set_off.remainder:
+            Refund.objects.create(
+                fleet_id=refund.fleet_id,
+                driver_id=refund.driver_id,
+                invoice_id=refund.invoice_id,
+                reason=refund.reason,
+                currency=refund.currency,
+                amount=set_off.remainder,
+                remainder_of=refund,
+            )
+        refund.amount = set_off.amount
+        refund.status = RefundStatus.SET_OFF
+        refund.set_off_payment = payment
+        refund.settled_at = now
+        refund.save(
+            update_fields=["amount", "status", "set_off_payment", "settled_at", "updated_at"]
+        )
+        logger.info(
+            "payments.refund_set_off",
+            extra={
+                "refund_id": refund.pk,
+                "invoice_id": invoice.pk,
+                "payment_id": payment.pk,
+                "amount": str(set_off.amount),
+                "remainder": str(set_off.remainder),
+            },
+        )
+    if planned:
+        _invoice_settle(invoice, now)
+
+
+def _set_off_payment_create(
+    invoice: Invoice, refund: Refund, amount: Decimal, now: dt.datetime
+) -> Payment:
+    reference = f"Refund {refund.pk} on {refund.invoice.number}"
+    return Payment.objects.create(
+        fleet_id=invoice.fleet_id,
+        invoice=invoice,
+        amount=amount,
+        currency=invoice.currency,
+        method=PaymentMethod.SET_OFF,
+        provider_reference=reference,
+        idempotency_key=f"{SET_OFF_KEY_PREFIX}refund-{refund.pk}",
+        request_fingerprint=_payment_fingerprint(
+            invoice=invoice.pk,
+            amount=str(amount),
+            currency=invoice.currency,
+            method=PaymentMethod.SET_OFF,
+            provider_reference=reference,
+            received_at=now.astimezone(dt.UTC).isoformat(),
+        ),
+        received_at=now,
+    )
 
 
 # Reimbursements -----------------------------------------------------------------------------

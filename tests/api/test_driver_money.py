@@ -265,8 +265,8 @@ def test_statements_list_takes_three_queries_however_many_statements(
     assert response.json()["count"] == 1 + months
 
 
-def test_statement_detail_takes_two_queries(driver_a_client, january, django_assert_num_queries):
-    with django_assert_num_queries(2):  # the login with its driver, the statement
+def test_statement_detail_takes_three_queries(driver_a_client, january, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the login with its driver, the statement, its refunds
         response = driver_a_client.get(statement_url(january.statement))
 
     assert response.status_code == 200

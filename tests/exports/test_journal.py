@@ -317,8 +317,9 @@ def test_a_payment_settled_by_payroll_is_cleared_on_the_payroll_account_not_the_
     booked_fleet,
 ):
     invoice = (
-        Invoice.objects.filter(fleet=booked_fleet, payments__isnull=True)
-        .exclude(number="")
+        Invoice.objects.filter(
+            fleet=booked_fleet, status=InvoiceStatus.ISSUED, payments__isnull=True
+        )
         .order_by("number")
         .first()
     )

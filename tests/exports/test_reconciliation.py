@@ -9,6 +9,7 @@ import io
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection
 
 from apps.charging.choices import LocationKind, SessionPurpose, SessionStatus
@@ -32,6 +33,7 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    Refund,
     ReimbursementLine,
 )
 from apps.payments.services import credit_note_issue, payment_record
@@ -502,9 +504,51 @@ def test_a_fully_credited_invoice_has_nothing_open(billed_fleet):
     )
 
 
-def test_an_overpayment_is_listed_and_breaks_the_identity(billed_fleet):
+def _identity_row(report) -> dict:
+    return next(
+        row
+        for row in reconciliation_rows(report)
+        if row["item"] == "invoiced = paid - refunded + open + credited"
+    )
+
+
+def test_an_overpayment_owed_back_as_a_refund_keeps_the_identity(billed_fleet):
     invoice = _first_invoice(billed_fleet)
     _pay(invoice, "10.00", "too-much")
+
+    report = _report(billed_fleet)
+
+    assert report.differences == ()
+    assert report.money.invoices[0] == InvoiceMoney(
+        number="VT-2026-000001",
+        gross=Decimal("8.82"),
+        paid=Decimal("10.00"),
+        open=Decimal("0.00"),
+        credited=Decimal("0.00"),
+        overpaid=Decimal("1.18"),
+        refunded=Decimal("1.18"),
+    )
+    money = report.money
+    assert (money.paid, money.open, money.overpaid, money.refunded, money.accounted) == (
+        Decimal("10.00"),
+        Decimal("34.47"),
+        Decimal("1.18"),
+        Decimal("1.18"),
+        Decimal("43.29"),
+    )
+    identity = _identity_row(report)
+    assert (identity["amount"], identity["expected"], identity["difference"]) == (
+        Decimal("43.29"),
+        Decimal("43.29"),
+        Decimal("0.00"),
+    )
+    assert identity["status"] == "balanced"
+
+
+def test_an_overpayment_without_its_refund_is_listed_and_breaks_the_identity(billed_fleet):
+    invoice = _first_invoice(billed_fleet)
+    _pay(invoice, "10.00", "too-much")
+    _execute(f"DELETE FROM {_table(Refund)} WHERE invoice_id = %s", [invoice.pk])  # noqa: S608
 
     report = _report(billed_fleet)
 
@@ -518,24 +562,60 @@ def test_an_overpayment_is_listed_and_breaks_the_identity(billed_fleet):
             "1.18 EUR.",
         ),
     )
-    money = report.money
-    assert (money.paid, money.open, money.overpaid, money.accounted) == (
-        Decimal("10.00"),
-        Decimal("34.47"),
-        Decimal("1.18"),
-        Decimal("44.47"),
-    )
-    identity = next(
-        row
-        for row in reconciliation_rows(report)
-        if row["item"] == "invoiced = paid + open + credited"
-    )
+    identity = _identity_row(report)
     assert (identity["amount"], identity["expected"], identity["difference"]) == (
         Decimal("44.47"),
         Decimal("43.29"),
         Decimal("1.18"),
     )
     assert identity["status"] == "difference"
+
+
+def test_refunds_beyond_the_overpayment_are_listed(billed_fleet):
+    invoice = _first_invoice(billed_fleet)
+    _pay(invoice, "10.00", "too-much")
+    _execute(
+        f"UPDATE {_table(Refund)} SET amount = %s WHERE invoice_id = %s",  # noqa: S608
+        [Decimal("2.00"), invoice.pk],
+    )
+
+    report = _report(billed_fleet)
+
+    assert report.differences == (
+        Difference(
+            kind="invoice_refunded_beyond_overpaid",
+            subject="invoice VT-2026-000001",
+            expected=Decimal("1.18"),
+            actual=Decimal("2.00"),
+            message="Invoice VT-2026-000001 has refunds of 2.00 EUR but is overpaid by "
+            "1.18 EUR only.",
+        ),
+    )
+    assert _identity_row(report)["difference"] == Decimal("-0.82")
+
+
+def test_a_refund_set_off_against_the_next_invoice_keeps_both_balanced(billed_fleet, run_billing):
+    october = _first_invoice(billed_fleet)
+    _pay(october, "10.00", "too-much")
+    driver = october.driver
+    priced_session_create(driver=driver, started_at=dt.datetime(2026, 11, 3, 8, tzinfo=dt.UTC))
+    with time_machine.travel(dt.datetime(2026, 12, 1, 6, tzinfo=dt.UTC), tick=False):
+        november_run = run_billing(billed_fleet, "2026-11")
+    november = Invoice.objects.get(driver=driver, billing_run=november_run)
+
+    report = _report(billed_fleet, "2026-11")
+
+    assert report.money.invoices[0] == InvoiceMoney(
+        number=november.number,
+        gross=Decimal("7.26"),
+        paid=Decimal("1.18"),
+        open=Decimal("6.08"),
+        credited=Decimal("0.00"),
+        overpaid=Decimal("0.00"),
+        refunded=Decimal("0.00"),
+    )
+    assert [difference.kind for difference in report.differences] == []
+    assert _report(billed_fleet).differences == ()
 
 
 def test_a_payment_changed_in_the_database_to_more_than_due_is_an_overpayment(billed_fleet):
@@ -619,12 +699,12 @@ def test_the_reconciliation_exports_as_csv_rows_from_the_verdict_to_the_money(bi
     ]
     assert rows[-1] == [
         "money",
-        "invoiced = paid + open + credited",
+        "invoiced = paid - refunded + open + credited",
         "",
         "43.29",
         "43.29",
         "0.00",
         "balanced",
-        "Invoiced 43.29 EUR; paid + open + credited 43.29 EUR.",
+        "Invoiced 43.29 EUR; paid - refunded + open + credited 43.29 EUR.",
     ]
-    assert len(rows) == 1 + 1 + 7 + 11 + 2 + 6
+    assert len(rows) == 1 + 1 + 7 + 11 + 2 + 7

@@ -617,7 +617,7 @@ def test_invoice_page_is_read_only_and_offers_what_the_role_may_do(
     assert response.context["has_change_permission"] is False
     assert object_tools(response)[: len(tools)] == tools
     assert object_tools(response)[len(tools) :] == ["History"]
-    lines, credit_notes, payments = response.context["inline_admin_formsets"]
+    lines, credit_notes, payments, refunds = response.context["inline_admin_formsets"]
     assert [form.instance.description for form in lines.formset.forms] == [
         "Depot charging, 2026-10-05 09:00"
     ]
@@ -632,7 +632,7 @@ def test_invoice_page_is_read_only_and_offers_what_the_role_may_do(
     ]
     assert not any(
         inline.has_change_permission or inline.has_add_permission
-        for inline in (lines, credit_notes, payments)
+        for inline in (lines, credit_notes, payments, refunds)
     )
 
 

@@ -10,6 +10,7 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    Refund,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -66,13 +67,64 @@ class StatementReimbursementSerializer(serializers.ModelSerializer):
         fields = ["id", "status"]
 
 
+class StatementRefundSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(
+        source="invoice.number", read_only=True, help_text="The invoice it is owed back on."
+    )
+    set_off_against = serializers.CharField(
+        source="set_off_payment.invoice.number",
+        read_only=True,
+        allow_null=True,
+        help_text="The invoice it was set off against; null unless set off.",
+    )
+
+    class Meta:
+        model = Refund
+        fields = [
+            "id",
+            "invoice_number",
+            "reason",
+            "amount",
+            "currency",
+            "status",
+            "set_off_against",
+            "settled_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
 class StatementDetailSerializer(StatementSerializer):
+    """A statement with its invoice and reimbursement, and the refunds of its invoice: the
+    serializer context carries them (apps.payments.selectors.statement_refunds)."""
+
     invoice = StatementInvoiceSerializer(read_only=True, allow_null=True)
     reimbursement = StatementReimbursementSerializer(read_only=True, allow_null=True)
+    refunds_set_off = serializers.SerializerMethodField(
+        help_text="Refunds owed on earlier invoices, set off against this statement's invoice."
+    )
+    refunds_arising = serializers.SerializerMethodField(
+        help_text="Refunds owed back on this statement's invoice (paid beyond it, or credited "
+        "after it was paid), owed, set off or paid out."
+    )
 
     class Meta(StatementSerializer.Meta):
-        fields = [*StatementSerializer.Meta.fields, "invoice", "reimbursement"]
+        fields = [
+            *StatementSerializer.Meta.fields,
+            "invoice",
+            "reimbursement",
+            "refunds_set_off",
+            "refunds_arising",
+        ]
         read_only_fields = fields
+
+    @extend_schema_field(StatementRefundSerializer(many=True))
+    def get_refunds_set_off(self, statement: Statement) -> list:
+        return StatementRefundSerializer(self.context["refunds"].set_off, many=True).data
+
+    @extend_schema_field(StatementRefundSerializer(many=True))
+    def get_refunds_arising(self, statement: Statement) -> list:
+        return StatementRefundSerializer(self.context["refunds"].arising, many=True).data
 
 
 class InvoiceSerializer(serializers.ModelSerializer):

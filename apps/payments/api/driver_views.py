@@ -35,6 +35,7 @@ from apps.payments.selectors import (
     reimbursement_list_for_driver,
     reimbursements_with_lines,
     statement_list_for_driver,
+    statement_refunds,
 )
 from voltop.core.api.filters import QueryFilterBackend, UtcIsoDateTimeFromToRangeFilter
 from voltop.core.api.pagination import NewestFirstCursorPagination
@@ -84,12 +85,21 @@ class StatementListView(MyStatements, generics.ListAPIView):
 
 
 class StatementDetailView(MyStatements, generics.RetrieveAPIView):
-    """One of my statements, with its invoice and reimbursement."""
+    """One of my statements, with its invoice and reimbursement, and the refunds of its
+    invoice: those set off against it and those arising on it."""
 
     serializer_class = StatementDetailSerializer
 
     def get_queryset(self):
         return super().get_queryset().select_related("invoice", "reimbursement")
+
+    def get(self, request: Request, pk: int) -> Response:
+        statement = self.get_object()
+        context = {
+            **self.get_serializer_context(),
+            "refunds": statement_refunds(statement=statement),
+        }
+        return Response(StatementDetailSerializer(statement, context=context).data)
 
 
 class StatementPdfView(MyStatements, DriverPdfView):
