@@ -137,12 +137,14 @@ def _november_booked(fleet):
         received_at=received,
     )
     Payment.objects.filter(pk=reversed_payment.pk).update(status="reversed")
-    payment_record(
+    Payment.objects.create(
+        fleet=fleet,
         invoice=invoices[3],
         amount=Decimal("2.00"),
         currency="EUR",
         method=PaymentMethod.SET_OFF,
-        idempotency_key="set-off",
+        idempotency_key="set-off-refund-0",
+        request_fingerprint="set-off",
         received_at=received,
     )
     refund = Refund.objects.create(
