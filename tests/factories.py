@@ -34,7 +34,7 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.exports.choices import ExportJobStatus
 from apps.exports.models import ExportJob, ExportManifest
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership, VatRateAccounts
 from apps.fleets.services import fleet_api_key_issue
 from apps.payments import services as payments_services
 from apps.payments.choices import (
@@ -55,6 +55,7 @@ from apps.payments.models import (
     Payment,
     PayoutBatch,
     PayoutItem,
+    Refund,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -330,6 +331,8 @@ class FleetRows:
     export_job: ExportJob
     payout_batch: PayoutBatch
     payout_item: PayoutItem
+    refund: Refund
+    vat_rate_accounts: VatRateAccounts
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -392,6 +395,15 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         **billing_rows,
         **export_rows_create(fleet=fleet),
         **payout_rows_create(fleet=fleet, reimbursement=billing_rows["reimbursement"]),
+        refund=Refund.objects.get(invoice=billing_rows["invoice"]),
+        vat_rate_accounts=VatRateAccounts.objects.create(
+            fleet=fleet,
+            vat_rate=Decimal("19.00"),
+            revenue_account="8400",
+            vat_account="1776",
+            input_vat_account="1576",
+            input_tax_code="9",
+        ),
     )
 
 

@@ -251,9 +251,9 @@ def test_the_fleet_page_saves_accounting_settings_and_a_vat_rates_accounts_throu
 
 @pytest.mark.django_db(transaction=True)
 def test_the_data_migration_gives_each_fleet_skr03s_rates_it_lacks_and_takes_back_the_defaults():
+    fleet = FleetFactory()
     try:
         migrate_to(("fleets", "0006_fleet_accounting_settings"))
-        fleet = FleetFactory()
         VatRateAccounts.objects.create(
             fleet=fleet, vat_rate=Decimal("19.00"), revenue_account="8401"
         )
