@@ -52,3 +52,19 @@ class ReimbursementNotApproved(Conflict):
 
 class ReimbursementAlreadyPaid(Conflict):
     code = "payments.reimbursement_already_paid"
+
+
+class PayrollDeductionInvalid(DomainError):
+    code = "payments.payroll_deduction_invalid"
+
+
+class PayrollDeductionNothingOpen(DomainError):
+    code = "payments.payroll_deduction_nothing_open"
+
+
+class PayrollDeductionNotPrepared(Conflict):
+    code = "payments.payroll_deduction_not_prepared"
+
+
+class PayrollDeductionRecordedAlready(Conflict):
+    code = "payments.payroll_deduction_recorded_already"
