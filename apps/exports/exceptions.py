@@ -38,3 +38,7 @@ class ExportRoleRefused(DomainError):
 
 class ExportFileGone(NotFound):
     code = "exports.file_gone"
+
+
+class ExportPayrollDeductionMissing(DomainError):
+    code = "exports.payroll_deduction_missing"

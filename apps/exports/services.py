@@ -26,6 +26,7 @@ from apps.exports.exceptions import (
     ExportFormatUnknown,
     ExportInvalid,
     ExportKindUnknown,
+    ExportPayrollDeductionMissing,
     ExportPeriodInvalid,
     ExportPeriodNotBilled,
     ExportPeriodNotFinished,
@@ -47,6 +48,7 @@ from apps.exports.selectors import (
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet
 from apps.payments.choices import BillingRunStatus
+from apps.payments.payroll import payroll_deduction_of_period
 
 logger = logging.getLogger(__name__)
 
@@ -160,6 +162,18 @@ def _export_period(
     return chosen
 
 
+def _payroll_deduction_check(*, fleet: Fleet, period: ExportPeriod) -> None:
+    """The payroll deduction file is written from a deduction prepared for the period."""
+    if payroll_deduction_of_period(fleet=fleet, period_start=period.start, period_end=period.end):
+        return
+    raise ExportPayrollDeductionMissing(
+        f"{fleet.name} has no payroll deduction for {period.label}; prepare it first "
+        f"(manage.py payroll_deductions --fleet {fleet.slug} --period {period.label} prepare, "
+        "or Payroll deductions in the admin).",
+        field="period",
+    )
+
+
 def export_request_check(
     *,
     fleet: Fleet,
@@ -202,6 +216,8 @@ def export_request_check(
     chosen = _export_period(
         fleet=fleet, period=period, first_day=first_day, last_day=last_day, now=now
     )
+    if kind == ExportKind.PAYROLL_DEDUCTIONS:
+        _payroll_deduction_check(fleet=fleet, period=chosen)
     selected = None
     if selection is not None:
         selected = tuple(sorted({int(row_id) for row_id in selection}))
