@@ -317,7 +317,7 @@ def payroll_deduction_record(
     if used is not None:
         if used.pk != deduction.pk or used.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused(
-                "This idempotency key recorded another payroll run; use a new key.",
+                "This idempotency key recorded a payroll run with other details; use a new key.",
                 field="idempotency_key",
             )
         return used
@@ -373,7 +373,7 @@ def payroll_deduction_record(
             )
     except IntegrityError as error:
         raise IdempotencyKeyReused(
-            "This idempotency key recorded another payroll run; use a new key.",
+            "This idempotency key recorded a payroll run with other details; use a new key.",
             field="idempotency_key",
         ) from error
     logger.info(

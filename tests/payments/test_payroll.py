@@ -4,9 +4,11 @@ with an invoice paid meanwhile), cancelling frees them, and every refusal change
 
 import datetime as dt
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 import time_machine
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, transaction
 
 from apps.drivers.choices import DriverStatus
@@ -408,7 +410,7 @@ def test_a_key_that_recorded_another_deduction_of_the_fleet_is_refused(billed_fl
     with pytest.raises(IdempotencyKeyReused) as refusal:
         payroll_deduction_record(deduction=prepared, idempotency_key="run-11")
 
-    assert "another payroll run" in refusal.value.message
+    assert "other details" in refusal.value.message
     assert snapshot(billed_fleet) == before
 
 
@@ -527,4 +529,82 @@ def test_a_cancelled_deduction_cannot_be_recorded(billed_fleet, prepared):
         payroll_deduction_record(deduction=prepared, idempotency_key="run-11")
 
     assert "cancelled" in refusal.value.message
+    assert snapshot(billed_fleet) == before
+
+
+# The command --------------------------------------------------------------------------------
+
+
+def payroll_command(*arguments: str) -> str:
+    out = StringIO()
+    call_command("payroll_deductions", *arguments, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_prepares_records_and_replays_through_the_services(billed_fleet):
+    fleet_period = ("--fleet", billed_fleet.slug, "--period", "2026-10")
+
+    prepared_text = payroll_command(*fleet_period, "prepare")
+    record = ("record", "--idempotency-key", "run-11", "--received-at", "2026-11-25T10:00+01:00")
+    with time_machine.travel(NOVEMBER_28, tick=False):
+        recorded_text = payroll_command(*fleet_period, *record)
+        replayed_text = payroll_command(*fleet_period, *record)
+
+    deduction = PayrollDeduction.objects.get(fleet=billed_fleet)
+    total = f"{deduction.total} EUR"
+    assert prepared_text == (
+        f"Payroll deduction {deduction.pk} of {billed_fleet.slug} 2026-10: prepared, "
+        f"3 invoices of 3 drivers, {total} to deduct\n"
+    )
+    assert recorded_text == (
+        f"Payroll deduction {deduction.pk} of {billed_fleet.slug} 2026-10: recorded, "
+        f"3 invoices of 3 drivers, {total} to deduct, {total} settled\n"
+    )
+    assert replayed_text == recorded_text
+    assert set(
+        Payment.objects.filter(method=PaymentMethod.PAYROLL).values_list("received_at", flat=True)
+    ) == {NOVEMBER_25}
+
+
+def test_the_command_cancels_the_periods_deduction(billed_fleet, prepared):
+    text = payroll_command("--fleet", billed_fleet.slug, "--period", "2026-10", "cancel")
+
+    prepared.refresh_from_db()
+    assert prepared.status == PayrollDeductionStatus.CANCELLED
+    assert ": cancelled, 3 invoices" in text
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--fleet", "nowhere", "--period", "2026-10", "prepare"), "--fleet: no fleet"),
+        (("--period", "2026-09", "prepare"), "--period: The billing of 2026-09 has no billing"),
+        (("--period", "2026-10", "cancel"), "--period: .* has no payroll deduction for 2026-10"),
+        (
+            ("--period", "2026-10", "record", "--idempotency-key", " "),
+            "--period: .* has no payroll deduction",
+        ),
+    ],
+)
+def test_the_command_refuses_naming_the_option_and_changes_nothing(
+    billed_fleet, arguments, message
+):
+    if arguments[0] != "--fleet":
+        arguments = ("--fleet", billed_fleet.slug, *arguments)
+    before = snapshot(billed_fleet)
+
+    with pytest.raises(CommandError, match=message):
+        payroll_command(*arguments)
+
+    assert snapshot(billed_fleet) == before
+
+
+def test_the_command_refuses_a_record_without_a_key(billed_fleet, prepared):
+    before = snapshot(billed_fleet)
+
+    with pytest.raises(CommandError, match="--idempotency-key: An idempotency key is needed"):
+        payroll_command(
+            "--fleet", billed_fleet.slug, "--period", "2026-10", "record", "--idempotency-key", " "
+        )
+
     assert snapshot(billed_fleet) == before
