@@ -53,6 +53,8 @@ from apps.payments.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    PayrollDeduction,
+    PayrollDeductionItem,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -326,6 +328,8 @@ class FleetRows:
     statement: Statement
     export_manifest: ExportManifest
     export_job: ExportJob
+    payroll_deduction: PayrollDeduction
+    payroll_deduction_item: PayrollDeductionItem
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -384,7 +388,31 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         session_import=SessionImportFactory(fleet=fleet),
         **billing_rows_create(fleet=fleet, driver=driver, cost_center=cost_center, session=session),
         **export_rows_create(fleet=fleet),
+        **payroll_rows_create(fleet=fleet, driver=driver),
     )
+
+
+def payroll_rows_create(*, fleet, driver) -> dict:
+    """A payroll deduction of March 2026 prepared on the fleet's one invoice, written as the
+    payroll service writes it (the invoice is settled already, so the service would leave it
+    out)."""
+    period = payments_services.billing_period_for(fleet=fleet, label="2026-03")
+    invoice = Invoice.objects.get(fleet=fleet, driver=driver)
+    deduction = PayrollDeduction.objects.create(
+        fleet=fleet,
+        period_label=period.label,
+        period_start=period.start,
+        period_end=period.end,
+        currency=fleet.currency,
+        driver_count=1,
+        item_count=1,
+        total=invoice.gross_total,
+        prepared_at=dt.datetime(2026, 4, 2, 8, 0, tzinfo=UTC),
+    )
+    item = PayrollDeductionItem.objects.create(
+        deduction=deduction, invoice=invoice, driver=driver, amount=invoice.gross_total
+    )
+    return {"payroll_deduction": deduction, "payroll_deduction_item": item}
 
 
 def export_rows_create(*, fleet) -> dict:
