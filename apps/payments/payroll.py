@@ -142,7 +142,10 @@ def _open_invoices(fleet: Fleet, period_end: dt.datetime) -> QuerySet:
 
 
 def _fleet_lock(fleet: Fleet) -> Fleet:
-    return Fleet.objects.select_for_update().get(pk=fleet.pk)
+    """Lock the fleet so its payroll deductions change one at a time. FOR NO KEY UPDATE: a
+    payment recorded meanwhile (whose row refers to the fleet, a key share lock) is not held
+    up by it, so it cannot deadlock with this transaction over the invoice it waits on."""
+    return Fleet.objects.select_for_update(no_key=True).get(pk=fleet.pk)
 
 
 def _invoices_lock(invoice_ids) -> None:

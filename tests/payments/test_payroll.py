@@ -3,13 +3,14 @@ balance, recording settles each once by a payroll payment (replayed, retried aft
 with an invoice paid meanwhile), cancelling frees them, and every refusal changes nothing."""
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from io import StringIO
 
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from apps.drivers.choices import DriverStatus
 from apps.payments import payroll
@@ -608,3 +609,73 @@ def test_the_command_refuses_a_record_without_a_key(billed_fleet, prepared):
         )
 
     assert snapshot(billed_fleet) == before
+
+
+# At the same time ---------------------------------------------------------------------------
+
+
+def _at_once(*work) -> list:
+    """Run each callable in its own thread and database connection, released together."""
+    barrier = threading.Barrier(len(work))
+    outcomes = []
+
+    def run(act):
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(act())
+        except Exception as error:
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(act,)) for act in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_prepares_of_a_period_at_once_make_one_deduction(run_billing):
+    with time_machine.travel(NOVEMBER_3, tick=False):
+        fleet = billing_fleet_create(drivers=2, sessions_per_driver=4, month_start=OCTOBER)
+        run_billing(fleet, "2026-10")
+
+        outcomes = _at_once(
+            lambda: payroll_deduction_prepare(fleet=fleet, period_label="2026-10"),
+            lambda: payroll_deduction_prepare(fleet=fleet, period_label="2026-10"),
+        )
+
+    deduction = PayrollDeduction.objects.get(fleet=fleet)
+    assert sorted((found.pk, created) for found, created in outcomes) == [
+        (deduction.pk, False),
+        (deduction.pk, True),
+    ]
+    assert deduction.items.count() == 2
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_bank_payment_racing_the_record_is_never_settled_twice(run_billing):
+    with time_machine.travel(NOVEMBER_3, tick=False):
+        fleet = billing_fleet_create(drivers=1, sessions_per_driver=4, month_start=OCTOBER)
+        run_billing(fleet, "2026-10")
+        deduction, _ = payroll_deduction_prepare(fleet=fleet, period_label="2026-10")
+        invoice = deduction.items.get().invoice
+
+        outcomes = _at_once(
+            lambda: payroll_deduction_record(deduction=deduction, idempotency_key="run-11"),
+            lambda: pay(invoice, str(invoice.gross_total), "bank"),
+        )
+
+    assert not [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+    item = deduction.items.get()
+    bank = Payment.objects.get(idempotency_key="bank")
+    payroll_payment = Payment.objects.filter(method=PaymentMethod.PAYROLL).first()
+    if payroll_payment is None:
+        assert item.settled_amount == D("0.00")
+    else:
+        assert payroll_payment.pk < bank.pk
+        assert item.settled_amount == payroll_payment.amount == invoice.gross_total
