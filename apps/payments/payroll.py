@@ -11,7 +11,7 @@ import logging
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import DecimalField, Exists, ExpressionWrapper, F, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -361,24 +361,17 @@ def payroll_deduction_record(
     deduction.idempotency_key = key
     deduction.request_fingerprint = fingerprint
     deduction.settled_total = sum((item.settled_amount for item in items), ZERO)
-    try:
-        with transaction.atomic():
-            deduction.save(
-                update_fields=[
-                    "status",
-                    "recorded_at",
-                    "recorded_by",
-                    "idempotency_key",
-                    "request_fingerprint",
-                    "settled_total",
-                    "updated_at",
-                ]
-            )
-    except IntegrityError as error:
-        raise IdempotencyKeyReused(
-            "This idempotency key recorded a payroll run with other details; use a new key.",
-            field="idempotency_key",
-        ) from error
+    deduction.save(
+        update_fields=[
+            "status",
+            "recorded_at",
+            "recorded_by",
+            "idempotency_key",
+            "request_fingerprint",
+            "settled_total",
+            "updated_at",
+        ]
+    )
     logger.info(
         "payments.payroll_deduction_recorded",
         extra={
