@@ -56,6 +56,8 @@ from apps.payments.models import (
     PayoutBatch,
     PayoutItem,
     Refund,
+    PayrollDeduction,
+    PayrollDeductionItem,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -333,6 +335,8 @@ class FleetRows:
     payout_item: PayoutItem
     refund: Refund
     vat_rate_accounts: VatRateAccounts
+    payroll_deduction: PayrollDeduction
+    payroll_deduction_item: PayrollDeductionItem
 
     def row_of(self, model: type[Model]) -> Model:
         """This fleet's row of `model`; for the user model, the driver's login."""
@@ -404,6 +408,7 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
             input_vat_account="1576",
             input_tax_code="9",
         ),
+        **payroll_rows_create(fleet=fleet, driver=driver),
     )
 
 
@@ -433,6 +438,29 @@ def payout_rows_create(*, fleet, reimbursement) -> dict:
         remittance="Reimbursement of home charging 2026-03",
     )
     return {"payout_batch": batch, "payout_item": item}
+
+
+def payroll_rows_create(*, fleet, driver) -> dict:
+    """A payroll deduction of March 2026 prepared on the fleet's one invoice, written as the
+    payroll service writes it (the invoice is settled already, so the service would leave it
+    out)."""
+    period = payments_services.billing_period_for(fleet=fleet, label="2026-03")
+    invoice = Invoice.objects.get(fleet=fleet, driver=driver)
+    deduction = PayrollDeduction.objects.create(
+        fleet=fleet,
+        period_label=period.label,
+        period_start=period.start,
+        period_end=period.end,
+        currency=fleet.currency,
+        driver_count=1,
+        item_count=1,
+        total=invoice.gross_total,
+        prepared_at=dt.datetime(2026, 4, 2, 8, 0, tzinfo=UTC),
+    )
+    item = PayrollDeductionItem.objects.create(
+        deduction=deduction, invoice=invoice, driver=driver, amount=invoice.gross_total
+    )
+    return {"payroll_deduction": deduction, "payroll_deduction_item": item}
 
 
 def export_rows_create(*, fleet) -> dict:

@@ -42,3 +42,7 @@ class ExportFileGone(NotFound):
 
 class VatRateAccountsMissing(ExportInvalid):
     code = "exports.vat_rate_accounts_missing"
+
+
+class ExportPayrollDeductionMissing(DomainError):
+    code = "exports.payroll_deduction_missing"

@@ -35,6 +35,7 @@ from apps.exports.billing_tables import (
 from apps.exports.choices import ExportKind
 from apps.exports.columns import Column, ValueType, seconds_of, seconds_of_hours
 from apps.exports.journal import journal_table
+from apps.exports.payroll_tables import payroll_deductions_table
 from apps.exports.periods import ExportPeriod
 from apps.exports.reconciliation import (
     RECONCILIATION_COLUMNS,
@@ -258,6 +259,7 @@ TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.PAYMENTS: payments_table,
     ExportKind.RECONCILIATION: _reconciliation_table,
     ExportKind.JOURNAL: journal_table,
+    ExportKind.PAYROLL_DEDUCTIONS: payroll_deductions_table,
 }
 
 

@@ -26,6 +26,7 @@ from apps.exports.exceptions import (
     ExportFormatUnknown,
     ExportInvalid,
     ExportKindUnknown,
+    ExportPayrollDeductionMissing,
     ExportPeriodInvalid,
     ExportPeriodNotBilled,
     ExportPeriodNotFinished,
@@ -48,6 +49,7 @@ from apps.exports.selectors import (
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet
 from apps.payments.choices import BillingRunStatus
+from apps.payments.payroll import payroll_deduction_of_period
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +164,18 @@ def _export_period(
     return chosen
 
 
+def _payroll_deduction_check(*, fleet: Fleet, period: ExportPeriod) -> None:
+    """The payroll deduction file is written from a deduction prepared for the period."""
+    if payroll_deduction_of_period(fleet=fleet, period_start=period.start, period_end=period.end):
+        return
+    raise ExportPayrollDeductionMissing(
+        f"{fleet.name} has no payroll deduction for {period.label}; prepare it first "
+        f"(manage.py payroll_deductions --fleet {fleet.slug} --period {period.label} prepare, "
+        "or Payroll deductions in the admin).",
+        field="period",
+    )
+
+
 def export_request_check(
     *,
     fleet: Fleet,
@@ -207,6 +221,8 @@ def export_request_check(
     )
     if kind in LEDGER_KINDS:
         ledger_accounts_check(fleet=fleet, period=chosen)
+    if kind == ExportKind.PAYROLL_DEDUCTIONS:
+        _payroll_deduction_check(fleet=fleet, period=chosen)
     selected = None
     if selection is not None:
         selected = tuple(sorted({int(row_id) for row_id in selection}))

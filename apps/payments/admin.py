@@ -1,7 +1,7 @@
 """Admin of the payments app, for a fleet's finance people: billing runs started and followed
 while they work, invoices with their documents, credit notes and payments, statements per driver
-and period, cost allocations, and reimbursement decisions and payouts. What billing writes is
-read-only here: every change goes through a service."""
+and period, cost allocations, reimbursement decisions and payouts, and payroll deductions. What
+billing writes is read-only here: every change goes through a service."""
 
 import datetime as dt
 import uuid
@@ -28,8 +28,14 @@ from apps.fleets.tenancy import (
     FleetScopedTabularInline,
     request_fleet_ids,
 )
-from apps.payments import payouts, services
-from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentMethod
+from apps.payments import payouts, payroll, services
+from apps.payments.choices import (
+    BillingRunStatus,
+    InvoiceStatus,
+    LeftOutReason,
+    PaymentMethod,
+    PayrollDeductionStatus,
+)
 from apps.payments.documents import (
     credit_note_html,
     credit_note_pdf,
@@ -56,6 +62,8 @@ from apps.payments.models import (
     PayoutBatch,
     PayoutItem,
     Refund,
+    PayrollDeduction,
+    PayrollDeductionItem,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -548,7 +556,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return invoice_list_with_balance(super().get_queryset(request))
+        return payroll.invoice_list_with_payroll_hold(
+            invoice_list_with_balance(super().get_queryset(request))
+        )
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
         """A payment's invoice is picked among the invoices that take payments."""
@@ -596,6 +606,8 @@ class InvoiceAdmin(ReadOnlyAdmin):
         balance = invoice_balance_of_row(invoice)
         if balance.overpaid:
             return f"{money_text(balance.overpaid, invoice.currency)} overpaid"
+        if balance.due and invoice.held_by_payroll:
+            return f"{money_text(balance.due, invoice.currency)} due, to be settled by payroll"
         if balance.due:
             return f"{money_text(balance.due, invoice.currency)} due"
         return "settled"
@@ -1300,6 +1312,27 @@ class PayoutBatchCreateForm(ServiceWriteForm):
 
     class Meta:
         model = PayoutBatch
+
+
+# Payroll deductions --------------------------------------------------------------------------
+
+
+class PayrollDeductionPrepareForm(ServiceWriteForm):
+    """Prepares a fleet's payroll deduction of a billed period: its open invoices, held for
+    the payroll. A period prepared already shows its deduction."""
+
+    fleet = forms.ModelChoiceField(queryset=Fleet.objects.none())
+    period = forms.CharField(
+        max_length=8,
+        help_text="A billed period, such as 2026-10 (2026-W44 for a fleet billed weekly): its "
+        "invoices and older ones still open are deducted.",
+    )
+    fleets = Fleet.objects.none()
+    prepared_by = None
+    created = False
+
+    class Meta:
+        model = PayrollDeduction
         fields: list[str] = []
 
     def __init__(self, *args, **kwargs):
@@ -1385,6 +1418,89 @@ class PayoutBatchAdmin(AppendOnlyAdmin):
             },
         ),
         ("Debtor", {"fields": ["debtor_name", "debtor_iban", "debtor_bic", "debtor_address"]}),
+
+
+        self.fields["fleet"].queryset = self.fleets
+
+    def service_write(self) -> PayrollDeduction:
+        deduction, self.created = payroll.payroll_deduction_prepare(
+            fleet=self.cleaned_data["fleet"],
+            period_label=self.cleaned_data["period"],
+            by=self.prepared_by,
+        )
+        return deduction
+
+
+class PayrollRunForm(forms.Form):
+    """When the payroll deducted the selected deductions."""
+
+    received_at = forms.DateTimeField(
+        label="Deducted on",
+        initial=timezone.now,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="When the payroll ran, in your time zone.",
+    )
+
+
+class PayrollDeductionItemInline(ReadOnlyInline):
+    """A deduction's invoices: what is deducted for each and what recording settled."""
+
+    model = PayrollDeductionItem
+    fleet_path = "deduction__fleet"
+    fields = ["invoice", "driver", "amount", "settled_amount", "owed_back", "payment", "released"]
+    ordering = ["driver__employee_number", "invoice__number"]
+    verbose_name_plural = "invoices deducted"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("deduction__fleet", "invoice", "driver", "payment")
+        )
+
+    @admin.display(description="owed back to the driver")
+    def owed_back(self, item: PayrollDeductionItem) -> str:
+        if item.settled_amount is None or item.settled_amount == item.amount:
+            return "-"
+        return (
+            f"{money_text(item.amount - item.settled_amount, item.deduction.currency)}: paid "
+            "or credited before the payroll run was recorded"
+        )
+
+
+@admin.register(PayrollDeduction)
+class PayrollDeductionAdmin(AppendOnlyAdmin):
+    """Payroll deductions: prepared on the add page, their file on the Exports page, then the
+    payroll run recorded or the deduction cancelled by the actions; never changed by hand."""
+
+    list_display = [
+        "period_label",
+        "fleet",
+        "status",
+        "item_count",
+        "driver_count",
+        "total_text",
+        "settled_text",
+        "prepared_at",
+        "recorded_at",
+    ]
+    list_filter = ["fleet", "status"]
+    list_select_related = ["fleet"]
+    search_fields = ["period_label", "fleet__name"]
+    date_hierarchy = "period_start"
+    inlines = [PayrollDeductionItemInline]
+    actions = ["record_runs", "cancel_deductions"]
+    write_services = {
+        "add": payroll.payroll_deduction_prepare,
+        "record_runs": payroll.payroll_deduction_record,
+        "cancel_deductions": payroll.payroll_deduction_cancel,
+    }
+    fieldsets = [
+        (None, {"fields": ["fleet", "period_label", "status", "currency"]}),
+        (
+            "Amounts",
+            {"fields": ["item_count", "driver_count", "total_text", "settled_text"]},
+        ),
         (
             "Record",
             {
@@ -1395,6 +1511,15 @@ class PayoutBatchAdmin(AppendOnlyAdmin):
                     "executed_at",
                     "cancelled_by",
                     "cancelled_at",
+
+
+                    "prepared_at",
+                    "prepared_by",
+                    "recorded_at",
+                    "recorded_by",
+                    "idempotency_key",
+                    "cancelled_at",
+                    "cancelled_by",
                 ]
             },
         ),
@@ -1494,3 +1619,99 @@ class PayoutBatchAdmin(AppendOnlyAdmin):
             lambda batch: payouts.payout_batch_cancel(batch=batch, by=request.user),
             "cancelled",
         )
+
+
+            return [(None, {"fields": ["fleet", "period"]})]
+        return self.fieldsets
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        if obj is not None:
+            return super().get_form(request, obj, change=change, **kwargs)
+        kwargs.update(form=PayrollDeductionPrepareForm, fields=[])
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        form_class.prepared_by = request.user
+        form_class.fleets = self.editable_fleets(request)
+        return form_class
+
+    def get_inlines(self, request: HttpRequest, obj=None) -> list:
+        return self.inlines if obj is not None else []
+
+    def has_payroll_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self.may_act(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: PayrollDeduction, form, change: bool):
+        """The service has prepared the deduction, or found the period's."""
+        total = money_text(obj.total, obj.currency)
+        if form.created:
+            self.message_user(
+                request,
+                f"Prepared: {obj.item_count} invoices of {obj.driver_count} drivers, {total} "
+                "to deduct. Export its file (payroll-deductions) for the payroll.",
+                messages.SUCCESS,
+            )
+        else:
+            self.message_user(
+                request,
+                f"{obj.period_label} has this deduction already ({obj.get_status_display()}).",
+                messages.WARNING,
+            )
+
+    @admin.display(description="to deduct", ordering="total")
+    def total_text(self, deduction: PayrollDeduction) -> str:
+        return money_text(deduction.total, deduction.currency)
+
+    @admin.display(description="settled", ordering="settled_total")
+    def settled_text(self, deduction: PayrollDeduction) -> str:
+        if deduction.settled_total is None:
+            return "-"
+        return money_text(deduction.settled_total, deduction.currency)
+
+    @admin.action(
+        description="Record the payroll run of selected deductions…", permissions=["payroll"]
+    )
+    def record_runs(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks when the payroll ran on a confirmation page first; records each deduction once
+        it is sent, under the key made when the page was shown and the deduction's id, so a
+        page sent twice records each once."""
+        form = PayrollRunForm(request.POST if "post" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            received_at = form.cleaned_data["received_at"]
+            key = request.POST.get("idempotency_key", "").strip()[:60]
+            if not key:
+                self.message_user(
+                    request, "Nothing was recorded: open the page again.", messages.ERROR
+                )
+                return None
+            self.act_per_row(
+                request,
+                queryset,
+                lambda deduction: payroll.payroll_deduction_record(
+                    deduction=deduction,
+                    idempotency_key=f"{key}-{deduction.pk}",
+                    received_at=received_at,
+                    by=request.user,
+                ),
+                "recorded",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Record the payroll run",
+            "form": form,
+            "deductions": queryset.select_related("fleet"),
+            "idempotency_key": uuid.uuid4().hex,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.opts,
+        }
+        return TemplateResponse(request, "admin/payments/payrolldeduction/record.html", context)
+
+    @admin.action(
+        description="Cancel selected deductions (frees their invoices)", permissions=["payroll"]
+    )
+    def cancel_deductions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        def cancel(deduction: PayrollDeduction) -> None:
+            if deduction.status == PayrollDeductionStatus.CANCELLED:
+                raise DomainError("The deduction is cancelled already.")
+            payroll.payroll_deduction_cancel(deduction=deduction, by=request.user)
+
+        self.act_per_row(request, queryset, cancel, "cancelled")

@@ -80,3 +80,9 @@ class PayoutBatchStatus(models.TextChoices):
     CREATED = "created", "Created: file for the bank"
     EXECUTED = "executed", "Executed: the bank paid it"
     CANCELLED = "cancelled", "Cancelled"
+
+
+class PayrollDeductionStatus(models.TextChoices):
+    PREPARED = "prepared", "Prepared: with the payroll, invoices held"
+    RECORDED = "recorded", "Recorded: the payroll deducted it, invoices settled"
+    CANCELLED = "cancelled", "Cancelled: invoices freed"

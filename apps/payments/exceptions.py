@@ -105,3 +105,19 @@ class PayoutCurrencyNotEuro(DomainError):
 
 class RefundNotOwed(Conflict):
     code = "payments.refund_not_owed"
+
+
+class PayrollDeductionInvalid(DomainError):
+    code = "payments.payroll_deduction_invalid"
+
+
+class PayrollDeductionNothingOpen(DomainError):
+    code = "payments.payroll_deduction_nothing_open"
+
+
+class PayrollDeductionNotPrepared(Conflict):
+    code = "payments.payroll_deduction_not_prepared"
+
+
+class PayrollDeductionRecordedAlready(Conflict):
+    code = "payments.payroll_deduction_recorded_already"

@@ -1,5 +1,6 @@
 """Tables of the payments app: billing runs and their units, statements, invoices and credit
-notes with their gapless counters, cost allocations, reimbursements and payments."""
+notes with their gapless counters, cost allocations, reimbursements and payments, refunds and
+payouts, and payroll deductions."""
 
 from decimal import Decimal
 
@@ -21,6 +22,7 @@ from apps.payments.choices import (
     PaymentMethod,
     PaymentStatus,
     PayoutBatchStatus,
+    PayrollDeductionStatus,
     RefundReason,
     RefundStatus,
     ReimbursementStatus,
@@ -1023,3 +1025,211 @@ class PayoutItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.end_to_end_id}: {self.amount}"
+
+
+class PayrollDeduction(TimeStampedModel):
+    """What the fleet's drivers owe on their open invoices up to the end of a billing period,
+    handed to the employer's payroll to deduct from their pay. Prepared, it holds its invoices
+    (they are "to be settled by payroll"); recorded once the payroll has run, which settles
+    them by payments of method payroll; or cancelled before that, which frees them. A fleet
+    has one deduction per period that is not cancelled."""
+
+    fleet = models.ForeignKey(
+        Fleet, on_delete=models.PROTECT, related_name="payroll_deductions", editable=False
+    )
+    period_label = models.CharField(max_length=8, editable=False)
+    period_start = models.DateTimeField(editable=False)
+    period_end = models.DateTimeField(editable=False)
+    status = models.CharField(
+        max_length=10,
+        choices=PayrollDeductionStatus.choices,
+        default=PayrollDeductionStatus.PREPARED,
+        editable=False,
+    )
+    currency = models.CharField(max_length=3, editable=False)
+    driver_count = models.PositiveIntegerField(default=0, editable=False)
+    item_count = models.PositiveIntegerField("invoices", default=0, editable=False)
+    total = _money(default=ZERO, editable=False, help_text="To deduct, over all its invoices.")
+    settled_total = _money(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="What recording settled: the total, less what was paid or credited on its "
+        "invoices in between.",
+    )
+    prepared_at = models.DateTimeField(editable=False)
+    prepared_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    recorded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    idempotency_key = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        editable=False,
+        help_text="The key the payroll run was recorded with: sent again, it changes nothing.",
+    )
+    request_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
+    cancelled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-period_start", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "period_start"],
+                condition=~Q(status=PayrollDeductionStatus.CANCELLED),
+                name="payroll_deduction_one_per_fleet_period",
+                violation_error_code="payroll_deduction_one_per_fleet_period",
+                violation_error_message="The fleet already has a payroll deduction for the period.",
+            ),
+            models.UniqueConstraint(
+                fields=["fleet", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="payroll_deduction_idempotency_key_unique",
+                violation_error_code="payroll_deduction_idempotency_key_unique",
+                violation_error_message="A payroll run was recorded with this key already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=PayrollDeductionStatus.values),
+                name="payroll_deduction_status_valid",
+                violation_error_code="payroll_deduction_status_valid",
+                violation_error_message="A deduction is prepared, recorded or cancelled.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=PayrollDeductionStatus.PREPARED)
+                    & Q(recorded_at__isnull=True)
+                    & Q(cancelled_at__isnull=True)
+                    & Q(idempotency_key="")
+                    & Q(settled_total__isnull=True)
+                )
+                | (
+                    Q(status=PayrollDeductionStatus.RECORDED)
+                    & Q(recorded_at__isnull=False)
+                    & Q(cancelled_at__isnull=True)
+                    & ~Q(idempotency_key="")
+                    & Q(settled_total__isnull=False)
+                )
+                | (
+                    Q(status=PayrollDeductionStatus.CANCELLED)
+                    & Q(recorded_at__isnull=True)
+                    & Q(cancelled_at__isnull=False)
+                    & Q(idempotency_key="")
+                    & Q(settled_total__isnull=True)
+                ),
+                name="payroll_deduction_record_matches_status",
+                violation_error_code="payroll_deduction_record_matches_status",
+                violation_error_message="A recorded deduction has its time, key and settled "
+                "total, a cancelled one its cancellation time, and a prepared one neither.",
+            ),
+            models.CheckConstraint(
+                condition=Q(total__gt=0),
+                name="payroll_deduction_total_positive",
+                violation_error_code="payroll_deduction_total_positive",
+                violation_error_message="A deduction deducts more than zero.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Payroll deduction {self.period_label} of {self.fleet}"
+
+
+class PayrollDeductionItem(models.Model):
+    """One open invoice in a payroll deduction, with the amount the payroll deducts for it
+    (its open balance when the deduction was prepared). While its deduction is not cancelled
+    the item holds the invoice: the database lets an invoice be held by one item at a time.
+    Recording settles it by `payment`, for `settled_amount`: the amount, or what was still
+    open of it when the payroll run was recorded."""
+
+    deduction = models.ForeignKey(
+        PayrollDeduction,
+        on_delete=models.CASCADE,
+        related_name="items",
+        editable=False,
+        db_index=False,
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="payroll_deduction_items", editable=False
+    )
+    driver = models.ForeignKey(
+        Driver, on_delete=models.PROTECT, related_name="payroll_deduction_items", editable=False
+    )
+    amount = _money(editable=False, help_text="To deduct: the invoice's open balance.")
+    released = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Its deduction was cancelled: the invoice is free again.",
+    )
+    payment = models.OneToOneField(
+        Payment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="payroll_deduction_item",
+        editable=False,
+    )
+    settled_amount = _money(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="What recording settled on the invoice; less than the amount when it was "
+        "paid or credited in between, and the difference is owed back to the driver.",
+    )
+
+    class Meta:
+        ordering = ["deduction", "driver", "invoice"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"],
+                condition=Q(released=False),
+                name="payroll_deduction_item_invoice_held_once",
+                violation_error_code="payroll_deduction_item_invoice_held_once",
+                violation_error_message="This invoice is already in a payroll deduction.",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="payroll_deduction_item_amount_positive",
+                violation_error_code="payroll_deduction_item_amount_positive",
+                violation_error_message="A deduction of an invoice is more than zero.",
+            ),
+            models.CheckConstraint(
+                condition=Q(settled_amount__isnull=True)
+                | (Q(settled_amount__gte=0) & Q(settled_amount__lte=F("amount"))),
+                name="payroll_deduction_item_settled_within_amount",
+                violation_error_code="payroll_deduction_item_settled_within_amount",
+                violation_error_message="What is settled lies between zero and the amount.",
+            ),
+            models.CheckConstraint(
+                condition=Q(payment__isnull=True) | Q(settled_amount__gt=0),
+                name="payroll_deduction_item_payment_settles_something",
+                violation_error_code="payroll_deduction_item_payment_settles_something",
+                violation_error_message="An item settled by a payment settled more than zero.",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["deduction", "driver"], name="payroll_item_deduction_drv_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice}: {self.amount}"

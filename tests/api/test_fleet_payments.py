@@ -395,6 +395,7 @@ class TestInvoiceList:
                 "employee_number": "E00042",
             },
             "billing_run": january.run.pk,
+            "held_by_payroll": False,
         }
 
     def test_filters_by_status_driver_and_period(self, member_client, fleet, driver_a, january):

@@ -38,6 +38,7 @@ from apps.payments.models import (
     CreditNote,
     Invoice,
     Payment,
+    PayrollDeduction,
     Reimbursement,
     Statement,
 )
@@ -79,6 +80,7 @@ OBJECT_OF_SEGMENT = {
     "cost-allocations": CostAllocation,
     "export-jobs": ExportJob,
     "export-manifests": ExportManifest,
+    "payroll-deductions": PayrollDeduction,
 }
 
 

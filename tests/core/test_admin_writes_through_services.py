@@ -36,6 +36,9 @@ from apps.fleets.services import (
     login_update,
 )
 
+# Modules of an app's writes kept beside its services.py, one flow each.
+SERVICE_MODULES_BESIDE_SERVICES = frozenset({"apps.payments.payouts", "apps.payments.payroll"})
+
 # Admins of other packages, left as they are, each with the reason.
 OUTSIDE_THE_DOMAIN = {
     "django.contrib.auth.admin.GroupAdmin": "permission groups: superusers only, no fleet data",
@@ -71,7 +74,6 @@ def moves_fleet(options, request, obj) -> bool:
 
 
 # Write services of an app kept in a module of their own, beside its services.py.
-SERVICE_MODULES_APART = frozenset({"apps.payments.payouts"})
 
 
 def declared(options, write: str) -> str | None:
@@ -83,7 +85,7 @@ def declared(options, write: str) -> str | None:
     if service is None:
         return "declares no service for it"
     module = getattr(service, "__module__", "")
-    if module not in SERVICE_MODULES_APART and not (
+    if module not in SERVICE_MODULES_BESIDE_SERVICES and not (
         module.startswith("apps.") and module.endswith(".services")
     ):
         return f"declares {service!r}, which is not a function of an app's services module"

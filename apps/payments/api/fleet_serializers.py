@@ -1,5 +1,6 @@
 """What fleet staff and fleet integrations send and read about billing under /api/v1/fleet/:
-billing runs, invoices, credit notes, reimbursements, payments and cost allocations.
+billing runs, invoices, credit notes, reimbursements, payments, cost allocations and payroll
+deductions.
 
 Money is a string with its currency beside it, energy an integer `*_wh` with a `*_kwh` string,
 times ISO 8601 with offset. Output serializers are read-only; input serializers name only what a
@@ -27,6 +28,8 @@ from apps.payments.models import (
     CreditNoteLine,
     Invoice,
     Payment,
+    PayrollDeduction,
+    PayrollDeductionItem,
 )
 from apps.payments.selectors import billing_run_left_out
 
@@ -89,11 +92,18 @@ class BillingRunStartSerializer(serializers.Serializer):
     )
 
 
+HELD_BY_PAYROLL_HELP = (
+    "A prepared payroll deduction holds the invoice: it is to be settled by payroll, the "
+    "amount deducted from the driver's pay."
+)
+
+
 class FleetInvoiceSerializer(InvoiceSerializer):
     driver = SessionDriverSerializer(read_only=True)
+    held_by_payroll = serializers.BooleanField(read_only=True, help_text=HELD_BY_PAYROLL_HELP)
 
     class Meta(InvoiceSerializer.Meta):
-        fields = [*InvoiceSerializer.Meta.fields, "driver", "billing_run"]
+        fields = [*InvoiceSerializer.Meta.fields, "driver", "billing_run", "held_by_payroll"]
         read_only_fields = fields
 
 
@@ -101,9 +111,10 @@ class FleetInvoiceDetailSerializer(InvoiceDetailSerializer):
     """An invoice as its document shows it, with its driver; drafts included."""
 
     driver = SessionDriverSerializer(read_only=True)
+    held_by_payroll = serializers.BooleanField(read_only=True, help_text=HELD_BY_PAYROLL_HELP)
 
     class Meta(InvoiceDetailSerializer.Meta):
-        fields = [*InvoiceDetailSerializer.Meta.fields, "driver", "billing_run"]
+        fields = [*InvoiceDetailSerializer.Meta.fields, "driver", "billing_run", "held_by_payroll"]
         read_only_fields = fields
 
 
@@ -240,3 +251,76 @@ class CostAllocationSerializer(serializers.ModelSerializer):
                 "input VAT."
             },
         }
+
+
+class PayrollDeductionItemSerializer(serializers.ModelSerializer):
+    invoice_number = serializers.CharField(source="invoice.number", read_only=True)
+    driver = SessionDriverSerializer(read_only=True)
+
+    class Meta:
+        model = PayrollDeductionItem
+        fields = [
+            "id",
+            "invoice",
+            "invoice_number",
+            "driver",
+            "amount",
+            "settled_amount",
+            "payment",
+            "released",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "settled_amount": {
+                "help_text": "What recording settled on the invoice; less than the amount where "
+                "it was paid or credited before, the difference owed back to the driver."
+            },
+        }
+
+
+class PayrollDeductionSerializer(serializers.ModelSerializer):
+    """A payroll deduction: prepared (its invoices held for the payroll), recorded (settled by
+    payroll payments) or cancelled (its invoices freed), with its invoices."""
+
+    items = PayrollDeductionItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = PayrollDeduction
+        fields = [
+            "id",
+            "fleet",
+            "period_label",
+            "period_start",
+            "period_end",
+            "status",
+            "currency",
+            "driver_count",
+            "item_count",
+            "total",
+            "settled_total",
+            "prepared_at",
+            "recorded_at",
+            "cancelled_at",
+            "items",
+        ]
+        read_only_fields = fields
+
+
+class PayrollDeductionPrepareSerializer(serializers.Serializer):
+    fleet = FleetScopedRelatedField(queryset=Fleet.objects.all(), fleet_lookup="pk")
+    period = serializers.CharField(
+        max_length=8,
+        help_text='A billed period, as the fleet counts them: "2026-10" or "2026-W44".',
+    )
+
+
+class PayrollDeductionRecordSerializer(RefusesUnsettableFields, serializers.Serializer):
+    """When the payroll deducted it; anything else sent is refused."""
+
+    received_at = AwareDateTimeField(
+        required=False,
+        default=None,
+        allow_null=True,
+        help_text="When the payroll ran: not in the future, not before the deduction was "
+        "prepared; now when left out.",
+    )

@@ -11,5 +11,8 @@ router.register("credit-notes", views.CreditNoteViewSet, basename="fleet-credit-
 router.register("reimbursements", views.ReimbursementViewSet, basename="fleet-reimbursement")
 router.register("payments", views.PaymentViewSet, basename="fleet-payment")
 router.register("cost-allocations", views.CostAllocationViewSet, basename="fleet-cost-allocation")
+router.register(
+    "payroll-deductions", views.PayrollDeductionViewSet, basename="fleet-payroll-deduction"
+)
 
 fleet_urlpatterns: list = router.urls

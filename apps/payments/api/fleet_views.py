@@ -1,9 +1,10 @@
 """The fleet's billing endpoints under /api/v1/fleet/: billing runs and their progress, invoices
 (with their PDF, and issuing drafts), credit notes, reimbursements with their approval and
-payout, payments received, and cost allocations.
+payout, payments received, cost allocations, and payroll deductions.
 
 Every member reads; admins and finance run billing, issue documents, record payments, decide
-reimbursements and record their payout. Rows of other fleets are not found."""
+reimbursements and record their payout, and alone read and act on payroll deductions. Rows of
+other fleets are not found."""
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -32,6 +33,9 @@ from apps.payments.api.fleet_serializers import (
     FleetReimbursementDetailSerializer,
     FleetReimbursementSerializer,
     PaymentRecordSerializer,
+    PayrollDeductionPrepareSerializer,
+    PayrollDeductionRecordSerializer,
+    PayrollDeductionSerializer,
     ReimbursementApproveSerializer,
     ReimbursementMarkPaidSerializer,
     ReimbursementRejectSerializer,
@@ -43,7 +47,14 @@ from apps.payments.models import (
     CreditNote,
     Invoice,
     Payment,
+    PayrollDeduction,
     Reimbursement,
+)
+from apps.payments.payroll import (
+    invoice_list_with_payroll_hold,
+    payroll_deduction_cancel,
+    payroll_deduction_prepare,
+    payroll_deduction_record,
 )
 from apps.payments.selectors import reimbursements_with_lines
 from apps.payments.services import (
@@ -78,6 +89,14 @@ REPLAYABLE = _idempotency_key(
     description=(
         "Send the same key again to get the first answer instead of a second run; the same "
         "key with another body is refused with 422."
+    ),
+)
+PAYROLL_RUN_KEY = _idempotency_key(
+    required=True,
+    description=(
+        "Required. Your id for this payroll run: sending it again returns the deduction as "
+        "recorded first; the same key with another body is refused with 422, another key on a "
+        "recorded deduction with 409."
     ),
 )
 PAYMENT_KEY = _idempotency_key(
@@ -146,7 +165,7 @@ class InvoiceViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveM
     action_roles = {"issue": FINANCE_ROLES}
 
     def get_queryset(self):
-        invoices = super().get_queryset()
+        invoices = invoice_list_with_payroll_hold(super().get_queryset())
         if self.action == "list":
             return invoices
         return invoices.select_related("fleet").prefetch_related("credit_notes")
@@ -346,3 +365,87 @@ class CostAllocationViewSet(FleetScopedViewSet, mixins.ListModelMixin, mixins.Re
     serializer_class = CostAllocationSerializer
     filter_backends = [QueryFilterBackend]
     filterset_class = CostAllocationFilterSet
+
+
+class PayrollDeductionViewSet(
+    FleetScopedViewSet, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin
+):
+    """The fleet's payroll deductions, newest period first, with their invoices: what the
+    employer's payroll deducts from drivers' pay. Admins and finance alone read them, prepare
+    a period's, record the payroll run and cancel them."""
+
+    queryset = (
+        PayrollDeduction.objects.select_related("fleet")
+        .prefetch_related("items__invoice", "items__driver")
+        .order_by("-period_start", "-id")
+    )
+    serializer_class = PayrollDeductionSerializer
+    filter_backends = [QueryFilterBackend]
+    filterset_fields = ["status"]
+    read_roles = FINANCE_ROLES
+    write_roles = FINANCE_ROLES
+
+    def _deduction(self, deduction: PayrollDeduction, created: bool = False) -> Response:
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=deduction.pk)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        request=PayrollDeductionPrepareSerializer,
+        responses={201: PayrollDeductionSerializer, 200: PayrollDeductionSerializer},
+        parameters=[REPLAYABLE],
+        description=(
+            "Prepare the payroll deduction of a billed period (201): every open invoice whose "
+            "supply period starts before the period's end, for its open balance, held until "
+            "recorded or cancelled. A period prepared already returns its deduction (200). "
+            "Its file is the payroll-deductions export."
+        ),
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        payload = PayrollDeductionPrepareSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        payload.is_valid(raise_exception=True)
+        deduction, created = payroll_deduction_prepare(
+            fleet=payload.validated_data["fleet"],
+            period_label=payload.validated_data["period"],
+            by=acting_user(request),
+        )
+        return self._deduction(deduction, created)
+
+    @extend_schema(
+        request=PayrollDeductionRecordSerializer,
+        responses=PayrollDeductionSerializer,
+        parameters=[PAYROLL_RUN_KEY],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent
+    def record(self, request: Request, pk: int) -> Response:
+        """Record that the payroll deducted a prepared deduction: each invoice is settled once
+        by a payroll payment, for what is still open of its amount."""
+        deduction = self.get_object()
+        key = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+        if not key:
+            raise exceptions.ValidationError(
+                {IDEMPOTENCY_HEADER: ["Send an Idempotency-Key header naming this payroll run."]},
+                code="required",
+            )
+        payload = PayrollDeductionRecordSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        payroll_deduction_record(
+            deduction=deduction,
+            idempotency_key=key,
+            received_at=payload.validated_data["received_at"],
+            by=acting_user(request),
+        )
+        return self._deduction(deduction)
+
+    @extend_schema(request=None, responses=PayrollDeductionSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: int) -> Response:
+        """Cancel a prepared deduction, freeing its invoices; a recorded one is refused with
+        409."""
+        deduction = payroll_deduction_cancel(deduction=self.get_object(), by=acting_user(request))
+        return self._deduction(deduction)

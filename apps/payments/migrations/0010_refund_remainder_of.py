@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("payments", "0008_refunds_and_payout_batches"),
+        ("payments", "0009_payroll_deductions"),
     ]
 
     operations = [
