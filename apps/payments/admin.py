@@ -61,9 +61,9 @@ from apps.payments.models import (
     Payment,
     PayoutBatch,
     PayoutItem,
-    Refund,
     PayrollDeduction,
     PayrollDeductionItem,
+    Refund,
     Reimbursement,
     ReimbursementLine,
     Statement,
@@ -1312,27 +1312,6 @@ class PayoutBatchCreateForm(ServiceWriteForm):
 
     class Meta:
         model = PayoutBatch
-
-
-# Payroll deductions --------------------------------------------------------------------------
-
-
-class PayrollDeductionPrepareForm(ServiceWriteForm):
-    """Prepares a fleet's payroll deduction of a billed period: its open invoices, held for
-    the payroll. A period prepared already shows its deduction."""
-
-    fleet = forms.ModelChoiceField(queryset=Fleet.objects.none())
-    period = forms.CharField(
-        max_length=8,
-        help_text="A billed period, such as 2026-10 (2026-W44 for a fleet billed weekly): its "
-        "invoices and older ones still open are deducted.",
-    )
-    fleets = Fleet.objects.none()
-    prepared_by = None
-    created = False
-
-    class Meta:
-        model = PayrollDeduction
         fields: list[str] = []
 
     def __init__(self, *args, **kwargs):
@@ -1418,89 +1397,6 @@ class PayoutBatchAdmin(AppendOnlyAdmin):
             },
         ),
         ("Debtor", {"fields": ["debtor_name", "debtor_iban", "debtor_bic", "debtor_address"]}),
-
-
-        self.fields["fleet"].queryset = self.fleets
-
-    def service_write(self) -> PayrollDeduction:
-        deduction, self.created = payroll.payroll_deduction_prepare(
-            fleet=self.cleaned_data["fleet"],
-            period_label=self.cleaned_data["period"],
-            by=self.prepared_by,
-        )
-        return deduction
-
-
-class PayrollRunForm(forms.Form):
-    """When the payroll deducted the selected deductions."""
-
-    received_at = forms.DateTimeField(
-        label="Deducted on",
-        initial=timezone.now,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        help_text="When the payroll ran, in your time zone.",
-    )
-
-
-class PayrollDeductionItemInline(ReadOnlyInline):
-    """A deduction's invoices: what is deducted for each and what recording settled."""
-
-    model = PayrollDeductionItem
-    fleet_path = "deduction__fleet"
-    fields = ["invoice", "driver", "amount", "settled_amount", "owed_back", "payment", "released"]
-    ordering = ["driver__employee_number", "invoice__number"]
-    verbose_name_plural = "invoices deducted"
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return (
-            super()
-            .get_queryset(request)
-            .select_related("deduction__fleet", "invoice", "driver", "payment")
-        )
-
-    @admin.display(description="owed back to the driver")
-    def owed_back(self, item: PayrollDeductionItem) -> str:
-        if item.settled_amount is None or item.settled_amount == item.amount:
-            return "-"
-        return (
-            f"{money_text(item.amount - item.settled_amount, item.deduction.currency)}: paid "
-            "or credited before the payroll run was recorded"
-        )
-
-
-@admin.register(PayrollDeduction)
-class PayrollDeductionAdmin(AppendOnlyAdmin):
-    """Payroll deductions: prepared on the add page, their file on the Exports page, then the
-    payroll run recorded or the deduction cancelled by the actions; never changed by hand."""
-
-    list_display = [
-        "period_label",
-        "fleet",
-        "status",
-        "item_count",
-        "driver_count",
-        "total_text",
-        "settled_text",
-        "prepared_at",
-        "recorded_at",
-    ]
-    list_filter = ["fleet", "status"]
-    list_select_related = ["fleet"]
-    search_fields = ["period_label", "fleet__name"]
-    date_hierarchy = "period_start"
-    inlines = [PayrollDeductionItemInline]
-    actions = ["record_runs", "cancel_deductions"]
-    write_services = {
-        "add": payroll.payroll_deduction_prepare,
-        "record_runs": payroll.payroll_deduction_record,
-        "cancel_deductions": payroll.payroll_deduction_cancel,
-    }
-    fieldsets = [
-        (None, {"fields": ["fleet", "period_label", "status", "currency"]}),
-        (
-            "Amounts",
-            {"fields": ["item_count", "driver_count", "total_text", "settled_text"]},
-        ),
         (
             "Record",
             {
@@ -1511,15 +1407,6 @@ class PayrollDeductionAdmin(AppendOnlyAdmin):
                     "executed_at",
                     "cancelled_by",
                     "cancelled_at",
-
-
-                    "prepared_at",
-                    "prepared_by",
-                    "recorded_at",
-                    "recorded_by",
-                    "idempotency_key",
-                    "cancelled_at",
-                    "cancelled_by",
                 ]
             },
         ),
@@ -1621,6 +1508,128 @@ class PayrollDeductionAdmin(AppendOnlyAdmin):
         )
 
 
+# Payroll deductions --------------------------------------------------------------------------
+
+
+class PayrollDeductionPrepareForm(ServiceWriteForm):
+    """Prepares a fleet's payroll deduction of a billed period: its open invoices, held for
+    the payroll. A period prepared already shows its deduction."""
+
+    fleet = forms.ModelChoiceField(queryset=Fleet.objects.none())
+    period = forms.CharField(
+        max_length=8,
+        help_text="A billed period, such as 2026-10 (2026-W44 for a fleet billed weekly): its "
+        "invoices and older ones still open are deducted.",
+    )
+    fleets = Fleet.objects.none()
+    prepared_by = None
+    created = False
+
+    class Meta:
+        model = PayrollDeduction
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["fleet"].queryset = self.fleets
+
+    def service_write(self) -> PayrollDeduction:
+        deduction, self.created = payroll.payroll_deduction_prepare(
+            fleet=self.cleaned_data["fleet"],
+            period_label=self.cleaned_data["period"],
+            by=self.prepared_by,
+        )
+        return deduction
+
+
+class PayrollRunForm(forms.Form):
+    """When the payroll deducted the selected deductions."""
+
+    received_at = forms.DateTimeField(
+        label="Deducted on",
+        initial=timezone.now,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="When the payroll ran, in your time zone.",
+    )
+
+
+class PayrollDeductionItemInline(ReadOnlyInline):
+    """A deduction's invoices: what is deducted for each and what recording settled."""
+
+    model = PayrollDeductionItem
+    fleet_path = "deduction__fleet"
+    fields = ["invoice", "driver", "amount", "settled_amount", "owed_back", "payment", "released"]
+    ordering = ["driver__employee_number", "invoice__number"]
+    verbose_name_plural = "invoices deducted"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("deduction__fleet", "invoice", "driver", "payment")
+        )
+
+    @admin.display(description="owed back to the driver")
+    def owed_back(self, item: PayrollDeductionItem) -> str:
+        if item.settled_amount is None or item.settled_amount == item.amount:
+            return "-"
+        return (
+            f"{money_text(item.amount - item.settled_amount, item.deduction.currency)}: paid "
+            "or credited before the payroll run was recorded"
+        )
+
+
+@admin.register(PayrollDeduction)
+class PayrollDeductionAdmin(AppendOnlyAdmin):
+    """Payroll deductions: prepared on the add page, their file on the Exports page, then the
+    payroll run recorded or the deduction cancelled by the actions; never changed by hand."""
+
+    list_display = [
+        "period_label",
+        "fleet",
+        "status",
+        "item_count",
+        "driver_count",
+        "total_text",
+        "settled_text",
+        "prepared_at",
+        "recorded_at",
+    ]
+    list_filter = ["fleet", "status"]
+    list_select_related = ["fleet"]
+    search_fields = ["period_label", "fleet__name"]
+    date_hierarchy = "period_start"
+    inlines = [PayrollDeductionItemInline]
+    actions = ["record_runs", "cancel_deductions"]
+    write_services = {
+        "add": payroll.payroll_deduction_prepare,
+        "record_runs": payroll.payroll_deduction_record,
+        "cancel_deductions": payroll.payroll_deduction_cancel,
+    }
+    fieldsets = [
+        (None, {"fields": ["fleet", "period_label", "status", "currency"]}),
+        (
+            "Amounts",
+            {"fields": ["item_count", "driver_count", "total_text", "settled_text"]},
+        ),
+        (
+            "Record",
+            {
+                "fields": [
+                    "prepared_at",
+                    "prepared_by",
+                    "recorded_at",
+                    "recorded_by",
+                    "idempotency_key",
+                    "cancelled_at",
+                    "cancelled_by",
+                ]
+            },
+        ),
+    ]
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        if obj is None:
             return [(None, {"fields": ["fleet", "period"]})]
         return self.fieldsets
 
