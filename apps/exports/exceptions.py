@@ -38,3 +38,15 @@ class ExportRoleRefused(DomainError):
 
 class ExportFileGone(NotFound):
     code = "exports.file_gone"
+
+
+class ExportDatevSettingsMissing(DomainError):
+    code = "exports.datev_settings_missing"
+
+
+class ExportDatevUnencodable(DomainError):
+    code = "exports.datev_unencodable"
+
+
+class ExportDatevInvalid(DomainError):
+    code = "exports.datev_invalid"
