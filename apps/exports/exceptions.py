@@ -50,3 +50,7 @@ class ExportDatevUnencodable(DomainError):
 
 class ExportDatevInvalid(DomainError):
     code = "exports.datev_invalid"
+
+
+class VatRateAccountsMissing(ExportInvalid):
+    code = "exports.vat_rate_accounts_missing"

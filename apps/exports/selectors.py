@@ -34,6 +34,7 @@ from apps.exports.billing_tables import (
 )
 from apps.exports.choices import ExportKind
 from apps.exports.columns import Column, ValueType, seconds_of, seconds_of_hours
+from apps.exports.journal import journal_table
 from apps.exports.periods import ExportPeriod
 from apps.exports.reconciliation import (
     RECONCILIATION_COLUMNS,
@@ -256,6 +257,7 @@ TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.REIMBURSEMENT_LINES: reimbursement_lines_table,
     ExportKind.PAYMENTS: payments_table,
     ExportKind.RECONCILIATION: _reconciliation_table,
+    ExportKind.JOURNAL: journal_table,
 }
 
 

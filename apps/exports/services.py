@@ -31,6 +31,7 @@ from apps.exports.exceptions import (
     ExportPeriodNotFinished,
     ExportRoleRefused,
 )
+from apps.exports.journal import ledger_accounts_check
 from apps.exports.models import ExportJob, ExportManifest
 from apps.exports.periods import (
     ExportPeriod,
@@ -60,6 +61,7 @@ EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.XLSX: "xlsx", ExportFormat.O
 FORMATS_OF_KIND = dict.fromkeys(ExportKind.values, (ExportFormat.CSV, ExportFormat.XLSX))
 FORMATS_OF_KIND[ExportKind.SESSIONS] = (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.OCPI)
 FORMATS_OF_KIND[ExportKind.DATEV] = (ExportFormat.DATEV,)
+LEDGER_KINDS = (ExportKind.JOURNAL, ExportKind.DATEV)
 Progress = Callable[[int], None]
 
 
@@ -175,7 +177,8 @@ def export_request_check(
 ) -> ExportRequest:
     """An export request checked whole, or refused naming the field and the rule: the role,
     the kind, the format, the period (one of a billing period or days, finished, and for a
-    billing period, billed), the CSV dialect."""
+    billing period, billed), the CSV dialect, and for the journal and DATEV, ledger accounts
+    for every VAT rate of the period."""
     now = now or timezone.now()
     export_role_check(role=role)
     if kind not in ExportKind.values:
@@ -202,6 +205,8 @@ def export_request_check(
     chosen = _export_period(
         fleet=fleet, period=period, first_day=first_day, last_day=last_day, now=now
     )
+    if kind in LEDGER_KINDS:
+        ledger_accounts_check(fleet=fleet, period=chosen)
     selected = None
     if selection is not None:
         selected = tuple(sorted({int(row_id) for row_id in selection}))
