@@ -17,7 +17,9 @@ by ';', lines end in CRLF, text is quoted with '"' (a '"' in it doubled). A file
 most DATEV_MAX_ROWS rows; more are split into several files, each with its own header."""
 
 import datetime as dt
+import io
 import re
+import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -407,3 +409,18 @@ def datev_files(
         lines.extend(datev_row_line(row) for row in chunk)
         files.append((LINE_END.join(lines) + LINE_END).encode(ENCODING, errors="strict"))
     return files
+
+
+def datev_archive(files: Sequence[bytes], *, stem: str, moment: dt.datetime) -> bytes:
+    """The files of a split batch in one ZIP, named `<stem>_<part>.csv` (DATEV imports files
+    named EXTF_…), every entry dated `moment`, so the same files give the same bytes."""
+    out = io.BytesIO()
+    width = len(str(len(files)))
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for part, content in enumerate(files, start=1):
+            info = zipfile.ZipInfo(f"{stem}_{part:0{width}d}.csv", date_time=moment.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, content)
+    return out.getvalue()

@@ -4,13 +4,21 @@ DATEV_MAX_ROWS rows; and the export through the service, the command, the Export
 the API, with the fleet's settings in the header."""
 
 import datetime as dt
+import hashlib
+import io
+import zipfile
 import zoneinfo
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+from rest_framework.test import APIClient
 
-from apps.exports import datev
+from apps.exports import datev, selectors
+from apps.exports.choices import ExportJobStatus
 from apps.exports.datev import (
     COLUMNS,
     DatevHeader,
@@ -19,8 +27,24 @@ from apps.exports.datev import (
     datev_rows,
     fiscal_year_start,
 )
-from apps.exports.exceptions import ExportDatevInvalid, ExportDatevUnencodable
+from apps.exports.exceptions import (
+    ExportDatevInvalid,
+    ExportDatevSettingsMissing,
+    ExportDatevUnencodable,
+    ExportPeriodInvalid,
+)
+from apps.exports.journal import ledger_entries
 from apps.exports.ledger import Booking, Entry, EntryKind, TaxedSide
+from apps.exports.models import ExportJob, ExportManifest
+from apps.exports.services import (
+    export_job_run,
+    export_job_start,
+    export_request_check,
+    export_write,
+)
+from apps.fleets.choices import MembershipRole
+from apps.fleets.models import VatRateAccounts
+from tests.factories import MembershipFactory, StaffUserFactory, UserFactory
 
 GOLDEN = Path(__file__).parent / "golden" / "EXTF_Buchungsstapel_golden.csv"
 OCTOBER_LAST = dt.date(2026, 10, 31)
@@ -378,3 +402,274 @@ def test_days_across_two_fiscal_years_are_refused():
 )
 def test_the_fiscal_year_starts_in_the_fleets_month_on_or_before_the_day(day, start_month, start):
     assert fiscal_year_start(day=day, start_month=start_month) == start
+
+
+# The export ---------------------------------------------------------------------------------
+
+NOVEMBER = ("--from", "2026-11-01", "--to", "2026-11-30")
+IN_DECEMBER = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
+DATEV_TYPE = "text/csv; charset=windows-1252"
+DATEV_EXPORT = "/api/v1/fleet/exports/datev/"
+
+
+@pytest.fixture
+def datev_fleet(billed_fleet):
+    """The billed fleet (its October invoiced on 3 November) with DATEV settings, a fiscal
+    year from July, and accounts for its VAT rate of 21 %; the clock in December."""
+    billed_fleet.datev_consultant_number = 29098
+    billed_fleet.datev_client_number = 55003
+    billed_fleet.fiscal_year_start_month = 7
+    billed_fleet.account_length = 4
+    billed_fleet.save()
+    VatRateAccounts.objects.create(
+        fleet=billed_fleet,
+        vat_rate=Decimal("21.00"),
+        revenue_account="8200",
+        vat_account="1770",
+        input_vat_account="1570",
+        input_tax_code="9",
+    )
+    with time_machine.travel(IN_DECEMBER, tick=False):
+        yield billed_fleet
+
+
+def _export(*arguments: str) -> str:
+    err = io.StringIO()
+    call_command("export", *arguments, stdout=io.StringIO(), stderr=err)
+    return err.getvalue()
+
+
+def _datev_request(fleet, **days):
+    return export_request_check(
+        fleet=fleet,
+        kind="datev",
+        file_format="datev",
+        role=MembershipRole.FINANCE,
+        first_day=days.get("first_day", "2026-11-01"),
+        last_day=days.get("last_day", "2026-11-30"),
+    )
+
+
+def _lines(content: bytes) -> list[str]:
+    text = content.decode("cp1252")
+    assert text.endswith("\r\n")
+    return text[:-2].split("\r\n")
+
+
+def _nothing_recorded() -> bool:
+    return not ExportManifest.objects.exists() and not ExportJob.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_command_writes_the_batch_with_the_fleets_settings_in_its_header(datev_fleet, tmp_path):
+    target = tmp_path / "batch.csv"
+
+    summary = _export("datev", "--fleet", datev_fleet.slug, *NOVEMBER, "-o", str(target))
+
+    content = target.read_bytes()
+    lines = _lines(content)
+    header = lines[0].split(";")
+    assert header[10:16] == ["29098", "55003", "20260701", "4", "20261101", "20261130"]
+    assert header[5] == "20261201000000000"
+    assert header[16] == '"Voltop 20261101-20261130"'
+    assert header[20:22] == ["0", '"EUR"']
+    assert lines[1].split(";") == list(COLUMNS)
+    rows = [line.split(";") for line in lines[2:]]
+    assert rows
+    assert all(len(row) == 125 for row in rows)
+    assert all(row[1] in ('"S"', '"H"') for row in rows)
+    assert all(row[9].endswith("11") and len(row[9]) == 4 for row in rows)
+    manifest = ExportManifest.objects.get()
+    name = f"EXTF_Buchungsstapel_{datev_fleet.slug}_2026-11-01_2026-11-30.csv"
+    assert (manifest.file_name, manifest.content_type) == (name, DATEV_TYPE)
+    assert manifest.row_count == len(rows)
+    assert manifest.gross_total == sum(
+        (Decimal(row[0].replace(",", ".")) for row in rows), Decimal(0)
+    )
+    assert summary.startswith(f"{name}: {len(rows)} rows, {len(content)} bytes")
+
+
+@pytest.mark.django_db
+def test_the_same_request_gives_the_same_bytes(datev_fleet):
+    first, second = io.BytesIO(), io.BytesIO()
+
+    export_write(request=_datev_request(datev_fleet), out=first, requested_by_name="test")
+    export_write(request=_datev_request(datev_fleet), out=second, requested_by_name="test")
+
+    assert first.getvalue() == second.getvalue()
+
+
+@pytest.mark.django_db
+def test_each_booking_of_the_ledger_is_one_row_with_its_gross_amount(datev_fleet):
+    request = _datev_request(datev_fleet)
+    out = io.BytesIO()
+
+    export_write(request=request, out=out, requested_by_name="test")
+
+    entries = ledger_entries(fleet=datev_fleet, period=request.period)
+    bookings = [booking for entry in entries for booking in entry.bookings if booking.amount]
+    rows = [line.split(";") for line in _lines(out.getvalue())[2:]]
+    assert [row[0] for row in rows] == [
+        f"{booking.amount:.2f}".replace(".", ",") for booking in bookings
+    ]
+    assert {row[6] for row in rows} | {row[7] for row in rows} <= {
+        "1200", "1400", "1570", "1600", "1740", "4530", "8200",
+    }  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_more_rows_than_a_file_holds_are_a_zip_of_files_each_with_its_own_header(
+    datev_fleet, tmp_path, monkeypatch
+):
+    single = io.BytesIO()
+    export_write(request=_datev_request(datev_fleet), out=single, requested_by_name="test")
+    all_rows = _lines(single.getvalue())[2:]
+    monkeypatch.setattr(datev, "DATEV_MAX_ROWS", 2)
+    target = tmp_path / "batch.zip"
+
+    _export("datev", "--fleet", datev_fleet.slug, *NOVEMBER, "-o", str(target))
+
+    manifest = ExportManifest.objects.latest("pk")
+    stem = f"EXTF_Buchungsstapel_{datev_fleet.slug}_2026-11-01_2026-11-30"
+    assert (manifest.file_name, manifest.content_type) == (f"{stem}.zip", "application/zip")
+    with zipfile.ZipFile(target) as archive:
+        names = archive.namelist()
+        files = [_lines(archive.read(name)) for name in names]
+    parts = -(-len(all_rows) // 2)
+    width = len(str(parts))
+    assert names == [f"{stem}_{part:0{width}d}.csv" for part in range(1, parts + 1)]
+    for part, lines in enumerate(files, start=1):
+        title = lines[0].split(";")[16]
+        assert title.startswith('"Voltop 2026110')
+        assert title.endswith(f' {part}/{parts}"')
+        assert len(title) - 2 <= 30
+        assert lines[1].split(";") == list(COLUMNS)
+        assert 1 <= len(lines) - 2 <= 2
+    assert [row for lines in files for row in lines[2:]] == all_rows
+    assert manifest.row_count == len(all_rows)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("missing", ["datev_consultant_number", "datev_client_number"])
+def test_a_fleet_without_datev_settings_is_refused_naming_the_field(datev_fleet, tmp_path, missing):
+    setattr(datev_fleet, missing, None)
+    datev_fleet.save()
+    target = tmp_path / "batch.csv"
+
+    with pytest.raises(ExportDatevSettingsMissing) as refused:
+        _datev_request(datev_fleet)
+    with pytest.raises(CommandError, match=f"^{missing}: The fleet .* has no DATEV"):
+        _export("datev", "--fleet", datev_fleet.slug, *NOVEMBER, "-o", str(target))
+
+    assert refused.value.field == missing
+    assert refused.value.code == "exports.datev_settings_missing"
+    assert list(tmp_path.iterdir()) == []
+    assert _nothing_recorded()
+
+
+@pytest.mark.django_db
+def test_days_across_two_fiscal_years_are_refused_before_anything_is_written(datev_fleet):
+    with pytest.raises(ExportPeriodInvalid) as refused:
+        _datev_request(datev_fleet, first_day="2026-06-01", last_day="2026-07-31")
+
+    assert refused.value.field == "to"
+    assert "runs into the one beginning 2026-07-01" in refused.value.message
+    assert _nothing_recorded()
+
+
+def _entries_with_a_polish_text(fleet, period):
+    return [
+        _entry(
+            1,
+            Booking(
+                debit_account="1200",
+                credit_account="1400",
+                amount=Decimal("5.00"),
+                text="Zahlung Łukasz",
+            ),
+            posting_date=dt.date(2026, 11, 4),
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_a_character_outside_cp1252_leaves_no_file_and_no_manifest(
+    datev_fleet, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(selectors, "ledger_entries", _entries_with_a_polish_text)
+    target = tmp_path / "batch.csv"
+
+    with pytest.raises(CommandError, match=r"^Buchungstext: Entry 1 .*'Ł' \(U\+0141\)"):
+        _export("datev", "--fleet", datev_fleet.slug, *NOVEMBER, "-o", str(target))
+
+    assert list(tmp_path.iterdir()) == []
+    assert _nothing_recorded()
+
+
+@pytest.mark.django_db
+def test_a_character_outside_cp1252_fails_a_background_job_without_a_file(datev_fleet, monkeypatch):
+    monkeypatch.setattr(selectors, "ledger_entries", _entries_with_a_polish_text)
+    request = _datev_request(datev_fleet)
+    job = export_job_start(request=request, requested_by_name="test")
+
+    job = export_job_run(job_id=job.pk)
+
+    assert job.status == ExportJobStatus.FAILED
+    assert "U+0141" in job.error
+    assert not ExportManifest.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_exports_page_delivers_the_batch_and_shows_a_refusal_on_the_page(
+    client, datev_fleet, monkeypatch
+):
+    user = StaffUserFactory()
+    MembershipFactory(user=user, fleet=datev_fleet, role=MembershipRole.FINANCE)
+    client.force_login(user)
+    form = {
+        "fleet": datev_fleet.pk,
+        "kind": "datev",
+        "file_format": "datev",
+        "first_day": "2026-11-01",
+        "last_day": "2026-11-30",
+        "delimiter": ";",
+        "decimal_separator": ",",
+    }
+
+    delivered = client.post(reverse("admin:exports_export"), form)
+    monkeypatch.setattr(selectors, "ledger_entries", _entries_with_a_polish_text)
+    refused = client.post(reverse("admin:exports_export"), form)
+
+    name = f"EXTF_Buchungsstapel_{datev_fleet.slug}_2026-11-01_2026-11-30.csv"
+    assert delivered.status_code == 200
+    assert delivered["Content-Type"] == DATEV_TYPE
+    assert name in delivered["Content-Disposition"]
+    content = b"".join(delivered.streaming_content)
+    assert content.startswith(b'"EXTF";700;21;')
+    assert hashlib.sha256(content).hexdigest() == ExportManifest.objects.get().sha256
+    assert refused.status_code == 200
+    assert "U+0141" in str(refused.context["form"].non_field_errors())
+    assert ExportManifest.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_api_serves_the_batch_and_refuses_a_fleet_without_datev_settings(datev_fleet):
+    user = UserFactory()
+    MembershipFactory(user=user, fleet=datev_fleet, role=MembershipRole.FINANCE)
+    api = APIClient()
+    api.force_authenticate(user)
+    query = {"fleet": datev_fleet.slug, "from": "2026-11-01", "to": "2026-11-30"}
+
+    delivered = api.get(DATEV_EXPORT, query)
+    datev_fleet.datev_client_number = None
+    datev_fleet.save()
+    refused = api.get(DATEV_EXPORT, query)
+
+    assert delivered.status_code == 200
+    assert delivered["Content-Type"] == DATEV_TYPE
+    content = b"".join(delivered.streaming_content)
+    assert content.startswith(b'"EXTF";700;21;"Buchungsstapel";13;')
+    assert hashlib.sha256(content).hexdigest() == ExportManifest.objects.get().sha256
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["attr"] == "datev_client_number"
+    assert ExportManifest.objects.count() == 1
