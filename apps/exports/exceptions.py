@@ -40,6 +40,18 @@ class ExportFileGone(NotFound):
     code = "exports.file_gone"
 
 
+class ExportDatevSettingsMissing(DomainError):
+    code = "exports.datev_settings_missing"
+
+
+class ExportDatevUnencodable(DomainError):
+    code = "exports.datev_unencodable"
+
+
+class ExportDatevInvalid(DomainError):
+    code = "exports.datev_invalid"
+
+
 class VatRateAccountsMissing(ExportInvalid):
     code = "exports.vat_rate_accounts_missing"
 

@@ -34,7 +34,8 @@ from apps.exports.billing_tables import (
 )
 from apps.exports.choices import ExportKind
 from apps.exports.columns import Column, ValueType, seconds_of, seconds_of_hours
-from apps.exports.journal import journal_table
+from apps.exports.datev import datev_rows
+from apps.exports.journal import journal_table, ledger_entries
 from apps.exports.payroll_tables import payroll_deductions_table
 from apps.exports.periods import ExportPeriod
 from apps.exports.reconciliation import (
@@ -246,6 +247,28 @@ def _reconciliation_table(fleet: Fleet, period: ExportPeriod) -> ExportTable:
     )
 
 
+def datev_table(fleet: Fleet, period: ExportPeriod) -> ExportTable:
+    """The period's ledger entries as the rows of a DATEV batch, each checked as DATEV needs
+    it (refused, naming the entry, the booking and the field, before a byte is written).
+    Each row's `datev_row` is what the DATEV writer reads; control totals: (rows,
+    Σ Umsatz less its VAT, Σ VAT in it, Σ Umsatz)."""
+    rows = datev_rows(
+        ledger_entries(fleet=fleet, period=period),
+        currency=fleet.currency,
+        account_length=fleet.account_length,
+    )
+    return ExportTable(
+        kind=ExportKind.DATEV,
+        columns=(),
+        rows=[
+            {"datev_row": row, "net": row.amount - row.vat, "vat": row.vat, "gross": row.amount}
+            for row in rows
+        ],
+        order=(),
+        totals=("net", "vat", "gross"),
+    )
+
+
 TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.SESSIONS: _sessions_table,
     ExportKind.INVOICES: invoices_table,
@@ -260,6 +283,7 @@ TABLES: dict[str, Callable[[Fleet, ExportPeriod], ExportTable]] = {
     ExportKind.RECONCILIATION: _reconciliation_table,
     ExportKind.JOURNAL: journal_table,
     ExportKind.PAYROLL_DEDUCTIONS: payroll_deductions_table,
+    ExportKind.DATEV: datev_table,
 }
 
 

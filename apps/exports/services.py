@@ -21,7 +21,14 @@ from django.utils import timezone
 from apps.exports.choices import ExportFormat, ExportJobStatus, ExportKind
 from apps.exports.columns import CsvDialect
 from apps.exports.csv_files import csv_header, csv_rows
+from apps.exports.datev import (
+    DatevHeader,
+    datev_archive,
+    datev_files,
+    fiscal_year_start,
+)
 from apps.exports.exceptions import (
+    ExportDatevSettingsMissing,
     ExportFleetUnknown,
     ExportFormatUnknown,
     ExportInvalid,
@@ -58,8 +65,16 @@ CONTENT_TYPES = {
     ExportFormat.CSV: "text/csv; charset=utf-8",
     ExportFormat.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ExportFormat.OCPI: "application/json",
+    ExportFormat.DATEV: "text/csv; charset=windows-1252",
 }
-EXTENSIONS = {ExportFormat.CSV: "csv", ExportFormat.XLSX: "xlsx", ExportFormat.OCPI: "json"}
+ZIP_CONTENT_TYPE = "application/zip"
+EXTENSIONS = {
+    ExportFormat.CSV: "csv",
+    ExportFormat.XLSX: "xlsx",
+    ExportFormat.OCPI: "json",
+    ExportFormat.DATEV: "csv",
+}
+DATEV_FILE_STEM = "EXTF_Buchungsstapel"
 FORMATS_OF_KIND = dict.fromkeys(ExportKind.values, (ExportFormat.CSV, ExportFormat.XLSX))
 FORMATS_OF_KIND[ExportKind.SESSIONS] = (ExportFormat.CSV, ExportFormat.XLSX, ExportFormat.OCPI)
 FORMATS_OF_KIND[ExportKind.DATEV] = (ExportFormat.DATEV,)
@@ -81,9 +96,17 @@ class ExportRequest:
 
     @property
     def file_name(self) -> str:
-        selected = "-selection" if self.selection is not None else ""
+        """The file's name; a DATEV batch split into several files is a ZIP of them, named
+        as DatevExport.file_name says."""
         extension = EXTENSIONS[self.file_format]
+        if self.file_format == ExportFormat.DATEV:
+            return f"{self.datev_file_stem}.{extension}"
+        selected = "-selection" if self.selection is not None else ""
         return f"{self.fleet.slug}-{self.kind}-{self.period.label}{selected}.{extension}"
+
+    @property
+    def datev_file_stem(self) -> str:
+        return f"{DATEV_FILE_STEM}_{self.fleet.slug}_{self.period.label}"
 
     @property
     def content_type(self) -> str:
@@ -94,6 +117,12 @@ class ExportRequest:
         if self.selection is not None:
             table = export_session_selection(table=table, ids=self.selection)
         return table
+
+
+def export_default_format(kind: str) -> str:
+    """The format a kind is written in when none is asked for: its first (csv, or datev for
+    the DATEV batch)."""
+    return FORMATS_OF_KIND.get(kind, (ExportFormat.CSV,))[0]
 
 
 def export_role_check(*, role: str | None) -> None:
@@ -110,6 +139,33 @@ def export_fleet_get(*, slug: str) -> Fleet:
         return Fleet.objects.get(slug=slug)
     except Fleet.DoesNotExist as error:
         raise ExportFleetUnknown(f"There is no fleet {slug!r}.", field="fleet") from error
+
+
+def datev_settings_check(*, fleet: Fleet, period: ExportPeriod, by_label: bool) -> None:
+    """Refuse a DATEV export of a fleet without its DATEV consultant and client numbers, or of
+    days across two of its fiscal years (DATEV takes every row's year from the header's
+    fiscal year)."""
+    for name, rule in (
+        ("datev_consultant_number", "the tax advisor's Beraternummer, 1001 to 9999999"),
+        ("datev_client_number", "the fleet's Mandantennummer at its tax advisor, 1 to 99999"),
+    ):
+        if getattr(fleet, name) is None:
+            label = Fleet._meta.get_field(name).verbose_name
+            raise ExportDatevSettingsMissing(
+                f"The fleet {fleet.name} has no {label} ({rule}); a DATEV batch needs it. "
+                "Set it in the fleet's settings.",
+                field=name,
+            )
+    start = fiscal_year_start(day=period.first_day, start_month=fleet.fiscal_year_start_month)
+    next_start = start.replace(year=start.year + 1)
+    if period.last_day >= next_start:
+        raise ExportPeriodInvalid(
+            f"A DATEV batch lies in one fiscal year; {period.first_day:%Y-%m-%d} to "
+            f"{period.last_day:%Y-%m-%d} runs into the one beginning {next_start:%Y-%m-%d}. "
+            f"Export up to {next_start - dt.timedelta(days=1):%Y-%m-%d} and from "
+            f"{next_start:%Y-%m-%d} apart.",
+            field="period" if by_label else "to",
+        )
 
 
 def fleet_csv_dialect(fleet: Fleet) -> CsvDialect:
@@ -219,6 +275,8 @@ def export_request_check(
     chosen = _export_period(
         fleet=fleet, period=period, first_day=first_day, last_day=last_day, now=now
     )
+    if kind == ExportKind.DATEV:
+        datev_settings_check(fleet=fleet, period=chosen, by_label=bool(period))
     if kind in LEDGER_KINDS:
         ledger_accounts_check(fleet=fleet, period=chosen)
     if kind == ExportKind.PAYROLL_DEDUCTIONS:
@@ -262,8 +320,13 @@ class ExportDelivery(enum.StrEnum):
 
 def export_delivery(*, request: ExportRequest) -> ExportDelivery:
     """How this export is delivered, by its size: small CSV and OCPI files stream, small XLSX
-    files are built at once, larger ones go to a Celery worker."""
+    files are built at once, larger ones go to a Celery worker. DATEV files are always built
+    whole before their first byte is sent (a character outside cp1252 refuses the file)."""
     rows = request.table().control_totals()[0]
+    if request.file_format == ExportFormat.DATEV:
+        if rows <= settings.EXPORT_STREAM_MAX_ROWS:
+            return ExportDelivery.BUILD
+        return ExportDelivery.BACKGROUND
     if request.file_format == ExportFormat.XLSX:
         if rows <= settings.EXPORT_XLSX_INLINE_MAX_ROWS:
             return ExportDelivery.BUILD
@@ -284,6 +347,50 @@ def _file_chunks(request: ExportRequest, table: ExportTable, progress: Progress 
     return _csv_chunks(request, table, progress)
 
 
+def datev_header(request: ExportRequest) -> DatevHeader:
+    """The header of the request's DATEV batch, from the fleet's settings and the period. Its
+    creation time is the end of the period in the fleet's zone, never the clock, so the same
+    rows give the same bytes (as XLSX files do)."""
+    fleet, period = request.fleet, request.period
+    label = (
+        period.label
+        if period.is_billing_period
+        else f"{period.first_day:%Y%m%d}-{period.last_day:%Y%m%d}"
+    )
+    return DatevHeader(
+        consultant_number=fleet.datev_consultant_number,
+        client_number=fleet.datev_client_number,
+        fiscal_year_start=fiscal_year_start(
+            day=period.first_day, start_month=fleet.fiscal_year_start_month
+        ),
+        account_length=fleet.account_length,
+        first_day=period.first_day,
+        last_day=period.last_day,
+        title=f"Voltop {label}",
+        currency=fleet.currency,
+        created_at=period.end.astimezone(fleet.zone),
+    )
+
+
+def _datev_chunks(
+    request: ExportRequest,
+    table: ExportTable,
+    progress: Progress | None,
+    fingerprint: "_Fingerprint",
+) -> list[bytes]:
+    """The DATEV batch built whole: one file, or a ZIP of the files it is split into (its
+    name and content type then told to `fingerprint`)."""
+    header = datev_header(request)
+    files = datev_files(header, [values["datev_row"] for values in table.rows])
+    if progress is not None:
+        progress(len(table.rows))
+    if len(files) == 1:
+        return files
+    fingerprint.file_name = f"{request.datev_file_stem}.zip"
+    fingerprint.content_type = ZIP_CONTENT_TYPE
+    return [datev_archive(files, stem=request.datev_file_stem, moment=header.created_at)]
+
+
 def _csv_chunks(request: ExportRequest, table: ExportTable, progress: Progress | None):
     yield csv_header(table, request.dialect)
     for chunk in csv_rows(table, dialect=request.dialect, zone=request.fleet.zone):
@@ -294,8 +401,14 @@ def _csv_chunks(request: ExportRequest, table: ExportTable, progress: Progress |
 
 @dataclass
 class _Fingerprint:
+    """What is learnt of a file while it is written: its SHA-256 and size, and where the
+    request's name and content type do not say it (a DATEV batch split into a ZIP), its
+    own."""
+
     sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256)
     size: int = 0
+    file_name: str = ""
+    content_type: str = ""
 
     def add(self, chunk: bytes) -> None:
         self.sha256.update(chunk)
@@ -322,8 +435,8 @@ def _manifest_record(
         period_start=request.period.start,
         period_end=request.period.end,
         parameters=request.parameters,
-        file_name=file_name or request.file_name,
-        content_type=request.content_type,
+        file_name=file_name or fingerprint.file_name or request.file_name,
+        content_type=fingerprint.content_type or request.content_type,
         size_bytes=fingerprint.size,
         sha256=fingerprint.sha256.hexdigest(),
         row_count=rows,
@@ -339,7 +452,7 @@ def _manifest_record(
         manifest.save()
     else:
         manifest.expires_at = now + dt.timedelta(days=settings.EXPORT_FILE_DAYS)
-        manifest.file.save(request.file_name, kept_file, save=False)
+        manifest.file.save(manifest.file_name, kept_file, save=False)
         try:
             with transaction.atomic():
                 manifest.save()
@@ -370,7 +483,12 @@ def _file_read(
         _isolation_repeatable_read()
         table = request.table()
         totals = table.control_totals()
-        for chunk in _file_chunks(request, table, progress):
+        chunks = (
+            _datev_chunks(request, table, progress, fingerprint)
+            if request.file_format == ExportFormat.DATEV
+            else _file_chunks(request, table, progress)
+        )
+        for chunk in chunks:
             fingerprint.add(chunk)
             yield chunk
     return totals

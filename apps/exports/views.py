@@ -106,7 +106,7 @@ def export_response(request: HttpRequest, export_request: ExportRequest) -> Http
         return response
     built = tempfile.TemporaryFile()  # noqa: SIM115 - the FileResponse closes it once sent
     try:
-        export_write(
+        manifest = export_write(
             request=export_request,
             out=built,
             requested_by=request.user,
@@ -119,8 +119,8 @@ def export_response(request: HttpRequest, export_request: ExportRequest) -> Http
     return FileResponse(
         built,
         as_attachment=True,
-        filename=export_request.file_name,
-        content_type=export_request.content_type,
+        filename=manifest.file_name,
+        content_type=manifest.content_type,
     )
 
 
@@ -212,7 +212,10 @@ def export_page(request: HttpRequest, *, context: dict) -> HttpResponse:
             except DomainError as error:
                 form.add_refusal(error)
             else:
-                return export_response(request, export_request)
+                try:
+                    return export_response(request, export_request)
+                except DomainError as error:
+                    form.add_refusal(error)
     else:
         chosen = fleets.filter(pk=request.GET.get("fleet") or 0).first() or fleets.first()
         form = ExportForm(initial=export_form_initial(chosen), fleets=fleets)

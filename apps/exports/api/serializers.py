@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from apps.exports.choices import ExportFormat
 from apps.exports.models import ExportJob, ExportManifest
 
 
@@ -16,7 +15,7 @@ class ExportQuerySerializer(serializers.Serializer):
 
     fleet = serializers.CharField(help_text="The fleet's slug or id.")
     period = serializers.CharField(required=False, default="")
-    format = serializers.CharField(required=False, default=ExportFormat.CSV)
+    format = serializers.CharField(required=False, default="")
     delimiter = serializers.CharField(required=False, trim_whitespace=False)
     decimal_separator = serializers.CharField(required=False, trim_whitespace=False)
     bom = serializers.BooleanField(required=False)

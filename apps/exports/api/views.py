@@ -38,8 +38,10 @@ from apps.exports.exceptions import ExportFileGone, ExportFleetUnknown
 from apps.exports.models import ExportJob, ExportManifest
 from apps.exports.services import (
     CONTENT_TYPES,
+    ZIP_CONTENT_TYPE,
     ExportDelivery,
     ExportRequest,
+    export_default_format,
     export_delivery,
     export_job_start,
     export_request_check,
@@ -75,6 +77,9 @@ FILE_RESPONSES = {
     (200, CONTENT_TYPES[ExportFormat.OCPI]): OpenApiResponse(
         OpenApiTypes.ANY, description=FILE_DESCRIPTION
     ),
+    (200, ZIP_CONTENT_TYPE): OpenApiResponse(
+        OpenApiTypes.BINARY, description="A DATEV batch split into several files."
+    ),
 }
 EXPORT_PARAMETERS = [
     OpenApiParameter(
@@ -105,8 +110,8 @@ EXPORT_PARAMETERS = [
         "format",
         OpenApiTypes.STR,
         enum=ExportFormat.values,
-        default=ExportFormat.CSV,
-        description="ocpi for sessions only.",
+        description="By default the kind's first: csv, or datev for the datev kind (its "
+        "only format); ocpi for sessions only.",
     ),
     OpenApiParameter(
         "delimiter",
@@ -209,7 +214,7 @@ class FleetExportView(APIView):
             export = export_request_check(
                 fleet=fleet,
                 kind=kind,
-                file_format=options["format"],
+                file_format=options["format"] or export_default_format(kind),
                 role=role,
                 period=options["period"],
                 first_day=options["from"],
@@ -241,13 +246,13 @@ class FleetExportView(APIView):
     def _built(export: ExportRequest, requester: dict) -> FileResponse:
         out = tempfile.TemporaryFile()  # noqa: SIM115 - the response closes it once sent
         try:
-            export_write(request=export, out=out, **requester)
+            manifest = export_write(request=export, out=out, **requester)
         except BaseException:
             out.close()
             raise
         out.seek(0)
-        response = FileResponse(out, content_type=export.content_type)
-        return _attachment(response, export.file_name)
+        response = FileResponse(out, content_type=manifest.content_type)
+        return _attachment(response, manifest.file_name)
 
 
 class ExportJobViewSet(FleetScopedViewSet, mixins.RetrieveModelMixin):

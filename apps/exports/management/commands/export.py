@@ -7,7 +7,12 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.exports.choices import ExportFormat, ExportKind
-from apps.exports.services import export_fleet_get, export_request_check, export_write
+from apps.exports.services import (
+    export_default_format,
+    export_fleet_get,
+    export_request_check,
+    export_write,
+)
 from apps.fleets.choices import MembershipRole
 from voltop.core.errors import DomainError
 
@@ -26,8 +31,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--format",
             dest="file_format",
-            default=ExportFormat.CSV,
-            help=f"One of: {', '.join(ExportFormat.values)}.",
+            default="",
+            help=f"One of: {', '.join(ExportFormat.values)}; by default the kind's first "
+            "(csv, or datev for the DATEV batch).",
         )
         parser.add_argument(
             "-o", "--output", required=True, help='The file to write; "-" for standard output.'
@@ -39,7 +45,7 @@ class Command(BaseCommand):
             request = export_request_check(
                 fleet=fleet,
                 kind=options["kind"],
-                file_format=options["file_format"],
+                file_format=options["file_format"] or export_default_format(options["kind"]),
                 role=MembershipRole.ADMIN,
                 period=options["period"],
                 first_day=options["first_day"],
@@ -52,26 +58,35 @@ class Command(BaseCommand):
         output = options["output"]
         if output != "-":
             _output_check(Path(output))
-        if output == "-":
-            manifest = export_write(
-                request=request, out=sys.stdout.buffer, requested_by_name="command line"
-            )
-        else:
-            path = Path(output)
-            partial = path.with_name(path.name + ".partial")
-            try:
-                with partial.open("wb") as out:
-                    manifest = export_write(
-                        request=request, out=out, requested_by_name="command line"
-                    )
-            except BaseException:
-                partial.unlink(missing_ok=True)
-                raise
-            partial.replace(path)
+        try:
+            manifest = self._write(request, output)
+        except DomainError as error:
+            raise CommandError(
+                f"{error.field}: {error.message}" if error.field else error.message
+            ) from error
         self.stderr.write(
             f"{manifest.file_name}: {manifest.row_count} rows, {manifest.size_bytes} bytes, "
             f"SHA-256 {manifest.sha256} (manifest {manifest.pk})"
         )
+
+    @staticmethod
+    def _write(request, output: str):
+        """Write the file to `output` (or standard output): under a `.partial` name renamed
+        once complete, removed if the writing fails or is refused."""
+        if output == "-":
+            return export_write(
+                request=request, out=sys.stdout.buffer, requested_by_name="command line"
+            )
+        path = Path(output)
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                manifest = export_write(request=request, out=out, requested_by_name="command line")
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(path)
+        return manifest
 
 
 def _output_check(path: Path) -> None:
