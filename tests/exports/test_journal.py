@@ -544,6 +544,9 @@ def test_business_charging_at_a_rate_without_accounts_is_refused_by_the_command(
 
 
 def test_datev_is_refused_up_front_too(billed_fleet):
+    billed_fleet.datev_consultant_number, billed_fleet.datev_client_number = 29098, 55003
+    billed_fleet.save(update_fields=["datev_consultant_number", "datev_client_number"])
+
     with pytest.raises(VatRateAccountsMissing):
         export_request_check(
             fleet=billed_fleet,
