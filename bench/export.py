@@ -2,7 +2,8 @@
 the admin, the API and the command use, next to the floor of PostgreSQL's COPY of the same
 rows' raw columns, measured in the same run.
 
-    .venv/bin/python bench/export.py [--sessions 1000000] [--runs 3] [--skip-xlsx] [--profile]
+    .venv/bin/python bench/export.py [--sessions 1000000] [--runs 3] [--skip-xlsx] [--skip-ledger]
+                                     [--profile]
 
 Data. The database DATABASE_URL names (PostgreSQL only), holding the load-test fleet `load-1`
 of `manage.py seed_demo --sessions N` (N sessions over the three months up to today). When the
@@ -25,6 +26,16 @@ allocation and its cost center, reimbursement line), each column the export read
 the price breakdown as its whole JSON, nothing formatted or computed.
 
 XLSX. The same export written as XLSX (`--skip-xlsx` leaves it out; its figures are null).
+
+Journal and DATEV. The last whole month of the fleet is billed first when it is not (in a
+process of its own, the run's plan, units and finalize called in turn, its invoices issued
+at 01:00 of the month's next day; nothing is enqueued, so no invoice is mailed), the fleet is
+given DATEV numbers and ledger accounts for each VAT rate of its documents where it has none
+(SKR03 accounts, as finance would set them), and the accounting journal (CSV) and the DATEV
+batch are exported through `export_write` over the days from the month's first day to the
+day its invoices were issued; the sessions CSV of the same days is exported in the same run,
+and each figure's ratio is its rows per second over the sessions CSV's. `--skip-ledger`
+leaves all this out (its figures are null).
 
 First byte. `export_stream` of the CSV export, from the call to its first chunk (the header,
 which comes after the control totals), and to its first chunk of rows; the stream is then
@@ -124,8 +135,9 @@ def django_setup() -> None:
 # The phases, each run in a process of its own ------------------------------------------------
 
 
-def export_request(file_format: str, first_day: str, last_day: str):
-    """The sessions export of the load fleet over the given days, as finance asks for it."""
+def export_request(file_format: str, first_day: str, last_day: str, kind: str = "sessions"):
+    """An export of `kind` (the sessions by default) of the load fleet over the given days,
+    as finance asks for it."""
     from django.utils import timezone
 
     from apps.exports.periods import export_period_of_days
@@ -136,7 +148,7 @@ def export_request(file_format: str, first_day: str, last_day: str):
     period = export_period_of_days(first_day=first_day, last_day=last_day, zone=fleet.zone)
     return export_request_check(
         fleet=fleet,
-        kind="sessions",
+        kind=kind,
         file_format=file_format,
         role=MembershipRole.FINANCE,
         first_day=first_day,
@@ -149,7 +161,8 @@ def phase_export(options) -> dict:
     """`export_write` of the whole fleet to a file, timed; rows from its manifest."""
     from apps.exports.services import export_write
 
-    request = export_request(options.phase, options.first_day, options.last_day)
+    kind, file_format = LEDGER_PHASES.get(options.phase, ("sessions", options.phase))
+    request = export_request(file_format, options.first_day, options.last_day, kind)
     with open(options.out, "wb") as out:
         profiler = cProfile.Profile() if options.profile else None
         started = time.perf_counter()
@@ -217,11 +230,80 @@ def phase_floor(options) -> dict:
     return {"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}
 
 
+def phase_bill(options) -> dict:
+    """Bill the fleet's last whole month unless it is billed, give the fleet DATEV numbers
+    and ledger accounts for its VAT rates where it has none; returns the days to export."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.fleets.models import Fleet, VatRateAccounts
+    from apps.payments import services
+    from apps.payments.choices import BillingRunStatus
+    from apps.payments.models import BillingRun, InvoiceLine
+
+    fleet = Fleet.objects.get(slug=FLEET_SLUG)
+    today = timezone.localdate(timezone.now(), fleet.zone)
+    month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    period = services.billing_period_for(fleet=fleet, label=month)
+    issued = period.end + dt.timedelta(hours=1)
+    seconds = None
+    run = BillingRun.objects.filter(fleet=fleet, period_start=period.start).first()
+    if run is None or run.status != BillingRunStatus.COMPLETED:
+        services._enqueue_after_commit = lambda task, *args: None
+        started = time.perf_counter()
+        run, _ = services.billing_run_start(fleet=fleet, period=period, now=issued)
+        run = services.billing_run_plan(run=run, now=issued)
+        while services.billing_run_advance(run_id=run.pk, now=issued):
+            pass
+        services.billing_run_finalize(run=BillingRun.objects.get(pk=run.pk), now=issued)
+        seconds = time.perf_counter() - started
+    run = BillingRun.objects.get(pk=run.pk)
+    if fleet.datev_consultant_number is None or fleet.datev_client_number is None:
+        Fleet.objects.filter(pk=fleet.pk).update(
+            datev_consultant_number=29098, datev_client_number=55003
+        )
+    rates = {fleet.default_vat_rate} | set(
+        InvoiceLine.objects.filter(invoice__fleet=fleet)
+        .order_by()
+        .values_list("vat_rate", flat=True)
+        .distinct()
+    )
+    for rate in sorted(rates):
+        accounts = SKR03_ACCOUNTS.get(int(rate), SKR03_ACCOUNTS[0])
+        VatRateAccounts.objects.get_or_create(fleet=fleet, vat_rate=rate, defaults=accounts)
+    last_day = timezone.localdate(run.finished_at or issued, fleet.zone)
+    return {
+        "first_day": period.first_day.isoformat(),
+        "last_day": max(last_day, period.last_day + dt.timedelta(days=1)).isoformat(),
+        "billing_seconds": seconds,
+        "rates": [str(rate) for rate in sorted(rates)],
+    }
+
+
+# SKR03 accounts per VAT rate, as a German fleet's finance sets them (0: any other rate).
+SKR03_ACCOUNTS = {
+    19: {"revenue_account": "8400", "vat_account": "1776", "input_vat_account": "1576",
+         "input_tax_code": "9"},
+    7: {"revenue_account": "8300", "vat_account": "1771", "input_vat_account": "1571",
+        "input_tax_code": "8"},
+    0: {"revenue_account": "8200", "vat_account": "1770", "input_vat_account": "1570",
+        "input_tax_code": ""},
+}  # fmt: skip
+# The ledger's phases: the export kind and format each writes.
+LEDGER_PHASES = {
+    "journal": ("journal", "csv"),
+    "datev": ("datev", "datev"),
+    "ledger-sessions": ("sessions", "csv"),
+}
+
 PHASES = {
     "csv": phase_export,
     "xlsx": phase_export,
     "floor": phase_floor,
     "first-byte": phase_first_byte,
+    "bill": phase_bill,
+    **dict.fromkeys(LEDGER_PHASES, phase_export),
 }
 
 
@@ -366,6 +448,82 @@ def machine_load() -> str:
     return "load average: " + ", ".join(f"{load:.2f}" for load in os.getloadavg())
 
 
+# The journal and DATEV ------------------------------------------------------------------------
+
+
+def ledger_run(runs: int, folder: Path) -> dict:
+    """Bill the last whole month if it is not, then export the sessions CSV, the journal and
+    the DATEV batch of its days in turns, `runs` times each; the best time of each."""
+    billed = phase_run("bill", ("", ""), None)
+    days = (billed["first_day"], billed["last_day"])
+    if billed["billing_seconds"] is not None:
+        log(f"billed the month in {billed['billing_seconds']:.1f} s")
+    log(f"ledger exports of {days[0]} to {days[1]} (VAT rates {', '.join(billed['rates'])})")
+    best: dict[str, dict] = {}
+    for run in range(runs):
+        for phase in LEDGER_PHASES:
+            figures = phase_run(phase, days, folder / f"{phase}.out")
+            if phase not in best or figures["seconds"] < best[phase]["seconds"]:
+                best[phase] = figures
+        log(
+            f"ledger run {run + 1}: "
+            + ", ".join(f"{phase} {best[phase]['seconds']:.2f} s" for phase in LEDGER_PHASES)
+        )
+    return {"days": days, "billing_seconds": billed["billing_seconds"], **best}
+
+
+def ledger_figures(ledger: dict | None) -> dict:
+    """The journal's and DATEV's rows, rows per second and ratio to the sessions CSV of the
+    same days (rows per second over rows per second); null when skipped."""
+    names = ("journal", "datev")
+    if ledger is None:
+        return {
+            "ledger_days": None,
+            "ledger_sessions_rows_per_s": None,
+            **{
+                f"{name}_{figure}": None
+                for name in names
+                for figure in ("rows", "rows_per_s", "ratio")
+            },
+        }
+    sessions = ledger["ledger-sessions"]
+    sessions_rate = sessions["rows"] / sessions["seconds"]
+    figures = {
+        "ledger_days": list(ledger["days"]),
+        "ledger_sessions_rows": sessions["rows"],
+        "ledger_sessions_rows_per_s": round(sessions_rate),
+    }
+    for name in names:
+        rate_of = ledger[name]["rows"] / ledger[name]["seconds"]
+        figures[f"{name}_rows"] = ledger[name]["rows"]
+        figures[f"{name}_rows_per_s"] = round(rate_of)
+        figures[f"{name}_ratio"] = round(rate_of / sessions_rate, 3)
+    return figures
+
+
+def ledger_table(ledger: dict, runs: int) -> list[tuple[str, str, str, str]]:
+    figures = ledger_figures(ledger)
+    rows = [
+        (
+            f"sessions CSV of {ledger['days'][0]} to {ledger['days'][1]}, best of {runs}",
+            f"{ledger['ledger-sessions']['seconds']:.2f} s, "
+            f"{figures['ledger_sessions_rows_per_s']:,} rows/s",
+            "",
+            "",
+        )
+    ]
+    for name, label in (("journal", "journal CSV"), ("datev", "DATEV batch")):
+        rows.append(
+            (
+                f"{label}, {figures[f'{name}_rows']:,} rows, best of {runs}",
+                f"{ledger[name]['seconds']:.2f} s, {figures[f'{name}_rows_per_s']:,} rows/s",
+                "",
+                f"{figures[f'{name}_ratio']:.3f} of the sessions CSV's rows/s",
+            )
+        )
+    return rows
+
+
 # The run -----------------------------------------------------------------------------------
 
 
@@ -379,6 +537,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-xlsx", action="store_true", help="Leave the XLSX export out.")
     parser.add_argument("--profile", action="store_true", help="Profile the CSV export too.")
+    parser.add_argument(
+        "--skip-ledger", action="store_true", help="Leave the journal and DATEV out."
+    )
     parser.add_argument("--phase", choices=PHASES, help=argparse.SUPPRESS)
     parser.add_argument("--first-day", help=argparse.SUPPRESS)
     parser.add_argument("--last-day", help=argparse.SUPPRESS)
@@ -422,6 +583,7 @@ def main() -> None:
             log(f"XLSX {xlsx['seconds']:.2f} s, {xlsx['peak_rss_mb']:.0f} MB")
         if options.profile:
             phase_run("csv", days, Path(folder) / "profiled.csv", profile=True)
+        ledger = None if options.skip_ledger else ledger_run(options.runs, Path(folder))
     log(f"after: {machine_load()}")
 
     rows = exports[0]["rows"]
@@ -442,6 +604,7 @@ def main() -> None:
         "xlsx_rows_per_s": rate(rows, xlsx["seconds"]) if xlsx else None,
         "xlsx_peak_rss_mb": round(xlsx["peak_rss_mb"], 1) if xlsx else None,
         "first_byte_ms": round(first_byte["first_byte_ms"], 1),
+        **ledger_figures(ledger),
     }
     table = [
         ("figure", "export", "floor (COPY of raw columns)", "ratio"),
@@ -467,6 +630,8 @@ def main() -> None:
             "",
         ),
     ]
+    if ledger is not None:
+        table.extend(ledger_table(ledger, options.runs))
     if seed_seconds is not None:
         table.append((f"seed_demo --sessions {options.sessions}", f"{seed_seconds:.1f} s", "", ""))
     widths = [max(len(line[column]) for line in table) for column in range(4)]

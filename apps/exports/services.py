@@ -483,12 +483,13 @@ def _file_read(
         _isolation_repeatable_read()
         table = request.table()
         totals = table.control_totals()
-        chunks = (
+        # The chunks' iterator is held by the loop alone: left early, it is closed (a COPY
+        # cancelled and read to its end) before the transaction rolls back.
+        for chunk in (
             _datev_chunks(request, table, progress, fingerprint)
             if request.file_format == ExportFormat.DATEV
             else _file_chunks(request, table, progress)
-        )
-        for chunk in chunks:
+        ):
             fingerprint.add(chunk)
             yield chunk
     return totals
