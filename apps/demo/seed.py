@@ -1346,6 +1346,7 @@ def _demo_drivers_build(
             iban=dutch_iban(
                 bank_code=rng.choice(DUTCH_BANK_CODES), account_number=dutch_account_number(rng)
             ),
+            account_holder=f"{first_name} {last_name}",
             **_driver_address(index),
         )
         hired_at = window_start - timedelta(days=rng.randint(400, 3_000))

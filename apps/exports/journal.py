@@ -262,7 +262,7 @@ def _allocation_rate(fleet: Fleet, accounts: dict[Decimal, VatRateAccounts]) -> 
     rate_field = DecimalField(max_digits=5, decimal_places=2)
     whens = []
     for rate in rates:
-        expected = Round(F("amount") * Value(rate) / Value(100), 2)
+        expected = Round(F("amount") * Value(rate / 100), 2)
         whens.append(
             When(
                 vat__gte=expected - Value(ALLOCATION_VAT_TOLERANCE),

@@ -16,7 +16,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.test import override_settings
 from django.utils import timezone
 
@@ -59,8 +59,8 @@ from apps.exports.periods import export_period_of_days
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import CostCenter, Depot, Fleet, Membership
 from apps.fleets.seller import invoice_items_missing
-from apps.payments.choices import BillingRunStatus, InvoiceStatus
-from apps.payments.models import BillingRun, CreditNote, Invoice, Payment
+from apps.payments.choices import BillingRunStatus, InvoiceStatus, ReimbursementStatus
+from apps.payments.models import BillingRun, CreditNote, Invoice, Payment, Reimbursement
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.validators import validate_vin
 
@@ -532,6 +532,14 @@ class TestDemoFleet:
             assert sum(line["debit"] or 0 for line in lines) == sum(
                 line["credit"] or 0 for line in lines
             )
+
+    def test_its_approved_reimbursements_can_be_paid_out_by_sepa(self, demo_fleet):
+        approved = Reimbursement.objects.filter(
+            fleet=demo_fleet, status=ReimbursementStatus.APPROVED
+        )
+
+        assert approved.exists()
+        assert not approved.filter(Q(driver__iban="") | Q(driver__account_holder="")).exists()
 
     def test_the_ended_months_are_billed_and_partly_settled(self, demo_fleet):
         runs = BillingRun.objects.filter(fleet=demo_fleet)

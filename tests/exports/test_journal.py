@@ -281,6 +281,26 @@ def test_business_charging_is_allocated_per_cost_center_with_its_input_vat_apart
     assert (net, vat) == (Decimal("14.18"), Decimal("2.97"))
 
 
+def test_an_allocation_of_whole_euros_is_matched_to_its_rate(journal_fleet):
+    allocations = CostAllocation.objects.filter(fleet=journal_fleet).order_by("pk")
+    allocations.filter(pk=allocations.first().pk).update(
+        amount=Decimal("16.00"), vat=Decimal("3.36")
+    )
+    allocations.exclude(pk=allocations.first().pk).update(
+        amount=Decimal("1.00"), vat=Decimal("0.21")
+    )
+    net = sum(allocation.amount for allocation in allocations)
+    vat = sum(allocation.vat for allocation in allocations)
+
+    [entry] = ledger_entries(fleet=journal_fleet, period=_october(journal_fleet))
+
+    assert [line[:3] for line in _lines_of(entry)] == [
+        ("4530", net, None),
+        ("1570", vat, None),
+        ("1600", None, net + vat),
+    ]
+
+
 def test_an_approved_reimbursement_is_owed_to_the_driver_and_a_rejected_one_is_not(booked_fleet):
     approved = Reimbursement.objects.filter(fleet=booked_fleet).order_by("pk").first()
 
