@@ -1198,7 +1198,7 @@ class PayrollDeductionItem(models.Model):
     )
 
     class Meta:
-        ordering = ["deduction", "driver", "invoice"]
+        ordering = ["deduction", "driver", "invoice", "pk"]
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice"],
