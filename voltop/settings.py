@@ -6,6 +6,7 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
 
 from voltop.core.log_config import log_config
 from voltop.core.login_failures import login_failure_rate_parse
@@ -28,6 +29,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -43,6 +47,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "axes",
     "django_countries",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "pgtrigger",
+    "pghistory",
     "voltop.core",
     "apps.fleets",
     "apps.drivers",
@@ -51,6 +59,7 @@ INSTALLED_APPS = [
     "apps.payments",
     "apps.exports",
     "apps.demo",
+    "apps.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -60,6 +69,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "voltop.core.history.HistoryContextMiddleware",
     "apps.fleets.middleware.FleetTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -345,3 +356,31 @@ try:
     LOGGING = log_config(level=LOG_LEVEL, log_format=LOG_FORMAT)
 except ValueError as error:
     raise ImproperlyConfigured(str(error)) from error
+
+# The admin's theme (django-unfold): the sidebar groups pages by the task they serve, and the
+# first page is the dashboard of the manager's fleet (apps.dashboard).
+UNFOLD = {
+    "SITE_TITLE": "Voltop",
+    "SITE_HEADER": "Voltop",
+    "SITE_SUBHEADER": "Fleet administration",
+    "SITE_SYMBOL": "bolt",
+    "SITE_URL": "/",
+    "SHOW_HISTORY": True,
+    "SHOW_VIEW_ON_SITE": False,
+    "DASHBOARD_CALLBACK": "apps.dashboard.views.dashboard_context",
+    "LOGIN": {"form": "voltop.core.admin_forms.AdminLoginForm"},
+    "STYLES": [lambda request: static("voltop/admin.css")],
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "apps.dashboard.navigation.sidebar_navigation",
+    },
+}
+
+# History of changes (django-pghistory): database triggers record who changed what on the
+# tracked models; on SQLite no trigger runs and nothing is recorded (README, "Audit trail").
+PGHISTORY_MIDDLEWARE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+PGHISTORY_APPEND_ONLY = True
+
+# Two-factor logins (django-otp, TOTP): the issuer name authenticator apps show.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", default="Voltop")

@@ -31,6 +31,7 @@ from apps.charging.choices import (
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.models import Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard
+from voltop.core.history import history_tracked
 from voltop.core.models import TimeStampedModel
 from voltop.core.validators import validate_currency_code
 
@@ -143,6 +144,7 @@ def validate_days_of_week(value: list) -> None:
         raise ValidationError("Days of the week are MONDAY … SUNDAY.", code="invalid_day_of_week")
 
 
+@history_tracked()
 class Tariff(TimeStampedModel):
     """A fleet's price list for charging, in OCPI 2.2.1 terms, for the whole fleet or one depot,
     station or connector (the most specific active tariff wins).
@@ -414,6 +416,31 @@ class TariffVersion(models.Model):
         return f"{self.tariff} v{self.number}"
 
 
+# What a session's history follows: what a person or a charger changes on it (its times and
+# meter, its purpose, a review, an invalidation), not its price or its billing, which the pricing
+# and the billing run record themselves; sessions are followed from their first change on, so
+# the seed's and the imports' inserts write no history.
+SESSION_HISTORY_FIELDS = [
+    "driver",
+    "vehicle",
+    "started_at",
+    "ended_at",
+    "meter_start_wh",
+    "meter_stop_wh",
+    "energy_wh",
+    "energy_source",
+    "status",
+    "purpose",
+    "is_suspect",
+    "suspect_reason",
+    "invalid_reason",
+    "home_approval",
+    "reviewed_by",
+    "review_note",
+]
+
+
+@history_tracked(inserts=False, fields=SESSION_HISTORY_FIELDS, model_name="ChargingSessionEvent")
 class ChargingSession(TimeStampedModel):
     """One charge of one vehicle: where, why, when, and how much energy (integer Wh).
 

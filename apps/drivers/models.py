@@ -14,9 +14,11 @@ from django_countries.fields import CountryField
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.validators import normalize_iban, validate_iban
 from apps.fleets.models import CostCenter, Fleet
+from voltop.core.history import history_tracked
 from voltop.core.models import TimeStampedModel
 
 
+@history_tracked()
 class Driver(TimeStampedModel):
     """A person who drives the fleet's vehicles and charges them at depots, at home or in public."""
 
@@ -41,6 +43,13 @@ class Driver(TimeStampedModel):
     )
     status = models.CharField(
         max_length=16, choices=DriverStatus.choices, default=DriverStatus.ACTIVE
+    )
+    suspension_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why the driver is suspended; empty unless they are.",
     )
     home_rate_per_kwh = models.DecimalField(
         "home charging reimbursement per kWh",
@@ -116,6 +125,7 @@ class Driver(TimeStampedModel):
             )
 
 
+@history_tracked()
 class ChargeToken(TimeStampedModel):
     """An RFID card or app id tag that identifies a driver to a charger."""
 
@@ -127,6 +137,19 @@ class ChargeToken(TimeStampedModel):
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField("active", default=True)
+    blocked_reason = models.CharField(
+        max_length=200,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why the token was blocked (lost, stolen, the driver's suspension).",
+    )
+    blocked_by_suspension = models.BooleanField(
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Blocked when its driver was suspended: reactivating the driver unblocks it.",
+    )
 
     class Meta:
         ordering = ["driver", "uid", "pk"]

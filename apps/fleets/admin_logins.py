@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin
 
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices, form_changes
@@ -63,7 +64,7 @@ admin.site.unregister(get_user_model())
 
 @admin.register(get_user_model())
 class LoginAdmin(
-    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, UserAdmin
+    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, UserAdmin, ModelAdmin
 ):
     """Logins, for superusers only (Django's user permissions). A fleet's roles are given on
     its memberships; deleting a login takes its memberships away through the services, and is

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django_countries.fields import CountryField
 
 from apps.fleets.chart_of_accounts import (
@@ -33,6 +34,7 @@ from apps.fleets.validators import (
     validate_iban,
     vat_id_compact,
 )
+from voltop.core.history import history_tracked
 from voltop.core.models import TimeStampedModel
 from voltop.core.validators import validate_currency_code, validate_time_zone
 
@@ -191,6 +193,13 @@ class Fleet(TimeStampedModel):
         default=RefundMethod.SET_OFF,
         db_default=RefundMethod.SET_OFF,
         help_text="How money owed back to a driver for an overpaid or credited invoice is settled.",
+    )
+    require_two_factor = models.BooleanField(
+        "require two-factor login",
+        default=False,
+        db_default=False,
+        help_text="The fleet's admins and finance users must log in to the admin and the API "
+        "with a one-time code from an authenticator app (TOTP) besides their password.",
     )
 
     class Meta:
@@ -435,6 +444,7 @@ class VatRateAccounts(models.Model):
             )
 
 
+@history_tracked()
 class Membership(TimeStampedModel):
     """A user's role in a fleet; what they may see and do follows from it."""
 
@@ -458,6 +468,58 @@ class Membership(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.user} - {self.fleet} ({self.get_role_display()})"
+
+
+class Invitation(TimeStampedModel):
+    """An invitation by e-mail to join a fleet with a role: its link lets the invitee set a
+    password (or log in, when the address already has a login) until it expires. Only a hash of
+    the link's secret is stored."""
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=MembershipRole.choices)
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations_sent",
+        editable=False,
+    )
+    expires_at = models.DateTimeField(editable=False)
+    accepted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invitations_accepted",
+        editable=False,
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["fleet", "-created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                "fleet",
+                Lower("email"),
+                condition=Q(accepted_at__isnull=True, revoked_at__isnull=True),
+                name="invitation_one_open_per_email_and_fleet",
+                violation_error_code="invitation_one_open_per_email_and_fleet",
+                violation_error_message="This address already has an open invitation to the fleet.",
+            ),
+            models.CheckConstraint(
+                condition=Q(role__in=MembershipRole.values),
+                name="invitation_role_valid",
+                violation_error_code="invitation_role_valid",
+                violation_error_message="The role must be admin, manager, finance or viewer.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} to {self.fleet} ({self.get_role_display()})"
 
 
 class FleetApiKey(TimeStampedModel):

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db.models import JSONField, Model, Q, QuerySet
 from django.http import HttpRequest
+from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet
@@ -187,7 +188,7 @@ def _is_relation_path(model: type[Model], path: str) -> bool:
         return False
 
 
-class FleetScopedAdmin(FleetScopedAdminMixin, admin.ModelAdmin):
+class FleetScopedAdmin(FleetScopedAdminMixin, ModelAdmin):
     """ModelAdmin of a model that belongs to a fleet."""
 
     list_per_page = 50
@@ -247,11 +248,11 @@ class FleetScopedInlineMixin(FleetScopedAdminMixin):
         return self.admin_site._registry[self.parent_model].fleet_path
 
 
-class FleetScopedTabularInline(FleetScopedInlineMixin, admin.TabularInline):
+class FleetScopedTabularInline(FleetScopedInlineMixin, TabularInline):
     """Tabular inline of a model that belongs to a fleet through its parent."""
 
 
-class FleetScopedStackedInline(FleetScopedInlineMixin, admin.StackedInline):
+class FleetScopedStackedInline(FleetScopedInlineMixin, StackedInline):
     """Stacked inline of a model that belongs to a fleet through its parent."""
 
 

@@ -28,6 +28,7 @@ from apps.payments.choices import (
     ReimbursementStatus,
 )
 from apps.payments.exceptions import InvoiceImmutable
+from voltop.core.history import history_tracked
 from voltop.core.models import TimeStampedModel
 
 ZERO = Decimal("0.00")
@@ -236,6 +237,7 @@ class DocumentCounter(models.Model):
         return f"{self.fleet} {self.series} {self.year}: {self.last_number}"
 
 
+@history_tracked()
 class Invoice(TimeStampedModel):
     """What a driver owes the fleet for a period's private charging.
 
@@ -414,6 +416,7 @@ class InvoiceLine(models.Model):
             )
 
 
+@history_tracked()
 class CreditNote(TimeStampedModel):
     """A correction of an issued invoice: credits some or all of its lines. Numbered at issue in
     its own gapless series, and never changed afterwards."""
@@ -534,6 +537,7 @@ class CostAllocation(models.Model):
         return f"{self.cost_center or 'Unallocated'}: {self.amount} {self.currency}"
 
 
+@history_tracked()
 class Reimbursement(TimeStampedModel):
     """What the fleet owes a driver for a period's approved business charging at home."""
 
@@ -728,6 +732,7 @@ class Statement(models.Model):
         return f"Statement {self.period_label} of {self.driver}"
 
 
+@history_tracked()
 class Payment(TimeStampedModel):
     """Money received against an invoice. The idempotency key makes recording it safe to repeat:
     the same key with the same body returns this payment, with another body it is refused."""

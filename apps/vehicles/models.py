@@ -12,6 +12,7 @@ from apps.drivers.models import Driver
 from apps.fleets.models import CostCenter, Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard, VehicleStatus
 from apps.vehicles.validators import VIN_PATTERN, normalize_vin, validate_vin
+from voltop.core.history import history_tracked
 from voltop.core.models import TimeStampedModel
 
 
@@ -27,6 +28,7 @@ def validate_connector_standards(value: list) -> None:
         )
 
 
+@history_tracked()
 class Vehicle(TimeStampedModel):
     """An electric vehicle of the fleet."""
 
@@ -143,6 +145,7 @@ class Vehicle(TimeStampedModel):
             raise ValidationError(errors)
 
 
+@history_tracked()
 class VehicleAssignment(TimeStampedModel):
     """Who drives a vehicle from `starts_at` until `ends_at` (open-ended when empty).
 
