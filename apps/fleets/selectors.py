@@ -5,6 +5,7 @@ from collections.abc import Collection, Iterable
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import PROTECT, RESTRICT, ForeignObjectRel, Model, QuerySet
+from pghistory.models import Event as HistoryEvent
 
 from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet, Membership
@@ -54,10 +55,15 @@ def rows_referring_to(
     """How many rows of each table refer to any of `rows` through a foreign key, for the tables
     that do, in the order their relations are declared (one COUNT per relation). Read from the
     models' relations, so a table added later is counted without a change here. Relations named
-    in `except_through` (by accessor, e.g. "tokens") are left out."""
+    in `except_through` (by accessor, e.g. "tokens") are left out, and so is the rows' recorded
+    history (pghistory's events), which outlives them."""
     counts = []
     for relation in rows.model._meta.related_objects:
-        if relation.many_to_many or relation.get_accessor_name() in except_through:
+        if (
+            relation.many_to_many
+            or relation.get_accessor_name() in except_through
+            or issubclass(relation.related_model, HistoryEvent)
+        ):
             continue
         referring = relation.related_model._base_manager.filter(
             **{f"{relation.field.name}__in": rows.values("pk")}

@@ -6,6 +6,7 @@ billing writes is read-only here: every change goes through a service."""
 import datetime as dt
 import uuid
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -575,6 +576,9 @@ class InvoiceAdmin(ReadOnlyAdmin):
         may_issue = obj is not None and self.has_issue_permission(request, obj)
         context["may_credit"] = may_issue and obj.status in CREDITABLE_STATUSES
         context["may_record_payment"] = may_issue and obj.status == InvoiceStatus.ISSUED
+        if context["may_record_payment"]:
+            query = urlencode({"fleet": obj.fleet_id, "invoice": obj.pk})
+            context["record_payment_url"] = f"{reverse('admin:payments_payment_add')}?{query}"
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="number", ordering="number")

@@ -271,7 +271,7 @@ def test_driver_user_is_an_autocomplete_for_superusers_and_a_short_select_for_fl
     manager_field = client.get(add_driver).context["adminform"].form.fields["user"]
 
     assert type(superuser_field.widget.widget).__name__ == "AutocompleteSelect"
-    assert type(manager_field.widget.widget).__name__ == "Select"
+    assert type(manager_field.widget.widget).__name__ == "UnfoldAdminSelectWidget"
     assert set(manager_field.queryset) == {own_login, manager}
 
 

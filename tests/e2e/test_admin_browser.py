@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
+from tests.e2e.admin_pages import admin_log_in
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
@@ -66,11 +67,7 @@ def amsterdam_fleet():
 
 
 def log_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}{reverse('admin:login')}?next={reverse('admin:index')}")
-    page.get_by_label("Username").fill("manager")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    admin_log_in(page, base_url, "manager", PASSWORD)
 
 
 def total_row(page: Page) -> list[str]:

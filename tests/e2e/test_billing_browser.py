@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from apps.fleets.choices import MembershipRole
 from apps.payments.choices import BillingRunStatus
 from apps.payments.models import BillingRun
+from tests.e2e.admin_pages import admin_log_in
 from tests.factories import FleetFactory, MembershipFactory, StaffUserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -18,11 +19,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def log_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}{reverse('admin:login')}?next={reverse('admin:index')}")
-    page.get_by_label("Username").fill("finance")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    admin_log_in(page, base_url, "finance", PASSWORD)
 
 
 @pytest.fixture

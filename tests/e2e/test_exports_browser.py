@@ -4,11 +4,11 @@ October's sessions as CSV, and the browser saves the file, headed by the columns
 from pathlib import Path
 
 import pytest
-from django.urls import reverse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page
 
 from apps.exports.models import ExportManifest
 from apps.fleets.choices import MembershipRole
+from tests.e2e.admin_pages import admin_log_in
 from tests.exports import conftest as exports_fixtures
 from tests.factories import MembershipFactory, StaffUserFactory
 
@@ -22,11 +22,7 @@ PASSWORD = "correct horse battery staple"
 
 
 def log_in(page: Page, base_url: str) -> None:
-    page.goto(f"{base_url}{reverse('admin:login')}?next={reverse('admin:index')}")
-    page.get_by_label("Username").fill("finance")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    admin_log_in(page, base_url, "finance", PASSWORD)
 
 
 def test_finance_downloads_octobers_sessions_as_csv_from_the_exports_page(

@@ -45,7 +45,7 @@ from tests.factories import (
     StaffUserFactory,
     VehicleFactory,
 )
-from tests.html_tables import table_rows
+from tests.html_tables import object_tools, table_rows
 from tests.payments.builders import priced_session_create
 
 pytestmark = pytest.mark.django_db
@@ -591,11 +591,6 @@ def test_issue_action_is_not_offered_to_managers_and_viewers(client, fleet, driv
     assert (response.status_code, messages_of(response)) == (200, [])
     draft.refresh_from_db()
     assert draft.status == InvoiceStatus.DRAFT
-
-
-def object_tools(response) -> list[str]:
-    block = re.search(r'<ul class="object-tools">(.*?)</ul>', response.content.decode(), re.S)
-    return [" ".join(text.split()) for text in re.findall(r"<a [^>]*>(.*?)</a>", block[1])]
 
 
 @pytest.mark.parametrize(
