@@ -146,6 +146,7 @@ def work_to_do_items(fleet: Fleet, work: WorkToDo) -> list[dict]:
     unpriced_labels = {**dict(UnpricedReason.choices), "": NOT_PRICED_YET_LABEL}
     left_out = [
         {
+            "key": f"sessions_unpriced_{reason or 'not_yet'}",
             "label": unpriced_labels[reason],
             "count": count,
             "url": changelist_url(sessions, fleet, unpriced=reason or "not_yet"),
@@ -154,42 +155,50 @@ def work_to_do_items(fleet: Fleet, work: WorkToDo) -> list[dict]:
     ]
     return [
         {
+            "key": "home_claims",
             "label": "Home claims waiting for approval",
             "count": work.home_claims_pending,
             "url": changelist_url(sessions, fleet, to_review="home_claim"),
         },
         {
+            "key": "reimbursements_pending",
             "label": "Reimbursements waiting for approval",
             "count": work.reimbursements_pending,
             "url": changelist_url("payments_reimbursement", fleet, status__exact="pending"),
         },
         {
+            "key": "sessions_suspect",
             "label": "Sessions flagged suspect, not billed yet",
             "count": work.sessions_suspect,
             "url": changelist_url(sessions, fleet, to_review="suspect"),
         },
         {
+            "key": "sessions_unpriced",
             "label": "Sessions left out of billing: no price",
             "count": work.sessions_unpriced_total,
             "url": changelist_url(sessions, fleet, unpriced="any"),
             "reasons": left_out,
         },
         {
+            "key": "billing_runs",
             "label": "Billing runs failed or stalled",
             "count": work.billing_runs_failed_or_stalled,
             "url": changelist_url("payments_billingrun", fleet, failed_or_stalled="yes"),
         },
         {
+            "key": "invoices_overdue",
             "label": "Invoices overdue",
             "count": work.invoices_overdue,
             "url": changelist_url("payments_invoice", fleet, overdue="yes"),
         },
         {
+            "key": "licences",
             "label": f"Driving licences expired or expiring within {LICENCE_WARNING_DAYS} days",
             "count": work.licences_expiring,
             "url": changelist_url("drivers_driver", fleet, licence_expiring="yes"),
         },
         {
+            "key": "payout_details",
             "label": "Approved reimbursements that cannot be paid out: no IBAN or account holder",
             "count": work.reimbursements_without_payout_details,
             "url": changelist_url("payments_reimbursement", fleet, payout_details_missing="yes"),
