@@ -32,6 +32,8 @@ from apps.drivers.selectors import LICENCE_WARNING_DAYS
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import fleet_list_for_user
 from apps.fleets.tenancy import request_current_fleet, request_fleet_pick
+from apps.payments.choices import LeftOutReason
+from apps.payments.models import BillingRun
 from voltop.core.errors import DomainError
 from voltop.core.money import kwh_of_wh
 
@@ -131,6 +133,18 @@ def month_card(this_month: MonthFigures, last_month: MonthFigures, currency: str
         "month": f"{this_month.start:%B %Y}",
         "last_month": f"{last_month.start:%B %Y}",
     }
+
+
+def left_out_reasons(run: BillingRun | None) -> list[dict]:
+    """What the run left out of billing, by why, as it recorded it when it completed."""
+    if run is None:
+        return []
+    labels = dict(LeftOutReason.choices)
+    return [
+        {"label": labels.get(reason, reason), "count": count}
+        for reason, count in sorted(run.left_out_reasons.items())
+        if count
+    ]
 
 
 def changelist_url(model_label: str, fleet: Fleet, **filters: str) -> str:
@@ -236,6 +250,7 @@ def fleet_dashboard(fleet: Fleet) -> dict:
             for share in by_cost_center
         ],
         "last_run": last_run,
+        "last_run_left_out": left_out_reasons(last_run),
         "last_run_url": reverse("admin:payments_billingrun_change", args=[last_run.pk])
         if last_run
         else None,

@@ -61,14 +61,20 @@ def _current_fleet_read(request: HttpRequest) -> Fleet | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated or not user.is_staff:
         return None
-    fleets = fleet_list_for_user(user).order_by("pk")
     picked_id = request.session.get(CURRENT_FLEET_SESSION_KEY)
-    if picked_id is not None:
-        picked = fleets.filter(pk=picked_id).first()
+    if user.is_superuser:
+        fleets = Fleet.objects.order_by("pk")
+        picked = fleets.filter(pk=picked_id).first() if picked_id is not None else None
         if picked is not None:
             return picked
-    only = list(fleets[:2])
-    return only[0] if len(only) == 1 else None
+        only = list(fleets[:2])
+        return only[0] if len(only) == 1 else None
+    fleet_ids = request_fleet_ids(request)
+    if picked_id in fleet_ids:
+        return Fleet.objects.filter(pk=picked_id).first()
+    if len(fleet_ids) == 1:
+        return Fleet.objects.filter(pk__in=fleet_ids).first()
+    return None
 
 
 def request_fleet_pick(request: HttpRequest, fleet_id: object) -> Fleet:

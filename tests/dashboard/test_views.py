@@ -2,6 +2,7 @@
 drawn by unfold's bundled Chart.js from static files, its work to do, nothing of another
 fleet, and as many queries for a large fleet as for a small one."""
 
+import datetime as dt
 import json
 import re
 from decimal import Decimal
@@ -15,7 +16,8 @@ from django.urls import reverse
 from apps.charging.choices import SessionStatus
 from apps.dashboard.views import change_text, energy_text, money_text
 from apps.fleets.choices import MembershipRole
-from tests.dashboard.charging_rows import NOW, fleet_charging_create
+from apps.payments.choices import LeftOutReason
+from tests.dashboard.charging_rows import NOW, billing_run_create, fleet_charging_create
 from tests.factories import FleetFactory, MembershipFactory, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -135,3 +137,31 @@ def test_the_page_reads_as_many_queries_for_a_large_fleet_as_for_a_small_one(cli
         counts.append(len(queries))
 
     assert counts[0] == counts[1]
+
+
+def test_the_last_billing_run_shows_its_status_and_what_it_left_out_by_why(client):
+    fleet = FleetFactory()
+    billing_run_create(
+        fleet,
+        "2026-10",
+        dt.datetime(2026, 10, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+    )
+    run = billing_run_create(
+        fleet,
+        "2026-11",
+        dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+        left_out_count=4,
+        left_out_reasons={LeftOutReason.COST_PENDING: 3, LeftOutReason.STILL_CHARGING: 1},
+    )
+    client.force_login(manager_of(fleet, "manager"))
+
+    content = client.get(reverse("admin:index")).content.decode()
+
+    assert figure(content, "last-run") == "2026-11"
+    assert figure(content, "last-run-status").startswith("Completed")
+    assert reverse("admin:payments_billingrun_change", args=[run.pk]) in content
+    assert "4 sessions left out" in content
+    assert f"{LeftOutReason.COST_PENDING.label}: 3" in unescape(content)
+    assert f"{LeftOutReason.STILL_CHARGING.label}: 1" in unescape(content)
