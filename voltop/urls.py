@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.dashboard.views import fleet_pick
 from voltop.core.admin_forms import AdminLoginForm
 from voltop.core.views import healthz, home, not_found, server_error
 
@@ -14,6 +15,7 @@ admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", home, name="home"),
+    path("admin/fleet-picker/", admin.site.admin_view(fleet_pick), name="admin_fleet_pick"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("voltop.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -41,6 +41,7 @@ from apps.charging.models import (
 from apps.charging.pricing import Price
 from apps.charging.selectors import (
     charging_session_as_cdr,
+    charging_session_list_suspect,
     charging_session_list_unpriced,
     charging_session_unpriced_counts,
     tariff_latest_version,
@@ -174,6 +175,27 @@ class UnpricedFilter(admin.SimpleListFilter):
         return charging_session_list_unpriced(
             queryset, reason="" if value == NOT_PRICED_YET else value
         )
+
+
+class ToReviewFilter(admin.SimpleListFilter):
+    """Sessions that wait for a manager: home claims to approve, suspect sessions to check
+    before billing does."""
+
+    title = "to review"
+    parameter_name = "to_review"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("home_claim", "Home claims waiting for approval"),
+            ("suspect", "Suspect, not billed yet"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == "home_claim":
+            return queryset.filter(home_approval=HomeApproval.PENDING)
+        if self.value() == "suspect":
+            return charging_session_list_suspect(queryset)
+        return queryset
 
 
 def _decimal_text(value: str, min_places: int) -> str:
@@ -848,6 +870,7 @@ class ChargingSessionAdmin(
         "home_approval",
         "price_basis",
         UnpricedFilter,
+        ToReviewFilter,
     ]
     list_select_related = ["driver", "vehicle"]
     search_fields = [

@@ -368,6 +368,12 @@ def charging_session_list_unpriced(
     return unpriced if reason is None else unpriced.filter(unpriced_reason=reason)
 
 
+def charging_session_list_suspect(sessions: QuerySet[ChargingSession]) -> QuerySet[ChargingSession]:
+    """Of `sessions`, the completed ones flagged suspect and not billed yet: a manager should
+    look at them before billing does."""
+    return sessions.filter(is_suspect=True, status=SessionStatus.COMPLETED, billed_at__isnull=True)
+
+
 def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dict[str, int]:
     """How many of `sessions` are left without a price, by unpriced reason ("" for those whose
     pricing has not run yet); reasons no session has are left out."""

@@ -1,11 +1,13 @@
 """Reads of the drivers app, scoped to one driver."""
 
+import datetime as dt
 from functools import cache
 
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import QuerySet
 
+from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 
 
@@ -94,3 +96,14 @@ def driver_profile_get(*, driver_id: int) -> Driver:
 def charge_token_list(*, driver_id: int) -> QuerySet[ChargeToken]:
     """A driver's charge tokens: active ones first, then by UID."""
     return ChargeToken.objects.filter(driver_id=driver_id).order_by("-is_active", "uid", "pk")
+
+
+LICENCE_WARNING_DAYS = 30
+
+
+def driver_list_licence_expiring(drivers: QuerySet[Driver], *, today: dt.date) -> QuerySet[Driver]:
+    """Of `drivers`, those still with the fleet whose driving licence has expired or expires
+    within LICENCE_WARNING_DAYS days of `today`."""
+    return drivers.filter(
+        licence_expires_on__lte=today + dt.timedelta(days=LICENCE_WARNING_DAYS)
+    ).exclude(status=DriverStatus.LEFT)

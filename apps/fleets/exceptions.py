@@ -7,6 +7,11 @@ class ApiKeyInvalid(DomainError):
     code = "fleets.api_key_invalid"
 
 
+class FleetNotYours(DomainError):
+    code = "fleets.fleet_not_yours"
+    status = 404
+
+
 class LastFleetAdmin(DomainError):
     code = "fleets.last_admin"
     status = 409

@@ -1,14 +1,16 @@
-"""Shows the admin in the fleet's own time zone when the user works for fleets of one zone."""
+"""Shows the admin in the time zone of the fleet the user works on."""
 
 import zoneinfo
 
 from django.utils import timezone
 
 from apps.fleets.selectors import time_zones_for_user
+from apps.fleets.tenancy import request_current_fleet
 
 
 class FleetTimeZoneMiddleware:
-    """Activates the zone of the user's fleets for admin pages; UTC when their fleets differ."""
+    """Activates, for admin pages, the zone of the user's current fleet (the one picked, or
+    their only fleet); without one, the zone their fleets share, else UTC."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -16,9 +18,13 @@ class FleetTimeZoneMiddleware:
     def __call__(self, request):
         zone_name = None
         if request.path.startswith("/admin/") and request.user.is_authenticated:
-            zones = time_zones_for_user(request.user)
-            if len(zones) == 1:
-                zone_name = zones.pop()
+            fleet = request_current_fleet(request)
+            if fleet is not None:
+                zone_name = fleet.time_zone
+            else:
+                zones = time_zones_for_user(request.user)
+                if len(zones) == 1:
+                    zone_name = zones.pop()
         if zone_name:
             timezone.activate(zoneinfo.ZoneInfo(zone_name))
         else:

@@ -14,8 +14,9 @@ from django.http import HttpRequest
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 
 from apps.fleets.choices import MembershipRole
+from apps.fleets.exceptions import FleetNotYours
 from apps.fleets.models import Fleet
-from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user
+from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user, fleet_list_for_user
 from voltop.core.admin_forms import LimitedJSONFormField
 from voltop.core.errors import DomainError
 
@@ -42,6 +43,55 @@ def request_fleet_ids(request: HttpRequest, roles: frozenset[str] | None = None)
     if key not in cache:
         cache[key] = fleet_ids_for_user(request.user, roles=roles)
     return cache[key]
+
+
+CURRENT_FLEET_SESSION_KEY = "voltop_fleet_id"
+
+
+def request_current_fleet(request: HttpRequest) -> Fleet | None:
+    """The fleet the request's user works on in the admin: the one picked in the fleet picker
+    (kept in the session) while it is still one of their fleets, else their only fleet, else
+    None. A superuser may pick any fleet. Read once per request."""
+    if not hasattr(request, "_voltop_current_fleet"):
+        request._voltop_current_fleet = _current_fleet_read(request)
+    return request._voltop_current_fleet
+
+
+def _current_fleet_read(request: HttpRequest) -> Fleet | None:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or not user.is_staff:
+        return None
+    picked_id = request.session.get(CURRENT_FLEET_SESSION_KEY)
+    if user.is_superuser:
+        fleets = Fleet.objects.order_by("pk")
+        picked = fleets.filter(pk=picked_id).first() if picked_id is not None else None
+        if picked is not None:
+            return picked
+        only = list(fleets[:2])
+        return only[0] if len(only) == 1 else None
+    fleet_ids = request_fleet_ids(request)
+    if picked_id in fleet_ids:
+        return Fleet.objects.filter(pk=picked_id).first()
+    if len(fleet_ids) == 1:
+        return Fleet.objects.filter(pk__in=fleet_ids).first()
+    return None
+
+
+def request_fleet_pick(request: HttpRequest, fleet_id: object) -> Fleet:
+    """Make the fleet `fleet_id` the request's current fleet, kept in the session. Refused,
+    with nothing changed, when it is not one of the user's fleets (any fleet for a
+    superuser)."""
+    fleet = None
+    if request.user.is_authenticated and request.user.is_staff:
+        try:
+            fleet = fleet_list_for_user(request.user).filter(pk=int(str(fleet_id))).first()
+        except ValueError:
+            fleet = None
+    if fleet is None:
+        raise FleetNotYours("You have no access to this fleet.", field="fleet")
+    request.session[CURRENT_FLEET_SESSION_KEY] = fleet.pk
+    request._voltop_current_fleet = fleet
+    return fleet
 
 
 class FleetScopedAdminMixin:

@@ -71,9 +71,12 @@ from apps.payments.models import (
 )
 from apps.payments.selectors import (
     billing_run_left_out,
+    billing_run_list_failed_or_stalled,
     billing_run_progress,
     invoice_balance_of_row,
+    invoice_list_overdue,
     invoice_list_with_balance,
+    reimbursement_list_without_payout_details,
     statement_get,
 )
 from voltop.core.admin_forms import run_domain_check
@@ -104,6 +107,49 @@ class BillingRunFilter(admin.RelatedOnlyFieldListFilter):
         )
         runs = BillingRun.objects.filter(pk__in=run_ids).select_related("fleet")
         return [(run.pk, str(run)) for run in runs]
+
+
+class YesFilter(admin.SimpleListFilter):
+    """A list filter with one choice, "yes", that narrows the list to the rows `rows` selects
+    (the rows a dashboard's work-to-do item counts)."""
+
+    choice_label = ""
+
+    def lookups(self, request, model_admin):
+        return [("yes", self.choice_label)]
+
+    def queryset(self, request, queryset):
+        return self.rows(queryset) if self.value() == "yes" else queryset
+
+    def rows(self, queryset: QuerySet) -> QuerySet:
+        raise NotImplementedError
+
+
+class FailedOrStalledFilter(YesFilter):
+    title = "needs attention"
+    parameter_name = "failed_or_stalled"
+    choice_label = "Failed or stalled"
+
+    def rows(self, queryset: QuerySet) -> QuerySet:
+        return billing_run_list_failed_or_stalled(queryset, now=timezone.now())
+
+
+class OverdueFilter(YesFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+    choice_label = "Overdue"
+
+    def rows(self, queryset: QuerySet) -> QuerySet:
+        return invoice_list_overdue(queryset, now=timezone.now())
+
+
+class PayoutDetailsMissingFilter(YesFilter):
+    title = "payout details"
+    parameter_name = "payout_details_missing"
+    choice_label = "Approved, driver without IBAN or account holder"
+
+    def rows(self, queryset: QuerySet) -> QuerySet:
+        return reimbursement_list_without_payout_details(queryset)
 
 
 class ServiceWriteForm(forms.ModelForm):
@@ -266,7 +312,7 @@ class BillingRunAdmin(AppendOnlyAdmin):
         "started_at",
         "finished_at",
     ]
-    list_filter = ["fleet", "status", "period_kind"]
+    list_filter = ["fleet", "status", "period_kind", FailedOrStalledFilter]
     list_select_related = ["fleet"]
     search_fields = ["period_label", "fleet__name"]
     autocomplete_fields = ["fleet"]
@@ -537,7 +583,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     that issue drafts and credit notes."""
 
     list_display = ["document_number", "driver", "period", "status", "gross", "paid", "balance"]
-    list_filter = ["fleet", "status", ("billing_run", BillingRunFilter)]
+    list_filter = ["fleet", "status", OverdueFilter, ("billing_run", BillingRunFilter)]
     list_select_related = ["driver", "fleet", "billing_run"]
     search_fields = [
         "number",
@@ -858,7 +904,7 @@ class ReimbursementAdmin(ReadOnlyAdmin):
 
     editing_roles = REIMBURSEMENT_DECIDING_ROLES
     list_display = ["driver", "period", "energy_kwh", "amount_text", "status", "decided_at"]
-    list_filter = ["status", ("billing_run", BillingRunFilter)]
+    list_filter = ["status", PayoutDetailsMissingFilter, ("billing_run", BillingRunFilter)]
     list_select_related = ["driver", "billing_run"]
     search_fields = ["driver__employee_number", "driver__last_name", "driver__first_name"]
     date_hierarchy = "period_start"

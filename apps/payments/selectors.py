@@ -26,7 +26,13 @@ from django.db.models.functions import Coalesce
 from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.charging.models import ChargingSession
 from apps.fleets.models import Fleet
-from apps.payments.choices import BillingRunStatus, InvoiceStatus, LeftOutReason, PaymentStatus
+from apps.payments.choices import (
+    BillingRunStatus,
+    InvoiceStatus,
+    LeftOutReason,
+    PaymentStatus,
+    ReimbursementStatus,
+)
 from apps.payments.models import (
     BillingLeftOut,
     BillingRun,
@@ -339,4 +345,36 @@ def reimbursement_line_list(
         )
         .select_related("reimbursement")
         .order_by("reimbursement_id", "session_id")
+    )
+
+
+STALLED_AFTER = dt.timedelta(minutes=15)
+
+
+def billing_run_list_failed_or_stalled(
+    runs: QuerySet[BillingRun], *, now: dt.datetime
+) -> QuerySet[BillingRun]:
+    """Of `runs`, those that failed, and those pending or running that have not moved for
+    longer than STALLED_AFTER (billing resumes them at its next hourly start)."""
+    return runs.filter(
+        Q(status=BillingRunStatus.FAILED)
+        | Q(
+            status__in=[BillingRunStatus.PENDING, BillingRunStatus.RUNNING],
+            updated_at__lt=now - STALLED_AFTER,
+        )
+    )
+
+
+def invoice_list_overdue(invoices: QuerySet[Invoice], *, now: dt.datetime) -> QuerySet[Invoice]:
+    """Of `invoices`, those issued and still unpaid whose due time has passed."""
+    return invoices.filter(status=InvoiceStatus.ISSUED, due_at__lt=now)
+
+
+def reimbursement_list_without_payout_details(
+    reimbursements: QuerySet[Reimbursement],
+) -> QuerySet[Reimbursement]:
+    """Of `reimbursements`, those approved whose driver has no IBAN or no account holder: a
+    bank transfer cannot pay them out."""
+    return reimbursements.filter(
+        Q(driver__iban="") | Q(driver__account_holder=""), status=ReimbursementStatus.APPROVED
     )

@@ -85,6 +85,7 @@ from apps.payments.periods import (
 )
 from apps.payments.refunds import OwedRefund, refund_owed_now, set_offs
 from apps.payments.selectors import (
+    STALLED_AFTER,
     billable_session_list,
     billing_run_left_out_list,
     invoice_balance,
@@ -98,7 +99,6 @@ from voltop.core.timeutils import local_time_text, require_aware
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
-STALLED_AFTER = dt.timedelta(minutes=15)
 TRANSIENT_DATABASE_ERRORS = (OperationalError, InterfaceError)
 CLOCK_SKEW = dt.timedelta(minutes=5)
 MAX_AMOUNT_DIGITS = 12

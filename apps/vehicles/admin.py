@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.drivers.admin import ChargeTokenInline
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import Driver
+from apps.drivers.selectors import LICENCE_WARNING_DAYS, driver_list_licence_expiring
 from apps.drivers.services import (
     driver_create,
     driver_delete,
@@ -289,6 +290,22 @@ class DriverForm(ServiceCheckedForm):
 DRIVER_SERVICE_SET_FIELDS = ("status", "user")
 
 
+class LicenceExpiringFilter(admin.SimpleListFilter):
+    """Drivers whose driving licence has expired or expires soon, today read in the admin's
+    zone (the current fleet's)."""
+
+    title = "driving licence"
+    parameter_name = "licence_expiring"
+
+    def lookups(self, request, model_admin):
+        return [("yes", f"Expired or expiring within {LICENCE_WARNING_DAYS} days")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return driver_list_licence_expiring(queryset, today=timezone.localdate())
+        return queryset
+
+
 @admin.register(Driver)
 class DriverAdmin(
     WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
@@ -312,7 +329,7 @@ class DriverAdmin(
         "status",
         "licence_expires_on",
     ]
-    list_filter = ["fleet", "status", "cost_center"]
+    list_filter = ["fleet", "status", "cost_center", LicenceExpiringFilter]
     list_select_related = ["fleet", "cost_center"]
     search_fields = ["employee_number", "first_name", "last_name", "email", "tokens__uid"]
     autocomplete_fields = ["fleet", "cost_center", "user"]
