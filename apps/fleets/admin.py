@@ -420,6 +420,7 @@ class InvitationAdmin(WritesThroughServices, SavesThroughServices, FleetScopedAd
     list_filter = ["fleet", "role"]
     list_select_related = ["fleet", "invited_by"]
     search_fields = ["email"]
+    autocomplete_fields = ["fleet"]
     fields = [
         "fleet",
         "email",
