@@ -208,6 +208,7 @@ class FleetAdmin(
             },
         ),
         ("DATEV", {"fields": ["datev_consultant_number", "datev_client_number"]}),
+        ("Logins", {"fields": ["require_two_factor"]}),
     ]
 
     write_services = {"add": fleet_create, "change": fleet_update, "delete": fleet_delete}

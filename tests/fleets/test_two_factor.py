@@ -19,6 +19,7 @@ from tests.factories import (
     MembershipFactory,
     StaffUserFactory,
 )
+from tests.fleets.test_admin import fleet_payload
 
 pytestmark = pytest.mark.django_db
 
@@ -218,6 +219,21 @@ class TestFleetRequirement:
         client.force_login(staff)
 
         assert client.get(reverse("admin:index")).status_code == 200
+
+    def test_a_fleet_admin_turns_the_requirement_on_and_is_then_sent_to_set_up(self, client, staff):
+        fleet = FleetFactory(name="Fleet A", slug="fleet-a")
+        MembershipFactory(user=staff, fleet=fleet, role=MembershipRole.ADMIN)
+        client.force_login(staff)
+
+        response = client.post(
+            reverse("admin:fleets_fleet_change", args=[fleet.pk]),
+            fleet_payload(fleet, require_two_factor="on"),
+        )
+
+        assert response.status_code == 302
+        fleet.refresh_from_db()
+        assert fleet.require_two_factor
+        assert client.get(reverse("admin:index"))["Location"] == SETUP
 
     def test_admins_of_a_fleet_that_does_not_require_it_are_not_required(self, client, staff):
         MembershipFactory(user=staff, fleet=FleetFactory(), role=MembershipRole.ADMIN)
