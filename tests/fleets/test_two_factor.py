@@ -173,6 +173,19 @@ class TestAdminLogin:
         assert "locked for 15 minutes" in response.content.decode()
         assert not logged_in(client)
 
+    def test_wrong_codes_count_against_the_username_like_wrong_passwords(
+        self, settings, client, staff, app_on, clock
+    ):
+        settings.LOGIN_FAILURES_PER_USERNAME_RATE = "2/hour"
+        for _ in range(2):
+            admin_login(client, otp_token=wrong_code(app_on))
+
+        response = admin_login(client, otp_token=code(app_on))
+
+        assert response.status_code == 200
+        assert "Too many failed logins" in response.content.decode()
+        assert not logged_in(client)
+
 
 class TestFleetRequirement:
     @pytest.fixture
