@@ -8,7 +8,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.fleets.selectors import time_zones_for_user
-from apps.fleets.two_factor import two_factor_required
+from apps.fleets.tenancy import request_memberships
+from apps.fleets.two_factor import two_factor_required_by_grants
 
 
 class FleetTimeZoneMiddleware:
@@ -54,4 +55,4 @@ class TwoFactorRequiredMiddleware:
         allowed = {reverse("two-factor-setup"), reverse("admin:logout"), reverse("admin:login")}
         if request.path in allowed or request.path.startswith(reverse("admin:jsi18n")):
             return False
-        return two_factor_required(user)
+        return two_factor_required_by_grants(request_memberships(request))

@@ -4,6 +4,7 @@ A fleet that requires two-factor logins (Fleet.require_two_factor) requires them
 and finance members: without a confirmed device they can only set one up."""
 
 import base64
+from collections.abc import Iterable
 
 import segno
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -19,6 +20,7 @@ from apps.fleets.exceptions import (
     TwoFactorCodeInvalid,
 )
 from apps.fleets.models import Membership
+from apps.fleets.selectors import MembershipGrant
 
 TWO_FACTOR_ROLES = frozenset({MembershipRole.ADMIN, MembershipRole.FINANCE})
 DEVICE_NAME = "Authenticator app"
@@ -31,6 +33,14 @@ def two_factor_required(user: AbstractBaseUser | AnonymousUser) -> bool:
     return Membership.objects.filter(
         user=user, role__in=TWO_FACTOR_ROLES, fleet__require_two_factor=True
     ).exists()
+
+
+def two_factor_required_by_grants(grants: Iterable[MembershipGrant]) -> bool:
+    """Whether any of these memberships is an admin or finance role in a fleet that requires
+    two-factor logins (two_factor_required, from memberships read already)."""
+    return any(
+        grant.fleet_requires_two_factor and grant.role in TWO_FACTOR_ROLES for grant in grants
+    )
 
 
 def totp_device_confirmed_get(*, user: AbstractBaseUser) -> TOTPDevice | None:
