@@ -34,7 +34,16 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.exports.choices import ExportJobStatus
 from apps.exports.models import ExportJob, ExportManifest
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership, VatRateAccounts
+from apps.fleets.invitations import invitation_secret_hash
+from apps.fleets.models import (
+    CostCenter,
+    Depot,
+    Fleet,
+    FleetApiKey,
+    Invitation,
+    Membership,
+    VatRateAccounts,
+)
 from apps.fleets.services import fleet_api_key_issue
 from apps.payments import services as payments_services
 from apps.payments.choices import (
@@ -131,6 +140,19 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     user = factory.SubFactory(StaffUserFactory)
     fleet = factory.SubFactory(FleetFactory)
     role = MembershipRole.MANAGER
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """An open invitation; its link's secret is "secret-<email>"."""
+
+    class Meta:
+        model = Invitation
+
+    fleet = factory.SubFactory(FleetFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = MembershipRole.VIEWER
+    secret_hash = factory.LazyAttribute(lambda row: invitation_secret_hash(f"secret-{row.email}"))
+    expires_at = factory.LazyFunction(lambda: dt.datetime.now(tz=dt.UTC) + dt.timedelta(days=7))
 
 
 class DriverFactory(factory.django.DjangoModelFactory):
@@ -303,6 +325,7 @@ class FleetRows:
     depot: Depot
     cost_center: CostCenter
     membership: Membership
+    invitation: Invitation
     api_key: FleetApiKey
     driver: Driver
     token: ChargeToken
@@ -380,6 +403,7 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
         depot=depot,
         cost_center=cost_center,
         membership=MembershipFactory(fleet=fleet, role=MembershipRole.VIEWER),
+        invitation=InvitationFactory(fleet=fleet),
         api_key=fleet_api_key_issue(fleet=fleet, name="Payroll export", role=MembershipRole.VIEWER)[
             0
         ],

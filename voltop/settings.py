@@ -7,6 +7,7 @@ import environ
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
+from django.urls import reverse_lazy
 
 from voltop.core.log_config import log_config
 from voltop.core.login_failures import login_failure_rate_parse
@@ -70,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "apps.fleets.middleware.TwoFactorRequiredMiddleware",
     "voltop.core.history.HistoryContextMiddleware",
     "apps.fleets.middleware.FleetTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -336,6 +338,11 @@ BILLING_PARALLEL_UNITS = env.int("BILLING_PARALLEL_UNITS", default=4)
 # Imports of public sessions: a file with more rows than this is imported by a Celery task.
 IMPORT_INLINE_MAX_ROWS = env.int("IMPORT_INLINE_MAX_ROWS", default=500)
 
+# Invitations to a fleet's team: their link works this many days. Links in e-mails sent outside
+# a request (commands, tasks) start with PUBLIC_URL, the address people reach Voltop at.
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
+PUBLIC_URL = env("PUBLIC_URL", default="http://localhost:8000").rstrip("/")
+
 # E-mail (invoices to drivers): printed to the console unless EMAIL_URL names a server.
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 EMAIL_BACKEND = EMAIL_CONFIG["EMAIL_BACKEND"]
@@ -369,6 +376,11 @@ UNFOLD = {
     "SHOW_VIEW_ON_SITE": False,
     "DASHBOARD_CALLBACK": "apps.dashboard.views.dashboard_context",
     "LOGIN": {"form": "voltop.core.admin_forms.AdminLoginForm"},
+    "ACCOUNT": {
+        "navigation": [
+            {"title": "Two-factor login", "link": reverse_lazy("two-factor-setup")},
+        ]
+    },
     "STYLES": [lambda request: static("voltop/admin.css")],
     "SIDEBAR": {
         "show_search": True,

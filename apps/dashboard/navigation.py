@@ -50,6 +50,7 @@ NAVIGATION_GROUPS: tuple[tuple[str, tuple[tuple[str, str, str], ...]], ...] = (
             ("fleets.Depot", "Depots", "warehouse"),
             ("fleets.CostCenter", "Cost centers", "account_tree"),
             ("fleets.Membership", "Members", "group"),
+            ("fleets.Invitation", "Invitations", "person_add"),
             ("fleets.FleetApiKey", "API keys", "key"),
             ("auth.User", "Logins", "person"),
         ),

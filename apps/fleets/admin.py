@@ -3,6 +3,7 @@ logins memberships give roles to (admin_logins)."""
 
 from django.contrib import admin, messages
 from django.http import HttpRequest
+from django.utils import timezone
 
 from apps.fleets import admin_logins  # noqa: F401 - registers the logins' admin
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
@@ -12,11 +13,17 @@ from apps.fleets.admin_writes import (
     WritesThroughServices,
     form_changes,
 )
+from apps.fleets.invitations import (
+    invitation_create,
+    invitation_create_check,
+    invitation_revoke,
+)
 from apps.fleets.models import (
     CostCenter,
     Depot,
     Fleet,
     FleetApiKey,
+    Invitation,
     Membership,
     VatRateAccounts,
 )
@@ -46,6 +53,7 @@ from apps.fleets.services import (
     vat_rate_accounts_update,
 )
 from apps.fleets.tenancy import ADMIN_ROLES, FleetScopedAdmin, FleetScopedTabularInline
+from voltop.core.admin_forms import ServiceCheckedForm
 
 DEPOT_FIELDS = ["name", "address", "grid_connection_limit_kw"]
 COST_CENTER_FIELDS = ["code", "name", "is_active"]
@@ -200,6 +208,7 @@ class FleetAdmin(
             },
         ),
         ("DATEV", {"fields": ["datev_consultant_number", "datev_client_number"]}),
+        ("Logins", {"fields": ["require_two_factor"]}),
     ]
 
     write_services = {"add": fleet_create, "change": fleet_update, "delete": fleet_delete}
@@ -380,3 +389,97 @@ class FleetApiKeyAdmin(WritesThroughServices, SavesThroughServices, FleetScopedA
     @admin.action(description="Revoke the selected keys", permissions=["change"])
     def revoke(self, request: HttpRequest, queryset) -> None:
         self.act_per_row(request, queryset, lambda key: fleet_api_key_revoke(key=key), "revoked")
+
+
+class InvitationForm(ServiceCheckedForm):
+    """The invite form: invitation_create's refusals show on their field before it is called."""
+
+    request_user = None
+
+    class Meta:
+        model = Invitation
+        fields = ["fleet", "email", "role"]
+
+    def service_check(self) -> None:
+        if self.instance.pk is None:
+            invitation_create_check(
+                fleet=self.cleaned_data["fleet"],
+                email=self.cleaned_data["email"],
+                role=self.cleaned_data["role"],
+                invited_by=self.request_user,
+            )
+
+
+@admin.register(Invitation)
+class InvitationAdmin(WritesThroughServices, SavesThroughServices, FleetScopedAdmin):
+    """A fleet admin invites a colleague by e-mail with a role (invitation_create e-mails the
+    link) and revokes invitations not yet used; an invitation is never edited or deleted: it
+    stays on record."""
+
+    editing_roles = ADMIN_ROLES
+    list_display = ["email", "fleet", "role", "status", "invited_by", "expires_at"]
+    list_filter = ["fleet", "role"]
+    list_select_related = ["fleet", "invited_by"]
+    search_fields = ["email"]
+    autocomplete_fields = ["fleet"]
+    fields = [
+        "fleet",
+        "email",
+        "role",
+        "invited_by",
+        "expires_at",
+        "accepted_at",
+        "accepted_by",
+        "revoked_at",
+    ]
+    readonly_fields = ["invited_by", "expires_at", "accepted_at", "accepted_by", "revoked_at"]
+    form = InvitationForm
+    actions = ["revoke"]
+    write_services = {"add": invitation_create, "revoke": invitation_revoke}
+
+    def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"request_user": request.user})
+
+    @admin.display(description="status")
+    def status(self, invitation: Invitation) -> str:
+        if invitation.accepted_at is not None:
+            return "accepted"
+        if invitation.revoked_at is not None:
+            return "revoked"
+        if invitation.expires_at <= timezone.now():
+            return "expired"
+        return "open"
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is not None:
+            return [*self.fields]
+        return self.readonly_fields
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Invitation, form, change: bool) -> None:
+        if change:
+            return
+        invitation, _secret = invitation_create(
+            fleet=obj.fleet,
+            email=obj.email,
+            role=obj.role,
+            invited_by=request.user,
+            now=timezone.now(),
+            base_url=request.build_absolute_uri("/"),
+        )
+        obj.pk = invitation.pk
+        obj.refresh_from_db()
+        self.message_user(request, f"{invitation.email} is invited; the link was e-mailed to them.")
+
+    @admin.action(description="Revoke the selected invitations", permissions=["change"])
+    def revoke(self, request: HttpRequest, queryset) -> None:
+        now = timezone.now()
+        self.act_per_row(
+            request,
+            queryset,
+            lambda invitation: invitation_revoke(invitation=invitation, now=now),
+            "revoked",
+        )

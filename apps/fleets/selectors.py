@@ -2,6 +2,7 @@
 to a row that is to be deleted."""
 
 from collections.abc import Collection, Iterable
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import PROTECT, RESTRICT, ForeignObjectRel, Model, QuerySet
@@ -22,6 +23,28 @@ def fleet_ids_for_user(
     if roles is not None:
         memberships = memberships.filter(role__in=list(roles))
     return set(memberships.values_list("fleet_id", flat=True))
+
+
+class MembershipGrant(NamedTuple):
+    """What one membership grants: a role in a fleet, which may require two-factor logins."""
+
+    fleet_id: int
+    role: str
+    fleet_requires_two_factor: bool
+
+
+def membership_grants_for_user(
+    user: AbstractBaseUser | AnonymousUser,
+) -> list[MembershipGrant]:
+    """The memberships of `user` as grants, in one query (none for an anonymous user)."""
+    if not user.is_authenticated:
+        return []
+    rows = (
+        Membership.objects.filter(user=user)
+        .order_by("fleet_id")
+        .values_list("fleet_id", "role", "fleet__require_two_factor")
+    )
+    return [MembershipGrant(*row) for row in rows]
 
 
 def fleet_list_for_user(user: AbstractBaseUser | AnonymousUser):

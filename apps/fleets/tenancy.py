@@ -16,7 +16,12 @@ from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from apps.fleets.choices import MembershipRole
 from apps.fleets.exceptions import FleetNotYours
 from apps.fleets.models import Fleet
-from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user, fleet_list_for_user
+from apps.fleets.selectors import (
+    EDITING_ROLES,
+    MembershipGrant,
+    fleet_list_for_user,
+    membership_grants_for_user,
+)
 from voltop.core.admin_forms import LimitedJSONFormField
 from voltop.core.errors import DomainError
 
@@ -30,19 +35,22 @@ def fleet_id_of(obj: Model, fleet_path: str) -> int | None:
     return getattr(target, f"{last}_id", None) if target is not None else None
 
 
-def _memberships_cache(request: HttpRequest) -> dict:
-    if not hasattr(request, "_voltop_fleet_ids"):
-        request._voltop_fleet_ids = {}
-    return request._voltop_fleet_ids
+def request_memberships(request: HttpRequest) -> list[MembershipGrant]:
+    """The memberships of the request's user (fleet, role, whether the fleet requires
+    two-factor logins), read in one query once per request: every role's fleets and the
+    two-factor requirement are taken from it."""
+    if not hasattr(request, "_voltop_memberships"):
+        request._voltop_memberships = membership_grants_for_user(request.user)
+    return request._voltop_memberships
 
 
 def request_fleet_ids(request: HttpRequest, roles: frozenset[str] | None = None) -> set[int]:
     """Fleet ids of the request's user (with one of `roles`), read once per request."""
-    cache = _memberships_cache(request)
-    key = "any" if roles is None else roles
-    if key not in cache:
-        cache[key] = fleet_ids_for_user(request.user, roles=roles)
-    return cache[key]
+    return {
+        grant.fleet_id
+        for grant in request_memberships(request)
+        if roles is None or grant.role in roles
+    }
 
 
 CURRENT_FLEET_SESSION_KEY = "voltop_fleet_id"

@@ -30,7 +30,7 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.exports.models import ExportJob, ExportManifest
 from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
 from apps.fleets.choices import MembershipRole
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Invitation, Membership
 from apps.fleets.services import fleet_api_key_issue, fleet_api_key_revoke
 from apps.payments.models import (
     BillingRun,
@@ -67,6 +67,7 @@ OBJECT_OF_SEGMENT = {
     "members": Membership,
     "memberships": Membership,
     "api-keys": FleetApiKey,
+    "invitations": Invitation,
     "drivers": Driver,
     "vehicles": Vehicle,
     "assignments": VehicleAssignment,

@@ -37,7 +37,9 @@ from apps.fleets.services import (
 )
 
 # Modules of an app's writes kept beside its services.py, one flow each.
-SERVICE_MODULES_BESIDE_SERVICES = frozenset({"apps.payments.payouts", "apps.payments.payroll"})
+SERVICE_MODULES_BESIDE_SERVICES = frozenset(
+    {"apps.fleets.invitations", "apps.payments.payouts", "apps.payments.payroll"}
+)
 
 # Admins of other packages, left as they are, each with the reason.
 OUTSIDE_THE_DOMAIN = {
@@ -46,6 +48,9 @@ OUTSIDE_THE_DOMAIN = {
     "written by the login endpoints",
     "rest_framework_simplejwt.token_blacklist.admin.BlacklistedTokenAdmin": "revoked JWTs, "
     "written by the logout endpoint",
+    "django_otp.plugins.otp_totp.admin.TOTPDeviceAdmin": "authenticator apps of logins: "
+    "superusers only, to remove a lost one; staff turn their own on at the admin's two-factor "
+    "page (apps.fleets.two_factor)",
 }
 
 

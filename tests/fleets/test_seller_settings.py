@@ -283,6 +283,7 @@ def test_the_fleet_admin_page_says_which_items_invoices_lack(client):
         "Exports",
         "Accounting",
         "DATEV",
+        "Logins",
     ]
     assert (
         "Invoices lack: postal code of the legal address, city of the legal address, VAT id."

@@ -9,6 +9,9 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 from django.utils.text import capfirst
+from django_otp.forms import OTPAuthenticationFormMixin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from unfold.widgets import BASE_INPUT_CLASSES
 
 from voltop.core.client_address import client_address
 from voltop.core.errors import DomainError
@@ -71,11 +74,43 @@ def run_domain_check(form: forms.BaseForm, check: Callable[[], None]) -> None:
         form.add_error(field, error.message)
 
 
-class AdminLoginForm(AdminAuthenticationForm):
+class AdminLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
     """The admin's login, counted by the per-username failure throttle
     (`voltop.core.login_failures`) before the password is checked: beyond the limit the form
     refuses at once, whatever the password, unless the username logged in from this address
-    lately."""
+    lately. A login with a confirmed authenticator app (django-otp TOTP) must also give its
+    current code (`otp_token`, django-otp's field); a missing or wrong code is a failed login,
+    and the session is marked verified by django-otp when it succeeds."""
+
+    otp_token = forms.CharField(
+        label="Code from your authenticator app",
+        required=False,
+        help_text="Only when two-factor login is on for you.",
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "class": " ".join(BASE_INPUT_CLASSES),
+            }
+        ),
+    )
+    otp_error_messages = {
+        **OTPAuthenticationFormMixin.otp_error_messages,
+        "token_required": "Two-factor login is on for you: enter the code your authenticator "
+        "app shows.",
+        "invalid_token": "The code is wrong or no longer valid; enter the one your app shows now.",
+    }
+
+    def _chosen_device(self, user) -> TOTPDevice | None:
+        return TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+
+    def _update_form(self, user) -> None:
+        """Unlike django-otp's own form, the password is not sent back into the page."""
+
+    def clean_otp(self, user) -> None:
+        """A login without a confirmed authenticator app gives no code."""
+        if user is not None and self._chosen_device(user) is not None:
+            super().clean_otp(user)
 
     def clean(self) -> dict:
         username = self.cleaned_data.get("username")
@@ -88,5 +123,6 @@ class AdminLoginForm(AdminAuthenticationForm):
         except TooManyLoginFailures as error:
             raise ValidationError(error.message, code=error.code) from error
         cleaned_data = super().clean()
+        self.clean_otp(self.get_user())
         login_attempt_succeeded(attempt)
         return cleaned_data

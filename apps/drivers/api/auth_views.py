@@ -1,7 +1,9 @@
 """Logging in to the API: e-mail and password for a short-lived access token and a rotating
 refresh token; refreshing; logging out (the refresh token is blacklisted). Failed logins are
 throttled per client address and per username (voltop.core.login_failures), and locked out
-per username and address after repeated failures (django-axes). A driver who is suspended or
+per username and address after repeated failures (django-axes). A login with two-factor
+login on sends the code of its authenticator app as `otp` (a wrong or missing code is a failed
+login); one a fleet requires it of without an app yet is refused. A driver who is suspended or
 has left is refused at login and refresh, as on every request."""
 
 from django.contrib.auth import authenticate, get_user_model
@@ -16,6 +18,8 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
 from apps.drivers.api.authentication import account_refusal
+from apps.fleets.exceptions import OtpInvalid, OtpRequired, OtpSetupRequired
+from apps.fleets.two_factor import login_otp_check
 from voltop.core.client_address import client_address
 from voltop.core.login_failures import (
     TooManyLoginFailures,
@@ -37,6 +41,14 @@ class AccountLocked(exceptions.APIException):
 class LoginSerializer(serializers.Serializer):
     email = serializers.EmailField()
     password = serializers.CharField(trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=12,
+        help_text="The code of the authenticator app, for a login with two-factor login on "
+        "(staff who turned it on in the admin). Without it such a login is refused with "
+        "`otp_required`, with a wrong one `otp_invalid`.",
+    )
 
 
 class TokenPairSerializer(serializers.Serializer):
@@ -95,6 +107,12 @@ class LoginView(TokenEndpointView):
             raise exceptions.AuthenticationFailed(
                 "The e-mail address or the password is wrong.", code="invalid_credentials"
             )
+        try:
+            login_otp_check(user=user, token=credentials.validated_data.get("otp"))
+        except OtpSetupRequired as error:
+            raise exceptions.PermissionDenied(error.message, code=error.code) from error
+        except (OtpRequired, OtpInvalid) as error:
+            raise exceptions.AuthenticationFailed(error.message, code=error.code) from error
         login_attempt_succeeded(attempt)
         account_refusal(user)
         return Response(TokenPairSerializer(token_pair(user)).data)

@@ -11,7 +11,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from apps.fleets.api.permissions import request_fleet_ids, view_roles
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Invitation, Membership
 from apps.fleets.selectors import member_candidate_get
 
 
@@ -204,3 +204,33 @@ class IssuedFleetApiKeySerializer(FleetApiKeySerializer):
 
     class Meta(FleetApiKeySerializer.Meta):
         fields = [*FleetApiKeySerializer.Meta.fields, "key"]
+
+
+class InvitationSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
+    """An invitation to a fleet's team; its link is e-mailed to the address, never shown."""
+
+    fleet = FleetScopedRelatedField(fleet_lookup="pk", queryset=Fleet.objects.all())
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "fleet",
+            "email",
+            "role",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "accepted_by",
+            "revoked_at",
+        ]
+        read_only_fields = [
+            "id",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "accepted_by",
+            "revoked_at",
+        ]

@@ -1,6 +1,7 @@
 """Fleet endpoints of the fleets app: my fleets and their settings, depots, cost centers,
 members and API keys. Views parse input, call one service of apps.fleets.services, and render."""
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
@@ -13,6 +14,7 @@ from apps.fleets.api.filtersets import (
     CostCenterFilterSet,
     DepotFilterSet,
     FleetApiKeyFilterSet,
+    InvitationFilterSet,
     MembershipFilterSet,
 )
 from apps.fleets.api.fleet_serializers import (
@@ -20,6 +22,7 @@ from apps.fleets.api.fleet_serializers import (
     DepotSerializer,
     FleetApiKeySerializer,
     FleetSerializer,
+    InvitationSerializer,
     IssuedFleetApiKeySerializer,
     MembershipCreateSerializer,
     MembershipSerializer,
@@ -27,7 +30,8 @@ from apps.fleets.api.fleet_serializers import (
 )
 from apps.fleets.api.permissions import ADMIN_ROLES, ALL_ROLES, EDITING_ROLES, HasFleetRole
 from apps.fleets.api.viewsets import FleetScopedViewSet
-from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Membership
+from apps.fleets.invitations import invitation_create, invitation_revoke
+from apps.fleets.models import CostCenter, Depot, Fleet, FleetApiKey, Invitation, Membership
 from voltop.core.api.idempotency import idempotent
 
 
@@ -216,3 +220,39 @@ class FleetApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
         """Stop the key working from the next request on; revoking it again changes nothing."""
         key = services.fleet_api_key_revoke(key=self.get_object())
         return Response(self.get_serializer(key).data)
+
+
+class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FleetScopedViewSet):
+    """Invitations to my fleets' teams, for admins: inviting e-mails the address a link to join
+    with the role (apps.fleets.invitations); an open invitation can be revoked. A fleet API key
+    cannot invite."""
+
+    queryset = Invitation.objects.order_by("fleet_id", "-created_at", "pk")
+    serializer_class = InvitationSerializer
+    permission_classes = [HasFleetRole, RefusesFleetApiKeys]
+    read_roles = ADMIN_ROLES
+    write_roles = ADMIN_ROLES
+    filterset_class = InvitationFilterSet
+    ordering_fields = ["email", "created_at", "expires_at"]
+
+    @extend_schema(request=InvitationSerializer, responses={201: InvitationSerializer})
+    def create(self, request: Request, *args, **kwargs) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation, _secret = invitation_create(
+            fleet=serializer.validated_data["fleet"],
+            email=serializer.validated_data["email"],
+            role=serializer.validated_data["role"],
+            invited_by=request.user,
+            now=timezone.now(),
+            base_url=request.build_absolute_uri("/"),
+        )
+        return Response(self.get_serializer(invitation).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=InvitationSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request: Request, pk=None) -> Response:
+        """Stop the invitation's link working; a used one is refused, revoking twice changes
+        nothing."""
+        invitation = invitation_revoke(invitation=self.get_object(), now=timezone.now())
+        return Response(self.get_serializer(invitation).data)
