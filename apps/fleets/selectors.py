@@ -23,6 +23,13 @@ def fleet_ids_for_user(
     return set(memberships.values_list("fleet_id", flat=True))
 
 
+def membership_roles_for_user(user: AbstractBaseUser | AnonymousUser) -> list[tuple[int, str]]:
+    """(fleet id, role) of each membership of `user`, in one query."""
+    if not user.is_authenticated:
+        return []
+    return list(Membership.objects.filter(user=user).values_list("fleet_id", "role"))
+
+
 def fleet_list_for_user(user: AbstractBaseUser | AnonymousUser):
     """The fleets `user` may see: all for a superuser, else those of their memberships."""
     if user.is_superuser:
