@@ -852,7 +852,6 @@ class ChargingSessionAdmin(
         "connector__station__depot",
         DriverNumberFilter,
         VehiclePlateFilter,
-        ("started_at", admin.DateFieldListFilter),
         "is_suspect",
         "energy_source",
         "home_approval",
@@ -871,6 +870,7 @@ class ChargingSessionAdmin(
     ]
     autocomplete_fields = ["fleet", "driver", "vehicle", "token", "connector"]
     fixed_once_made = ("fleet",)
+    date_hierarchy = "started_at"
     readonly_fields = [
         "energy_exact",
         "duration_exact",
@@ -1196,12 +1196,14 @@ class MeterValueAdmin(
 
     fleet_path = "session__fleet"
     list_display = ["session", "measured", "energy_wh", "power_w", "state_of_charge_percent"]
-    list_filter = ["session__fleet", ("measured_at", admin.DateFieldListFilter)]
+    list_filter = ["session__fleet"]
     list_select_related = ["session__driver"]
     paginator = InfinitePaginator
     list_disable_select_all = True
     search_fields = ["session__external_id"]
     autocomplete_fields = ["session"]
+    date_hierarchy = "measured_at"
+    ordering = ["-session_id", "-measured_at"]
     write_services = {
         "add": charging_session_record_meter_values,
         "change": meter_value_correct,

@@ -32,6 +32,7 @@ from tests.factories import (
     VehicleFactory,
     fleet_rows_create,
 )
+from voltop.core.templatetags.voltop_admin import periods_between
 
 UTC = dt.UTC
 SESSIONS = reverse("admin:charging_chargingsession_changelist")
@@ -367,3 +368,42 @@ def test_another_fleets_manager_sees_none_of_these_rows(fleet, client):
     assert "Anna Weber" not in sessions_page
     assert "EV-100-X" not in vehicles_page
     assert vehicle_page.status_code == 302
+
+
+def test_the_session_lists_date_drill_down_runs_from_its_first_to_its_last_month(
+    fleet, manager_client
+):
+    for year, month in ((2025, 11), (2026, 2)):
+        ChargingSessionFactory(
+            fleet=fleet,
+            started_at=dt.datetime(year, month, 10, 8, 0, tzinfo=UTC),
+            ended_at=dt.datetime(year, month, 10, 9, 0, tzinfo=UTC),
+        )
+
+    page, statements = page_queries(manager_client, SESSIONS)
+    year_page, year_statements = page_queries(manager_client, SESSIONS + "?started_at__year=2025")
+
+    assert full_table_work(statements + year_statements) == []
+    assert "started_at__year=2025" in page
+    assert "started_at__year=2026" in page
+    assert "started_at__month=11" in year_page
+    assert "started_at__month=12" not in year_page
+
+
+def test_periods_between_give_each_year_month_or_day_from_first_to_last():
+    assert periods_between(dt.date(2025, 11, 3), dt.date(2026, 2, 1), "month") == [
+        dt.date(2025, 11, 1),
+        dt.date(2025, 12, 1),
+        dt.date(2026, 1, 1),
+        dt.date(2026, 2, 1),
+    ]
+    assert periods_between(dt.date(2024, 5, 3), dt.date(2026, 2, 1), "year") == [
+        dt.date(2024, 1, 1),
+        dt.date(2025, 1, 1),
+        dt.date(2026, 1, 1),
+    ]
+    assert periods_between(dt.date(2026, 2, 27), dt.date(2026, 3, 1), "day") == [
+        dt.date(2026, 2, 27),
+        dt.date(2026, 2, 28),
+        dt.date(2026, 3, 1),
+    ]
