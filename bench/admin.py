@@ -4,11 +4,14 @@ next to the floor measured in the same run: a plain Django view rendering the sa
 as the session list from one .values() query into a bare HTML table.
 
     .venv/bin/python bench/admin.py [--database-url URL] [--sessions 1000000] [--rounds 5]
-                                    [--requests 10]
+                                    [--requests 10] [--bill-last-month]
 
 Data: a database seeded with `manage.py seed_demo --sessions N --fleets 1` (default
 postgres://postgres@127.0.0.1:5432/voltop_bench_admin; migrated and seeded once when its
 fleet load-1 is missing, then reused). The bench adds one staff user, a manager of load-1.
+The seeded sessions are not billed: with --bill-last-month the fleet's last whole month is
+billed once first (in this process, as bench/export.py does), so the invoice list has its
+invoices; otherwise it lists whatever invoices the fleet has.
 
 Load: Django's test Client in this process, DEBUG off, logged in as that manager (a session
 in the database, as in production), through every middleware (tenancy, time zone, OTP,
@@ -107,6 +110,34 @@ def manager_of_load_fleet():
     return user, fleet
 
 
+def last_month_billed(fleet) -> float | None:
+    """Bill the fleet's last whole month in this process unless it is billed, so the invoice
+    list has a month of invoices; the seconds it took, None if it was billed already."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from apps.payments import services
+    from apps.payments.choices import BillingRunStatus
+    from apps.payments.models import BillingRun
+
+    today = timezone.localdate(timezone.now(), fleet.zone)
+    month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+    period = services.billing_period_for(fleet=fleet, label=month)
+    run = BillingRun.objects.filter(fleet=fleet, period_start=period.start).first()
+    if run is not None and run.status == BillingRunStatus.COMPLETED:
+        return None
+    issued = period.end + dt.timedelta(hours=1)
+    services._enqueue_after_commit = lambda task, *args: None
+    started = time.perf_counter()
+    run, _ = services.billing_run_start(fleet=fleet, period=period, now=issued)
+    run = services.billing_run_plan(run=run, now=issued)
+    while services.billing_run_advance(run_id=run.pk, now=issued):
+        pass
+    services.billing_run_finalize(run=BillingRun.objects.get(pk=run.pk), now=issued)
+    return time.perf_counter() - started
+
+
 def pages_of(fleet) -> dict[str, str]:
     """The pages timed, by name: the depot with the most stations and the driver with the
     most sessions make the filters' cases."""
@@ -179,6 +210,12 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=10)
+    parser.add_argument(
+        "--bill-last-month",
+        action="store_true",
+        help="Bill the fleet's last whole month first (once), so the invoice list has a "
+        "month of invoices. It changes the database: its sessions of that month are billed.",
+    )
     options = parser.parse_args()
     database_ready(options.database_url, options.sessions)
 
@@ -193,6 +230,10 @@ def main() -> None:
     from django.test import Client
 
     user, fleet = manager_of_load_fleet()
+    if options.bill_last_month:
+        seconds = last_month_billed(fleet)
+        if seconds is not None:
+            log(f"billed the fleet's last whole month in {seconds:.1f} s")
     sessions_total = fleet.sessions.count()
     invoices_total = fleet.invoices.count()
     pages = pages_of(fleet)

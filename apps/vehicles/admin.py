@@ -133,6 +133,9 @@ class VehicleAssignmentInline(WritesThroughServices, FleetScopedTabularInline):
     show_change_link = True
     ordering = ["-starts_at", "-pk"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("driver")
+
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 

@@ -227,6 +227,13 @@ def test_the_vehicle_page_shows_assignments_odometer_chart_energy_per_100_km_and
 def test_the_vehicle_page_runs_the_same_queries_whatever_its_history(fleet, manager_client):
     small = vehicle_with_history(fleet, sessions=1, readings=2)
     large = vehicle_with_history(fleet, sessions=6, readings=5, plate="EV-300-X")
+    for month in (5, 6, 7):
+        VehicleAssignmentFactory(
+            vehicle=large,
+            driver=DriverFactory(fleet=fleet),
+            starts_at=dt.datetime(2025, month, 1, tzinfo=UTC),
+            ends_at=dt.datetime(2025, month, 20, tzinfo=UTC),
+        )
 
     _, few = page_queries(manager_client, reverse("admin:vehicles_vehicle_change", args=[small.pk]))
     _, many = page_queries(
