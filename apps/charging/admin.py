@@ -23,6 +23,7 @@ from django.utils.text import capfirst
 from unfold.paginator import InfinitePaginator
 
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     PriceBasis,
     SessionImportStatus,
@@ -984,6 +985,9 @@ class ChargingSessionAdmin(
 
     @admin.display(description="energy", ordering="energy_wh")
     def energy(self, session: ChargingSession) -> str:
+        """The energy in kWh, marked where a person entered it rather than a charger."""
+        if session.energy_source == EnergySource.ENTERED:
+            return f"{energy_text(session.energy_wh)} · entered"
         return energy_text(session.energy_wh)
 
     @admin.display(description="h:mm")

@@ -134,7 +134,7 @@ class VehicleAssignmentInline(WritesThroughServices, FleetScopedTabularInline):
     ordering = ["-starts_at", "-pk"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("driver")
+        return super().get_queryset(request).select_related("driver", "vehicle")
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

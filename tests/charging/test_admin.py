@@ -1866,10 +1866,14 @@ def test_another_fleets_imports_are_neither_listed_nor_shown(manager_client, fle
 
 def test_the_session_list_shows_energy_entered_by_a_person(manager_client, fleet):
     ChargingSessionFactory(fleet=fleet, energy_source=EnergySource.ENTERED)
+    ChargingSessionFactory(fleet=fleet, energy_wh=None, meter_stop_wh=None, active=True)
 
     response = manager_client.get(reverse("admin:charging_chargingsession_changelist"))
 
-    assert '<td class="field-energy_source">Entered by a person</td>' in (response.content.decode())
+    energies = re.findall(
+        r'<td class="field-energy [^"]*"[^>]*>([^<]*)</td>', response.content.decode()
+    )
+    assert sorted(energies) == ["20.500 kWh · entered", "—"]
 
 
 def test_session_import_offers_only_the_managers_fleets(manager_client, fleet):
