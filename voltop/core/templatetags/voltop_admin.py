@@ -23,22 +23,36 @@ def periods_between(first: dt.date, last: dt.date, kind: str) -> list[dt.date]:
 
 class _PeriodsFromBounds:
     """The list's rows as Django's date drill-down reads them, except that the years, months
-    or days it offers run from the earliest to the latest row (one MIN/MAX, which an index
-    answers) instead of a DISTINCT over every row."""
+    or days it offers run from the earliest to the latest row instead of a DISTINCT over every
+    row, and those two are each read as the first row in that order (an index answers it, where
+    a MIN and MAX over a filtered join would read every row of the filter)."""
 
     def __init__(self, queryset):
         self._queryset = queryset
+        self._bounds = {}
 
-    def aggregate(self, **aggregates):
-        return self._queryset.aggregate(**aggregates)
+    def bounds(self, field_name: str) -> tuple:
+        if field_name not in self._bounds:
+            values = self._queryset.values_list(field_name, flat=True)
+            self._bounds[field_name] = (
+                values.order_by(field_name).first(),
+                values.order_by(f"-{field_name}").first(),
+            )
+        return self._bounds[field_name]
+
+    def aggregate(self, *, first: Min, last: Max) -> dict:
+        """Django's drill-down asks for Min and Max of its field, under these names."""
+        field = first.get_source_expressions()[0]
+        earliest, latest = self.bounds(field.name)
+        return {"first": earliest, "last": latest}
 
     def _periods(self, field_name: str, kind: str, *args, **kwargs) -> list[dt.date]:
-        bounds = self._queryset.aggregate(first=Min(field_name), last=Max(field_name))
-        if bounds["first"] is None:
+        earliest, latest = self.bounds(field_name)
+        if earliest is None:
             return []
         first, last = (
             timezone.localtime(moment).date() if isinstance(moment, dt.datetime) else moment
-            for moment in (bounds["first"], bounds["last"])
+            for moment in (earliest, latest)
         )
         return periods_between(first, last, kind)
 
