@@ -122,6 +122,8 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Dates and times in the admin: day month year, the time in the fleet's zone with its abbreviation.
+FORMAT_MODULE_PATH = ["voltop.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")

@@ -20,8 +20,10 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
+from unfold.paginator import InfinitePaginator
 
 from apps.charging.choices import (
+    EnergySource,
     HomeApproval,
     PriceBasis,
     SessionImportStatus,
@@ -43,9 +45,12 @@ from apps.charging.selectors import (
     charging_session_as_cdr,
     charging_session_list_suspect,
     charging_session_list_unpriced,
+    charging_session_recent_for_vehicle,
     charging_session_unpriced_counts,
     tariff_latest_version,
     tariff_preview_price,
+    vehicle_consumption,
+    vehicle_list_with_last_charge,
 )
 from apps.charging.services import (
     TARIFF_UPDATABLE_FIELDS,
@@ -98,7 +103,16 @@ from apps.fleets.tenancy import (
     FleetScopedStackedInline,
     FleetScopedTabularInline,
 )
+from apps.vehicles.admin import VehicleAdmin
+from apps.vehicles.models import Vehicle
 from voltop.core.admin_forms import ServiceCheckedForm
+from voltop.core.display import (
+    duration_text,
+    energy_text,
+    moment_text,
+    money_text,
+    rows_table,
+)
 from voltop.core.downloads import attachment_response, stored_file_response
 from voltop.core.errors import DomainError
 from voltop.core.json_input import JsonInputRefused, json_input_parse
@@ -842,20 +856,16 @@ class ChargingSessionAdmin(
         "approve_home_sessions": home_session_review,
     }
     list_display = [
-        "id",
-        "started_at",
-        "ended_at",
-        "driver",
-        "vehicle",
-        "location_kind",
-        "purpose",
-        "energy_wh",
-        "energy_source",
-        "cost_to_fleet",
-        "status",
-        "source",
-        "is_suspect",
+        "started",
+        "driver_name",
+        "vehicle_plate",
+        "where_and_why",
+        "energy",
+        "duration",
+        "price",
+        "status_text",
     ]
+    list_display_links = ["started"]
     list_filter = [
         "fleet",
         "status",
@@ -873,6 +883,9 @@ class ChargingSessionAdmin(
         ToReviewFilter,
     ]
     list_select_related = ["driver", "vehicle"]
+    list_per_page = 100
+    paginator = InfinitePaginator
+    list_disable_select_all = True
     search_fields = [
         "external_id",
         "driver__last_name",
@@ -883,6 +896,8 @@ class ChargingSessionAdmin(
     fixed_once_made = ("fleet",)
     date_hierarchy = "started_at"
     readonly_fields = [
+        "energy_exact",
+        "duration_exact",
         *CHECK_FIELDS,
         *REVIEW_FIELDS,
         *PRICE_FIELDS,
@@ -916,6 +931,7 @@ class ChargingSessionAdmin(
                     ("started_at", "ended_at"),
                     ("meter_start_wh", "meter_stop_wh"),
                     "energy_wh",
+                    ("energy_exact", "duration_exact"),
                 ]
             },
         ),
@@ -974,11 +990,58 @@ class ChargingSessionAdmin(
             return False
         return super().has_delete_permission(request, obj)
 
-    @admin.display(description="cost to the fleet (incl. VAT)", ordering="price_incl_vat")
-    def cost_to_fleet(self, session: ChargingSession) -> str:
-        if session.price_incl_vat is None:
+    @admin.display(description="started", ordering="started_at")
+    def started(self, session: ChargingSession) -> str:
+        return moment_text(session.started_at)
+
+    @admin.display(description="driver", ordering="driver__last_name")
+    def driver_name(self, session: ChargingSession) -> str:
+        return session.driver.full_name
+
+    @admin.display(description="vehicle", ordering="vehicle__plate")
+    def vehicle_plate(self, session: ChargingSession) -> str:
+        return session.vehicle.plate if session.vehicle_id else "—"
+
+    @admin.display(description="where · why")
+    def where_and_why(self, session: ChargingSession) -> str:
+        return f"{session.get_location_kind_display()} · {session.get_purpose_display()}"
+
+    @admin.display(description="energy", ordering="energy_wh")
+    def energy(self, session: ChargingSession) -> str:
+        """The energy in kWh, marked where a person entered it rather than a charger."""
+        if session.energy_source == EnergySource.ENTERED:
+            return f"{energy_text(session.energy_wh)} · entered"
+        return energy_text(session.energy_wh)
+
+    @admin.display(description="h:mm")
+    def duration(self, session: ChargingSession) -> str:
+        if session.ended_at is None:
             return "—"
-        return f"{session.price_incl_vat} {session.price_currency}"
+        return duration_text(session.ended_at - session.started_at)
+
+    @admin.display(description="price (incl. VAT)", ordering="price_incl_vat")
+    def price(self, session: ChargingSession) -> str:
+        if session.price_incl_vat is None:
+            return "no price" if session.status == SessionStatus.COMPLETED else "—"
+        return money_text(session.price_incl_vat, session.price_currency)
+
+    @admin.display(description="status", ordering="status")
+    def status_text(self, session: ChargingSession) -> str:
+        status = session.get_status_display()
+        return f"{status} · suspect" if session.is_suspect else status
+
+    @admin.display(description="energy, exactly")
+    def energy_exact(self, session: ChargingSession) -> str:
+        if session.energy_wh is None:
+            return "—"
+        return f"{energy_text(session.energy_wh)} = {session.energy_wh:,} Wh"
+
+    @admin.display(description="duration, exactly")
+    def duration_exact(self, session: ChargingSession) -> str:
+        if session.ended_at is None:
+            return "—"
+        seconds = int((session.ended_at - session.started_at).total_seconds())
+        return f"{duration_text(seconds)} h:mm = {seconds:,} s"
 
     @admin.display(description="charged to the driver")
     def charged_to_driver(self, session: ChargingSession) -> str:
@@ -1159,17 +1222,24 @@ class MeterValueAdmin(
     never on a billed session, never outside the session, never going back."""
 
     fleet_path = "session__fleet"
-    list_display = ["session", "measured_at", "energy_wh", "power_w", "state_of_charge_percent"]
+    list_display = ["session", "measured", "energy_wh", "power_w", "state_of_charge_percent"]
     list_filter = ["session__fleet"]
-    list_select_related = ["session"]
+    list_select_related = ["session__driver"]
+    paginator = InfinitePaginator
+    list_disable_select_all = True
     search_fields = ["session__external_id"]
     autocomplete_fields = ["session"]
     date_hierarchy = "measured_at"
+    ordering = ["-session_id", "-measured_at"]
     write_services = {
         "add": charging_session_record_meter_values,
         "change": meter_value_correct,
         "delete": meter_value_delete,
     }
+
+    @admin.display(description="measured", ordering="measured_at")
+    def measured(self, meter_value: MeterValue) -> str:
+        return moment_text(meter_value.measured_at, seconds=True)
 
     def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
         """A reading stays with its session."""
@@ -1275,3 +1345,110 @@ class SessionImportAdmin(FleetScopedAdmin):
                 ((error["line"], error["reason"]) for error in session_import.errors),
             ),
         )
+
+
+RECENT_ROWS = 10
+CHART_READINGS = 60
+
+
+def session_link(session: ChargingSession) -> str:
+    return format_html(
+        '<a href="{}">{}</a>',
+        reverse("admin:charging_chargingsession_change", args=[session.pk]),
+        moment_text(session.started_at),
+    )
+
+
+class VehicleChargingAdmin(VehicleAdmin):
+    """The vehicles, with when each last charged; on a vehicle's page also its odometer chart,
+    its energy per 100 km and its latest sessions, each in a fixed number of queries."""
+
+    list_display = [*VehicleAdmin.list_display, "last_charge"]
+    page_fields = ["energy_per_100_km", "odometer_chart", "recent_sessions"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return vehicle_list_with_last_charge(super().get_queryset(request))
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, *self.page_fields] if obj is not None else readonly
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        (name, options), *rest = fieldsets
+        fields = [field for field in options["fields"] if field not in self.page_fields]
+        return [
+            (name, {**options, "fields": fields}),
+            *rest,
+            ("Charging and distance", {"fields": self.page_fields}),
+        ]
+
+    @admin.display(description="last charge", ordering="last_charged_at")
+    def last_charge(self, vehicle: Vehicle) -> str:
+        return moment_text(vehicle.last_charged_at)
+
+    def _consumption(self, vehicle: Vehicle):
+        if not hasattr(vehicle, "_voltop_consumption"):
+            vehicle._voltop_consumption = vehicle_consumption(
+                vehicle_id=vehicle.pk, readings_limit=CHART_READINGS
+            )
+        return vehicle._voltop_consumption
+
+    @admin.display(description="energy per 100 km")
+    def energy_per_100_km(self, vehicle: Vehicle) -> str:
+        _, consumption = self._consumption(vehicle)
+        if consumption is None:
+            return "Needs two odometer readings with km driven between them."
+        return (
+            f"{energy_text(consumption.wh_per_100_km)} / 100 km: "
+            f"{energy_text(consumption.energy_wh)} charged over {consumption.km:,} km, "
+            f"{moment_text(consumption.since)} to {moment_text(consumption.until)}"
+        )
+
+    @admin.display(description="odometer")
+    def odometer_chart(self, vehicle: Vehicle) -> str:
+        readings, _ = self._consumption(vehicle)
+        if not readings:
+            return "No odometer reading yet."
+        data = {
+            "labels": [moment_text(reading.recorded_at) for reading in readings],
+            "datasets": [
+                {
+                    "label": "km",
+                    "data": [reading.km for reading in readings],
+                    "borderColor": "var(--color-primary-600)",
+                }
+            ],
+        }
+        return render_to_string(
+            "unfold/components/chart/line.html",
+            {"data": json.dumps(data), "height": 220, "class": "voltop-odometer-chart"},
+        )
+
+    @admin.display(description="latest sessions")
+    def recent_sessions(self, vehicle: Vehicle) -> str:
+        sessions = charging_session_recent_for_vehicle(vehicle_id=vehicle.pk, limit=RECENT_ROWS)
+        return rows_table(
+            ["started", "driver", "where · why", "energy", "price", "status"],
+            [
+                [
+                    session_link(session),
+                    session.driver.full_name,
+                    f"{session.get_location_kind_display()} · {session.get_purpose_display()}",
+                    energy_text(session.energy_wh),
+                    money_text(session.price_incl_vat, session.price_currency),
+                    session.get_status_display(),
+                ]
+                for session in sessions
+            ],
+            empty_text="No session yet.",
+            more_url=reverse("admin:charging_chargingsession_changelist")
+            + f"?vehicle__id__exact={vehicle.pk}",
+            more_text="All of this vehicle's sessions →",
+        )
+
+
+admin.site.unregister(Vehicle)
+admin.site.register(Vehicle, VehicleChargingAdmin)

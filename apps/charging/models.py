@@ -31,6 +31,7 @@ from apps.charging.choices import (
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.models import Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard
+from voltop.core.display import moment_text
 from voltop.core.history import history_tracked
 from voltop.core.models import TimeStampedModel
 from voltop.core.validators import validate_currency_code
@@ -698,7 +699,9 @@ class ChargingSession(TimeStampedModel):
         ]
 
     def __str__(self) -> str:
-        return f"Session {self.pk} of {self.driver_id} at {self.started_at:%Y-%m-%d %H:%M}"
+        """E.g. "Session 1415 · Anna Weber · 2 Dec 2026 08:37 CET": its driver by name and its
+        start in the active time zone (the fleet's on admin pages)."""
+        return f"Session {self.pk} · {self.driver.full_name} · {moment_text(self.started_at)}"
 
     def clean(self) -> None:
         """Repeat the table's rules on the fields they concern, then check every related row
@@ -815,7 +818,7 @@ class MeterValue(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.measured_at:%H:%M:%S} {self.energy_wh} Wh"
+        return f"{moment_text(self.measured_at, seconds=True)} · {self.energy_wh} Wh"
 
 
 class SessionImport(TimeStampedModel):

@@ -24,6 +24,12 @@ from django.db.models import (
 from django.db.models.fields.files import FieldFile
 
 from apps.charging.choices import SessionStatus
+from apps.charging.consumption import (
+    ChargedEnergy,
+    Consumption,
+    OdometerPoint,
+    energy_per_100_km,
+)
 from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
 from apps.charging.models import (
     ChargingSession,
@@ -45,7 +51,7 @@ from apps.charging.pricing import TariffElement as PricingElement
 from apps.drivers.choices import TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.selectors import charge_token_list
-from apps.vehicles.models import Vehicle
+from apps.vehicles.models import OdometerReading, Vehicle
 from voltop.core.money import kwh_of_wh
 
 
@@ -478,3 +484,52 @@ def charge_token_get_for_start(
             "You have no valid charge token; ask your fleet manager for one.", field="token"
         )
     return token
+
+
+def charging_session_recent_for_vehicle(*, vehicle_id: int, limit: int) -> list[ChargingSession]:
+    """The vehicle's `limit` latest sessions, newest first, with their drivers, in one query."""
+    return list(
+        ChargingSession.objects.filter(vehicle_id=vehicle_id)
+        .select_related("driver")
+        .order_by("-started_at", "-pk")[:limit]
+    )
+
+
+def charging_session_recent_for_driver(*, driver_id: int, limit: int) -> list[ChargingSession]:
+    """The driver's `limit` latest sessions, newest first, with their vehicles, in one query."""
+    return list(
+        ChargingSession.objects.filter(driver_id=driver_id)
+        .select_related("vehicle", "driver")
+        .order_by("-started_at", "-pk")[:limit]
+    )
+
+
+def vehicle_consumption(*, vehicle_id: int, readings_limit: int) -> tuple[list, Consumption | None]:
+    """The vehicle's latest `readings_limit` odometer readings (oldest first) and its energy per
+    100 km between the first and the last of them, from the energy of its completed sessions
+    that started in between: two queries, whatever the vehicle's history."""
+    readings = [
+        OdometerPoint(recorded_at=recorded_at, km=km)
+        for recorded_at, km in OdometerReading.objects.filter(vehicle_id=vehicle_id)
+        .order_by("-recorded_at")
+        .values_list("recorded_at", "km")[:readings_limit]
+    ][::-1]
+    if len(readings) < 2:
+        return readings, None
+    charged = [
+        ChargedEnergy(started_at=started_at, energy_wh=energy_wh)
+        for started_at, energy_wh in ChargingSession.objects.filter(
+            vehicle_id=vehicle_id,
+            status=SessionStatus.COMPLETED,
+            started_at__gte=readings[0].recorded_at,
+            started_at__lt=readings[-1].recorded_at,
+        ).values_list("started_at", "energy_wh")
+    ]
+    return readings, energy_per_100_km(readings, charged)
+
+
+def vehicle_list_with_last_charge(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehicle]:
+    """`vehicles` (scoped by the caller), each annotated in the same query with the start of
+    its latest session (`last_charged_at`, None if it never charged)."""
+    latest = ChargingSession.objects.filter(vehicle=OuterRef("pk")).order_by("-started_at")
+    return vehicles.annotate(last_charged_at=Subquery(latest.values("started_at")[:1]))

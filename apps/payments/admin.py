@@ -3,7 +3,6 @@ while they work, invoices with their documents, credit notes and payments, state
 and period, cost allocations, reimbursement decisions and payouts, and payroll deductions. What
 billing writes is read-only here: every change goes through a service."""
 
-import datetime as dt
 import uuid
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -20,6 +19,9 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from apps.charging.models import ChargingSession
+from apps.charging.selectors import charging_session_recent_for_driver
+from apps.drivers.models import Driver
 from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES
@@ -29,7 +31,7 @@ from apps.fleets.tenancy import (
     FleetScopedTabularInline,
     request_fleet_ids,
 )
-from apps.payments import payouts, payroll, services
+from apps.payments import payouts, payroll, selectors, services
 from apps.payments.choices import (
     BillingRunStatus,
     InvoiceStatus,
@@ -44,7 +46,6 @@ from apps.payments.documents import (
     invoice_html,
     invoice_pdf,
     invoice_pdf_filename,
-    money_text,
     period_days_text,
     statement_context,
     statement_pdf,
@@ -79,7 +80,9 @@ from apps.payments.selectors import (
     reimbursement_list_without_payout_details,
     statement_get,
 )
+from apps.vehicles.admin import DriverAdmin
 from voltop.core.admin_forms import run_domain_check
+from voltop.core.display import energy_text, moment_text, money_text, rows_table
 from voltop.core.downloads import attachment_response
 from voltop.core.errors import DomainError
 from voltop.core.money import kwh_of_wh
@@ -286,11 +289,11 @@ class BillingLeftOutInline(ReadOnlyInline):
     verbose_name_plural = "sessions left out, with why"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("run__fleet", "session")
+        return super().get_queryset(request).select_related("run__fleet", "session__driver")
 
     @admin.display(description="started")
-    def started(self, left_out: BillingLeftOut) -> dt.datetime:
-        return left_out.session.started_at
+    def started(self, left_out: BillingLeftOut) -> str:
+        return moment_text(left_out.session.started_at)
 
 
 @admin.register(BillingRun)
@@ -814,7 +817,7 @@ class CostAllocationAdmin(ReadOnlyAdmin):
         "billing_run",
     ]
     list_filter = [("billing_run", BillingRunFilter), "cost_center"]
-    list_select_related = ["cost_center", "driver", "session", "billing_run__fleet"]
+    list_select_related = ["cost_center", "driver", "session__driver", "billing_run__fleet"]
     search_fields = [
         "cost_center__code",
         "cost_center__name",
@@ -890,11 +893,11 @@ class ReimbursementLineInline(ReadOnlyInline):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("session")
+        return super().get_queryset(request).select_related("session__driver")
 
     @admin.display(description="started")
-    def started(self, line: ReimbursementLine) -> dt.datetime:
-        return line.session.started_at
+    def started(self, line: ReimbursementLine) -> str:
+        return moment_text(line.session.started_at)
 
 
 @admin.register(Reimbursement)
@@ -1774,3 +1777,148 @@ class PayrollDeductionAdmin(AppendOnlyAdmin):
             payroll.payroll_deduction_cancel(deduction=deduction, by=request.user)
 
         self.act_per_row(request, queryset, cancel, "cancelled")
+
+
+# The driver's page ---------------------------------------------------------------------------
+
+DRIVER_PAGE_ROWS = 12
+DRIVER_PAGE_TABS = {
+    "Sessions": "recent_sessions",
+    "Statements": "statements",
+    "Invoices": "invoices",
+    "Reimbursements": "reimbursements",
+}
+
+
+def _driver_list_url(model: type[Model], driver: Driver) -> str:
+    opts = model._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist") + (
+        f"?driver__id__exact={driver.pk}"
+    )
+
+
+def _change_link(obj: Model, text: str) -> str:
+    opts = obj._meta
+    url = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text)
+
+
+class DriverPageAdmin(DriverAdmin):
+    """The drivers; a driver's page also shows their tokens (inline), and their latest
+    sessions, statements, invoices and reimbursements in tabs, each linking to the whole
+    filtered list: a fixed number of queries, whatever the driver's history."""
+
+    page_fields = list(DRIVER_PAGE_TABS.values())
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, *self.page_fields] if obj is not None else readonly
+
+    def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is None:
+            return fieldsets
+        return [
+            *fieldsets,
+            *(
+                (title, {"fields": [field], "classes": ["tab"]})
+                for title, field in DRIVER_PAGE_TABS.items()
+            ),
+        ]
+
+    def _documents(self, driver: Driver) -> dict[str, list]:
+        if not hasattr(driver, "_voltop_documents"):
+            driver._voltop_documents = selectors.driver_money_documents(
+                driver_id=driver.pk, limit=DRIVER_PAGE_ROWS
+            )
+        return driver._voltop_documents
+
+    @admin.display(description="latest sessions")
+    def recent_sessions(self, driver: Driver) -> str:
+        sessions = charging_session_recent_for_driver(driver_id=driver.pk, limit=DRIVER_PAGE_ROWS)
+        return rows_table(
+            ["started", "vehicle", "where · why", "energy", "price", "status"],
+            [
+                [
+                    _change_link(session, moment_text(session.started_at)),
+                    session.vehicle.plate if session.vehicle_id else "—",
+                    f"{session.get_location_kind_display()} · {session.get_purpose_display()}",
+                    energy_text(session.energy_wh),
+                    money_text(session.price_incl_vat, session.price_currency),
+                    session.get_status_display(),
+                ]
+                for session in sessions
+            ],
+            empty_text="No session yet.",
+            more_url=_driver_list_url(ChargingSession, driver),
+            more_text="All of this driver's sessions →",
+        )
+
+    @admin.display(description="latest statements")
+    def statements(self, driver: Driver) -> str:
+        return rows_table(
+            ["period", "owed by the driver", "borne by the fleet", "home reimbursement", "net"],
+            [
+                [
+                    _change_link(statement, statement.period_label),
+                    money_text(statement.private_owed, statement.currency),
+                    money_text(statement.business_cost, statement.currency),
+                    money_text(statement.reimbursement_due, statement.currency),
+                    money_text(statement.net_to_driver, statement.currency),
+                ]
+                for statement in self._documents(driver)["statements"]
+            ],
+            empty_text="No statement yet.",
+            more_url=_driver_list_url(Statement, driver),
+            more_text="All of this driver's statements →",
+        )
+
+    @admin.display(description="latest invoices")
+    def invoices(self, driver: Driver) -> str:
+        rows = []
+        for invoice in self._documents(driver)["invoices"]:
+            period = (
+                invoice.billing_run.period_label
+                if invoice.billing_run_id
+                else period_days_text(invoice.period_start, invoice.period_end, invoice.fleet.zone)
+            )
+            balance = invoice_balance_of_row(invoice) if invoice.is_issued else None
+            rows.append(
+                [
+                    _change_link(invoice, str(invoice)),
+                    period,
+                    invoice.get_status_display(),
+                    money_text(invoice.gross_total, invoice.currency),
+                    "—" if balance is None else money_text(balance.due, invoice.currency),
+                ]
+            )
+        return rows_table(
+            ["number", "period", "status", "gross", "due"],
+            rows,
+            empty_text="No invoice yet.",
+            more_url=_driver_list_url(Invoice, driver),
+            more_text="All of this driver's invoices →",
+        )
+
+    @admin.display(description="latest reimbursements")
+    def reimbursements(self, driver: Driver) -> str:
+        return rows_table(
+            ["period", "energy", "amount", "status", "decided"],
+            [
+                [
+                    _change_link(reimbursement, reimbursement.billing_run.period_label),
+                    energy_text(reimbursement.energy_wh),
+                    money_text(reimbursement.amount, reimbursement.currency),
+                    reimbursement.get_status_display(),
+                    moment_text(reimbursement.decided_at),
+                ]
+                for reimbursement in self._documents(driver)["reimbursements"]
+            ],
+            empty_text="No reimbursement yet.",
+            more_url=_driver_list_url(Reimbursement, driver),
+            more_text="All of this driver's reimbursements →",
+        )
+
+
+admin.site.unregister(Driver)
+admin.site.register(Driver, DriverPageAdmin)

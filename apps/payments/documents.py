@@ -16,7 +16,8 @@ from apps.payments.choices import RefundStatus
 from apps.payments.models import CreditNote, Invoice, Refund, Statement
 from apps.payments.selectors import invoice_balance, statement_lines, statement_refunds
 from apps.payments.totals import document_totals
-from voltop.core.money import kwh_of_wh, round_money
+from voltop.core.display import money_text
+from voltop.core.money import kwh_of_wh
 
 PDF_LIBRARIES_HINT = (
     "Invoice and statement PDFs are rendered by WeasyPrint, which needs Pango (1.44 or newer) "
@@ -39,11 +40,6 @@ def pdf_renderer_problem() -> str:
     if not harfbuzz.hb_version_atleast(4, 1, 0):
         return "HarfBuzz is older than 4.1, the oldest whose subset library WeasyPrint uses"
     return ""
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    """An amount to the currency's minor unit (SQLite sums come back with float noise)."""
-    return f"{round_money(Decimal(amount), currency)} {currency}"
 
 
 def period_days_text(start: dt.datetime, end: dt.datetime, zone) -> str:

@@ -378,3 +378,23 @@ def reimbursement_list_without_payout_details(
     return reimbursements.filter(
         Q(driver__iban="") | Q(driver__account_holder=""), status=ReimbursementStatus.APPROVED
     )
+
+
+def driver_money_documents(*, driver_id: int, limit: int) -> dict[str, list]:
+    """The driver's latest `limit` statements, invoices and reimbursements (newest period
+    first), each with what its row shows: three queries, whatever the driver's history."""
+    return {
+        "statements": list(
+            Statement.objects.filter(driver_id=driver_id).order_by("-period_start", "-pk")[:limit]
+        ),
+        "invoices": list(
+            invoice_list_with_balance(Invoice.objects.filter(driver_id=driver_id))
+            .select_related("billing_run", "fleet")
+            .order_by("-period_start", "-pk")[:limit]
+        ),
+        "reimbursements": list(
+            Reimbursement.objects.filter(driver_id=driver_id)
+            .select_related("billing_run")
+            .order_by("-period_start", "-pk")[:limit]
+        ),
+    }

@@ -6,7 +6,9 @@ from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from apps.drivers.admin import ChargeTokenInline
 from apps.drivers.choices import DriverStatus
@@ -24,6 +26,7 @@ from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
+from apps.vehicles.selectors import vehicle_list_with_driver_and_odometer
 from apps.vehicles.services import (
     driver_leave_check,
     driver_set_status_or_leave,
@@ -43,6 +46,7 @@ from apps.vehicles.services import (
     vehicle_update,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
+from voltop.core.display import moment_text
 
 
 class VehicleForm(ServiceCheckedForm):
@@ -130,6 +134,9 @@ class VehicleAssignmentInline(WritesThroughServices, FleetScopedTabularInline):
     show_change_link = True
     ordering = ["-starts_at", "-pk"]
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).select_related("driver", "vehicle")
+
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
@@ -143,13 +150,12 @@ class VehicleAdmin(
     write_services = {"add": vehicle_create, "change": vehicle_update, "delete": vehicle_delete}
     list_display = [
         "plate",
-        "make",
-        "model",
-        "model_year",
-        "usable_battery_kwh",
+        "make_and_model",
         "fleet",
         "home_depot",
         "status",
+        "current_driver",
+        "last_odometer",
     ]
     list_filter = ["fleet", "status", "make", "home_depot"]
     list_select_related = ["fleet", "home_depot"]
@@ -157,6 +163,37 @@ class VehicleAdmin(
     autocomplete_fields = ["fleet", "home_depot", "cost_center"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [VehicleAssignmentInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Each vehicle with its current driver and its last odometer reading, read in the
+        list's one query."""
+        return vehicle_list_with_driver_and_odometer(
+            super().get_queryset(request), now=timezone.now()
+        )
+
+    @admin.display(description="vehicle", ordering="make")
+    def make_and_model(self, vehicle: Vehicle) -> str:
+        return (
+            f"{vehicle.make} {vehicle.model} ({vehicle.model_year})"
+            if vehicle.model_year
+            else f"{vehicle.make} {vehicle.model}"
+        )
+
+    @admin.display(description="current driver", ordering="current_driver_name")
+    def current_driver(self, vehicle: Vehicle) -> str:
+        if vehicle.current_driver_id is None:
+            return "—"
+        return format_html(
+            '<a href="{}">{}</a>',
+            reverse("admin:drivers_driver_change", args=[vehicle.current_driver_id]),
+            vehicle.current_driver_name,
+        )
+
+    @admin.display(description="last odometer", ordering="last_odometer_at")
+    def last_odometer(self, vehicle: Vehicle) -> str:
+        if vehicle.last_odometer_km is None:
+            return "—"
+        return f"{vehicle.last_odometer_km:,} km · {moment_text(vehicle.last_odometer_at)}"
 
     def save_model(self, request: HttpRequest, obj: Vehicle, form, change: bool) -> None:
         if change:

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Concat
 
 from apps.drivers.models import Driver
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
@@ -100,3 +101,27 @@ def odometer_neighbours(
     before = readings.filter(recorded_at__lt=recorded_at).order_by("-recorded_at").first()
     after = readings.filter(recorded_at__gt=recorded_at).order_by("recorded_at").first()
     return before, after
+
+
+def vehicle_list_with_driver_and_odometer(
+    vehicles: QuerySet[Vehicle], *, now: datetime
+) -> QuerySet[Vehicle]:
+    """`vehicles` (already scoped to a fleet by the caller), each annotated, in the same query,
+    with who drives it at `now` (`current_driver_id`, `current_driver_name`) and its latest
+    odometer reading (`last_odometer_km`, `last_odometer_at`); None where there is none."""
+    current = (
+        VehicleAssignment.objects.filter(vehicle=OuterRef("pk"), starts_at__lte=now)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .order_by("-starts_at", "-pk")
+    )
+    latest_reading = OdometerReading.objects.filter(vehicle=OuterRef("pk")).order_by("-recorded_at")
+    return vehicles.annotate(
+        current_driver_id=Subquery(current.values("driver_id")[:1]),
+        current_driver_name=Subquery(
+            current.annotate(
+                name=Concat("driver__first_name", Value(" "), "driver__last_name")
+            ).values("name")[:1]
+        ),
+        last_odometer_km=Subquery(latest_reading.values("km")[:1]),
+        last_odometer_at=Subquery(latest_reading.values("recorded_at")[:1]),
+    )

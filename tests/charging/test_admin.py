@@ -1870,11 +1870,14 @@ def test_another_fleets_imports_are_neither_listed_nor_shown(manager_client, fle
 
 def test_the_session_list_shows_energy_entered_by_a_person(manager_client, fleet):
     ChargingSessionFactory(fleet=fleet, energy_source=EnergySource.ENTERED)
+    ChargingSessionFactory(fleet=fleet, energy_wh=None, meter_stop_wh=None, active=True)
 
     response = manager_client.get(reverse("admin:charging_chargingsession_changelist"))
 
-    energy_source_cell = r'<td class="field-energy_source[^"]*"[^>]*>\s*Entered by a person\s*</td>'
-    assert re.search(energy_source_cell, response.content.decode())
+    energies = re.findall(
+        r'<td class="field-energy [^"]*"[^>]*>([^<]*)</td>', response.content.decode()
+    )
+    assert sorted(energies) == ["20.500 kWh · entered", "—"]
 
 
 def test_session_import_offers_only_the_managers_fleets(manager_client, fleet):

@@ -14,6 +14,9 @@ class CoreConfig(AppConfig):
     verbose_name = "Voltop core"
 
     def ready(self) -> None:
+        from voltop.core.admin_lists import headers_once_per_list
+
+        headers_once_per_list()
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info(
                 "celery.eager: REDIS_URL is not set, background tasks run eagerly in-process",
