@@ -208,11 +208,10 @@ class VehicleAdmin(
 
     def has_reassign_permission(self, request: HttpRequest, obj=None) -> bool:
         """Whether the user may give the vehicle (`obj`, or its id as unfold passes it) to
-        another driver: they may change it."""
+        another driver: they may change it. A vehicle of a fleet they do not see is not
+        found, as on its change page."""
         if obj is not None and not isinstance(obj, Vehicle):
-            obj = self.get_queryset(request).filter(pk=obj).first()
-            if obj is None:
-                return False
+            obj = get_object_or_404(self.get_queryset(request), pk=obj)
         return self.has_change_permission(request, obj)
 
     @unfold_action(
