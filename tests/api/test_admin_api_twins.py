@@ -41,6 +41,9 @@ DAILY_ACTION_TWINS: dict[str, Twin] = {
     "charging.chargingsession:reject_home_sessions": Twin("fleet-session-reject-home"),
     # Start a billing run and watch it.
     "payments.billingrun:add": Twin("fleet-billing-run-list", detail=False),
+    "payments.billingrun:payments_billingrun_start_run": Twin(
+        "fleet-billing-run-list", detail=False
+    ),
     "payments.billingrun:payments_billingrun_progress": Twin(
         "fleet-billing-run-detail", method="get"
     ),
