@@ -82,9 +82,11 @@ def test_manager_filters_sessions_by_depot_and_approves_a_home_session_from_the_
     page.goto(live_server.url + SESSIONS)
     expect(session_link(page, depots_fleet["at_south"])).to_be_visible()
 
-    page.goto(
-        f"{live_server.url}{SESSIONS}?connector__station__depot__id__exact="
-        f"{depots_fleet['north'].pk}"
+    page.locator(":text('Filters')").first.click()
+    page.get_by_role("link", name="North depot").click()
+
+    expect(page).to_have_url(
+        re.compile(rf"connector__station__depot__id__exact={depots_fleet['north'].pk}$")
     )
     expect(session_link(page, depots_fleet["at_north"])).to_be_visible()
     expect(session_link(page, depots_fleet["at_south"])).to_have_count(0)
