@@ -90,6 +90,7 @@ from apps.charging.services import (
     tariff_version_order_check,
 )
 from apps.charging.vat_rule import session_charged_to_driver, session_reimbursed_to_driver
+from apps.fleets.admin_actions import act_with_reason
 from apps.fleets.admin_deletion import DeletesThroughServiceMixin
 from apps.fleets.admin_writes import (
     SavesThroughServiceFormSet,
@@ -854,6 +855,7 @@ class ChargingSessionAdmin(
         "delete": charging_session_delete,
         "price_again": charging_session_price,
         "approve_home_sessions": home_session_review,
+        "reject_home_sessions": home_session_review,
     }
     list_display = [
         "started",
@@ -907,7 +909,7 @@ class ChargingSessionAdmin(
         "updated_at",
     ]
     inlines = [MeterValueInline]
-    actions = ["price_again", "approve_home_sessions", "export_cdr"]
+    actions = ["price_again", "approve_home_sessions", "reject_home_sessions", "export_cdr"]
     change_list_template = "admin/charging/chargingsession/change_list.html"
     fieldsets = [
         (
@@ -1158,13 +1160,36 @@ class ChargingSessionAdmin(
 
     @admin.action(description="Approve selected home sessions", permissions=["change"])
     def approve_home_sessions(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """Each selected session is judged by the service: one not pending approval is
+        reported as refused, with why."""
         self.act_per_row(
             request,
-            queryset.filter(home_approval=HomeApproval.PENDING),
+            queryset,
             lambda session: home_session_review(
                 session=session, approve=True, reviewer=request.user
             ),
             "approved",
+        )
+
+    @admin.action(description="Reject selected home sessions…", permissions=["change"])
+    def reject_home_sessions(
+        self, request: HttpRequest, queryset: QuerySet
+    ) -> TemplateResponse | None:
+        """Asks why on a confirmation page first; rejects once it is sent."""
+        return act_with_reason(
+            self,
+            request,
+            queryset,
+            action="reject_home_sessions",
+            title="Reject home sessions",
+            question="Reject these home sessions? Their drivers are not reimbursed for them; "
+            "they read the reason you give.",
+            submit="Reject",
+            reason_help="Why the home charging is not reimbursed; the driver reads it.",
+            act=lambda session, reason: home_session_review(
+                session=session, approve=False, reviewer=request.user, reason=reason
+            ),
+            done="rejected",
         )
 
     @admin.action(description="Export as OCPI 2.2.1 CDR JSON", permissions=["view"])

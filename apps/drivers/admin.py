@@ -5,15 +5,18 @@ there ends their vehicle assignments, a flow of the vehicles app."""
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 from apps.drivers.models import ChargeToken
 from apps.drivers.services import (
+    charge_token_block,
     charge_token_check,
     charge_token_deactivate,
     charge_token_delete,
     charge_token_delete_check,
     charge_token_save,
 )
+from apps.fleets.admin_actions import act_with_reason
 from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
 from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
@@ -71,6 +74,7 @@ class ChargeTokenAdmin(
         "change": charge_token_save,
         "delete": charge_token_delete,
         "deactivate": charge_token_deactivate,
+        "block": charge_token_block,
     }
     fleet_path = "driver__fleet"
     list_display = ["uid", "driver", "kind", "valid_from", "valid_until", "is_active"]
@@ -79,7 +83,8 @@ class ChargeTokenAdmin(
     search_fields = ["uid", "driver__first_name", "driver__last_name", "driver__employee_number"]
     autocomplete_fields = ["driver"]
     date_hierarchy = "valid_from"
-    actions = ["deactivate"]
+    readonly_fields = ["blocked_reason", "blocked_by_suspension"]
+    actions = ["block", "deactivate"]
 
     def save_model(self, request: HttpRequest, obj: ChargeToken, form, change: bool) -> None:
         charge_token_save(token=obj)
@@ -96,4 +101,23 @@ class ChargeTokenAdmin(
     def deactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
         self.act_per_row(
             request, queryset, lambda token: charge_token_deactivate(token=token), "deactivated"
+        )
+
+    @admin.action(
+        description="Block selected tokens… (lost or stolen cards)", permissions=["change"]
+    )
+    def block(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks why on a confirmation page first; blocks once it is sent."""
+        return act_with_reason(
+            self,
+            request,
+            queryset,
+            action="block",
+            title="Block tokens",
+            question="Block these tokens? They can no longer start a session, and stay blocked "
+            "when their driver is reactivated after a suspension.",
+            submit="Block",
+            reason_help="Why they are blocked, e.g. “Card lost”.",
+            act=lambda token, reason: charge_token_block(token=token, reason=reason),
+            done="blocked",
         )

@@ -35,3 +35,15 @@ class TokenChangedMeanwhile(Conflict):
 
 class TokenInUse(Conflict):
     code = "drivers.token_in_use"
+
+
+class ReasonMissing(DomainError):
+    """A suspension or a block given without saying why."""
+
+    code = "drivers.reason_missing"
+
+
+class DriverStatusRefused(Conflict):
+    """A suspension or reactivation the driver's status does not allow."""
+
+    code = "drivers.driver_status_refused"

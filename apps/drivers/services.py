@@ -12,8 +12,10 @@ from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.exceptions import (
     DriverHasHistory,
     DriverNotActive,
+    DriverStatusRefused,
     InvalidTokenPeriod,
     InvalidTokenUid,
+    ReasonMissing,
     TokenChangedMeanwhile,
     TokenInUse,
     TokenOtherFleet,
@@ -58,6 +60,103 @@ def driver_set_status(*, driver: Driver, status: DriverStatus) -> Driver:
             "apps.vehicles.services.driver_leave does, and ends their vehicle assignments."
         )
     return _driver_status_write(driver=driver, status=status)
+
+
+SUSPENSION_BLOCK_PREFIX = "Driver suspended: "
+
+
+def _reason_checked(reason: str, *, field: str = "reason") -> str:
+    """The reason stripped of surrounding spaces; a missing one is refused on `field`."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReasonMissing("Say why.", field=field)
+    max_length = ChargeToken._meta.get_field("blocked_reason").max_length
+    if len(reason) > max_length:
+        raise ReasonMissing(
+            f"A reason has at most {max_length} characters; this one has {len(reason)}.",
+            field=field,
+        )
+    return reason
+
+
+@transaction.atomic
+def driver_suspend(*, driver: Driver, reason: str) -> Driver:
+    """Suspend an active driver for `reason`: they can no longer sign in, and each of their
+    active tokens is blocked and marked as blocked by the suspension, so that reactivating
+    them unblocks exactly those. A driver who is not active (suspended already, or left) is
+    refused, as is a missing reason; a refusal changes nothing. The driver is locked, then
+    their tokens."""
+    reason = _reason_checked(reason)
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    if driver.status != DriverStatus.ACTIVE:
+        raise DriverStatusRefused(
+            f"Driver {driver} is not active ({driver.get_status_display().lower()}); only an "
+            "active driver can be suspended.",
+            field="status",
+        )
+    tokens = list(
+        ChargeToken.objects.select_for_update().filter(driver=driver, is_active=True).order_by("pk")
+    )
+    blocked_reason = f"{SUSPENSION_BLOCK_PREFIX}{reason}"[
+        : ChargeToken._meta.get_field("blocked_reason").max_length
+    ]
+    ChargeToken.objects.filter(pk__in=[token.pk for token in tokens]).update(
+        is_active=False,
+        blocked_by_suspension=True,
+        blocked_reason=blocked_reason,
+        updated_at=timezone.now(),
+    )
+    driver.status = DriverStatus.SUSPENDED
+    driver.suspension_reason = reason
+    driver.save(update_fields=["status", "suspension_reason", "updated_at"])
+    logger.info(
+        "drivers.driver_suspended", extra={"driver_id": driver.pk, "tokens_blocked": len(tokens)}
+    )
+    return driver
+
+
+@transaction.atomic
+def driver_reactivate(*, driver: Driver) -> Driver:
+    """Make a suspended driver active again and unblock exactly the tokens their suspension
+    blocked; a token blocked for another reason (a lost card) stays blocked. A token whose UID
+    another active token has taken meanwhile stays blocked too, with that as its reason. A
+    driver who is not suspended is refused and nothing changes. The driver is locked, then
+    their tokens."""
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    if driver.status != DriverStatus.SUSPENDED:
+        raise DriverStatusRefused(
+            f"Driver {driver} is not suspended ({driver.get_status_display().lower()}); only a "
+            "suspended driver can be reactivated.",
+            field="status",
+        )
+    tokens = list(
+        ChargeToken.objects.select_for_update()
+        .filter(driver=driver, blocked_by_suspension=True)
+        .order_by("pk")
+    )
+    now = timezone.now()
+    for token in tokens:
+        token.blocked_by_suspension = False
+        if ChargeToken.objects.filter(uid__iexact=token.uid, is_active=True).exists():
+            token.blocked_reason = "Its UID was given to another active token meanwhile."
+        else:
+            token.is_active = True
+            token.blocked_reason = ""
+        token.updated_at = now
+    ChargeToken.objects.bulk_update(
+        tokens, ["is_active", "blocked_by_suspension", "blocked_reason", "updated_at"]
+    )
+    driver.status = DriverStatus.ACTIVE
+    driver.suspension_reason = ""
+    driver.save(update_fields=["status", "suspension_reason", "updated_at"])
+    logger.info(
+        "drivers.driver_reactivated",
+        extra={
+            "driver_id": driver.pk,
+            "tokens_unblocked": sum(1 for token in tokens if token.is_active),
+        },
+    )
+    return driver
 
 
 @transaction.atomic
@@ -202,6 +301,9 @@ def charge_token_save(*, token: ChargeToken) -> ChargeToken:
         exclude_pk=token.pk,
     )
     token.uid = normalize_token_uid(token.uid)
+    if token.is_active:
+        token.blocked_reason = ""
+        token.blocked_by_suspension = False
     try:
         with transaction.atomic():
             token.save()
@@ -262,11 +364,32 @@ def _charge_token_update_locked(*, token_pk: int, changes: dict) -> ChargeToken:
 
 @transaction.atomic
 def charge_token_deactivate(*, token: ChargeToken) -> ChargeToken:
-    """Block a token, e.g. a lost card; it can no longer start a session."""
+    """Block a token, e.g. a lost card; it can no longer start a session, and reactivating its
+    driver after a suspension leaves it blocked. charge_token_block does the same with a
+    reason."""
     token = ChargeToken.objects.select_for_update().get(pk=token.pk)
-    if token.is_active:
+    if token.is_active or token.blocked_by_suspension:
         token.is_active = False
-        token.save(update_fields=["is_active", "updated_at"])
+        token.blocked_by_suspension = False
+        token.save(update_fields=["is_active", "blocked_by_suspension", "updated_at"])
+    return token
+
+
+@transaction.atomic
+def charge_token_block(*, token: ChargeToken, reason: str) -> ChargeToken:
+    """Block a token for `reason` (a lost or stolen card): it can no longer start a session,
+    and reactivating its driver after a suspension leaves it blocked. A missing reason is
+    refused and nothing changes; blocking a blocked token again changes nothing but its
+    reason, which is then its own (no longer the suspension's). Its driver is locked, then the
+    token."""
+    reason = _reason_checked(reason)
+    drivers_lock(driver_ids=[token.driver_id])
+    token = ChargeToken.objects.select_for_update().get(pk=token.pk)
+    token.is_active = False
+    token.blocked_by_suspension = False
+    token.blocked_reason = reason
+    token.save(update_fields=["is_active", "blocked_by_suspension", "blocked_reason", "updated_at"])
+    logger.info("drivers.token_blocked", extra={"driver_id": token.driver_id, "token_id": token.pk})
     return token
 
 

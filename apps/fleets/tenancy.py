@@ -271,6 +271,15 @@ def _is_relation_path(model: type[Model], path: str) -> bool:
         return False
 
 
+def action_report(opts, acted: int, done: str, refusals: list[str]) -> str:
+    """What an admin action did, as its message says it: "12 charging sessions approved." or
+    "12 charging sessions approved, 1 refused: <row>: <why>"."""
+    report = f"{acted} {model_ngettext(opts, acted)} {done}"
+    if not refusals:
+        return f"{report}."
+    return f"{report}, {len(refusals)} refused: {' '.join(refusals)}"
+
+
 class FleetScopedAdmin(FleetScopedAdminMixin, FastChangeListMixin, ModelAdmin):
     """ModelAdmin of a model that belongs to a fleet."""
 
@@ -287,8 +296,9 @@ class FleetScopedAdmin(FleetScopedAdminMixin, FastChangeListMixin, ModelAdmin):
     ) -> None:
         """An admin action's work: call `act` (a service, each call its own transaction) on
         each selected row of a fleet where the user holds one of `roles` (`editing_roles` by
-        default). A refused row changes nothing and is reported by itself, as are the rows
-        the user's role leaves unchanged."""
+        default). One message reports what was done and each refused row with why ("12
+        charging sessions approved, 1 refused: …"); a refused row changes nothing. The rows
+        the user's role leaves unchanged are reported apart."""
         selected = queryset.count()
         rows = list(self.scope_queryset(request, queryset, roles or self.editing_roles))
         acted, refusals = 0, []
@@ -299,12 +309,11 @@ class FleetScopedAdmin(FleetScopedAdminMixin, FastChangeListMixin, ModelAdmin):
                 refusals.append(f"{row}: {error.message}")
             else:
                 acted += 1
-        names = model_ngettext(self.opts, acted)
         self.message_user(
-            request, f"{acted} {names} {done}.", messages.SUCCESS if acted else messages.WARNING
+            request,
+            action_report(self.opts, acted, done, refusals),
+            messages.SUCCESS if acted and not refusals else messages.WARNING,
         )
-        for refusal in refusals:
-            self.message_user(request, refusal, messages.WARNING)
         skipped = selected - len(rows)
         if skipped:
             self.message_user(

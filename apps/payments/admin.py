@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from unfold.decorators import action as unfold_action
 
 from apps.charging.models import ChargingSession
 from apps.charging.selectors import charging_session_recent_for_driver
@@ -363,10 +364,27 @@ class BillingRunAdmin(AppendOnlyAdmin):
     class Media:
         js = ["payments/billing_run_progress.js"]
 
+    actions_list = ["start_run"]
+
     def get_fieldsets(self, request: HttpRequest, obj=None) -> list:
         if obj is None:
             return [(None, {"fields": ["fleet", "period"]})]
         return self.fieldsets
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict:
+        """The user's fleet, when they run billing in one only."""
+        initial = super().get_changeform_initial_data(request)
+        fleets = list(self.editable_fleets(request)[:2])
+        if len(fleets) == 1:
+            initial.setdefault("fleet", fleets[0].pk)
+        return initial
+
+    @unfold_action(
+        description="Start a billing run", url_path="start", permissions=["run"], icon="play_arrow"
+    )
+    def start_run(self, request: HttpRequest) -> HttpResponseRedirect:
+        """The list's button to the page that starts a run."""
+        return HttpResponseRedirect(reverse("admin:payments_billingrun_add"))
 
     def get_form(self, request: HttpRequest, obj=None, change: bool = False, **kwargs):
         if obj is None:

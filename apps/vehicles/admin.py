@@ -3,30 +3,42 @@ page, since marking a driver as left there (its status field or its action) ends
 assignments through driver_leave, a flow of this app."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from unfold.decorators import action as unfold_action
 
 from apps.drivers.admin import ChargeTokenInline
 from apps.drivers.choices import DriverStatus
+from apps.drivers.exceptions import ReasonMissing
 from apps.drivers.models import Driver
 from apps.drivers.selectors import LICENCE_WARNING_DAYS, driver_list_licence_expiring
 from apps.drivers.services import (
     driver_create,
     driver_delete,
     driver_delete_check,
+    driver_reactivate,
+    driver_suspend,
     driver_update,
     driver_user_link,
 )
+from apps.fleets.admin_actions import act_with_reason
 from apps.fleets.admin_deletion import DeletesThroughServiceFormSet, DeletesThroughServiceMixin
 from apps.fleets.admin_writes import SavesThroughServices, WritesThroughServices, form_changes
 from apps.fleets.tenancy import FleetScopedAdmin, FleetScopedTabularInline
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
-from apps.vehicles.selectors import vehicle_list_with_driver_and_odometer
+from apps.vehicles.selectors import (
+    vehicle_assignment_running_at,
+    vehicle_list_with_driver_and_odometer,
+)
 from apps.vehicles.services import (
     driver_leave_check,
     driver_set_status_or_leave,
@@ -43,10 +55,13 @@ from apps.vehicles.services import (
     vehicle_delete,
     vehicle_delete_check,
     vehicle_plate_check,
+    vehicle_reassign,
     vehicle_update,
 )
 from voltop.core.admin_forms import ServiceCheckedForm
 from voltop.core.display import moment_text
+from voltop.core.errors import DomainError
+from voltop.core.timeutils import local_time_text
 
 
 class VehicleForm(ServiceCheckedForm):
@@ -113,6 +128,34 @@ class OdometerReadingForm(ServiceCheckedForm):
         )
 
 
+class VehicleReassignForm(forms.Form):
+    """Who drives the vehicle from when on: one of its fleet's active drivers."""
+
+    driver = forms.ModelChoiceField(queryset=Driver.objects.none())
+    starts_at = forms.SplitDateTimeField(
+        label="from",
+        widget=AdminSplitDateTime,
+        help_text="In the fleet's time zone. The current assignment ends at this moment.",
+    )
+
+    def __init__(self, *args, vehicle: Vehicle, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["driver"].queryset = Driver.objects.filter(
+            fleet_id=vehicle.fleet_id, status=DriverStatus.ACTIVE
+        ).order_by("last_name", "first_name", "pk")
+        self.fields["starts_at"].initial = timezone.now()
+
+
+def reassign_report(assignment: VehicleAssignment) -> str:
+    """What a reassignment did, as the admin reports it."""
+    zone = assignment.vehicle.fleet.zone
+    return (
+        f"{assignment.vehicle} is assigned to {assignment.driver.full_name} from "
+        f"{local_time_text(assignment.starts_at, zone)}; the assignment it had then ended at "
+        "that moment."
+    )
+
+
 class VehicleAssignmentFormSet(DeletesThroughServiceFormSet):
     def delete_check(self, obj: VehicleAssignment) -> None:
         vehicle_assignment_delete_check(assignment=obj, now=timezone.now())
@@ -147,7 +190,12 @@ class VehicleAdmin(
 ):
     form = VehicleForm
     fixed_once_made = ("fleet",)
-    write_services = {"add": vehicle_create, "change": vehicle_update, "delete": vehicle_delete}
+    write_services = {
+        "add": vehicle_create,
+        "change": vehicle_update,
+        "delete": vehicle_delete,
+        "reassign": vehicle_reassign,
+    }
     list_display = [
         "plate",
         "make_and_model",
@@ -163,6 +211,68 @@ class VehicleAdmin(
     autocomplete_fields = ["fleet", "home_depot", "cost_center"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [VehicleAssignmentInline]
+    actions = ["reassign"]
+    actions_detail = ["reassign_driver"]
+
+    def has_reassign_permission(self, request: HttpRequest, obj=None) -> bool:
+        """Whether the user may give the vehicle (`obj`, or its id as unfold passes it) to
+        another driver: they may change it. A vehicle of a fleet they do not see is not
+        found, as on its change page."""
+        if obj is not None and not isinstance(obj, Vehicle):
+            obj = get_object_or_404(self.get_queryset(request), pk=obj)
+        return self.has_change_permission(request, obj)
+
+    @unfold_action(
+        description="Reassign", url_path="reassign", permissions=["reassign"], icon="swap_horiz"
+    )
+    def reassign_driver(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The page that gives the vehicle to another driver from a moment on: the running
+        assignment ends then and the new one begins, in one step (vehicle_reassign)."""
+        vehicle = get_object_or_404(
+            self.get_queryset(request).select_related("fleet"), pk=object_id
+        )
+        if not self.has_change_permission(request, vehicle):
+            raise PermissionDenied
+        form = VehicleReassignForm(request.POST or None, vehicle=vehicle)
+        if request.method == "POST" and form.is_valid():
+            try:
+                assignment = vehicle_reassign(
+                    vehicle=vehicle,
+                    driver=form.cleaned_data["driver"],
+                    starts_at=form.cleaned_data["starts_at"],
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            else:
+                self.message_user(request, reassign_report(assignment), messages.SUCCESS)
+                return HttpResponseRedirect(
+                    reverse("admin:vehicles_vehicle_change", args=[vehicle.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Reassign {vehicle}",
+            "form": form,
+            "vehicle": vehicle,
+            "running": vehicle_assignment_running_at(vehicle=vehicle, moment=timezone.now()),
+            "opts": self.opts,
+            "original": vehicle,
+        }
+        return TemplateResponse(request, "admin/vehicles/vehicle/reassign.html", context)
+
+    @admin.action(description="Reassign the selected vehicle…", permissions=["change"])
+    def reassign(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        """Opens the reassign page of the one vehicle selected."""
+        vehicles = list(self.scope_queryset(request, queryset, self.editing_roles)[:2])
+        if len(vehicles) != 1:
+            self.message_user(
+                request,
+                "Select one vehicle of a fleet you manage to reassign it.",
+                messages.WARNING,
+            )
+            return None
+        return HttpResponseRedirect(
+            reverse("admin:vehicles_vehicle_reassign_driver", args=[vehicles[0].pk])
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         """Each vehicle with its current driver and its last odometer reading, read in the
@@ -304,6 +414,7 @@ class DriverForm(ServiceCheckedForm):
             "first_name",
             "last_name",
             "status",
+            "suspension_reason",
             "email",
             "phone",
             "user",
@@ -319,12 +430,19 @@ class DriverForm(ServiceCheckedForm):
         ]
 
     def service_check(self) -> None:
-        leaving = self.cleaned_data.get("status") == DriverStatus.LEFT
-        if self.instance.pk is not None and leaving and self.instance.status != DriverStatus.LEFT:
+        status = self.cleaned_data.get("status")
+        if self.instance.pk is None or status == self.instance.status:
+            return
+        if status == DriverStatus.LEFT:
             driver_leave_check(driver=self.instance, now=timezone.now())
+        if (
+            status == DriverStatus.SUSPENDED
+            and not self.cleaned_data.get("suspension_reason", "").strip()
+        ):
+            raise ReasonMissing("Say why the driver is suspended.", field="suspension_reason")
 
 
-DRIVER_SERVICE_SET_FIELDS = ("status", "user")
+DRIVER_SERVICE_SET_FIELDS = ("status", "suspension_reason", "user")
 
 
 class LicenceExpiringFilter(admin.SimpleListFilter):
@@ -353,8 +471,8 @@ class DriverAdmin(
         "add": driver_create,
         "change": driver_update,
         "delete": driver_delete,
-        "suspend": driver_set_status_or_leave,
-        "reactivate": driver_set_status_or_leave,
+        "suspend": driver_suspend,
+        "reactivate": driver_reactivate,
         "mark_left": driver_set_status_or_leave,
     }
     list_display = [
@@ -374,7 +492,19 @@ class DriverAdmin(
     inlines = [ChargeTokenInline]
     actions = ["suspend", "reactivate", "mark_left"]
     fieldsets = [
-        (None, {"fields": ["fleet", "employee_number", "first_name", "last_name", "status"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "fleet",
+                    "employee_number",
+                    "first_name",
+                    "last_name",
+                    "status",
+                    "suspension_reason",
+                ]
+            },
+        ),
         ("Contact", {"fields": ["email", "phone", "user"]}),
         ("Address on invoices", {"fields": ["street", "postal_code", "city", "country"]}),
         ("Licence", {"fields": ["licence_number", "licence_expires_on"]}),
@@ -406,7 +536,7 @@ class DriverAdmin(
         if "user" in form.changed_data:
             driver_user_link(driver=obj, user=obj.user)
         if "status" in form.changed_data:
-            driver_set_status_or_leave(driver=obj, status=obj.status)
+            driver_set_status_or_leave(driver=obj, status=obj.status, reason=obj.suspension_reason)
 
     def delete_check(self, obj: Driver) -> None:
         driver_delete_check(driver=obj)
@@ -414,23 +544,37 @@ class DriverAdmin(
     def delete_with_service(self, obj: Driver) -> None:
         driver_delete(driver=obj)
 
-    def _set_status(self, request: HttpRequest, queryset: QuerySet, status: DriverStatus) -> None:
-        self.act_per_row(
+    @admin.action(
+        description="Suspend selected drivers… (blocks their active tokens)",
+        permissions=["change"],
+    )
+    def suspend(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse | None:
+        """Asks why on a confirmation page first; suspends once it is sent."""
+        return act_with_reason(
+            self,
             request,
             queryset,
-            lambda driver: driver_set_status_or_leave(driver=driver, status=status),
-            STATUS_SET_TEXT[status],
+            action="suspend",
+            title="Suspend drivers",
+            question="Suspend these drivers? They can no longer sign in, and their active "
+            "tokens are blocked until they are reactivated.",
+            submit="Suspend",
+            reason_help="Why they are suspended; kept on the driver and their blocked tokens.",
+            act=lambda driver, reason: driver_suspend(driver=driver, reason=reason),
+            done=STATUS_SET_TEXT[DriverStatus.SUSPENDED],
         )
 
     @admin.action(
-        description="Suspend selected drivers (deactivates their tokens)", permissions=["change"]
+        description="Reactivate selected drivers (unblocks the tokens their suspension blocked)",
+        permissions=["change"],
     )
-    def suspend(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, DriverStatus.SUSPENDED)
-
-    @admin.action(description="Reactivate selected drivers", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, DriverStatus.ACTIVE)
+        self.act_per_row(
+            request,
+            queryset,
+            lambda driver: driver_reactivate(driver=driver),
+            STATUS_SET_TEXT[DriverStatus.ACTIVE],
+        )
 
     @admin.action(
         description="Mark selected drivers as left (deactivates their tokens, ends their "
@@ -438,4 +582,9 @@ class DriverAdmin(
         permissions=["change"],
     )
     def mark_left(self, request: HttpRequest, queryset: QuerySet) -> None:
-        self._set_status(request, queryset, DriverStatus.LEFT)
+        self.act_per_row(
+            request,
+            queryset,
+            lambda driver: driver_set_status_or_leave(driver=driver, status=DriverStatus.LEFT),
+            STATUS_SET_TEXT[DriverStatus.LEFT],
+        )

@@ -81,6 +81,19 @@ def vehicle_assignments_running_for_driver(
     )
 
 
+def vehicle_assignment_running_at(
+    *, vehicle: Vehicle, moment: datetime
+) -> VehicleAssignment | None:
+    """The assignment of `vehicle` that started at or before `moment` and has not ended by
+    then, if any (assignments of a vehicle never overlap)."""
+    return (
+        VehicleAssignment.objects.filter(vehicle=vehicle, starts_at__lte=moment)
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=moment))
+        .order_by("-starts_at", "-pk")
+        .first()
+    )
+
+
 def vehicle_assignment_first_starting_for_driver(
     *, driver: Driver, moment: datetime
 ) -> VehicleAssignment | None:

@@ -31,6 +31,7 @@ from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from apps.vehicles.selectors import (
     odometer_neighbours,
     vehicle_assignment_first_starting_for_driver,
+    vehicle_assignment_running_at,
     vehicle_assignments_overlapping,
     vehicle_assignments_running_for_driver,
 )
@@ -233,6 +234,70 @@ def vehicle_assignment_end(
     return vehicle_assignment_update(assignment=assignment, changes={"ends_at": ends_at})
 
 
+@transaction.atomic
+def vehicle_reassign(*, vehicle: Vehicle, driver: Driver, starts_at: datetime) -> VehicleAssignment:
+    """Give `vehicle` to `driver` from `starts_at`, open-ended, in one step: the assignment
+    running at that moment ends then, and the new one begins. Both drivers are locked in id
+    order, then the vehicle and the running assignment; the rules of vehicle_assign apply to
+    the new assignment, and any refusal changes nothing, the running assignment included. A
+    vehicle already with `driver` at that moment is refused, as is a moment at which the
+    running assignment only starts (change its driver instead)."""
+    require_aware(starts_at, field="starts_at")
+    running = vehicle_assignment_running_at(vehicle=vehicle, moment=starts_at)
+    driver_ids = {driver.pk} | ({running.driver_id} if running is not None else set())
+    drivers = drivers_services.drivers_lock(driver_ids=driver_ids)
+    if driver.pk not in drivers:
+        raise NotFound("The driver no longer exists.", field="driver")
+    vehicle = Vehicle.objects.select_for_update().select_related("fleet").get(pk=vehicle.pk)
+    if running is not None:
+        running = VehicleAssignment.objects.select_for_update().get(pk=running.pk)
+    if running != vehicle_assignment_running_at(vehicle=vehicle, moment=starts_at) or (
+        running is not None and running.driver_id not in drivers
+    ):
+        raise AssignmentChangedMeanwhile(
+            f"The assignments of {vehicle} changed while this one was made; load it again and "
+            "retry.",
+            field="driver",
+        )
+    new_driver = drivers[driver.pk]
+    if running is not None:
+        if running.driver_id == new_driver.pk:
+            raise AssignmentOverlaps(
+                f"{vehicle} is already assigned to {new_driver.full_name} at that moment.",
+                field="driver",
+            )
+        if running.starts_at == starts_at:
+            raise InvalidAssignmentPeriod(
+                f"The assignment of {vehicle} to {drivers[running.driver_id].full_name} starts "
+                "at that very moment; change its driver instead.",
+                field="starts_at",
+            )
+        _assignment_save(
+            assignment=running,
+            vehicle=vehicle,
+            driver=drivers[running.driver_id],
+            starts_at=running.starts_at,
+            ends_at=starts_at,
+            changed=["ends_at"],
+        )
+    assignment = _assignment_save(
+        assignment=VehicleAssignment(),
+        vehicle=vehicle,
+        driver=new_driver,
+        starts_at=starts_at,
+        ends_at=None,
+    )
+    logger.info(
+        "vehicles.vehicle_reassigned",
+        extra={
+            "vehicle_id": vehicle.pk,
+            "assignment_id": assignment.pk,
+            "ended_assignment_id": running.pk if running is not None else None,
+        },
+    )
+    return assignment
+
+
 def vehicle_assignments_end_check(*, driver: Driver, ends_at: datetime) -> None:
     """Raise if an assignment of `driver` starts at or after `ends_at`: it cannot end then."""
     require_aware(ends_at, field="ends_at")
@@ -285,12 +350,18 @@ def driver_leave(*, driver: Driver, now: datetime | None = None) -> Driver:
 
 
 @transaction.atomic
-def driver_set_status_or_leave(*, driver: Driver, status: DriverStatus) -> Driver:
+def driver_set_status_or_leave(*, driver: Driver, status: DriverStatus, reason: str = "") -> Driver:
     """Give a driver any status, as the admin's status field does: a driver who leaves goes
-    through driver_leave, which also ends their vehicle assignments; suspending or reactivating
-    through apps.drivers.services.driver_set_status."""
+    through driver_leave, which also ends their vehicle assignments; suspending (for `reason`)
+    through apps.drivers.services.driver_suspend, reactivating a suspended driver through
+    driver_reactivate, and taking back a driver who had left through driver_set_status."""
     if status == DriverStatus.LEFT:
         return driver_leave(driver=driver)
+    if status == DriverStatus.SUSPENDED:
+        return drivers_services.driver_suspend(driver=driver, reason=reason)
+    stored_status = Driver.objects.values_list("status", flat=True).get(pk=driver.pk)
+    if stored_status == DriverStatus.SUSPENDED:
+        return drivers_services.driver_reactivate(driver=driver)
     return drivers_services.driver_set_status(driver=driver, status=status)
 
 

@@ -62,6 +62,7 @@ def test_profile_shows_the_driver_with_fleet_cost_center_and_a_masked_iban(
             "currency": "EUR",
             "time_zone": "Europe/Amsterdam",
         },
+        "time_zone": "Europe/Amsterdam",
         "cost_center": {"code": "CC-100", "name": "Field service"},
         "home_rate_per_kwh": "0.25000",
         "home_rate_currency": "EUR",

@@ -767,6 +767,8 @@ class TestDrivers:
             "licence_expires_on": None,
             "cost_center": driver_a.cost_center_id,
             "status": "active",
+            "suspension_reason": "",
+            "time_zone": "Europe/Amsterdam",
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
@@ -952,27 +954,36 @@ class TestDrivers:
         driver_a.refresh_from_db()
         assert driver_a.status == DriverStatus.ACTIVE
 
-    def test_suspend_deactivates_tokens_and_reactivate_makes_the_driver_active(
+    def test_suspend_blocks_tokens_and_reactivate_unblocks_them(
         self, member_client, fleet, driver_a
     ):
         token = ChargeTokenFactory(driver=driver_a)
         client = member_client(MANAGER, fleet)
 
-        suspended = client.post(f"/api/v1/fleet/drivers/{driver_a.pk}/suspend/")
+        suspended = client.post(
+            f"/api/v1/fleet/drivers/{driver_a.pk}/suspend/", {"reason": "Licence withdrawn"}
+        )
         token.refresh_from_db()
         token_active_after_suspend = token.is_active
         reactivated = client.post(f"/api/v1/fleet/drivers/{driver_a.pk}/reactivate/")
 
-        assert suspended.json()["status"] == "suspended"
+        assert (suspended.json()["status"], suspended.json()["suspension_reason"]) == (
+            "suspended",
+            "Licence withdrawn",
+        )
         assert token_active_after_suspend is False
         assert reactivated.status_code == 200
-        assert reactivated.json()["status"] == "active"
+        assert (reactivated.json()["status"], reactivated.json()["suspension_reason"]) == (
+            "active",
+            "",
+        )
         driver_a.refresh_from_db()
-        assert driver_a.status == DriverStatus.ACTIVE
+        token.refresh_from_db()
+        assert (driver_a.status, token.is_active) == (DriverStatus.ACTIVE, True)
 
     def test_api_key_with_manager_role_suspends(self, api_key_client, fleet, driver_a):
         response = api_key_client(MANAGER, fleet).post(
-            f"/api/v1/fleet/drivers/{driver_a.pk}/suspend/"
+            f"/api/v1/fleet/drivers/{driver_a.pk}/suspend/", {"reason": "Licence withdrawn"}
         )
 
         assert response.status_code == 200
@@ -1008,6 +1019,8 @@ class TestChargeTokens:
             "valid_from": "2026-02-28T23:00:00Z",
             "valid_until": None,
             "is_active": True,
+            "blocked_reason": "",
+            "blocked_by_suspension": False,
             "created_at": iso(token.created_at),
         }
         assert replay.json() == first.json()

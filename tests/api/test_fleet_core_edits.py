@@ -293,6 +293,8 @@ class TestDriverLeave:
             "licence_expires_on": None,
             "cost_center": driver_a.cost_center_id,
             "status": "left",
+            "suspension_reason": "",
+            "time_zone": "Europe/Amsterdam",
             "home_rate_per_kwh": "0.25000",
             "home_rate_currency": "EUR",
             "iban_masked": "**************4300",
@@ -455,6 +457,8 @@ class TestChargeTokenEdit:
             "valid_from": "2026-01-31T23:00:00Z",
             "valid_until": "2026-12-31T23:00:00Z",
             "is_active": True,
+            "blocked_reason": "",
+            "blocked_by_suspension": False,
             "created_at": iso(token.created_at),
         }
         assert token_row(token) == (

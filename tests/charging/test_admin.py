@@ -709,8 +709,8 @@ def test_deactivating_keeps_a_tariff_a_connector_still_needs_and_reports_it(mana
     )
 
     assert messages_of(response) == [
-        "1 tariff deactivated.",
-        "Fleet tariff: No other tariff prices charging at CP-9#1; give it another tariff first.",
+        "1 tariff deactivated, 1 refused: Fleet tariff: No other tariff prices charging at "
+        "CP-9#1; give it another tariff first."
     ]
     assert dict(Tariff.objects.values_list("name", "is_active")) == {
         "Connector tariff": False,
@@ -1611,12 +1611,14 @@ def test_price_again_prices_unbilled_sessions_and_reports_billed_ones_as_refused
     )
     assert prices == {unbilled.pk: Decimal("8.05"), billed.pk: None, active.pk: None}
     assert messages_of(response) == [
-        "1 charging session priced.",
-        f"{billed}: The session is billed; correct it with a credit note on its invoice.",
+        f"1 charging session priced, 1 refused: {billed}: The session is billed; correct it "
+        "with a credit note on its invoice."
     ]
 
 
-def test_approve_home_sessions_approves_the_pending_ones(manager_client, fleet):
+def test_approve_home_sessions_approves_the_pending_ones_and_reports_the_others_refused(
+    manager_client, fleet
+):
     pending = ChargingSessionFactory(
         fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.PENDING
     )
@@ -1635,7 +1637,64 @@ def test_approve_home_sessions_approves_the_pending_ones(manager_client, fleet):
         response.wsgi_request.user,
     )
     assert (rejected.home_approval, rejected.reviewed_by) == (HomeApproval.REJECTED, None)
-    assert messages_of(response) == ["1 charging session approved."]
+    assert messages_of(response) == [
+        f"1 charging session approved, 1 refused: {rejected}: The home session is rejected, not "
+        "pending."
+    ]
+
+
+def test_reject_home_sessions_asks_why_first_and_changes_nothing_without_a_reason(
+    manager_client, fleet
+):
+    pending = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.PENDING
+    )
+    selected = {"action": "reject_home_sessions", "_selected_action": [str(pending.pk)]}
+    changelist = reverse("admin:charging_chargingsession_changelist")
+
+    asked = manager_client.post(changelist, selected)
+    without_reason = manager_client.post(changelist, {**selected, "post": "yes", "reason": " "})
+
+    assert asked.templates[0].name == "admin/voltop/reason_action.html"
+    assert str(pending) in asked.content.decode()
+    assert without_reason.context["form"].errors == {"reason": ["This field is required."]}
+    pending.refresh_from_db()
+    assert (pending.home_approval, pending.review_note) == (HomeApproval.PENDING, "")
+
+
+def test_reject_home_sessions_rejects_the_pending_ones_with_the_reason_and_reports_the_rest(
+    manager_client, fleet
+):
+    pending = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.PENDING
+    )
+    approved = ChargingSessionFactory(
+        fleet=fleet, location_kind=LocationKind.HOME, home_approval=HomeApproval.APPROVED
+    )
+
+    response = manager_client.post(
+        reverse("admin:charging_chargingsession_changelist"),
+        {
+            "action": "reject_home_sessions",
+            "_selected_action": [str(pending.pk), str(approved.pk)],
+            "post": "yes",
+            "reason": "The meter photo shows another car",
+        },
+        follow=True,
+    )
+
+    pending.refresh_from_db()
+    approved.refresh_from_db()
+    assert (pending.home_approval, pending.review_note, pending.reviewed_by) == (
+        HomeApproval.REJECTED,
+        "The meter photo shows another car",
+        response.wsgi_request.user,
+    )
+    assert approved.home_approval == HomeApproval.APPROVED
+    assert messages_of(response) == [
+        f"1 charging session rejected, 1 refused: {approved}: The home session is approved, not "
+        "pending."
+    ]
 
 
 def test_approving_counts_the_sessions_of_a_fleet_the_manager_only_views_as_left_unchanged(

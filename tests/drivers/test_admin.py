@@ -63,36 +63,115 @@ def token_payload(driver: Driver, uid: str, *, is_active: bool = True) -> dict:
     return payload
 
 
-def test_suspend_action_suspends_the_drivers_and_deactivates_their_tokens(client, fleet):
+def suspend_payload(*drivers: Driver, reason: str = "Licence withdrawn") -> dict:
+    return {
+        "action": "suspend",
+        "_selected_action": [driver.pk for driver in drivers],
+        "post": "yes",
+        "reason": reason,
+    }
+
+
+def test_suspend_action_asks_why_first_and_changes_nothing_until_told(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver)
+
+    asked = client.post(DRIVERS, {"action": "suspend", "_selected_action": [driver.pk]})
+    refused = client.post(DRIVERS, suspend_payload(driver, reason=""))
+
+    assert asked.status_code == refused.status_code == 200
+    assert asked.templates[0].name == "admin/voltop/reason_action.html"
+    assert str(driver) in asked.content.decode()
+    assert refused.context["form"].errors == {"reason": ["This field is required."]}
+    driver.refresh_from_db()
+    token.refresh_from_db()
+    assert (driver.status, token.is_active) == (DriverStatus.ACTIVE, True)
+
+
+def test_suspend_action_suspends_the_drivers_and_blocks_their_tokens(client, fleet):
     client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
     driver = DriverFactory(fleet=fleet)
     tokens = ChargeTokenFactory.create_batch(2, driver=driver)
     bystander_token = ChargeTokenFactory(driver=DriverFactory(fleet=fleet))
 
-    response = client.post(
-        DRIVERS, {"action": "suspend", "_selected_action": [driver.pk]}, follow=True
-    )
+    response = client.post(DRIVERS, suspend_payload(driver), follow=True)
 
     assert response.status_code == 200
     assert messages_of(response) == ["1 driver suspended."]
     driver.refresh_from_db()
-    assert driver.status == DriverStatus.SUSPENDED
-    assert not ChargeToken.objects.filter(pk__in=[t.pk for t in tokens], is_active=True).exists()
+    assert (driver.status, driver.suspension_reason) == (
+        DriverStatus.SUSPENDED,
+        "Licence withdrawn",
+    )
+    assert (
+        sorted(
+            ChargeToken.objects.filter(pk__in=[t.pk for t in tokens]).values_list(
+                "is_active", "blocked_by_suspension", "blocked_reason"
+            )
+        )
+        == [(False, True, "Driver suspended: Licence withdrawn")] * 2
+    )
     bystander_token.refresh_from_db()
     assert bystander_token.is_active is True
 
 
-def test_mark_left_action_deactivates_tokens_and_reactivate_leaves_them_off(client, fleet):
+def test_suspend_action_reports_a_driver_who_is_not_active_as_refused(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    active = DriverFactory(fleet=fleet)
+    gone = DriverFactory(fleet=fleet, status=DriverStatus.LEFT)
+
+    response = client.post(DRIVERS, suspend_payload(active, gone), follow=True)
+
+    assert messages_of(response) == [
+        f"1 driver suspended, 1 refused: {gone}: Driver {gone} is not active (left the "
+        "company); only an active driver can be suspended."
+    ]
+    gone.refresh_from_db()
+    assert (gone.status, gone.suspension_reason) == (DriverStatus.LEFT, "")
+
+
+def test_reactivate_action_unblocks_what_the_suspension_blocked_and_not_a_lost_card(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    card, lost = ChargeTokenFactory.create_batch(2, driver=driver)
+    client.post(DRIVERS, suspend_payload(driver), follow=True)
+    client.post(
+        TOKENS,
+        {"action": "block", "_selected_action": [lost.pk], "post": "yes", "reason": "Lost"},
+        follow=True,
+    )
+
+    response = client.post(
+        DRIVERS, {"action": "reactivate", "_selected_action": [driver.pk]}, follow=True
+    )
+
+    assert messages_of(response) == ["1 driver reactivated."]
+    card.refresh_from_db()
+    lost.refresh_from_db()
+    assert (card.is_active, card.blocked_reason) == (True, "")
+    assert (lost.is_active, lost.blocked_reason) == (False, "Lost")
+
+
+def test_mark_left_action_deactivates_tokens_and_reactivate_refuses_a_driver_who_left(
+    client, fleet
+):
     client.force_login(staff_member((fleet, MembershipRole.ADMIN)))
     driver = DriverFactory(fleet=fleet)
     token = ChargeTokenFactory(driver=driver)
 
-    client.post(DRIVERS, {"action": "mark_left", "_selected_action": [driver.pk]})
-    client.post(DRIVERS, {"action": "reactivate", "_selected_action": [driver.pk]})
+    client.post(DRIVERS, {"action": "mark_left", "_selected_action": [driver.pk]}, follow=True)
+    response = client.post(
+        DRIVERS, {"action": "reactivate", "_selected_action": [driver.pk]}, follow=True
+    )
 
+    assert messages_of(response) == [
+        f"0 drivers reactivated, 1 refused: {driver}: Driver {driver} is not suspended (left "
+        "the company); only a suspended driver can be reactivated."
+    ]
     driver.refresh_from_db()
     token.refresh_from_db()
-    assert driver.status == DriverStatus.ACTIVE
+    assert driver.status == DriverStatus.LEFT
     assert token.is_active is False
 
 
@@ -106,11 +185,7 @@ def test_suspend_action_leaves_drivers_of_a_fleet_the_user_only_views_unchanged(
     viewed_driver = DriverFactory(fleet=other_fleet)
     viewed_token = ChargeTokenFactory(driver=viewed_driver)
 
-    response = client.post(
-        DRIVERS,
-        {"action": "suspend", "_selected_action": [own_driver.pk, viewed_driver.pk]},
-        follow=True,
-    )
+    response = client.post(DRIVERS, suspend_payload(own_driver, viewed_driver), follow=True)
 
     assert messages_of(response) == [
         "1 driver suspended.",
@@ -129,7 +204,7 @@ def test_viewer_cannot_run_the_suspend_action(client, fleet):
     driver = DriverFactory(fleet=fleet)
     token = ChargeTokenFactory(driver=driver)
 
-    response = client.post(DRIVERS, {"action": "suspend", "_selected_action": [driver.pk]})
+    response = client.post(DRIVERS, suspend_payload(driver))
 
     assert response.status_code == 200  # Django re-shows the list: the action is unknown to them
     driver.refresh_from_db()
@@ -138,7 +213,48 @@ def test_viewer_cannot_run_the_suspend_action(client, fleet):
     assert token.is_active is True
 
 
-def test_suspending_in_the_change_form_deactivates_the_drivers_tokens(client, fleet):
+def test_suspending_in_the_change_form_without_a_reason_is_refused_on_it(client, fleet):
+    client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
+    driver = DriverFactory(fleet=fleet)
+    token = ChargeTokenFactory(driver=driver)
+
+    response = client.post(
+        reverse("admin:drivers_driver_change", args=[driver.pk]),
+        driver_payload(driver, status=DriverStatus.SUSPENDED, suspension_reason=""),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "suspension_reason": ["Say why the driver is suspended."]
+    }
+    driver.refresh_from_db()
+    token.refresh_from_db()
+    assert (driver.status, token.is_active) == (DriverStatus.ACTIVE, True)
+
+
+def driver_payload(driver: Driver, **changes) -> dict:
+    return {
+        "fleet": str(driver.fleet_id),
+        "employee_number": driver.employee_number,
+        "first_name": driver.first_name,
+        "last_name": driver.last_name,
+        "status": driver.status,
+        "suspension_reason": "",
+        "email": driver.email,
+        "phone": "",
+        "user": "",
+        "licence_number": "",
+        "licence_expires_on": "",
+        "cost_center": "",
+        "home_rate_per_kwh": "0.25000",
+        "iban": driver.iban,
+        "tokens-TOTAL_FORMS": "0",
+        "tokens-INITIAL_FORMS": "0",
+        **changes,
+    }
+
+
+def test_suspending_in_the_change_form_blocks_the_drivers_tokens(client, fleet):
     client.force_login(staff_member((fleet, MembershipRole.MANAGER)))
     driver = DriverFactory(fleet=fleet)
     token = ChargeTokenFactory(driver=driver)
@@ -148,6 +264,7 @@ def test_suspending_in_the_change_form_deactivates_the_drivers_tokens(client, fl
         "first_name": driver.first_name,
         "last_name": driver.last_name,
         "status": DriverStatus.SUSPENDED,
+        "suspension_reason": "Licence withdrawn",
         "email": driver.email,
         "phone": "",
         "user": "",
@@ -165,8 +282,11 @@ def test_suspending_in_the_change_form_deactivates_the_drivers_tokens(client, fl
     assert response.status_code == 302, response.context["adminform"].form.errors
     driver.refresh_from_db()
     token.refresh_from_db()
-    assert driver.status == DriverStatus.SUSPENDED
-    assert token.is_active is False
+    assert (driver.status, driver.suspension_reason) == (
+        DriverStatus.SUSPENDED,
+        "Licence withdrawn",
+    )
+    assert (token.is_active, token.blocked_by_suspension) == (False, True)
 
 
 def test_deactivate_action_deactivates_the_selected_tokens_only(client, fleet):
@@ -202,6 +322,33 @@ def test_deactivate_action_leaves_tokens_of_a_fleet_the_user_only_views_active(
     ]
     viewed_token.refresh_from_db()
     assert viewed_token.is_active is True
+
+
+def test_block_action_asks_why_then_blocks_the_selected_tokens_of_fleets_the_user_manages(
+    client, fleet, other_fleet
+):
+    client.force_login(
+        staff_member((fleet, MembershipRole.MANAGER), (other_fleet, MembershipRole.VIEWER))
+    )
+    lost, kept = ChargeTokenFactory.create_batch(2, driver=DriverFactory(fleet=fleet))
+    viewed_token = ChargeTokenFactory(driver=DriverFactory(fleet=other_fleet))
+    selected = [lost.pk, viewed_token.pk]
+
+    asked = client.post(TOKENS, {"action": "block", "_selected_action": selected})
+    response = client.post(
+        TOKENS,
+        {"action": "block", "_selected_action": selected, "post": "yes", "reason": "Card lost"},
+        follow=True,
+    )
+
+    assert asked.templates[0].name == "admin/voltop/reason_action.html"
+    assert messages_of(response) == [
+        "1 charge token blocked.",
+        "1 charge token left unchanged: your role in their fleet does not allow this.",
+    ]
+    rows = dict(ChargeToken.objects.values_list("pk", "is_active"))
+    assert rows == {lost.pk: False, kept.pk: True, viewed_token.pk: True}
+    assert ChargeToken.objects.get(pk=lost.pk).blocked_reason == "Card lost"
 
 
 def test_viewer_cannot_run_the_deactivate_action(client, fleet):
@@ -296,9 +443,9 @@ def test_mark_left_action_ends_assignments_and_reports_a_driver_who_cannot_leave
     )
 
     assert messages_of(response) == [
-        "1 driver marked as left.",
-        f"{planned_for}: Noor Visser is assigned EV-900-Q (Volkswagen ID.3) from 2099-01-01 "
-        "01:00 CET, which has not started yet; give that assignment to another driver first.",
+        f"1 driver marked as left, 1 refused: {planned_for}: Noor Visser is assigned EV-900-Q "
+        "(Volkswagen ID.3) from 2099-01-01 01:00 CET, which has not started yet; give that "
+        "assignment to another driver first."
     ]
     leaving.refresh_from_db()
     planned_for.refresh_from_db()

@@ -427,8 +427,8 @@ def test_resume_takes_up_a_failed_run_and_reports_a_completed_one_by_itself(
         response = action(client, RUN_LIST, "resume_runs", [pending_run, completed])
 
     assert messages_of(response) == [
-        "1 billing run resumed.",
-        "Fleet A 2026-09: The run is completed; there is nothing to resume.",
+        "1 billing run resumed, 1 refused: Fleet A 2026-09: The run is completed; there is "
+        "nothing to resume."
     ]
     pending_run.refresh_from_db()
     assert (pending_run.status, pending_run.error) == (BillingRunStatus.COMPLETED, "")
@@ -568,8 +568,8 @@ def test_issue_action_numbers_a_draft_and_reports_an_issued_invoice_by_itself(
     response = action(client, INVOICE_LIST, "issue_drafts", [draft, issued])
 
     assert messages_of(response) == [
-        "1 invoice issued.",
-        "VT-2026-000001: Invoice VT-2026-000001 is already issued; correct it with a credit note.",
+        "1 invoice issued, 1 refused: VT-2026-000001: Invoice VT-2026-000001 is already "
+        "issued; correct it with a credit note."
     ]
     draft.refresh_from_db()
     assert (draft.number, draft.status, draft.issued_at) == (
@@ -1086,8 +1086,8 @@ def test_approving_a_decided_reimbursement_reports_it_by_itself_and_changes_it_n
     response = action(client, REIMBURSEMENT_LIST, "approve", [decided, pending])
 
     assert messages_of(response) == [
-        "1 reimbursement approved.",
-        f"Reimbursement {decided.pk}: 5.00 EUR: The reimbursement is rejected, not pending.",
+        f"1 reimbursement approved, 1 refused: Reimbursement {decided.pk}: 5.00 EUR: The "
+        "reimbursement is rejected, not pending."
     ]
     assert Reimbursement.objects.values().get(pk=decided.pk) == decided_before
     pending.refresh_from_db()
@@ -1245,9 +1245,9 @@ def test_marking_paid_reports_a_reimbursement_not_approved_by_itself(
     )
 
     assert messages_of(response) == [
-        "1 reimbursement marked paid.",
-        f"Reimbursement {pending.pk}: 5.00 EUR: The reimbursement is waiting for approval, "
-        "not approved; only an approved reimbursement is paid.",
+        f"1 reimbursement marked paid, 1 refused: Reimbursement {pending.pk}: 5.00 EUR: The "
+        "reimbursement is waiting for approval, not approved; only an approved reimbursement "
+        "is paid."
     ]
     assert Reimbursement.objects.values().get(pk=pending.pk) == pending_before
     approved.refresh_from_db()

@@ -167,7 +167,7 @@ def test_suspending_or_removing_a_driver_deactivates_all_their_tokens_only(statu
     app = ChargeTokenFactory(driver=driver, uid="APP1", kind=TokenKind.APP_USER, is_active=True)
     colleague_card = ChargeTokenFactory(uid="CARD2", is_active=True)
 
-    returned = driver_set_status_or_leave(driver=driver, status=status)
+    returned = driver_set_status_or_leave(driver=driver, status=status, reason="Licence revoked")
 
     assert returned.status == status
     assert Driver.objects.get(pk=driver.pk).status == status

@@ -214,6 +214,7 @@ class SessionDriverSerializer(serializers.Serializer):
 
 
 FLEET_SESSION_FIELDS = [
+    "time_zone",
     "driver",
     "source",
     "is_suspect",
@@ -254,6 +255,11 @@ class FleetSessionAmounts(serializers.Serializer):
     """A session's amounts as the fleet sees them: its own cost to the fleet, and what the
     driver is charged for it or refunded."""
 
+    time_zone = serializers.CharField(
+        source="fleet.time_zone",
+        read_only=True,
+        help_text="The fleet's IANA time zone, e.g. Europe/Amsterdam; times in the API are UTC.",
+    )
     cost_to_fleet = serializers.SerializerMethodField(
         help_text="The session's own cost to the fleet, as its tariff, the driver's home rate or "
         "the provider priced it; its VAT is the fleet's input VAT. Null until it is priced."

@@ -23,6 +23,11 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
         queryset=CostCenter.objects.all(), allow_null=True, required=False
     )
     home_rate_currency = serializers.CharField(source="fleet.currency", read_only=True)
+    time_zone = serializers.CharField(
+        source="fleet.time_zone",
+        read_only=True,
+        help_text="The fleet's IANA time zone, e.g. Europe/Amsterdam; times in the API are UTC.",
+    )
     iban = serializers.CharField(write_only=True, required=False, allow_blank=True, max_length=42)
     iban_masked = serializers.SerializerMethodField(
         help_text="Only the last four characters are shown."
@@ -45,6 +50,8 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
             "licence_expires_on",
             "cost_center",
             "status",
+            "suspension_reason",
+            "time_zone",
             "home_rate_per_kwh",
             "home_rate_currency",
             "iban",
@@ -57,7 +64,7 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "suspension_reason", "created_at", "updated_at"]
         extra_kwargs = {
             "home_rate_per_kwh": {
                 "help_text": "Home charging reimbursement per kWh, excluding VAT, in "
@@ -69,6 +76,12 @@ class FleetDriverSerializer(RefusesUnsettableFields, serializers.ModelSerializer
 
     def get_iban_masked(self, driver: Driver) -> str:
         return iban_masked(driver.iban)
+
+
+class SuspensionReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        max_length=200, help_text="Why; kept on the driver or the token."
+    )
 
 
 class FleetChargeTokenSerializer(RefusesUnsettableFields, serializers.ModelSerializer):
@@ -88,7 +101,15 @@ class FleetChargeTokenSerializer(RefusesUnsettableFields, serializers.ModelSeria
             "valid_from",
             "valid_until",
             "is_active",
+            "blocked_reason",
+            "blocked_by_suspension",
             "created_at",
         ]
-        read_only_fields = ["id", "is_active", "created_at"]
+        read_only_fields = [
+            "id",
+            "is_active",
+            "blocked_reason",
+            "blocked_by_suspension",
+            "created_at",
+        ]
         validators: list = []

@@ -11,8 +11,11 @@ from rest_framework.response import Response
 
 from apps.drivers import services
 from apps.drivers.api.fleet_filtersets import FleetChargeTokenFilterSet, FleetDriverFilterSet
-from apps.drivers.api.fleet_serializers import FleetChargeTokenSerializer, FleetDriverSerializer
-from apps.drivers.choices import DriverStatus
+from apps.drivers.api.fleet_serializers import (
+    FleetChargeTokenSerializer,
+    FleetDriverSerializer,
+    SuspensionReasonSerializer,
+)
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.api.fleet_serializers import model_validation_as_api_error
 from apps.fleets.api.permissions import ALL_ROLES, EDITING_ROLES
@@ -50,17 +53,26 @@ class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
             driver = services.driver_update(driver=driver, changes=serializer.validated_data)
         return Response(self.get_serializer(driver).data)
 
-    @extend_schema(request=None, responses=FleetDriverSerializer)
+    @extend_schema(request=SuspensionReasonSerializer, responses=FleetDriverSerializer)
     @action(detail=True, methods=["post"])
     def suspend(self, request: Request, pk=None) -> Response:
-        """Suspend the driver: their tokens are deactivated and they can no longer sign in."""
-        return self._status_set(DriverStatus.SUSPENDED)
+        """Suspend an active driver, saying why: they can no longer sign in, and their active
+        tokens are blocked, marked as blocked by the suspension. A driver who is not active is
+        refused (409)."""
+        driver = self.get_object()
+        payload = SuspensionReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        driver = services.driver_suspend(driver=driver, reason=payload.validated_data["reason"])
+        return self._driver_response(driver)
 
     @extend_schema(request=None, responses=FleetDriverSerializer)
     @action(detail=True, methods=["post"])
     def reactivate(self, request: Request, pk=None) -> Response:
-        """Make the driver active again; deactivated tokens stay deactivated."""
-        return self._status_set(DriverStatus.ACTIVE)
+        """Make a suspended driver active again: exactly the tokens their suspension blocked
+        are unblocked; a token blocked for another reason (a lost card) stays blocked. A driver
+        who is not suspended is refused (409)."""
+        driver = services.driver_reactivate(driver=self.get_object())
+        return self._driver_response(driver)
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         """Delete a driver without history, with their charge tokens; a driver with sessions,
@@ -68,8 +80,7 @@ class FleetDriverViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fleet
         services.driver_delete(driver=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    def _status_set(self, driver_status: DriverStatus) -> Response:
-        driver = services.driver_set_status(driver=self.get_object(), status=driver_status)
+    def _driver_response(self, driver: Driver) -> Response:
         return Response(self.get_serializer(self.get_queryset().get(pk=driver.pk)).data)
 
 
@@ -100,6 +111,17 @@ class FleetChargeTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         serializer = self.get_serializer(token, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         token = services.charge_token_update(token=token, changes=serializer.validated_data)
+        return Response(self.get_serializer(token).data)
+
+    @extend_schema(request=SuspensionReasonSerializer, responses=FleetChargeTokenSerializer)
+    @action(detail=True, methods=["post"])
+    def block(self, request: Request, pk=None) -> Response:
+        """Block the token, saying why (a lost or stolen card): it can no longer start a
+        session, and stays blocked when its driver is reactivated after a suspension."""
+        token = self.get_object()
+        payload = SuspensionReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        token = services.charge_token_block(token=token, reason=payload.validated_data["reason"])
         return Response(self.get_serializer(token).data)
 
     @extend_schema(request=None, responses=FleetChargeTokenSerializer)

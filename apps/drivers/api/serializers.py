@@ -33,6 +33,11 @@ class DriverProfileSerializer(serializers.ModelSerializer):
     fleet = ProfileFleetSerializer()
     cost_center = ProfileCostCenterSerializer(allow_null=True)
     home_rate_currency = serializers.CharField(source="fleet.currency")
+    time_zone = serializers.CharField(
+        source="fleet.time_zone",
+        help_text="My fleet's IANA time zone, e.g. Europe/Amsterdam, to show the API's UTC "
+        "times in local time.",
+    )
     iban_masked = serializers.SerializerMethodField(
         help_text="Only the last four characters are shown."
     )
@@ -48,6 +53,7 @@ class DriverProfileSerializer(serializers.ModelSerializer):
             "phone",
             "status",
             "fleet",
+            "time_zone",
             "cost_center",
             "home_rate_per_kwh",
             "home_rate_currency",

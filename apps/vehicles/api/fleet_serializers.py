@@ -22,6 +22,11 @@ class FleetVehicleSerializer(RefusesUnsettableFields, serializers.ModelSerialize
     connector_standards = serializers.ListField(
         child=serializers.ChoiceField(choices=ConnectorStandard.choices), required=False
     )
+    time_zone = serializers.CharField(
+        source="fleet.time_zone",
+        read_only=True,
+        help_text="The fleet's IANA time zone, e.g. Europe/Amsterdam; times in the API are UTC.",
+    )
 
     class Meta:
         model = Vehicle
@@ -40,6 +45,7 @@ class FleetVehicleSerializer(RefusesUnsettableFields, serializers.ModelSerialize
             "status",
             "home_depot",
             "cost_center",
+            "time_zone",
             "created_at",
             "updated_at",
         ]
@@ -72,6 +78,16 @@ class FleetVehicleAssignmentSerializer(RefusesUnsettableFields, serializers.Mode
             "created_at",
         ]
         read_only_fields = ["id", "created_at"]
+
+
+class VehicleReassignSerializer(RefusesUnsettableFields, serializers.Serializer):
+    driver = FleetScopedRelatedField(
+        queryset=Driver.objects.all(), help_text="The driver who takes the vehicle over."
+    )
+    starts_at = serializers.DateTimeField(
+        required=False,
+        help_text="From when; now when left out. The assignment running then ends at it.",
+    )
 
 
 class AssignmentEndSerializer(RefusesUnsettableFields, serializers.Serializer):

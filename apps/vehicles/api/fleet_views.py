@@ -27,6 +27,7 @@ from apps.vehicles.api.fleet_serializers import (
     FleetOdometerReadingSerializer,
     FleetVehicleAssignmentSerializer,
     FleetVehicleSerializer,
+    VehicleReassignSerializer,
 )
 from apps.vehicles.models import OdometerReading, Vehicle, VehicleAssignment
 from voltop.core.api.filters import QueryFilterBackend
@@ -38,7 +39,7 @@ class FleetVehicleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Flee
     """Vehicles of my fleets; managers and admins add, change and delete them. A vehicle with
     history (assignments, odometer readings, sessions) is not deleted (409): retire it."""
 
-    queryset = Vehicle.objects.order_by("fleet_id", "plate", "pk")
+    queryset = Vehicle.objects.select_related("fleet").order_by("fleet_id", "plate", "pk")
     serializer_class = FleetVehicleSerializer
     read_roles = ALL_ROLES
     write_roles = EDITING_ROLES
@@ -60,6 +61,30 @@ class FleetVehicleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Flee
         with model_validation_as_api_error():
             vehicle = services.vehicle_update(vehicle=vehicle, changes=serializer.validated_data)
         return Response(self.get_serializer(vehicle).data)
+
+    @extend_schema(request=VehicleReassignSerializer, responses=FleetVehicleAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def reassign(self, request: Request, pk=None) -> Response:
+        """Give the vehicle to another driver of its fleet from `starts_at` (now when left
+        out), in one step: the assignment running then ends at that moment and a new,
+        open-ended one begins. Refused as a new assignment would be (an inactive driver, a
+        retired vehicle, an overlap with a later assignment), changing nothing."""
+        vehicle = self.get_object()
+        serializer = VehicleReassignSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        serializer.is_valid(raise_exception=True)
+        assignment = services.vehicle_reassign(
+            vehicle=vehicle,
+            driver=serializer.validated_data["driver"],
+            starts_at=serializer.validated_data.get("starts_at", timezone.now()),
+        )
+        return Response(
+            FleetVehicleAssignmentSerializer(
+                assignment, context=self.get_serializer_context()
+            ).data,
+            status=status.HTTP_201_CREATED,
+        )
 
     def destroy(self, request: Request, *args, **kwargs) -> Response:
         """Delete a vehicle without history; one with assignments, odometer readings or
