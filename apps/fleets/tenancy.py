@@ -17,6 +17,7 @@ from apps.fleets.choices import MembershipRole
 from apps.fleets.models import Fleet
 from apps.fleets.selectors import EDITING_ROLES, fleet_ids_for_user
 from voltop.core.admin_forms import LimitedJSONFormField
+from voltop.core.admin_history import RecordedHistoryAdminMixin
 from voltop.core.errors import DomainError
 
 
@@ -188,8 +189,9 @@ def _is_relation_path(model: type[Model], path: str) -> bool:
         return False
 
 
-class FleetScopedAdmin(FleetScopedAdminMixin, ModelAdmin):
-    """ModelAdmin of a model that belongs to a fleet."""
+class FleetScopedAdmin(FleetScopedAdminMixin, RecordedHistoryAdminMixin, ModelAdmin):
+    """ModelAdmin of a model that belongs to a fleet; its "History" page shows the changes
+    recorded of a row it follows, for the rows the user sees."""
 
     list_per_page = 50
     show_full_result_count = False

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from apps.drivers.admin import ChargeTokenInline
 from apps.drivers.choices import DriverStatus
-from apps.drivers.models import Driver
+from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import (
     driver_create,
     driver_delete,
@@ -156,6 +156,7 @@ class VehicleAdmin(
     autocomplete_fields = ["fleet", "home_depot", "cost_center"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [VehicleAssignmentInline]
+    history_related = ((VehicleAssignment, "vehicle"),)
 
     def save_model(self, request: HttpRequest, obj: Vehicle, form, change: bool) -> None:
         if change:
@@ -318,6 +319,7 @@ class DriverAdmin(
     autocomplete_fields = ["fleet", "cost_center", "user"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [ChargeTokenInline]
+    history_related = ((ChargeToken, "driver"), (VehicleAssignment, "driver"))
     actions = ["suspend", "reactivate", "mark_left"]
     fieldsets = [
         (None, {"fields": ["fleet", "employee_number", "first_name", "last_name", "status"]}),
