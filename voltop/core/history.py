@@ -175,15 +175,26 @@ def object_history(
         )
         for model, event_model, lookup, kind in sources
     ]
-    display = _ValueDisplay([(model, events) for model, _event_model, events, _kind in loaded])
-    users = _context_users([event for _m, _e, events, _k in loaded for event in events])
-    entries: list[HistoryEntry] = []
+    grouped = []
     for model, event_model, events, kind in loaded:
         fields = _followed_fields(model, event_model)
         by_row: dict[Any, list[Event]] = defaultdict(list)
         for event in events:
             by_row[event.pgh_obj_id].append(event)
         current = _current_rows(model, obj, list(by_row), kind)
+        grouped.append((model, fields, by_row, current, kind))
+    display = _ValueDisplay(
+        [
+            (
+                [field for field, _attname in fields],
+                [event for events in by_row.values() for event in events] + list(current.values()),
+            )
+            for _model, fields, by_row, current, _kind in grouped
+        ]
+    )
+    users = _context_users([event for _m, _e, events, _k in loaded for event in events])
+    entries: list[HistoryEntry] = []
+    for model, fields, by_row, current, kind in grouped:
         for row_id, row_events in by_row.items():
             subject = "" if kind == "" else _subject(model, row_id, current.get(row_id))
             entries.extend(
@@ -310,13 +321,14 @@ class _ValueDisplay:
     """Field values as a person reads them: choices by their label, rows by their name (read
     once per related model), times in the active zone with their offset."""
 
-    def __init__(self, sources: list[tuple[type[Model], list[Event]]]) -> None:
+    def __init__(self, sources: list[tuple[list[Field], list[Any]]]) -> None:
+        """`sources`: followed fields, with the events and rows whose values will be shown."""
         wanted: dict[type[Model], set] = defaultdict(set)
-        for model, events in sources:
-            for field in model._meta.concrete_fields:
+        for fields, rows in sources:
+            for field in fields:
                 if field.is_relation:
                     wanted[field.related_model].update(
-                        getattr(event, field.attname, None) for event in events
+                        getattr(row, field.attname, None) for row in rows
                     )
         self.rows = {
             related: related._default_manager.in_bulk(ids - {None})
