@@ -229,6 +229,20 @@ def test_on_sqlite_the_page_says_that_nothing_is_recorded(client, fleet, vehicle
     assert isinstance(history_context(command="x"), contextlib.nullcontext)
 
 
+def test_on_sqlite_a_request_sets_no_history_context(client, fleet, vehicle, monkeypatch):
+    client.force_login(manager_of(fleet))
+    payload = form_payload(client.get(change_url(vehicle)))
+    payload["plate"] = "EV-400-D"
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    saved = client.post(change_url(vehicle), payload)
+
+    monkeypatch.undo()
+    assert saved.status_code == 302
+    latest = object_history(Vehicle.objects.get(pk=vehicle.pk))[0]
+    assert (latest.action, latest.user, latest.origin) == ("changed", "", "")
+
+
 def test_moment_text_is_in_the_active_zone_with_its_offset():
     moment = dt.datetime(2026, 1, 5, 16, 4, 5, tzinfo=UTC)
 
