@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Django's command-line utility for Voltop."""
+"""Django's command-line utility for Voltop: a command's changes are recorded in history as
+made by "command <name>"."""
 
 import os
 import sys
@@ -7,9 +8,9 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voltop.settings")
-    from django.core.management import execute_from_command_line
+    from voltop.core.history import command_line_execute
 
-    execute_from_command_line(sys.argv)
+    command_line_execute(sys.argv)
 
 
 if __name__ == "__main__":

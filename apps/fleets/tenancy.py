@@ -23,6 +23,7 @@ from apps.fleets.selectors import (
     membership_grants_for_user,
 )
 from voltop.core.admin_forms import LimitedJSONFormField
+from voltop.core.admin_history import RecordedHistoryAdminMixin
 from voltop.core.admin_lists import FastChangeListMixin
 from voltop.core.errors import DomainError
 
@@ -280,8 +281,11 @@ def action_report(opts, acted: int, done: str, refusals: list[str]) -> str:
     return f"{report}, {len(refusals)} refused: {' '.join(refusals)}"
 
 
-class FleetScopedAdmin(FleetScopedAdminMixin, FastChangeListMixin, ModelAdmin):
-    """ModelAdmin of a model that belongs to a fleet."""
+class FleetScopedAdmin(
+    FleetScopedAdminMixin, RecordedHistoryAdminMixin, FastChangeListMixin, ModelAdmin
+):
+    """ModelAdmin of a model that belongs to a fleet; its "History" page shows the changes
+    recorded of a row it follows, for the rows the user sees."""
 
     list_per_page = 50
     show_full_result_count = False

@@ -18,7 +18,7 @@ from unfold.decorators import action as unfold_action
 from apps.drivers.admin import ChargeTokenInline
 from apps.drivers.choices import DriverStatus
 from apps.drivers.exceptions import ReasonMissing
-from apps.drivers.models import Driver
+from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.selectors import LICENCE_WARNING_DAYS, driver_list_licence_expiring
 from apps.drivers.services import (
     driver_create,
@@ -211,6 +211,8 @@ class VehicleAdmin(
     autocomplete_fields = ["fleet", "home_depot", "cost_center"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [VehicleAssignmentInline]
+    history_related = ((VehicleAssignment, "vehicle"),)
+
     actions = ["reassign"]
     actions_detail = ["reassign_driver"]
 
@@ -490,6 +492,7 @@ class DriverAdmin(
     autocomplete_fields = ["fleet", "cost_center", "user"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [ChargeTokenInline]
+    history_related = ((ChargeToken, "driver"), (VehicleAssignment, "driver"))
     actions = ["suspend", "reactivate", "mark_left"]
     fieldsets = [
         (
