@@ -218,10 +218,12 @@ class VehicleAdmin(
 
     def has_reassign_permission(self, request: HttpRequest, obj=None) -> bool:
         """Whether the user may give the vehicle (`obj`, or its id as unfold passes it) to
-        another driver: they may change it. A vehicle of a fleet they do not see is not
-        found, as on its change page."""
+        another driver: they may change it. A vehicle of a fleet they do not see is not theirs
+        to reassign, and its change page answers as for any row they do not see."""
         if obj is not None and not isinstance(obj, Vehicle):
-            obj = get_object_or_404(self.get_queryset(request), pk=obj)
+            obj = self.get_queryset(request).filter(pk=obj).first()
+            if obj is None:
+                return False
         return self.has_change_permission(request, obj)
 
     @unfold_action(

@@ -63,6 +63,7 @@ DAILY_ACTION_TWINS: dict[str, Twin] = {
     "payments.payrolldeduction:record_runs": Twin("fleet-payroll-deduction-record"),
     "payments.payrolldeduction:cancel_deductions": Twin("fleet-payroll-deduction-cancel"),
     "fleets.fleetapikey:revoke": Twin("fleet-api-key-revoke"),
+    "fleets.invitation:revoke": Twin("fleet-invitation-revoke"),
 }
 
 # The daily actions, each with the admin entries that do it.

@@ -1,7 +1,9 @@
 """Steps the browser tests share on the admin's pages."""
 
+import re
+
 from django.urls import reverse
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 
 def admin_log_in(page: Page, base_url: str, username: str, password: str) -> None:
@@ -11,3 +13,10 @@ def admin_log_in(page: Page, base_url: str, username: str, password: str) -> Non
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{base_url}{reverse('admin:index')}")
+
+
+def sidebar_link(page: Page, title: str) -> Locator:
+    """The sidebar's link to a page, by its title (the link's name also holds its icon's)."""
+    return page.locator("#nav-sidebar-inner, nav").get_by_role(
+        "link", name=re.compile(rf"(^|\s){re.escape(title)}$")
+    )

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from apps.charging.services import charging_session_price, tariff_publish
 from apps.fleets.choices import MembershipRole
-from tests.e2e.admin_pages import admin_log_in
+from tests.e2e.admin_pages import admin_log_in, sidebar_link
 from tests.factories import (
     ChargingSessionFactory,
     ChargingStationFactory,
@@ -79,7 +79,7 @@ def test_manager_previews_a_night_price_from_the_tariff_page(
 ):
     log_in(page, live_server.url)
 
-    page.get_by_role("link", name="Tariffs", exact=True).click()
+    sidebar_link(page, "Tariffs").first.click()
     page.get_by_role("link", name="Night tariff").click()
     page.get_by_role("link", name="Preview a price").click()
     page.get_by_label("Energy (kWh)").fill("20")

@@ -8,7 +8,7 @@ from playwright.sync_api import Page
 
 from apps.exports.models import ExportManifest
 from apps.fleets.choices import MembershipRole
-from tests.e2e.admin_pages import admin_log_in
+from tests.e2e.admin_pages import admin_log_in, sidebar_link
 from tests.exports import conftest as exports_fixtures
 from tests.factories import MembershipFactory, StaffUserFactory
 
@@ -33,7 +33,7 @@ def test_finance_downloads_octobers_sessions_as_csv_from_the_exports_page(
     )
     log_in(page, live_server.url)
 
-    page.get_by_role("link", name="Exports", exact=True).click()
+    sidebar_link(page, "Exports").first.click()
     page.get_by_role("link", name="New export").click()
     page.get_by_label("Kind").select_option("sessions")
     page.get_by_label("Period").fill("2026-10")
