@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -222,6 +222,8 @@ class VehicleAdmin(
         to reassign, and its change page answers as for any row they do not see."""
         if obj is not None and not isinstance(obj, Vehicle):
             obj = self.get_queryset(request).filter(pk=obj).first()
+            if obj is None and request.resolver_match.url_name.endswith("_reassign_driver"):
+                raise Http404
             if obj is None:
                 return False
         return self.has_change_permission(request, obj)
