@@ -696,10 +696,27 @@ class ChargingSession(TimeStampedModel):
                     status="completed", billed_at__isnull=True, price_incl_vat__isnull=True
                 ),
             ),
+            # What the dashboard counts on every visit, each a few sessions among many: those
+            # charging now, home claims awaiting approval, and suspect ones not billed yet.
+            models.Index(
+                fields=["fleet", "vehicle"],
+                name="session_active_idx",
+                condition=Q(status="active"),
+            ),
+            models.Index(
+                fields=["fleet"],
+                name="session_home_pending_idx",
+                condition=Q(home_approval="pending"),
+            ),
+            models.Index(
+                fields=["fleet"],
+                name="session_suspect_unbilled_idx",
+                condition=Q(is_suspect=True, status="completed", billed_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
-        """E.g. "Session 1415 · Anna Weber · 2 Dec 2026 08:37 CET": its driver by name and its
+        """E.g. "Session 1415 · Anna Weber · 2 Dec 2026 08:37 +0100": its driver by name and its
         start in the active time zone (the fleet's on admin pages)."""
         return f"Session {self.pk} · {self.driver.full_name} · {moment_text(self.started_at)}"
 

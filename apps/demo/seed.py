@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from decimal import Decimal
 
+from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -1664,12 +1665,27 @@ def load_fleets_seed(
             "seed.load_fleet_created: built a load-test fleet",
             extra={"event": "seed.load_fleet_created", "slug": slug, "rows": fleet_rows},
         )
+    if created:
+        _statistics_refresh(rows)
     return SeedReport(
         rows_created=dict(rows),
         fleets_created=tuple(created),
         fleets_skipped=tuple(skipped),
         seconds=time.perf_counter() - started,
     )
+
+
+def _statistics_refresh(rows: Counter[str]) -> None:
+    """ANALYZE the tables the load fleets were written to, so the planner knows their size at
+    once: a bulk load leaves PostgreSQL's statistics as they were until autovacuum (which a
+    server may run late or not at all) gets to them, and a planner that believes the sessions
+    table holds a few thousand rows picks plans that walk all million of them."""
+    if connection.vendor != "postgresql":
+        return
+    loaded = [model for model in apps.get_models() if rows.get(model.__name__)]
+    with connection.cursor() as cursor:
+        for model in loaded:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import time_machine
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.test import override_settings
 from django.utils import timezone
@@ -650,6 +650,25 @@ def test_load_fleets_share_the_sessions_and_one_driver_per_hundred():
     assert not MeterValue.objects.exists()
     assert "Built fleet(s) load-1, load-2 in" in output
     assert re.search(r"^  ChargingSession +500$", output, re.MULTILINE)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_load_fleets_leave_the_planner_statistics_of_the_tables_they_fill():
+    seed_quietly("--sessions", "400", "--fleets", "1", "--meter-values", "2")
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname, reltuples FROM pg_class WHERE relname IN (%s, %s, %s)",
+            ["charging_chargingsession", "charging_metervalue", "drivers_driver"],
+        )
+        estimated = dict(cursor.fetchall())
+
+    assert estimated == {
+        "charging_chargingsession": ChargingSession.objects.count(),
+        "charging_metervalue": MeterValue.objects.count(),
+        "drivers_driver": Driver.objects.count(),
+    }
 
 
 @pytest.mark.django_db
