@@ -122,7 +122,7 @@ LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
-# Dates and times in the admin: day month year, the time in the fleet's zone with its abbreviation.
+# Dates and times in the admin: day month year, the time in the fleet's zone with its UTC offset.
 FORMAT_MODULE_PATH = ["voltop.formats"]
 
 STATIC_URL = "static/"

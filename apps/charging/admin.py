@@ -25,8 +25,10 @@ from unfold.paginator import InfinitePaginator
 from apps.charging.choices import (
     EnergySource,
     HomeApproval,
+    LocationKind,
     PriceBasis,
     SessionImportStatus,
+    SessionPurpose,
     SessionStatus,
     UnpricedReason,
 )
@@ -121,14 +123,20 @@ from voltop.core.json_text import json_text
 
 
 class TextInputFilter(admin.SimpleListFilter):
-    """A list filter with a text box: the value is matched exactly against `lookup_field`.
+    """A list filter with a text box: the rows whose `relation` (a foreign key) points at a row
+    whose field matches the value as `related_lookup` says (e.g. "employee_number__iexact").
+
+    The related rows are found first, so the list is filtered on its own foreign key column
+    and reads that column's index: a join that filters on the related table would make the
+    planner walk the list's whole ordering to find the few matching rows.
 
     Its form carries the other active filters along as hidden fields (the template of a filter
     has no request), so typing a value narrows the list instead of replacing its filters.
     """
 
     template = "admin/voltop/input_filter.html"
-    lookup_field = ""
+    relation = ""
+    related_lookup = ""
 
     def __init__(self, request, params, model, model_admin):
         super().__init__(request, params, model, model_admin)
@@ -146,21 +154,30 @@ class TextInputFilter(admin.SimpleListFilter):
         return []
 
     def queryset(self, request, queryset):
-        if self.value():
-            return queryset.filter(**{self.lookup_field: self.value().strip()})
-        return queryset
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        related_model = queryset.model._meta.get_field(self.relation).related_model
+        matching = list(
+            related_model._default_manager.filter(**{self.related_lookup: value}).values_list(
+                "pk", flat=True
+            )
+        )
+        return queryset.filter(**{f"{self.relation}__in": matching})
 
 
 class DriverNumberFilter(TextInputFilter):
     title = "driver (employee number)"
     parameter_name = "driver_number"
-    lookup_field = "driver__employee_number__iexact"
+    relation = "driver"
+    related_lookup = "employee_number__iexact"
 
 
 class VehiclePlateFilter(TextInputFilter):
     title = "vehicle (plate)"
     parameter_name = "vehicle_plate"
-    lookup_field = "vehicle__plate__iexact"
+    relation = "vehicle"
+    related_lookup = "plate__iexact"
 
 
 NOT_PRICED_YET = "not_yet"
@@ -1006,7 +1023,8 @@ class ChargingSessionAdmin(
 
     @admin.display(description="where · why")
     def where_and_why(self, session: ChargingSession) -> str:
-        return f"{session.get_location_kind_display()} · {session.get_purpose_display()}"
+        where = LocationKind(session.location_kind).label
+        return f"{where} · {SessionPurpose(session.purpose).label}"
 
     @admin.display(description="energy", ordering="energy_wh")
     def energy(self, session: ChargingSession) -> str:
@@ -1029,7 +1047,7 @@ class ChargingSessionAdmin(
 
     @admin.display(description="status", ordering="status")
     def status_text(self, session: ChargingSession) -> str:
-        status = session.get_status_display()
+        status = SessionStatus(session.status).label
         return f"{status} · suspect" if session.is_suspect else status
 
     @admin.display(description="energy, exactly")

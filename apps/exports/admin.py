@@ -29,15 +29,15 @@ from apps.fleets.tenancy import FleetScopedAdmin
 from apps.payments.admin import InvoiceAdmin, ReimbursementAdmin
 from apps.payments.documents import money_text
 from apps.payments.models import Invoice, Reimbursement
+from voltop.core.display import moment_text
 
 WORKING = (ExportJobStatus.PENDING, ExportJobStatus.RUNNING)
 
 
 def local_time_text(instant, fleet: Fleet) -> str:
-    """An instant as the fleet's people read it: in its zone, with the zone's abbreviation."""
-    if instant is None:
-        return "—"
-    return f"{timezone.localtime(instant, fleet.zone):%Y-%m-%d %H:%M %Z}"
+    """An instant as the fleet's people read it: in its zone, with its offset from UTC."""
+    with timezone.override(fleet.zone):
+        return moment_text(instant)
 
 
 class ExportsAdmin(WritesThroughServices, FleetScopedAdmin):

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from voltop.core.display import duration_text, energy_text, moment_text, money_text
 
@@ -48,13 +49,21 @@ def test_duration_reads_as_hours_and_minutes(duration, expected):
     assert duration_text(duration) == expected
 
 
-def test_a_moment_reads_in_the_active_zone_with_its_abbreviation():
+def test_a_moment_reads_in_the_active_zone_with_its_offset():
     moment = dt.datetime(2026, 12, 2, 7, 37, 12, tzinfo=UTC)
     with timezone.override(ZoneInfo("Europe/Berlin")):
-        assert moment_text(moment) == "2 Dec 2026 08:37 CET"
-        assert moment_text(moment, seconds=True) == "2 Dec 2026 08:37:12 CET"
+        assert moment_text(moment) == "2 Dec 2026 08:37 +0100"
+        assert moment_text(moment, seconds=True) == "2 Dec 2026 08:37:12 +0100"
     with timezone.override(ZoneInfo("Europe/Berlin")):
-        assert moment_text(dt.datetime(2026, 7, 1, 6, 0, tzinfo=UTC)) == "1 Jul 2026 08:00 CEST"
+        assert moment_text(dt.datetime(2026, 7, 1, 6, 0, tzinfo=UTC)) == "1 Jul 2026 08:00 +0200"
     with timezone.override(ZoneInfo("America/New_York")):
-        assert moment_text(moment) == "2 Dec 2026 02:37 EST"
+        assert moment_text(moment) == "2 Dec 2026 02:37 -0500"
     assert moment_text(None) == "—"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC"])
+@pytest.mark.parametrize("month", range(1, 13))
+def test_a_moment_reads_as_the_admins_datetime_format_writes_it(zone, month):
+    moment = dt.datetime(2026, month, 9, 23, 5, tzinfo=UTC)
+    with timezone.override(ZoneInfo(zone)):
+        assert moment_text(moment) == date_format(timezone.localtime(moment), "DATETIME_FORMAT")
