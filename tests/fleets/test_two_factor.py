@@ -26,6 +26,8 @@ pytestmark = pytest.mark.django_db
 PASSWORD = "correct horse battery staple"
 SETUP = "/admin/two-factor/"
 LOGIN_API = "/api/v1/auth/login/"
+REFRESH_API = "/api/v1/auth/refresh/"
+FLEET_VEHICLES = "/api/v1/fleet/vehicles/"
 START = dt.datetime(2026, 12, 6, 17, 0, tzinfo=dt.UTC)
 
 
@@ -310,6 +312,58 @@ class TestApiLogin:
         )
 
         assert response.status_code == 200
+
+    def fleet_member(self, staff, **fleet_fields):
+        fleet = FleetFactory(**fleet_fields)
+        MembershipFactory(user=staff, fleet=fleet, role=MembershipRole.FINANCE)
+        return fleet
+
+    def vehicles_and_refresh(self, tokens: dict):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+        listed = client.get(FLEET_VEHICLES)
+        refreshed = APIClient().post(REFRESH_API, {"refresh": tokens["refresh"]}, format="json")
+        return listed, refreshed
+
+    def test_tokens_got_without_a_code_stop_working_once_an_app_is_on(self, staff):
+        self.fleet_member(staff)
+        tokens = self.log_in().json()
+        TOTPDevice.objects.create(user=staff, name="Authenticator app", confirmed=True)
+
+        listed, refreshed = self.vehicles_and_refresh(tokens)
+
+        assert listed.status_code == 401
+        assert listed.json()["errors"][0]["code"] == "otp_required"
+        assert refreshed.status_code == 401
+        assert refreshed.json()["errors"][0]["code"] == "otp_required"
+
+    def test_tokens_got_without_a_code_stop_working_once_the_fleet_requires_one(self, staff):
+        fleet = self.fleet_member(staff)
+        tokens = self.log_in().json()
+        fleet.require_two_factor = True
+        fleet.save(update_fields=["require_two_factor"])
+
+        listed, refreshed = self.vehicles_and_refresh(tokens)
+
+        assert listed.json()["errors"][0]["code"] == "otp_required"
+        assert refreshed.json()["errors"][0]["code"] == "otp_required"
+
+    def test_tokens_got_with_the_code_work_and_refresh(self, staff, app_on, clock):
+        self.fleet_member(staff, require_two_factor=True)
+        tokens = self.log_in(otp=code(app_on)).json()
+
+        listed, refreshed = self.vehicles_and_refresh(tokens)
+        relisted, _ = self.vehicles_and_refresh(refreshed.json())
+
+        assert (listed.status_code, refreshed.status_code, relisted.status_code) == (200, 200, 200)
+
+    def test_a_staff_login_without_an_app_keeps_its_tokens(self, staff):
+        self.fleet_member(staff)
+        tokens = self.log_in().json()
+
+        listed, refreshed = self.vehicles_and_refresh(tokens)
+
+        assert (listed.status_code, refreshed.status_code) == (200, 200)
 
     def test_the_lockout_still_locks_a_login_with_an_app(self, settings, staff, app_on, clock):
         settings.AXES_ENABLED = True

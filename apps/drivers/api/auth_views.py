@@ -17,7 +17,11 @@ from rest_framework_simplejwt.serializers import TokenRefreshSerializer
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.views import TokenRefreshView
 
-from apps.drivers.api.authentication import account_refusal
+from apps.drivers.api.authentication import (
+    SECOND_FACTOR_CLAIM,
+    account_refusal,
+    second_factor_refusal,
+)
 from apps.fleets.exceptions import OtpInvalid, OtpRequired, OtpSetupRequired
 from apps.fleets.two_factor import login_otp_check
 from voltop.core.client_address import client_address
@@ -58,8 +62,12 @@ class TokenPairSerializer(serializers.Serializer):
     refresh_expires_at = serializers.DateTimeField()
 
 
-def token_pair(user) -> dict:
+def token_pair(user, *, second_factor: bool = False) -> dict:
+    """Tokens for `user`; `second_factor` marks a login that gave its authenticator's code,
+    which the tokens refreshed from them keep."""
     refresh = RefreshToken.for_user(user)
+    if second_factor:
+        refresh[SECOND_FACTOR_CLAIM] = True
     access = refresh.access_token
     return {
         "access": str(access),
@@ -108,14 +116,16 @@ class LoginView(TokenEndpointView):
                 "The e-mail address or the password is wrong.", code="invalid_credentials"
             )
         try:
-            login_otp_check(user=user, token=credentials.validated_data.get("otp"))
+            device = login_otp_check(user=user, token=credentials.validated_data.get("otp"))
         except OtpSetupRequired as error:
             raise exceptions.PermissionDenied(error.message, code=error.code) from error
         except (OtpRequired, OtpInvalid) as error:
             raise exceptions.AuthenticationFailed(error.message, code=error.code) from error
         login_attempt_succeeded(attempt)
         account_refusal(user)
-        return Response(TokenPairSerializer(token_pair(user)).data)
+        return Response(
+            TokenPairSerializer(token_pair(user, second_factor=device is not None)).data
+        )
 
 
 class ActiveAccountRefreshSerializer(TokenRefreshSerializer):
@@ -123,13 +133,19 @@ class ActiveAccountRefreshSerializer(TokenRefreshSerializer):
 
     def validate(self, attrs):
         data = super().validate(attrs)
-        user_id = RefreshToken(data.get("refresh", attrs["refresh"]), verify=False).get("user_id")
-        user = get_user_model().objects.select_related("driver").filter(pk=user_id).first()
+        refreshed = RefreshToken(data.get("refresh", attrs["refresh"]), verify=False)
+        user = (
+            get_user_model()
+            .objects.select_related("driver")
+            .filter(pk=refreshed.get("user_id"))
+            .first()
+        )
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed(
                 "This login no longer exists or is deactivated.", code="user_inactive"
             )
         account_refusal(user)
+        second_factor_refusal(user, token_second_factor=bool(refreshed.get(SECOND_FACTOR_CLAIM)))
         return data
 
 

@@ -1,6 +1,8 @@
 """API authentication: JWT access tokens for people (drivers, fleet staff), refused at once
-for a deactivated login or a driver who is no longer active, whatever the token says. It lives
-with the drivers because it reads a login with its driver and judges the driver's status."""
+for a deactivated login or a driver who is no longer active, whatever the token says, and for
+staff whose login now needs a second factor (an authenticator app they turned on, or a fleet
+that requires one) holding a token their login got without one. It lives with the drivers
+because it reads a login with its driver and judges the driver's status."""
 
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework import exceptions
@@ -9,6 +11,9 @@ from rest_framework_simplejwt.settings import api_settings
 
 from apps.drivers.choices import DriverStatus
 from apps.drivers.selectors import login_with_driver_get
+from apps.fleets.two_factor import totp_device_confirmed_get, two_factor_required
+
+SECOND_FACTOR_CLAIM = "otp"
 
 
 class ActiveAccountJWTAuthentication(JWTAuthentication):
@@ -28,6 +33,9 @@ class ActiveAccountJWTAuthentication(JWTAuthentication):
                 "This login no longer exists or is deactivated.", code="user_inactive"
             )
         account_refusal(user)
+        second_factor_refusal(
+            user, token_second_factor=bool(validated_token.get(SECOND_FACTOR_CLAIM))
+        )
         return user
 
 
@@ -44,6 +52,19 @@ def account_refusal(user) -> None:
         raise exceptions.AuthenticationFailed(
             REFUSAL_OF_STATUS.get(driver.status, "This driver is not active."),
             code="driver_not_active",
+        )
+
+
+def second_factor_refusal(user, *, token_second_factor: bool) -> None:
+    """Refuse a token got without a second factor for a login that needs one now: staff who
+    turned on an authenticator app, or whom a fleet requires it of, after the token was made.
+    Drivers log in without one."""
+    if token_second_factor or getattr(user, "driver", None) is not None:
+        return
+    if totp_device_confirmed_get(user=user) is not None or two_factor_required(user):
+        raise exceptions.AuthenticationFailed(
+            "This login needs the code of its authenticator app now: log in again with `otp`.",
+            code="otp_required",
         )
 
 
