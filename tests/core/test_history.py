@@ -14,6 +14,7 @@ import pytest
 from django.conf import settings
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -189,6 +190,37 @@ def test_driver_page_lists_its_tokens_and_assignments_changes(client, fleet):
     assert ("", "created") in [(entry.subject, entry.action) for entry in entries]
     (blocked,) = [entry for entry in entries if entry.origin == "command block_lost_cards"]
     assert blocked.changes == (FieldChange("active", "yes", "no"),)
+
+
+def driver_history_queries(client, driver) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(history_url(driver))
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_the_history_page_reads_as_many_queries_however_long_the_history(client, fleet):
+    driver = DriverFactory(fleet=fleet)
+    client.force_login(manager_of(fleet))
+
+    def changes_made(count: int) -> None:
+        for number in range(count):
+            token = ChargeTokenFactory(driver=driver)
+            ChargeToken.objects.filter(pk=token.pk).update(is_active=False)
+            VehicleAssignmentFactory(
+                vehicle=VehicleFactory(fleet=fleet),
+                driver=driver,
+                starts_at=dt.datetime(2026, 1, 1 + number, tzinfo=UTC),
+                ends_at=dt.datetime(2026, 1, 1 + number, 12, tzinfo=UTC),
+            )
+
+    changes_made(1)
+    short = driver_history_queries(client, driver)
+    changes_made(8)
+    long = driver_history_queries(client, driver)
+
+    assert len(client.get(history_url(driver)).context["entries"]) == 1 + 9 * 3
+    assert long == short
 
 
 def test_membership_role_change_is_on_the_memberships_history(client, fleet):

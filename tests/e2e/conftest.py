@@ -67,7 +67,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 @pytest.fixture
 def screenshot_dir() -> Path:
-    """var/e2e: screenshots of the pages the tests saw, to look at after a run."""
-    directory = Path(settings.VAR_DIR) / "e2e"
+    """var/screenshots: what the browser saw, to look at after a run (not committed)."""
+    directory = Path(settings.VAR_DIR) / "screenshots"
     directory.mkdir(parents=True, exist_ok=True)
     return directory

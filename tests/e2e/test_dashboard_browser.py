@@ -2,10 +2,7 @@
 drawn, follows a work-to-do item to exactly the rows it counts; a manager of another fleet
 sees none of the first fleet's figures."""
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.urls import reverse
 from playwright.sync_api import Browser, Page, expect
 
@@ -30,14 +27,6 @@ CANVAS_DRAWN = """canvas => {
     }
     return false;
 }"""
-
-
-@pytest.fixture
-def screenshots() -> Path:
-    """var/screenshots: what the browser saw, to look at after a run (not committed)."""
-    directory = Path(settings.VAR_DIR) / "screenshots"
-    directory.mkdir(parents=True, exist_ok=True)
-    return directory
 
 
 @pytest.fixture
@@ -77,7 +66,7 @@ def figure(page: Page, name: str) -> str:
 
 
 def test_a_manager_sees_the_charts_drawn_and_follows_a_work_item_to_its_rows(
-    live_server, page, fleets, screenshots
+    live_server, page, fleets, screenshot_dir
 ):
     log_in(page, live_server.url, "manager")
 
@@ -92,7 +81,7 @@ def test_a_manager_sees_the_charts_drawn_and_follows_a_work_item_to_its_rows(
     assert canvases.first.evaluate("canvas => canvas.toDataURL()") != blank
     assert figure(page, "energy-month").endswith(" kWh")
     assert figure(page, "cost-month").endswith(" EUR")
-    page.screenshot(path=screenshots / "dashboard.png", full_page=True)
+    page.screenshot(path=screenshot_dir / "dashboard.png", full_page=True)
 
     item = page.locator('[data-work-item="sessions_unpriced_cost_pending"]')
     expect(item.locator(".voltop-count")).to_have_text(str(COST_PENDING_SESSIONS))
@@ -103,11 +92,11 @@ def test_a_manager_sees_the_charts_drawn_and_follows_a_work_item_to_its_rows(
         f"?fleet__id__exact={fleets['amsterdam'].fleet.pk}&unpriced=cost_pending"
     )
     expect(page.locator("#result_list tbody tr")).to_have_count(COST_PENDING_SESSIONS)
-    page.screenshot(path=screenshots / "dashboard-work-item-sessions.png", full_page=True)
+    page.screenshot(path=screenshot_dir / "dashboard-work-item-sessions.png", full_page=True)
 
 
 def test_a_manager_of_another_fleet_sees_none_of_the_first_fleets_figures(
-    live_server, browser: Browser, page, fleets, screenshots
+    live_server, browser: Browser, page, fleets, screenshot_dir
 ):
     log_in(page, live_server.url, "manager")
     amsterdam_figures = {
@@ -130,5 +119,5 @@ def test_a_manager_of_another_fleet_sees_none_of_the_first_fleets_figures(
     rotterdam_figures = {name: figure(other, name) for name in amsterdam_figures}
     assert rotterdam_figures != amsterdam_figures
     expect(other.locator('[data-work-item="sessions_unpriced_cost_pending"]')).to_have_count(0)
-    other.screenshot(path=screenshots / "dashboard-other-fleet.png", full_page=True)
+    other.screenshot(path=screenshot_dir / "dashboard-other-fleet.png", full_page=True)
     context.close()

@@ -217,7 +217,17 @@ def _followed_fields(model: type[Model], event_model: type[Event]) -> list[tuple
 def _current_rows(model, obj, row_ids: list, kind: str) -> dict:
     if kind == "":
         return {obj.pk: obj}
-    return model._default_manager.in_bulk(row_ids) if row_ids else {}
+    return _rows_by_id(model, row_ids)
+
+
+def _rows_by_id(model: type[Model], row_ids: Iterable) -> dict:
+    """The rows of `model` with these ids, with the rows they point at, which their names
+    (`__str__`, e.g. an assignment's "vehicle → driver") read: one query, however many rows."""
+    row_ids = set(row_ids) - {None}
+    if not row_ids:
+        return {}
+    pointed_at = [field.name for field in model._meta.concrete_fields if field.many_to_one]
+    return model._default_manager.select_related(*pointed_at).in_bulk(row_ids)
 
 
 def _subject(model: type[Model], row_id, row: Model | None) -> str:
@@ -330,11 +340,7 @@ class _ValueDisplay:
                     wanted[field.related_model].update(
                         getattr(row, field.attname, None) for row in rows
                     )
-        self.rows = {
-            related: related._default_manager.in_bulk(ids - {None})
-            for related, ids in wanted.items()
-            if ids - {None}
-        }
+        self.rows = {related: _rows_by_id(related, ids) for related, ids in wanted.items()}
 
     def text(self, field: Field, value: Any) -> str:
         if value is None or value == "":
