@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from unfold.templatetags import unfold_list
 
 from apps.charging.choices import LocationKind
 from apps.fleets.choices import MembershipRole
@@ -117,6 +118,37 @@ def test_the_session_list_reads_local_times_money_kwh_and_hmm(fleet, manager_cli
     for text in ("2 Jul 2026 08:15 +0200", "Anna Weber", "20.500 kWh", "2:05", "12.34 EUR"):
         assert text in page
     assert "+00:00" not in page
+
+
+def result_rows(page: bytes) -> list[str]:
+    return re.findall(r"<tr class=\"data-row.*?</tr>", page.decode(), re.DOTALL)
+
+
+def test_the_session_list_writes_its_cells_from_a_plan_exactly_as_unfold_would(
+    fleet, manager_client, monkeypatch
+):
+    for number in range(3):
+        ChargingSessionFactory(
+            fleet=fleet,
+            started_at=dt.datetime(2026, 7, 2 + number, 6, 15, tzinfo=UTC),
+            ended_at=dt.datetime(2026, 7, 2 + number, 8, tzinfo=UTC),
+            price_incl_vat=None if number == 0 else Decimal(f"{number}.50"),
+            price_currency="" if number == 0 else "EUR",
+        )
+    ChargingSessionFactory(
+        fleet=fleet,
+        started_at=dt.datetime(2026, 7, 9, 6, 15, tzinfo=UTC),
+        ended_at=dt.datetime(2026, 7, 9, 8, tzinfo=UTC),
+        is_suspect=True,
+        location_kind=LocationKind.HOME,
+    )
+
+    planned = result_rows(manager_client.get(SESSIONS).content)
+    monkeypatch.setattr(unfold_list, "items_for_result", unfold_list.items_for_result.__wrapped__)
+    written_by_unfold = result_rows(manager_client.get(SESSIONS).content)
+
+    assert len(planned) == 4
+    assert planned == written_by_unfold
 
 
 def test_the_session_page_gives_the_exact_wh_and_seconds(fleet, manager_client):

@@ -14,9 +14,10 @@ class CoreConfig(AppConfig):
     verbose_name = "Voltop core"
 
     def ready(self) -> None:
-        from voltop.core.admin_lists import headers_once_per_list
+        from voltop.core.admin_lists import cells_from_a_plan, headers_once_per_list
 
         headers_once_per_list()
+        cells_from_a_plan()
         if settings.CELERY_TASK_ALWAYS_EAGER:
             logger.info(
                 "celery.eager: REDIS_URL is not set, background tasks run eagerly in-process",
