@@ -6,9 +6,12 @@ from functools import cache
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import QuerySet
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
+from apps.fleets.models import Fleet, Membership
+from apps.fleets.two_factor import TWO_FACTOR_ROLES
 
 
 @cache
@@ -41,10 +44,39 @@ def _login_with_driver_sql() -> str:
     user_pk = quote(user_model._meta.pk.column)
     driver_user = quote(Driver._meta.get_field("user").column)
     return (
-        f"SELECT {selected} FROM {user_table} "  # noqa: S608 - names from _meta
+        f"SELECT {selected}, {_second_factor_needed_sql()} "  # noqa: S608 - names from _meta
+        f"FROM {user_table} "
         f"LEFT OUTER JOIN {driver_table} ON {driver_table}.{driver_user} = {user_table}.{user_pk} "
         f"WHERE {user_table}.{user_pk} = %s"
     )
+
+
+def _second_factor_needed_sql() -> str:
+    """Whether the login needs a second factor: it has a confirmed authenticator app, or it is
+    an admin or finance member of a fleet that requires one (apps.fleets.two_factor). Takes
+    the parameters of SECOND_FACTOR_PARAMETERS."""
+    quote = connection.ops.quote_name
+    user_model = get_user_model()
+
+    def column(model, field_name: str) -> str:
+        table = quote(model._meta.db_table)
+        return f"{table}.{quote(model._meta.get_field(field_name).column)}"
+
+    user = column(user_model, user_model._meta.pk.name)
+    roles = ", ".join(["%s"] * len(TWO_FACTOR_ROLES))
+    return (
+        f"(EXISTS (SELECT 1 FROM {quote(TOTPDevice._meta.db_table)} "  # noqa: S608 - names from _meta
+        f"WHERE {column(TOTPDevice, 'user')} = {user} AND {column(TOTPDevice, 'confirmed')} = %s) "
+        f"OR EXISTS (SELECT 1 FROM {quote(Membership._meta.db_table)} "
+        f"INNER JOIN {quote(Fleet._meta.db_table)} "
+        f"ON {column(Fleet, 'id')} = {column(Membership, 'fleet')} "
+        f"WHERE {column(Membership, 'user')} = {user} "
+        f"AND {column(Fleet, 'require_two_factor')} = %s "
+        f"AND {column(Membership, 'role')} IN ({roles})))"
+    )
+
+
+SECOND_FACTOR_PARAMETERS = [True, True, *sorted(TWO_FACTOR_ROLES)]
 
 
 def _converted(columns: list, values) -> list:
@@ -58,17 +90,19 @@ def _converted(columns: list, values) -> list:
 
 def login_with_driver_get(*, user_id: int):
     """The login with its driver profile already read (`user.driver`, None when the login
-    belongs to no driver), or None when there is no such login.
+    belongs to no driver), or None when there is no such login. `user.second_factor_needed`
+    says whether the login needs the code of an authenticator app (apps.fleets.two_factor).
 
     The same instances as `User.objects.select_related("driver").get(pk=user_id)`, from SQL
     built once per process: the API's authentication reads this on every request, and
     compiling the ORM query each time cost more than running it."""
     user_model = get_user_model()
     with connection.cursor() as cursor:
-        cursor.execute(_login_with_driver_sql(), [user_id])
+        cursor.execute(_login_with_driver_sql(), [*SECOND_FACTOR_PARAMETERS, user_id])
         row = cursor.fetchone()
     if row is None:
         return None
+    *row, second_factor_needed = row
     user_columns, driver_columns = _login_with_driver_columns()
     user_values, driver_values = row[: len(user_columns)], row[len(user_columns) :]
     user = user_model.from_db(
@@ -85,6 +119,7 @@ def login_with_driver_get(*, user_id: int):
             [attname for attname, _, _ in driver_columns],
             _converted(driver_columns, driver_values),
         )
+    user.second_factor_needed = bool(second_factor_needed)
     return user
 
 

@@ -6,7 +6,7 @@ login on sends the code of its authenticator app as `otp` (a wrong or missing co
 login); one a fleet requires it of without an app yet is refused. A driver who is suspended or
 has left is refused at login and refresh, as on every request."""
 
-from django.contrib.auth import authenticate, get_user_model
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
@@ -22,6 +22,7 @@ from apps.drivers.api.authentication import (
     account_refusal,
     second_factor_refusal,
 )
+from apps.drivers.selectors import login_with_driver_get
 from apps.fleets.exceptions import OtpInvalid, OtpRequired, OtpSetupRequired
 from apps.fleets.two_factor import login_otp_check
 from voltop.core.client_address import client_address
@@ -134,12 +135,7 @@ class ActiveAccountRefreshSerializer(TokenRefreshSerializer):
     def validate(self, attrs):
         data = super().validate(attrs)
         refreshed = RefreshToken(data.get("refresh", attrs["refresh"]), verify=False)
-        user = (
-            get_user_model()
-            .objects.select_related("driver")
-            .filter(pk=refreshed.get("user_id"))
-            .first()
-        )
+        user = login_with_driver_get(user_id=int(refreshed["user_id"]))
         if user is None or not user.is_active:
             raise exceptions.AuthenticationFailed(
                 "This login no longer exists or is deactivated.", code="user_inactive"

@@ -11,7 +11,6 @@ from rest_framework_simplejwt.settings import api_settings
 
 from apps.drivers.choices import DriverStatus
 from apps.drivers.selectors import login_with_driver_get
-from apps.fleets.two_factor import totp_device_confirmed_get, two_factor_required
 
 SECOND_FACTOR_CLAIM = "otp"
 
@@ -56,12 +55,12 @@ def account_refusal(user) -> None:
 
 
 def second_factor_refusal(user, *, token_second_factor: bool) -> None:
-    """Refuse a token got without a second factor for a login that needs one now: staff who
-    turned on an authenticator app, or whom a fleet requires it of, after the token was made.
-    Drivers log in without one."""
+    """Refuse a token got without a second factor for a login that needs one now (`user` as
+    login_with_driver_get reads it): staff who turned on an authenticator app, or whom a fleet
+    requires it of, after the token was made. Drivers log in without one."""
     if token_second_factor or getattr(user, "driver", None) is not None:
         return
-    if totp_device_confirmed_get(user=user) is not None or two_factor_required(user):
+    if user.second_factor_needed:
         raise exceptions.AuthenticationFailed(
             "This login needs the code of its authenticator app now: log in again with `otp`.",
             code="otp_required",
