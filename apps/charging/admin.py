@@ -45,6 +45,8 @@ from apps.charging.models import (
 from apps.charging.pricing import Price
 from apps.charging.selectors import (
     charging_session_as_cdr,
+    charging_session_list_home_unclaimed,
+    charging_session_list_other_currency,
     charging_session_list_suspect,
     charging_session_list_unpriced,
     charging_session_recent_for_vehicle,
@@ -181,6 +183,8 @@ class VehiclePlateFilter(TextInputFilter):
 
 
 NOT_PRICED_YET = "not_yet"
+LEFT_OUT_OTHER_CURRENCY = "other_currency"
+LEFT_OUT_HOME_NOT_CLAIMED = "home_not_claimed"
 UNPRICED_LABELS = {**dict(UnpricedReason.choices), "": "Not priced yet"}
 
 
@@ -227,6 +231,29 @@ class ToReviewFilter(admin.SimpleListFilter):
             return queryset.filter(home_approval=HomeApproval.PENDING)
         if self.value() == "suspect":
             return charging_session_list_suspect(queryset)
+        return queryset
+
+
+class LeftOutFilter(admin.SimpleListFilter):
+    """Completed sessions not billed yet that billing leaves out until someone acts, other
+    than for a missing price (UnpricedFilter): priced in another currency than their fleet's,
+    and business charging at home that nobody claimed. The values are billing's reasons for
+    them (payments' LeftOutReason)."""
+
+    title = "left out of billing"
+    parameter_name = "left_out"
+
+    def lookups(self, request, model_admin):
+        return [
+            (LEFT_OUT_OTHER_CURRENCY, "Priced in another currency than the fleet's"),
+            (LEFT_OUT_HOME_NOT_CLAIMED, "Business charging at home that nobody claimed"),
+        ]
+
+    def queryset(self, request, queryset):
+        if self.value() == LEFT_OUT_OTHER_CURRENCY:
+            return charging_session_list_other_currency(queryset)
+        if self.value() == LEFT_OUT_HOME_NOT_CLAIMED:
+            return charging_session_list_home_unclaimed(queryset)
         return queryset
 
 
@@ -899,6 +926,7 @@ class ChargingSessionAdmin(
         "home_approval",
         "price_basis",
         UnpricedFilter,
+        LeftOutFilter,
         ToReviewFilter,
     ]
     list_select_related = ["driver", "vehicle"]

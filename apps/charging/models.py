@@ -713,6 +713,27 @@ class ChargingSession(TimeStampedModel):
                 name="session_suspect_unbilled_idx",
                 condition=Q(is_suspect=True, status="completed", billed_at__isnull=True),
             ),
+            # What billing leaves out until someone acts: sessions priced in another currency
+            # than the fleet's (the currency's two ranges around the fleet's), and business
+            # charging at home that nobody claimed.
+            models.Index(
+                fields=["fleet", "price_currency"],
+                name="session_unbilled_currency_idx",
+                condition=Q(
+                    status="completed", billed_at__isnull=True, price_incl_vat__isnull=False
+                ),
+            ),
+            models.Index(
+                fields=["fleet"],
+                name="session_home_unclaimed_idx",
+                condition=Q(
+                    status="completed",
+                    billed_at__isnull=True,
+                    location_kind="home",
+                    purpose="business",
+                    home_approval="not_required",
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -23,7 +23,7 @@ from django.db.models import (
 )
 from django.db.models.fields.files import FieldFile
 
-from apps.charging.choices import SessionStatus
+from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.charging.consumption import (
     ChargedEnergy,
     Consumption,
@@ -372,6 +372,35 @@ def charging_session_list_unpriced(
         status=SessionStatus.COMPLETED, billed_at__isnull=True, price_incl_vat__isnull=True
     )
     return unpriced if reason is None else unpriced.filter(unpriced_reason=reason)
+
+
+def charging_session_list_other_currency(
+    sessions: QuerySet[ChargingSession], *, currency: str | None = None
+) -> QuerySet[ChargingSession]:
+    """Of `sessions`, the completed ones not billed yet that are priced in another currency
+    than `currency` (their own fleet's, when None): billing leaves them out until a manager
+    prices them again in the fleet's currency. Given the currency, the condition reads as two
+    ranges of the partial index of unbilled priced sessions."""
+    priced = sessions.filter(
+        status=SessionStatus.COMPLETED, billed_at__isnull=True, price_incl_vat__isnull=False
+    )
+    if currency is None:
+        return priced.exclude(price_currency=F("fleet__currency"))
+    return priced.filter(Q(price_currency__lt=currency) | Q(price_currency__gt=currency))
+
+
+def charging_session_list_home_unclaimed(
+    sessions: QuerySet[ChargingSession],
+) -> QuerySet[ChargingSession]:
+    """Of `sessions`, the completed business charging at home not billed yet that nobody has
+    claimed: billing leaves it out until the driver asks for it to be approved."""
+    return sessions.filter(
+        status=SessionStatus.COMPLETED,
+        billed_at__isnull=True,
+        location_kind=LocationKind.HOME,
+        purpose=SessionPurpose.BUSINESS,
+        home_approval=HomeApproval.NOT_REQUIRED,
+    )
 
 
 def charging_session_list_suspect(sessions: QuerySet[ChargingSession]) -> QuerySet[ChargingSession]:

@@ -11,7 +11,12 @@ from django.db.models.functions import TruncDate
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionStatus
 from apps.charging.models import ChargingSession
-from apps.charging.selectors import charging_session_list_suspect, charging_session_unpriced_counts
+from apps.charging.selectors import (
+    charging_session_list_home_unclaimed,
+    charging_session_list_other_currency,
+    charging_session_list_suspect,
+    charging_session_unpriced_counts,
+)
 from apps.drivers.models import Driver
 from apps.drivers.selectors import driver_list_licence_expiring
 from apps.fleets.models import Fleet
@@ -73,6 +78,8 @@ class WorkToDo:
     reimbursements_pending: int
     sessions_suspect: int
     sessions_unpriced: dict[str, int]
+    sessions_other_currency: int
+    sessions_home_unclaimed: int
     billing_runs_failed_or_stalled: int
     invoices_overdue: int
     licences_expiring: int
@@ -234,7 +241,7 @@ def dashboard_last_billing_run(*, fleet: Fleet) -> BillingRun | None:
 
 def work_to_do(*, fleet: Fleet, now: dt.datetime) -> WorkToDo:
     """What waits for someone in the fleet, counted with the selectors the admin's list filters
-    use, so each count is the rows its link lists. Eight queries whatever the fleet's size."""
+    use, so each count is the rows its link lists. Ten queries whatever the fleet's size."""
     sessions = ChargingSession.objects.filter(fleet=fleet)
     reimbursements = Reimbursement.objects.filter(fleet=fleet)
     return WorkToDo(
@@ -242,6 +249,10 @@ def work_to_do(*, fleet: Fleet, now: dt.datetime) -> WorkToDo:
         reimbursements_pending=reimbursements.filter(status=ReimbursementStatus.PENDING).count(),
         sessions_suspect=charging_session_list_suspect(sessions).count(),
         sessions_unpriced=charging_session_unpriced_counts(sessions),
+        sessions_other_currency=charging_session_list_other_currency(
+            sessions, currency=fleet.currency
+        ).count(),
+        sessions_home_unclaimed=charging_session_list_home_unclaimed(sessions).count(),
         billing_runs_failed_or_stalled=billing_run_list_failed_or_stalled(
             BillingRun.objects.filter(fleet=fleet), now=now
         ).count(),

@@ -194,6 +194,18 @@ def work_to_do_items(fleet: Fleet, work: WorkToDo) -> list[dict]:
             "reasons": left_out,
         },
         {
+            "key": "sessions_other_currency",
+            "label": "Sessions left out of billing: priced in another currency than the fleet's",
+            "count": work.sessions_other_currency,
+            "url": changelist_url(sessions, fleet, left_out="other_currency"),
+        },
+        {
+            "key": "sessions_home_unclaimed",
+            "label": "Sessions left out of billing: business charging at home nobody claimed",
+            "count": work.sessions_home_unclaimed,
+            "url": changelist_url(sessions, fleet, left_out="home_not_claimed"),
+        },
+        {
             "key": "billing_runs",
             "label": "Billing runs failed or stalled",
             "count": work.billing_runs_failed_or_stalled,

@@ -8,7 +8,13 @@ from decimal import Decimal
 
 import pytest
 
-from apps.charging.choices import HomeApproval, LocationKind, SessionStatus, UnpricedReason
+from apps.charging.choices import (
+    HomeApproval,
+    LocationKind,
+    SessionPurpose,
+    SessionStatus,
+    UnpricedReason,
+)
 from apps.charging.models import ChargingSession
 from apps.dashboard.selectors import work_to_do
 from apps.dashboard.views import work_to_do_items
@@ -29,7 +35,8 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
-WORK_QUERIES = 8
+WORK_QUERIES = 10
+OTHER_CURRENCY = {"EUR": "CHF", "CHF": "EUR", "USD": "EUR", "GBP": "EUR"}
 TODAY = dt.date(2026, 12, 6)
 
 
@@ -102,6 +109,15 @@ def work_rows_create(fleet, *, scale: int = 1) -> WorkRows:
         session(**priced)
         session(billed_at=NOW, **priced)
         session(status=SessionStatus.INVALID, invalid_reason="Duplicate")
+        session(price_incl_vat=Decimal("5.20"), price_currency=OTHER_CURRENCY[fleet.currency])
+        session(
+            price_incl_vat=Decimal("5.20"),
+            price_currency=OTHER_CURRENCY[fleet.currency],
+            billed_at=NOW,
+        )
+        session(location_kind=LocationKind.HOME, purpose=SessionPurpose.BUSINESS)
+        session(location_kind=LocationKind.HOME, purpose=SessionPurpose.PRIVATE)
+        session(location_kind=LocationKind.HOME, purpose=SessionPurpose.BUSINESS, billed_at=NOW)
 
     for _ in range(scale):
         run(rows, fleet, status=BillingRunStatus.FAILED)
@@ -179,6 +195,21 @@ def expected_rows(rows: WorkRows) -> dict[str, set[int]]:
         },
         "sessions_suspect": {s.pk for s in rows.sessions if s.is_suspect and unbilled_completed(s)},
         "sessions_unpriced": {s.pk for s in rows.sessions if unpriced(s)},
+        "sessions_other_currency": {
+            s.pk
+            for s in rows.sessions
+            if unbilled_completed(s)
+            and s.price_incl_vat is not None
+            and s.price_currency != s.fleet.currency
+        },
+        "sessions_home_unclaimed": {
+            s.pk
+            for s in rows.sessions
+            if unbilled_completed(s)
+            and s.location_kind == LocationKind.HOME
+            and s.purpose == SessionPurpose.BUSINESS
+            and s.home_approval == HomeApproval.NOT_REQUIRED
+        },
         "billing_runs": {
             r.pk
             for r in rows.runs
@@ -242,6 +273,8 @@ def test_each_count_is_the_fleets_rows_that_wait_and_no_other_fleets(fleet_and_r
         "reimbursements_pending": work.reimbursements_pending,
         "sessions_suspect": work.sessions_suspect,
         "sessions_unpriced": work.sessions_unpriced_total,
+        "sessions_other_currency": work.sessions_other_currency,
+        "sessions_home_unclaimed": work.sessions_home_unclaimed,
         "billing_runs": work.billing_runs_failed_or_stalled,
         "invoices_overdue": work.invoices_overdue,
         "licences": work.licences_expiring,
