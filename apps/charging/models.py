@@ -922,3 +922,51 @@ class SessionImport(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.get_status_display()})"
+
+
+class ChargingDayTotal(models.Model):
+    """A fleet's sessions of one local day (their start in the fleet's zone) summed by where they
+    charged (kind of location, depot) and for whom (cost center), in their price's currency:
+    what the dashboard reads instead of the sessions themselves.
+
+    Invalid sessions are left out. On PostgreSQL, database triggers keep the rows equal to the
+    sessions on every insert, change and delete, however made; they sum the session again when
+    its fleet's zone, its station's depot or its connector's station changes
+    (migration 0013). Elsewhere nothing fills the table and the dashboard sums the sessions.
+    """
+
+    fleet = models.ForeignKey(Fleet, on_delete=models.CASCADE, related_name="+", db_index=False)
+    day = models.DateField()
+    location_kind = models.CharField(max_length=8, choices=LocationKind.choices)
+    depot = models.ForeignKey(
+        Depot,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+        db_index=False,
+    )
+    cost_center = models.ForeignKey(
+        "fleets.CostCenter",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        related_name="+",
+        db_index=False,
+    )
+    price_currency = models.CharField(max_length=3)
+    sessions = models.IntegerField()
+    energy_wh = models.BigIntegerField()
+    price_incl_vat = models.DecimalField(max_digits=16, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fleet", "day", "location_kind", "depot", "cost_center", "price_currency"],
+                nulls_distinct=False,
+                name="charging_day_total_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} · {self.location_kind} · {self.sessions} sessions"

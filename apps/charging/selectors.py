@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import cache
 
+from django.db import connection
 from django.db.models import (
     Case,
     Count,
@@ -22,6 +23,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.files import FieldFile
+from django.db.models.functions import TruncDate
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.charging.consumption import (
@@ -32,6 +34,7 @@ from apps.charging.consumption import (
 )
 from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
 from apps.charging.models import (
+    ChargingDayTotal,
     ChargingSession,
     Connector,
     Tariff,
@@ -51,6 +54,7 @@ from apps.charging.pricing import TariffElement as PricingElement
 from apps.drivers.choices import TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.selectors import charge_token_list
+from apps.fleets.models import Fleet
 from apps.vehicles.models import OdometerReading, Vehicle
 from voltop.core.money import kwh_of_wh
 
@@ -417,6 +421,35 @@ def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dic
         .order_by()
         .values_list("unpriced_reason")
         .annotate(count=Count("pk"))
+    )
+
+
+def charging_day_totals(*, fleet: Fleet) -> QuerySet:
+    """The fleet's sessions summed per local day, kind of location, depot, cost center and
+    price currency, invalid ones left out: rows with `day`, `location_kind`, `depot_id`,
+    `depot_name`, `cost_center_id` (and `cost_center__…`), `price_currency`, `sessions`,
+    `energy_wh` and `price_incl_vat` to filter and sum. On PostgreSQL they are the rows its
+    triggers keep, a few per day however many sessions a day has; elsewhere the sessions summed
+    as they are read."""
+    if connection.vendor != "postgresql":
+        return charging_day_totals_from_sessions(fleet=fleet)
+    return ChargingDayTotal.objects.filter(fleet=fleet, sessions__gt=0).annotate(
+        depot_name=F("depot__name")
+    )
+
+
+def charging_day_totals_from_sessions(*, fleet: Fleet) -> QuerySet:
+    """charging_day_totals read from the fleet's sessions themselves, a row per session."""
+    return (
+        ChargingSession.objects.filter(fleet=fleet)
+        .exclude(status=SessionStatus.INVALID)
+        .annotate(
+            day=TruncDate("started_at", tzinfo=fleet.zone),
+            depot_id=F("connector__station__depot_id"),
+            depot_name=F("connector__station__depot__name"),
+            sessions=Value(1),
+        )
+        .order_by()
     )
 
 

@@ -4,6 +4,7 @@ charging claims, tariff changes and publishing, session pricing, and deletes."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Max, Min, Q
 from django.utils import timezone
 
@@ -2229,3 +2230,19 @@ def charging_session_delete(*, session: ChargingSession) -> None:
     logger.info(
         "charging.session_deleted", extra={"fleet_id": session.fleet_id, "session_id": session_id}
     )
+
+
+@contextlib.contextmanager
+def charging_day_totals_deferred(*, fleet: Fleet) -> Iterator[None]:
+    """Write many sessions of `fleet` at once (a bulk load) without PostgreSQL's trigger summing
+    each into the day totals, then sum the fleet's sessions again in one statement. Runs in one
+    transaction, the only one the deferral holds for; it covers every session written in it,
+    so only the fleet's own are to be written there. Elsewhere no totals are kept."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('voltop.day_totals_deferred', 'on', true)")
+        yield
+        cursor.execute("SELECT set_config('voltop.day_totals_deferred', 'off', true)")
+        cursor.execute("SELECT charging_day_totals_rebuild(%s)", [fleet.pk])

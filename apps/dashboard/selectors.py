@@ -1,17 +1,18 @@
 """Reads of the dashboard: the figures of one fleet and its work to do, each read in a fixed
 number of queries whatever the fleet's size (aggregates in the database, never rows in Python).
-Months and days are the fleet's own, in its time zone."""
+Months and days are the fleet's own, in its time zone; what was charged is read from the
+sessions' day totals (charging_day_totals), a few rows per day however busy the fleet."""
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionStatus
 from apps.charging.models import ChargingSession
 from apps.charging.selectors import (
+    charging_day_totals,
     charging_session_list_home_unclaimed,
     charging_session_list_other_currency,
     charging_session_list_suspect,
@@ -97,10 +98,6 @@ def month_start(moment: dt.datetime, zone: dt.tzinfo, months_back: int = 0) -> d
     return dt.datetime(month_index // 12, month_index % 12 + 1, 1, tzinfo=zone)
 
 
-def _counted_sessions(fleet: Fleet):
-    return ChargingSession.objects.filter(fleet=fleet).exclude(status=SessionStatus.INVALID)
-
-
 def _fleet_cost(fleet: Fleet) -> Sum:
     """Sum of session prices incl. VAT in the fleet's currency (other currencies left out)."""
     return Sum("price_incl_vat", filter=Q(price_currency=fleet.currency), default=ZERO)
@@ -120,17 +117,17 @@ def dashboard_months(*, fleet: Fleet, now: dt.datetime) -> tuple[MonthFigures, M
     this_start = month_start(now, fleet.zone)
     last_start = month_start(now, fleet.zone, months_back=1)
     next_start = month_start(now, fleet.zone, months_back=-1)
-    this_month = Q(started_at__gte=this_start)
-    last_month = Q(started_at__lt=this_start)
+    this_month = Q(day__gte=this_start.date())
+    last_month = Q(day__lt=this_start.date())
     cost = Q(price_currency=fleet.currency)
     figures = (
-        _counted_sessions(fleet)
-        .filter(started_at__gte=last_start, started_at__lt=next_start)
+        charging_day_totals(fleet=fleet)
+        .filter(day__gte=last_start.date(), day__lt=next_start.date())
         .aggregate(
-            this_sessions=Count("pk", filter=this_month),
+            this_sessions=Sum("sessions", filter=this_month, default=0),
             this_energy=Sum("energy_wh", filter=this_month, default=0),
             this_cost=Sum("price_incl_vat", filter=this_month & cost, default=ZERO),
-            last_sessions=Count("pk", filter=last_month),
+            last_sessions=Sum("sessions", filter=last_month, default=0),
             last_energy=Sum("energy_wh", filter=last_month, default=0),
             last_cost=Sum("price_incl_vat", filter=last_month & cost, default=ZERO),
         )
@@ -150,25 +147,20 @@ def dashboard_days(
 ) -> list[DayFigures]:
     """Sessions and energy per local day over the last `days` days, today included, by start
     in the fleet's zone; days without a session are there with zeros. One query."""
-    zone = fleet.zone
-    today = now.astimezone(zone).date()
+    today = now.astimezone(fleet.zone).date()
     first_day = today - dt.timedelta(days=days - 1)
-    start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
-    end = dt.datetime.combine(today + dt.timedelta(days=1), dt.time(), tzinfo=zone)
     rows = (
-        _counted_sessions(fleet)
-        .filter(started_at__gte=start, started_at__lt=end)
-        .annotate(day=TruncDate("started_at", tzinfo=zone))
-        .order_by()
+        charging_day_totals(fleet=fleet)
+        .filter(day__gte=first_day, day__lte=today)
         .values("day")
-        .annotate(sessions=Count("pk"), energy_wh=Sum("energy_wh", default=0))
+        .annotate(day_sessions=Sum("sessions", default=0), day_energy=Sum("energy_wh", default=0))
     )
     by_day = {row["day"]: row for row in rows}
     series = []
     for offset in range(days):
         day = first_day + dt.timedelta(days=offset)
-        row = by_day.get(day, {"sessions": 0, "energy_wh": 0})
-        series.append(DayFigures(day, row["sessions"], row["energy_wh"]))
+        row = by_day.get(day, {"day_sessions": 0, "day_energy": 0})
+        series.append(DayFigures(day, row["day_sessions"], row["day_energy"]))
     return series
 
 
@@ -176,23 +168,12 @@ def dashboard_energy_by_depot(*, fleet: Fleet, now: dt.datetime) -> list[EnergyS
     """This month's energy charged at each of the fleet's depots (through their stations), the
     depots with most energy first. One query."""
     rows = (
-        _counted_sessions(fleet)
-        .filter(
-            started_at__gte=month_start(now, fleet.zone),
-            connector__station__depot__isnull=False,
-        )
-        .order_by()
-        .values("connector__station__depot_id", "connector__station__depot__name")
-        .annotate(energy_wh=Sum("energy_wh", default=0))
+        charging_day_totals(fleet=fleet)
+        .filter(day__gte=month_start(now, fleet.zone).date(), depot_id__isnull=False)
+        .values("depot_id", "depot_name")
+        .annotate(depot_energy=Sum("energy_wh", default=0))
     )
-    shares = [
-        EnergyShare(
-            row["connector__station__depot_id"],
-            row["connector__station__depot__name"],
-            row["energy_wh"],
-        )
-        for row in rows
-    ]
+    shares = [EnergyShare(row["depot_id"], row["depot_name"], row["depot_energy"]) for row in rows]
     return sorted(shares, key=lambda share: (-share.energy_wh, share.label, share.key))
 
 
@@ -203,8 +184,8 @@ def dashboard_energy_by_location_kind(*, fleet: Fleet, now: dt.datetime) -> list
         for kind in LocationKind.values
     }
     figures = (
-        _counted_sessions(fleet)
-        .filter(started_at__gte=month_start(now, fleet.zone))
+        charging_day_totals(fleet=fleet)
+        .filter(day__gte=month_start(now, fleet.zone).date())
         .aggregate(**kinds)
     )
     return [EnergyShare(kind, label, figures[kind]) for kind, label in LocationKind.choices]
@@ -214,11 +195,10 @@ def dashboard_cost_by_cost_center(*, fleet: Fleet, now: dt.datetime) -> list[Ene
     """This month's charging cost incl. VAT (in the fleet's currency) and energy per cost
     center, the sessions without one together under key None; costliest first. One query."""
     rows = (
-        _counted_sessions(fleet)
-        .filter(started_at__gte=month_start(now, fleet.zone))
-        .order_by()
+        charging_day_totals(fleet=fleet)
+        .filter(day__gte=month_start(now, fleet.zone).date())
         .values("cost_center_id", "cost_center__code", "cost_center__name")
-        .annotate(energy_wh=Sum("energy_wh", default=0), cost=_fleet_cost(fleet))
+        .annotate(center_energy=Sum("energy_wh", default=0), center_cost=_fleet_cost(fleet))
     )
     shares = [
         EnergyShare(
@@ -226,8 +206,8 @@ def dashboard_cost_by_cost_center(*, fleet: Fleet, now: dt.datetime) -> list[Ene
             f"{row['cost_center__code']} {row['cost_center__name']}"
             if row["cost_center_id"]
             else "No cost center",
-            row["energy_wh"],
-            row["cost"],
+            row["center_energy"],
+            row["center_cost"],
         )
         for row in rows
     ]

@@ -64,7 +64,12 @@ from apps.charging.pricing import (
     price_session,
 )
 from apps.charging.selectors import home_rate_terms, tariff_terms_of_version
-from apps.charging.services import charging_session_price, home_session_review, tariff_publish
+from apps.charging.services import (
+    charging_day_totals_deferred,
+    charging_session_price,
+    home_session_review,
+    tariff_publish,
+)
 from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.fleets.chart_of_accounts import SKR03_RATE_ACCOUNTS, RateAccounts
@@ -2102,9 +2107,10 @@ def _load_sessions_write(plan: _LoadPlan, rng: random.Random) -> tuple[int, int]
     rows = _load_session_rows(plan, rng)
     write = _chunk_copy if connection.vendor == "postgresql" else _chunk_bulk_create
     sessions = meter_values = 0
-    while chunk := list(itertools.islice(rows, _SESSION_CHUNK)):
-        meter_values += write(chunk, with_meter_values=plan.meter_values_per_session > 0)
-        sessions += len(chunk)
+    with charging_day_totals_deferred(fleet=plan.fleet):
+        while chunk := list(itertools.islice(rows, _SESSION_CHUNK)):
+            meter_values += write(chunk, with_meter_values=plan.meter_values_per_session > 0)
+            sessions += len(chunk)
     return sessions, meter_values
 
 
