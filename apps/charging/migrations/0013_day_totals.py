@@ -47,9 +47,6 @@ END $$;
 
 CREATE FUNCTION charging_session_day_totals_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('voltop.day_totals_deferred', true) = 'on' THEN
-        RETURN NULL;
-    END IF;
     IF TG_OP = 'UPDATE' AND (
         OLD.fleet_id, OLD.started_at, OLD.status, OLD.location_kind, OLD.connector_id,
         OLD.cost_center_id, OLD.price_currency, OLD.energy_wh, OLD.price_incl_vat
@@ -96,7 +93,8 @@ AFTER INSERT OR DELETE OR UPDATE OF
     fleet_id, started_at, status, location_kind, connector_id, cost_center_id, price_currency,
     energy_wh, price_incl_vat
 ON charging_chargingsession
-FOR EACH ROW EXECUTE FUNCTION charging_session_day_totals_apply();
+FOR EACH ROW WHEN (current_setting('voltop.day_totals_deferred', true) IS DISTINCT FROM 'on')
+EXECUTE FUNCTION charging_session_day_totals_apply();
 
 CREATE TRIGGER charging_fleet_zone_day_totals
 AFTER UPDATE OF time_zone ON fleets_fleet
