@@ -111,6 +111,7 @@ from apps.fleets.tenancy import (
 from apps.vehicles.admin import VehicleAdmin
 from apps.vehicles.models import Vehicle
 from voltop.core.admin_forms import ServiceCheckedForm
+from voltop.core.admin_lists import ListColumnsOnlyMixin
 from voltop.core.display import (
     duration_text,
     energy_text,
@@ -890,7 +891,11 @@ CHECK_FIELDS = ["energy_source", "is_suspect", "suspect_reason", "invalid_reason
 
 @admin.register(ChargingSession)
 class ChargingSessionAdmin(
-    WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
+    ListColumnsOnlyMixin,
+    WritesThroughServices,
+    SavesThroughServices,
+    DeletesThroughServiceMixin,
+    FleetScopedAdmin,
 ):
     form = ChargingSessionForm
     write_services = {
@@ -930,6 +935,21 @@ class ChargingSessionAdmin(
         ToReviewFilter,
     ]
     list_select_related = ["driver", "vehicle"]
+    list_only = (
+        "started_at",
+        "ended_at",
+        "driver__first_name",
+        "driver__last_name",
+        "vehicle__plate",
+        "location_kind",
+        "purpose",
+        "energy_source",
+        "energy_wh",
+        "price_incl_vat",
+        "price_currency",
+        "status",
+        "is_suspect",
+    )
     list_per_page = 100
     paginator = InfinitePaginator
     list_disable_select_all = True

@@ -420,7 +420,7 @@ def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dic
         charging_session_list_unpriced(sessions)
         .order_by()
         .values_list("unpriced_reason")
-        .annotate(count=Count("pk"))
+        .annotate(count=Count("*"))
     )
 
 

@@ -124,8 +124,9 @@ def result_rows(page: bytes) -> list[str]:
     return re.findall(r"<tr class=\"data-row.*?</tr>", page.decode(), re.DOTALL)
 
 
+@pytest.mark.parametrize("query", ["", "?status__exact=completed&o=-1"])
 def test_the_session_list_writes_its_cells_from_a_plan_exactly_as_unfold_would(
-    fleet, manager_client, monkeypatch
+    fleet, manager_client, monkeypatch, query
 ):
     for number in range(3):
         ChargingSessionFactory(
@@ -143,12 +144,13 @@ def test_the_session_list_writes_its_cells_from_a_plan_exactly_as_unfold_would(
         location_kind=LocationKind.HOME,
     )
 
-    planned = result_rows(manager_client.get(SESSIONS).content)
+    planned = result_rows(manager_client.get(SESSIONS + query).content)
     monkeypatch.setattr(unfold_list, "items_for_result", unfold_list.items_for_result.__wrapped__)
-    written_by_unfold = result_rows(manager_client.get(SESSIONS).content)
+    written_by_unfold = result_rows(manager_client.get(SESSIONS + query).content)
 
     assert len(planned) == 4
     assert planned == written_by_unfold
+    assert all(("_changelist_filters" in row) == bool(query) for row in planned)
 
 
 def test_the_session_page_gives_the_exact_wh_and_seconds(fleet, manager_client):
@@ -386,6 +388,18 @@ def test_the_session_list_runs_the_same_queries_for_many_rows(fleet, manager_cli
     _, many = page_queries(manager_client, SESSIONS)
 
     assert len(many) == len(few)
+
+
+def test_the_session_list_reads_only_the_columns_its_cells_show(fleet, manager_client):
+    sessions_at_two_depots(fleet)
+
+    page, statements = page_queries(manager_client, SESSIONS)
+
+    (rows,) = [sql for sql in statements if '"charging_chargingsession"."energy_wh"' in sql]
+    assert '"charging_chargingsession"."meter_start_wh"' not in rows
+    assert '"drivers_driver"."iban"' not in rows
+    assert '"drivers_driver"."last_name"' in rows
+    assert "Anna Weber" in page
 
 
 def test_the_depot_filter_offers_only_the_managers_fleets_depots(fleet, manager_client):

@@ -17,9 +17,10 @@ from typing import Any
 from django.contrib.admin import helpers
 from django.contrib.admin.templatetags.admin_list import _coerce_field_name
 from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
-from django.contrib.admin.utils import display_for_value
+from django.contrib.admin.utils import display_for_value, quote
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist, ObjectDoesNotExist
-from django.urls import NoReverseMatch
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -81,11 +82,14 @@ class _Column:
 def _row_plan(cl) -> list[_Column] | None:
     """The columns of `cl` as unfold would write them, or None when a column is anything but
     a plain display method of the admin (a model field, a boolean, a label, a dropdown), or
-    the list edits rows, opens as a popup, or hides its ordering field: unfold writes those."""
+    the list edits rows, opens as a popup, hides its ordering field or links its rows its own
+    way: unfold writes those."""
     model_admin = cl.model_admin
     if getattr(cl, "formset", None) or cl.is_popup or cl.to_field:
         return None
     if getattr(model_admin, "ordering_field", None):
+        return None
+    if type(cl).url_for_result is not ChangeList.url_for_result:
         return None
     headers = list(unfold_list.result_headers(cl))
     links = cl.list_display_links
@@ -154,19 +158,39 @@ def _cell(cl, column: _Column, result) -> SafeString:
         classes = f"{classes} nowrap"
     content = conditional_escape(shown)
     if column.links:
-        try:
-            url = cl.url_for_result(result)
-        except NoReverseMatch:
-            pass
-        else:
-            url = add_preserved_filters(
-                {"preserved_filters": cl.preserved_filters, "opts": cl.opts}, url
-            )
+        url = _change_link(cl, result)
+        if url is not None:
             link_classes = " ".join(unfold_list.LINK_CLASSES)
-            content = f'<a href="{conditional_escape(url)}" class="{link_classes}" >{content}</a>'
+            content = f'<a href="{url}" class="{link_classes}" >{content}</a>'
     return mark_safe(  # noqa: S308 - every part escaped above, the classes fixed
         f'<{column.tag} class="{classes}" data-label="{column.label}">{content}</{column.tag}>'
     )
+
+
+def _change_link(cl, result) -> str | None:
+    """The row's change page with the list's filters to return to, escaped, as unfold links it
+    (None when the page has no such route). The link is worked out once per list, with a mark
+    where the key goes: each row puts in its own key, quoted as the admin quotes keys."""
+    if not hasattr(cl, "_voltop_change_link"):
+        cl._voltop_change_link = _change_link_with_mark(cl)
+    link = cl._voltop_change_link
+    if link is None:
+        return None
+    return link.replace(KEY_MARK, str(quote(getattr(result, cl.pk_attname))))
+
+
+def _change_link_with_mark(cl) -> str | None:
+    opts = cl.opts
+    try:
+        url = reverse(
+            f"admin:{opts.app_label}_{opts.model_name}_change",
+            args=(KEY_MARK,),
+            current_app=cl.model_admin.admin_site.name,
+        )
+    except NoReverseMatch:
+        return None
+    url = add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": opts}, url)
+    return conditional_escape(url)
 
 
 def cells_from_a_plan() -> None:
@@ -189,3 +213,24 @@ def cells_from_a_plan() -> None:
 
     items_for_result.from_a_plan = True
     unfold_list.items_for_result = items_for_result
+
+
+class ListColumnsOnlyMixin:
+    """A ModelAdmin whose list reads only the columns its cells show (`list_only`, paths as
+    QuerySet.only takes them, the related rows' included): a page of 100 rows then builds no
+    more of each row than it writes. The change page and the actions read whole rows."""
+
+    list_only: tuple[str, ...] = ()
+
+    def get_changelist(self, request, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        columns = self.list_only
+        if not columns:
+            return changelist
+
+        class ColumnsOnlyChangeList(changelist):
+            def get_results(self, request):
+                self.queryset = self.queryset.only(*columns)
+                super().get_results(request)
+
+        return ColumnsOnlyChangeList
