@@ -14,13 +14,16 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
     DateTimeField,
+    ExpressionWrapper,
     F,
     IntegerField,
     JSONField,
+    Q,
     Sum,
     Value,
     When,
@@ -327,7 +330,7 @@ class _BillableSession(NamedTuple):
     location_kind: str
     purpose: str
     started_at: dt.datetime
-    ended_at: dt.datetime
+    ended_before_period: bool
     energy_wh: int
     price_excl_vat: Decimal
     price_vat: Decimal
@@ -346,8 +349,6 @@ class _UnitWork:
     here and written in bulk. Every session is locked first and only the locked ones are
     billed, so a session priced or imported meanwhile waits for the next run.
     """
-
-    ID_BATCH = 5000
 
     def __init__(self, *, run: BillingRun, now: dt.datetime):
         self.run = run
@@ -384,10 +385,13 @@ class _UnitWork:
             billable_session_list(fleet=self.fleet, ended_before=self.run.period_end)
             .filter(driver_id__in=driver_ids)
             .annotate(
+                ended_before_period=ExpressionWrapper(
+                    Q(ended_at__lt=self.run.period_start), output_field=BooleanField()
+                ),
                 home_rate_breakdown=Case(
                     When(price_basis=PriceBasis.HOME_RATE, then=F("price_breakdown")),
                     output_field=JSONField(),
-                )
+                ),
             )
             .select_for_update(of=("self",))
             .order_by("driver_id", "started_at", "pk")
@@ -397,7 +401,7 @@ class _UnitWork:
                 "location_kind",
                 "purpose",
                 "started_at",
-                "ended_at",
+                "ended_before_period",
                 "energy_wh",
                 "price_excl_vat",
                 "price_vat",
@@ -444,9 +448,7 @@ class _UnitWork:
             )
         )
         self.session_ids.extend(session.id for session in sessions)
-        self.earlier_session_count += sum(
-            session.ended_at < self.run.period_start for session in sessions
-        )
+        self.earlier_session_count += sum(session.ended_before_period for session in sessions)
 
     def _invoice(self, driver_id: int, bill: DriverBill) -> Invoice:
         totals = bill.invoice_totals
@@ -528,35 +530,34 @@ class _UnitWork:
         ]
         table = connection.ops.quote_name(CostAllocation._meta.db_table)
         names = ", ".join(connection.ops.quote_name(column) for column in columns)
-        for batch in _batches(self.business_ids, self.ID_BATCH):
-            select = (
-                ChargingSession.objects.filter(pk__in=batch)
-                .order_by()
-                .annotate(
-                    allocation_run=Value(self.run.pk, output_field=IntegerField()),
-                    allocation_center=Coalesce(
-                        "cost_center_id", "driver__cost_center_id", "vehicle__cost_center_id"
-                    ),
-                    allocation_start=Value(self.run.period_start, output_field=DateTimeField()),
-                    allocation_end=Value(self.run.period_end, output_field=DateTimeField()),
-                    allocation_currency=Value(self.currency, output_field=CharField()),
-                )
-                .values_list(
-                    "fleet_id",
-                    "allocation_run",
-                    "allocation_center",
-                    "id",
-                    "driver_id",
-                    "allocation_start",
-                    "allocation_end",
-                    "allocation_currency",
-                    "price_excl_vat",
-                    "price_vat",
-                )
+        select = (
+            ChargingSession.objects.filter(pk__in_array=self.business_ids)
+            .order_by()
+            .annotate(
+                allocation_run=Value(self.run.pk, output_field=IntegerField()),
+                allocation_center=Coalesce(
+                    "cost_center_id", "driver__cost_center_id", "vehicle__cost_center_id"
+                ),
+                allocation_start=Value(self.run.period_start, output_field=DateTimeField()),
+                allocation_end=Value(self.run.period_end, output_field=DateTimeField()),
+                allocation_currency=Value(self.currency, output_field=CharField()),
             )
-            sql, params = select.query.sql_with_params()
-            with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
+            .values_list(
+                "fleet_id",
+                "allocation_run",
+                "allocation_center",
+                "id",
+                "driver_id",
+                "allocation_start",
+                "allocation_end",
+                "allocation_currency",
+                "price_excl_vat",
+                "price_vat",
+            )
+        )
+        sql, params = select.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)
 
     def _save(self) -> None:
         Invoice.objects.bulk_create(self.invoices)
@@ -565,10 +566,9 @@ class _UnitWork:
         ReimbursementLine.objects.bulk_create(self.reimbursement_lines)
         self._cost_allocations_insert()
         Statement.objects.bulk_create(self.statements)
-        for batch in _batches(self.session_ids, self.ID_BATCH):
-            ChargingSession.objects.filter(pk__in=batch).update(
-                billed_at=self.now, updated_at=self.now
-            )
+        ChargingSession.objects.filter(pk__in_array=self.session_ids).update(
+            billed_at=self.now, updated_at=self.now
+        )
 
 
 def _left_out_insert(run: BillingRun) -> dict[str, int]:

@@ -248,6 +248,40 @@ class TestIssuedInvoicesNeverChange:
         ]
 
     @pytest.mark.postgres
+    def test_the_database_refuses_lines_added_to_an_issued_invoice_even_among_a_drafts(
+        self, invoice, driver
+    ):
+        draft = TestIssuing().draft_create(driver)
+        sessions = {
+            document.pk: priced_session_create(driver=driver, started_at=utc(2026, 10, day, 8))
+            for day, document in [(20, draft), (21, invoice)]
+        }
+
+        def line(document: Invoice, position: int) -> InvoiceLine:
+            return InvoiceLine(
+                invoice=document,
+                session=sessions[document.pk],
+                position=position,
+                description="Added afterwards",
+                quantity_kwh=D("1.000"),
+                unit_price=D("1.00000"),
+                net=D("1.00"),
+                vat_rate=D("21.00"),
+                vat=D("0.21"),
+                gross=D("1.21"),
+            )
+
+        with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+            InvoiceLine.objects.bulk_create([line(draft, 1), line(invoice, 4)])
+        with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():
+            InvoiceLine.objects.bulk_create([line(invoice, 4)])
+
+        assert InvoiceLine.objects.filter(invoice=invoice).count() == 3
+        assert not InvoiceLine.objects.filter(invoice=draft).exists()
+        InvoiceLine.objects.bulk_create([line(draft, 1)])
+        assert InvoiceLine.objects.filter(invoice=draft).count() == 1
+
+    @pytest.mark.postgres
     def test_the_database_lets_the_status_move_on_to_paid(self, invoice):
         Invoice.objects.filter(pk=invoice.pk).update(status=InvoiceStatus.PAID, paid_at=RECEIVED)
 

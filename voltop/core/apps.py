@@ -1,4 +1,5 @@
-"""App config of the shared kernel; says once at start how Celery tasks will run."""
+"""App config of the shared kernel: registers its lookups and admin list plans, and says once
+at start how Celery tasks will run."""
 
 import logging
 
@@ -15,7 +16,9 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from voltop.core.admin_lists import cells_from_a_plan, headers_once_per_list
+        from voltop.core.lookups import lookups_register
 
+        lookups_register()
         headers_once_per_list()
         cells_from_a_plan()
         if settings.CELERY_TASK_ALWAYS_EAGER:
