@@ -35,7 +35,7 @@ from apps.fleets.tenancy import request_current_fleet, request_fleet_pick
 from apps.payments.choices import LeftOutReason
 from apps.payments.models import BillingRun
 from voltop.core.errors import DomainError
-from voltop.core.money import kwh_of_wh
+from voltop.core.money import kwh_of_wh, round_money
 
 ENERGY_COLOR = "var(--color-primary-600)"
 SESSIONS_COLOR = "var(--color-primary-300)"
@@ -44,8 +44,10 @@ PICKER_FLEETS_SHOWN = 200
 
 
 def money_text(amount: Decimal, currency: str) -> str:
-    """An amount as a person reads it, with its currency: "1,234.50 EUR"."""
-    return f"{amount:,} {currency}"
+    """An amount as a person reads it, to the currency's minor unit and with its code:
+    "1,234.50 EUR". SQLite's sums come back with float noise (49.6500000000000) or, for no
+    rows, without places (0); the rounding gives every figure the currency's places."""
+    return f"{round_money(Decimal(amount), currency):,} {currency}"
 
 
 def energy_text(energy_wh: int) -> str:

@@ -49,6 +49,9 @@ def charts(content: str) -> list[dict]:
 
 def test_figures_are_written_with_their_currency_and_in_kwh():
     assert money_text(Decimal("1234.50"), "EUR") == "1,234.50 EUR"
+    assert money_text(Decimal("49.6500000000000"), "EUR") == "49.65 EUR"
+    assert money_text(Decimal("0"), "EUR") == "0.00 EUR"
+    assert money_text(Decimal("1234.5"), "JPY") == "1,235 JPY"
     assert energy_text(1_234_567) == "1,234.6 kWh"
     assert change_text(Decimal("12.00"), Decimal("10.00")) == "+20 %"
     assert change_text(90, 100) == "-10 %"
