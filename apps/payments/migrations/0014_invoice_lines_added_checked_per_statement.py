@@ -3,59 +3,19 @@
 Billing writes a unit's invoice lines in one INSERT of hundreds or thousands of rows; a row
 trigger ran a query for each. The statement trigger reads the statement's new rows as a
 transition table and looks their invoices up together, so a billing unit pays for one query.
-Changing or deleting a line of an issued invoice stays refused row by row, as before.
+Changing or deleting a line of an issued invoice stays refused row by row, by the same
+function as before (payments 0002), now called for UPDATE and DELETE only.
 """
 
 from django.db import migrations
 
 from voltop.core.migration_operations import PostgreSQLOnlySQL
 
-LINE_CHANGED_OR_DELETED = """
-    CREATE OR REPLACE FUNCTION payments_invoice_line_frozen_once_issued() RETURNS trigger AS $$
-    BEGIN
-        IF EXISTS (
-            SELECT 1 FROM payments_invoice i
-            WHERE i.status <> 'draft' AND i.id IN (
-                OLD.invoice_id,
-                CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.invoice_id END
-            )
-        ) THEN
-            RAISE EXCEPTION 'the lines of an issued invoice cannot change'
-                USING ERRCODE = 'restrict_violation',
-                      CONSTRAINT = 'invoice_line_issued_is_immutable';
-        END IF;
-        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-        RETURN NEW;
-    END;
-    $$ LANGUAGE plpgsql;
-"""
-
-LINE_ADDED_ROW_BY_ROW = """
-    CREATE OR REPLACE FUNCTION payments_invoice_line_frozen_once_issued() RETURNS trigger AS $$
-    BEGIN
-        IF EXISTS (
-            SELECT 1 FROM payments_invoice i
-            WHERE i.status <> 'draft' AND i.id IN (
-                CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD.invoice_id END,
-                CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW.invoice_id END
-            )
-        ) THEN
-            RAISE EXCEPTION 'the lines of an issued invoice cannot change'
-                USING ERRCODE = 'restrict_violation',
-                      CONSTRAINT = 'invoice_line_issued_is_immutable';
-        END IF;
-        IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
-        RETURN NEW;
-    END;
-    $$ LANGUAGE plpgsql;
-"""
-
 
 class Migration(migrations.Migration):
     dependencies = [("payments", "0013_history")]
 
     operations = [
-        PostgreSQLOnlySQL(sql=LINE_CHANGED_OR_DELETED, reverse_sql=LINE_ADDED_ROW_BY_ROW),
         PostgreSQLOnlySQL(
             sql="""
                 DROP TRIGGER invoice_line_issued_is_immutable ON payments_invoiceline;
