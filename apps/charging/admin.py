@@ -45,6 +45,7 @@ from apps.charging.models import (
 from apps.charging.pricing import Price
 from apps.charging.selectors import (
     charging_session_as_cdr,
+    charging_session_list_charging_long,
     charging_session_list_home_unclaimed,
     charging_session_list_other_currency,
     charging_session_list_suspect,
@@ -216,7 +217,7 @@ class UnpricedFilter(admin.SimpleListFilter):
 
 class ToReviewFilter(admin.SimpleListFilter):
     """Sessions that wait for a manager: home claims to approve, suspect sessions to check
-    before billing does."""
+    before billing does, and sessions still charging long after they started."""
 
     title = "to review"
     parameter_name = "to_review"
@@ -225,6 +226,7 @@ class ToReviewFilter(admin.SimpleListFilter):
         return [
             ("home_claim", "Home claims waiting for approval"),
             ("suspect", "Suspect, not billed yet"),
+            ("charging_long", "Still charging after 24 hours"),
         ]
 
     def queryset(self, request, queryset):
@@ -232,6 +234,8 @@ class ToReviewFilter(admin.SimpleListFilter):
             return queryset.filter(home_approval=HomeApproval.PENDING)
         if self.value() == "suspect":
             return charging_session_list_suspect(queryset)
+        if self.value() == "charging_long":
+            return charging_session_list_charging_long(queryset, now=timezone.now())
         return queryset
 
 

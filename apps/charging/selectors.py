@@ -58,6 +58,9 @@ from apps.fleets.models import Fleet
 from apps.vehicles.models import OdometerReading, Vehicle
 from voltop.core.money import kwh_of_wh
 
+# A session charging longer than this is listed as work to do (a stop that never came).
+CHARGING_LONG_AFTER = timedelta(hours=24)
+
 
 def tariff_version_for_session(session: ChargingSession) -> TariffVersion | None:
     """The version in force at the session's start of the most specific active tariff of its
@@ -411,6 +414,15 @@ def charging_session_list_suspect(sessions: QuerySet[ChargingSession]) -> QueryS
     """Of `sessions`, the completed ones flagged suspect and not billed yet: a manager should
     look at them before billing does."""
     return sessions.filter(is_suspect=True, status=SessionStatus.COMPLETED, billed_at__isnull=True)
+
+
+def charging_session_list_charging_long(
+    sessions: QuerySet[ChargingSession], *, now: datetime
+) -> QuerySet[ChargingSession]:
+    """Of `sessions`, those still charging CHARGING_LONG_AFTER after they started: most often a
+    stop the charger or the app never sent. Billing leaves them out as still charging until
+    someone stops or corrects them."""
+    return sessions.filter(status=SessionStatus.ACTIVE, started_at__lt=now - CHARGING_LONG_AFTER)
 
 
 def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dict[str, int]:

@@ -13,6 +13,7 @@ from apps.charging.choices import HomeApproval, LocationKind, SessionStatus
 from apps.charging.models import ChargingSession
 from apps.charging.selectors import (
     charging_day_totals,
+    charging_session_list_charging_long,
     charging_session_list_home_unclaimed,
     charging_session_list_other_currency,
     charging_session_list_suspect,
@@ -78,6 +79,7 @@ class WorkToDo:
     home_claims_pending: int
     reimbursements_pending: int
     sessions_suspect: int
+    sessions_charging_long: int
     sessions_unpriced: dict[str, int]
     sessions_other_currency: int
     sessions_home_unclaimed: int
@@ -221,13 +223,14 @@ def dashboard_last_billing_run(*, fleet: Fleet) -> BillingRun | None:
 
 def work_to_do(*, fleet: Fleet, now: dt.datetime) -> WorkToDo:
     """What waits for someone in the fleet, counted with the selectors the admin's list filters
-    use, so each count is the rows its link lists. Ten queries whatever the fleet's size."""
+    use, so each count is the rows its link lists. Eleven queries whatever the fleet's size."""
     sessions = ChargingSession.objects.filter(fleet=fleet)
     reimbursements = Reimbursement.objects.filter(fleet=fleet)
     return WorkToDo(
         home_claims_pending=sessions.filter(home_approval=HomeApproval.PENDING).count(),
         reimbursements_pending=reimbursements.filter(status=ReimbursementStatus.PENDING).count(),
         sessions_suspect=charging_session_list_suspect(sessions).count(),
+        sessions_charging_long=charging_session_list_charging_long(sessions, now=now).count(),
         sessions_unpriced=charging_session_unpriced_counts(sessions),
         sessions_other_currency=charging_session_list_other_currency(
             sessions, currency=fleet.currency

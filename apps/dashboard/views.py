@@ -189,6 +189,12 @@ def work_to_do_items(fleet: Fleet, work: WorkToDo) -> list[dict]:
             "url": changelist_url(sessions, fleet, to_review="suspect"),
         },
         {
+            "key": "sessions_charging_long",
+            "label": "Sessions still charging after 24 hours: left out of billing until stopped",
+            "count": work.sessions_charging_long,
+            "url": changelist_url(sessions, fleet, to_review="charging_long"),
+        },
+        {
             "key": "sessions_unpriced",
             "label": "Sessions left out of billing: no price",
             "count": work.sessions_unpriced_total,

@@ -35,7 +35,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
-WORK_QUERIES = 10
+WORK_QUERIES = 11
 OTHER_CURRENCY = {"EUR": "CHF", "CHF": "EUR", "USD": "EUR", "GBP": "EUR"}
 TODAY = dt.date(2026, 12, 6)
 
@@ -81,10 +81,11 @@ def run(rows: WorkRows, fleet, *, idle: dt.timedelta | None = None, **fields):
 
 def work_rows_create(fleet, *, scale: int = 1) -> WorkRows:
     """`scale` times over: home claims pending and decided, suspect sessions unbilled, billed
-    and invalid, sessions left without a price for each reason and priced ones, failed,
-    stalled and busy billing runs, overdue and not overdue invoices, licences expired and
-    expiring within 30 days or just after, reimbursements pending, approved with and without
-    payout details, paid and rejected."""
+    and invalid, sessions still charging just over and just under a day after they started,
+    sessions left without a price for each reason and priced ones, failed, stalled and busy
+    billing runs, overdue and not overdue invoices, licences expired and expiring within 30
+    days or just after, reimbursements pending, approved with and without payout details, paid
+    and rejected."""
     rows = WorkRows()
     payee = driver(rows, fleet, licence_expires_on=dt.date(2028, 1, 1))
     no_iban = driver(rows, fleet, iban="", licence_expires_on=TODAY + dt.timedelta(days=30))
@@ -104,6 +105,8 @@ def work_rows_create(fleet, *, scale: int = 1) -> WorkRows:
         session(is_suspect=True, suspect_reason="Too much energy", **priced)
         session(is_suspect=True, billed_at=NOW, **priced)
         session(is_suspect=True, status=SessionStatus.INVALID, invalid_reason="Test")
+        session(active=True, started_at=NOW - dt.timedelta(hours=24, seconds=1))
+        session(active=True, started_at=NOW - dt.timedelta(hours=23, minutes=59))
         for reason in UnpricedReason.values:
             session(location_kind=LocationKind.PUBLIC, unpriced_reason=reason)
         session(**priced)
@@ -194,6 +197,11 @@ def expected_rows(rows: WorkRows) -> dict[str, set[int]]:
             r.pk for r in rows.reimbursements if r.status == ReimbursementStatus.PENDING
         },
         "sessions_suspect": {s.pk for s in rows.sessions if s.is_suspect and unbilled_completed(s)},
+        "sessions_charging_long": {
+            s.pk
+            for s in rows.sessions
+            if s.status == SessionStatus.ACTIVE and NOW - s.started_at > dt.timedelta(hours=24)
+        },
         "sessions_unpriced": {s.pk for s in rows.sessions if unpriced(s)},
         "sessions_other_currency": {
             s.pk
@@ -272,6 +280,7 @@ def test_each_count_is_the_fleets_rows_that_wait_and_no_other_fleets(fleet_and_r
         "home_claims": work.home_claims_pending,
         "reimbursements_pending": work.reimbursements_pending,
         "sessions_suspect": work.sessions_suspect,
+        "sessions_charging_long": work.sessions_charging_long,
         "sessions_unpriced": work.sessions_unpriced_total,
         "sessions_other_currency": work.sessions_other_currency,
         "sessions_home_unclaimed": work.sessions_home_unclaimed,
