@@ -1,5 +1,6 @@
 """The audit trail in a real browser: a manager changes a vehicle and finds the change, with
-their login, on its history page; a manager of another fleet opening that page finds nothing."""
+their login, on its history page; a manager of another fleet opening that page finds nothing.
+History is recorded by PostgreSQL triggers, so these need PostgreSQL."""
 
 import re
 
@@ -10,7 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 from apps.fleets.choices import MembershipRole
 from tests.factories import FleetFactory, MembershipFactory, StaffUserFactory, VehicleFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct horse battery staple"
 MOMENT_WITH_OFFSET = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d")
