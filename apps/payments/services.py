@@ -344,10 +344,12 @@ class _BillableSession(NamedTuple):
 class _UnitWork:
     """Bills one unit's drivers in the caller's transaction.
 
-    Business charging (most sessions) is copied into cost allocations by one INSERT … SELECT
-    per batch; the invoices, reimbursements and statements, one or two per driver, are built
-    here and written in bulk. Every session is locked first and only the locked ones are
-    billed, so a session priced or imported meanwhile waits for the next run.
+    Business charging (most sessions) is copied into cost allocations by one INSERT … SELECT;
+    the invoices, reimbursements and statements, one or two per driver, are built here and
+    written in bulk; one UPDATE marks every session billed. Both statements take the unit's
+    session ids as one array (`__in_array`), however many there are. Every session is locked
+    first and only the locked ones are billed, so a session priced or imported meanwhile waits
+    for the next run.
     """
 
     def __init__(self, *, run: BillingRun, now: dt.datetime):
