@@ -44,6 +44,7 @@ from apps.charging.models import (
 )
 from apps.charging.pricing import Price
 from apps.charging.selectors import (
+    CHARGING_LONG_HOURS,
     charging_session_as_cdr,
     charging_session_list_charging_long,
     charging_session_list_home_unclaimed,
@@ -226,7 +227,7 @@ class ToReviewFilter(admin.SimpleListFilter):
         return [
             ("home_claim", "Home claims waiting for approval"),
             ("suspect", "Suspect, not billed yet"),
-            ("charging_long", "Still charging after 24 hours"),
+            ("charging_long", f"Still charging after {CHARGING_LONG_HOURS} hours"),
         ]
 
     def queryset(self, request, queryset):

@@ -59,7 +59,7 @@ from apps.vehicles.models import OdometerReading, Vehicle
 from voltop.core.money import kwh_of_wh
 
 # A session charging longer than this is listed as work to do (a stop that never came).
-CHARGING_LONG_AFTER = timedelta(hours=24)
+CHARGING_LONG_HOURS = 24
 
 
 def tariff_version_for_session(session: ChargingSession) -> TariffVersion | None:
@@ -419,10 +419,12 @@ def charging_session_list_suspect(sessions: QuerySet[ChargingSession]) -> QueryS
 def charging_session_list_charging_long(
     sessions: QuerySet[ChargingSession], *, now: datetime
 ) -> QuerySet[ChargingSession]:
-    """Of `sessions`, those still charging CHARGING_LONG_AFTER after they started: most often a
+    """Of `sessions`, those still charging CHARGING_LONG_HOURS after they started: most often a
     stop the charger or the app never sent. Billing leaves them out as still charging until
     someone stops or corrects them."""
-    return sessions.filter(status=SessionStatus.ACTIVE, started_at__lt=now - CHARGING_LONG_AFTER)
+    return sessions.filter(
+        status=SessionStatus.ACTIVE, started_at__lt=now - timedelta(hours=CHARGING_LONG_HOURS)
+    )
 
 
 def charging_session_unpriced_counts(sessions: QuerySet[ChargingSession]) -> dict[str, int]:

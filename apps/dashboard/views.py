@@ -14,6 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from apps.charging.choices import UnpricedReason
+from apps.charging.selectors import CHARGING_LONG_HOURS
 from apps.dashboard.selectors import (
     DayFigures,
     EnergyShare,
@@ -190,7 +191,8 @@ def work_to_do_items(fleet: Fleet, work: WorkToDo) -> list[dict]:
         },
         {
             "key": "sessions_charging_long",
-            "label": "Sessions still charging after 24 hours: left out of billing until stopped",
+            "label": f"Sessions still charging after {CHARGING_LONG_HOURS} hours: "
+            "left out of billing until stopped",
             "count": work.sessions_charging_long,
             "url": changelist_url(sessions, fleet, to_review="charging_long"),
         },
