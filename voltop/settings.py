@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "apps.charging",
     "apps.payments",
     "apps.exports",
+    "apps.ocpp",
     "apps.demo",
     "apps.dashboard",
 ]
@@ -296,6 +297,15 @@ IDEMPOTENCY_KEEP_HOURS = env.int("IDEMPOTENCY_KEEP_HOURS", default=48)
 # bytes or nested deeper than this many arrays and objects (voltop/core/json_input.py).
 JSON_MAX_BYTES = env.int("JSON_MAX_BYTES", default=10 * 1024 * 1024)
 JSON_MAX_DEPTH = env.int("JSON_MAX_DEPTH", default=64)
+
+# The OCPP 1.6J gateway (manage.py ocpp_gateway). Chargers are told to send a heartbeat every
+# OCPP_HEARTBEAT_SECONDS; one silent for OCPP_OFFLINE_AFTER_SECONDS is disconnected and shown
+# offline. A call to a charger fails after OCPP_CALL_TIMEOUT_SECONDS without an answer.
+OCPP_HEARTBEAT_SECONDS = env.int("OCPP_HEARTBEAT_SECONDS", default=300)
+OCPP_OFFLINE_AFTER_SECONDS = env.int(
+    "OCPP_OFFLINE_AFTER_SECONDS", default=2 * OCPP_HEARTBEAT_SECONDS + 60
+)
+OCPP_CALL_TIMEOUT_SECONDS = env.float("OCPP_CALL_TIMEOUT_SECONDS", default=30)
 
 # Celery. Without REDIS_URL tasks run eagerly in-process (logged once at start).
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"

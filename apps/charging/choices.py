@@ -18,6 +18,29 @@ class StationStatus(models.TextChoices):
     OFFLINE = "offline", "Offline"
 
 
+class ConnectorStatus(models.TextChoices):
+    """A connector's state as its charger reports it in an OCPP 1.6 StatusNotification."""
+
+    AVAILABLE = "Available", "Available"
+    PREPARING = "Preparing", "Preparing"
+    CHARGING = "Charging", "Charging"
+    SUSPENDED_EVSE = "SuspendedEVSE", "Suspended by the charger"
+    SUSPENDED_EV = "SuspendedEV", "Suspended by the vehicle"
+    FINISHING = "Finishing", "Finishing"
+    RESERVED = "Reserved", "Reserved"
+    UNAVAILABLE = "Unavailable", "Unavailable"
+    FAULTED = "Faulted", "Faulted"
+
+
+class TokenAuthorizationStatus(models.TextChoices):
+    """How a charger is told to treat a tag: OCPP 1.6 AuthorizationStatus."""
+
+    ACCEPTED = "Accepted", "Accepted"
+    BLOCKED = "Blocked", "Blocked"
+    EXPIRED = "Expired", "Expired"
+    INVALID = "Invalid", "Invalid"
+
+
 class LocationKind(models.TextChoices):
     DEPOT = "depot", "Depot"
     HOME = "home", "Home"

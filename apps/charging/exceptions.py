@@ -133,3 +133,7 @@ class StationIdentityInUse(Conflict):
 
 class ConnectorIdInUse(Conflict):
     code = "charging.connector_id_in_use"
+
+
+class StationPasswordInvalid(DomainError):
+    code = "charging.station_password_invalid"

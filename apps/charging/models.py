@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.charging.choices import (
+    ConnectorStatus,
     DayOfWeek,
     EnergySource,
     HomeApproval,
@@ -58,6 +59,29 @@ class ChargingStation(TimeStampedModel):
         max_length=16, choices=StationStatus.choices, default=StationStatus.OFFLINE
     )
     last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    ocpp_password = models.CharField(
+        "OCPP password",
+        max_length=128,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="The hash of the password the charger sends with HTTP Basic auth (OCPP 1.6 "
+        "security profile 1). Without one the charger cannot connect.",
+    )
+    is_connected = models.BooleanField(
+        "connected",
+        default=False,
+        db_default=False,
+        editable=False,
+        help_text="Whether the charger holds a connection to the OCPP gateway now.",
+    )
+    connection_changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the charger last connected or went offline.",
+    )
 
     class Meta:
         ordering = ["fleet", "ocpp_identity"]
@@ -103,6 +127,34 @@ class Connector(TimeStampedModel):
         decimal_places=1,
         validators=[MinValueValidator(Decimal("0.1"))],
     )
+    status = models.CharField(
+        max_length=16,
+        choices=ConnectorStatus.choices,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="As the charger last reported it; blank until it does.",
+    )
+    error_code = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="The OCPP error code of the last status report (NoError when all is well).",
+    )
+    status_info = models.CharField(
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="The charger's free text and vendor error code of the last status report.",
+    )
+    status_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the charger reported the status."
+    )
 
     class Meta:
         ordering = ["station", "connector_id"]
@@ -127,6 +179,12 @@ class Connector(TimeStampedModel):
                 name="connector_standard_valid",
                 violation_error_code="connector_standard_valid",
                 violation_error_message="The connector standard must be an OCPI standard.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="") | Q(status__in=ConnectorStatus.values),
+                name="connector_status_valid",
+                violation_error_code="connector_status_valid",
+                violation_error_message="The status must be an OCPP 1.6 connector status.",
             ),
             models.CheckConstraint(
                 condition=Q(power_type__in=PowerType.values),
@@ -507,6 +565,15 @@ class ChargingSession(TimeStampedModel):
     )
     suspect_reason = models.TextField(blank=True, default="", db_default="")
     invalid_reason = models.TextField(blank=True, default="", db_default="")
+    charger_issue = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        editable=False,
+        help_text="What the charger reported that a start from the app would have been refused "
+        "for: a blocked or expired token, a second depot session of the driver, a session "
+        "interrupted by the next start on its connector. A manager should look.",
+    )
     home_approval = models.CharField(
         max_length=16,
         choices=HomeApproval.choices,

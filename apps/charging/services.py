@@ -210,9 +210,11 @@ def _check_token_valid(token: ChargeToken, moment: datetime) -> None:
         )
 
 
-def _vehicle_for_start(
+def vehicle_for_session_start(
     driver: Driver, vehicle: Vehicle | None, started_at: datetime
 ) -> Vehicle | None:
+    """The vehicle a session starting at `started_at` charges, locked: the one given, else the
+    driver's assigned one, else none. A vehicle of another fleet or a retired one is refused."""
     if vehicle is None:
         vehicle = _assigned_vehicle(driver, started_at)
         if vehicle is None:
@@ -295,7 +297,7 @@ def charging_session_start(
         )
     if token is not None:
         _check_token_valid(token, started_at)
-    vehicle = _vehicle_for_start(driver, vehicle, started_at)
+    vehicle = vehicle_for_session_start(driver, vehicle, started_at)
     if connector is not None:
         connector = Connector.objects.select_for_update().get(pk=connector.pk)
         if ChargingSession.objects.filter(
@@ -410,6 +412,18 @@ def _price_again_after_readings_changed(session: ChargingSession) -> None:
     _enqueue_pricing(session)
 
 
+def _stored_readings_around(
+    session: ChargingSession, first: datetime, last: datetime
+) -> dict[datetime, MeterValue]:
+    """The session's stored readings from `first` to `last`, and the nearest one on each side:
+    all a sequence check of new readings in that span needs, whatever the session's length."""
+    readings = session.meter_values.all()
+    around = list(readings.filter(measured_at__gte=first, measured_at__lte=last))
+    around += readings.filter(measured_at__lt=first).order_by("-measured_at")[:1]
+    around += readings.filter(measured_at__gt=last).order_by("measured_at")[:1]
+    return {value.measured_at: value for value in around}
+
+
 @transaction.atomic
 def charging_session_record_meter_values(
     *, session: ChargingSession, readings: Sequence[MeterReading]
@@ -417,14 +431,19 @@ def charging_session_record_meter_values(
     """Add meter readings to a session; all are refused if one goes back or lies outside it,
     or if the session is billed or invalidated.
 
-    A reading resent with the same moment and values changes nothing.
+    A reading resent with the same moment and values changes nothing. Only the stored readings
+    next to the new ones are read, so a reading costs the same at any point of a long session.
     """
     session = _lock_session(session)
     _check_meter_values_editable(session)
-    existing = {value.measured_at: value for value in session.meter_values.all()}
-    new_values = []
-    for reading in sorted(readings, key=lambda r: r.measured_at):
+    readings = sorted(readings, key=lambda r: r.measured_at)
+    if not readings:
+        return []
+    for reading in readings:
         _check_reading(session, reading)
+    existing = _stored_readings_around(session, readings[0].measured_at, readings[-1].measured_at)
+    new_values = []
+    for reading in readings:
         known = existing.get(reading.measured_at)
         if known is not None:
             if known.energy_wh != reading.energy_wh:
@@ -883,7 +902,7 @@ def home_session_report(
         raise InvalidHomeSession(
             "Another home session of yours overlaps this time.", field="started_at"
         )
-    vehicle = _vehicle_for_start(driver, vehicle, started_at)
+    vehicle = vehicle_for_session_start(driver, vehicle, started_at)
     session = ChargingSession(
         fleet_id=driver.fleet_id,
         driver=driver,

@@ -1,0 +1,460 @@
+"""What a charger reports over OCPP, written through the charging services: its connection,
+boot, heartbeats and connector statuses, the authorisation of its tokens, and the starts,
+meter readings and stops of its transactions.
+
+The charger is the source of truth. What it reports has happened, so its starts are recorded
+rather than refused: what a start from the app would be refused for (a blocked token, a second
+depot session of the driver, a connector still charging) is written on the session for a
+manager to look at."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import transaction
+from django.utils.crypto import get_random_string
+
+from apps.charging.choices import (
+    ConnectorStatus,
+    LocationKind,
+    PowerType,
+    SessionSource,
+    SessionStatus,
+    StationStatus,
+    TokenAuthorizationStatus,
+)
+from apps.charging.exceptions import (
+    ConnectorIdInUse,
+    StationPasswordInvalid,
+    VehicleNotUsable,
+)
+from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.charging.services import (
+    MeterReading,
+    charging_session_record_meter_values,
+    charging_session_stop,
+    connector_create,
+    cost_center_at_start,
+    vehicle_for_session_start,
+)
+from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.services import normalize_token_uid
+from apps.vehicles.choices import ConnectorStandard
+from voltop.core.timeutils import local_time_text, require_aware
+
+logger = logging.getLogger(__name__)
+
+# OCPP 1.6 security profile 1: the charger's AuthorizationKey is 16 to 40 characters.
+STATION_PASSWORD_MIN_LENGTH = 16
+STATION_PASSWORD_MAX_LENGTH = 40
+# A connector the charger reports before a manager described it, until one does.
+REPORTED_CONNECTOR_STANDARD = ConnectorStandard.IEC_62196_T2
+REPORTED_CONNECTOR_POWER_TYPE = PowerType.AC_3_PHASE
+REPORTED_CONNECTOR_MAX_KW = 22
+STATION_STATUS_OF_CONNECTOR = {
+    ConnectorStatus.AVAILABLE: StationStatus.AVAILABLE,
+    ConnectorStatus.UNAVAILABLE: StationStatus.UNAVAILABLE,
+    ConnectorStatus.FAULTED: StationStatus.FAULTED,
+}
+
+
+class StationPasswordHasher(PBKDF2PasswordHasher):
+    """PBKDF2 with fewer rounds than a person's login: a station password is 16 to 40 random
+    characters, not a guessable word, and thousands of chargers reconnect at once after an
+    outage, each checked once per connection."""
+
+    algorithm = "pbkdf2_sha256_station"
+    iterations = 10_000
+
+
+STATION_PASSWORD_HASHER = StationPasswordHasher()
+
+
+@dataclass(frozen=True)
+class TokenAuthorization:
+    """A tag's OCPP idTagInfo: its status, and until when an accepted tag is valid."""
+
+    status: TokenAuthorizationStatus
+    expiry: datetime | None = None
+    token: ChargeToken | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ChargerStart:
+    """A recorded charger start: the session (its id is the OCPP transactionId), or none when
+    the tag is unknown to the station's fleet, and the tag's authorisation."""
+
+    session: ChargingSession | None
+    authorization: TokenAuthorization
+
+
+@transaction.atomic
+def charging_station_password_set(*, station: ChargingStation, password: str) -> ChargingStation:
+    """Give a station the password its charger sends with HTTP Basic auth; only its hash is
+    kept. A password outside 16 to 40 printable characters is refused and nothing changes."""
+    if not (
+        STATION_PASSWORD_MIN_LENGTH <= len(password) <= STATION_PASSWORD_MAX_LENGTH
+        and password.isprintable()
+        and password == password.strip()
+    ):
+        raise StationPasswordInvalid(
+            f"The password must be {STATION_PASSWORD_MIN_LENGTH} to "
+            f"{STATION_PASSWORD_MAX_LENGTH} printable characters without spaces at either end "
+            "(OCPP 1.6 security profile 1).",
+            field="password",
+        )
+    station = ChargingStation.objects.select_for_update().get(pk=station.pk)
+    station.ocpp_password = STATION_PASSWORD_HASHER.encode(password, get_random_string(22))
+    station.save(update_fields=["ocpp_password", "updated_at"])
+    logger.info("charging.station_password_set", extra={"station_id": station.pk})
+    return station
+
+
+def charging_station_authenticated(*, ocpp_identity: str, password: str) -> ChargingStation | None:
+    """The station that connects as `ocpp_identity` with `password`, or None. An unknown
+    identity costs the same hash as a wrong password, so the answer's time tells nothing."""
+    station = ChargingStation.objects.filter(ocpp_identity=ocpp_identity).first()
+    if station is None or not station.ocpp_password:
+        STATION_PASSWORD_HASHER.encode(password, "unknown-station")
+        return None
+    if not STATION_PASSWORD_HASHER.verify(password, station.ocpp_password):
+        return None
+    return station
+
+
+@transaction.atomic
+def charging_station_connection_record(*, station_id: int, connected: bool, at: datetime) -> None:
+    """Record that a station's charger connected to the gateway or left it. A station offline
+    shows status offline; once connected, its status comes from its reports."""
+    require_aware(at, field="at")
+    station = ChargingStation.objects.select_for_update().get(pk=station_id)
+    station.is_connected = connected
+    station.connection_changed_at = at
+    fields = ["is_connected", "connection_changed_at", "updated_at"]
+    if not connected:
+        station.status = StationStatus.OFFLINE
+        fields.append("status")
+    elif station.status == StationStatus.OFFLINE:
+        station.status = StationStatus.AVAILABLE
+        station.last_heartbeat_at = at
+        fields += ["status", "last_heartbeat_at"]
+    station.save(update_fields=fields)
+    logger.info(
+        "charging.station_connected" if connected else "charging.station_disconnected",
+        extra={"station_id": station_id},
+    )
+
+
+@transaction.atomic
+def charging_station_boot_record(
+    *,
+    station_id: int,
+    vendor: str,
+    model: str,
+    serial_number: str,
+    firmware_version: str,
+    at: datetime,
+) -> None:
+    """Record what a charger says of itself when it boots (OCPP BootNotification)."""
+    require_aware(at, field="at")
+    station = ChargingStation.objects.select_for_update().get(pk=station_id)
+    station.vendor = vendor[:50]
+    station.model = model[:50]
+    station.serial_number = serial_number[:50]
+    station.firmware_version = firmware_version[:50]
+    station.last_heartbeat_at = at
+    station.save(
+        update_fields=[
+            "vendor",
+            "model",
+            "serial_number",
+            "firmware_version",
+            "last_heartbeat_at",
+            "updated_at",
+        ]
+    )
+    logger.info("charging.station_booted", extra={"station_id": station_id})
+
+
+def charging_station_heartbeat_record(*, station_id: int, at: datetime) -> None:
+    """Record a charger's heartbeat: the last moment it was heard from."""
+    require_aware(at, field="at")
+    ChargingStation.objects.filter(pk=station_id).update(last_heartbeat_at=at, updated_at=at)
+
+
+def _connector_reported(station: ChargingStation, connector_id: int) -> Connector:
+    """The station's connector `connector_id`, created when the charger reports one Voltop
+    does not know yet. It is described like the station's first connector, or as a 22 kW
+    Type 2 outlet when it has none, until a manager corrects it."""
+    connector = (
+        Connector.objects.select_for_update().filter(station=station, connector_id=connector_id)
+    ).first()
+    if connector is not None:
+        return connector
+    sibling = station.connectors.order_by("connector_id").first()
+    try:
+        with transaction.atomic():
+            connector = connector_create(
+                station=station,
+                connector_id=connector_id,
+                standard=sibling.standard if sibling else REPORTED_CONNECTOR_STANDARD,
+                power_type=sibling.power_type if sibling else REPORTED_CONNECTOR_POWER_TYPE,
+                max_kw=sibling.max_kw if sibling else REPORTED_CONNECTOR_MAX_KW,
+            )
+    except ConnectorIdInUse:
+        pass
+    else:
+        logger.info(
+            "charging.connector_reported",
+            extra={"station_id": station.pk, "connector_id": connector_id},
+        )
+    return Connector.objects.select_for_update().get(station=station, connector_id=connector_id)
+
+
+@transaction.atomic
+def connector_status_record(
+    *,
+    station_id: int,
+    connector_id: int,
+    status: str,
+    error_code: str,
+    info: str,
+    at: datetime,
+) -> None:
+    """Record a charger's StatusNotification. Connector 0 is the station as a whole; any other
+    is one outlet, created when Voltop does not know it yet. A report older than the one kept
+    (a replay after the charger was offline) changes nothing."""
+    require_aware(at, field="at")
+    station = ChargingStation.objects.select_for_update().get(pk=station_id)
+    if connector_id == 0:
+        station.status = STATION_STATUS_OF_CONNECTOR.get(status, StationStatus.OCCUPIED)
+        station.save(update_fields=["status", "updated_at"])
+        return
+    connector = _connector_reported(station, connector_id)
+    if connector.status_at is not None and at < connector.status_at:
+        return
+    connector.status = status
+    connector.error_code = error_code
+    connector.status_info = info[:100]
+    connector.status_at = at
+    connector.save(update_fields=["status", "error_code", "status_info", "status_at", "updated_at"])
+
+
+def _fleet_token(fleet_id: int, id_tag: str) -> ChargeToken | None:
+    """The token of the fleet with this tag, case-insensitively; an active one before an old
+    one with the same tag."""
+    return (
+        ChargeToken.objects.select_related("driver__fleet")
+        .filter(driver__fleet_id=fleet_id, uid=normalize_token_uid(id_tag))
+        .order_by("-is_active", "-valid_from", "-pk")
+        .first()
+    )
+
+
+def charge_token_authorization(
+    *, station: ChargingStation, id_tag: str, at: datetime
+) -> TokenAuthorization:
+    """How the station should treat `id_tag` at `at` (OCPP Authorize): accepted for an active
+    token of an active driver of the station's fleet, blocked for a blocked token or a driver
+    not active, expired after its validity, invalid when unknown to the fleet or not valid
+    yet."""
+    token = _fleet_token(station.fleet_id, id_tag)
+    if token is None:
+        return TokenAuthorization(
+            TokenAuthorizationStatus.INVALID, reason="the tag is unknown to the fleet"
+        )
+    zone = token.driver.fleet.zone
+    if not token.is_active:
+        return TokenAuthorization(
+            TokenAuthorizationStatus.BLOCKED, token=token, reason="the token is blocked"
+        )
+    if token.driver.status != DriverStatus.ACTIVE:
+        return TokenAuthorization(
+            TokenAuthorizationStatus.BLOCKED,
+            token=token,
+            reason=f"the driver is {token.driver.get_status_display().lower()}",
+        )
+    if token.valid_until is not None and at >= token.valid_until:
+        return TokenAuthorization(
+            TokenAuthorizationStatus.EXPIRED,
+            token=token,
+            reason=f"the token expired on {local_time_text(token.valid_until, zone)}",
+        )
+    if at < token.valid_from:
+        return TokenAuthorization(
+            TokenAuthorizationStatus.INVALID,
+            token=token,
+            reason=f"the token is valid only from {local_time_text(token.valid_from, zone)}",
+        )
+    return TokenAuthorization(
+        TokenAuthorizationStatus.ACCEPTED, expiry=token.valid_until, token=token
+    )
+
+
+def _interrupt(session: ChargingSession, next_session_at: datetime) -> None:
+    """Close a session left open on a connector that the charger started again on: it stops at
+    its last meter reading, flagged for a manager, and is priced on that reading."""
+    last = session.meter_values.order_by("-measured_at").first()
+    ended_at = last.measured_at if last else session.started_at
+    meter_stop_wh = last.energy_wh if last else session.meter_start_wh
+    session = charging_session_stop(session=session, ended_at=ended_at, meter_stop_wh=meter_stop_wh)
+    session.charger_issue = (
+        "Interrupted: the charger started a new transaction on this connector at "
+        f"{local_time_text(next_session_at, session.fleet.zone, seconds=True)} without "
+        "stopping this one; it ends at its last meter reading."
+    )
+    session.save(update_fields=["charger_issue", "updated_at"])
+    logger.warning(
+        "charging.session_interrupted",
+        extra={"session_id": session.pk, "connector_id": session.connector_id},
+    )
+
+
+def _start_issues(
+    driver: Driver, authorization: TokenAuthorization, started_at: datetime
+) -> list[str]:
+    issues = []
+    if authorization.status != TokenAuthorizationStatus.ACCEPTED:
+        issues.append(
+            f"Started with a tag the charger should not have accepted: {authorization.reason}."
+        )
+    other = ChargingSession.objects.filter(
+        driver=driver, status=SessionStatus.ACTIVE, location_kind=LocationKind.DEPOT
+    ).first()
+    if other is not None:
+        issues.append(f"The driver was charging at the same time in session {other.pk}.")
+    return issues
+
+
+@transaction.atomic
+def charging_session_charger_start(
+    *,
+    station: ChargingStation,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: datetime,
+) -> ChargerStart:
+    """Record a StartTransaction as the charger reports it; the session's id is the OCPP
+    transactionId.
+
+    The same start sent again returns the first session. A start on a connector that still has
+    an active session closes that one as interrupted. A blocked, expired or not yet valid tag,
+    or a driver charging elsewhere at the depot, is recorded on the session as its charger
+    issue, and the tag's status goes back to the charger.
+    """
+    require_aware(started_at, field="started_at")
+    station = ChargingStation.objects.select_related("fleet").get(pk=station.pk)
+    connector = _connector_reported(station, connector_id)
+    replayed = ChargingSession.objects.filter(
+        connector=connector,
+        source=SessionSource.OCPP,
+        started_at=started_at,
+        meter_start_wh=meter_start_wh,
+    ).first()
+    authorization = charge_token_authorization(station=station, id_tag=id_tag, at=started_at)
+    if replayed is not None:
+        return ChargerStart(replayed, authorization)
+    token = authorization.token
+    if token is None:
+        logger.warning(
+            "charging.charger_start_unknown_tag",
+            extra={"station_id": station.pk, "connector_id": connector_id},
+        )
+        return ChargerStart(None, authorization)
+    for open_session in ChargingSession.objects.filter(
+        connector=connector, status=SessionStatus.ACTIVE
+    ):
+        _interrupt(open_session, started_at)
+    driver = Driver.objects.select_for_update().select_related("fleet").get(pk=token.driver_id)
+    issues = _start_issues(driver, authorization, started_at)
+    try:
+        vehicle = vehicle_for_session_start(driver, None, started_at)
+    except VehicleNotUsable as error:
+        vehicle = None
+        issues.append(f"{error.message} The session has no vehicle.")
+    session = ChargingSession.objects.create(
+        fleet_id=driver.fleet_id,
+        driver=driver,
+        vehicle=vehicle,
+        cost_center_id=cost_center_at_start(driver, vehicle),
+        token=token,
+        connector=connector,
+        location_kind=LocationKind.DEPOT,
+        started_at=started_at,
+        meter_start_wh=meter_start_wh,
+        status=SessionStatus.ACTIVE,
+        source=SessionSource.OCPP,
+        charger_issue=" ".join(issues),
+    )
+    logger.info(
+        "charging.session_started",
+        extra={"session_id": session.pk, "driver_id": driver.pk, "source": SessionSource.OCPP},
+    )
+    return ChargerStart(session, authorization)
+
+
+def _station_session(station: ChargingStation, transaction_id: int) -> ChargingSession | None:
+    return (
+        ChargingSession.objects.filter(
+            pk=transaction_id, source=SessionSource.OCPP, connector__station=station
+        )
+        .select_related("fleet")
+        .first()
+    )
+
+
+@transaction.atomic
+def charging_session_charger_meter_values(
+    *, station: ChargingStation, transaction_id: int, readings: Sequence[MeterReading]
+) -> list[MeterValue]:
+    """Record the readings a charger sends for one of its transactions. Readings of a
+    transaction the station does not have are logged and dropped: the charger cannot be told
+    otherwise."""
+    session = _station_session(station, transaction_id)
+    if session is None:
+        logger.warning(
+            "charging.charger_readings_unknown_transaction",
+            extra={"station_id": station.pk, "transaction_id": transaction_id},
+        )
+        return []
+    return charging_session_record_meter_values(session=session, readings=readings)
+
+
+@transaction.atomic
+def charging_session_charger_stop(
+    *,
+    station: ChargingStation,
+    transaction_id: int,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    readings: Sequence[MeterReading],
+) -> ChargingSession | None:
+    """Record a StopTransaction with its transaction data; the session is priced after commit.
+    An unknown transaction, or one already stopped otherwise (closed as interrupted), is logged
+    and left as it is: the charger has only to be acknowledged."""
+    require_aware(stopped_at, field="stopped_at")
+    session = _station_session(station, transaction_id)
+    if session is None:
+        logger.warning(
+            "charging.charger_stop_unknown_transaction",
+            extra={"station_id": station.pk, "transaction_id": transaction_id},
+        )
+        return None
+    if session.status != SessionStatus.ACTIVE:
+        if session.ended_at != stopped_at or session.meter_stop_wh != meter_stop_wh:
+            logger.warning(
+                "charging.charger_stop_of_closed_session",
+                extra={"session_id": session.pk, "status": session.status},
+            )
+        return session
+    in_session = [r for r in readings if r.measured_at <= stopped_at]
+    if in_session:
+        charging_session_record_meter_values(session=session, readings=in_session)
+    return charging_session_stop(session=session, ended_at=stopped_at, meter_stop_wh=meter_stop_wh)

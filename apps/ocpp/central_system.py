@@ -1,0 +1,313 @@
+"""One charger's connection as the central system sees it: the OCPP 1.6J messages it sends,
+each answered after the charging services record what it says.
+
+This is an interface: it parses a message, calls one service and renders the answer. Errors
+go back as the CALLERROR the OCPP-J 1.6 specification prescribes, and the connection stays
+up."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.utils import timezone
+from ocpp.exceptions import (
+    FormationViolationError,
+    FormatViolationError,
+    OccurenceConstraintViolationError,
+    OccurrenceConstraintViolationError,
+    OCPPError,
+    PropertyConstraintViolationError,
+    ProtocolError,
+)
+from ocpp.messages import Call, CallError, MessageType, unpack
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.datatypes import IdTagInfo
+from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
+
+from apps.charging.chargers import (
+    charge_token_authorization,
+    charging_session_charger_meter_values,
+    charging_session_charger_start,
+    charging_session_charger_stop,
+    charging_station_boot_record,
+    charging_station_heartbeat_record,
+    connector_status_record,
+)
+from apps.charging.meter_units import MeterValueFormatError
+from apps.charging.models import ChargingStation
+from apps.ocpp.meter_values import meter_readings_of
+from apps.ocpp.timestamps import TimestampInvalid, ocpp_moment, ocpp_timestamp
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+
+    from apps.ocpp.database import DatabaseThreads
+
+logger = logging.getLogger(__name__)
+# The library logs every frame at INFO; the gateway logs them itself, with the station.
+library_logger = logging.getLogger("apps.ocpp.library")
+# A transaction id for a start the fleet cannot attribute: no session exists to give its id.
+NO_TRANSACTION = 0
+# OCPP 1.6 spells two error codes its own way (OCPP-J 1.6 errata, "known issues that will not
+# be fixed"); the library raises them by the 2.0.1 names.
+OCPP16_ERRORS = {
+    FormatViolationError.code: FormationViolationError,
+    OccurrenceConstraintViolationError.code: OccurenceConstraintViolationError,
+}
+UNKNOWN_MESSAGE_ID = "-1"
+
+
+def ocpp16_error(error: OCPPError) -> OCPPError:
+    """`error` under the code OCPP 1.6 gives it."""
+    spelled_for_16 = OCPP16_ERRORS.get(error.code)
+    if spelled_for_16 is None:
+        return error
+    return spelled_for_16(description=error.description, details=error.details)
+
+
+def _message_id_of(raw: str | bytes) -> str:
+    """The unique id of a frame that could not be read as a message, when it has one."""
+    try:
+        frame = json.loads(raw)
+    except (TypeError, ValueError):
+        return UNKNOWN_MESSAGE_ID
+    if isinstance(frame, list) and len(frame) > 1 and isinstance(frame[1], str):
+        return frame[1]
+    return UNKNOWN_MESSAGE_ID
+
+
+def _id_tag_info(authorization) -> IdTagInfo:
+    expiry = authorization.expiry
+    return IdTagInfo(
+        status=authorization.status.value,
+        expiry_date=ocpp_timestamp(expiry) if expiry is not None else None,
+    )
+
+
+class StationConnection(ChargePoint):
+    """A connected charger of a known station. The library handles its messages one at a
+    time, in the order they came, so what the services record keeps the charger's order."""
+
+    def __init__(
+        self, station: ChargingStation, connection: ServerConnection, database: DatabaseThreads
+    ):
+        super().__init__(
+            station.ocpp_identity,
+            connection,
+            response_timeout=settings.OCPP_CALL_TIMEOUT_SECONDS,
+            logger=library_logger,
+        )
+        self.station = station
+        self.database = database
+        self.last_heard = time.monotonic()
+
+    @property
+    def connection(self) -> ServerConnection:
+        return self._connection
+
+    def _log_frame(self, direction: str, frame: str) -> None:
+        logger.info(
+            "ocpp.message",
+            extra={"station": self.id, "direction": direction, "frame": frame},
+        )
+
+    async def _send(self, message: str) -> None:
+        self._log_frame("out", message)
+        await self._connection.send(message)
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        """Answer a CALL, pass a CALLRESULT or CALLERROR to the call waiting for it, and answer
+        a frame that is not an OCPP message with a CALLERROR rather than dropping it."""
+        self.last_heard = time.monotonic()
+        self._log_frame("in", raw_msg if isinstance(raw_msg, str) else repr(raw_msg))
+        try:
+            message = unpack(raw_msg)
+        except OCPPError as error:
+            logger.warning("ocpp.frame_unreadable", extra={"station": self.id, "error": str(error)})
+            await self._send(
+                CallError(
+                    _message_id_of(raw_msg),
+                    ocpp16_error(error).code,
+                    error.description,
+                    error.details or {},
+                ).to_json()
+            )
+            return
+        if message.message_type_id == MessageType.Call:
+            await self._answer(message)
+        else:
+            self._response_queue.put_nowait(message)
+
+    async def _answer(self, message: Call) -> None:
+        if not isinstance(message.payload, dict):
+            error = ProtocolError(details={"cause": "The payload of a CALL is a JSON object."})
+            await self._send(message.create_call_error(error).to_json())
+            return
+        try:
+            await self._handle_call(message)
+        except OCPPError as error:
+            logger.warning(
+                "ocpp.call_refused",
+                extra={"station": self.id, "action": message.action, "error": error.code},
+            )
+            await self._send(message.create_call_error(ocpp16_error(error)).to_json())
+
+    async def _record(self, service, /, **kwargs):
+        """Run a charging service on a database thread. A value the services refuse, in a
+        message the schema accepted, is the charger's error: PropertyConstraintViolation."""
+        try:
+            return await self.database.run(service, **kwargs)
+        except (MeterValueFormatError, TimestampInvalid) as error:
+            raise PropertyConstraintViolationError(details={"cause": error.message}) from error
+
+    def _moment(self, value: str | None, field: str):
+        if value is None:
+            return timezone.now()
+        try:
+            return ocpp_moment(value, field=field)
+        except TimestampInvalid as error:
+            raise PropertyConstraintViolationError(details={"cause": error.message}) from error
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self,
+        charge_point_vendor: str,
+        charge_point_model: str,
+        charge_point_serial_number: str | None = None,
+        charge_box_serial_number: str | None = None,
+        firmware_version: str | None = None,
+        **details,
+    ):
+        now = timezone.now()
+        await self._record(
+            charging_station_boot_record,
+            station_id=self.station.pk,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=charge_point_serial_number or charge_box_serial_number or "",
+            firmware_version=firmware_version or "",
+            at=now,
+        )
+        return call_result.BootNotification(
+            current_time=ocpp_timestamp(now),
+            interval=settings.OCPP_HEARTBEAT_SECONDS,
+            status=RegistrationStatus.accepted,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self):
+        now = timezone.now()
+        await self._record(charging_station_heartbeat_record, station_id=self.station.pk, at=now)
+        return call_result.Heartbeat(current_time=ocpp_timestamp(now))
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self,
+        connector_id: int,
+        error_code: str,
+        status: str,
+        timestamp: str | None = None,
+        info: str | None = None,
+        vendor_error_code: str | None = None,
+        **details,
+    ):
+        await self._record(
+            connector_status_record,
+            station_id=self.station.pk,
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            info=" · ".join(text for text in (info, vendor_error_code) if text),
+            at=self._moment(timestamp, "timestamp"),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str):
+        authorization = await self._record(
+            charge_token_authorization, station=self.station, id_tag=id_tag, at=timezone.now()
+        )
+        return call_result.Authorize(id_tag_info=_id_tag_info(authorization))
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+    ):
+        start = await self._record(
+            charging_session_charger_start,
+            station=self.station,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start_wh=meter_start,
+            started_at=self._moment(timestamp, "timestamp"),
+        )
+        return call_result.StartTransaction(
+            transaction_id=start.session.pk if start.session else NO_TRANSACTION,
+            id_tag_info=_id_tag_info(start.authorization),
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, meter_value: list, transaction_id: int | None = None
+    ):
+        if transaction_id is not None:
+            readings = await self._record(meter_readings_of, meter_values=meter_value)
+            await self._record(
+                charging_session_charger_meter_values,
+                station=self.station,
+                transaction_id=transaction_id,
+                readings=readings,
+            )
+        return call_result.MeterValues()
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        id_tag: str | None = None,
+        transaction_data: list | None = None,
+    ):
+        stopped_at = self._moment(timestamp, "timestamp")
+        readings = await self._record(meter_readings_of, meter_values=transaction_data or [])
+        await self._record(
+            charging_session_charger_stop,
+            station=self.station,
+            transaction_id=transaction_id,
+            meter_stop_wh=meter_stop,
+            stopped_at=stopped_at,
+            readings=readings,
+        )
+        if id_tag is None:
+            return call_result.StopTransaction()
+        authorization = await self._record(
+            charge_token_authorization, station=self.station, id_tag=id_tag, at=stopped_at
+        )
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(authorization))
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(self, vendor_id: str, **details):
+        logger.info("ocpp.data_transfer_rejected", extra={"station": self.id, "vendor": vendor_id})
+        return call_result.DataTransfer(status=DataTransferStatus.rejected)
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status_notification(self, status: str):
+        logger.info("ocpp.diagnostics_status", extra={"station": self.id, "status": status})
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(self, status: str):
+        logger.info("ocpp.firmware_status", extra={"station": self.id, "status": status})
+        return call_result.FirmwareStatusNotification()

@@ -1,0 +1,163 @@
+"""The OCPP 1.6J gateway: a WebSocket server at /ocpp/<charge point identity> that lets in the
+stations its fleets know, with their passwords (HTTP Basic auth, OCPP 1.6 security profile 1),
+keeps one connection per station, and marks a station offline when it leaves or falls
+silent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import time
+from http import HTTPStatus
+from urllib.parse import unquote
+
+from django.conf import settings
+from django.utils import timezone
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidHeader
+from websockets.headers import build_www_authenticate_basic, parse_authorization_basic
+from websockets.http11 import Request, Response
+from websockets.typing import Subprotocol
+
+from apps.charging.chargers import (
+    charging_station_authenticated,
+    charging_station_connection_record,
+)
+from apps.charging.models import ChargingStation
+from apps.ocpp.central_system import StationConnection
+from apps.ocpp.database import DatabaseThreads
+
+logger = logging.getLogger(__name__)
+
+PATH_PREFIX = "/ocpp/"
+SUBPROTOCOL = Subprotocol("ocpp1.6")
+REALM = "Voltop OCPP"
+CLOSE_REPLACED = 4000
+CLOSE_SILENT = 4001
+DATABASE_THREADS = 8
+
+
+def identity_of_path(path: str) -> str | None:
+    """The charge point identity a connection's path names: /ocpp/<identity>, percent-decoded;
+    None for any other path."""
+    path = path.split("?", 1)[0]
+    if not path.startswith(PATH_PREFIX):
+        return None
+    identity = unquote(path[len(PATH_PREFIX) :])
+    if not identity or "/" in identity:
+        return None
+    return identity
+
+
+class Gateway:
+    """The central system's side of every charger connection."""
+
+    def __init__(self, *, database_threads: int = DATABASE_THREADS):
+        self.database = DatabaseThreads(database_threads)
+        self.connections: dict[str, StationConnection] = {}
+        self._stations: dict[ServerConnection, ChargingStation] = {}
+        self._watch: asyncio.Task | None = None
+
+    async def serve(
+        self, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> Server:
+        """Start listening; the returned server runs until it is closed."""
+        server = await serve(
+            self._converse,
+            host,
+            port,
+            subprotocols=[SUBPROTOCOL],
+            process_request=self._admit,
+            ssl=ssl_context,
+        )
+        self._watch = asyncio.create_task(self._disconnect_silent())
+        logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
+        return server
+
+    async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await asyncio.to_thread(self.database.close)
+
+    @staticmethod
+    def _refusal(connection: ServerConnection, status: HTTPStatus, text: str) -> Response:
+        response = connection.respond(status, text + "\n")
+        if status == HTTPStatus.UNAUTHORIZED:
+            response.headers["WWW-Authenticate"] = build_www_authenticate_basic(REALM)
+        return response
+
+    async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Let a connection in only for a known station with its password: 404 for another
+        path, 401 without the station's credentials. The user name is the station's
+        identity, as OCPP 1.6 security profile 1 has it."""
+        identity = identity_of_path(request.path)
+        if identity is None:
+            return self._refusal(connection, HTTPStatus.NOT_FOUND, "Connect to /ocpp/<identity>.")
+        station = await self._station_of_credentials(identity, request.headers)
+        if station is None:
+            logger.warning("ocpp.connection_refused", extra={"station": identity})
+            return self._refusal(
+                connection, HTTPStatus.UNAUTHORIZED, "Unknown station or wrong password."
+            )
+        self._stations[connection] = station
+        return None
+
+    async def _station_of_credentials(
+        self, identity: str, headers: Headers
+    ) -> ChargingStation | None:
+        try:
+            username, password = parse_authorization_basic(headers["Authorization"])
+        except (KeyError, InvalidHeader):
+            return None
+        if username != identity:
+            return None
+        return await self.database.run(
+            charging_station_authenticated, ocpp_identity=identity, password=password
+        )
+
+    async def _converse(self, connection: ServerConnection) -> None:
+        """Serve one admitted charger until it leaves. A new connection of the same station
+        replaces the one before; only the last to leave marks the station offline."""
+        station = self._stations.pop(connection)
+        charger = StationConnection(station, connection, self.database)
+        replaced = self.connections.get(station.ocpp_identity)
+        self.connections[station.ocpp_identity] = charger
+        if replaced is not None:
+            logger.info("ocpp.connection_replaced", extra={"station": station.ocpp_identity})
+            await replaced.connection.close(CLOSE_REPLACED, "replaced by a new connection")
+        await self.database.run(
+            charging_station_connection_record,
+            station_id=station.pk,
+            connected=True,
+            at=timezone.now(),
+        )
+        try:
+            await charger.start()
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.connections.get(station.ocpp_identity) is charger:
+                del self.connections[station.ocpp_identity]
+                await self.database.run(
+                    charging_station_connection_record,
+                    station_id=station.pk,
+                    connected=False,
+                    at=timezone.now(),
+                )
+
+    async def _disconnect_silent(self) -> None:
+        """Close the connections of chargers not heard from for OCPP_OFFLINE_AFTER_SECONDS:
+        their stations show offline until they come back."""
+        limit = settings.OCPP_OFFLINE_AFTER_SECONDS
+        while True:
+            await asyncio.sleep(min(5.0, limit / 4))
+            silent_since = time.monotonic() - limit
+            for charger in list(self.connections.values()):
+                if charger.last_heard < silent_since:
+                    logger.warning("ocpp.station_silent", extra={"station": charger.id})
+                    await charger.connection.close(CLOSE_SILENT, "no message within the limit")

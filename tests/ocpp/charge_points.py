@@ -1,0 +1,68 @@
+"""A charge point for the gateway's tests, built on the `ocpp` package's ChargePoint: it
+connects over a real WebSocket with its station's password and sends OCPP 1.6J calls."""
+
+import asyncio
+import base64
+import contextlib
+import datetime as dt
+from collections.abc import AsyncIterator
+
+from ocpp.v16 import ChargePoint, call
+from websockets.asyncio.client import ClientConnection, connect
+
+STATION_PASSWORD = "station-password-0123"
+
+
+def basic_auth(identity: str, password: str) -> dict[str, str]:
+    credentials = base64.b64encode(f"{identity}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {credentials}"}
+
+
+def timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def energy_sample(moment: dt.datetime, wh: int, *, power_w: int | None = None) -> dict:
+    samples = [
+        {"value": str(wh), "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+    ]
+    if power_w is not None:
+        samples.append({"value": str(power_w), "measurand": "Power.Active.Import", "unit": "W"})
+    return {"timestamp": timestamp(moment), "sampledValue": samples}
+
+
+class SimulatedChargePoint(ChargePoint):
+    """The charger's side: it calls the central system and answers nothing yet."""
+
+    async def boot(self):
+        return await self.call(
+            call.BootNotification(
+                charge_point_vendor="Alfen",
+                charge_point_model="Eve Double Pro-line",
+                charge_point_serial_number="ACE0000042",
+                firmware_version="6.4.0",
+            )
+        )
+
+
+@contextlib.asynccontextmanager
+async def charger_connected(
+    port: int, identity: str, password: str = STATION_PASSWORD, response_timeout: float = 10
+) -> AsyncIterator[SimulatedChargePoint]:
+    """A charge point connected to the gateway on loopback, reading its messages until the
+    block ends."""
+    connection: ClientConnection = await connect(
+        f"ws://127.0.0.1:{port}/ocpp/{identity}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth(identity, password),
+        open_timeout=10,
+    )
+    charge_point = SimulatedChargePoint(identity, connection, response_timeout=response_timeout)
+    reading = asyncio.create_task(charge_point.start())
+    try:
+        yield charge_point
+    finally:
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reading
+        await connection.close()

@@ -1,0 +1,43 @@
+"""The OCPP gateway on loopback, in a thread of its own with its event loop, writing to the
+test database through its database threads."""
+
+import asyncio
+import threading
+from dataclasses import dataclass
+
+import pytest
+
+from apps.ocpp.gateway import Gateway
+
+
+@dataclass
+class RunningGateway:
+    gateway: Gateway
+    port: int
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine, timeout: float = 30):
+        """Run `coroutine` on the gateway's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+
+@pytest.fixture
+def gateway(transactional_db, settings):
+    settings.OCPP_CALL_TIMEOUT_SECONDS = 5
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="ocpp-gateway", daemon=True)
+    thread.start()
+    gateway = Gateway(database_threads=2)
+    server = asyncio.run_coroutine_threadsafe(gateway.serve("127.0.0.1", 0), loop).result(10)
+    running = RunningGateway(gateway, server.sockets[0].getsockname()[1], loop)
+    yield running
+
+    async def stop():
+        server.close()
+        await server.wait_closed()
+        await gateway.close()
+
+    running.run(stop())
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
