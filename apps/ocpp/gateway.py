@@ -153,8 +153,8 @@ class Gateway:
     async def _disconnect_silent(self) -> None:
         """Close the connections of chargers not heard from for OCPP_OFFLINE_AFTER_SECONDS:
         their stations show offline until they come back."""
-        limit = settings.OCPP_OFFLINE_AFTER_SECONDS
         while True:
+            limit = settings.OCPP_OFFLINE_AFTER_SECONDS
             await asyncio.sleep(min(5.0, limit / 4))
             silent_since = time.monotonic() - limit
             for charger in list(self.connections.values()):

@@ -66,3 +66,20 @@ async def charger_connected(
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await reading
         await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def raw_connection(
+    port: int, identity: str, password: str = STATION_PASSWORD
+) -> AsyncIterator[ClientConnection]:
+    """A bare WebSocket to the gateway as a station, for frames no ChargePoint would send."""
+    connection = await connect(
+        f"ws://127.0.0.1:{port}/ocpp/{identity}",
+        subprotocols=["ocpp1.6"],
+        additional_headers=basic_auth(identity, password),
+        open_timeout=10,
+    )
+    try:
+        yield connection
+    finally:
+        await connection.close()

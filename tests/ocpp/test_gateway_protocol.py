@@ -1,0 +1,151 @@
+"""Frames a central system must answer with the CALLERROR the OCPP-J 1.6 specification
+prescribes, keeping the connection up, and calls it answers without recording anything."""
+
+import asyncio
+import json
+
+import pytest
+from ocpp.v16 import call
+
+from apps.charging.chargers import charging_station_password_set
+from apps.charging.models import ChargingSession
+from tests.factories import ChargingStationFactory, ConnectorFactory
+from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, raw_connection
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def station():
+    station = ChargingStationFactory(ocpp_identity="CP-PROTOCOL")
+    charging_station_password_set(station=station, password=STATION_PASSWORD)
+    ConnectorFactory(station=station, connector_id=1)
+    return station
+
+
+async def _exchange(port: int, identity: str, frames: list[str]) -> list:
+    """Send each frame and read one answer to it, then prove the connection still serves a
+    Heartbeat."""
+    answers = []
+    async with raw_connection(port, identity) as connection:
+        for frame in frames:
+            await connection.send(frame)
+            answers.append(json.loads(await asyncio.wait_for(connection.recv(), 10)))
+        await connection.send(json.dumps([2, "alive", "Heartbeat", {}]))
+        answers.append(json.loads(await asyncio.wait_for(connection.recv(), 10)))
+    return answers
+
+
+@pytest.mark.parametrize(
+    ("frame", "expected_error"),
+    [
+        ("this is not json", ["-1", "FormationViolation"]),
+        ('[2, "m1", "Heartbeat"', ["-1", "FormationViolation"]),
+        ('{"not": "a list"}', ["-1", "ProtocolError"]),
+        ('[2, "m2"]', ["m2", "ProtocolError"]),
+        ('[2, "m3", "Heartbeat", "not an object"]', ["m3", "ProtocolError"]),
+        ('[2, "m4", "FlyToTheMoon", {}]', ["m4", "NotSupported"]),
+        ('[2, "m5", "StartTransaction", {"connectorId": 1}]', ["m5", "ProtocolError"]),
+        (
+            '[2, "m6", "StartTransaction", {"connectorId": "one", "idTag": "A", '
+            '"meterStart": 0, "timestamp": "2026-03-02T08:00:00Z"}]',
+            ["m6", "TypeConstraintViolation"],
+        ),
+        (
+            '[2, "m7", "Authorize", {"idTag": "A", "colour": "green"}]',
+            ["m7", "FormationViolation"],
+        ),
+        (
+            '[2, "m8", "Authorize", {"idTag": "123456789012345678901"}]',
+            ["m8", "TypeConstraintViolation"],
+        ),
+        (
+            '[2, "m9", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", '
+            '"status": "Available", "timestamp": "yesterday"}]',
+            ["m9", "PropertyConstraintViolation"],
+        ),
+    ],
+    ids=[
+        "not json",
+        "cut short",
+        "not a list",
+        "no action",
+        "payload not an object",
+        "unknown action",
+        "required fields missing",
+        "wrong type",
+        "unknown field",
+        "id tag over 20 characters",
+        "unreadable timestamp",
+    ],
+)
+def test_a_bad_frame_gets_the_callerror_of_ocpp16_and_the_connection_stays_up(
+    gateway, station, frame, expected_error
+):
+    answers = asyncio.run(_exchange(gateway.port, station.ocpp_identity, [frame]))
+
+    error, heartbeat = answers
+    assert error[0] == 4
+    assert error[1:3] == expected_error
+    assert heartbeat[0:2] == [3, "alive"]
+    assert set(heartbeat[2]) == {"currentTime"}
+    assert not ChargingSession.objects.exists()
+
+
+def test_a_meter_value_that_is_not_a_number_is_refused_and_nothing_is_stored(gateway, station):
+    frame = json.dumps(
+        [
+            2,
+            "m1",
+            "MeterValues",
+            {
+                "connectorId": 1,
+                "transactionId": 1,
+                "meterValue": [
+                    {
+                        "timestamp": "2026-03-02T08:00:00Z",
+                        "sampledValue": [{"value": "twelve", "unit": "Wh"}],
+                    }
+                ],
+            },
+        ]
+    )
+
+    error, _ = asyncio.run(_exchange(gateway.port, station.ocpp_identity, [frame]))
+
+    assert error[:3] == [4, "m1", "PropertyConstraintViolation"]
+
+
+def test_data_transfer_is_rejected_politely(gateway, station):
+    async def transfer():
+        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
+            return await charger.call(call.DataTransfer(vendor_id="com.example", data="hello"))
+
+    answer = asyncio.run(transfer())
+
+    assert answer.status == "Rejected"
+
+
+def test_a_stop_of_an_unknown_transaction_is_acknowledged_and_changes_nothing(gateway, station):
+    async def stop():
+        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
+            return await charger.call(
+                call.StopTransaction(
+                    meter_stop=5_000, timestamp="2026-03-02T10:00:00Z", transaction_id=4242
+                )
+            )
+
+    answer = asyncio.run(stop())
+
+    assert answer.id_tag_info is None
+    assert not ChargingSession.objects.exists()
+
+
+def test_a_known_station_is_answered_without_a_boot_notification(gateway, station):
+    async def heartbeat_first():
+        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
+            return await charger.call(call.Heartbeat())
+
+    answer = asyncio.run(heartbeat_first())
+
+    assert answer.current_time.endswith("Z")
