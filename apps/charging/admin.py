@@ -1068,7 +1068,7 @@ class ChargingSessionAdmin(
 
     @admin.display(description="driver", ordering="driver__last_name")
     def driver_name(self, session: ChargingSession) -> str:
-        return session.driver.full_name
+        return session.driver.full_name if session.driver_id else "— unknown tag"
 
     @admin.display(description="vehicle", ordering="vehicle__plate")
     def vehicle_plate(self, session: ChargingSession) -> str:

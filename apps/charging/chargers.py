@@ -87,10 +87,10 @@ class TokenAuthorization:
 
 @dataclass(frozen=True)
 class ChargerStart:
-    """A recorded charger start: the session (its id is the OCPP transactionId), or none when
-    the tag is unknown to the station's fleet, and the tag's authorisation."""
+    """A recorded charger start: the session (its id is the OCPP transactionId) and the tag's
+    authorisation."""
 
-    session: ChargingSession | None
+    session: ChargingSession
     authorization: TokenAuthorization
 
 
@@ -316,6 +316,32 @@ def _interrupt(session: ChargingSession, next_session_at: datetime) -> None:
     )
 
 
+def _unattributed_session_create(
+    connector: Connector, id_tag: str, meter_start_wh: int, started_at: datetime
+) -> ChargingSession:
+    """A session started with a tag no driver of the fleet has: recorded without a driver,
+    and not billed until a manager gives it one or invalidates it."""
+    session = ChargingSession.objects.create(
+        fleet_id=connector.station.fleet_id,
+        driver=None,
+        connector=connector,
+        location_kind=LocationKind.DEPOT,
+        started_at=started_at,
+        meter_start_wh=meter_start_wh,
+        status=SessionStatus.ACTIVE,
+        source=SessionSource.OCPP,
+        charger_issue=(
+            f"Started with tag {normalize_token_uid(id_tag)}, which no driver of the fleet has: "
+            "give the session its driver, or invalidate it."
+        ),
+    )
+    logger.warning(
+        "charging.session_started_unattributed",
+        extra={"session_id": session.pk, "connector_id": connector.pk},
+    )
+    return session
+
+
 def _start_issues(
     driver: Driver, authorization: TokenAuthorization, started_at: datetime
 ) -> list[str]:
@@ -347,7 +373,8 @@ def charging_session_charger_start(
     The same start sent again returns the first session. A start on a connector that still has
     an active session closes that one as interrupted. A blocked, expired or not yet valid tag,
     or a driver charging elsewhere at the depot, is recorded on the session as its charger
-    issue, and the tag's status goes back to the charger.
+    issue, and the tag's status goes back to the charger. A tag no driver of the fleet has
+    starts a session without a driver, answered Invalid.
     """
     require_aware(started_at, field="started_at")
     station = ChargingStation.objects.select_related("fleet").get(pk=station.pk)
@@ -361,17 +388,14 @@ def charging_session_charger_start(
     authorization = charge_token_authorization(station=station, id_tag=id_tag, at=started_at)
     if replayed is not None:
         return ChargerStart(replayed, authorization)
-    token = authorization.token
-    if token is None:
-        logger.warning(
-            "charging.charger_start_unknown_tag",
-            extra={"station_id": station.pk, "connector_id": connector_id},
-        )
-        return ChargerStart(None, authorization)
     for open_session in ChargingSession.objects.filter(
         connector=connector, status=SessionStatus.ACTIVE
     ):
         _interrupt(open_session, started_at)
+    token = authorization.token
+    if token is None:
+        session = _unattributed_session_create(connector, id_tag, meter_start_wh, started_at)
+        return ChargerStart(session, authorization)
     driver = Driver.objects.select_for_update().select_related("fleet").get(pk=token.driver_id)
     issues = _start_issues(driver, authorization, started_at)
     try:

@@ -511,7 +511,14 @@ class ChargingSession(TimeStampedModel):
         Fleet, on_delete=models.PROTECT, related_name="sessions", db_index=False
     )
     driver = models.ForeignKey(
-        Driver, on_delete=models.PROTECT, related_name="sessions", db_index=False
+        Driver,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="sessions",
+        db_index=False,
+        help_text="Empty only for a session a charger started with a tag no driver of the "
+        "fleet has: it is not billed until a manager gives it its driver.",
     )
     vehicle = models.ForeignKey(
         "vehicles.Vehicle",
@@ -660,6 +667,14 @@ class ChargingSession(TimeStampedModel):
                 violation_error_message="This connector already has an active session.",
             ),
             models.CheckConstraint(
+                condition=Q(driver__isnull=False) | Q(source=SessionSource.OCPP),
+                name="session_driver_unless_charger_reported",
+                violation_error_code="session_driver_unless_charger_reported",
+                violation_error_message=(
+                    "A session needs its driver; only a charger may report one without."
+                ),
+            ),
+            models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
                 name="session_ends_after_it_starts",
                 violation_error_code="session_ends_after_it_starts",
@@ -806,7 +821,8 @@ class ChargingSession(TimeStampedModel):
     def __str__(self) -> str:
         """E.g. "Session 1415 · Anna Weber · 2 Dec 2026 08:37 +0100": its driver by name and its
         start in the active time zone (the fleet's on admin pages)."""
-        return f"Session {self.pk} · {self.driver.full_name} · {moment_text(self.started_at)}"
+        driver = self.driver.full_name if self.driver_id else "driver unknown"
+        return f"Session {self.pk} · {driver} · {moment_text(self.started_at)}"
 
     def clean(self) -> None:
         """Repeat the table's rules on the fields they concern, then check every related row

@@ -253,7 +253,7 @@ def charging_session_as_cdr(session: ChargingSession) -> dict:
         "cdr_token": {
             "uid": session.token.uid if session.token else f"DRIVER-{session.driver_id}",
             "type": session.token.kind if session.token else "OTHER",
-            "contract_id": session.driver.employee_number,
+            "contract_id": session.driver.employee_number if session.driver_id else "",
         },
         "auth_method": "WHITELIST",
         "cdr_location": {

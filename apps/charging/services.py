@@ -1893,6 +1893,9 @@ def charging_session_save_by_manager(
     """Save a session a manager entered or edited by hand; a completed one is checked for
     plausibility and priced after commit. A billed session is refused.
 
+    A session a charger started with an unknown tag gets its driver here: with it, the vehicle
+    assigned to the driver at its start (unless one is given) and the driver's cost center.
+
     A completed public session is priced at the provider's cost the manager gives, in the
     fleet's currency. Without one it keeps the cost it has (an imported provider's cost), or
     else is saved with its cost pending: left out of billing, and listed as such, until a
@@ -1907,6 +1910,8 @@ def charging_session_save_by_manager(
                 "changed.",
                 field="fleet",
             )
+        if stored.driver_id is None and session.driver_id is not None:
+            _attribute_to_driver(session)
         if (stored.meter_start_wh, stored.meter_stop_wh, stored.energy_wh) != (
             session.meter_start_wh,
             session.meter_stop_wh,
@@ -1935,6 +1940,18 @@ def charging_session_save_by_manager(
     if completed and not public:
         _enqueue_pricing(session)
     return session
+
+
+def _attribute_to_driver(session: ChargingSession) -> None:
+    driver = Driver.objects.select_for_update().get(pk=session.driver_id)
+    if driver.fleet_id != session.fleet_id:
+        raise OtherFleet("No such driver in the session's fleet.", field="driver")
+    if session.vehicle_id is None:
+        session.vehicle = vehicle_for_session_start(driver, None, session.started_at)
+    session.cost_center_id = cost_center_at_start(driver, session.vehicle)
+    logger.info(
+        "charging.session_attributed", extra={"session_id": session.pk, "driver_id": driver.pk}
+    )
 
 
 # Stations and connectors --------------------------------------------------------------------

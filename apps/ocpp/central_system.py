@@ -51,8 +51,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 # The library logs every frame at INFO; the gateway logs them itself, with the station.
 library_logger = logging.getLogger("apps.ocpp.library")
-# A transaction id for a start the fleet cannot attribute: no session exists to give its id.
-NO_TRANSACTION = 0
 # OCPP 1.6 spells two error codes its own way (OCPP-J 1.6 errata, "known issues that will not
 # be fixed"); the library raises them by the 2.0.1 names.
 OCPP16_ERRORS = {
@@ -252,7 +250,7 @@ class StationConnection(ChargePoint):
             started_at=self._moment(timestamp, "timestamp"),
         )
         return call_result.StartTransaction(
-            transaction_id=start.session.pk if start.session else NO_TRANSACTION,
+            transaction_id=start.session.pk,
             id_tag_info=_id_tag_info(start.authorization),
         )
 

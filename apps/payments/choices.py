@@ -16,6 +16,7 @@ class LeftOutReason(models.TextChoices):
 
     STILL_CHARGING = "still_charging", "Still charging: billed in the period it ends"
     INVALID = "invalid", "Invalid"
+    NO_DRIVER = "no_driver", "No driver: started with a tag unknown to the fleet"
     HOME_PENDING = "home_pending", "Home claim awaiting approval"
     HOME_REJECTED = "home_rejected", "Home claim rejected"
     HOME_PRIVATE = "home_private", "Private home charging: the driver's own"

@@ -56,8 +56,9 @@ def billable_session_list(*, fleet: Fleet, ended_before: dt.datetime) -> QuerySe
     not billed yet, ended before the period's end (late arrivals from earlier periods too).
 
     Home charging is billed only when it is business charging a manager approved; private
-    home charging is the driver's own. Invalid sessions are never billed. A run's report
-    names why each other session of its period was left out (billing_run_left_out_list).
+    home charging is the driver's own. Invalid sessions are never billed, nor sessions a
+    charger started with an unknown tag until they have a driver. A run's report names why
+    each other session of its period was left out (billing_run_left_out_list).
     """
     home_billable = Q(
         location_kind=LocationKind.HOME,
@@ -67,6 +68,7 @@ def billable_session_list(*, fleet: Fleet, ended_before: dt.datetime) -> QuerySe
     return ChargingSession.objects.filter(
         ~Q(location_kind=LocationKind.HOME) | home_billable,
         fleet=fleet,
+        driver__isnull=False,
         status=SessionStatus.COMPLETED,
         billed_at__isnull=True,
         ended_at__lt=ended_before,
@@ -83,6 +85,7 @@ def _left_out_reason(fleet: Fleet) -> Case:
     return Case(
         When(status=SessionStatus.ACTIVE, then=Value(LeftOutReason.STILL_CHARGING)),
         When(status=SessionStatus.INVALID, then=Value(LeftOutReason.INVALID)),
+        When(driver__isnull=True, then=Value(LeftOutReason.NO_DRIVER)),
         When(home & Q(home_approval=HomeApproval.PENDING), then=Value(LeftOutReason.HOME_PENDING)),
         When(
             home & Q(home_approval=HomeApproval.REJECTED), then=Value(LeftOutReason.HOME_REJECTED)

@@ -258,3 +258,39 @@ def test_a_silent_charger_is_disconnected_and_its_station_shown_offline(gateway,
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert ChargingStation.objects.get(pk=station.pk).status == StationStatus.OFFLINE
+
+
+def test_a_start_with_a_tag_unknown_to_the_fleet_is_recorded_without_a_driver_and_answered_invalid(
+    gateway, depot
+):
+    station, _ = depot
+
+    async def start_and_stop():
+        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
+            started = await charger.call(_start(1, "tag-nobody", 10_000, HOURS_AGO))
+            stopped = await charger.call(
+                call.StopTransaction(
+                    meter_stop=15_000,
+                    timestamp=timestamp(HOURS_AGO + dt.timedelta(hours=1)),
+                    transaction_id=started.transaction_id,
+                    id_tag="tag-nobody",
+                )
+            )
+            return started, stopped
+
+    started, stopped = asyncio.run(start_and_stop())
+
+    assert started.id_tag_info == {"status": "Invalid"}
+    assert stopped.id_tag_info == {"status": "Invalid"}
+    session = ChargingSession.objects.get(pk=started.transaction_id)
+    assert (session.driver_id, session.token_id, session.status, session.energy_wh) == (
+        None,
+        None,
+        SessionStatus.COMPLETED,
+        5_000,
+    )
+    assert session.charger_issue == (
+        "Started with tag TAG-NOBODY, which no driver of the fleet has: give the session its "
+        "driver, or invalidate it."
+    )
+    assert str(session).startswith(f"Session {session.pk} · driver unknown · ")

@@ -103,6 +103,8 @@ def test_a_run_accounts_for_every_session_of_its_period(run_billing, fleet, driv
     )
     priced_session_create(driver=driver, started_at=utc(2026, 11, 2, 8))
     priced_session_create(driver=DriverFactory(), started_at=utc(2026, 10, 17, 8))
+    unknown_tag = priced_session_create(driver=driver, started_at=utc(2026, 10, 18, 8))
+    ChargingSession.objects.filter(pk=unknown_tag.pk).update(driver=None, source="ocpp")
 
     run = run_billing(fleet, "2026-10")
 
@@ -117,6 +119,7 @@ def test_a_run_accounts_for_every_session_of_its_period(run_billing, fleet, driv
     assert run.left_out_reasons == {
         LeftOutReason.STILL_CHARGING: 1,
         LeftOutReason.INVALID: 1,
+        LeftOutReason.NO_DRIVER: 1,
         LeftOutReason.HOME_PENDING: 2,
         LeftOutReason.HOME_REJECTED: 1,
         LeftOutReason.HOME_PRIVATE: 1,
@@ -130,7 +133,7 @@ def test_a_run_accounts_for_every_session_of_its_period(run_billing, fleet, driv
     assert [reason for reason, _ in billing_run_left_out(run)] == [
         reason for reason in LeftOutReason.values if reason in run.left_out_reasons
     ]
-    assert run.left_out_count == 12
+    assert run.left_out_count == 13
     of_the_period = ChargingSession.objects.filter(
         fleet=fleet, ended_at__gte=run.period_start, ended_at__lt=run.period_end
     ).count()

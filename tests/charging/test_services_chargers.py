@@ -1,0 +1,262 @@
+"""The charging services behind the OCPP gateway, called directly: station passwords, tag
+authorisation, status reports, and giving a charger's session without a driver its driver."""
+
+import datetime as dt
+from datetime import UTC
+
+import pytest
+from django.db import IntegrityError, connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.charging.chargers import (
+    charge_token_authorization,
+    charging_session_charger_start,
+    charging_station_authenticated,
+    charging_station_password_set,
+    connector_status_record,
+)
+from apps.charging.choices import SessionSource, StationStatus, TokenAuthorizationStatus
+from apps.charging.exceptions import OtherFleet, StationPasswordInvalid
+from apps.charging.models import ChargingSession, ChargingStation, Connector
+from apps.charging.services import (
+    MeterReading,
+    charging_session_record_meter_values,
+    charging_session_save_by_manager,
+)
+from apps.drivers.choices import DriverStatus
+from tests.factories import (
+    ChargeTokenFactory,
+    ChargingSessionFactory,
+    ChargingStationFactory,
+    ConnectorFactory,
+    CostCenterFactory,
+    DriverFactory,
+    MeterValueFactory,
+    VehicleAssignmentFactory,
+    VehicleFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+MOMENT = dt.datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+PASSWORD = "sixteen-chars-ok"
+
+
+@pytest.fixture
+def station():
+    return ChargingStationFactory(ocpp_identity="CP-SERVICES")
+
+
+class TestStationPasswords:
+    def test_a_station_authenticates_with_its_password_and_only_the_hash_is_kept(self, station):
+        charging_station_password_set(station=station, password=PASSWORD)
+
+        station.refresh_from_db()
+        assert station.ocpp_password.startswith("pbkdf2_sha256_station$10000$")
+        assert PASSWORD not in station.ocpp_password
+        assert charging_station_authenticated(ocpp_identity="CP-SERVICES", password=PASSWORD) == (
+            station
+        )
+
+    @pytest.mark.parametrize(
+        ("identity", "password"),
+        [("CP-SERVICES", PASSWORD.upper()), ("CP-ELSEWHERE", PASSWORD)],
+        ids=["wrong password", "unknown identity"],
+    )
+    def test_wrong_credentials_authenticate_no_station(self, station, identity, password):
+        charging_station_password_set(station=station, password=PASSWORD)
+
+        assert charging_station_authenticated(ocpp_identity=identity, password=password) is None
+
+    def test_a_station_without_a_password_cannot_connect(self, station):
+        assert charging_station_authenticated(ocpp_identity="CP-SERVICES", password="") is None
+
+    @pytest.mark.parametrize(
+        "password",
+        ["fifteen-chars-x", "x" * 41, " sixteen-chars-ok", "sixteen\tchars-ok"],
+        ids=["15 characters", "41 characters", "leading space", "tab"],
+    )
+    def test_a_password_outside_the_rules_is_refused_and_nothing_changes(self, station, password):
+        charging_station_password_set(station=station, password=PASSWORD)
+        kept = ChargingStation.objects.get(pk=station.pk).ocpp_password
+
+        with pytest.raises(StationPasswordInvalid) as refused:
+            charging_station_password_set(station=station, password=password)
+
+        assert refused.value.field == "password"
+        assert "16 to 40 printable characters" in refused.value.message
+        assert ChargingStation.objects.get(pk=station.pk).ocpp_password == kept
+
+
+class TestTokenAuthorization:
+    @pytest.mark.parametrize(
+        ("token_fields", "driver_status", "expected"),
+        [
+            ({}, DriverStatus.ACTIVE, TokenAuthorizationStatus.ACCEPTED),
+            ({"is_active": False}, DriverStatus.ACTIVE, TokenAuthorizationStatus.BLOCKED),
+            ({}, DriverStatus.SUSPENDED, TokenAuthorizationStatus.BLOCKED),
+            (
+                {"valid_until": MOMENT},
+                DriverStatus.ACTIVE,
+                TokenAuthorizationStatus.EXPIRED,
+            ),
+            (
+                {"valid_from": MOMENT + dt.timedelta(seconds=1)},
+                DriverStatus.ACTIVE,
+                TokenAuthorizationStatus.INVALID,
+            ),
+        ],
+        ids=["active", "blocked", "driver suspended", "expired", "not valid yet"],
+    )
+    def test_a_tags_status_follows_its_token_and_driver(
+        self, station, token_fields, driver_status, expected
+    ):
+        driver = DriverFactory(fleet=station.fleet, status=driver_status)
+        ChargeTokenFactory(driver=driver, uid="ABCDEF", **token_fields)
+
+        authorization = charge_token_authorization(station=station, id_tag="abcdef", at=MOMENT)
+
+        assert authorization.status == expected
+
+    def test_an_accepted_tag_with_an_end_carries_its_expiry(self, station):
+        ends = MOMENT + dt.timedelta(days=30)
+        ChargeTokenFactory(driver=DriverFactory(fleet=station.fleet), uid="T1", valid_until=ends)
+
+        authorization = charge_token_authorization(station=station, id_tag="T1", at=MOMENT)
+
+        assert (authorization.status, authorization.expiry) == ("Accepted", ends)
+
+    def test_a_tag_of_another_fleet_is_invalid(self, station):
+        ChargeTokenFactory(uid="T1")
+
+        authorization = charge_token_authorization(station=station, id_tag="T1", at=MOMENT)
+
+        assert (authorization.status, authorization.token) == ("Invalid", None)
+
+
+class TestStatusReports:
+    def test_connector_zero_is_the_station_as_a_whole(self, station):
+        connector_status_record(
+            station_id=station.pk,
+            connector_id=0,
+            status="Faulted",
+            error_code="GroundFailure",
+            info="",
+            at=MOMENT,
+        )
+
+        station.refresh_from_db()
+        assert station.status == StationStatus.FAULTED
+        assert not Connector.objects.filter(station=station).exists()
+
+    def test_an_older_report_than_the_one_kept_changes_nothing(self, station):
+        ConnectorFactory(station=station, connector_id=1)
+        connector_status_record(
+            station_id=station.pk,
+            connector_id=1,
+            status="Charging",
+            error_code="NoError",
+            info="",
+            at=MOMENT,
+        )
+
+        connector_status_record(
+            station_id=station.pk,
+            connector_id=1,
+            status="Available",
+            error_code="NoError",
+            info="",
+            at=MOMENT - dt.timedelta(minutes=1),
+        )
+
+        connector = Connector.objects.get(station=station, connector_id=1)
+        assert (connector.status, connector.status_at) == ("Charging", MOMENT)
+
+    def test_a_new_connector_is_described_like_the_stations_first(self, station):
+        ConnectorFactory(
+            station=station, connector_id=1, standard="CHADEMO", power_type="DC", max_kw=50
+        )
+
+        connector_status_record(
+            station_id=station.pk,
+            connector_id=3,
+            status="Available",
+            error_code="NoError",
+            info="",
+            at=MOMENT,
+        )
+
+        connector = Connector.objects.get(station=station, connector_id=3)
+        assert (connector.standard, connector.power_type, connector.max_kw) == ("CHADEMO", "DC", 50)
+
+
+class TestSessionsWithoutDriver:
+    @pytest.fixture
+    def unattributed(self, station):
+        ConnectorFactory(station=station, connector_id=1)
+        return charging_session_charger_start(
+            station=station, connector_id=1, id_tag="NOBODY", meter_start_wh=0, started_at=MOMENT
+        ).session
+
+    def test_a_manager_gives_it_its_driver_with_the_drivers_vehicle_and_cost_center(
+        self, station, unattributed
+    ):
+        driver = DriverFactory(
+            fleet=station.fleet, cost_center=CostCenterFactory(fleet=station.fleet)
+        )
+        assignment = VehicleAssignmentFactory(
+            vehicle=VehicleFactory(fleet=station.fleet), driver=driver
+        )
+        unattributed.driver = driver
+
+        charging_session_save_by_manager(session=unattributed)
+
+        unattributed.refresh_from_db()
+        assert (unattributed.driver, unattributed.vehicle, unattributed.cost_center_id) == (
+            driver,
+            assignment.vehicle,
+            driver.cost_center_id,
+        )
+
+    def test_a_driver_of_another_fleet_is_refused_and_nothing_changes(self, unattributed):
+        unattributed.driver = DriverFactory()
+
+        with pytest.raises(OtherFleet) as refused:
+            charging_session_save_by_manager(session=unattributed)
+
+        assert refused.value.field == "driver"
+        stored = ChargingSession.objects.get(pk=unattributed.pk)
+        assert (stored.driver_id, stored.vehicle_id, stored.cost_center_id) == (None, None, None)
+
+    def test_only_a_charger_may_record_a_session_without_a_driver(self, station):
+        session = ChargingSessionFactory.build(
+            fleet=station.fleet, driver=None, vehicle=None, source=SessionSource.MANUAL
+        )
+
+        with pytest.raises(IntegrityError, match="session_driver_unless_charger_reported"):
+            session.save()
+
+
+def test_recording_a_reading_reads_the_same_rows_however_long_the_session(station):
+    session = ChargingSessionFactory(fleet=station.fleet, active=True, meter_start_wh=0)
+    for minute in range(1, 41):
+        MeterValueFactory(
+            session=session,
+            measured_at=session.started_at + dt.timedelta(minutes=minute),
+            energy_wh=minute * 100,
+        )
+    reading = MeterReading(
+        measured_at=session.started_at + dt.timedelta(minutes=41), energy_wh=4_100
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        charging_session_record_meter_values(session=session, readings=[reading])
+
+    reads_of_readings = [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "charging_metervalue"' in query["sql"]
+    ]
+    assert len(reads_of_readings) == 3
+    assert all('"charging_metervalue"."measured_at" ' in sql for sql in reads_of_readings)
+    assert session.meter_values.count() == 41
