@@ -18,6 +18,7 @@ from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import transaction
 from django.utils.crypto import get_random_string
 
+from apps.charging.charger_calls import remote_start_claim
 from apps.charging.choices import (
     ConnectorStatus,
     LocationKind,
@@ -417,6 +418,7 @@ def charging_session_charger_start(
         source=SessionSource.OCPP,
         charger_issue=" ".join(issues),
     )
+    remote_start_claim(session=session)
     logger.info(
         "charging.session_started",
         extra={"session_id": session.pk, "driver_id": driver.pk, "source": SessionSource.OCPP},

@@ -41,6 +41,17 @@ class TokenAuthorizationStatus(models.TextChoices):
     INVALID = "Invalid", "Invalid"
 
 
+class ChargerCallStatus(models.TextChoices):
+    """Where a call from Voltop to a charger is: waiting for the gateway, sent, answered by
+    the charger (with a CALLRESULT), or failed (a CALLERROR, no answer in time, or the
+    station not connected)."""
+
+    QUEUED = "queued", "Waiting for the gateway"
+    SENT = "sent", "Sent to the charger"
+    ANSWERED = "answered", "Answered"
+    FAILED = "failed", "Failed"
+
+
 class LocationKind(models.TextChoices):
     DEPOT = "depot", "Depot"
     HOME = "home", "Home"

@@ -137,3 +137,15 @@ class ConnectorIdInUse(Conflict):
 
 class StationPasswordInvalid(DomainError):
     code = "charging.station_password_invalid"
+
+
+class ChargerCallInvalid(DomainError):
+    code = "charging.charger_call_invalid"
+
+
+class StationOffline(Conflict):
+    code = "charging.station_offline"
+
+
+class EnergyNeeded(DomainError):
+    code = "charging.energy_needed"

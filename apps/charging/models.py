@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.charging.choices import (
+    ChargerCallStatus,
     ConnectorStatus,
     DayOfWeek,
     EnergySource,
@@ -1053,3 +1054,68 @@ class ChargingDayTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} · {self.location_kind} · {self.sessions} sessions"
+
+
+class ChargerCall(models.Model):
+    """A call Voltop sends a charger over OCPP 1.6J (RemoteStartTransaction, Reset, …) and the
+    charger's answer. The gateway sends what is queued; whoever asked reads the answer here,
+    so no web worker ever waits on a charger."""
+
+    station = models.ForeignKey(ChargingStation, on_delete=models.CASCADE, related_name="calls")
+    action = models.CharField(max_length=32)
+    payload = models.JSONField(help_text="The CALL's payload, as OCPP writes it (camelCase).")
+    status = models.CharField(
+        max_length=8, choices=ChargerCallStatus.choices, default=ChargerCallStatus.QUEUED
+    )
+    answer = models.JSONField(null=True, blank=True, help_text="The charger's CALLRESULT payload.")
+    error = models.TextField(
+        blank=True, default="", db_default="", help_text="Why the call failed."
+    )
+    driver = models.ForeignKey(
+        Driver,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="charger_calls",
+        help_text="The driver who asked from the app, who alone may read the answer.",
+    )
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    session = models.ForeignKey(
+        ChargingSession,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The session a remote start led to, or the one a remote stop is for.",
+    )
+    purpose = models.CharField(max_length=8, choices=SessionPurpose.choices, blank=True)
+    vehicle = models.ForeignKey(
+        "vehicles.Vehicle", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=ChargerCallStatus.values),
+                name="charger_call_status_valid",
+                violation_error_code="charger_call_status_valid",
+                violation_error_message="The status must be queued, sent, answered or failed.",
+            ),
+        ]
+        indexes = [
+            # What the gateway looks for on every round: the few calls still queued.
+            models.Index(
+                fields=["created_at"],
+                name="charger_call_queued_idx",
+                condition=Q(status="queued"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} to {self.station_id} ({self.status})"

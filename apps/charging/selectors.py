@@ -34,6 +34,7 @@ from apps.charging.consumption import (
 )
 from apps.charging.exceptions import OtherFleet, TokenNotValid, TokenUnknown
 from apps.charging.models import (
+    ChargerCall,
     ChargingDayTotal,
     ChargingSession,
     Connector,
@@ -609,3 +610,8 @@ def vehicle_list_with_last_charge(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehic
     its latest session (`last_charged_at`, None if it never charged)."""
     latest = ChargingSession.objects.filter(vehicle=OuterRef("pk")).order_by("-started_at")
     return vehicles.annotate(last_charged_at=Subquery(latest.values("started_at")[:1]))
+
+
+def charger_call_get_for_driver(*, driver_id: int, call_id: int, action: str) -> ChargerCall | None:
+    """A start or stop the driver asked a charger for (`action`); another's is not found."""
+    return ChargerCall.objects.filter(pk=call_id, driver_id=driver_id, action=action).first()

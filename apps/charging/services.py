@@ -48,6 +48,7 @@ from apps.charging.exceptions import (
     DriverAlreadyCharging,
     DriverNotActive,
     EndBeforeStart,
+    EnergyNeeded,
     HomeSessionNotPending,
     InvalidCorrection,
     InvalidHomeSession,
@@ -623,7 +624,7 @@ def charging_session_stop(
         raise SessionAlreadyStopped(
             f"The session was stopped at "
             f"{local_time_text(session.ended_at, session.fleet.zone, seconds=True)} with "
-            f"{session.meter_stop_wh} Wh; a different stop is refused.",
+            f"{session.energy_wh} Wh charged; a different stop is refused.",
             field="ended_at",
         )
     if session.status != SessionStatus.ACTIVE:
@@ -631,7 +632,11 @@ def charging_session_stop(
     if ended_at < session.started_at:
         raise EndBeforeStart("The session cannot end before it started.", field="ended_at")
     if meter_stop_wh is None and session.meter_start_wh is not None:
-        raise MeterWentBackwards("A meter stop is needed.", field="meter_stop_wh")
+        raise EnergyNeeded(
+            f"The session started at meter reading {session.meter_start_wh} Wh: give the meter "
+            "reading at the stop.",
+            field="meter_stop_wh",
+        )
     last = session.meter_values.aggregate(energy=Max("energy_wh"), measured_at=Max("measured_at"))
     if last["measured_at"] is not None and ended_at < last["measured_at"]:
         raise EndBeforeStart(
@@ -651,7 +656,7 @@ def charging_session_stop(
     if session.meter_start_wh is not None:
         energy_wh = meter_stop_wh - session.meter_start_wh
     if energy_wh is None or energy_wh < 0:
-        raise MeterWentBackwards("The energy charged is needed (0 Wh or more).", field="energy_wh")
+        raise EnergyNeeded("Give the energy charged, 0 Wh or more.", field="energy_wh")
     session.ended_at = ended_at
     session.meter_stop_wh = meter_stop_wh
     session.energy_wh = energy_wh

@@ -29,6 +29,7 @@ from apps.charging.chargers import (
 from apps.charging.models import ChargingStation
 from apps.ocpp.central_system import StationConnection
 from apps.ocpp.database import DatabaseThreads
+from apps.ocpp.dispatch import CallDispatcher
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Gateway:
         self.database = DatabaseThreads(database_threads)
         self.connections: dict[str, StationConnection] = {}
         self._stations: dict[ServerConnection, ChargingStation] = {}
-        self._watch: asyncio.Task | None = None
+        self._background: list[asyncio.Task] = []
 
     async def serve(
         self, host: str, port: int, ssl_context: ssl.SSLContext | None = None
@@ -73,15 +74,18 @@ class Gateway:
             process_request=self._admit,
             ssl=ssl_context,
         )
-        self._watch = asyncio.create_task(self._disconnect_silent())
+        self._background = [
+            asyncio.create_task(self._disconnect_silent()),
+            asyncio.create_task(CallDispatcher(self).run()),
+        ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
         return server
 
     async def close(self) -> None:
-        if self._watch is not None:
-            self._watch.cancel()
+        for task in self._background:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+                await task
         await asyncio.to_thread(self.database.close)
 
     @staticmethod

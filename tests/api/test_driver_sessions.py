@@ -793,7 +793,7 @@ class TestStop:
     @pytest.mark.parametrize(
         ("body", "status", "error"),
         [
-            ({}, 422, ("charging.meter_went_backwards", "meter_stop_wh")),
+            ({}, 422, ("charging.energy_needed", "meter_stop_wh")),
             ({"meter_stop_wh": 999_999}, 422, ("charging.meter_went_backwards", "meter_stop_wh")),
             (
                 {"meter_stop_wh": 1_001_000, "ended_at": "2026-03-10T09:00:00Z"},
@@ -843,6 +843,37 @@ class TestStop:
         assert response.status_code == 409
         assert error_of(response) == ("charging.session_already_stopped", "ended_at")
         assert session_rows(driver_a) == before
+
+    def test_a_stop_without_the_energy_of_a_session_without_meter_names_the_energy(
+        self, driver_a_client, driver_a, depot
+    ):
+        session = session_of(
+            driver_a,
+            connector=depot.connector,
+            active=True,
+            started_at=NOW - dt.timedelta(hours=2),
+            meter_start_wh=None,
+        )
+        before = session_rows(driver_a)
+
+        response = driver_a_client.post(session_url(session, "stop"), {}, format="json")
+
+        assert response.status_code == 422
+        assert error_of(response) == ("charging.energy_needed", "energy_wh")
+        assert response.json()["errors"][0]["detail"] == "Give the energy charged, 0 Wh or more."
+        assert session_rows(driver_a) == before
+
+    def test_a_second_stop_of_a_session_without_meter_says_the_energy_it_was_stopped_with(
+        self, driver_a_client, driver_a
+    ):
+        session = session_of(driver_a, meter_start_wh=None, meter_stop_wh=None, energy_wh=7_250)
+
+        response = driver_a_client.post(session_url(session, "stop"), {}, format="json")
+
+        assert response.status_code == 409
+        detail = response.json()["errors"][0]["detail"]
+        assert "with 7250 Wh charged; a different stop is refused." in detail
+        assert "None" not in detail
 
     def test_a_retried_stop_with_its_key_replays_the_first_answer(
         self, driver_a_client, driver_a, depot, time_machine

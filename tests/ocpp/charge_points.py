@@ -7,7 +7,9 @@ import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 
-from ocpp.v16 import ChargePoint, call
+from ocpp.routing import after, on
+from ocpp.v16 import ChargePoint, call, call_result
+from ocpp.v16.enums import Action
 from websockets.asyncio.client import ClientConnection, connect
 
 STATION_PASSWORD = "station-password-0123"
@@ -32,7 +34,44 @@ def energy_sample(moment: dt.datetime, wh: int, *, power_w: int | None = None) -
 
 
 class SimulatedChargePoint(ChargePoint):
-    """The charger's side: it calls the central system and answers nothing yet."""
+    """The charger's side: it calls the central system, and answers a remote start or stop
+    with `remote_answer`; having accepted one, it reports the start or stop as a charger does,
+    its meter at `meter_wh` and 5 kWh more at the stop."""
+
+    remote_answer = "Accepted"
+    meter_wh = 100_000
+
+    @on(Action.remote_start_transaction)
+    async def on_remote_start_transaction(self, id_tag: str, connector_id: int = 1, **details):
+        return call_result.RemoteStartTransaction(status=self.remote_answer)
+
+    @after(Action.remote_start_transaction)
+    async def after_remote_start_transaction(self, id_tag: str, connector_id: int = 1, **details):
+        if self.remote_answer == "Accepted":
+            await self.call(
+                call.StartTransaction(
+                    connector_id=connector_id,
+                    id_tag=id_tag,
+                    meter_start=self.meter_wh,
+                    timestamp=timestamp(dt.datetime.now(tz=dt.UTC)),
+                )
+            )
+
+    @on(Action.remote_stop_transaction)
+    async def on_remote_stop_transaction(self, transaction_id: int):
+        return call_result.RemoteStopTransaction(status=self.remote_answer)
+
+    @after(Action.remote_stop_transaction)
+    async def after_remote_stop_transaction(self, transaction_id: int):
+        if self.remote_answer == "Accepted":
+            await self.call(
+                call.StopTransaction(
+                    meter_stop=self.meter_wh + 5_000,
+                    timestamp=timestamp(dt.datetime.now(tz=dt.UTC)),
+                    transaction_id=transaction_id,
+                    reason="Remote",
+                )
+            )
 
     async def boot(self):
         return await self.call(

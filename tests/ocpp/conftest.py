@@ -22,8 +22,12 @@ class RunningGateway:
 
 
 @pytest.fixture
-def gateway(transactional_db, settings):
+def gateway(request, transactional_db, settings):
+    """The gateway, finding queued calls by looking at the table, or (tests marked redis) told
+    of them on the Redis channel."""
     settings.OCPP_CALL_TIMEOUT_SECONDS = 5
+    if not request.node.get_closest_marker("redis"):
+        settings.REDIS_URL = ""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="ocpp-gateway", daemon=True)
     thread.start()

@@ -28,6 +28,7 @@ from tests.ocpp.charge_points import (
     energy_sample,
     timestamp,
 )
+from tests.ocpp.threads import off_the_loop
 
 pytestmark = pytest.mark.postgres
 
@@ -133,7 +134,7 @@ def test_a_station_is_connected_while_its_charger_is_and_offline_after(gateway, 
     async def connect_then_leave():
         async with charger_connected(gateway.port, station.ocpp_identity) as charger:
             await charger.call(call.Heartbeat())
-            return await asyncio.to_thread(
+            return await off_the_loop(
                 lambda: ChargingStation.objects.values_list("is_connected", "status").get(
                     pk=station.pk
                 )

@@ -22,6 +22,7 @@ from tests.factories import (
     FleetFactory,
 )
 from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, energy_sample, timestamp
+from tests.ocpp.threads import off_the_loop
 
 pytestmark = pytest.mark.postgres
 
@@ -229,7 +230,7 @@ def test_a_reconnect_replaces_the_old_connection_and_the_station_stays_connected
                 await asyncio.wait_for(first._connection.wait_closed(), 10)
                 close_code = first._connection.close_code
                 still_serves = await second.call(call.Heartbeat())
-                connected = await asyncio.to_thread(
+                connected = await off_the_loop(
                     lambda: ChargingStation.objects.get(pk=station.pk).is_connected
                 )
                 return close_code, still_serves, connected

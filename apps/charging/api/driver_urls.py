@@ -18,5 +18,15 @@ driver_urlpatterns: list = [
         views.DriverSessionPurposeView.as_view(),
         name="me-session-purpose",
     ),
+    path(
+        "start-requests/<int:pk>/",
+        views.DriverStartRequestView.as_view(),
+        name="me-start-request-detail",
+    ),
+    path(
+        "stop-requests/<int:pk>/",
+        views.DriverStopRequestView.as_view(),
+        name="me-stop-request-detail",
+    ),
     path("home-sessions/", views.HomeSessionReportView.as_view(), name="me-home-session-report"),
 ]

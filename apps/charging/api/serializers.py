@@ -13,8 +13,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.reverse import reverse
 
-from apps.charging.choices import SessionPurpose
-from apps.charging.models import ChargingSession, MeterValue
+from apps.charging.choices import ChargerCallStatus, SessionPurpose
+from apps.charging.models import ChargerCall, ChargingSession, MeterValue
 from apps.charging.vat_rule import session_charged_to_driver, session_reimbursed_to_driver
 from voltop.core.money import kwh_of_wh
 
@@ -458,6 +458,33 @@ class SessionStartSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(
         choices=SessionPurpose.choices, default=SessionPurpose.BUSINESS
     )
+
+
+class ChargerRequestSerializer(serializers.Serializer):
+    """A start or stop the app asked a charger for, and the charger's answer once it came."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(
+        choices=ChargerCallStatus.choices,
+        help_text="queued and sent: no answer yet; answered: see accepted; failed: see error.",
+    )
+    accepted = serializers.SerializerMethodField(
+        help_text="Whether the charger accepted; null until it answered."
+    )
+    error = serializers.CharField(help_text="Why the request failed; empty otherwise.")
+    connector = serializers.IntegerField(source="connector_id", allow_null=True)
+    session = serializers.IntegerField(
+        source="session_id",
+        allow_null=True,
+        help_text="The session, once the charger reported its start (or the one to stop).",
+    )
+    created_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+
+    def get_accepted(self, call: ChargerCall) -> bool | None:
+        if call.status != ChargerCallStatus.ANSWERED:
+            return None
+        return (call.answer or {}).get("status") == "Accepted"
 
 
 class SessionStopSerializer(serializers.Serializer):

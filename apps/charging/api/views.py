@@ -13,11 +13,13 @@ from rest_framework import generics, status
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from apps.charging.api.filtersets import DriverSessionFilterSet
 from apps.charging.api.serializers import (
     SESSION_ROW_FIELDS,
+    ChargerRequestSerializer,
     DriverSessionDetailSerializer,
     DriverSessionRowSerializer,
     DriverSessionSerializer,
@@ -26,10 +28,16 @@ from apps.charging.api.serializers import (
     SessionStartSerializer,
     SessionStopSerializer,
 )
+from apps.charging.charger_calls import (
+    charging_session_is_stopped_by_charger,
+    charging_session_remote_start,
+    charging_session_remote_stop,
+)
 from apps.charging.choices import SessionSource
-from apps.charging.models import ChargingSession
+from apps.charging.models import ChargerCall, ChargingSession
 from apps.charging.selectors import (
     charge_token_get_for_start,
+    charger_call_get_for_driver,
     charging_session_get_for_driver,
     charging_session_list_for_driver,
     charging_session_rows_for_driver,
@@ -98,8 +106,14 @@ class DriverSessionListView(generics.ListAPIView):
 
     @extend_schema(
         request=SessionStartSerializer,
-        responses={201: DriverSessionDetailSerializer},
+        responses={201: DriverSessionDetailSerializer, 202: ChargerRequestSerializer},
         parameters=[IDEMPOTENCY_KEY],
+        description=(
+            "At a charger that connects over OCPP the charger starts the session: the answer is "
+            "202 with a start request to follow at /api/v1/me/start-requests/{id}/, and the "
+            "session appears once the charger reports its start. Elsewhere the session starts "
+            "at once: 201."
+        ),
     )
     @idempotent
     def post(self, request: Request) -> Response:
@@ -107,6 +121,20 @@ class DriverSessionListView(generics.ListAPIView):
         payload = SessionStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         now = timezone.now()
+        connector = connector_get_for_driver(
+            driver=driver, connector_id=payload.validated_data["connector"]
+        )
+        if connector.station.ocpp_password:
+            start_request = charging_session_remote_start(
+                driver=driver,
+                connector=connector,
+                now=now,
+                vehicle=vehicle_get_for_driver(
+                    driver=driver, vehicle_id=payload.validated_data.get("vehicle")
+                ),
+                purpose=payload.validated_data["purpose"],
+            )
+            return _charger_request_response(request, start_request, "me-start-request-detail")
         session = charging_session_start(
             started_at=now,
             source=SessionSource.APP,
@@ -114,9 +142,7 @@ class DriverSessionListView(generics.ListAPIView):
             token=charge_token_get_for_start(
                 driver=driver, token_id=payload.validated_data.get("token"), moment=now
             ),
-            connector=connector_get_for_driver(
-                driver=driver, connector_id=payload.validated_data["connector"]
-            ),
+            connector=connector,
             vehicle=vehicle_get_for_driver(
                 driver=driver, vehicle_id=payload.validated_data.get("vehicle")
             ),
@@ -129,6 +155,36 @@ class DriverSessionListView(generics.ListAPIView):
             ).data,
             status=status.HTTP_201_CREATED,
         )
+
+
+def _charger_request_response(request: Request, call: ChargerCall, route: str) -> Response:
+    return Response(
+        ChargerRequestSerializer(call).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": reverse(route, kwargs={"pk": call.pk}, request=request)},
+    )
+
+
+class DriverStartRequestView(APIView):
+    """A start I asked a charger for, and its answer once it came."""
+
+    permission_classes = [IsDriver]
+    action = "RemoteStartTransaction"
+
+    @extend_schema(responses={200: ChargerRequestSerializer})
+    def get(self, request: Request, pk: int) -> Response:
+        call = charger_call_get_for_driver(
+            driver_id=request_driver(request).pk, call_id=pk, action=self.action
+        )
+        if call is None:
+            raise Http404
+        return Response(ChargerRequestSerializer(call).data)
+
+
+class DriverStopRequestView(DriverStartRequestView):
+    """A stop I asked a charger for, and its answer once it came."""
+
+    action = "RemoteStopTransaction"
 
 
 class DriverSessionDetailView(generics.RetrieveAPIView):
@@ -172,13 +228,23 @@ class DriverSessionStopView(APIView):
 
     @extend_schema(
         request=SessionStopSerializer,
-        responses={200: DriverSessionDetailSerializer},
+        responses={200: DriverSessionDetailSerializer, 202: ChargerRequestSerializer},
         parameters=[IDEMPOTENCY_KEY],
+        description=(
+            "A session a charger reports over OCPP is stopped by its charger, whose meter gives "
+            "the energy: the body may be empty, and the answer is 202 with a stop request to "
+            "follow at /api/v1/me/stop-requests/{id}/. Any other session stops at once: 200."
+        ),
     )
     @idempotent
     def post(self, request: Request, pk: int) -> Response:
         driver = request_driver(request)
         session = get_object_or_404(charging_session_list_for_driver(driver_id=driver.pk), pk=pk)
+        if charging_session_is_stopped_by_charger(session):
+            stop_request = charging_session_remote_stop(
+                driver=driver, session=session, now=timezone.now()
+            )
+            return _charger_request_response(request, stop_request, "me-stop-request-detail")
         payload = SessionStopSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         charging_session_stop(

@@ -1,0 +1,332 @@
+"""Calls from Voltop to chargers over OCPP 1.6J: asked for by the driver app, the admin or a
+command, sent by the gateway, answered by the charger.
+
+Every call is a row (ChargerCall). The gateway takes the queued rows of the stations connected
+to it and writes each charger's answer back, so whoever asked reads it without waiting on a
+charger. With REDIS_URL set, a new call is also announced on a Redis channel, and the gateway
+sends it at once; without Redis it finds it on its next look at the table."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from apps.charging.choices import (
+    ChargerCallStatus,
+    LocationKind,
+    SessionPurpose,
+    SessionSource,
+    SessionStatus,
+)
+from apps.charging.exceptions import (
+    ChargerCallInvalid,
+    ConnectorBusy,
+    DriverAlreadyCharging,
+    DriverNotActive,
+    SessionNotActive,
+    StationOffline,
+)
+from apps.charging.models import (
+    ChargerCall,
+    ChargingSession,
+    ChargingStation,
+    Connector,
+)
+from apps.charging.services import cost_center_at_start, vehicle_for_session_start
+from apps.drivers.choices import DriverStatus, TokenKind
+from apps.drivers.models import ChargeToken, Driver
+from apps.drivers.services import charge_token_issue
+from apps.vehicles.models import Vehicle
+
+logger = logging.getLogger(__name__)
+
+# The OCPP 1.6 calls a central system sends, by the profiles of the specification.
+CENTRAL_SYSTEM_ACTIONS = frozenset(
+    {
+        "RemoteStartTransaction",
+        "RemoteStopTransaction",
+        "Reset",
+        "UnlockConnector",
+        "GetConfiguration",
+        "ChangeConfiguration",
+        "ChangeAvailability",
+        "TriggerMessage",
+        "SetChargingProfile",
+        "ClearChargingProfile",
+        "GetCompositeSchedule",
+        "ReserveNow",
+        "CancelReservation",
+        "SendLocalList",
+        "GetLocalListVersion",
+        "ClearCache",
+        "UpdateFirmware",
+        "GetDiagnostics",
+    }
+)
+CALLS_CHANNEL = "voltop:ocpp:calls"
+# A start the charger reports within this time of accepting a remote start is that start's.
+REMOTE_START_MATCH_WINDOW = timedelta(minutes=10)
+APP_ID_TAG_PREFIX = "APP"
+
+
+@dataclass(frozen=True)
+class CallToSend:
+    """A queued call the gateway sends now."""
+
+    call_id: int
+    ocpp_identity: str
+    action: str
+    payload: dict
+
+
+def _gateway_notify(call_id: int) -> None:
+    """Tell the gateway at once that a call is queued; without Redis it finds it by looking."""
+    if not settings.REDIS_URL:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        client.publish(CALLS_CHANNEL, str(call_id))
+    except redis.RedisError:
+        logger.warning("charging.charger_call_not_announced", extra={"call_id": call_id})
+    finally:
+        client.close()
+
+
+@transaction.atomic
+def charger_call_request(
+    *,
+    station: ChargingStation,
+    action: str,
+    payload: dict,
+    now: datetime,
+    driver: Driver | None = None,
+    connector: Connector | None = None,
+    session: ChargingSession | None = None,
+    purpose: str = "",
+    vehicle: Vehicle | None = None,
+) -> ChargerCall:
+    """Queue `action` with `payload` for the station's charger; the gateway sends it after
+    commit. An action a central system does not send in OCPP 1.6, or a payload that is not a
+    JSON object, is refused and nothing is queued. The gateway checks the payload against the
+    action's schema when it sends it, and records a mismatch as the call's failure."""
+    if action not in CENTRAL_SYSTEM_ACTIONS:
+        raise ChargerCallInvalid(
+            f"{action!r} is not a call a central system sends in OCPP 1.6; one of "
+            f"{', '.join(sorted(CENTRAL_SYSTEM_ACTIONS))}.",
+            field="action",
+        )
+    if not isinstance(payload, dict):
+        raise ChargerCallInvalid("The payload must be a JSON object.", field="payload")
+    call = ChargerCall.objects.create(
+        station=station,
+        action=action,
+        payload=payload,
+        driver=driver,
+        connector=connector,
+        session=session,
+        purpose=purpose,
+        vehicle=vehicle,
+        created_at=now,
+    )
+    logger.info(
+        "charging.charger_call_queued",
+        extra={"call_id": call.pk, "station_id": station.pk, "action": action},
+    )
+    transaction.on_commit(lambda: _gateway_notify(call.pk))
+    return call
+
+
+@transaction.atomic
+def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[CallToSend]:
+    """The queued calls the gateway sends now, marked sent: those of stations connected to it
+    (`connected`, their OCPP identities). A queued call of a station not connected fails at
+    once, and so does a call sent longer ago than twice the call timeout without an answer
+    recorded (the gateway stopped while it waited)."""
+    queued = list(
+        ChargerCall.objects.select_for_update(skip_locked=True)
+        .filter(status=ChargerCallStatus.QUEUED)
+        .select_related("station")
+        .order_by("created_at", "pk")
+    )
+    to_send, offline = [], []
+    for call in queued:
+        if call.station.ocpp_identity in connected:
+            to_send.append(call)
+        else:
+            offline.append(call.pk)
+    ChargerCall.objects.filter(pk__in=[call.pk for call in to_send]).update(
+        status=ChargerCallStatus.SENT, sent_at=now
+    )
+    ChargerCall.objects.filter(pk__in=offline).update(
+        status=ChargerCallStatus.FAILED, error="The station is not connected.", answered_at=now
+    )
+    lost_before = now - timedelta(seconds=2 * settings.OCPP_CALL_TIMEOUT_SECONDS)
+    ChargerCall.objects.filter(status=ChargerCallStatus.SENT, sent_at__lt=lost_before).update(
+        status=ChargerCallStatus.FAILED,
+        error="No answer was recorded: the gateway stopped while it waited.",
+        answered_at=now,
+    )
+    return [
+        CallToSend(call.pk, call.station.ocpp_identity, call.action, call.payload)
+        for call in to_send
+    ]
+
+
+def charger_call_record_answer(*, call_id: int, answer: dict, at: datetime) -> None:
+    """Record the charger's CALLRESULT for a sent call."""
+    ChargerCall.objects.filter(pk=call_id, status=ChargerCallStatus.SENT).update(
+        status=ChargerCallStatus.ANSWERED, answer=answer, answered_at=at
+    )
+
+
+def charger_call_record_failure(*, call_id: int, error: str, at: datetime) -> None:
+    """Record why a sent call failed: the charger's CALLERROR, or no answer in time."""
+    ChargerCall.objects.filter(pk=call_id, status=ChargerCallStatus.SENT).update(
+        status=ChargerCallStatus.FAILED, error=error, answered_at=at
+    )
+
+
+def _app_token(driver: Driver, now: datetime) -> ChargeToken:
+    """The driver's app token, which a remote start names to the charger; issued on first use
+    with an id tag of 19 characters (OCPP allows 20)."""
+    token = (
+        ChargeToken.objects.filter(driver=driver, kind=TokenKind.APP_USER, is_active=True)
+        .filter(valid_from__lte=now)
+        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
+        .order_by("-valid_from", "-pk")
+        .first()
+    )
+    if token is not None:
+        return token
+    return charge_token_issue(
+        driver=driver,
+        uid=f"{APP_ID_TAG_PREFIX}{secrets.token_hex(8).upper()}",
+        valid_from=now,
+        kind=TokenKind.APP_USER,
+    )
+
+
+def _refuse_offline(station: ChargingStation) -> None:
+    if not station.is_connected:
+        raise StationOffline(
+            f"Station {station.ocpp_identity} is not connected; try again when it is.",
+            field="connector",
+        )
+
+
+@transaction.atomic
+def charging_session_remote_start(
+    *,
+    driver: Driver,
+    connector: Connector,
+    now: datetime,
+    vehicle: Vehicle | None = None,
+    purpose: SessionPurpose = SessionPurpose.BUSINESS,
+) -> ChargerCall:
+    """Ask the connector's charger to start charging for the driver (RemoteStartTransaction
+    with the driver's app token). The session appears when the charger reports the start; it
+    then takes the purpose and vehicle asked for here. Refused, with nothing queued, for a
+    driver not active, a station not connected, a connector charging, or a driver charging at
+    a depot already."""
+    driver = Driver.objects.select_for_update().get(pk=driver.pk)
+    if driver.status != DriverStatus.ACTIVE:
+        raise DriverNotActive(
+            f"Driver {driver} is {driver.get_status_display().lower()}.", field="driver"
+        )
+    connector = Connector.objects.select_related("station").get(pk=connector.pk)
+    _refuse_offline(connector.station)
+    if ChargingSession.objects.filter(connector=connector, status=SessionStatus.ACTIVE).exists():
+        raise ConnectorBusy(f"Connector {connector} is already charging.", field="connector")
+    if ChargingSession.objects.filter(
+        driver=driver, status=SessionStatus.ACTIVE, location_kind=LocationKind.DEPOT
+    ).exists():
+        raise DriverAlreadyCharging(
+            f"{driver.full_name} already has an active depot session.", field="driver"
+        )
+    vehicle = vehicle_for_session_start(driver, vehicle, now)
+    token = _app_token(driver, now)
+    return charger_call_request(
+        station=connector.station,
+        action="RemoteStartTransaction",
+        payload={"connectorId": connector.connector_id, "idTag": token.uid},
+        now=now,
+        driver=driver,
+        connector=connector,
+        purpose=purpose,
+        vehicle=vehicle,
+    )
+
+
+@transaction.atomic
+def charging_session_remote_stop(
+    *, driver: Driver, session: ChargingSession, now: datetime
+) -> ChargerCall:
+    """Ask the charger of the driver's active session to stop it (RemoteStopTransaction). The
+    session completes when the charger reports the stop, with its meter's energy. Refused for
+    a session not active or a station not connected."""
+    session = ChargingSession.objects.select_related("connector__station").get(pk=session.pk)
+    if session.status != SessionStatus.ACTIVE:
+        raise SessionNotActive("Only an active session can be stopped.", field="session")
+    station = session.connector.station
+    _refuse_offline(station)
+    return charger_call_request(
+        station=station,
+        action="RemoteStopTransaction",
+        payload={"transactionId": session.pk},
+        now=now,
+        driver=driver,
+        connector=session.connector,
+        session=session,
+    )
+
+
+def charging_session_is_stopped_by_charger(session: ChargingSession) -> bool:
+    """Whether stopping this session is the charger's to report: a session a charger reported
+    on a station that connects over OCPP."""
+    return (
+        session.source == SessionSource.OCPP
+        and session.connector_id is not None
+        and bool(session.connector.station.ocpp_password)
+    )
+
+
+def remote_start_claim(*, session: ChargingSession) -> ChargerCall | None:
+    """Link a session a charger just reported to the remote start that asked for it: the
+    latest accepted RemoteStartTransaction of its driver on its connector, unclaimed and
+    recent. The session takes the purpose and vehicle the driver asked for."""
+    call = (
+        ChargerCall.objects.select_for_update()
+        .filter(
+            action="RemoteStartTransaction",
+            status=ChargerCallStatus.ANSWERED,
+            answer__status="Accepted",
+            driver_id=session.driver_id,
+            connector_id=session.connector_id,
+            session__isnull=True,
+            created_at__gte=session.started_at - REMOTE_START_MATCH_WINDOW,
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+    if call is None:
+        return None
+    call.session = session
+    call.save(update_fields=["session"])
+    fields = []
+    if call.purpose:
+        session.purpose = call.purpose
+        fields.append("purpose")
+    if call.vehicle_id and call.vehicle_id != session.vehicle_id:
+        session.vehicle = call.vehicle
+        session.cost_center_id = cost_center_at_start(session.driver, call.vehicle)
+        fields += ["vehicle", "cost_center"]
+    if fields:
+        session.save(update_fields=[*fields, "updated_at"])
+    return call
