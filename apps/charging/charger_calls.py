@@ -147,17 +147,21 @@ def charger_call_request(
 def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[CallToSend]:
     """The queued calls the gateway sends now, marked sent: those of stations connected to it
     (`connected`, their OCPP identities). A queued call of a station not connected fails at
-    once, and so does a call sent longer ago than twice the call timeout without an answer
-    recorded (the gateway stopped while it waited)."""
+    once. So does a call queued longer ago than the call timeout (no gateway ran: a Reset must
+    not reach a charger hours later), and a call sent longer ago than twice the call timeout
+    without an answer recorded (the gateway stopped while it waited)."""
     queued = list(
         ChargerCall.objects.select_for_update(skip_locked=True)
         .filter(status=ChargerCallStatus.QUEUED)
         .select_related("station")
         .order_by("created_at", "pk")
     )
-    to_send, offline = [], []
+    stale_before = now - timedelta(seconds=settings.OCPP_CALL_TIMEOUT_SECONDS)
+    to_send, offline, stale = [], [], []
     for call in queued:
-        if call.station.ocpp_identity in connected:
+        if call.created_at < stale_before:
+            stale.append(call.pk)
+        elif call.station.ocpp_identity in connected:
             to_send.append(call)
         else:
             offline.append(call.pk)
@@ -166,6 +170,11 @@ def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[Cal
     )
     ChargerCall.objects.filter(pk__in=offline).update(
         status=ChargerCallStatus.FAILED, error="The station is not connected.", answered_at=now
+    )
+    ChargerCall.objects.filter(pk__in=stale).update(
+        status=ChargerCallStatus.FAILED,
+        error="No gateway took the call in time; it was not sent.",
+        answered_at=now,
     )
     lost_before = now - timedelta(seconds=2 * settings.OCPP_CALL_TIMEOUT_SECONDS)
     ChargerCall.objects.filter(status=ChargerCallStatus.SENT, sent_at__lt=lost_before).update(

@@ -57,6 +57,16 @@ class SimulatedChargePoint(ChargePoint):
                 )
             )
 
+    @on(Action.reset)
+    async def on_reset(self, type: str):
+        return call_result.Reset(status="Accepted")
+
+    @on(Action.get_configuration)
+    async def on_get_configuration(self, key: list | None = None):
+        return call_result.GetConfiguration(
+            configuration_key=[{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        )
+
     @on(Action.remote_stop_transaction)
     async def on_remote_stop_transaction(self, transaction_id: int):
         return call_result.RemoteStopTransaction(status=self.remote_answer)
