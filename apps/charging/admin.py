@@ -307,7 +307,7 @@ def json_download(payload, filename: str) -> HttpResponse:
     return attachment_response(json_text(payload), "application/json", filename)
 
 
-CONNECTOR_FIELDS = ["connector_id", "standard", "power_type", "max_kw"]
+CONNECTOR_FIELDS = ["connector_id", "evse_id", "standard", "power_type", "max_kw"]
 STATION_FIELDS = ["ocpp_identity", "vendor", "model", "depot", "serial_number", "firmware_version"]
 
 

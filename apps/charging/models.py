@@ -12,6 +12,7 @@ from django.core.validators import (
 )
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from apps.charging.choices import (
     ChargerCallStatus,
@@ -128,6 +129,15 @@ class Connector(TimeStampedModel):
         decimal_places=1,
         validators=[MinValueValidator(Decimal("0.1"))],
     )
+    evse_id = models.CharField(
+        "EVSE id",
+        max_length=48,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The id printed on the charger for this outlet (and in its QR code), e.g. "
+        "NL*VTP*E0001*1: drivers name the outlet by it in the app.",
+    )
     status = models.CharField(
         max_length=16,
         choices=ConnectorStatus.choices,
@@ -162,6 +172,13 @@ class Connector(TimeStampedModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["station", "connector_id"], name="connector_id_unique_per_station"
+            ),
+            models.UniqueConstraint(
+                Upper("evse_id"),
+                condition=~Q(evse_id=""),
+                name="connector_evse_id_unique",
+                violation_error_code="connector_evse_id_unique",
+                violation_error_message="Another connector has this EVSE id.",
             ),
             models.CheckConstraint(
                 condition=Q(connector_id__gte=1),

@@ -23,7 +23,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.files import FieldFile
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Replace, TruncDate, Upper
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
 from apps.charging.consumption import (
@@ -37,6 +37,7 @@ from apps.charging.models import (
     ChargerCall,
     ChargingDayTotal,
     ChargingSession,
+    ChargingStation,
     Connector,
     Tariff,
     TariffElement,
@@ -615,3 +616,49 @@ def vehicle_list_with_last_charge(vehicles: QuerySet[Vehicle]) -> QuerySet[Vehic
 def charger_call_get_for_driver(*, driver_id: int, call_id: int, action: str) -> ChargerCall | None:
     """A start or stop the driver asked a charger for (`action`); another's is not found."""
     return ChargerCall.objects.filter(pk=call_id, driver_id=driver_id, action=action).first()
+
+
+def evse_id_of_scan(text: str) -> str:
+    """The EVSE id a driver typed or scanned: a QR code may hold a link ending in it. Upper
+    case, without the asterisks that separate its parts, as it is compared."""
+    last_part = [part for part in text.strip().split("/") if part][-1:] or [""]
+    return last_part[0].split("?")[0].upper().replace("*", "")
+
+
+def connector_get_for_driver_by_evse_id(*, driver: Driver, text: str) -> Connector:
+    """The connector of the driver's fleet whose EVSE id the driver typed or scanned (QR code
+    content); one of another fleet is not found, as a missing one."""
+    wanted = evse_id_of_scan(text)
+    connector = (
+        Connector.objects.filter(station__fleet_id=driver.fleet_id)
+        .exclude(evse_id="")
+        .annotate(evse_compared=Replace(Upper("evse_id"), Value("*"), Value("")))
+        .filter(evse_compared=wanted)
+        .first()
+        if wanted
+        else None
+    )
+    if connector is None:
+        raise OtherFleet(
+            f"No connector of your fleet has the EVSE id {text.strip()!r}.", field="evse_id"
+        )
+    return connector
+
+
+def charging_station_list_for_driver(*, driver: Driver) -> QuerySet[ChargingStation]:
+    """The depot stations of the driver's fleet with their connectors, each connector with
+    whether a session is charging on it, in two queries."""
+    charging = ChargingSession.objects.filter(connector=OuterRef("pk"), status=SessionStatus.ACTIVE)
+    return (
+        ChargingStation.objects.filter(fleet_id=driver.fleet_id, depot__isnull=False)
+        .select_related("depot")
+        .prefetch_related(
+            Prefetch(
+                "connectors",
+                queryset=Connector.objects.annotate(is_charging=Exists(charging)).order_by(
+                    "connector_id"
+                ),
+            )
+        )
+        .order_by("depot__name", "ocpp_identity")
+    )

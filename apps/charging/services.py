@@ -2046,7 +2046,10 @@ def connector_id_check(
 
 def _connector_save_checked(connector: Connector, changes: dict) -> None:
     """fields_save_checked(), after the connector id check; an id taken meanwhile by another
-    request is refused the same way, not as a database error."""
+    request is refused the same way, not as a database error. An EVSE id is kept as chargers
+    print it, in upper case."""
+    if "evse_id" in changes:
+        changes = {**changes, "evse_id": (changes["evse_id"] or "").strip().upper()}
     fields_save_checked(
         connector,
         changes,
@@ -2060,7 +2063,13 @@ def _connector_save_checked(connector: Connector, changes: dict) -> None:
 
 @transaction.atomic
 def connector_create(
-    *, station: ChargingStation, connector_id: int, standard: str, power_type: str, max_kw
+    *,
+    station: ChargingStation,
+    connector_id: int,
+    standard: str,
+    power_type: str,
+    max_kw,
+    evse_id: str = "",
 ) -> Connector:
     """Add an outlet to `station` after the model's checks (numbered from 1, unique on the
     station, a known standard and power type, a power above 0). A connector id the station
@@ -2071,6 +2080,7 @@ def connector_create(
         connector,
         {
             "connector_id": connector_id,
+            "evse_id": evse_id,
             "standard": standard,
             "power_type": power_type,
             "max_kw": max_kw,

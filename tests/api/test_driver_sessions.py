@@ -663,7 +663,7 @@ class TestStart:
 
         assert response.status_code == 400
         assert {(error["code"], error["attr"]) for error in response.json()["errors"]} == {
-            ("required", "connector"),
+            ("connector_or_evse_id", "connector"),
             ("invalid_choice", "purpose"),
         }
         assert session_rows(driver_a) == []

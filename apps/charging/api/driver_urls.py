@@ -18,6 +18,7 @@ driver_urlpatterns: list = [
         views.DriverSessionPurposeView.as_view(),
         name="me-session-purpose",
     ),
+    path("stations/", views.DriverStationListView.as_view(), name="me-station-list"),
     path(
         "start-requests/<int:pk>/",
         views.DriverStartRequestView.as_view(),

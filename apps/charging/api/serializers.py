@@ -11,6 +11,7 @@ from functools import cached_property
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.reverse import reverse
 
 from apps.charging.choices import ChargerCallStatus, SessionPurpose
@@ -444,7 +445,14 @@ class DriverSessionDetailSerializer(DriverSessionSerializer):
 
 
 class SessionStartSerializer(serializers.Serializer):
-    connector = serializers.IntegerField(help_text="The id of a connector of your fleet.")
+    connector = serializers.IntegerField(
+        required=False, help_text="The id of a connector of your fleet; or give its evse_id."
+    )
+    evse_id = serializers.CharField(
+        required=False,
+        max_length=500,
+        help_text="The EVSE id printed on the charger, or what its QR code holds.",
+    )
     vehicle = serializers.IntegerField(
         required=False,
         allow_null=True,
@@ -458,6 +466,26 @@ class SessionStartSerializer(serializers.Serializer):
     purpose = serializers.ChoiceField(
         choices=SessionPurpose.choices, default=SessionPurpose.BUSINESS
     )
+
+    def to_internal_value(self, data) -> dict:
+        """The fields' own errors and, beside them, a missing or doubled connector."""
+        errors = {}
+        try:
+            values = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            errors, values = dict(error.detail), {}
+        given = data if isinstance(data, dict) else {}
+        named = [field for field in ("connector", "evse_id") if field in given]
+        if len(named) != 1 and "connector" not in errors:
+            errors["connector"] = [
+                ErrorDetail(
+                    "Give the connector's id or its EVSE id, one of the two.",
+                    code="connector_or_evse_id",
+                )
+            ]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return values
 
 
 class ChargerRequestSerializer(serializers.Serializer):
@@ -485,6 +513,44 @@ class ChargerRequestSerializer(serializers.Serializer):
         if call.status != ChargerCallStatus.ANSWERED:
             return None
         return (call.answer or {}).get("status") == "Accepted"
+
+
+class DriverStationConnectorSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    connector_id = serializers.IntegerField(help_text="The outlet's number on its station.")
+    evse_id = serializers.CharField()
+    standard = serializers.CharField()
+    power_type = serializers.CharField()
+    max_kw = serializers.DecimalField(max_digits=6, decimal_places=1)
+    status = serializers.CharField(
+        help_text="As the charger last reported it (OCPP 1.6); empty until it does."
+    )
+    error_code = serializers.CharField()
+    status_at = serializers.DateTimeField(allow_null=True)
+    is_charging = serializers.BooleanField(help_text="A session is charging on it now.")
+    is_free = serializers.SerializerMethodField(
+        help_text="Its station is connected, it reports Available, and nothing charges on it."
+    )
+
+    def get_is_free(self, connector) -> bool:
+        return (
+            connector.station.is_connected
+            and connector.status == "Available"
+            and not connector.is_charging
+        )
+
+
+class DriverStationSerializer(serializers.Serializer):
+    """A depot charger of my fleet, live: connected or not, and each outlet's status."""
+
+    id = serializers.IntegerField()
+    ocpp_identity = serializers.CharField()
+    depot = serializers.CharField(source="depot.name")
+    vendor = serializers.CharField()
+    model = serializers.CharField()
+    is_connected = serializers.BooleanField()
+    last_heartbeat_at = serializers.DateTimeField(allow_null=True)
+    connectors = DriverStationConnectorSerializer(many=True)
 
 
 class SessionStopSerializer(serializers.Serializer):

@@ -23,6 +23,7 @@ from apps.charging.api.serializers import (
     DriverSessionDetailSerializer,
     DriverSessionRowSerializer,
     DriverSessionSerializer,
+    DriverStationSerializer,
     HomeSessionReportSerializer,
     SessionPurposeSerializer,
     SessionStartSerializer,
@@ -34,14 +35,16 @@ from apps.charging.charger_calls import (
     charging_session_remote_stop,
 )
 from apps.charging.choices import SessionSource
-from apps.charging.models import ChargerCall, ChargingSession
+from apps.charging.models import ChargerCall, ChargingSession, ChargingStation
 from apps.charging.selectors import (
     charge_token_get_for_start,
     charger_call_get_for_driver,
     charging_session_get_for_driver,
     charging_session_list_for_driver,
     charging_session_rows_for_driver,
+    charging_station_list_for_driver,
     connector_get_for_driver,
+    connector_get_for_driver_by_evse_id,
     meter_photo_get_for_driver,
     vehicle_get_for_driver,
 )
@@ -121,8 +124,14 @@ class DriverSessionListView(generics.ListAPIView):
         payload = SessionStartSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         now = timezone.now()
-        connector = connector_get_for_driver(
-            driver=driver, connector_id=payload.validated_data["connector"]
+        connector = (
+            connector_get_for_driver(
+                driver=driver, connector_id=payload.validated_data["connector"]
+            )
+            if "connector" in payload.validated_data
+            else connector_get_for_driver_by_evse_id(
+                driver=driver, text=payload.validated_data["evse_id"]
+            )
         )
         if connector.station.ocpp_password:
             start_request = charging_session_remote_start(
@@ -163,6 +172,19 @@ def _charger_request_response(request: Request, call: ChargerCall, route: str) -
         status=status.HTTP_202_ACCEPTED,
         headers={"Location": reverse(route, kwargs={"pk": call.pk}, request=request)},
     )
+
+
+class DriverStationListView(generics.ListAPIView):
+    """The depot chargers of my fleet, each outlet with its live status and EVSE id."""
+
+    permission_classes = [IsDriver]
+    # Names the model to the schema; get_queryset scopes the rows to the driver's fleet.
+    queryset = ChargingStation.objects.none()
+    serializer_class = DriverStationSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet:
+        return charging_station_list_for_driver(driver=request_driver(self.request))
 
 
 class DriverStartRequestView(APIView):
