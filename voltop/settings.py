@@ -306,6 +306,9 @@ OCPP_OFFLINE_AFTER_SECONDS = env.int(
     "OCPP_OFFLINE_AFTER_SECONDS", default=2 * OCPP_HEARTBEAT_SECONDS + 60
 )
 OCPP_CALL_TIMEOUT_SECONDS = env.float("OCPP_CALL_TIMEOUT_SECONDS", default=30)
+# Blocked tokens and suspended drivers reach connected chargers within this many seconds
+# (a differential SendLocalList, or ClearCache for chargers without a local list); 0: never.
+OCPP_TAG_SYNC_SECONDS = env.float("OCPP_TAG_SYNC_SECONDS", default=2)
 
 # Celery. Without REDIS_URL tasks run eagerly in-process (logged once at start).
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"

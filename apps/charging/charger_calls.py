@@ -188,18 +188,45 @@ def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[Cal
     ]
 
 
+@transaction.atomic
 def charger_call_record_answer(*, call_id: int, answer: dict, at: datetime) -> None:
-    """Record the charger's CALLRESULT for a sent call."""
-    ChargerCall.objects.filter(pk=call_id, status=ChargerCallStatus.SENT).update(
-        status=ChargerCallStatus.ANSWERED, answer=answer, answered_at=at
+    """Record the charger's CALLRESULT for a sent call; an answer about its tags (its local
+    list's version, a list or a cache cleared) is kept on the station too."""
+    call = (
+        ChargerCall.objects.select_for_update()
+        .filter(pk=call_id, status=ChargerCallStatus.SENT)
+        .first()
     )
+    if call is None:
+        return
+    call.status = ChargerCallStatus.ANSWERED
+    call.answer = answer
+    call.answered_at = at
+    call.save(update_fields=["status", "answer", "answered_at"])
+    if call.action in TAG_ACTIONS:
+        _station_tags_answered(call)
 
 
-def charger_call_record_failure(*, call_id: int, error: str, at: datetime) -> None:
-    """Record why a sent call failed: the charger's CALLERROR, or no answer in time."""
-    ChargerCall.objects.filter(pk=call_id, status=ChargerCallStatus.SENT).update(
-        status=ChargerCallStatus.FAILED, error=error, answered_at=at
+@transaction.atomic
+def charger_call_record_failure(
+    *, call_id: int, error: str, at: datetime, not_implemented: bool = False
+) -> None:
+    """Record why a sent call failed: the charger's CALLERROR, or no answer in time. A charger
+    that does not implement local lists (`not_implemented`) is not sent one again; one that
+    cannot clear its cache is not asked again for the same changes."""
+    call = (
+        ChargerCall.objects.select_for_update()
+        .filter(pk=call_id, status=ChargerCallStatus.SENT)
+        .first()
     )
+    if call is None:
+        return
+    call.status = ChargerCallStatus.FAILED
+    call.error = error
+    call.answered_at = at
+    call.save(update_fields=["status", "error", "answered_at"])
+    if call.action in TAG_ACTIONS and not_implemented:
+        _station_tags_not_implemented(call)
 
 
 def _app_token(driver: Driver, now: datetime) -> ChargeToken:
@@ -339,3 +366,127 @@ def remote_start_claim(*, session: ChargingSession) -> ChargerCall | None:
     if fields:
         session.save(update_fields=[*fields, "updated_at"])
     return call
+
+
+# Tags reaching chargers ---------------------------------------------------------------------
+
+TAG_ACTIONS = frozenset({"GetLocalListVersion", "SendLocalList", "ClearCache"})
+# Tag changes reach chargers once they are this old: a change stamped earlier is committed
+# by then, so none is passed over by an update that read the changes before it committed.
+TAG_CHANGES_SETTLE = timedelta(seconds=1)
+NO_LOCAL_LIST = -1
+
+
+def _tag_info(token: ChargeToken, at: datetime) -> dict:
+    """How a charger should treat a token, as a local list entry's idTagInfo."""
+    if not token.is_active or token.driver.status != DriverStatus.ACTIVE:
+        status = "Blocked"
+    elif token.valid_until is not None and at >= token.valid_until:
+        status = "Expired"
+    else:
+        status = "Accepted"
+    info = {"status": status}
+    if status == "Accepted" and token.valid_until is not None:
+        info["expiryDate"] = token.valid_until.isoformat()
+    return info
+
+
+def _tag_update(station: ChargingStation, tokens: list[ChargeToken], now: datetime):
+    """The call that brings the station's tags up to date, or None when none is needed: the
+    whole list for a local list never sent, the changes for one that was, a cleared cache for
+    a charger without a list."""
+    if station.tags_synced_at is not None and not tokens:
+        return None
+    if station.local_list_version == NO_LOCAL_LIST:
+        return "ClearCache", {}
+    update_type = "Full" if station.tags_synced_at is None else "Differential"
+    return "SendLocalList", {
+        "listVersion": station.local_list_version + 1,
+        "updateType": update_type,
+        "localAuthorizationList": [
+            {"idTag": token.uid, "idTagInfo": _tag_info(token, now)} for token in tokens
+        ],
+    }
+
+
+@transaction.atomic
+def charger_tag_updates_queue(*, connected: set[str], now: datetime) -> int:
+    """Queue for each connected station what brings its tags up to date, after a token was
+    blocked or a driver suspended (or anything else changed a tag of its fleet): a
+    differential SendLocalList where the charger keeps a local list, a ClearCache otherwise.
+    A charger that was offline is brought up to date once it is connected again. A station
+    whose list version is not known is asked for it first. Returns how many calls it queued."""
+    stations = list(
+        ChargingStation.objects.select_for_update(skip_locked=True).filter(
+            ocpp_identity__in=connected
+        )
+    )
+    busy = set(
+        ChargerCall.objects.filter(
+            station__in=stations,
+            action__in=TAG_ACTIONS,
+            status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT),
+        ).values_list("station_id", flat=True)
+    )
+    queued = 0
+    fleet_tokens: dict[int, list[ChargeToken]] = {}
+    for station in stations:
+        if station.pk in busy:
+            continue
+        if station.local_list_version is None:
+            charger_call_request(station=station, action="GetLocalListVersion", payload={}, now=now)
+            queued += 1
+            continue
+        if station.fleet_id not in fleet_tokens:
+            fleet_tokens[station.fleet_id] = list(
+                ChargeToken.objects.filter(driver__fleet_id=station.fleet_id)
+                .select_related("driver")
+                .order_by("updated_at", "pk")
+            )
+        settled = now - TAG_CHANGES_SETTLE
+        tokens = [
+            token
+            for token in fleet_tokens[station.fleet_id]
+            if station.tags_synced_at is None
+            or station.tags_synced_at < token.updated_at <= settled
+        ]
+        update = _tag_update(station, tokens, now)
+        if update is not None:
+            action, payload = update
+            call = charger_call_request(station=station, action=action, payload=payload, now=now)
+            call.tags_up_to = max([settled, *(token.updated_at for token in tokens)])
+            call.save(update_fields=["tags_up_to"])
+            queued += 1
+    return queued
+
+
+def _station_tags_answered(call: ChargerCall) -> None:
+    station = ChargingStation.objects.select_for_update().get(pk=call.station_id)
+    answer = call.answer or {}
+    synced_at = call.tags_up_to
+    if call.action == "GetLocalListVersion":
+        station.local_list_version = answer.get("listVersion", NO_LOCAL_LIST)
+    elif answer.get("status") == "Accepted":
+        if call.action == "SendLocalList":
+            station.local_list_version = call.payload["listVersion"]
+        if station.tags_synced_at is None or synced_at > station.tags_synced_at:
+            station.tags_synced_at = synced_at
+    elif answer.get("status") == "NotSupported":
+        station.local_list_version = NO_LOCAL_LIST
+    else:
+        station.local_list_version = None
+        station.tags_synced_at = None
+    station.save(update_fields=["local_list_version", "tags_synced_at", "updated_at"])
+    logger.info(
+        "charging.station_tags_answered",
+        extra={"station_id": station.pk, "action": call.action, "status": answer.get("status")},
+    )
+
+
+def _station_tags_not_implemented(call: ChargerCall) -> None:
+    station = ChargingStation.objects.select_for_update().get(pk=call.station_id)
+    if call.action == "ClearCache":
+        station.tags_synced_at = call.tags_up_to
+    else:
+        station.local_list_version = NO_LOCAL_LIST
+    station.save(update_fields=["local_list_version", "tags_synced_at", "updated_at"])

@@ -84,6 +84,20 @@ class ChargingStation(TimeStampedModel):
         editable=False,
         help_text="When the charger last connected or went offline.",
     )
+    local_list_version = models.IntegerField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The version of the local authorization list the charger holds, as it last "
+        "said or was sent; -1 when it keeps none; empty until it answers.",
+    )
+    tags_synced_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Changes to the fleet's tags up to this moment have reached the charger "
+        "(its local list updated, or its cache cleared).",
+    )
 
     class Meta:
         ordering = ["fleet", "ocpp_identity"]
@@ -1110,6 +1124,12 @@ class ChargerCall(models.Model):
     purpose = models.CharField(max_length=8, choices=SessionPurpose.choices, blank=True)
     vehicle = models.ForeignKey(
         "vehicles.Vehicle", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    tags_up_to = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="For a call bringing the charger's tags up to date: the tag changes up to "
+        "this moment are in it.",
     )
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)

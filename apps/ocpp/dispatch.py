@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 LOOK_EVERY_SECONDS_WITH_REDIS = 5.0
 LOOK_EVERY_SECONDS_WITHOUT_REDIS = 0.5
+NOT_IMPLEMENTED_CODES = frozenset({"NotImplemented", "NotSupported"})
 
 
 def ocpp_payload_of(action: str, payload: dict):
@@ -111,6 +112,10 @@ class CallDispatcher:
             self._deliveries.add(delivery)
             delivery.add_done_callback(self._deliveries.discard)
 
+    def wake(self) -> None:
+        """Look at the queued calls now."""
+        self._news.set()
+
     async def _deliver(self, queued: CallToSend) -> None:
         try:
             answer = await self._answer_of(queued)
@@ -128,6 +133,7 @@ class CallDispatcher:
                 call_id=queued.call_id,
                 error=str(failure),
                 at=timezone.now(),
+                not_implemented=failure.not_implemented,
             )
             return
         await self.gateway.database.run(
@@ -146,7 +152,8 @@ class CallDispatcher:
             result = await charger.call(payload, suppress=False)
         except OCPPError as error:
             raise CallFailed(
-                f"{error.code}: {error.description} {error.details or ''}".strip()
+                f"{error.code}: {error.description} {error.details or ''}".strip(),
+                not_implemented=error.code in NOT_IMPLEMENTED_CODES,
             ) from error
         except TimeoutError as error:
             raise CallFailed(
@@ -156,4 +163,8 @@ class CallDispatcher:
 
 
 class CallFailed(Exception):
-    """Why a call got no CALLRESULT."""
+    """Why a call got no CALLRESULT; `not_implemented` when the charger does not know it."""
+
+    def __init__(self, reason: str, *, not_implemented: bool = False):
+        super().__init__(reason)
+        self.not_implemented = not_implemented

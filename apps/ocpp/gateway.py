@@ -22,6 +22,7 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
+from apps.charging.charger_calls import charger_tag_updates_queue
 from apps.charging.chargers import (
     charging_station_authenticated,
     charging_station_connection_record,
@@ -39,6 +40,7 @@ REALM = "Voltop OCPP"
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
 DATABASE_THREADS = 8
+DISABLED_TAG_SYNC_LOOK_SECONDS = 1.0
 
 
 def identity_of_path(path: str) -> str | None:
@@ -60,6 +62,7 @@ class Gateway:
         self.database = DatabaseThreads(database_threads)
         self.connections: dict[str, StationConnection] = {}
         self._stations: dict[ServerConnection, ChargingStation] = {}
+        self.dispatcher = CallDispatcher(self)
         self._background: list[asyncio.Task] = []
 
     async def serve(
@@ -76,7 +79,8 @@ class Gateway:
         )
         self._background = [
             asyncio.create_task(self._disconnect_silent()),
-            asyncio.create_task(CallDispatcher(self).run()),
+            asyncio.create_task(self.dispatcher.run()),
+            asyncio.create_task(self._keep_tags_up_to_date()),
         ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
         return server
@@ -153,6 +157,24 @@ class Gateway:
                     connected=False,
                     at=timezone.now(),
                 )
+
+    async def _keep_tags_up_to_date(self) -> None:
+        """Every OCPP_TAG_SYNC_SECONDS, queue what brings connected chargers' tags up to date
+        (a token blocked, a driver suspended), and send it at once; 0 turns this off."""
+        while True:
+            every = settings.OCPP_TAG_SYNC_SECONDS
+            await asyncio.sleep(every or DISABLED_TAG_SYNC_LOOK_SECONDS)
+            if not every or not self.connections:
+                continue
+            try:
+                queued = await self.database.run(
+                    charger_tag_updates_queue, connected=set(self.connections), now=timezone.now()
+                )
+            except Exception:
+                logger.exception("ocpp.tag_updates_not_queued")
+                continue
+            if queued:
+                self.dispatcher.wake()
 
     async def _disconnect_silent(self) -> None:
         """Close the connections of chargers not heard from for OCPP_OFFLINE_AFTER_SECONDS:

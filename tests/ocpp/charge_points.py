@@ -94,9 +94,53 @@ class SimulatedChargePoint(ChargePoint):
         )
 
 
+class LocalListChargePoint(SimulatedChargePoint):
+    """A charger that keeps a local authorization list, starting at version 3; it records
+    every list it is sent."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.list_version = 3
+        self.lists_received: list[dict] = []
+
+    @on(Action.get_local_list_version)
+    async def on_get_local_list_version(self):
+        return call_result.GetLocalListVersion(list_version=self.list_version)
+
+    @on(Action.send_local_list)
+    async def on_send_local_list(self, list_version: int, update_type: str, **details):
+        self.lists_received.append(
+            {
+                "listVersion": list_version,
+                "updateType": update_type,
+                "localAuthorizationList": [
+                    {"idTag": entry["id_tag"], "status": entry["id_tag_info"]["status"]}
+                    for entry in details.get("local_authorization_list", [])
+                ],
+            }
+        )
+        self.list_version = list_version
+        return call_result.SendLocalList(status="Accepted")
+
+
+class CacheChargePoint(SimulatedChargePoint):
+    """A charger without a local list that caches tags; it counts the times it clears them."""
+
+    caches_cleared = 0
+
+    @on(Action.clear_cache)
+    async def on_clear_cache(self):
+        self.caches_cleared += 1
+        return call_result.ClearCache(status="Accepted")
+
+
 @contextlib.asynccontextmanager
 async def charger_connected(
-    port: int, identity: str, password: str = STATION_PASSWORD, response_timeout: float = 10
+    port: int,
+    identity: str,
+    password: str = STATION_PASSWORD,
+    response_timeout: float = 10,
+    charge_point_class: type[SimulatedChargePoint] = SimulatedChargePoint,
 ) -> AsyncIterator[SimulatedChargePoint]:
     """A charge point connected to the gateway on loopback, reading its messages until the
     block ends."""
@@ -106,7 +150,7 @@ async def charger_connected(
         additional_headers=basic_auth(identity, password),
         open_timeout=10,
     )
-    charge_point = SimulatedChargePoint(identity, connection, response_timeout=response_timeout)
+    charge_point = charge_point_class(identity, connection, response_timeout=response_timeout)
     reading = asyncio.create_task(charge_point.start())
     try:
         yield charge_point

@@ -24,8 +24,10 @@ class RunningGateway:
 @pytest.fixture
 def gateway(request, transactional_db, settings):
     """The gateway, finding queued calls by looking at the table, or (tests marked redis) told
-    of them on the Redis channel."""
+    of them on the Redis channel. It keeps chargers' tags up to date only where a test sets
+    OCPP_TAG_SYNC_SECONDS, so that other tests see only the calls they make."""
     settings.OCPP_CALL_TIMEOUT_SECONDS = 5
+    settings.OCPP_TAG_SYNC_SECONDS = 0
     if not request.node.get_closest_marker("redis"):
         settings.REDIS_URL = ""
     loop = asyncio.new_event_loop()
