@@ -306,6 +306,12 @@ OCPP_OFFLINE_AFTER_SECONDS = env.int(
     "OCPP_OFFLINE_AFTER_SECONDS", default=2 * OCPP_HEARTBEAT_SECONDS + 60
 )
 OCPP_CALL_TIMEOUT_SECONDS = env.float("OCPP_CALL_TIMEOUT_SECONDS", default=30)
+# TLS for chargers' connections. In production (DEBUG off) the gateway serves wss:// with
+# this certificate and key, or OCPP_BEHIND_TLS_PROXY=true says a proxy terminates TLS in front
+# of it; otherwise it refuses to start.
+OCPP_TLS_CERTFILE = env("OCPP_TLS_CERTFILE", default="")
+OCPP_TLS_KEYFILE = env("OCPP_TLS_KEYFILE", default="")
+OCPP_BEHIND_TLS_PROXY = env.bool("OCPP_BEHIND_TLS_PROXY", default=False)
 # Blocked tokens and suspended drivers reach connected chargers within this many seconds
 # (a differential SendLocalList, or ClearCache for chargers without a local list); 0: never.
 OCPP_TAG_SYNC_SECONDS = env.float("OCPP_TAG_SYNC_SECONDS", default=2)

@@ -2,7 +2,10 @@
 test database through its database threads."""
 
 import asyncio
+import contextlib
+import ssl
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -30,20 +33,31 @@ def gateway(request, transactional_db, settings):
     settings.OCPP_TAG_SYNC_SECONDS = 0
     if not request.node.get_closest_marker("redis"):
         settings.REDIS_URL = ""
+    with gateway_running() as running:
+        yield running
+
+
+@contextlib.contextmanager
+def gateway_running(ssl_context: ssl.SSLContext | None = None) -> Iterator[RunningGateway]:
+    """The gateway on a free loopback port, in a thread with its own event loop."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="ocpp-gateway", daemon=True)
     thread.start()
     gateway = Gateway(database_threads=2)
-    server = asyncio.run_coroutine_threadsafe(gateway.serve("127.0.0.1", 0), loop).result(10)
+    server = asyncio.run_coroutine_threadsafe(
+        gateway.serve("127.0.0.1", 0, ssl_context=ssl_context), loop
+    ).result(10)
     running = RunningGateway(gateway, server.sockets[0].getsockname()[1], loop)
-    yield running
+    try:
+        yield running
+    finally:
 
-    async def stop():
-        server.close()
-        await server.wait_closed()
-        await gateway.close()
+        async def stop():
+            server.close()
+            await server.wait_closed()
+            await gateway.close()
 
-    running.run(stop())
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
-    loop.close()
+        running.run(stop())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

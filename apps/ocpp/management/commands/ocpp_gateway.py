@@ -3,15 +3,16 @@
 import asyncio
 import signal
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.ocpp.gateway import Gateway
+from apps.ocpp.tls import TLS_HINT, gateway_ssl_context, gateway_tls_problem
 
 
 async def gateway_serve_until_stopped(host: str, port: int) -> None:
     """Serve until SIGINT or SIGTERM, then close every connection and the database threads."""
     gateway = Gateway()
-    server = await gateway.serve(host, port)
+    server = await gateway.serve(host, port, ssl_context=gateway_ssl_context())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for stop_signal in (signal.SIGINT, signal.SIGTERM):
@@ -23,11 +24,17 @@ async def gateway_serve_until_stopped(host: str, port: int) -> None:
 
 
 class Command(BaseCommand):
-    help = "Serve chargers over OCPP 1.6J at ws://HOST:PORT/ocpp/<charge point identity>."
+    help = (
+        "Serve chargers over OCPP 1.6J at ws://HOST:PORT/ocpp/<charge point identity> "
+        "(wss:// with OCPP_TLS_CERTFILE and OCPP_TLS_KEYFILE)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--port", type=int, default=9000, help="Port to listen on.")
 
     def handle(self, *args, **options) -> None:
+        problem = gateway_tls_problem()
+        if problem:
+            raise CommandError(f"{problem} {TLS_HINT}")
         asyncio.run(gateway_serve_until_stopped(options["host"], options["port"]))
