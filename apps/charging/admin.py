@@ -22,6 +22,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 from unfold.paginator import InfinitePaginator
 
+from apps.charging.charger_calls import charging_station_call
+from apps.charging.chargers import charging_station_password_check, charging_station_password_set
 from apps.charging.choices import (
     EnergySource,
     HomeApproval,
@@ -341,26 +343,84 @@ class ConnectorInline(WritesThroughServices, FleetScopedTabularInline):
     }
 
 
+class ChargingStationForm(forms.ModelForm):
+    new_ocpp_password = forms.CharField(
+        label="New OCPP password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="16 to 40 characters the charger sends with HTTP Basic auth (OCPP 1.6 "
+        "security profile 1). Only its hash is kept; leave empty to keep the current one.",
+    )
+
+    class Meta:
+        model = ChargingStation
+        fields = ["fleet", "status", *STATION_FIELDS]
+
+    def clean_new_ocpp_password(self) -> str:
+        password = self.cleaned_data["new_ocpp_password"]
+        if password:
+            try:
+                charging_station_password_check(password)
+            except DomainError as error:
+                raise ValidationError(error.message, code=error.code) from error
+        return password
+
+
+# What the admin's station actions ask chargers, with the words their report uses.
+STATION_CALLS = {
+    "reset_soft": ("Reset", {"type": "Soft"}, "asked to restart"),
+    "make_operative": (
+        "ChangeAvailability",
+        {"connectorId": 0, "type": "Operative"},
+        "asked to become available",
+    ),
+    "make_inoperative": (
+        "ChangeAvailability",
+        {"connectorId": 0, "type": "Inoperative"},
+        "asked to become unavailable",
+    ),
+    "trigger_status": (
+        "TriggerMessage",
+        {"requestedMessage": "StatusNotification"},
+        "asked for their status",
+    ),
+}
+
+
 @admin.register(ChargingStation)
 class ChargingStationAdmin(
     WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
 ):
+    form = ChargingStationForm
     list_display = [
         "ocpp_identity",
         "vendor",
         "model",
         "fleet",
         "depot",
+        "is_connected",
         "status",
         "last_heartbeat_at",
     ]
-    list_filter = ["fleet", "status", "depot", "vendor"]
+    list_filter = ["fleet", "is_connected", "status", "depot", "vendor"]
     list_select_related = ["fleet", "depot"]
     search_fields = ["ocpp_identity", "serial_number", "vendor", "model"]
     autocomplete_fields = ["fleet", "depot"]
-    readonly_fields = ["last_heartbeat_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "password_state",
+        "is_connected",
+        "connection_changed_at",
+        "last_heartbeat_at",
+        "local_list_version",
+        "tags_synced_at",
+        "recent_calls",
+        "created_at",
+        "updated_at",
+    ]
     fixed_once_made = ("fleet",)
     inlines = [ConnectorInline]
+    actions = ["reset_soft", "make_operative", "make_inoperative", "trigger_status"]
     write_services = {
         "add": charging_station_create,
         "change": charging_station_update,
@@ -368,14 +428,68 @@ class ChargingStationAdmin(
     }
 
     def save_model(self, request: HttpRequest, obj: ChargingStation, form, change: bool) -> None:
+        changes = form_changes(form)
+        changes.pop("new_ocpp_password", None)
         if change:
-            charging_station_update(station=obj, changes=form_changes(form))
+            charging_station_update(station=obj, changes=changes)
         else:
             obj.pk = charging_station_create(
                 fleet=obj.fleet, **{name: getattr(obj, name) for name in STATION_FIELDS}
             ).pk
             if obj.status != ChargingStation._meta.get_field("status").default:
                 charging_station_update(station=obj, changes={"status": obj.status})
+        if form.cleaned_data.get("new_ocpp_password"):
+            charging_station_password_set(
+                station=obj, password=form.cleaned_data["new_ocpp_password"]
+            )
+
+    @admin.display(description="OCPP password")
+    def password_state(self, station: ChargingStation) -> str:
+        return "Set" if station.ocpp_password else "Not set: the charger cannot connect"
+
+    @admin.display(description="recent calls to the charger")
+    def recent_calls(self, station: ChargingStation) -> str:
+        calls = station.calls.order_by("-created_at", "-pk")[:RECENT_ROWS]
+        return rows_table(
+            ["asked", "call", "status", "answer"],
+            [
+                [
+                    moment_text(call.created_at, seconds=True),
+                    call.action,
+                    call.get_status_display(),
+                    call.error or json_text(call.answer or {}),
+                ]
+                for call in calls
+            ],
+            empty_text="No calls yet.",
+        )
+
+    def _call_chargers(self, request: HttpRequest, queryset: QuerySet, name: str) -> None:
+        action, payload, done = STATION_CALLS[name]
+        self.act_per_row(
+            request,
+            queryset,
+            lambda station: charging_station_call(
+                station=station, action=action, payload=payload, now=timezone.now()
+            ),
+            done,
+        )
+
+    @admin.action(description="Restart selected chargers (soft reset)", permissions=["change"])
+    def reset_soft(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._call_chargers(request, queryset, "reset_soft")
+
+    @admin.action(description="Make selected chargers available", permissions=["change"])
+    def make_operative(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._call_chargers(request, queryset, "make_operative")
+
+    @admin.action(description="Make selected chargers unavailable", permissions=["change"])
+    def make_inoperative(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._call_chargers(request, queryset, "make_inoperative")
+
+    @admin.action(description="Ask selected chargers for their status", permissions=["change"])
+    def trigger_status(self, request: HttpRequest, queryset: QuerySet) -> None:
+        self._call_chargers(request, queryset, "trigger_status")
 
     def delete_check(self, obj: ChargingStation) -> None:
         charging_station_delete_check(station=obj)

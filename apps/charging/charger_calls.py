@@ -229,6 +229,15 @@ def charger_call_record_failure(
         _station_tags_not_implemented(call)
 
 
+def charging_station_call(
+    *, station: ChargingStation, action: str, payload: dict, now: datetime
+) -> ChargerCall:
+    """Queue a call a manager sends a connected charger from the admin (Reset, ChangeAvailability,
+    TriggerMessage, …); a station not connected is refused and nothing is queued."""
+    _refuse_offline(station, field="station")
+    return charger_call_request(station=station, action=action, payload=payload, now=now)
+
+
 def _app_token(driver: Driver, now: datetime) -> ChargeToken:
     """The driver's app token, which a remote start names to the charger; issued on first use
     with an id tag of 19 characters (OCPP allows 20)."""
@@ -249,11 +258,11 @@ def _app_token(driver: Driver, now: datetime) -> ChargeToken:
     )
 
 
-def _refuse_offline(station: ChargingStation) -> None:
+def _refuse_offline(station: ChargingStation, field: str = "connector") -> None:
     if not station.is_connected:
         raise StationOffline(
             f"Station {station.ocpp_identity} is not connected; try again when it is.",
-            field="connector",
+            field=field,
         )
 
 

@@ -95,10 +95,9 @@ class ChargerStart:
     authorization: TokenAuthorization
 
 
-@transaction.atomic
-def charging_station_password_set(*, station: ChargingStation, password: str) -> ChargingStation:
-    """Give a station the password its charger sends with HTTP Basic auth; only its hash is
-    kept. A password outside 16 to 40 printable characters is refused and nothing changes."""
+def charging_station_password_check(password: str) -> None:
+    """Refuse a station password outside 16 to 40 printable characters (OCPP 1.6 security
+    profile 1), or with spaces at either end."""
     if not (
         STATION_PASSWORD_MIN_LENGTH <= len(password) <= STATION_PASSWORD_MAX_LENGTH
         and password.isprintable()
@@ -110,6 +109,13 @@ def charging_station_password_set(*, station: ChargingStation, password: str) ->
             "(OCPP 1.6 security profile 1).",
             field="password",
         )
+
+
+@transaction.atomic
+def charging_station_password_set(*, station: ChargingStation, password: str) -> ChargingStation:
+    """Give a station the password its charger sends with HTTP Basic auth; only its hash is
+    kept. A password outside the rules is refused and nothing changes."""
+    charging_station_password_check(password)
     station = ChargingStation.objects.select_for_update().get(pk=station.pk)
     station.ocpp_password = STATION_PASSWORD_HASHER.encode(password, get_random_string(22))
     station.save(update_fields=["ocpp_password", "updated_at"])
