@@ -48,13 +48,16 @@ from apps.charging.pricing import Price
 from apps.charging.selectors import (
     CHARGING_LONG_HOURS,
     charging_session_as_cdr,
+    charging_session_list_charger_issue,
     charging_session_list_charging_long,
     charging_session_list_home_unclaimed,
     charging_session_list_other_currency,
     charging_session_list_suspect,
     charging_session_list_unpriced,
+    charging_session_list_without_driver,
     charging_session_recent_for_vehicle,
     charging_session_unpriced_counts,
+    charging_station_list_offline,
     tariff_latest_version,
     tariff_preview_price,
     vehicle_consumption,
@@ -230,6 +233,8 @@ class ToReviewFilter(admin.SimpleListFilter):
             ("home_claim", "Home claims waiting for approval"),
             ("suspect", "Suspect, not billed yet"),
             ("charging_long", f"Still charging after {CHARGING_LONG_HOURS} hours"),
+            ("no_driver", "Started with a tag unknown to the fleet"),
+            ("charger_issue", "Reported by a charger with an issue, not billed yet"),
         ]
 
     def queryset(self, request, queryset):
@@ -239,6 +244,10 @@ class ToReviewFilter(admin.SimpleListFilter):
             return charging_session_list_suspect(queryset)
         if self.value() == "charging_long":
             return charging_session_list_charging_long(queryset, now=timezone.now())
+        if self.value() == "no_driver":
+            return charging_session_list_without_driver(queryset)
+        if self.value() == "charger_issue":
+            return charging_session_list_charger_issue(queryset)
         return queryset
 
 
@@ -343,6 +352,23 @@ class ConnectorInline(WritesThroughServices, FleetScopedTabularInline):
     }
 
 
+class StationConnectionFilter(admin.SimpleListFilter):
+    """Stations set up to connect over OCPP, by whether their charger is connected now."""
+
+    title = "connection"
+    parameter_name = "connection"
+
+    def lookups(self, request, model_admin):
+        return [("online", "Connected"), ("offline", "Offline")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "offline":
+            return charging_station_list_offline(queryset)
+        if self.value() == "online":
+            return queryset.filter(is_connected=True)
+        return queryset
+
+
 class ChargingStationForm(forms.ModelForm):
     new_ocpp_password = forms.CharField(
         label="New OCPP password",
@@ -403,7 +429,7 @@ class ChargingStationAdmin(
         "status",
         "last_heartbeat_at",
     ]
-    list_filter = ["fleet", "is_connected", "status", "depot", "vendor"]
+    list_filter = ["fleet", StationConnectionFilter, "status", "depot", "vendor"]
     list_select_related = ["fleet", "depot"]
     search_fields = ["ocpp_identity", "serial_number", "vendor", "model"]
     autocomplete_fields = ["fleet", "depot"]
@@ -503,8 +529,18 @@ class ConnectorAdmin(
     WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
 ):
     fleet_path = "station__fleet"
-    list_display = ["__str__", "station", "connector_id", "standard", "power_type", "max_kw"]
-    list_filter = ["station__fleet", "standard", "power_type"]
+    list_display = [
+        "__str__",
+        "station",
+        "connector_id",
+        "evse_id",
+        "status",
+        "error_code",
+        "standard",
+        "power_type",
+        "max_kw",
+    ]
+    list_filter = ["station__fleet", "status", "standard", "power_type"]
     list_select_related = ["station"]
     search_fields = ["station__ocpp_identity"]
     autocomplete_fields = ["station"]

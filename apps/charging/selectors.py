@@ -25,7 +25,13 @@ from django.db.models import (
 from django.db.models.fields.files import FieldFile
 from django.db.models.functions import Replace, TruncDate, Upper
 
-from apps.charging.choices import HomeApproval, LocationKind, SessionPurpose, SessionStatus
+from apps.charging.choices import (
+    ConnectorStatus,
+    HomeApproval,
+    LocationKind,
+    SessionPurpose,
+    SessionStatus,
+)
 from apps.charging.consumption import (
     ChargedEnergy,
     Consumption,
@@ -416,6 +422,40 @@ def charging_session_list_suspect(sessions: QuerySet[ChargingSession]) -> QueryS
     """Of `sessions`, the completed ones flagged suspect and not billed yet: a manager should
     look at them before billing does."""
     return sessions.filter(is_suspect=True, status=SessionStatus.COMPLETED, billed_at__isnull=True)
+
+
+def charging_session_list_without_driver(
+    sessions: QuerySet[ChargingSession],
+) -> QuerySet[ChargingSession]:
+    """Of `sessions`, those a charger started with a tag unknown to the fleet, neither given a
+    driver nor invalidated yet: billing leaves them out until a manager does one or the other."""
+    return sessions.filter(driver__isnull=True).exclude(status=SessionStatus.INVALID)
+
+
+def charging_session_list_charger_issue(
+    sessions: QuerySet[ChargingSession],
+) -> QuerySet[ChargingSession]:
+    """Of `sessions`, those with a driver that a charger reported with an issue a start from
+    the app would have been refused for (a blocked tag, a second session, an interruption),
+    not billed or invalidated yet."""
+    return (
+        sessions.filter(driver__isnull=False, billed_at__isnull=True)
+        .exclude(charger_issue="")
+        .exclude(status=SessionStatus.INVALID)
+    )
+
+
+def charging_station_list_offline(
+    stations: QuerySet[ChargingStation],
+) -> QuerySet[ChargingStation]:
+    """Of `stations`, those set up to connect over OCPP (they have a password) that are not
+    connected now."""
+    return stations.exclude(ocpp_password="").filter(is_connected=False)
+
+
+def connector_list_faulted(connectors: QuerySet[Connector]) -> QuerySet[Connector]:
+    """Of `connectors`, those whose charger last reported them Faulted."""
+    return connectors.filter(status=ConnectorStatus.FAULTED)
 
 
 def charging_session_list_charging_long(

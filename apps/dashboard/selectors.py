@@ -10,14 +10,18 @@ from decimal import Decimal
 from django.db.models import Count, Q, Sum
 
 from apps.charging.choices import HomeApproval, LocationKind, SessionStatus
-from apps.charging.models import ChargingSession
+from apps.charging.models import ChargingSession, ChargingStation, Connector
 from apps.charging.selectors import (
     charging_day_totals,
+    charging_session_list_charger_issue,
     charging_session_list_charging_long,
     charging_session_list_home_unclaimed,
     charging_session_list_other_currency,
     charging_session_list_suspect,
+    charging_session_list_without_driver,
     charging_session_unpriced_counts,
+    charging_station_list_offline,
+    connector_list_faulted,
 )
 from apps.drivers.models import Driver
 from apps.drivers.selectors import driver_list_licence_expiring
@@ -80,6 +84,10 @@ class WorkToDo:
     reimbursements_pending: int
     sessions_suspect: int
     sessions_charging_long: int
+    sessions_without_driver: int
+    sessions_charger_issue: int
+    stations_offline: int
+    connectors_faulted: int
     sessions_unpriced: dict[str, int]
     sessions_other_currency: int
     sessions_home_unclaimed: int
@@ -223,7 +231,7 @@ def dashboard_last_billing_run(*, fleet: Fleet) -> BillingRun | None:
 
 def work_to_do(*, fleet: Fleet, now: dt.datetime) -> WorkToDo:
     """What waits for someone in the fleet, counted with the selectors the admin's list filters
-    use, so each count is the rows its link lists. Eleven queries whatever the fleet's size."""
+    use, so each count is the rows its link lists. Fifteen queries whatever the fleet's size."""
     sessions = ChargingSession.objects.filter(fleet=fleet)
     reimbursements = Reimbursement.objects.filter(fleet=fleet)
     return WorkToDo(
@@ -231,6 +239,14 @@ def work_to_do(*, fleet: Fleet, now: dt.datetime) -> WorkToDo:
         reimbursements_pending=reimbursements.filter(status=ReimbursementStatus.PENDING).count(),
         sessions_suspect=charging_session_list_suspect(sessions).count(),
         sessions_charging_long=charging_session_list_charging_long(sessions, now=now).count(),
+        sessions_without_driver=charging_session_list_without_driver(sessions).count(),
+        sessions_charger_issue=charging_session_list_charger_issue(sessions).count(),
+        stations_offline=charging_station_list_offline(
+            ChargingStation.objects.filter(fleet=fleet)
+        ).count(),
+        connectors_faulted=connector_list_faulted(
+            Connector.objects.filter(station__fleet=fleet)
+        ).count(),
         sessions_unpriced=charging_session_unpriced_counts(sessions),
         sessions_other_currency=charging_session_list_other_currency(
             sessions, currency=fleet.currency

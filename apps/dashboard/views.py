@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from apps.charging.choices import UnpricedReason
+from apps.charging.choices import ConnectorStatus, UnpricedReason
 from apps.charging.selectors import CHARGING_LONG_HOURS
 from apps.dashboard.selectors import (
     DayFigures,
@@ -150,9 +150,12 @@ def left_out_reasons(run: BillingRun | None) -> list[dict]:
     ]
 
 
-def changelist_url(model_label: str, fleet: Fleet, **filters: str) -> str:
-    """The admin list of `model_label` ("payments_invoice") narrowed to `fleet` and `filters`."""
-    query = urlencode({"fleet__id__exact": fleet.pk, **filters})
+def changelist_url(
+    model_label: str, fleet: Fleet, fleet_filter: str = "fleet__id__exact", **filters: str
+) -> str:
+    """The admin list of `model_label` ("payments_invoice") narrowed to `fleet` (by the list's
+    `fleet_filter`) and `filters`."""
+    query = urlencode({fleet_filter: fleet.pk, **filters})
     return f"{reverse(f'admin:{model_label}_changelist')}?{query}"
 
 
@@ -195,6 +198,37 @@ def work_to_do_items(fleet: Fleet, work: WorkToDo) -> list[dict]:
             "left out of billing until stopped",
             "count": work.sessions_charging_long,
             "url": changelist_url(sessions, fleet, to_review="charging_long"),
+        },
+        {
+            "key": "sessions_no_driver",
+            "label": "Sessions a charger started with a tag unknown to the fleet: left out of "
+            "billing until given a driver or invalidated",
+            "count": work.sessions_without_driver,
+            "url": changelist_url(sessions, fleet, to_review="no_driver"),
+        },
+        {
+            "key": "sessions_charger_issue",
+            "label": "Sessions a charger reported with an issue (a blocked tag, a second "
+            "session, an interruption), not billed yet",
+            "count": work.sessions_charger_issue,
+            "url": changelist_url(sessions, fleet, to_review="charger_issue"),
+        },
+        {
+            "key": "stations_offline",
+            "label": "Chargers offline",
+            "count": work.stations_offline,
+            "url": changelist_url("charging_chargingstation", fleet, connection="offline"),
+        },
+        {
+            "key": "connectors_faulted",
+            "label": "Connectors faulted",
+            "count": work.connectors_faulted,
+            "url": changelist_url(
+                "charging_connector",
+                fleet,
+                fleet_filter="station__fleet__id__exact",
+                status__exact=ConnectorStatus.FAULTED,
+            ),
         },
         {
             "key": "sessions_unpriced",

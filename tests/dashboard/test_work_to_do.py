@@ -12,10 +12,11 @@ from apps.charging.choices import (
     HomeApproval,
     LocationKind,
     SessionPurpose,
+    SessionSource,
     SessionStatus,
     UnpricedReason,
 )
-from apps.charging.models import ChargingSession
+from apps.charging.models import ChargingSession, ChargingStation, Connector
 from apps.dashboard.selectors import work_to_do
 from apps.dashboard.views import work_to_do_items
 from apps.drivers.choices import DriverStatus
@@ -26,6 +27,8 @@ from apps.payments.models import BillingRun, Invoice, Reimbursement
 from tests.dashboard.charging_rows import NOW, billing_run_create
 from tests.factories import (
     ChargingSessionFactory,
+    ChargingStationFactory,
+    ConnectorFactory,
     DriverFactory,
     FleetFactory,
     MembershipFactory,
@@ -35,7 +38,7 @@ from tests.factories import (
 pytestmark = pytest.mark.django_db
 
 UTC = dt.UTC
-WORK_QUERIES = 11
+WORK_QUERIES = 15
 OTHER_CURRENCY = {"EUR": "CHF", "CHF": "EUR", "USD": "EUR", "GBP": "EUR"}
 TODAY = dt.date(2026, 12, 6)
 
@@ -50,6 +53,8 @@ class WorkRows:
     """A fleet's rows around NOW, those that wait for someone and near misses that do not."""
 
     sessions: list[ChargingSession] = field(default_factory=list)
+    stations: list[ChargingStation] = field(default_factory=list)
+    connectors: list[Connector] = field(default_factory=list)
     drivers: list[Driver] = field(default_factory=list)
     runs: list[BillingRun] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
@@ -121,6 +126,34 @@ def work_rows_create(fleet, *, scale: int = 1) -> WorkRows:
         session(location_kind=LocationKind.HOME, purpose=SessionPurpose.BUSINESS)
         session(location_kind=LocationKind.HOME, purpose=SessionPurpose.PRIVATE)
         session(location_kind=LocationKind.HOME, purpose=SessionPurpose.BUSINESS, billed_at=NOW)
+        session(source=SessionSource.OCPP, charger_issue="Started with a blocked tag.")
+        session(source=SessionSource.OCPP, charger_issue="Interrupted.", billed_at=NOW, **priced)
+        session(
+            source=SessionSource.OCPP,
+            charger_issue="Interrupted.",
+            status=SessionStatus.INVALID,
+            invalid_reason="Test",
+        )
+        for status in (SessionStatus.COMPLETED, SessionStatus.ACTIVE, SessionStatus.INVALID):
+            unknown_tag = ChargingSessionFactory(
+                fleet=fleet,
+                driver=payee,
+                source=SessionSource.OCPP,
+                charger_issue="Started with tag X, which no driver of the fleet has.",
+                **({"active": True} if status == SessionStatus.ACTIVE else {"status": status}),
+            )
+            ChargingSession.objects.filter(pk=unknown_tag.pk).update(driver=None)
+            unknown_tag.refresh_from_db()
+            rows.sessions.append(unknown_tag)
+        for connected, password in ((False, "hash"), (True, "hash"), (False, "")):
+            station = ChargingStationFactory(
+                fleet=fleet, is_connected=connected, ocpp_password=password
+            )
+            rows.stations.append(station)
+            for connector_id, status in enumerate(("Faulted", "Available", ""), start=1):
+                rows.connectors.append(
+                    ConnectorFactory(station=station, connector_id=connector_id, status=status)
+                )
 
     for _ in range(scale):
         run(rows, fleet, status=BillingRunStatus.FAILED)
@@ -202,6 +235,23 @@ def expected_rows(rows: WorkRows) -> dict[str, set[int]]:
             for s in rows.sessions
             if s.status == SessionStatus.ACTIVE and NOW - s.started_at > dt.timedelta(hours=24)
         },
+        "sessions_no_driver": {
+            s.pk for s in rows.sessions if s.driver_id is None and s.status != SessionStatus.INVALID
+        },
+        "sessions_charger_issue": {
+            s.pk
+            for s in rows.sessions
+            if s.charger_issue
+            and s.driver_id is not None
+            and s.billed_at is None
+            and s.status != SessionStatus.INVALID
+        },
+        "stations_offline": {
+            station.pk
+            for station in rows.stations
+            if station.ocpp_password and not station.is_connected
+        },
+        "connectors_faulted": {c.pk for c in rows.connectors if c.status == "Faulted"},
         "sessions_unpriced": {s.pk for s in rows.sessions if unpriced(s)},
         "sessions_other_currency": {
             s.pk
@@ -281,6 +331,10 @@ def test_each_count_is_the_fleets_rows_that_wait_and_no_other_fleets(fleet_and_r
         "reimbursements_pending": work.reimbursements_pending,
         "sessions_suspect": work.sessions_suspect,
         "sessions_charging_long": work.sessions_charging_long,
+        "sessions_no_driver": work.sessions_without_driver,
+        "sessions_charger_issue": work.sessions_charger_issue,
+        "stations_offline": work.stations_offline,
+        "connectors_faulted": work.connectors_faulted,
         "sessions_unpriced": work.sessions_unpriced_total,
         "sessions_other_currency": work.sessions_other_currency,
         "sessions_home_unclaimed": work.sessions_home_unclaimed,
