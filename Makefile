@@ -5,9 +5,11 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+OCPP_PORT ?= 9000
+STATIONS ?= 3
 LOCK_FLAGS := --quiet --allow-unsafe --strip-extras --generate-hashes --no-emit-index-url --no-emit-find-links
 
-.PHONY: install run serve test lint format worker beat check lock clean
+.PHONY: install run serve test lint format worker beat gateway simulate processes check lock clean
 
 $(VENV)/.installed: requirements/dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit("Voltop needs Python 3.11 or newer, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -51,6 +53,22 @@ worker: install
 
 beat: install
 	$(BIN)/celery -A voltop beat --loglevel INFO --schedule var/celerybeat-schedule
+
+gateway: install
+	$(PY) manage.py ocpp_gateway --host $(HOST) --port $(OCPP_PORT)
+
+simulate: install
+	$(PY) manage.py ocpp_simulate --fleet demo --stations $(STATIONS) --host $(HOST) --port $(OCPP_PORT)
+
+# Web, Celery worker and beat, and the OCPP gateway together (with REDIS_URL set);
+# Ctrl-C stops them all.
+processes: install
+	@trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py runserver $(HOST):$(PORT) & \
+	$(BIN)/celery -A voltop worker --loglevel INFO & \
+	$(BIN)/celery -A voltop beat --loglevel INFO --schedule var/celerybeat-schedule & \
+	$(PY) manage.py ocpp_gateway --host $(HOST) --port $(OCPP_PORT) & \
+	wait
 
 check: install
 	$(PY) manage.py check
