@@ -94,6 +94,63 @@ class SimulatedChargePoint(ChargePoint):
         )
 
 
+class ConformanceChargePoint(SimulatedChargePoint):
+    """A charger for the conformance cases: it answers the central system's calls with
+    `answers` (by action, Accepted by default), records every call it gets, and sends the
+    message a TriggerMessage asks for."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answers: dict[str, str] = {}
+        self.calls_received: list[tuple[str, dict]] = []
+
+    def _answer(self, action: str, payload: dict) -> str:
+        self.calls_received.append((action, payload))
+        return self.answers.get(action, "Accepted")
+
+    @on(Action.unlock_connector)
+    async def on_unlock_connector(self, connector_id: int):
+        return call_result.UnlockConnector(status=self.answers.get("UnlockConnector", "Unlocked"))
+
+    @on(Action.change_configuration)
+    async def on_change_configuration(self, key: str, value: str):
+        return call_result.ChangeConfiguration(
+            status=self._answer("ChangeConfiguration", {"key": key, "value": value})
+        )
+
+    @on(Action.change_availability)
+    async def on_change_availability(self, connector_id: int, type: str):
+        return call_result.ChangeAvailability(
+            status=self._answer("ChangeAvailability", {"connectorId": connector_id, "type": type})
+        )
+
+    @on(Action.clear_cache)
+    async def on_clear_cache(self):
+        return call_result.ClearCache(status=self._answer("ClearCache", {}))
+
+    @on(Action.trigger_message)
+    async def on_trigger_message(self, requested_message: str, connector_id: int | None = None):
+        return call_result.TriggerMessage(
+            status=self._answer("TriggerMessage", {"requestedMessage": requested_message})
+        )
+
+    @after(Action.trigger_message)
+    async def after_trigger_message(self, requested_message: str, connector_id: int | None = None):
+        if self.answers.get("TriggerMessage", "Accepted") != "Accepted":
+            return
+        if requested_message == "StatusNotification":
+            await self.call(
+                call.StatusNotification(
+                    connector_id=connector_id or 1,
+                    error_code="NoError",
+                    status="Available",
+                    timestamp=timestamp(dt.datetime.now(tz=dt.UTC)),
+                )
+            )
+        elif requested_message == "Heartbeat":
+            await self.call(call.Heartbeat())
+
+
 class LocalListChargePoint(SimulatedChargePoint):
     """A charger that keeps a local authorization list, starting at version 3; it records
     every list it is sent."""
