@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Model
 
 from apps.charging.choices import (
+    ChargerCallStatus,
     ImportFileFormat,
     LocationKind,
     PowerType,
@@ -20,6 +21,7 @@ from apps.charging.choices import (
     SessionStatus,
 )
 from apps.charging.models import (
+    ChargerCall,
     ChargingSession,
     ChargingStation,
     Connector,
@@ -360,9 +362,15 @@ class FleetRows:
     vat_rate_accounts: VatRateAccounts
     payroll_deduction: PayrollDeduction
     payroll_deduction_item: PayrollDeductionItem
+    start_request: ChargerCall
+    stop_request: ChargerCall
 
-    def row_of(self, model: type[Model]) -> Model:
-        """This fleet's row of `model`; for the user model, the driver's login."""
+    def row_of(self, model: type[Model] | str) -> Model:
+        """This fleet's row of `model`, or the row a field names where it holds several of a
+        model (the driver's start and stop requests); for the user model, the driver's
+        login."""
+        if isinstance(model, str):
+            return getattr(self, model)
         if model is get_user_model():
             return self.driver.user
         (row,) = (value for value in vars(self).values() if type(value) is model)
@@ -433,7 +441,37 @@ def fleet_rows_create(**fleet_kwargs) -> FleetRows:
             input_tax_code="9",
         ),
         **payroll_rows_create(fleet=fleet, driver=driver),
+        **charger_request_rows_create(driver=driver, connector=connector, session=session),
     )
+
+
+def charger_request_rows_create(*, driver, connector, session) -> dict:
+    """A start the driver asked the connector's charger for, answered, and a stop of their
+    session, queued."""
+    moment = dt.datetime(2026, 3, 2, 7, 59, tzinfo=UTC)
+    return {
+        "start_request": ChargerCall.objects.create(
+            station=connector.station,
+            action="RemoteStartTransaction",
+            payload={"connectorId": connector.connector_id, "idTag": "APP0000000000000001"},
+            status=ChargerCallStatus.ANSWERED,
+            answer={"status": "Accepted"},
+            driver=driver,
+            connector=connector,
+            session=session,
+            created_at=moment,
+            answered_at=moment,
+        ),
+        "stop_request": ChargerCall.objects.create(
+            station=connector.station,
+            action="RemoteStopTransaction",
+            payload={"transactionId": session.pk},
+            driver=driver,
+            connector=connector,
+            session=session,
+            created_at=moment,
+        ),
+    }
 
 
 def payout_rows_create(*, fleet, reimbursement) -> dict:

@@ -315,6 +315,8 @@ OCPP_BEHIND_TLS_PROXY = env.bool("OCPP_BEHIND_TLS_PROXY", default=False)
 # Blocked tokens and suspended drivers reach connected chargers within this many seconds
 # (a differential SendLocalList, or ClearCache for chargers without a local list); 0: never.
 OCPP_TAG_SYNC_SECONDS = env.float("OCPP_TAG_SYNC_SECONDS", default=2)
+# Every OCPP frame is kept this many days for the station's admin page.
+OCPP_MESSAGE_KEEP_DAYS = env.int("OCPP_MESSAGE_KEEP_DAYS", default=7)
 
 # Celery. Without REDIS_URL tasks run eagerly in-process (logged once at start).
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
@@ -345,6 +347,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-export-files": {
         "task": "apps.exports.tasks.expire_export_files",
         "schedule": crontab(minute=40),
+    },
+    "prune-charger-messages": {
+        "task": "apps.charging.tasks.prune_charger_messages",
+        "schedule": crontab(minute=45, hour=3),
     },
     "purge-idempotency-records": {
         "task": "voltop.core.tasks.purge_idempotency_records",

@@ -441,6 +441,7 @@ class ChargingStationAdmin(
         "local_list_version",
         "tags_synced_at",
         "recent_calls",
+        "recent_messages",
         "created_at",
         "updated_at",
     ]
@@ -488,6 +489,22 @@ class ChargingStationAdmin(
                 for call in calls
             ],
             empty_text="No calls yet.",
+        )
+
+    @admin.display(description="recent OCPP messages")
+    def recent_messages(self, station: ChargingStation) -> str:
+        frames = station.messages.order_by("-at", "-pk")[:RECENT_MESSAGES]
+        return rows_table(
+            ["at", "from", "frame"],
+            [
+                [
+                    moment_text(message.at, seconds=True),
+                    "charger" if message.sent_by_charger else "Voltop",
+                    message.frame,
+                ]
+                for message in frames
+            ],
+            empty_text="No messages kept.",
         )
 
     def _call_chargers(self, request: HttpRequest, queryset: QuerySet, name: str) -> None:
@@ -1594,6 +1611,7 @@ class SessionImportAdmin(FleetScopedAdmin):
 
 
 RECENT_ROWS = 10
+RECENT_MESSAGES = 30
 CHART_READINGS = 60
 
 

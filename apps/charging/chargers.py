@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import transaction
 from django.utils.crypto import get_random_string
@@ -33,7 +34,13 @@ from apps.charging.exceptions import (
     StationPasswordInvalid,
     VehicleNotUsable,
 )
-from apps.charging.models import ChargingSession, ChargingStation, Connector, MeterValue
+from apps.charging.models import (
+    ChargerMessage,
+    ChargingSession,
+    ChargingStation,
+    Connector,
+    MeterValue,
+)
 from apps.charging.services import (
     MeterReading,
     charging_session_record_meter_values,
@@ -490,3 +497,44 @@ def charging_session_charger_stop(
     if in_session:
         charging_session_record_meter_values(session=session, readings=in_session)
     return charging_session_stop(session=session, ended_at=stopped_at, meter_stop_wh=meter_stop_wh)
+
+
+@dataclass(frozen=True)
+class FrameSeen:
+    """An OCPP frame as the gateway saw it go by."""
+
+    station_id: int
+    at: datetime
+    sent_by_charger: bool
+    frame: str
+
+
+# A frame longer than this is kept cut, with its length: a firmware's diagnostics may be large.
+MESSAGE_FRAME_MAX_CHARACTERS = 4_000
+
+
+def charger_messages_record(*, frames: Sequence[FrameSeen]) -> int:
+    """Keep the frames the gateway saw, in one INSERT; returns how many."""
+    ChargerMessage.objects.bulk_create(
+        [
+            ChargerMessage(
+                station_id=seen.station_id,
+                at=seen.at,
+                sent_by_charger=seen.sent_by_charger,
+                frame=seen.frame
+                if len(seen.frame) <= MESSAGE_FRAME_MAX_CHARACTERS
+                else f"{seen.frame[:MESSAGE_FRAME_MAX_CHARACTERS]}… ({len(seen.frame)} characters)",
+            )
+            for seen in frames
+        ]
+    )
+    return len(frames)
+
+
+def charger_messages_prune(*, now: datetime) -> int:
+    """Delete the frames older than OCPP_MESSAGE_KEEP_DAYS; returns how many."""
+    deleted, _ = ChargerMessage.objects.filter(
+        at__lt=now - timedelta(days=settings.OCPP_MESSAGE_KEEP_DAYS)
+    ).delete()
+    logger.info("charging.charger_messages_pruned", extra={"messages": deleted})
+    return deleted

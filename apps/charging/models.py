@@ -1156,3 +1156,26 @@ class ChargerCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} to {self.station_id} ({self.status})"
+
+
+class ChargerMessage(models.Model):
+    """An OCPP frame a charger sent or was sent, as it went over the wire: the station's recent
+    conversation for its admin page. Kept OCPP_MESSAGE_KEEP_DAYS days."""
+
+    station = models.ForeignKey(
+        ChargingStation, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    at = models.DateTimeField()
+    sent_by_charger = models.BooleanField()
+    frame = models.TextField()
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [
+            # The station page's latest messages, and the nightly prune of old ones.
+            models.Index(fields=["station", "-at"], name="charger_message_station_idx"),
+            models.Index(fields=["at"], name="charger_message_at_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{'from' if self.sent_by_charger else 'to'} {self.station_id} at {self.at}"

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
+from apps.charging.chargers import charger_messages_prune
 from apps.charging.models import ChargingSession
 from apps.charging.services import (
     charging_session_price,
@@ -45,3 +46,9 @@ def price_unpriced_charging_sessions() -> int:
 def import_public_sessions(session_import_id: int) -> str:
     """Import one queued provider's file (idempotent: a finished import is left as it is)."""
     return session_import_run(session_import_id=session_import_id).status
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5)
+def prune_charger_messages() -> int:
+    """The beat's nightly prune of the chargers' old OCPP messages."""
+    return charger_messages_prune(now=timezone.now())

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
     from apps.ocpp.database import DatabaseThreads
+    from apps.ocpp.message_log import MessageLog
 
 logger = logging.getLogger(__name__)
 # The library logs every frame at INFO; the gateway logs them itself, with the station.
@@ -92,7 +93,11 @@ class StationConnection(ChargePoint):
     time, in the order they came, so what the services record keeps the charger's order."""
 
     def __init__(
-        self, station: ChargingStation, connection: ServerConnection, database: DatabaseThreads
+        self,
+        station: ChargingStation,
+        connection: ServerConnection,
+        database: DatabaseThreads,
+        message_log: MessageLog,
     ):
         super().__init__(
             station.ocpp_identity,
@@ -102,6 +107,7 @@ class StationConnection(ChargePoint):
         )
         self.station = station
         self.database = database
+        self.message_log = message_log
         self.last_heard = time.monotonic()
 
     @property
@@ -113,6 +119,7 @@ class StationConnection(ChargePoint):
             "ocpp.message",
             extra={"station": self.id, "direction": direction, "frame": frame},
         )
+        self.message_log.add(self.station.pk, sent_by_charger=direction == "in", frame=frame)
 
     async def _send(self, message: str) -> None:
         self._log_frame("out", message)

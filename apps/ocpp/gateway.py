@@ -31,6 +31,7 @@ from apps.charging.models import ChargingStation
 from apps.ocpp.central_system import StationConnection
 from apps.ocpp.database import DatabaseThreads
 from apps.ocpp.dispatch import CallDispatcher
+from apps.ocpp.message_log import MessageLog
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class Gateway:
         self.connections: dict[str, StationConnection] = {}
         self._stations: dict[ServerConnection, ChargingStation] = {}
         self.dispatcher = CallDispatcher(self)
+        self.message_log = MessageLog(self.database)
         self._background: list[asyncio.Task] = []
 
     async def serve(
@@ -81,6 +83,7 @@ class Gateway:
             asyncio.create_task(self._disconnect_silent()),
             asyncio.create_task(self.dispatcher.run()),
             asyncio.create_task(self._keep_tags_up_to_date()),
+            asyncio.create_task(self.message_log.run()),
         ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
         return server
@@ -132,7 +135,7 @@ class Gateway:
         """Serve one admitted charger until it leaves. A new connection of the same station
         replaces the one before; only the last to leave marks the station offline."""
         station = self._stations.pop(connection)
-        charger = StationConnection(station, connection, self.database)
+        charger = StationConnection(station, connection, self.database, self.message_log)
         replaced = self.connections.get(station.ocpp_identity)
         self.connections[station.ocpp_identity] = charger
         if replaced is not None:

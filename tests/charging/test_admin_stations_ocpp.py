@@ -4,8 +4,14 @@ manager sends it, and what they answered."""
 import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
+from django.utils import timezone
 
-from apps.charging.chargers import STATION_PASSWORD_HASHER, charging_station_password_set
+from apps.charging.chargers import (
+    STATION_PASSWORD_HASHER,
+    FrameSeen,
+    charger_messages_record,
+    charging_station_password_set,
+)
 from apps.charging.choices import ChargerCallStatus
 from apps.charging.models import ChargerCall, ChargingStation
 from apps.fleets.choices import MembershipRole
@@ -132,3 +138,19 @@ def test_the_station_page_shows_its_recent_calls_and_their_answers(manager_clien
     assert "ChangeAvailability" in page
     assert "Scheduled" in page
     assert "Not set: the charger cannot connect" in page
+
+
+def test_the_station_page_shows_its_recent_ocpp_messages(manager_client, fleet):
+    station = ChargingStationFactory(fleet=fleet)
+    charger_messages_record(
+        frames=[
+            FrameSeen(station.pk, timezone.now(), True, '[2,"m-1","Heartbeat",{}]'),
+            FrameSeen(station.pk, timezone.now(), False, '[3,"m-1",{"currentTime":"T"}]'),
+        ]
+    )
+
+    page = manager_client.get(_change_url(station)).content.decode()
+
+    assert "m-1" in page
+    assert "Heartbeat" in page
+    assert "currentTime" in page

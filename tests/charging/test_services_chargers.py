@@ -9,7 +9,10 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.charging.chargers import (
+    FrameSeen,
     charge_token_authorization,
+    charger_messages_prune,
+    charger_messages_record,
     charging_session_charger_start,
     charging_station_authenticated,
     charging_station_password_set,
@@ -17,7 +20,7 @@ from apps.charging.chargers import (
 )
 from apps.charging.choices import SessionSource, StationStatus, TokenAuthorizationStatus
 from apps.charging.exceptions import OtherFleet, StationPasswordInvalid
-from apps.charging.models import ChargingSession, ChargingStation, Connector
+from apps.charging.models import ChargerMessage, ChargingSession, ChargingStation, Connector
 from apps.charging.services import (
     MeterReading,
     charging_session_record_meter_values,
@@ -260,3 +263,36 @@ def test_recording_a_reading_reads_the_same_rows_however_long_the_session(statio
     assert len(reads_of_readings) == 3
     assert all('"charging_metervalue"."measured_at" ' in sql for sql in reads_of_readings)
     assert session.meter_values.count() == 41
+
+
+class TestChargerMessages:
+    def test_frames_are_kept_whole_up_to_their_limit_and_cut_beyond_it(self, station):
+        long_frame = "x" * 4_001
+
+        charger_messages_record(
+            frames=[
+                FrameSeen(station.pk, MOMENT, True, '[2,"1","Heartbeat",{}]'),
+                FrameSeen(station.pk, MOMENT, False, long_frame),
+            ]
+        )
+
+        kept = list(ChargerMessage.objects.order_by("pk").values_list("sent_by_charger", "frame"))
+        assert kept == [
+            (True, '[2,"1","Heartbeat",{}]'),
+            (False, "x" * 4_000 + "… (4001 characters)"),
+        ]
+
+    def test_the_prune_deletes_frames_older_than_the_days_kept(self, station, settings):
+        settings.OCPP_MESSAGE_KEEP_DAYS = 7
+        now = MOMENT + dt.timedelta(days=7)
+        charger_messages_record(
+            frames=[
+                FrameSeen(station.pk, MOMENT - dt.timedelta(seconds=1), True, "old"),
+                FrameSeen(station.pk, MOMENT, True, "just kept"),
+            ]
+        )
+
+        deleted = charger_messages_prune(now=now)
+
+        assert deleted == 1
+        assert list(ChargerMessage.objects.values_list("frame", flat=True)) == ["just kept"]

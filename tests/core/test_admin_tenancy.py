@@ -243,9 +243,15 @@ def fleet_b(db) -> FleetRows:
 # -- every model is in the admin, usefully -------------------------------------------------------
 
 
-# Rows only a service or a trigger writes, which no person has reason to see: invoice number
-# counters, and the sessions' day totals the dashboard shows as its figures.
-INTERNAL_MODELS = {"payments.DocumentCounter", "charging.ChargingDayTotal"}
+# Rows only a service or a trigger writes, which no person has reason to list on their own:
+# invoice number counters, the sessions' day totals the dashboard shows as its figures, and the
+# OCPP gateway's calls to chargers and the frames it saw, which the station's page shows.
+INTERNAL_MODELS = {
+    "payments.DocumentCounter",
+    "charging.ChargingDayTotal",
+    "charging.ChargerCall",
+    "charging.ChargerMessage",
+}
 
 
 def test_every_model_of_the_apps_is_in_the_admin():

@@ -3,12 +3,13 @@ prescribes, keeping the connection up, and calls it answers without recording an
 
 import asyncio
 import json
+import time
 
 import pytest
 from ocpp.v16 import call
 
 from apps.charging.chargers import charging_station_password_set
-from apps.charging.models import ChargingSession
+from apps.charging.models import ChargerMessage, ChargingSession
 from tests.factories import ChargingStationFactory, ConnectorFactory
 from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, raw_connection
 
@@ -149,3 +150,30 @@ def test_a_known_station_is_answered_without_a_boot_notification(gateway, statio
     answer = asyncio.run(heartbeat_first())
 
     assert answer.current_time.endswith("Z")
+
+
+def test_every_frame_in_and_out_is_kept_for_the_stations_page(gateway, station):
+    async def converse():
+        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
+            await charger.call(call.Heartbeat())
+            await charger.call(call.DataTransfer(vendor_id="com.example"))
+
+    asyncio.run(converse())
+    deadline = time.monotonic() + 10
+    while ChargerMessage.objects.count() < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+    kept = list(
+        ChargerMessage.objects.filter(station=station)
+        .order_by("at", "pk")
+        .values_list("sent_by_charger", "frame")
+    )
+    assert [(by_charger, json.loads(frame)[0]) for by_charger, frame in kept] == [
+        (True, 2),
+        (False, 3),
+        (True, 2),
+        (False, 3),
+    ]
+    assert json.loads(kept[2][1])[2:] == ["DataTransfer", {"vendorId": "com.example"}]
+    assert json.loads(kept[3][1])[2] == {"status": "Rejected"}
