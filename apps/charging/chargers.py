@@ -356,9 +356,7 @@ def _unattributed_session_create(
     return session
 
 
-def _start_issues(
-    driver: Driver, authorization: TokenAuthorization, started_at: datetime
-) -> list[str]:
+def _start_issues(driver: Driver, authorization: TokenAuthorization) -> list[str]:
     issues = []
     if authorization.status != TokenAuthorizationStatus.ACCEPTED:
         issues.append(
@@ -411,7 +409,7 @@ def charging_session_charger_start(
         session = _unattributed_session_create(connector, id_tag, meter_start_wh, started_at)
         return ChargerStart(session, authorization)
     driver = Driver.objects.select_for_update().select_related("fleet").get(pk=token.driver_id)
-    issues = _start_issues(driver, authorization, started_at)
+    issues = _start_issues(driver, authorization)
     try:
         vehicle = vehicle_for_session_start(driver, None, started_at)
     except VehicleNotUsable as error:

@@ -170,6 +170,15 @@ class StationConnection(ChargePoint):
         except (MeterValueFormatError, TimestampInvalid) as error:
             raise PropertyConstraintViolationError(details={"cause": error.message}) from error
 
+    @staticmethod
+    def _readings(meter_values: list):
+        """The meter readings of OCPP meterValue entries; a value the schema let through but
+        that is no number, or a unit OCPP does not allow, is PropertyConstraintViolation."""
+        try:
+            return meter_readings_of(meter_values)
+        except (MeterValueFormatError, TimestampInvalid) as error:
+            raise PropertyConstraintViolationError(details={"cause": error.message}) from error
+
     def _moment(self, value: str | None, field: str):
         if value is None:
             return timezone.now()
@@ -266,7 +275,7 @@ class StationConnection(ChargePoint):
         self, connector_id: int, meter_value: list, transaction_id: int | None = None
     ):
         if transaction_id is not None:
-            readings = await self._record(meter_readings_of, meter_values=meter_value)
+            readings = self._readings(meter_value)
             await self._record(
                 charging_session_charger_meter_values,
                 station=self.station,
@@ -286,7 +295,7 @@ class StationConnection(ChargePoint):
         transaction_data: list | None = None,
     ):
         stopped_at = self._moment(timestamp, "timestamp")
-        readings = await self._record(meter_readings_of, meter_values=transaction_data or [])
+        readings = self._readings(transaction_data or [])
         await self._record(
             charging_session_charger_stop,
             station=self.station,

@@ -32,5 +32,10 @@ def log_config(*, level: str, log_format: str) -> dict:
             "weasyprint": {"level": "WARNING"},
             "axes": {"level": "WARNING"},
             "fontTools": {"level": "WARNING"},
+            # The OCPP gateway logs each frame itself, with its station; the ocpp and websockets
+            # libraries would log each again, and every connection opened and closed.
+            "apps.ocpp.library": {"level": "WARNING"},
+            "ocpp": {"level": "WARNING"},
+            "websockets": {"level": "WARNING"},
         },
     }
