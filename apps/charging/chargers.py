@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.utils.crypto import get_random_string
 
 from apps.charging.charger_calls import remote_start_claim
@@ -53,6 +54,7 @@ from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import normalize_token_uid
 from apps.vehicles.choices import ConnectorStandard
+from voltop.core.errors import DomainError
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
@@ -447,21 +449,105 @@ def _station_session(station: ChargingStation, transaction_id: int) -> ChargingS
     )
 
 
+@dataclass(frozen=True)
+class ChargerReadings:
+    """The readings one MeterValues message of a station's charger gives for a transaction."""
+
+    station_id: int
+    transaction_id: int
+    readings: tuple[MeterReading, ...]
+
+
+def _appended_cleanly(
+    session: ChargingSession, readings: Sequence[MeterReading], last_at, last_wh
+) -> bool:
+    """Whether `readings` only extend an active session's meter: each later than the one
+    before and than the last stored, none below the meter's last value, none before the
+    start. Those are recorded in bulk; any other set goes through the one-session service,
+    which refuses it or merges it with what is stored."""
+    if session.status != SessionStatus.ACTIVE or session.billed_at is not None:
+        return False
+    previous_at = last_at
+    floor_wh = max(value for value in (session.meter_start_wh, last_wh, 0) if value is not None)
+    for reading in readings:
+        moment = reading.measured_at
+        if moment.tzinfo is None or moment < session.started_at:
+            return False
+        if previous_at is not None and moment <= previous_at:
+            return False
+        if reading.energy_wh < floor_wh:
+            return False
+        if reading.power_w is not None and reading.power_w < 0:
+            return False
+        if reading.state_of_charge_percent is not None and not (
+            0 <= reading.state_of_charge_percent <= 100
+        ):
+            return False
+        previous_at, floor_wh = moment, reading.energy_wh
+    return True
+
+
 @transaction.atomic
-def charging_session_charger_meter_values(
-    *, station: ChargingStation, transaction_id: int, readings: Sequence[MeterReading]
-) -> list[MeterValue]:
-    """Record the readings a charger sends for one of its transactions. Readings of a
-    transaction the station does not have are logged and dropped: the charger cannot be told
-    otherwise."""
-    session = _station_session(station, transaction_id)
-    if session is None:
-        logger.warning(
-            "charging.charger_readings_unknown_transaction",
-            extra={"station_id": station.pk, "transaction_id": transaction_id},
+def charging_sessions_charger_meter_values(
+    *, batch: Sequence[ChargerReadings]
+) -> list[DomainError | None]:
+    """Record many chargers' MeterValues at once, as the gateway gathers them: a few queries
+    for the whole batch whatever its size. Returns, item by item, None when the readings are
+    recorded (or belong to a transaction the station does not have, which is logged), or the
+    error that refused them; a refused item changes nothing and keeps no other from being
+    recorded.
+
+    Readings that only extend an active session's meter are checked here and inserted in one
+    statement; any other item goes through charging_session_record_meter_values, in a
+    savepoint of its own."""
+    session_ids = sorted({item.transaction_id for item in batch})
+    last_stored = MeterValue.objects.filter(session=OuterRef("pk")).order_by("-measured_at")
+    sessions = {
+        session.pk: session
+        for session in ChargingSession.objects.select_for_update(of=("self",))
+        .filter(pk__in=session_ids, source=SessionSource.OCPP)
+        .annotate(
+            station_id=F("connector__station_id"),
+            last_at=Subquery(last_stored.values("measured_at")[:1]),
+            last_wh=Subquery(last_stored.values("energy_wh")[:1]),
         )
-        return []
-    return charging_session_record_meter_values(session=session, readings=readings)
+        .order_by("pk")
+    }
+    outcomes: list[DomainError | None] = []
+    new_values = []
+    for item in batch:
+        session = sessions.get(item.transaction_id)
+        if session is None or session.station_id != item.station_id:
+            logger.warning(
+                "charging.charger_readings_unknown_transaction",
+                extra={"station_id": item.station_id, "transaction_id": item.transaction_id},
+            )
+            outcomes.append(None)
+            continue
+        readings = sorted(item.readings, key=lambda reading: reading.measured_at)
+        if readings and _appended_cleanly(session, readings, session.last_at, session.last_wh):
+            new_values += [
+                MeterValue(
+                    session_id=session.pk,
+                    measured_at=reading.measured_at,
+                    energy_wh=reading.energy_wh,
+                    power_w=reading.power_w,
+                    state_of_charge_percent=reading.state_of_charge_percent,
+                )
+                for reading in readings
+            ]
+            session.last_at, session.last_wh = readings[-1].measured_at, readings[-1].energy_wh
+            outcomes.append(None)
+            continue
+        try:
+            with transaction.atomic():
+                charging_session_record_meter_values(session=session, readings=readings)
+        except DomainError as error:
+            outcomes.append(error)
+        else:
+            outcomes.append(None)
+    MeterValue.objects.bulk_create(new_values)
+    return outcomes
 
 
 @transaction.atomic

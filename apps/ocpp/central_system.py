@@ -30,8 +30,8 @@ from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 
 from apps.charging.chargers import (
+    ChargerReadings,
     charge_token_authorization,
-    charging_session_charger_meter_values,
     charging_session_charger_start,
     charging_session_charger_stop,
     charging_station_boot_record,
@@ -42,12 +42,14 @@ from apps.charging.meter_units import MeterValueFormatError
 from apps.charging.models import ChargingStation
 from apps.ocpp.meter_values import meter_readings_of
 from apps.ocpp.timestamps import TimestampInvalid, ocpp_moment, ocpp_timestamp
+from voltop.core.errors import DomainError
 
 if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
 
     from apps.ocpp.database import DatabaseThreads
     from apps.ocpp.message_log import MessageLog
+    from apps.ocpp.storage import MeterValuesBatcher
 
 logger = logging.getLogger(__name__)
 # The library logs every frame at INFO; the gateway logs them itself, with the station.
@@ -98,6 +100,7 @@ class StationConnection(ChargePoint):
         connection: ServerConnection,
         database: DatabaseThreads,
         message_log: MessageLog,
+        meter_values: MeterValuesBatcher,
     ):
         super().__init__(
             station.ocpp_identity,
@@ -108,6 +111,7 @@ class StationConnection(ChargePoint):
         self.station = station
         self.database = database
         self.message_log = message_log
+        self.meter_values = meter_values
         self.last_heard = time.monotonic()
 
     @property
@@ -163,11 +167,11 @@ class StationConnection(ChargePoint):
             await self._send(message.create_call_error(ocpp16_error(error)).to_json())
 
     async def _record(self, service, /, **kwargs):
-        """Run a charging service on a database thread. A value the services refuse, in a
-        message the schema accepted, is the charger's error: PropertyConstraintViolation."""
+        """Run a charging service on a database thread. What the services refuse in a message
+        the schema accepted is the charger's error: PropertyConstraintViolation, with why."""
         try:
             return await self.database.run(service, **kwargs)
-        except (MeterValueFormatError, TimestampInvalid) as error:
+        except DomainError as error:
             raise PropertyConstraintViolationError(details={"cause": error.message}) from error
 
     @staticmethod
@@ -275,13 +279,11 @@ class StationConnection(ChargePoint):
         self, connector_id: int, meter_value: list, transaction_id: int | None = None
     ):
         if transaction_id is not None:
-            readings = self._readings(meter_value)
-            await self._record(
-                charging_session_charger_meter_values,
-                station=self.station,
-                transaction_id=transaction_id,
-                readings=readings,
+            refused = await self.meter_values.record(
+                ChargerReadings(self.station.pk, transaction_id, tuple(self._readings(meter_value)))
             )
+            if refused is not None:
+                raise PropertyConstraintViolationError(details={"cause": refused.message})
         return call_result.MeterValues()
 
     @on(Action.stop_transaction)

@@ -32,6 +32,7 @@ from apps.ocpp.central_system import StationConnection
 from apps.ocpp.database import DatabaseThreads
 from apps.ocpp.dispatch import CallDispatcher
 from apps.ocpp.message_log import MessageLog
+from apps.ocpp.storage import MeterValuesBatcher
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Gateway:
         self._stations: dict[ServerConnection, ChargingStation] = {}
         self.dispatcher = CallDispatcher(self)
         self.message_log = MessageLog(self.database)
+        self.meter_values = MeterValuesBatcher(self.database)
         self._background: list[asyncio.Task] = []
 
     async def serve(
@@ -84,6 +86,7 @@ class Gateway:
             asyncio.create_task(self.dispatcher.run()),
             asyncio.create_task(self._keep_tags_up_to_date()),
             asyncio.create_task(self.message_log.run()),
+            asyncio.create_task(self.meter_values.run()),
         ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
         return server
@@ -135,7 +138,9 @@ class Gateway:
         """Serve one admitted charger until it leaves. A new connection of the same station
         replaces the one before; only the last to leave marks the station offline."""
         station = self._stations.pop(connection)
-        charger = StationConnection(station, connection, self.database, self.message_log)
+        charger = StationConnection(
+            station, connection, self.database, self.message_log, self.meter_values
+        )
         replaced = self.connections.get(station.ocpp_identity)
         self.connections[station.ocpp_identity] = charger
         if replaced is not None:

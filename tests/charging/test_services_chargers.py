@@ -9,11 +9,13 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from apps.charging.chargers import (
+    ChargerReadings,
     FrameSeen,
     charge_token_authorization,
     charger_messages_prune,
     charger_messages_record,
     charging_session_charger_start,
+    charging_sessions_charger_meter_values,
     charging_station_authenticated,
     charging_station_password_set,
     connector_status_record,
@@ -296,3 +298,97 @@ class TestChargerMessages:
 
         assert deleted == 1
         assert list(ChargerMessage.objects.values_list("frame", flat=True)) == ["just kept"]
+
+
+class TestMeterValuesInBatches:
+    @pytest.fixture
+    def sessions(self, station):
+        connector = ConnectorFactory(station=station, connector_id=1)
+        other_connector = ConnectorFactory(station=station, connector_id=2)
+        made = []
+        for on in (connector, other_connector):
+            made.append(
+                ChargingSessionFactory(
+                    fleet=station.fleet,
+                    connector=on,
+                    source=SessionSource.OCPP,
+                    active=True,
+                    started_at=MOMENT,
+                    meter_start_wh=1_000,
+                )
+            )
+        return made
+
+    @staticmethod
+    def item(station, session, *minutes_and_wh) -> ChargerReadings:
+        return ChargerReadings(
+            station.pk,
+            session.pk,
+            tuple(
+                MeterReading(measured_at=MOMENT + dt.timedelta(minutes=minute), energy_wh=wh)
+                for minute, wh in minutes_and_wh
+            ),
+        )
+
+    def test_readings_of_many_sessions_are_recorded_in_a_few_queries(
+        self, station, sessions, django_assert_max_num_queries
+    ):
+        first, second = sessions
+        batch = [
+            self.item(station, first, (1, 1_100), (2, 1_200)),
+            self.item(station, second, (1, 1_050)),
+        ]
+
+        with django_assert_max_num_queries(4):
+            outcomes = charging_sessions_charger_meter_values(batch=batch)
+
+        assert outcomes == [None, None]
+        assert list(first.meter_values.values_list("energy_wh", flat=True)) == [1_100, 1_200]
+        assert list(second.meter_values.values_list("energy_wh", flat=True)) == [1_050]
+
+    def test_a_reading_going_back_is_refused_alone_and_the_rest_of_the_batch_is_recorded(
+        self, station, sessions
+    ):
+        first, second = sessions
+        MeterValueFactory(
+            session=first, measured_at=MOMENT + dt.timedelta(minutes=1), energy_wh=1_500
+        )
+
+        outcomes = charging_sessions_charger_meter_values(
+            batch=[
+                self.item(station, first, (2, 1_400)),
+                self.item(station, second, (1, 1_050)),
+            ]
+        )
+
+        assert outcomes[0].code == "charging.meter_went_backwards"
+        assert outcomes[1] is None
+        assert list(first.meter_values.values_list("energy_wh", flat=True)) == [1_500]
+        assert list(second.meter_values.values_list("energy_wh", flat=True)) == [1_050]
+
+    def test_a_resent_reading_and_one_between_stored_ones_go_the_one_session_way(
+        self, station, sessions
+    ):
+        first, _ = sessions
+        for minute, wh in ((1, 1_100), (3, 1_300)):
+            MeterValueFactory(
+                session=first, measured_at=MOMENT + dt.timedelta(minutes=minute), energy_wh=wh
+            )
+
+        outcomes = charging_sessions_charger_meter_values(
+            batch=[self.item(station, first, (1, 1_100), (2, 1_200))]
+        )
+
+        assert outcomes == [None]
+        assert list(first.meter_values.values_list("energy_wh", flat=True)) == [1_100, 1_200, 1_300]
+
+    def test_readings_of_another_stations_transaction_are_dropped(self, station, sessions):
+        first, _ = sessions
+        elsewhere = ChargingStationFactory(fleet=station.fleet)
+
+        outcomes = charging_sessions_charger_meter_values(
+            batch=[self.item(elsewhere, first, (1, 1_100))]
+        )
+
+        assert outcomes == [None]
+        assert not first.meter_values.exists()

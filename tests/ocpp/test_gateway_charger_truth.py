@@ -7,6 +7,7 @@ import time
 from datetime import UTC
 
 import pytest
+from ocpp.exceptions import OCPPError
 from ocpp.v16 import call
 
 from apps.charging.chargers import charging_station_password_set
@@ -295,3 +296,35 @@ def test_a_start_with_a_tag_unknown_to_the_fleet_is_recorded_without_a_driver_an
         "driver, or invalidate it."
     )
     assert str(session).startswith(f"Session {session.pk} · driver unknown · ")
+
+
+def test_a_meter_value_below_the_last_is_refused_with_why_and_nothing_is_stored(gateway, depot):
+    station, _ = depot
+
+    async def backwards():
+        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
+            started = await charger.call(_start(1, "TAG-ANNA", 10_000, HOURS_AGO))
+            await charger.call(
+                call.MeterValues(
+                    connector_id=1,
+                    transaction_id=started.transaction_id,
+                    meter_value=[energy_sample(HOURS_AGO + dt.timedelta(minutes=5), 12_000)],
+                )
+            )
+            with pytest.raises(OCPPError) as refused:
+                await charger.call(
+                    call.MeterValues(
+                        connector_id=1,
+                        transaction_id=started.transaction_id,
+                        meter_value=[energy_sample(HOURS_AGO + dt.timedelta(minutes=10), 11_000)],
+                    ),
+                    suppress=False,
+                )
+            return started, refused.value
+
+    started, refused = asyncio.run(backwards())
+
+    assert refused.code == "PropertyConstraintViolation"
+    assert "less than 12000 Wh" in refused.details["cause"]
+    session = ChargingSession.objects.get(pk=started.transaction_id)
+    assert list(session.meter_values.values_list("energy_wh", flat=True)) == [12_000]
