@@ -315,6 +315,10 @@ OCPP_BEHIND_TLS_PROXY = env.bool("OCPP_BEHIND_TLS_PROXY", default=False)
 # Blocked tokens and suspended drivers reach connected chargers within this many seconds
 # (a differential SendLocalList, or ClearCache for chargers without a local list); 0: never.
 OCPP_TAG_SYNC_SECONDS = env.float("OCPP_TAG_SYNC_SECONDS", default=2)
+# Overload is refused politely (HTTP 429 with Retry-After) beyond this many connected chargers,
+# or this many chargers' passwords being checked at once.
+OCPP_MAX_CONNECTIONS = env.int("OCPP_MAX_CONNECTIONS", default=20_000)
+OCPP_MAX_HANDSHAKES_AT_ONCE = env.int("OCPP_MAX_HANDSHAKES_AT_ONCE", default=64)
 # Every OCPP frame is kept this many days for the station's admin page.
 OCPP_MESSAGE_KEEP_DAYS = env.int("OCPP_MESSAGE_KEEP_DAYS", default=7)
 

@@ -43,6 +43,7 @@ CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
 DATABASE_THREADS = 8
 DISABLED_TAG_SYNC_LOOK_SECONDS = 1.0
+RETRY_AFTER_SECONDS = 5
 
 
 def identity_of_path(path: str) -> str | None:
@@ -68,6 +69,7 @@ class Gateway:
         self.message_log = MessageLog(self.database)
         self.meter_values = MeterValuesBatcher(self.database)
         self._background: list[asyncio.Task] = []
+        self._admitting = 0
 
     async def serve(
         self, host: str, port: int, ssl_context: ssl.SSLContext | None = None
@@ -108,11 +110,29 @@ class Gateway:
     async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Let a connection in only for a known station with its password: 404 for another
         path, 401 without the station's credentials. The user name is the station's
-        identity, as OCPP 1.6 security profile 1 has it."""
+        identity, as OCPP 1.6 security profile 1 has it. Beyond OCPP_MAX_CONNECTIONS, or with
+        OCPP_MAX_HANDSHAKES_AT_ONCE passwords being checked (a reconnect storm), a charger is
+        asked to come back shortly: 429 with Retry-After."""
         identity = identity_of_path(request.path)
         if identity is None:
             return self._refusal(connection, HTTPStatus.NOT_FOUND, "Connect to /ocpp/<identity>.")
-        station = await self._station_of_credentials(identity, request.headers)
+        if (
+            self._admitting >= settings.OCPP_MAX_HANDSHAKES_AT_ONCE
+            or len(self.connections) >= settings.OCPP_MAX_CONNECTIONS
+        ):
+            logger.warning("ocpp.connection_deferred", extra={"station": identity})
+            response = self._refusal(
+                connection,
+                HTTPStatus.TOO_MANY_REQUESTS,
+                "Too many chargers are connecting; connect again shortly.",
+            )
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        self._admitting += 1
+        try:
+            station = await self._station_of_credentials(identity, request.headers)
+        finally:
+            self._admitting -= 1
         if station is None:
             logger.warning("ocpp.connection_refused", extra={"station": identity})
             return self._refusal(

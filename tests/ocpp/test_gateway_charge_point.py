@@ -205,3 +205,21 @@ def test_a_status_notification_of_an_unknown_connector_creates_it_with_its_statu
         "AC_3_PHASE",
         Decimal("22.0"),
     )
+
+
+def test_beyond_the_connections_allowed_a_charger_is_asked_politely_to_come_back(
+    gateway, depot, settings
+):
+    station, _ = depot
+    settings.OCPP_MAX_CONNECTIONS = 0
+
+    async def connect():
+        async with charger_connected(gateway.port, station.ocpp_identity):
+            pass
+
+    with pytest.raises(InvalidStatus) as deferred:
+        asyncio.run(connect())
+
+    assert deferred.value.response.status_code == 429
+    assert deferred.value.response.headers["Retry-After"] == "5"
+    assert not ChargingStation.objects.get(pk=station.pk).is_connected
