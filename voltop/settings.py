@@ -315,6 +315,11 @@ OCPP_BEHIND_TLS_PROXY = env.bool("OCPP_BEHIND_TLS_PROXY", default=False)
 # Blocked tokens and suspended drivers reach connected chargers within this many seconds
 # (a differential SendLocalList, or ClearCache for chargers without a local list); 0: never.
 OCPP_TAG_SYNC_SECONDS = env.float("OCPP_TAG_SYNC_SECONDS", default=2)
+# Chargers whose identity no fleet knows are refused at the handshake; with this on they are
+# held pending instead (BootNotification answered Pending every OCPP_PENDING_BOOT_SECONDS)
+# until a superuser assigns them to a fleet in the admin.
+OCPP_HOLD_UNKNOWN_STATIONS = env.bool("OCPP_HOLD_UNKNOWN_STATIONS", default=False)
+OCPP_PENDING_BOOT_SECONDS = env.int("OCPP_PENDING_BOOT_SECONDS", default=60)
 # Overload is refused politely (HTTP 429 with Retry-After) beyond this many connected chargers,
 # or this many chargers' passwords being checked at once.
 OCPP_MAX_CONNECTIONS = env.int("OCPP_MAX_CONNECTIONS", default=20_000)

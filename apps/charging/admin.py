@@ -23,7 +23,11 @@ from django.utils.text import capfirst
 from unfold.paginator import InfinitePaginator
 
 from apps.charging.charger_calls import charging_station_call
-from apps.charging.chargers import charging_station_password_check, charging_station_password_set
+from apps.charging.chargers import (
+    charging_station_password_check,
+    charging_station_password_set,
+    unassigned_station_assign,
+)
 from apps.charging.choices import (
     EnergySource,
     HomeApproval,
@@ -43,6 +47,7 @@ from apps.charging.models import (
     Tariff,
     TariffElement,
     TariffVersion,
+    UnassignedStation,
 )
 from apps.charging.pricing import Price
 from apps.charging.selectors import (
@@ -109,7 +114,7 @@ from apps.fleets.admin_writes import (
     WritesThroughServices,
     form_changes,
 )
-from apps.fleets.models import Fleet
+from apps.fleets.models import Depot, Fleet
 from apps.fleets.tenancy import (
     FleetScopedAdmin,
     FleetScopedStackedInline,
@@ -393,6 +398,19 @@ class ChargingStationForm(forms.ModelForm):
         return password
 
 
+class StationAssignForm(forms.Form):
+    charger = forms.ModelChoiceField(
+        queryset=UnassignedStation.objects.order_by("ocpp_identity"),
+        help_text="A charger that connected with an identity no fleet knows.",
+    )
+    fleet = forms.ModelChoiceField(queryset=Fleet.objects.order_by("name"))
+    depot = forms.ModelChoiceField(
+        queryset=Depot.objects.select_related("fleet").order_by("fleet__name", "name"),
+        required=False,
+        help_text="Optional; a depot of the fleet chosen.",
+    )
+
+
 # What the admin's station actions ask chargers, with the words their report uses.
 STATION_CALLS = {
     "reset_soft": ("Reset", {"type": "Soft"}, "asked to restart"),
@@ -419,6 +437,7 @@ class ChargingStationAdmin(
     WritesThroughServices, SavesThroughServices, DeletesThroughServiceMixin, FleetScopedAdmin
 ):
     form = ChargingStationForm
+    change_list_template = "admin/charging/chargingstation/change_list.html"
     list_display = [
         "ocpp_identity",
         "vendor",
@@ -469,6 +488,75 @@ class ChargingStationAdmin(
             charging_station_password_set(
                 station=obj, password=form.cleaned_data["new_ocpp_password"]
             )
+
+    def get_urls(self):
+        return [
+            path(
+                "unassigned/",
+                self.admin_site.admin_view(self.unassigned_view),
+                name="charging_chargingstation_unassigned",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        held = UnassignedStation.objects.count() if request.user.is_superuser else 0
+        extra_context = {
+            **(extra_context or {}),
+            "unassigned_title": f"Chargers no fleet knows ({held})" if held else "",
+        }
+        return super().changelist_view(request, extra_context)
+
+    def unassigned_view(self, request: HttpRequest) -> HttpResponse:
+        """The chargers held pending because no fleet knows their identity; a superuser
+        assigns each to a fleet, which makes it a station there."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        form = StationAssignForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                station = unassigned_station_assign(
+                    unassigned=form.cleaned_data["charger"],
+                    fleet=form.cleaned_data["fleet"],
+                    depot=form.cleaned_data["depot"],
+                )
+            except DomainError as error:
+                form.add_error(error.field if error.field in form.fields else None, error.message)
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(
+                    request,
+                    f"{station} is a station of {station.fleet} now; it is let in when it "
+                    "connects again.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:charging_chargingstation_change", args=[station.pk])
+                )
+        held = UnassignedStation.objects.order_by("-last_seen_at", "ocpp_identity")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Chargers no fleet knows",
+            "form": form,
+            "opts": self.model._meta,
+            "held": rows_table(
+                ["identity", "vendor", "model", "serial", "first seen", "last seen"],
+                [
+                    [
+                        charger.ocpp_identity,
+                        charger.vendor,
+                        charger.model,
+                        charger.serial_number,
+                        moment_text(charger.first_seen_at),
+                        moment_text(charger.last_seen_at),
+                    ]
+                    for charger in held
+                ],
+                empty_text="No charger is waiting.",
+            ),
+        }
+        return TemplateResponse(request, "admin/charging/chargingstation/unassigned.html", context)
 
     @admin.display(description="OCPP password")
     def password_state(self, station: ChargingStation) -> str:

@@ -41,11 +41,13 @@ from apps.charging.models import (
     ChargingStation,
     Connector,
     MeterValue,
+    UnassignedStation,
 )
 from apps.charging.services import (
     MeterReading,
     charging_session_record_meter_values,
     charging_session_stop,
+    charging_station_create,
     connector_create,
     cost_center_at_start,
     vehicle_for_session_start,
@@ -53,6 +55,7 @@ from apps.charging.services import (
 from apps.drivers.choices import DriverStatus
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import normalize_token_uid
+from apps.fleets.models import Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard
 from voltop.core.errors import DomainError
 from voltop.core.timeutils import local_time_text, require_aware
@@ -622,3 +625,78 @@ def charger_messages_prune(*, now: datetime) -> int:
     ).delete()
     logger.info("charging.charger_messages_pruned", extra={"messages": deleted})
     return deleted
+
+
+# Chargers no fleet knows ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def unassigned_station_record(
+    *, ocpp_identity: str, password: str, at: datetime
+) -> UnassignedStation | None:
+    """Hold a charger whose identity no fleet knows, with the hash of the password it came with,
+    until a superuser assigns it; None for an identity a station has (its password was wrong)
+    or one longer than a station's."""
+    require_aware(at, field="at")
+    identity_field = ChargingStation._meta.get_field("ocpp_identity")
+    if len(ocpp_identity) > identity_field.max_length:
+        return None
+    if ChargingStation.objects.filter(ocpp_identity=ocpp_identity).exists():
+        return None
+    unassigned, created = UnassignedStation.objects.select_for_update().get_or_create(
+        ocpp_identity=ocpp_identity, defaults={"first_seen_at": at, "last_seen_at": at}
+    )
+    unassigned.last_seen_at = at
+    unassigned.ocpp_password = (
+        STATION_PASSWORD_HASHER.encode(password, get_random_string(22)) if password else ""
+    )
+    unassigned.save(update_fields=["last_seen_at", "ocpp_password"])
+    if created:
+        logger.warning("charging.station_unassigned", extra={"station": ocpp_identity})
+    return unassigned
+
+
+def unassigned_station_boot_record(
+    *,
+    ocpp_identity: str,
+    vendor: str,
+    model: str,
+    serial_number: str,
+    firmware_version: str,
+    at: datetime,
+) -> bool:
+    """Record what a held charger says of itself when it boots; False once it is assigned."""
+    return bool(
+        UnassignedStation.objects.filter(ocpp_identity=ocpp_identity).update(
+            vendor=vendor[:50],
+            model=model[:50],
+            serial_number=serial_number[:50],
+            firmware_version=firmware_version[:50],
+            last_seen_at=at,
+        )
+    )
+
+
+@transaction.atomic
+def unassigned_station_assign(
+    *, unassigned: UnassignedStation, fleet: Fleet, depot: Depot | None = None
+) -> ChargingStation:
+    """Make the held charger a station of `fleet` (at `depot`), keeping the password it
+    connected with, so that it is let in when it connects again. A depot of another fleet, or
+    an identity a station took meanwhile, is refused and nothing changes."""
+    unassigned = UnassignedStation.objects.select_for_update().get(pk=unassigned.pk)
+    station = charging_station_create(
+        fleet=fleet,
+        ocpp_identity=unassigned.ocpp_identity,
+        vendor=unassigned.vendor or "unknown",
+        model=unassigned.model or "unknown",
+        depot=depot,
+        serial_number=unassigned.serial_number,
+        firmware_version=unassigned.firmware_version,
+    )
+    if unassigned.ocpp_password:
+        station.ocpp_password = unassigned.ocpp_password
+        station.save(update_fields=["ocpp_password", "updated_at"])
+    unassigned.delete()
+    logger.info("charging.station_assigned", extra={"station_id": station.pk, "fleet_id": fleet.pk})
+    return station

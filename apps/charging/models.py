@@ -1179,3 +1179,29 @@ class ChargerMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{'from' if self.sent_by_charger else 'to'} {self.station_id} at {self.at}"
+
+
+class UnassignedStation(models.Model):
+    """A charger that connected with an identity no fleet knows, held pending (with
+    OCPP_HOLD_UNKNOWN_STATIONS on) until a superuser assigns it to a fleet."""
+
+    ocpp_identity = models.CharField("OCPP identity", max_length=48, unique=True)
+    ocpp_password = models.CharField(
+        "OCPP password",
+        max_length=128,
+        blank=True,
+        editable=False,
+        help_text="The hash of the password it connected with; its station keeps it.",
+    )
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    serial_number = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_seen_at", "ocpp_identity"]
+
+    def __str__(self) -> str:
+        return self.ocpp_identity

@@ -22,9 +22,10 @@ from ocpp.exceptions import (
     OCPPError,
     PropertyConstraintViolationError,
     ProtocolError,
+    SecurityError,
 )
 from ocpp.messages import Call, CallError, MessageType, unpack
-from ocpp.routing import on
+from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
 from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
@@ -37,9 +38,10 @@ from apps.charging.chargers import (
     charging_station_boot_record,
     charging_station_heartbeat_record,
     connector_status_record,
+    unassigned_station_boot_record,
 )
 from apps.charging.meter_units import MeterValueFormatError
-from apps.charging.models import ChargingStation
+from apps.charging.models import ChargingStation, UnassignedStation
 from apps.ocpp.meter_values import meter_readings_of
 from apps.ocpp.timestamps import TimestampInvalid, ocpp_moment, ocpp_timestamp
 from voltop.core.errors import DomainError
@@ -61,6 +63,7 @@ OCPP16_ERRORS = {
     OccurrenceConstraintViolationError.code: OccurenceConstraintViolationError,
 }
 UNKNOWN_MESSAGE_ID = "-1"
+CLOSE_ASSIGNED = 4002
 
 
 def ocpp16_error(error: OCPPError) -> OCPPError:
@@ -327,3 +330,80 @@ class StationConnection(ChargePoint):
     async def on_firmware_status_notification(self, status: str):
         logger.info("ocpp.firmware_status", extra={"station": self.id, "status": status})
         return call_result.FirmwareStatusNotification()
+
+
+class PendingConnection(ChargePoint):
+    """A charger no fleet knows, held until a superuser assigns it: its BootNotification is
+    answered Pending, its heartbeats are answered, anything else is a SecurityError. Once it is
+    assigned, its next boot closes the connection, so that it connects again as its station."""
+
+    def __init__(
+        self, unassigned: UnassignedStation, connection: ServerConnection, database: DatabaseThreads
+    ):
+        super().__init__(
+            unassigned.ocpp_identity,
+            connection,
+            response_timeout=settings.OCPP_CALL_TIMEOUT_SECONDS,
+            logger=library_logger,
+        )
+        self.database = database
+        self.assigned = False
+
+    async def route_message(self, raw_msg: str | bytes) -> None:
+        try:
+            message = unpack(raw_msg)
+        except OCPPError as error:
+            await self._send(
+                CallError(
+                    _message_id_of(raw_msg), ocpp16_error(error).code, error.description, {}
+                ).to_json()
+            )
+            return
+        if message.message_type_id != MessageType.Call:
+            return
+        if message.action not in (Action.boot_notification, Action.heartbeat):
+            refusal = SecurityError(
+                description="The charger is not accepted yet: a superuser assigns it to a fleet."
+            )
+            await self._send(message.create_call_error(refusal).to_json())
+            return
+        try:
+            await self._handle_call(message)
+        except OCPPError as error:
+            await self._send(message.create_call_error(ocpp16_error(error)).to_json())
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self,
+        charge_point_vendor: str,
+        charge_point_model: str,
+        charge_point_serial_number: str | None = None,
+        charge_box_serial_number: str | None = None,
+        firmware_version: str | None = None,
+        **details,
+    ):
+        now = timezone.now()
+        still_held = await self.database.run(
+            unassigned_station_boot_record,
+            ocpp_identity=self.id,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=charge_point_serial_number or charge_box_serial_number or "",
+            firmware_version=firmware_version or "",
+            at=now,
+        )
+        self.assigned = not still_held
+        return call_result.BootNotification(
+            current_time=ocpp_timestamp(now),
+            interval=settings.OCPP_PENDING_BOOT_SECONDS,
+            status=RegistrationStatus.pending,
+        )
+
+    @after(Action.boot_notification)
+    async def after_boot_notification(self, **details):
+        if self.assigned:
+            await self._connection.close(CLOSE_ASSIGNED, "assigned to a fleet: connect again")
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self):
+        return call_result.Heartbeat(current_time=ocpp_timestamp(timezone.now()))

@@ -26,9 +26,10 @@ from apps.charging.charger_calls import charger_tag_updates_queue
 from apps.charging.chargers import (
     charging_station_authenticated,
     charging_station_connection_record,
+    unassigned_station_record,
 )
-from apps.charging.models import ChargingStation
-from apps.ocpp.central_system import StationConnection
+from apps.charging.models import ChargingStation, UnassignedStation
+from apps.ocpp.central_system import PendingConnection, StationConnection
 from apps.ocpp.database import DatabaseThreads
 from apps.ocpp.dispatch import CallDispatcher
 from apps.ocpp.message_log import MessageLog
@@ -64,7 +65,7 @@ class Gateway:
     def __init__(self, *, database_threads: int = DATABASE_THREADS):
         self.database = DatabaseThreads(database_threads)
         self.connections: dict[str, StationConnection] = {}
-        self._stations: dict[ServerConnection, ChargingStation] = {}
+        self._stations: dict[ServerConnection, ChargingStation | UnassignedStation] = {}
         self.dispatcher = CallDispatcher(self)
         self.message_log = MessageLog(self.database)
         self.meter_values = MeterValuesBatcher(self.database)
@@ -109,8 +110,9 @@ class Gateway:
 
     async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Let a connection in only for a known station with its password: 404 for another
-        path, 401 without the station's credentials. The user name is the station's
-        identity, as OCPP 1.6 security profile 1 has it. Beyond OCPP_MAX_CONNECTIONS, or with
+        path, 401 without the station's credentials (unless OCPP_HOLD_UNKNOWN_STATIONS holds
+        an unknown identity pending). The user name is the station's identity, as OCPP 1.6
+        security profile 1 has it. Beyond OCPP_MAX_CONNECTIONS, or with
         OCPP_MAX_HANDSHAKES_AT_ONCE passwords being checked (a reconnect storm), a charger is
         asked to come back shortly: 429 with Retry-After."""
         identity = identity_of_path(request.path)
@@ -130,34 +132,51 @@ class Gateway:
             return response
         self._admitting += 1
         try:
-            station = await self._station_of_credentials(identity, request.headers)
+            admitted = await self._station_of_credentials(identity, request.headers)
         finally:
             self._admitting -= 1
-        if station is None:
+        if admitted is None:
             logger.warning("ocpp.connection_refused", extra={"station": identity})
             return self._refusal(
                 connection, HTTPStatus.UNAUTHORIZED, "Unknown station or wrong password."
             )
-        self._stations[connection] = station
+        self._stations[connection] = admitted
         return None
 
     async def _station_of_credentials(
         self, identity: str, headers: Headers
-    ) -> ChargingStation | None:
+    ) -> ChargingStation | UnassignedStation | None:
+        """The station these credentials are, or (OCPP_HOLD_UNKNOWN_STATIONS on) the charger
+        held pending under an identity no station has; None to refuse."""
         try:
             username, password = parse_authorization_basic(headers["Authorization"])
         except (KeyError, InvalidHeader):
-            return None
+            username, password = identity, ""
         if username != identity:
             return None
-        return await self.database.run(
-            charging_station_authenticated, ocpp_identity=identity, password=password
-        )
+        station = None
+        if password:
+            station = await self.database.run(
+                charging_station_authenticated, ocpp_identity=identity, password=password
+            )
+        if station is None and settings.OCPP_HOLD_UNKNOWN_STATIONS:
+            return await self.database.run(
+                unassigned_station_record,
+                ocpp_identity=identity,
+                password=password,
+                at=timezone.now(),
+            )
+        return station
 
     async def _converse(self, connection: ServerConnection) -> None:
         """Serve one admitted charger until it leaves. A new connection of the same station
-        replaces the one before; only the last to leave marks the station offline."""
+        replaces the one before; only the last to leave marks the station offline. A charger
+        held pending is only told to wait."""
         station = self._stations.pop(connection)
+        if isinstance(station, UnassignedStation):
+            with contextlib.suppress(ConnectionClosed):
+                await PendingConnection(station, connection, self.database).start()
+            return
         charger = StationConnection(
             station, connection, self.database, self.message_log, self.meter_values
         )

@@ -244,13 +244,15 @@ def fleet_b(db) -> FleetRows:
 
 
 # Rows only a service or a trigger writes, which no person has reason to list on their own:
-# invoice number counters, the sessions' day totals the dashboard shows as its figures, and the
-# OCPP gateway's calls to chargers and the frames it saw, which the station's page shows.
+# invoice number counters, the sessions' day totals the dashboard shows as its figures, the
+# OCPP gateway's calls to chargers and the frames it saw, which the station's page shows, and
+# the chargers no fleet knows, which a superuser's page of the stations lists.
 INTERNAL_MODELS = {
     "payments.DocumentCounter",
     "charging.ChargingDayTotal",
     "charging.ChargerCall",
     "charging.ChargerMessage",
+    "charging.UnassignedStation",
 }
 
 
