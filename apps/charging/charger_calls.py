@@ -427,31 +427,27 @@ def charger_tag_updates_queue(*, connected: set[str], now: datetime) -> int:
     whose list version is not known is asked for it first. Returns how many calls it queued."""
     stations = list(
         ChargingStation.objects.select_for_update(skip_locked=True).filter(
-            ocpp_identity__in=connected
+            ocpp_identity__in_array=sorted(connected)
         )
     )
     busy = set(
         ChargerCall.objects.filter(
-            station__in=stations,
             action__in=TAG_ACTIONS,
             status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT),
         ).values_list("station_id", flat=True)
     )
+    waiting = [station for station in stations if station.pk not in busy]
     queued = 0
-    fleet_tokens: dict[int, list[ChargeToken]] = {}
-    for station in stations:
-        if station.pk in busy:
-            continue
+    for station in waiting:
         if station.local_list_version is None:
             charger_call_request(station=station, action="GetLocalListVersion", payload={}, now=now)
             queued += 1
+    fleet_tokens = _changed_fleet_tokens(
+        [station for station in waiting if station.local_list_version is not None]
+    )
+    for station in waiting:
+        if station.local_list_version is None:
             continue
-        if station.fleet_id not in fleet_tokens:
-            fleet_tokens[station.fleet_id] = list(
-                ChargeToken.objects.filter(driver__fleet_id=station.fleet_id)
-                .select_related("driver")
-                .order_by("updated_at", "pk")
-            )
         settled = now - TAG_CHANGES_SETTLE
         tokens = [
             token
@@ -467,6 +463,23 @@ def charger_tag_updates_queue(*, connected: set[str], now: datetime) -> int:
             call.save(update_fields=["tags_up_to"])
             queued += 1
     return queued
+
+
+def _changed_fleet_tokens(stations: list[ChargingStation]) -> dict[int, list[ChargeToken]]:
+    """The tokens of the stations' fleets changed since the least synced of their stations:
+    all of a fleet's for a station never synced, usually none at all."""
+    since: dict[int, datetime | None] = {}
+    for station in stations:
+        synced = station.tags_synced_at
+        least = since.get(station.fleet_id, synced)
+        since[station.fleet_id] = None if synced is None or least is None else min(synced, least)
+    changed: dict[int, list[ChargeToken]] = {}
+    for fleet_id, synced in since.items():
+        tokens = ChargeToken.objects.filter(driver__fleet_id=fleet_id)
+        if synced is not None:
+            tokens = tokens.filter(updated_at__gt=synced)
+        changed[fleet_id] = list(tokens.select_related("driver").order_by("updated_at", "pk"))
+    return changed
 
 
 def _station_tags_answered(call: ChargerCall) -> None:
