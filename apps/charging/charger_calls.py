@@ -188,15 +188,20 @@ def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[Cal
     ]
 
 
-@transaction.atomic
-def charger_call_record_answer(*, call_id: int, answer: dict, at: datetime) -> None:
-    """Record the charger's CALLRESULT for a sent call; an answer about its tags (its local
-    list's version, a list or a cache cleared) is kept on the station too."""
-    call = (
+def _sent_call_locked(call_id: int) -> ChargerCall | None:
+    """The call, locked, while it waits for its outcome; None once it has one."""
+    return (
         ChargerCall.objects.select_for_update()
         .filter(pk=call_id, status=ChargerCallStatus.SENT)
         .first()
     )
+
+
+@transaction.atomic
+def charger_call_record_answer(*, call_id: int, answer: dict, at: datetime) -> None:
+    """Record the charger's CALLRESULT for a sent call; an answer about its tags (its local
+    list's version, a list or a cache cleared) is kept on the station too."""
+    call = _sent_call_locked(call_id)
     if call is None:
         return
     call.status = ChargerCallStatus.ANSWERED
@@ -214,11 +219,7 @@ def charger_call_record_failure(
     """Record why a sent call failed: the charger's CALLERROR, or no answer in time. A charger
     that does not implement local lists (`not_implemented`) is not sent one again; one that
     cannot clear its cache is not asked again for the same changes."""
-    call = (
-        ChargerCall.objects.select_for_update()
-        .filter(pk=call_id, status=ChargerCallStatus.SENT)
-        .first()
-    )
+    call = _sent_call_locked(call_id)
     if call is None:
         return
     call.status = ChargerCallStatus.FAILED

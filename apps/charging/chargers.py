@@ -335,20 +335,32 @@ def _interrupt(session: ChargingSession, next_session_at: datetime) -> None:
     )
 
 
-def _unattributed_session_create(
-    connector: Connector, id_tag: str, meter_start_wh: int, started_at: datetime
+def _charger_session_create(
+    connector: Connector, started_at: datetime, meter_start_wh: int, **fields
 ) -> ChargingSession:
-    """A session started with a tag no driver of the fleet has: recorded without a driver,
-    and not billed until a manager gives it one or invalidates it."""
-    session = ChargingSession.objects.create(
-        fleet_id=connector.station.fleet_id,
-        driver=None,
+    """An active depot session a charger reports on `connector`, with `fields` (its fleet,
+    driver, …)."""
+    return ChargingSession.objects.create(
         connector=connector,
         location_kind=LocationKind.DEPOT,
         started_at=started_at,
         meter_start_wh=meter_start_wh,
         status=SessionStatus.ACTIVE,
         source=SessionSource.OCPP,
+        **fields,
+    )
+
+
+def _unattributed_session_create(
+    connector: Connector, id_tag: str, meter_start_wh: int, started_at: datetime
+) -> ChargingSession:
+    """A session started with a tag no driver of the fleet has: recorded without a driver,
+    and not billed until a manager gives it one or invalidates it."""
+    session = _charger_session_create(
+        connector,
+        started_at,
+        meter_start_wh,
+        fleet_id=connector.station.fleet_id,
         charger_issue=(
             f"Started with tag {normalize_token_uid(id_tag)}, which no driver of the fleet has: "
             "give the session its driver, or invalidate it."
@@ -420,18 +432,15 @@ def charging_session_charger_start(
     except VehicleNotUsable as error:
         vehicle = None
         issues.append(f"{error.message} The session has no vehicle.")
-    session = ChargingSession.objects.create(
+    session = _charger_session_create(
+        connector,
+        started_at,
+        meter_start_wh,
         fleet_id=driver.fleet_id,
         driver=driver,
         vehicle=vehicle,
         cost_center_id=cost_center_at_start(driver, vehicle),
         token=token,
-        connector=connector,
-        location_kind=LocationKind.DEPOT,
-        started_at=started_at,
-        meter_start_wh=meter_start_wh,
-        status=SessionStatus.ACTIVE,
-        source=SessionSource.OCPP,
         charger_issue=" ".join(issues),
     )
     remote_start_claim(session=session)
