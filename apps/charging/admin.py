@@ -471,6 +471,10 @@ class ChargingStationAdmin(
         "add": charging_station_create,
         "change": charging_station_update,
         "delete": charging_station_delete,
+        "reset_soft": charging_station_call,
+        "make_operative": charging_station_call,
+        "make_inoperative": charging_station_call,
+        "trigger_status": charging_station_call,
     }
 
     def save_model(self, request: HttpRequest, obj: ChargingStation, form, change: bool) -> None:

@@ -83,6 +83,16 @@ ISSUE_DAILY_ACTIONS = {
 
 # Admin actions and pages that are not daily actions, each with why.
 NOT_DAILY_ACTIONS: dict[str, str] = {
+    "charging.chargingstation:reset_soft": "an operation on chargers over OCPP, not a fleet's "
+    "record; automation sends it with manage.py ocpp_call",
+    "charging.chargingstation:make_operative": "an operation on chargers over OCPP; "
+    "automation sends ChangeAvailability with manage.py ocpp_call",
+    "charging.chargingstation:make_inoperative": "an operation on chargers over OCPP; "
+    "automation sends ChangeAvailability with manage.py ocpp_call",
+    "charging.chargingstation:trigger_status": "an operation on chargers over OCPP; "
+    "automation sends TriggerMessage with manage.py ocpp_call",
+    "charging.chargingstation:charging_chargingstation_unassigned": "set-up by a superuser: "
+    "assigning a charger no fleet knows to a fleet",
     "charging.tariff:export_ocpi": "reads: a download of the selected tariffs",
     "charging.tariff:charging_tariff_import": "set-up: a tariff imported from an OCPI file",
     "charging.tariff:charging_tariff_preview": "reads: a tariff's prices shown before saving",

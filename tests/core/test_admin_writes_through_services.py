@@ -38,7 +38,13 @@ from apps.fleets.services import (
 
 # Modules of an app's writes kept beside its services.py, one flow each.
 SERVICE_MODULES_BESIDE_SERVICES = frozenset(
-    {"apps.fleets.invitations", "apps.payments.payouts", "apps.payments.payroll"}
+    {
+        "apps.fleets.invitations",
+        "apps.payments.payouts",
+        "apps.payments.payroll",
+        "apps.charging.chargers",
+        "apps.charging.charger_calls",
+    }
 )
 
 # Admins of other packages, left as they are, each with the reason.
