@@ -65,6 +65,7 @@ import pstats
 import re
 import resource
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -924,6 +925,8 @@ def main() -> None:
             database_drop(url)
 
     lines = figures_lines(options, settings, run, floor, check, events, exceptions, work_dir)
+    if not options.keep:
+        shutil.rmtree(work_dir, ignore_errors=True)
     for line in lines:
         print(line)
     g, f = run["figures"], floor["figures"]

@@ -212,7 +212,9 @@ def _connector_reported(station: ChargingStation, connector_id: int) -> Connecto
     does not know yet. It is described like the station's first connector, or as a 22 kW
     Type 2 outlet when it has none, until a manager corrects it."""
     connector = (
-        Connector.objects.select_for_update().filter(station=station, connector_id=connector_id)
+        Connector.objects.select_for_update(of=("self",))
+        .filter(station=station, connector_id=connector_id)
+        .order_by("pk")
     ).first()
     if connector is not None:
         return connector
@@ -425,7 +427,11 @@ def charging_session_charger_start(
     if token is None:
         session = _unattributed_session_create(connector, id_tag, meter_start_wh, started_at)
         return ChargerStart(session, authorization)
-    driver = Driver.objects.select_for_update().select_related("fleet").get(pk=token.driver_id)
+    driver = (
+        Driver.objects.select_for_update(of=("self",))
+        .select_related("fleet")
+        .get(pk=token.driver_id)
+    )
     issues = _start_issues(driver, authorization)
     try:
         vehicle = vehicle_for_session_start(driver, None, started_at)

@@ -289,7 +289,9 @@ def charging_session_start(
                 field="external_id",
             )
 
-    driver = Driver.objects.select_for_update().select_related("fleet").get(pk=driver_id)
+    driver = (
+        Driver.objects.select_for_update(of=("self",)).select_related("fleet").get(pk=driver_id)
+    )
     if connector is not None and connector.station.fleet_id != driver.fleet_id:
         raise OtherFleet("No such connector in the driver's fleet.", field="connector")
     if driver.status != DriverStatus.ACTIVE:

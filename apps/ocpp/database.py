@@ -3,20 +3,50 @@ connection, so chargers' writes run side by side rather than one at a time on as
 shared thread."""
 
 import asyncio
+import logging
+import random
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
-from django.db import close_old_connections, connections
+from django.db import OperationalError, close_old_connections, connections
 
 Result = TypeVar("Result")
+logger = logging.getLogger(__name__)
+
+# SQLSTATEs of a transaction PostgreSQL rolled back to end a deadlock (40P01) or a
+# serialization conflict (40001), and how many times in all a service is tried.
+RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
+ATTEMPTS = 3
+
+
+def _deadlocked(error: OperationalError) -> bool:
+    """Whether PostgreSQL chose this transaction to end a deadlock or a serialization
+    conflict: it rolled back, and running it again may well succeed."""
+    return getattr(error.__cause__, "sqlstate", None) in RETRIED_SQLSTATES
 
 
 def _call_with_fresh_connection(function: Callable[..., Result], kwargs: dict) -> Result:
+    """`function(**kwargs)`, run again (up to ATTEMPTS times in all, after a short random
+    pause) when PostgreSQL broke a deadlock by rolling it back: the services are atomic, and
+    what a charger sends twice changes nothing the second time."""
     close_old_connections()
-    return function(**kwargs)
+    attempt = 1
+    while True:
+        try:
+            return function(**kwargs)
+        except OperationalError as error:
+            if attempt >= ATTEMPTS or not _deadlocked(error):
+                raise
+            logger.warning(
+                "ocpp.database_retried",
+                extra={"service": function.__name__, "attempt": attempt},
+            )
+            time.sleep(random.uniform(0.005, 0.05) * attempt)  # noqa: S311 - a pause, not a secret
+            attempt += 1
 
 
 def _close_connections(everyone_here: threading.Barrier) -> None:
