@@ -98,6 +98,8 @@ PROCESS_ENVIRONMENT = {
     "SECRET_KEY": "voltop-bench-only-" + "o" * 40,
     "EMAIL_URL": "dummymail://",
     "LOG_LEVEL": "WARNING",
+    # Production settings refuse plain ws://; on loopback the bench stands for the TLS proxy.
+    "OCPP_BEHIND_TLS_PROXY": "true",
 }
 METER_INTERVAL_SECONDS = 10.0
 RAMP_CHARGERS_PER_SECOND = 250
