@@ -122,10 +122,11 @@ def test_a_start_names_the_connector_by_its_evse_id(
     ("body", "code", "field"),
     [
         ({"evse_id": "NL*VTP*E9999*1"}, "charging.other_fleet", "evse_id"),
+        ({"evse_id": ""}, "blank", "evse_id"),
         ({}, "connector_or_evse_id", "connector"),
         ({"connector": 1, "evse_id": "NL*VTP*E0001*1"}, "connector_or_evse_id", "connector"),
     ],
-    ids=["unknown evse id", "neither", "both"],
+    ids=["unknown evse id", "blank evse id", "neither", "both"],
 )
 def test_a_start_without_one_known_connector_is_refused_and_nothing_is_queued(
     driver_a_client, depot_station, body, code, field
@@ -135,6 +136,15 @@ def test_a_start_without_one_known_connector_is_refused_and_nothing_is_queued(
     assert response.status_code in (400, 404)
     (error,) = response.json()["errors"]
     assert (error["code"], error["attr"]) == (code, field)
+    assert not ChargerCall.objects.exists()
+
+
+def test_a_forms_blank_evse_id_counts_as_not_given(driver_a_client, depot_station):
+    response = driver_a_client.post(SESSIONS, {"evse_id": ""}, format="multipart")
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["code"], error["attr"]) == ("connector_or_evse_id", "connector")
     assert not ChargerCall.objects.exists()
 
 

@@ -468,14 +468,14 @@ class SessionStartSerializer(serializers.Serializer):
     )
 
     def to_internal_value(self, data) -> dict:
-        """The fields' own errors and, beside them, a missing or doubled connector."""
+        """The fields' own errors and, beside them, a missing or doubled connector. A form's
+        blank field counts as not given, as DRF reads it."""
         errors = {}
         try:
             values = super().to_internal_value(data)
         except serializers.ValidationError as error:
             errors, values = dict(error.detail), {}
-        given = data if isinstance(data, dict) else {}
-        named = [field for field in ("connector", "evse_id") if field in given]
+        named = [field for field in ("connector", "evse_id") if field in values or field in errors]
         if len(named) != 1 and "connector" not in errors:
             errors["connector"] = [
                 ErrorDetail(
