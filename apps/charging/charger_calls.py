@@ -8,6 +8,7 @@ sends it at once; without Redis it finds it on its next look at the table."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from datetime import datetime, timedelta
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from apps.charging.choices import (
     ChargerCallStatus,
@@ -86,17 +87,20 @@ class CallToSend:
     payload: dict
 
 
+@functools.cache
+def _redis_client(url: str) -> redis.Redis:
+    """One client per process for each Redis URL: its connection pool is shared by threads."""
+    return redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+
+
 def _gateway_notify(call_id: int) -> None:
     """Tell the gateway at once that a call is queued; without Redis it finds it by looking."""
     if not settings.REDIS_URL:
         return
-    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
     try:
-        client.publish(CALLS_CHANNEL, str(call_id))
+        _redis_client(settings.REDIS_URL).publish(CALLS_CHANNEL, str(call_id))
     except redis.RedisError:
         logger.warning("charging.charger_call_not_announced", extra={"call_id": call_id})
-    finally:
-        client.close()
 
 
 @transaction.atomic
@@ -425,19 +429,32 @@ def charger_tag_updates_queue(*, connected: set[str], now: datetime) -> int:
     blocked or a driver suspended (or anything else changed a tag of its fleet): a
     differential SendLocalList where the charger keeps a local list, a ClearCache otherwise.
     A charger that was offline is brought up to date once it is connected again. A station
-    whose list version is not known is asked for it first. Returns how many calls it queued."""
-    stations = list(
-        ChargingStation.objects.select_for_update(skip_locked=True).filter(
-            ocpp_identity__in_array=sorted(connected)
+    whose list version is not known is asked for it first. Returns how many calls it queued.
+
+    Only the stations that have something to catch up on are read and locked, so that a
+    gateway whose chargers are all up to date spends one query here."""
+    settled = now - TAG_CHANGES_SETTLE
+    fleet_tag_changed = ChargeToken.objects.filter(
+        driver__fleet_id=OuterRef("fleet_id"),
+        updated_at__gt=OuterRef("tags_synced_at"),
+        updated_at__lte=settled,
+    )
+    tag_call_open = ChargerCall.objects.filter(
+        station_id=OuterRef("pk"),
+        action__in=TAG_ACTIONS,
+        status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT),
+    )
+    waiting = list(
+        ChargingStation.objects.select_for_update(skip_locked=True)
+        .filter(ocpp_identity__in_array=sorted(connected))
+        .filter(
+            Q(local_list_version__isnull=True)
+            | Q(tags_synced_at__isnull=True)
+            | Exists(fleet_tag_changed)
         )
+        .exclude(Exists(tag_call_open))
+        .order_by("pk")
     )
-    busy = set(
-        ChargerCall.objects.filter(
-            action__in=TAG_ACTIONS,
-            status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT),
-        ).values_list("station_id", flat=True)
-    )
-    waiting = [station for station in stations if station.pk not in busy]
     queued = 0
     for station in waiting:
         if station.local_list_version is None:
@@ -449,7 +466,6 @@ def charger_tag_updates_queue(*, connected: set[str], now: datetime) -> int:
     for station in waiting:
         if station.local_list_version is None:
             continue
-        settled = now - TAG_CHANGES_SETTLE
         tokens = [
             token
             for token in fleet_tokens[station.fleet_id]
