@@ -16,9 +16,10 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, OuterRef, Subquery
 from django.utils.crypto import get_random_string
+from psycopg import sql
 
 from apps.charging.charger_calls import remote_start_claim
 from apps.charging.choices import (
@@ -524,6 +525,7 @@ def charging_sessions_charger_meter_values(
         session.pk: session
         for session in ChargingSession.objects.select_for_update(of=("self",))
         .filter(pk__in=session_ids, source=SessionSource.OCPP)
+        .only("status", "billed_at", "started_at", "meter_start_wh")
         .annotate(
             station_id=F("connector__station_id"),
             last_at=Subquery(last_stored.values("measured_at")[:1]),
@@ -615,22 +617,37 @@ class FrameSeen:
 MESSAGE_FRAME_MAX_CHARACTERS = 4_000
 
 
+def _frame_kept(frame: str) -> str:
+    """A frame as the log keeps it: cut after MESSAGE_FRAME_MAX_CHARACTERS, and with any NUL
+    character (which PostgreSQL text cannot hold) written as JSON writes it."""
+    if len(frame) > MESSAGE_FRAME_MAX_CHARACTERS:
+        frame = f"{frame[:MESSAGE_FRAME_MAX_CHARACTERS]}… ({len(frame)} characters)"
+    return frame.replace("\x00", "\\u0000")
+
+
 def charger_messages_record(*, frames: Sequence[FrameSeen]) -> int:
-    """Keep the frames the gateway saw, in one INSERT; returns how many."""
-    ChargerMessage.objects.bulk_create(
-        [
-            ChargerMessage(
-                station_id=seen.station_id,
-                at=seen.at,
-                sent_by_charger=seen.sent_by_charger,
-                frame=seen.frame
-                if len(seen.frame) <= MESSAGE_FRAME_MAX_CHARACTERS
-                else f"{seen.frame[:MESSAGE_FRAME_MAX_CHARACTERS]}… ({len(seen.frame)} characters)",
-            )
-            for seen in frames
-        ]
+    """Keep the frames the gateway saw, in one statement: a COPY on PostgreSQL, which costs a
+    busy gateway far less than an INSERT of as many rows; returns how many."""
+    rows = [
+        (seen.station_id, seen.at, seen.sent_by_charger, _frame_kept(seen.frame)) for seen in frames
+    ]
+    if connection.vendor != "postgresql":
+        ChargerMessage.objects.bulk_create(
+            ChargerMessage(station_id=station_id, at=at, sent_by_charger=by_charger, frame=frame)
+            for station_id, at, by_charger, frame in rows
+        )
+        return len(rows)
+    columns = sql.SQL(", ").join(
+        sql.Identifier(ChargerMessage._meta.get_field(name).column)
+        for name in ("station", "at", "sent_by_charger", "frame")
     )
-    return len(frames)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(ChargerMessage._meta.db_table), columns
+    )
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
+    return len(rows)
 
 
 def charger_messages_prune(*, now: datetime) -> int:

@@ -284,6 +284,18 @@ class TestChargerMessages:
             (False, "x" * 4_000 + "… (4001 characters)"),
         ]
 
+    def test_a_frame_with_a_nul_character_is_kept_with_it_escaped_beside_the_others(self, station):
+        recorded = charger_messages_record(
+            frames=[
+                FrameSeen(station.pk, MOMENT, True, "[2,\x00]"),
+                FrameSeen(station.pk, MOMENT + dt.timedelta(seconds=1), False, "[3]"),
+            ]
+        )
+
+        kept = list(ChargerMessage.objects.order_by("pk").values_list("at", "frame"))
+        assert recorded == 2
+        assert kept == [(MOMENT, "[2,\\u0000]"), (MOMENT + dt.timedelta(seconds=1), "[3]")]
+
     def test_the_prune_deletes_frames_older_than_the_days_kept(self, station, settings):
         settings.OCPP_MESSAGE_KEEP_DAYS = 7
         now = MOMENT + dt.timedelta(days=7)
