@@ -622,6 +622,7 @@ def load_run(server, options, identities, password: str, session_seconds: float)
     server.start()
     server_wait_listening(server, server.port)
     start_at = time.time() + 3
+    steady_from, steady_until = steady_window(start_at, ramp_seconds, session_seconds)
     shares = [identities[number::workers] for number in range(workers)]
     plans = []
     for number, share in enumerate(shares):
@@ -636,6 +637,8 @@ def load_run(server, options, identities, password: str, session_seconds: float)
                 start_at=start_at,
                 ramp_seconds=ramp_seconds,
                 session_seconds=session_seconds,
+                steady_from=steady_from,
+                steady_until=steady_until,
                 meter_interval_seconds=METER_INTERVAL_SECONDS,
                 call_timeout_seconds=options.call_timeout,
                 transaction_attempts=TRANSACTION_ATTEMPTS,
@@ -716,6 +719,7 @@ def load_run(server, options, identities, password: str, session_seconds: float)
 def merge(outputs: list[dict]) -> dict:
     latencies = {"main": [], "storm": []}
     meter_values = {"main": [], "storm": []}
+    steady_latencies = []
     per_second: Counter = Counter()
     counts: Counter = Counter()
     errors: Counter = Counter()
@@ -725,6 +729,7 @@ def merge(outputs: list[dict]) -> dict:
         for phase in latencies:
             latencies[phase].extend(output["latencies_ms"][phase])
             meter_values[phase].extend(output["meter_values_ms"][phase])
+        steady_latencies.extend(output["steady_latencies_ms"])
         per_second.update(output["answered_per_second"])
         counts.update(output["counts"])
         errors.update(output["errors"])
@@ -735,8 +740,10 @@ def merge(outputs: list[dict]) -> dict:
     for phase in latencies:
         latencies[phase].sort()
         meter_values[phase].sort()
+    steady_latencies.sort()
     return {
         "latencies": latencies,
+        "steady_latencies": steady_latencies,
         "meter_values": meter_values,
         "per_second": per_second,
         "counts": counts,
@@ -746,21 +753,26 @@ def merge(outputs: list[dict]) -> dict:
     }
 
 
+def steady_window(start_at: float, ramp_seconds: float, session_seconds: float):
+    """The steady window, as planned: every charger connected and both its transactions
+    started, none stopped yet; the offered load is then 2 MeterValues per charger per
+    interval. With sessions too short for one, the whole planned main phase."""
+    steady_from = start_at + ramp_seconds + METER_INTERVAL_SECONDS
+    steady_until = start_at + session_seconds
+    if steady_until - steady_from < 3:
+        return start_at, start_at + ramp_seconds + session_seconds
+    return steady_from, steady_until
+
+
 def figures_of(run: dict) -> dict:
     """The headline figures of one server's run."""
     events, counts = run["events"], run["counts"]
     start_at = run["start_at"]
-    # The steady window, as planned: every charger connected and both its transactions
-    # started, none stopped yet; the offered load is then 2 MeterValues per charger per
-    # interval. With sessions too short for one, the whole planned main phase.
-    steady_from = start_at + run["ramp_seconds"] + METER_INTERVAL_SECONDS
-    steady_until = start_at + run["session_seconds"]
-    if steady_until - steady_from < 3:
-        steady_from = start_at
-        steady_until = start_at + run["ramp_seconds"] + run["session_seconds"]
+    steady_from, steady_until = steady_window(start_at, run["ramp_seconds"], run["session_seconds"])
     seconds = range(math.ceil(steady_from - start_at), math.floor(steady_until - start_at))
     rate = sum(run["per_second"].get(second, 0) for second in seconds) / max(len(seconds), 1)
     main = run["latencies"]["main"]
+    steady = run["steady_latencies"]
     meter_values = run["meter_values"]["main"]
     drop_at = events.get("storm_drop_at")
     storm_complete = not (counts.get("storm_not_reconnected") or counts.get("storm_not_drained"))
@@ -775,6 +787,8 @@ def figures_of(run: dict) -> dict:
         "p50_ms": percentile(main, 0.50),
         "p99_ms": percentile(main, 0.99),
         "max_ms": main[-1] if main else None,
+        "steady_p50_ms": percentile(steady, 0.50),
+        "steady_p99_ms": percentile(steady, 0.99),
         "meter_values_p50_ms": percentile(meter_values, 0.50),
         "meter_values_p99_ms": percentile(meter_values, 0.99),
         "answered": counts.get("main_answered", 0) + counts.get("storm_answered", 0),
@@ -944,6 +958,9 @@ def main() -> None:
                 "p50_ms": rounded(g["p50_ms"]),
                 "p99_ms": rounded(g["p99_ms"]),
                 "meter_values_p99_ms": rounded(g["meter_values_p99_ms"]),
+                "steady_p50_ms": rounded(g["steady_p50_ms"]),
+                "steady_p99_ms": rounded(g["steady_p99_ms"]),
+                "floor_steady_p99_ms": rounded(f["steady_p99_ms"]),
                 "floor_msgs_per_s": round(f["msgs_per_s"], 1),
                 "floor_p50_ms": rounded(f["p50_ms"]),
                 "floor_p99_ms": rounded(f["p99_ms"]),
@@ -1001,6 +1018,8 @@ def figures_lines(options, settings, run, floor, check, events, exceptions, work
     row("reply p50 ms", "p50_ms", ",.1f")
     row("reply p99 ms", "p99_ms", ",.1f")
     row("reply max ms", "max_ms", ",.0f")
+    row("steady reply p50 ms", "steady_p50_ms", ",.1f")
+    row("steady reply p99 ms", "steady_p99_ms", ",.1f")
     row("MeterValues p50 ms", "meter_values_p50_ms", ",.1f")
     row("MeterValues p99 ms", "meter_values_p99_ms", ",.1f")
     row("main phase s", "main_seconds", ",.0f")

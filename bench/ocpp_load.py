@@ -88,6 +88,8 @@ class LoadPlan:
     start_at: float
     ramp_seconds: float
     session_seconds: float
+    steady_from: float  # the steady window: every charger connected, no transaction stopped
+    steady_until: float
     meter_interval_seconds: float
     call_timeout_seconds: float
     transaction_attempts: int
@@ -135,6 +137,7 @@ class Figures:
     meter_values_ms: dict[str, array] = field(
         default_factory=lambda: {"main": array("d"), "storm": array("d")}
     )
+    steady_latencies_ms: array = field(default_factory=lambda: array("d"))
     answered_per_second: Counter = field(default_factory=Counter)
     counts: Counter = field(default_factory=Counter)
     errors: Counter = field(default_factory=Counter)
@@ -321,7 +324,7 @@ class SimulatedCharger:
         waiting = asyncio.get_running_loop().create_future()
         self.pending[message_id] = waiting
         phase = self.worker.phase
-        sent = time.perf_counter()
+        sent, sent_at = time.perf_counter(), time.time()
         try:
             await connection.send(orjson.dumps([CALL, message_id, action, payload]).decode())
             answer = await asyncio.wait_for(waiting, self.plan.call_timeout_seconds)
@@ -339,6 +342,8 @@ class SimulatedCharger:
             self.figures.errors[f"{action}: {answer[2]} {str(answer[4])[:120]}"] += 1
             return "error", {}
         self.figures.latencies_ms[phase].append(elapsed_ms)
+        if phase == "main" and self.plan.steady_from <= sent_at <= self.plan.steady_until:
+            self.figures.steady_latencies_ms.append(elapsed_ms)
         self.figures.counts[f"{phase}_answered"] += 1
         if action == "MeterValues" and "transactionId" not in payload:
             self.figures.counts[f"{phase}_answered MeterValues without transaction"] += 1
@@ -646,6 +651,7 @@ class LoadWorker:
         return {
             "latencies_ms": figures.latencies_ms,
             "meter_values_ms": figures.meter_values_ms,
+            "steady_latencies_ms": figures.steady_latencies_ms,
             "answered_per_second": dict(figures.answered_per_second),
             "counts": dict(figures.counts),
             "errors": dict(figures.errors),
