@@ -4,7 +4,8 @@ reconnect storm, next to the floor measured in the same run.
 
     .venv/bin/python bench/ocpp.py [--chargers 5000] [--minutes 5] [--floor-minutes 1]
         [--workers 4] [--storm-seconds 60] [--storm-deadline 300] [--drain-seconds 120]
-        [--database-url URL] [--redis-url URL] [--compression] [--profile] [--keep]
+        [--database-url URL] [--redis-url URL] [--compression] [--sync-validation]
+        [--profile] [--keep]
         [--project DIR]
 
 Data. A database of the bench's own (default postgres://postgres@127.0.0.1:5432/
@@ -871,6 +872,11 @@ def main() -> None:
     )
     parser.add_argument("--compression", action="store_true", help="Offer permessage-deflate.")
     parser.add_argument(
+        "--sync-validation",
+        action="store_true",
+        help="Run the gateway with OCPP_ASYNC_VALIDATION=false: schemas checked on its event loop.",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get(
             "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voltop_bench_ocpp"
@@ -893,12 +899,15 @@ def main() -> None:
     if "bench" not in database_name(url):
         parser.error("--database-url: its database is dropped and recreated; use a name with bench")
     open_files = open_files_limit_raise()
-    environment = {**os.environ, **PROCESS_ENVIRONMENT, "DATABASE_URL": url}
-    environment.pop("REDIS_URL", None)
-    if options.redis_url:
-        environment["REDIS_URL"] = options.redis_url
-    os.environ.update({**PROCESS_ENVIRONMENT, "DATABASE_URL": url})
-    os.environ.pop("REDIS_URL", None)
+    # An empty REDIS_URL, not a missing one: settings would take it from the checkout's .env.
+    environment = {
+        **os.environ,
+        **PROCESS_ENVIRONMENT,
+        "DATABASE_URL": url,
+        "REDIS_URL": options.redis_url or "",
+        "OCPP_ASYNC_VALIDATION": "false" if options.sync_validation else "true",
+    }
+    os.environ.update({**PROCESS_ENVIRONMENT, "DATABASE_URL": url, "REDIS_URL": ""})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voltop.settings")
     work_dir = Path(tempfile.mkdtemp(prefix="voltop-bench-ocpp-"))
 
@@ -953,6 +962,7 @@ def main() -> None:
                 "chargers": options.chargers,
                 "connectors": 2 * options.chargers,
                 "minutes": options.minutes,
+                "async_validation": not options.sync_validation,
                 "offered_meter_values_per_s": round(2 * options.chargers / METER_INTERVAL_SECONDS),
                 "msgs_per_s": round(g["msgs_per_s"], 1),
                 "p50_ms": rounded(g["p50_ms"]),
@@ -999,7 +1009,8 @@ def figures_lines(options, settings, run, floor, check, events, exceptions, work
         f"{floor['session_seconds'] / 60:g} min on the floor; "
         f"MeterValues every {METER_INTERVAL_SECONDS:g} s, heartbeat every "
         f"{settings.OCPP_HEARTBEAT_SECONDS} s; gateway of {project_dir}; Celery "
-        f"{'on ' + options.redis_url if options.redis_url else 'eager (no REDIS_URL)'}",
+        f"{'on ' + options.redis_url if options.redis_url else 'eager (no REDIS_URL)'}; "
+        f"schemas checked {'on the event loop' if options.sync_validation else 'on threads'}",
         f"offered                  {2 * chargers / METER_INTERVAL_SECONDS:,.0f} MeterValues/s "
         "in the steady window (all started, none stopped); a CALL counts as stored when "
         "answered with a CALLRESULT, less MeterValues without a transaction",

@@ -324,6 +324,10 @@ OCPP_PENDING_BOOT_SECONDS = env.int("OCPP_PENDING_BOOT_SECONDS", default=60)
 # or this many chargers' passwords being checked at once.
 OCPP_MAX_CONNECTIONS = env.int("OCPP_MAX_CONNECTIONS", default=20_000)
 OCPP_MAX_HANDSHAKES_AT_ONCE = env.int("OCPP_MAX_HANDSHAKES_AT_ONCE", default=64)
+# Whether the ocpp library checks each message against its schema on a thread of its own
+# (true, the library's default) or on the gateway's event loop (false); bench/ocpp.py
+# --sync-validation measures the difference.
+OCPP_ASYNC_VALIDATION = env.bool("OCPP_ASYNC_VALIDATION", default=True)
 # Every OCPP frame is kept this many days for the station's admin page.
 OCPP_MESSAGE_KEEP_DAYS = env.int("OCPP_MESSAGE_KEEP_DAYS", default=7)
 

@@ -3,13 +3,16 @@ prescribes, keeping the connection up, and calls it answers without recording an
 
 import asyncio
 import json
+import sys
 import time
 
+import ocpp.messages
 import pytest
 from ocpp.v16 import call
 
 from apps.charging.chargers import charging_station_password_set
 from apps.charging.models import ChargerMessage, ChargingSession
+from apps.ocpp.gateway import SWITCH_INTERVAL_SECONDS, gateway_process_configure
 from tests.factories import ChargingStationFactory, ConnectorFactory
 from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, raw_connection
 
@@ -90,6 +93,33 @@ def test_a_bad_frame_gets_the_callerror_of_ocpp16_and_the_connection_stays_up(
     assert error[1:3] == expected_error
     assert heartbeat[0:2] == [3, "alive"]
     assert set(heartbeat[2]) == {"currentTime"}
+    assert not ChargingSession.objects.exists()
+
+
+@pytest.mark.parametrize("on_threads", [True, False], ids=["on threads", "on the event loop"])
+def test_the_gateway_process_checks_schemas_where_the_setting_says_with_the_same_refusals(
+    gateway, station, settings, monkeypatch, on_threads
+):
+    settings.OCPP_ASYNC_VALIDATION = on_threads
+    monkeypatch.setattr(ocpp.messages, "ASYNC_VALIDATION", not on_threads)
+    switch_interval = sys.getswitchinterval()
+    frames = [
+        '[2, "m5", "StartTransaction", {"connectorId": 1}]',
+        '[2, "m8", "Authorize", {"idTag": "123456789012345678901"}]',
+    ]
+    try:
+        gateway_process_configure()
+        configured = (ocpp.messages.ASYNC_VALIDATION, sys.getswitchinterval())
+        answers = asyncio.run(_exchange(gateway.port, station.ocpp_identity, frames))
+    finally:
+        sys.setswitchinterval(switch_interval)
+
+    assert configured == (on_threads, SWITCH_INTERVAL_SECONDS)
+    assert [answer[:3] for answer in answers[:2]] == [
+        [4, "m5", "ProtocolError"],
+        [4, "m8", "TypeConstraintViolation"],
+    ]
+    assert answers[2][:2] == [3, "alive"]
     assert not ChargingSession.objects.exists()
 
 

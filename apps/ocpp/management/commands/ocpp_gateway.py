@@ -2,18 +2,11 @@
 
 import asyncio
 import signal
-import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.ocpp.gateway import Gateway
+from apps.ocpp.gateway import Gateway, gateway_process_configure
 from apps.ocpp.tls import TLS_HINT, gateway_ssl_context, gateway_tls_problem
-
-# How long a thread may hold the GIL while another waits for it. Python's 5 ms lets the
-# database threads keep the event loop waiting 5 ms after each socket read or write under
-# load; at 1 ms the median reply under load fell from 660 ms to 200 ms (bench/ocpp.py, 1,000
-# chargers).
-SWITCH_INTERVAL_SECONDS = 0.001
 
 
 async def gateway_serve_until_stopped(host: str, port: int) -> None:
@@ -44,5 +37,5 @@ class Command(BaseCommand):
         problem = gateway_tls_problem()
         if problem:
             raise CommandError(f"{problem} {TLS_HINT}")
-        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
+        gateway_process_configure()
         asyncio.run(gateway_serve_until_stopped(options["host"], options["port"]))
