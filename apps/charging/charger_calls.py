@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q
 
 from apps.charging.choices import (
     ChargerCallStatus,
@@ -388,6 +388,8 @@ TAG_ACTIONS = frozenset({"GetLocalListVersion", "SendLocalList", "ClearCache"})
 # Tag changes reach chargers once they are this old: a change stamped earlier is committed
 # by then, so none is passed over by an update that read the changes before it committed.
 TAG_CHANGES_SETTLE = timedelta(seconds=1)
+# Stations brought up to date in one transaction: their own messages wait while it runs.
+TAG_SWEEP_STATIONS = 50
 NO_LOCAL_LIST = -1
 
 
@@ -424,36 +426,43 @@ def _tag_update(station: ChargingStation, tokens: list[ChargeToken], now: dateti
 
 
 @transaction.atomic
-def charger_tag_updates_queue(*, connected: set[str], now: datetime) -> int:
+def charger_tag_updates_queue(
+    *, connected: set[str], now: datetime, limit: int = TAG_SWEEP_STATIONS
+) -> int:
     """Queue for each connected station what brings its tags up to date, after a token was
     blocked or a driver suspended (or anything else changed a tag of its fleet): a
     differential SendLocalList where the charger keeps a local list, a ClearCache otherwise.
     A charger that was offline is brought up to date once it is connected again. A station
     whose list version is not known is asked for it first. Returns how many calls it queued.
 
-    Only the stations that have something to catch up on are read and locked, so that a
-    gateway whose chargers are all up to date spends one query here."""
+    Only the stations that have something to catch up on are read and locked, at most
+    `limit` of them, so that their messages never wait long behind this: a gateway whose
+    chargers are all up to date spends two queries here, one of them a single pass over their
+    fleets' tokens. Run it again while it queues `limit` calls."""
     settled = now - TAG_CHANGES_SETTLE
-    fleet_tag_changed = ChargeToken.objects.filter(
-        driver__fleet_id=OuterRef("fleet_id"),
-        updated_at__gt=OuterRef("tags_synced_at"),
-        updated_at__lte=settled,
+    connected_stations = ChargingStation.objects.filter(ocpp_identity__in_array=sorted(connected))
+    fleet_tags_changed_at = (
+        ChargeToken.objects.filter(
+            driver__fleet_id__in=connected_stations.values("fleet_id"), updated_at__lte=settled
+        )
+        .order_by()
+        .values("driver__fleet_id")
+        .annotate(changed_at=Max("updated_at"))
+        .values_list("driver__fleet_id", "changed_at")
     )
+    behind = Q(local_list_version__isnull=True) | Q(tags_synced_at__isnull=True)
+    for fleet_id, changed_at in fleet_tags_changed_at:
+        behind |= Q(fleet_id=fleet_id, tags_synced_at__lt=changed_at)
     tag_call_open = ChargerCall.objects.filter(
         station_id=OuterRef("pk"),
         action__in=TAG_ACTIONS,
         status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT),
     )
     waiting = list(
-        ChargingStation.objects.select_for_update(skip_locked=True)
-        .filter(ocpp_identity__in_array=sorted(connected))
-        .filter(
-            Q(local_list_version__isnull=True)
-            | Q(tags_synced_at__isnull=True)
-            | Exists(fleet_tag_changed)
-        )
+        connected_stations.select_for_update(skip_locked=True)
+        .filter(behind)
         .exclude(Exists(tag_call_open))
-        .order_by("pk")
+        .order_by("pk")[:limit]
     )
     queued = 0
     for station in waiting:

@@ -24,7 +24,7 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from apps.charging.charger_calls import charger_tag_updates_queue
+from apps.charging.charger_calls import TAG_SWEEP_STATIONS, charger_tag_updates_queue
 from apps.charging.chargers import (
     charging_station_authenticated,
     charging_station_connection_record,
@@ -221,21 +221,28 @@ class Gateway:
 
     async def _keep_tags_up_to_date(self) -> None:
         """Every OCPP_TAG_SYNC_SECONDS, queue what brings connected chargers' tags up to date
-        (a token blocked, a driver suspended), and send it at once; 0 turns this off."""
+        (a token blocked, a driver suspended), and send it at once; 0 turns this off. Stations
+        are taken TAG_SWEEP_STATIONS at a time, each batch in a transaction of its own, so
+        that thousands of chargers connecting at once do not wait behind one long sweep."""
         while True:
             every = settings.OCPP_TAG_SYNC_SECONDS
             await asyncio.sleep(every or DISABLED_TAG_SYNC_LOOK_SECONDS)
             if not every or not self.connections:
                 continue
-            try:
-                queued = await self.database.run(
-                    charger_tag_updates_queue, connected=set(self.connections), now=timezone.now()
-                )
-            except Exception:
-                logger.exception("ocpp.tag_updates_not_queued")
-                continue
-            if queued:
-                self.dispatcher.wake()
+            queued = TAG_SWEEP_STATIONS
+            while queued == TAG_SWEEP_STATIONS:
+                try:
+                    queued = await self.database.run(
+                        charger_tag_updates_queue,
+                        connected=set(self.connections),
+                        now=timezone.now(),
+                        limit=TAG_SWEEP_STATIONS,
+                    )
+                except Exception:
+                    logger.exception("ocpp.tag_updates_not_queued")
+                    break
+                if queued:
+                    self.dispatcher.wake()
 
     async def _disconnect_silent(self) -> None:
         """Close the connections of chargers not heard from for OCPP_OFFLINE_AFTER_SECONDS:

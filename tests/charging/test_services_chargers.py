@@ -8,6 +8,7 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.charging.charger_calls import NO_LOCAL_LIST, charger_tag_updates_queue
 from apps.charging.chargers import (
     ChargerReadings,
     FrameSeen,
@@ -22,13 +23,20 @@ from apps.charging.chargers import (
 )
 from apps.charging.choices import SessionSource, StationStatus, TokenAuthorizationStatus
 from apps.charging.exceptions import OtherFleet, StationPasswordInvalid
-from apps.charging.models import ChargerMessage, ChargingSession, ChargingStation, Connector
+from apps.charging.models import (
+    ChargerCall,
+    ChargerMessage,
+    ChargingSession,
+    ChargingStation,
+    Connector,
+)
 from apps.charging.services import (
     MeterReading,
     charging_session_record_meter_values,
     charging_session_save_by_manager,
 )
 from apps.drivers.choices import DriverStatus
+from apps.drivers.models import ChargeToken
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
@@ -404,3 +412,58 @@ class TestMeterValuesInBatches:
 
         assert outcomes == [None]
         assert not first.meter_values.exists()
+
+
+class TestTagSweep:
+    """charger_tag_updates_queue: which connected stations it brings up to date, and how
+    many at a time."""
+
+    @pytest.fixture
+    def stations(self):
+        return [ChargingStationFactory(ocpp_identity=f"CP-SWEEP-{number}") for number in range(3)]
+
+    @staticmethod
+    def _queued_actions() -> list[tuple[str, str]]:
+        return list(
+            ChargerCall.objects.order_by("station__ocpp_identity").values_list(
+                "station__ocpp_identity", "action"
+            )
+        )
+
+    def test_stations_are_taken_up_to_the_limit_and_the_rest_on_the_next_run(self, stations):
+        connected = {station.ocpp_identity for station in stations}
+
+        first = charger_tag_updates_queue(connected=connected, now=MOMENT, limit=2)
+        second = charger_tag_updates_queue(connected=connected, now=MOMENT, limit=2)
+        third = charger_tag_updates_queue(connected=connected, now=MOMENT, limit=2)
+
+        assert (first, second, third) == (2, 1, 0)
+        assert self._queued_actions() == [
+            ("CP-SWEEP-0", "GetLocalListVersion"),
+            ("CP-SWEEP-1", "GetLocalListVersion"),
+            ("CP-SWEEP-2", "GetLocalListVersion"),
+        ]
+
+    def test_only_connected_stations_behind_their_fleets_token_changes_are_taken(self):
+        synced_at = MOMENT - dt.timedelta(minutes=5)
+        up_to_date = ChargingStationFactory(ocpp_identity="CP-UP-TO-DATE")
+        behind = ChargingStationFactory(ocpp_identity="CP-BEHIND")
+        offline = ChargingStationFactory(ocpp_identity="CP-OFFLINE", fleet=behind.fleet)
+        token = ChargeTokenFactory(driver=DriverFactory(fleet=behind.fleet), uid="TAG-CHANGED")
+        ChargeToken.objects.filter(pk=token.pk).update(
+            updated_at=synced_at + dt.timedelta(minutes=1)
+        )
+        ChargeTokenFactory(driver=DriverFactory(fleet=up_to_date.fleet), uid="TAG-OLD")
+        ChargeToken.objects.filter(uid="TAG-OLD").update(
+            updated_at=synced_at - dt.timedelta(minutes=1)
+        )
+        ChargingStation.objects.filter(pk__in=[up_to_date.pk, behind.pk, offline.pk]).update(
+            local_list_version=NO_LOCAL_LIST, tags_synced_at=synced_at
+        )
+
+        queued = charger_tag_updates_queue(
+            connected={"CP-UP-TO-DATE", "CP-BEHIND"}, now=MOMENT, limit=50
+        )
+
+        assert queued == 1
+        assert self._queued_actions() == [("CP-BEHIND", "ClearCache")]
