@@ -153,6 +153,11 @@ class ChargeToken(TimeStampedModel):
 
     class Meta:
         ordering = ["driver", "uid", "pk"]
+        indexes = [
+            # A charger's tag is looked up by its UID (stored upper case) on every Authorize
+            # and StartTransaction.
+            models.Index(fields=["uid"], name="charge_token_uid_idx"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 Upper("uid"),
