@@ -408,13 +408,13 @@ def _tag_info(token: ChargeToken, at: datetime) -> dict:
 
 
 def _tag_update(station: ChargingStation, tokens: list[ChargeToken], now: datetime):
-    """The call that brings the station's tags up to date, or None when none is needed: the
-    whole list for a local list never sent, the changes for one that was, a cleared cache for
-    a charger without a list."""
-    if station.tags_synced_at is not None and not tokens:
-        return None
+    """The call that brings a station found behind its fleet's tags up to date, or None when
+    none is needed: a cleared cache for a charger without a list, the whole list for a local
+    list never sent, the changes for one that was (`tokens`)."""
     if station.local_list_version == NO_LOCAL_LIST:
         return "ClearCache", {}
+    if station.tags_synced_at is not None and not tokens:
+        return None
     update_type = "Full" if station.tags_synced_at is None else "Differential"
     return "SendLocalList", {
         "listVersion": station.local_list_version + 1,
@@ -459,7 +459,7 @@ def charger_tag_updates_queue(
         status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT),
     )
     waiting = list(
-        connected_stations.select_for_update(skip_locked=True)
+        connected_stations.select_for_update(skip_locked=True, no_key=True)
         .filter(behind)
         .exclude(Exists(tag_call_open))
         .order_by("pk")[:limit]
@@ -470,14 +470,14 @@ def charger_tag_updates_queue(
             charger_call_request(station=station, action="GetLocalListVersion", payload={}, now=now)
             queued += 1
     fleet_tokens = _changed_fleet_tokens(
-        [station for station in waiting if station.local_list_version is not None]
+        [station for station in waiting if station.local_list_version not in (None, NO_LOCAL_LIST)]
     )
     for station in waiting:
         if station.local_list_version is None:
             continue
         tokens = [
             token
-            for token in fleet_tokens[station.fleet_id]
+            for token in fleet_tokens.get(station.fleet_id, [])
             if station.tags_synced_at is None
             or station.tags_synced_at < token.updated_at <= settled
         ]
@@ -509,7 +509,7 @@ def _changed_fleet_tokens(stations: list[ChargingStation]) -> dict[int, list[Cha
 
 
 def _station_tags_answered(call: ChargerCall) -> None:
-    station = ChargingStation.objects.select_for_update().get(pk=call.station_id)
+    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=call.station_id)
     answer = call.answer or {}
     synced_at = call.tags_up_to
     if call.action == "GetLocalListVersion":
@@ -532,7 +532,7 @@ def _station_tags_answered(call: ChargerCall) -> None:
 
 
 def _station_tags_not_implemented(call: ChargerCall) -> None:
-    station = ChargingStation.objects.select_for_update().get(pk=call.station_id)
+    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=call.station_id)
     if call.action == "ClearCache":
         station.tags_synced_at = call.tags_up_to
     else:

@@ -153,7 +153,7 @@ def charging_station_connection_record(*, station_id: int, connected: bool, at: 
     """Record that a station's charger connected to the gateway or left it. A station offline
     shows status offline; once connected, its status comes from its reports."""
     require_aware(at, field="at")
-    station = ChargingStation.objects.select_for_update().get(pk=station_id)
+    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=station_id)
     station.is_connected = connected
     station.connection_changed_at = at
     fields = ["is_connected", "connection_changed_at", "updated_at"]
@@ -183,7 +183,7 @@ def charging_station_boot_record(
 ) -> None:
     """Record what a charger says of itself when it boots (OCPP BootNotification)."""
     require_aware(at, field="at")
-    station = ChargingStation.objects.select_for_update().get(pk=station_id)
+    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=station_id)
     station.vendor = vendor[:50]
     station.model = model[:50]
     station.serial_number = serial_number[:50]
@@ -213,7 +213,7 @@ def _connector_reported(station: ChargingStation, connector_id: int) -> Connecto
     does not know yet. It is described like the station's first connector, or as a 22 kW
     Type 2 outlet when it has none, until a manager corrects it."""
     connector = (
-        Connector.objects.select_for_update(of=("self",))
+        Connector.objects.select_for_update(of=("self",), no_key=True)
         .filter(station=station, connector_id=connector_id)
         .order_by("pk")
     ).first()
@@ -236,7 +236,9 @@ def _connector_reported(station: ChargingStation, connector_id: int) -> Connecto
             "charging.connector_reported",
             extra={"station_id": station.pk, "connector_id": connector_id},
         )
-    return Connector.objects.select_for_update().get(station=station, connector_id=connector_id)
+    return Connector.objects.select_for_update(no_key=True).get(
+        station=station, connector_id=connector_id
+    )
 
 
 @transaction.atomic
@@ -253,7 +255,7 @@ def connector_status_record(
     is one outlet, created when Voltop does not know it yet. A report older than the one kept
     (a replay after the charger was offline) changes nothing."""
     require_aware(at, field="at")
-    station = ChargingStation.objects.select_for_update().get(pk=station_id)
+    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=station_id)
     if connector_id == 0:
         station.status = STATION_STATUS_OF_CONNECTOR.get(status, StationStatus.OCCUPIED)
         station.save(update_fields=["status", "updated_at"])
