@@ -23,6 +23,7 @@ from ocpp.charge_point import (
 )
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as central_system_calls
+from websockets.exceptions import ConnectionClosed
 
 from apps.charging.charger_calls import (
     CALLS_CHANNEL,
@@ -150,6 +151,8 @@ class CallDispatcher:
             raise CallFailed(f"The payload does not fit {queued.action}: {error}.") from error
         try:
             result = await charger.call(payload, suppress=False)
+        except ConnectionClosed as error:
+            raise CallFailed("The station disconnected before the call could be sent.") from error
         except OCPPError as error:
             raise CallFailed(
                 f"{error.code}: {error.description} {error.details or ''}".strip(),

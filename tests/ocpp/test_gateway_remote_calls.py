@@ -3,14 +3,22 @@ queues the call and answers 202 at once; the gateway sends it to the charger, wh
 app reads; the charger reports the session, which appears and completes with its meter."""
 
 import asyncio
+import json
 import time
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from apps.charging.charger_calls import charger_call_request
 from apps.charging.chargers import charging_station_password_set
-from apps.charging.choices import SessionPurpose, SessionSource, SessionStatus
-from apps.charging.models import ChargerCall, ChargingSession
+from apps.charging.choices import (
+    ChargerCallStatus,
+    SessionPurpose,
+    SessionSource,
+    SessionStatus,
+)
+from apps.charging.models import ChargerCall, ChargingSession, ChargingStation
 from apps.drivers.choices import TokenKind
 from tests.api.conftest import PASSWORD
 from tests.charging.test_admin import depot_tariff_create
@@ -21,7 +29,7 @@ from tests.factories import (
     FleetFactory,
     UserFactory,
 )
-from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected
+from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, raw_connection
 from tests.ocpp.threads import off_the_loop
 
 pytestmark = pytest.mark.postgres
@@ -175,3 +183,50 @@ def test_a_start_at_a_station_not_connected_is_refused_and_nothing_is_queued(gat
     assert response.status_code == 409
     assert response.json()["errors"][0]["code"] == "charging.station_offline"
     assert not ChargerCall.objects.exists()
+
+
+def test_calls_to_a_charger_that_leaves_before_answering_fail_and_say_why(gateway, depot, settings):
+    """The charger leaves on its first CALL: that call times out, and the one queued behind it
+    fails as not sent, rather than staying sent with an error only in the gateway's log."""
+    settings.OCPP_CALL_TIMEOUT_SECONDS = 1
+    station = depot[0]
+
+    async def scenario() -> str:
+        async with raw_connection(gateway.port, station.ocpp_identity) as connection:
+            await _until_on_the_loop(lambda: _connected(station))
+            for action, payload in (("Reset", {"type": "Soft"}), ("ClearCache", {})):
+                await off_the_loop(
+                    charger_call_request,
+                    station=station,
+                    action=action,
+                    payload=payload,
+                    now=timezone.now(),
+                )
+            first_call = json.loads(await asyncio.wait_for(connection.recv(), 10))
+        await _until_on_the_loop(lambda: not _calls_open())
+        return first_call[2]
+
+    first_action = asyncio.run(scenario())
+
+    failures = dict(ChargerCall.objects.values_list("action", "error"))
+    second_action = ({"Reset", "ClearCache"} - {first_action}).pop()
+    assert set(ChargerCall.objects.values_list("status", flat=True)) == {ChargerCallStatus.FAILED}
+    assert failures[first_action] == "The charger did not answer within 1 s."
+    assert failures[second_action] == "The station disconnected before the call could be sent."
+
+
+def _connected(station) -> bool:
+    return ChargingStation.objects.filter(pk=station.pk, is_connected=True).exists()
+
+
+def _calls_open() -> bool:
+    return ChargerCall.objects.filter(
+        status__in=(ChargerCallStatus.QUEUED, ChargerCallStatus.SENT)
+    ).exists()
+
+
+async def _until_on_the_loop(condition, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not await off_the_loop(condition):
+        assert time.monotonic() < deadline, "the gateway did not get there in time"
+        await asyncio.sleep(0.05)
