@@ -321,9 +321,11 @@ OCPP_TAG_SYNC_SECONDS = env.float("OCPP_TAG_SYNC_SECONDS", default=2)
 OCPP_HOLD_UNKNOWN_STATIONS = env.bool("OCPP_HOLD_UNKNOWN_STATIONS", default=False)
 OCPP_PENDING_BOOT_SECONDS = env.int("OCPP_PENDING_BOOT_SECONDS", default=60)
 # Overload is refused politely (HTTP 429 with Retry-After) beyond this many connected chargers,
-# or this many chargers' passwords being checked at once.
+# this many chargers' passwords being checked at once, or this many of the connected chargers'
+# messages waiting for a database thread: chargers already in are answered first.
 OCPP_MAX_CONNECTIONS = env.int("OCPP_MAX_CONNECTIONS", default=20_000)
 OCPP_MAX_HANDSHAKES_AT_ONCE = env.int("OCPP_MAX_HANDSHAKES_AT_ONCE", default=64)
+OCPP_MAX_DATABASE_BACKLOG = env.int("OCPP_MAX_DATABASE_BACKLOG", default=100)
 # Whether the ocpp library checks each message against its schema on a thread of its own
 # (true, the library's default) or on the gateway's event loop (false); bench/ocpp.py
 # --sync-validation measures the difference.

@@ -2,6 +2,8 @@
 connection, so chargers' writes run side by side rather than one at a time on asgiref's single
 shared thread."""
 
+from __future__ import annotations
+
 import asyncio
 import logging
 import random
@@ -54,19 +56,53 @@ def _close_connections(everyone_here: threading.Barrier) -> None:
     everyone_here.wait()
 
 
+class _Waiting:
+    """A service submitted to the threads, counted in their backlog until a thread takes it
+    or its caller gives up on it, whichever comes first."""
+
+    def __init__(self, threads: DatabaseThreads):
+        self._threads = threads
+        self._counted = True
+        with threads._waiting_lock:
+            threads._waiting += 1
+
+    def leave(self) -> None:
+        with self._threads._waiting_lock:
+            if self._counted:
+                self._counted = False
+                self._threads._waiting -= 1
+
+
+def _taken(waiting: _Waiting, function: Callable[..., Result], kwargs: dict) -> Result:
+    waiting.leave()
+    return _call_with_fresh_connection(function, kwargs)
+
+
 class DatabaseThreads:
-    """Runs services for the event loop on `size` threads."""
+    """Runs services for the event loop on `size` threads, and counts the services waiting for
+    one of them: the gateway's backlog."""
 
     def __init__(self, size: int):
         self.size = size
         self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="ocpp-database")
+        self._waiting = 0
+        self._waiting_lock = threading.Lock()
+
+    @property
+    def backlog(self) -> int:
+        """How many services are waiting for a thread."""
+        return self._waiting
 
     async def run(self, function: Callable[..., Result], /, **kwargs) -> Result:
         """`function(**kwargs)` on one of the threads; the event loop goes on meanwhile."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, partial(_call_with_fresh_connection, function, kwargs)
-        )
+        waiting = _Waiting(self)
+        try:
+            return await loop.run_in_executor(
+                self._executor, partial(_taken, waiting, function, kwargs)
+            )
+        finally:
+            waiting.leave()
 
     def close(self, timeout: float = 10) -> None:
         """Close every thread's connection, then the threads: each thread closes its own, and

@@ -126,15 +126,18 @@ class Gateway:
         """Let a connection in only for a known station with its password: 404 for another
         path, 401 without the station's credentials (unless OCPP_HOLD_UNKNOWN_STATIONS holds
         an unknown identity pending). The user name is the station's identity, as OCPP 1.6
-        security profile 1 has it. Beyond OCPP_MAX_CONNECTIONS, or with
-        OCPP_MAX_HANDSHAKES_AT_ONCE passwords being checked (a reconnect storm), a charger is
-        asked to come back shortly: 429 with Retry-After."""
+        security profile 1 has it. Beyond OCPP_MAX_CONNECTIONS, with
+        OCPP_MAX_HANDSHAKES_AT_ONCE passwords being checked (a reconnect storm), or with more
+        than OCPP_MAX_DATABASE_BACKLOG messages waiting for the database, a charger is asked to
+        come back shortly: 429 with Retry-After. The chargers already connected are then
+        answered first, rather than every charger waiting until its calls time out."""
         identity = identity_of_path(request.path)
         if identity is None:
             return self._refusal(connection, HTTPStatus.NOT_FOUND, "Connect to /ocpp/<identity>.")
         if (
             self._admitting >= settings.OCPP_MAX_HANDSHAKES_AT_ONCE
             or len(self.connections) >= settings.OCPP_MAX_CONNECTIONS
+            or self.database.backlog > settings.OCPP_MAX_DATABASE_BACKLOG
         ):
             logger.warning("ocpp.connection_deferred", extra={"station": identity})
             response = self._refusal(

@@ -60,3 +60,37 @@ def test_any_other_database_error_is_raised_at_once():
     with pytest.raises(OperationalError):
         run(service)
     assert len(calls) == 1
+
+
+def test_the_backlog_counts_the_services_waiting_for_a_thread():
+    async def scenario():
+        threads = DatabaseThreads(1)
+        release = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        running = asyncio.Event()
+
+        def occupy():
+            loop.call_soon_threadsafe(running.set)
+            asyncio.run_coroutine_threadsafe(release.wait(), loop).result()
+            return "done"
+
+        try:
+            first = asyncio.create_task(threads.run(occupy))
+            await running.wait()
+            waiting = [asyncio.create_task(threads.run(lambda: "queued")) for _ in range(3)]
+            await asyncio.sleep(0)
+            backlog_while_busy = threads.backlog
+            waiting[0].cancel()
+            await asyncio.sleep(0)
+            backlog_after_one_gave_up = threads.backlog
+            release.set()
+            results = await asyncio.gather(first, *waiting[1:])
+            return backlog_while_busy, backlog_after_one_gave_up, results, threads.backlog
+        finally:
+            await asyncio.to_thread(threads.close)
+
+    busy, after_cancel, results, after = asyncio.run(scenario())
+
+    assert (busy, after_cancel) == (3, 2)
+    assert results == ["done", "queued", "queued"]
+    assert after == 0
