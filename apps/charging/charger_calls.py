@@ -11,13 +11,14 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, Max, OuterRef, Q
+from django.db.models import Exists, Max, OuterRef, Q, QuerySet
 
 from apps.charging.choices import (
     ChargerCallStatus,
@@ -347,21 +348,48 @@ def charging_session_is_stopped_by_charger(session: ChargingSession) -> bool:
     )
 
 
+def _remote_starts_unclaimed(*, since: datetime) -> QuerySet[ChargerCall]:
+    return ChargerCall.objects.filter(
+        action="RemoteStartTransaction",
+        status=ChargerCallStatus.ANSWERED,
+        answer__status="Accepted",
+        session__isnull=True,
+        created_at__gte=since,
+    )
+
+
+def remote_starts_waiting(
+    *, sessions: Sequence[ChargingSession]
+) -> set[tuple[int | None, int | None]]:
+    """The (driver, connector) pairs of `sessions` that a remote start may be waiting for, as
+    remote_start_claim looks for one: one query for many sessions just reported, so that only
+    those have to be claimed one by one."""
+    if not sessions:
+        return set()
+    since = min(session.started_at for session in sessions) - REMOTE_START_MATCH_WINDOW
+    waiting = set(
+        _remote_starts_unclaimed(since=since)
+        .filter(
+            driver_id__in={session.driver_id for session in sessions},
+            connector_id__in={session.connector_id for session in sessions},
+        )
+        .values_list("driver_id", "connector_id")
+    )
+    return {
+        (session.driver_id, session.connector_id)
+        for session in sessions
+        if (session.driver_id, session.connector_id) in waiting
+    }
+
+
 def remote_start_claim(*, session: ChargingSession) -> ChargerCall | None:
     """Link a session a charger just reported to the remote start that asked for it: the
     latest accepted RemoteStartTransaction of its driver on its connector, unclaimed and
     recent. The session takes the purpose and vehicle the driver asked for."""
     call = (
-        ChargerCall.objects.select_for_update()
-        .filter(
-            action="RemoteStartTransaction",
-            status=ChargerCallStatus.ANSWERED,
-            answer__status="Accepted",
-            driver_id=session.driver_id,
-            connector_id=session.connector_id,
-            session__isnull=True,
-            created_at__gte=session.started_at - REMOTE_START_MATCH_WINDOW,
-        )
+        _remote_starts_unclaimed(since=session.started_at - REMOTE_START_MATCH_WINDOW)
+        .select_for_update()
+        .filter(driver_id=session.driver_id, connector_id=session.connector_id)
         .order_by("-created_at", "-pk")
         .first()
     )

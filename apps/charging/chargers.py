@@ -10,6 +10,7 @@ manager to look at."""
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,11 +18,11 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection, transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils.crypto import get_random_string
 from psycopg import sql
 
-from apps.charging.charger_calls import remote_start_claim
+from apps.charging.charger_calls import remote_start_claim, remote_starts_waiting
 from apps.charging.choices import (
     ConnectorStatus,
     LocationKind,
@@ -288,7 +289,12 @@ def charge_token_authorization(
     token of an active driver of the station's fleet, blocked for a blocked token or a driver
     not active, expired after its validity, invalid when unknown to the fleet or not valid
     yet."""
-    token = _fleet_token(station.fleet_id, id_tag)
+    return _token_authorization(_fleet_token(station.fleet_id, id_tag), at)
+
+
+def _token_authorization(token: ChargeToken | None, at: datetime) -> TokenAuthorization:
+    """charge_token_authorization of the fleet's token with the tag (its driver and fleet
+    loaded), or of none."""
     if token is None:
         return TokenAuthorization(
             TokenAuthorizationStatus.INVALID, reason="the tag is unknown to the fleet"
@@ -458,6 +464,171 @@ def charging_session_charger_start(
         extra={"session_id": session.pk, "driver_id": driver.pk, "source": SessionSource.OCPP},
     )
     return ChargerStart(session, authorization)
+
+
+@dataclass(frozen=True)
+class ChargerStartReport:
+    """A StartTransaction as a station's charger sends it."""
+
+    station: ChargingStation
+    connector_id: int
+    id_tag: str
+    meter_start_wh: int
+    started_at: datetime
+
+
+def _connectors_locked(batch: Sequence[ChargerStartReport]) -> dict[tuple[int, int], Connector]:
+    wanted = Q()
+    for item in batch:
+        wanted |= Q(station_id=item.station.pk, connector_id=item.connector_id)
+    connectors = (
+        Connector.objects.select_for_update(of=("self",), no_key=True).filter(wanted).order_by("pk")
+    )
+    return {(connector.station_id, connector.connector_id): connector for connector in connectors}
+
+
+def _fleet_tokens(batch: Sequence[ChargerStartReport]) -> dict[tuple[int, str], ChargeToken]:
+    """_fleet_token of each item of the batch, in one query."""
+    tokens: dict[tuple[int, str], ChargeToken] = {}
+    for token in (
+        ChargeToken.objects.select_related("driver__fleet")
+        .filter(
+            driver__fleet_id__in={item.station.fleet_id for item in batch},
+            uid__in={normalize_token_uid(item.id_tag) for item in batch},
+        )
+        .order_by("-is_active", "-valid_from", "-pk")
+    ):
+        tokens.setdefault((token.driver.fleet_id, token.uid), token)
+    return tokens
+
+
+def _plain_starts(
+    batch: Sequence[ChargerStartReport],
+) -> dict[int, tuple[Connector, Driver, TokenAuthorization]]:
+    """The items of the batch that start plainly, by their place in it, with their connector,
+    their driver (both locked) and the tag's authorisation: a connector Voltop knows, with no
+    session open on it and none this start would repeat, and an accepted tag of a driver
+    charging at no depot. No other item of the batch names the same connector or driver."""
+    candidates = [
+        (place, item) for place, item in enumerate(batch) if item.started_at.tzinfo is not None
+    ]
+    if not candidates:
+        return {}
+    connectors = _connectors_locked([item for _, item in candidates])
+    busy_connectors = set(
+        ChargingSession.objects.filter(connector__in=list(connectors.values()))
+        .filter(
+            Q(status=SessionStatus.ACTIVE)
+            | Q(
+                source=SessionSource.OCPP,
+                started_at__in={item.started_at for _, item in candidates},
+            )
+        )
+        .values_list("connector_id", flat=True)
+    )
+    tokens = _fleet_tokens([item for _, item in candidates])
+    plain = {}
+    for place, item in candidates:
+        connector = connectors.get((item.station.pk, item.connector_id))
+        if connector is None or connector.pk in busy_connectors:
+            continue
+        token = tokens.get((item.station.fleet_id, normalize_token_uid(item.id_tag)))
+        authorization = _token_authorization(token, item.started_at)
+        if authorization.status == TokenAuthorizationStatus.ACCEPTED:
+            plain[place] = (connector, authorization)
+    places_of = defaultdict(list)
+    for place, (connector, authorization) in plain.items():
+        places_of["connector", connector.pk].append(place)
+        places_of["driver", authorization.token.driver_id].append(place)
+    shared = {place for places in places_of.values() if len(places) > 1 for place in places}
+    plain = {place: found for place, found in plain.items() if place not in shared}
+    drivers = {
+        driver.pk: driver
+        for driver in Driver.objects.select_for_update(of=("self",))
+        .select_related("fleet")
+        .filter(pk__in={authorization.token.driver_id for _, authorization in plain.values()})
+        .order_by("pk")
+    }
+    charging_elsewhere = set(
+        ChargingSession.objects.filter(
+            driver__in=list(drivers.values()),
+            status=SessionStatus.ACTIVE,
+            location_kind=LocationKind.DEPOT,
+        ).values_list("driver_id", flat=True)
+    )
+    return {
+        place: (connector, drivers[authorization.token.driver_id], authorization)
+        for place, (connector, authorization) in plain.items()
+        if authorization.token.driver_id not in charging_elsewhere
+    }
+
+
+@transaction.atomic
+def charging_sessions_charger_start(
+    *, batch: Sequence[ChargerStartReport]
+) -> list[ChargerStart | DomainError]:
+    """Record many chargers' StartTransactions at once, as the gateway gathers them; item by
+    item, the recorded start or the error that refused it, as charging_session_charger_start
+    records or refuses each.
+
+    Plain starts (_plain_starts) whose driver's vehicle may charge are checked for the whole
+    batch in a few queries and inserted in one statement. Every other item goes through
+    charging_session_charger_start after them, in the batch's order, in a savepoint of its
+    own, so that what it refuses keeps no other from being recorded."""
+    plain = _plain_starts(batch)
+    new_sessions: dict[int, ChargingSession] = {}
+    for place, (connector, driver, authorization) in plain.items():
+        item = batch[place]
+        try:
+            vehicle = vehicle_for_session_start(driver, None, item.started_at)
+        except DomainError:
+            continue
+        new_sessions[place] = ChargingSession(
+            connector=connector,
+            location_kind=LocationKind.DEPOT,
+            started_at=item.started_at,
+            meter_start_wh=item.meter_start_wh,
+            status=SessionStatus.ACTIVE,
+            source=SessionSource.OCPP,
+            fleet_id=driver.fleet_id,
+            driver=driver,
+            vehicle=vehicle,
+            cost_center_id=cost_center_at_start(driver, vehicle),
+            token=authorization.token,
+            charger_issue="",
+        )
+    ChargingSession.objects.bulk_create(new_sessions.values())
+    remote_started = remote_starts_waiting(sessions=list(new_sessions.values()))
+    outcomes: list[ChargerStart | DomainError] = []
+    for place, item in enumerate(batch):
+        session = new_sessions.get(place)
+        if session is None:
+            try:
+                with transaction.atomic():
+                    outcomes.append(
+                        charging_session_charger_start(
+                            station=item.station,
+                            connector_id=item.connector_id,
+                            id_tag=item.id_tag,
+                            meter_start_wh=item.meter_start_wh,
+                            started_at=item.started_at,
+                        )
+                    )
+            except DomainError as error:
+                outcomes.append(error)
+            continue
+        if (session.driver_id, session.connector_id) in remote_started:
+            remote_start_claim(session=session)
+        logger.info(
+            "charging.session_started",
+            extra={
+                "session_id": session.pk,
+                "driver_id": session.driver_id,
+                "source": SessionSource.OCPP,
+            },
+        )
+        outcomes.append(ChargerStart(session, plain[place][2]))
+    return outcomes
 
 
 def _station_session(station: ChargingStation, transaction_id: int) -> ChargingSession | None:

@@ -32,8 +32,9 @@ from ocpp.v16.enums import Action, DataTransferStatus, RegistrationStatus
 
 from apps.charging.chargers import (
     ChargerReadings,
+    ChargerStart,
+    ChargerStartReport,
     charge_token_authorization,
-    charging_session_charger_start,
     charging_session_charger_stop,
     charging_station_boot_record,
     charging_station_heartbeat_record,
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
     from apps.ocpp.database import DatabaseThreads
     from apps.ocpp.message_log import MessageLog
-    from apps.ocpp.storage import MeterValuesBatcher
+    from apps.ocpp.storage import Batcher
 
 logger = logging.getLogger(__name__)
 # The library logs every frame at INFO; the gateway logs them itself, with the station.
@@ -103,7 +104,9 @@ class StationConnection(ChargePoint):
         connection: ServerConnection,
         database: DatabaseThreads,
         message_log: MessageLog,
-        meter_values: MeterValuesBatcher,
+        *,
+        meter_values: Batcher[ChargerReadings, None],
+        starts: Batcher[ChargerStartReport, ChargerStart],
     ):
         super().__init__(
             station.ocpp_identity,
@@ -115,6 +118,7 @@ class StationConnection(ChargePoint):
         self.database = database
         self.message_log = message_log
         self.meter_values = meter_values
+        self.starts = starts
         self.last_heard = time.monotonic()
 
     @property
@@ -264,14 +268,17 @@ class StationConnection(ChargePoint):
         timestamp: str,
         reservation_id: int | None = None,
     ):
-        start = await self._record(
-            charging_session_charger_start,
-            station=self.station,
-            connector_id=connector_id,
-            id_tag=id_tag,
-            meter_start_wh=meter_start,
-            started_at=self._moment(timestamp, "timestamp"),
+        start = await self.starts.record(
+            ChargerStartReport(
+                station=self.station,
+                connector_id=connector_id,
+                id_tag=id_tag,
+                meter_start_wh=meter_start,
+                started_at=self._moment(timestamp, "timestamp"),
+            )
         )
+        if isinstance(start, DomainError):
+            raise PropertyConstraintViolationError(details={"cause": start.message})
         return call_result.StartTransaction(
             transaction_id=start.session.pk,
             id_tag_info=_id_tag_info(start.authorization),

@@ -1,16 +1,16 @@
-"""The gateway's storage path for MeterValues, its busiest message: readings of every charger
-gathered for a few milliseconds and recorded by one service call per batch, so that a thousand
-stored messages a second cost a few statements each tick rather than several each. A charger is
-answered once its readings are committed."""
+"""The gateway's storage path for its busiest messages, MeterValues and StartTransaction: what
+every charger sends is gathered for a few milliseconds and recorded by one service call per
+batch, so that a thousand stored messages a second cost a few statements each tick rather than
+several each. A charger is answered once what it sent is committed."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from apps.charging.chargers import ChargerReadings, charging_sessions_charger_meter_values
 from voltop.core.errors import DomainError
 
 if TYPE_CHECKING:
@@ -22,22 +22,34 @@ GATHER_SECONDS = 0.02
 BATCH_MAX = 500
 BATCHES_AT_ONCE = 2
 
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
 
-class MeterValuesBatcher:
-    """Gathers chargers' readings and records them a batch at a time."""
 
-    def __init__(self, database: DatabaseThreads):
+class Batcher(Generic[Item, Outcome]):
+    """Gathers items and records them a batch at a time with `service(batch=[...])`, which
+    returns an outcome per item: what was recorded, or the DomainError that refused it."""
+
+    def __init__(
+        self,
+        database: DatabaseThreads,
+        service: Callable[..., Sequence[Outcome | DomainError]],
+        *,
+        batch_max: int = BATCH_MAX,
+    ):
         self._database = database
-        self._waiting: list[tuple[ChargerReadings, asyncio.Future]] = []
+        self._service = service
+        self._batch_max = batch_max
+        self._waiting: list[tuple[Item, asyncio.Future]] = []
         self._news = asyncio.Event()
         self._writers = asyncio.Semaphore(BATCHES_AT_ONCE)
         self._batches: set[asyncio.Task] = set()
 
-    async def record(self, item: ChargerReadings) -> DomainError | None:
-        """Record `item` with the next batch; the error that refused it, or None."""
+    async def record(self, item: Item) -> Outcome | DomainError:
+        """Record `item` with the next batch: its outcome."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
-        if len(self._waiting) >= BATCH_MAX:
+        if len(self._waiting) >= self._batch_max:
             self._news.set()
         return await future
 
@@ -48,7 +60,8 @@ class MeterValuesBatcher:
                     await asyncio.wait_for(self._news.wait(), GATHER_SECONDS)
                 self._news.clear()
                 while self._waiting:
-                    batch, self._waiting = self._waiting[:BATCH_MAX], self._waiting[BATCH_MAX:]
+                    batch = self._waiting[: self._batch_max]
+                    self._waiting = self._waiting[self._batch_max :]
                     await self._writers.acquire()
                     task = asyncio.create_task(self._write(batch))
                     self._batches.add(task)
@@ -57,13 +70,14 @@ class MeterValuesBatcher:
             for task in list(self._batches):
                 task.cancel()
 
-    async def _write(self, batch: list[tuple[ChargerReadings, asyncio.Future]]) -> None:
+    async def _write(self, batch: list[tuple[Item, asyncio.Future]]) -> None:
         try:
-            outcomes = await self._database.run(
-                charging_sessions_charger_meter_values, batch=[item for item, _ in batch]
-            )
+            outcomes = await self._database.run(self._service, batch=[item for item, _ in batch])
         except Exception as error:
-            logger.exception("ocpp.meter_values_not_recorded", extra={"messages": len(batch)})
+            logger.exception(
+                "ocpp.batch_not_recorded",
+                extra={"service": self._service.__name__, "messages": len(batch)},
+            )
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)

@@ -11,17 +11,27 @@ from django.test.utils import CaptureQueriesContext
 from apps.charging.charger_calls import NO_LOCAL_LIST, charger_tag_updates_queue
 from apps.charging.chargers import (
     ChargerReadings,
+    ChargerStart,
+    ChargerStartReport,
     FrameSeen,
     charge_token_authorization,
     charger_messages_prune,
     charger_messages_record,
     charging_session_charger_start,
     charging_sessions_charger_meter_values,
+    charging_sessions_charger_start,
     charging_station_authenticated,
     charging_station_password_set,
     connector_status_record,
 )
-from apps.charging.choices import SessionSource, StationStatus, TokenAuthorizationStatus
+from apps.charging.choices import (
+    ChargerCallStatus,
+    SessionPurpose,
+    SessionSource,
+    SessionStatus,
+    StationStatus,
+    TokenAuthorizationStatus,
+)
 from apps.charging.exceptions import OtherFleet, StationPasswordInvalid
 from apps.charging.models import (
     ChargerCall,
@@ -48,6 +58,7 @@ from tests.factories import (
     VehicleAssignmentFactory,
     VehicleFactory,
 )
+from voltop.core.errors import DomainError
 
 pytestmark = pytest.mark.django_db
 
@@ -412,6 +423,197 @@ class TestMeterValuesInBatches:
 
         assert outcomes == [None]
         assert not first.meter_values.exists()
+
+
+class TestStartsInBatches:
+    SESSION_FIELDS = (
+        "fleet_id",
+        "location_kind",
+        "started_at",
+        "meter_start_wh",
+        "status",
+        "source",
+        "charger_issue",
+        "purpose",
+        "ended_at",
+        "meter_stop_wh",
+    )
+
+    @staticmethod
+    def charging_point(station, number, **driver_fields):
+        """A connector of `station` and a driver of its fleet with a token for it."""
+        connector = ConnectorFactory(station=station, connector_id=number)
+        driver = DriverFactory(fleet=station.fleet, **driver_fields)
+        ChargeTokenFactory(driver=driver, uid=f"TAG{number:04d}")
+        return connector, driver
+
+    @staticmethod
+    def start(station, number, *, at=MOMENT, tag=None, meter_start_wh=1_000):
+        return ChargerStartReport(
+            station=station,
+            connector_id=number,
+            id_tag=tag or f"tag{number:04d}",
+            meter_start_wh=meter_start_wh,
+            started_at=at,
+        )
+
+    def stored(self, session_id):
+        session = ChargingSession.objects.get(pk=session_id)
+        return {field: getattr(session, field) for field in self.SESSION_FIELDS} | {
+            "driver": session.driver,
+            "vehicle": session.vehicle,
+            "cost_center_id": session.cost_center_id,
+            "token": session.token,
+            "connector": session.connector,
+        }
+
+    def test_plain_starts_are_recorded_as_one_by_one_would_record_them(self, station):
+        cost_center = CostCenterFactory(fleet=station.fleet)
+        batched_points = [
+            self.charging_point(station, 1, cost_center=cost_center),
+            self.charging_point(station, 2),
+        ]
+        vehicle = VehicleAssignmentFactory(
+            vehicle=VehicleFactory(fleet=station.fleet), driver=batched_points[1][1]
+        ).vehicle
+        other_station = ChargingStationFactory(fleet=station.fleet, ocpp_identity="CP-ONE-BY-ONE")
+        one_by_one_points = [
+            self.charging_point(other_station, 101, cost_center=cost_center),
+            self.charging_point(other_station, 102),
+        ]
+        other_vehicle = VehicleAssignmentFactory(
+            vehicle=VehicleFactory(fleet=station.fleet), driver=one_by_one_points[1][1]
+        ).vehicle
+
+        batched = charging_sessions_charger_start(
+            batch=[self.start(station, 1), self.start(station, 2)]
+        )
+        one_by_one = [
+            charging_session_charger_start(
+                station=other_station,
+                connector_id=number,
+                id_tag=f"tag{number:04d}",
+                meter_start_wh=1_000,
+                started_at=MOMENT,
+            )
+            for number in (101, 102)
+        ]
+
+        assert [outcome.authorization.status for outcome in batched] == ["Accepted"] * 2
+        differing = ("connector", "driver", "token", "vehicle")
+        for outcome, alone, (connector, driver) in zip(
+            batched, one_by_one, batched_points, strict=True
+        ):
+            stored, expected = self.stored(outcome.session.pk), self.stored(alone.session.pk)
+            assert (stored["connector"], stored["driver"]) == (connector, driver)
+            assert stored["token"] == driver.tokens.get()
+            for field in differing:
+                stored.pop(field)
+                expected.pop(field)
+            assert stored == expected
+        assert self.stored(batched[0].session.pk)["cost_center_id"] == cost_center.pk
+        assert self.stored(batched[1].session.pk)["vehicle"] == vehicle
+        assert self.stored(one_by_one[1].session.pk)["vehicle"] == other_vehicle
+
+    def test_a_batch_costs_a_few_queries_and_one_per_start_for_its_vehicle(self, station):
+        for number in range(1, 10):
+            self.charging_point(station, number)
+
+        with CaptureQueriesContext(connection) as three:
+            charging_sessions_charger_start(batch=[self.start(station, n) for n in (1, 2, 3)])
+        with CaptureQueriesContext(connection) as six:
+            charging_sessions_charger_start(batch=[self.start(station, n) for n in range(4, 10)])
+
+        assert ChargingSession.objects.filter(status=SessionStatus.ACTIVE).count() == 9
+        assert len(six.captured_queries) - len(three.captured_queries) == 3
+        assert len(three.captured_queries) <= 12
+
+    def test_other_starts_go_the_one_start_way_in_the_batch_order(self, station):
+        for number in range(1, 7):
+            self.charging_point(station, number)
+        blocked = ChargeTokenFactory(
+            driver=DriverFactory(fleet=station.fleet), uid="BLOCKED1", is_active=False
+        )
+        left_open = ChargingSessionFactory(
+            fleet=station.fleet,
+            connector=Connector.objects.get(station=station, connector_id=3),
+            active=True,
+            source=SessionSource.OCPP,
+            started_at=MOMENT - dt.timedelta(hours=2),
+            meter_start_wh=0,
+        )
+        sent_before = charging_session_charger_start(
+            station=station,
+            connector_id=4,
+            id_tag="tag0004",
+            meter_start_wh=500,
+            started_at=MOMENT - dt.timedelta(minutes=5),
+        ).session
+        twice = DriverFactory(fleet=station.fleet)
+        for uid in ("TWICE-A", "TWICE-B"):
+            ChargeTokenFactory(driver=twice, uid=uid)
+
+        outcomes = charging_sessions_charger_start(
+            batch=[
+                self.start(station, 1, tag="NOBODY"),
+                self.start(station, 2, tag=blocked.uid),
+                self.start(station, 3),
+                self.start(station, 4, at=MOMENT - dt.timedelta(minutes=5), meter_start_wh=500),
+                self.start(station, 7, tag="tag0005"),
+                self.start(station, 5, tag="TWICE-A"),
+                self.start(station, 6, tag="TWICE-B"),
+            ]
+        )
+
+        statuses = [outcome.authorization.status for outcome in outcomes]
+        sessions = [ChargingSession.objects.get(pk=outcome.session.pk) for outcome in outcomes]
+        assert statuses == ["Invalid", "Blocked"] + ["Accepted"] * 5
+        assert sessions[0].driver is None
+        assert "which no driver of the fleet has" in sessions[0].charger_issue
+        assert "the token is blocked" in sessions[1].charger_issue
+        left_open.refresh_from_db()
+        assert left_open.status != SessionStatus.ACTIVE
+        assert sessions[2].charger_issue == ""
+        assert sessions[3].pk == sent_before.pk
+        assert sessions[4].connector == Connector.objects.get(station=station, connector_id=7)
+        assert sessions[5].charger_issue == ""
+        assert f"in session {sessions[5].pk}" in sessions[6].charger_issue
+
+    def test_a_start_refused_is_refused_alone_and_the_others_are_recorded(self, station):
+        for number in (1, 2):
+            self.charging_point(station, number)
+
+        outcomes = charging_sessions_charger_start(
+            batch=[self.start(station, 1, at=MOMENT.replace(tzinfo=None)), self.start(station, 2)]
+        )
+
+        assert isinstance(outcomes[0], DomainError)
+        assert outcomes[0].field == "started_at"
+        assert isinstance(outcomes[1], ChargerStart)
+        assert list(ChargingSession.objects.values_list("connector__connector_id", flat=True)) == [
+            2
+        ]
+
+    def test_a_remote_start_waiting_for_its_session_is_claimed(self, station):
+        connector, driver = self.charging_point(station, 1)
+        request = ChargerCall.objects.create(
+            station=station,
+            action="RemoteStartTransaction",
+            payload={"connectorId": 1, "idTag": "TAG0001"},
+            status=ChargerCallStatus.ANSWERED,
+            answer={"status": "Accepted"},
+            driver=driver,
+            connector=connector,
+            purpose=SessionPurpose.PRIVATE,
+            created_at=MOMENT - dt.timedelta(seconds=20),
+            answered_at=MOMENT - dt.timedelta(seconds=19),
+        )
+
+        (outcome,) = charging_sessions_charger_start(batch=[self.start(station, 1)])
+
+        request.refresh_from_db()
+        assert request.session == outcome.session
+        assert ChargingSession.objects.get(pk=outcome.session.pk).purpose == SessionPurpose.PRIVATE
 
 
 class TestTagSweep:
