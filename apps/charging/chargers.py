@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection, transaction
 from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from psycopg import sql
 
@@ -59,6 +60,7 @@ from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import normalize_token_uid
 from apps.fleets.models import Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard
+from apps.vehicles.selectors import vehicle_assignments_at_for_drivers
 from voltop.core.errors import DomainError
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -269,6 +271,76 @@ def connector_status_record(
     connector.status_info = info[:100]
     connector.status_at = at
     connector.save(update_fields=["status", "error_code", "status_info", "status_at", "updated_at"])
+
+
+@dataclass(frozen=True)
+class ConnectorStatusReport:
+    """A StatusNotification as a station's charger sends it."""
+
+    station_id: int
+    connector_id: int
+    status: str
+    error_code: str
+    info: str
+    at: datetime
+
+
+@transaction.atomic
+def connector_statuses_record(
+    *, batch: Sequence[ConnectorStatusReport]
+) -> list[DomainError | None]:
+    """Record many chargers' StatusNotifications at once, as the gateway gathers them, as
+    connector_status_record records each; item by item, None or the error that refused it.
+    Reports on connectors Voltop knows are applied in the batch's order and written in one
+    UPDATE. A report on the station as a whole (connector 0), on a connector not known yet, or
+    without a time zone goes through connector_status_record after them, in the batch's order,
+    in a savepoint of its own."""
+    wanted = Q()
+    for item in batch:
+        if item.connector_id != 0 and item.at.tzinfo is not None:
+            wanted |= Q(station_id=item.station_id, connector_id=item.connector_id)
+    connectors = {}
+    if wanted:
+        connectors = {
+            (connector.station_id, connector.connector_id): connector
+            for connector in Connector.objects.select_for_update(no_key=True)
+            .filter(wanted)
+            .order_by("pk")
+        }
+    outcomes: list[DomainError | None] = [None] * len(batch)
+    changed = {}
+    others = []
+    for place, item in enumerate(batch):
+        connector = connectors.get((item.station_id, item.connector_id))
+        if connector is None or item.at.tzinfo is None:
+            others.append(place)
+            continue
+        if connector.status_at is not None and item.at < connector.status_at:
+            continue
+        connector.status = item.status
+        connector.error_code = item.error_code
+        connector.status_info = item.info[:100]
+        connector.status_at = item.at
+        connector.updated_at = timezone.now()
+        changed[connector.pk] = connector
+    Connector.objects.bulk_update(
+        changed.values(), ["status", "error_code", "status_info", "status_at", "updated_at"]
+    )
+    for place in others:
+        item = batch[place]
+        try:
+            with transaction.atomic():
+                connector_status_record(
+                    station_id=item.station_id,
+                    connector_id=item.connector_id,
+                    status=item.status,
+                    error_code=item.error_code,
+                    info=item.info,
+                    at=item.at,
+                )
+        except DomainError as error:
+            outcomes[place] = error
+    return outcomes
 
 
 def _fleet_token(fleet_id: int, id_tag: str) -> ChargeToken | None:
@@ -572,15 +644,26 @@ def charging_sessions_charger_start(
     records or refuses each.
 
     Plain starts (_plain_starts) whose driver's vehicle may charge are checked for the whole
-    batch in a few queries and inserted in one statement. Every other item goes through
+    batch in a few queries (and one more per vehicle, which is locked), and inserted in one
+    statement. Every other item goes through
     charging_session_charger_start after them, in the batch's order, in a savepoint of its
     own, so that what it refuses keeps no other from being recorded."""
     plain = _plain_starts(batch)
+    assignments = vehicle_assignments_at_for_drivers(
+        moments_by_driver={
+            driver.pk: [batch[place].started_at] for place, (_, driver, _) in plain.items()
+        }
+    )
     new_sessions: dict[int, ChargingSession] = {}
     for place, (connector, driver, authorization) in plain.items():
         item = batch[place]
+        assignment = assignments.get((driver.pk, item.started_at))
         try:
-            vehicle = vehicle_for_session_start(driver, None, item.started_at)
+            vehicle = (
+                vehicle_for_session_start(driver, assignment.vehicle, item.started_at)
+                if assignment is not None
+                else None
+            )
         except DomainError:
             continue
         new_sessions[place] = ChargingSession(

@@ -34,11 +34,11 @@ from apps.charging.chargers import (
     ChargerReadings,
     ChargerStart,
     ChargerStartReport,
+    ConnectorStatusReport,
     charge_token_authorization,
     charging_session_charger_stop,
     charging_station_boot_record,
     charging_station_heartbeat_record,
-    connector_status_record,
     unassigned_station_boot_record,
 )
 from apps.charging.meter_units import MeterValueFormatError
@@ -107,6 +107,7 @@ class StationConnection(ChargePoint):
         *,
         meter_values: Batcher[ChargerReadings, None],
         starts: Batcher[ChargerStartReport, ChargerStart],
+        statuses: Batcher[ConnectorStatusReport, None],
     ):
         super().__init__(
             station.ocpp_identity,
@@ -119,6 +120,7 @@ class StationConnection(ChargePoint):
         self.message_log = message_log
         self.meter_values = meter_values
         self.starts = starts
+        self.statuses = statuses
         self.last_heard = time.monotonic()
 
     @property
@@ -241,15 +243,18 @@ class StationConnection(ChargePoint):
         vendor_error_code: str | None = None,
         **details,
     ):
-        await self._record(
-            connector_status_record,
-            station_id=self.station.pk,
-            connector_id=connector_id,
-            status=status,
-            error_code=error_code,
-            info=" · ".join(text for text in (info, vendor_error_code) if text),
-            at=self._moment(timestamp, "timestamp"),
+        refused = await self.statuses.record(
+            ConnectorStatusReport(
+                station_id=self.station.pk,
+                connector_id=connector_id,
+                status=status,
+                error_code=error_code,
+                info=" · ".join(text for text in (info, vendor_error_code) if text),
+                at=self._moment(timestamp, "timestamp"),
+            )
         )
+        if refused is not None:
+            raise PropertyConstraintViolationError(details={"cause": refused.message})
         return call_result.StatusNotification()
 
     @on(Action.authorize)

@@ -30,6 +30,7 @@ from apps.charging.chargers import (
     charging_sessions_charger_start,
     charging_station_authenticated,
     charging_station_connection_record,
+    connector_statuses_record,
     unassigned_station_record,
 )
 from apps.charging.models import ChargingStation, UnassignedStation
@@ -49,8 +50,9 @@ CLOSE_SILENT = 4001
 DATABASE_THREADS = 8
 DISABLED_TAG_SYNC_LOOK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 5
-# Starts gathered into one service call: each names its connector in the query that locks them.
-START_BATCH_MAX = 100
+# Starts and status reports gathered into one service call: each names its connector in the
+# query that locks them.
+LOCKING_BATCH_MAX = 100
 # How long a thread may hold the GIL while another waits for it. Python's 5 ms lets the
 # database threads keep the event loop waiting 5 ms after each socket read or write under
 # load; at 1 ms the median reply under load fell from 660 ms to 200 ms (bench/ocpp.py, 1,000
@@ -88,7 +90,10 @@ class Gateway:
         self.message_log = MessageLog(self.database)
         self.meter_values = Batcher(self.database, charging_sessions_charger_meter_values)
         self.starts = Batcher(
-            self.database, charging_sessions_charger_start, batch_max=START_BATCH_MAX
+            self.database, charging_sessions_charger_start, batch_max=LOCKING_BATCH_MAX
+        )
+        self.statuses = Batcher(
+            self.database, connector_statuses_record, batch_max=LOCKING_BATCH_MAX
         )
         self._background: list[asyncio.Task] = []
         self._admitting = 0
@@ -112,6 +117,7 @@ class Gateway:
             asyncio.create_task(self.message_log.run()),
             asyncio.create_task(self.meter_values.run()),
             asyncio.create_task(self.starts.run()),
+            asyncio.create_task(self.statuses.run()),
         ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
         return server
@@ -209,6 +215,7 @@ class Gateway:
             self.message_log,
             meter_values=self.meter_values,
             starts=self.starts,
+            statuses=self.statuses,
         )
         replaced = self.connections.get(station.ocpp_identity)
         self.connections[station.ocpp_identity] = charger

@@ -13,6 +13,7 @@ from apps.charging.chargers import (
     ChargerReadings,
     ChargerStart,
     ChargerStartReport,
+    ConnectorStatusReport,
     FrameSeen,
     charge_token_authorization,
     charger_messages_prune,
@@ -23,6 +24,7 @@ from apps.charging.chargers import (
     charging_station_authenticated,
     charging_station_password_set,
     connector_status_record,
+    connector_statuses_record,
 )
 from apps.charging.choices import (
     ChargerCallStatus,
@@ -212,6 +214,90 @@ class TestStatusReports:
 
         connector = Connector.objects.get(station=station, connector_id=3)
         assert (connector.standard, connector.power_type, connector.max_kw) == ("CHADEMO", "DC", 50)
+
+    @staticmethod
+    def report(station, connector_id, status, *, at=MOMENT, error_code="NoError", info=""):
+        return ConnectorStatusReport(
+            station_id=station.pk,
+            connector_id=connector_id,
+            status=status,
+            error_code=error_code,
+            info=info,
+            at=at,
+        )
+
+    def test_a_batch_applies_each_report_as_one_by_one_in_the_batch_order(self, station):
+        for number in (1, 2):
+            ConnectorFactory(station=station, connector_id=number)
+        ConnectorFactory(station=station, connector_id=3, status="Charging", status_at=MOMENT)
+        later = MOMENT + dt.timedelta(seconds=5)
+
+        outcomes = connector_statuses_record(
+            batch=[
+                self.report(station, 1, "Preparing"),
+                self.report(station, 1, "Faulted", at=later, error_code="GroundFailure", info="x"),
+                self.report(station, 2, "Charging", at=later),
+                self.report(station, 2, "Available"),
+                self.report(station, 3, "Available", at=MOMENT - dt.timedelta(minutes=1)),
+                self.report(station, 0, "Unavailable"),
+                self.report(station, 4, "Available"),
+            ]
+        )
+
+        assert outcomes == [None] * 7
+        stored = {
+            connector.connector_id: (
+                connector.status,
+                connector.error_code,
+                connector.status_info,
+                connector.status_at,
+            )
+            for connector in Connector.objects.filter(station=station)
+        }
+        assert stored == {
+            1: ("Faulted", "GroundFailure", "x", later),
+            2: ("Charging", "NoError", "", later),
+            3: ("Charging", stored[3][1], stored[3][2], MOMENT),
+            4: ("Available", "NoError", "", MOMENT),
+        }
+        station.refresh_from_db()
+        assert station.status == StationStatus.UNAVAILABLE
+
+    def test_reports_on_known_connectors_cost_the_same_queries_however_many(self, station):
+        for number in range(1, 9):
+            ConnectorFactory(station=station, connector_id=number)
+
+        with CaptureQueriesContext(connection) as two:
+            connector_statuses_record(
+                batch=[self.report(station, number, "Available") for number in (1, 2)]
+            )
+        with CaptureQueriesContext(connection) as six:
+            connector_statuses_record(
+                batch=[self.report(station, number, "Charging") for number in range(3, 9)]
+            )
+
+        assert len(six.captured_queries) == len(two.captured_queries)
+        assert set(
+            Connector.objects.filter(connector_id__gt=2).values_list("status", flat=True)
+        ) == {"Charging"}
+
+    def test_a_report_refused_is_refused_alone_and_the_others_are_recorded(self, station):
+        for number in (1, 2):
+            ConnectorFactory(station=station, connector_id=number, status="Available")
+
+        outcomes = connector_statuses_record(
+            batch=[
+                self.report(station, 1, "Charging", at=MOMENT.replace(tzinfo=None)),
+                self.report(station, 2, "Charging"),
+            ]
+        )
+
+        assert isinstance(outcomes[0], DomainError)
+        assert outcomes[0].field == "at"
+        assert outcomes[1] is None
+        assert dict(
+            Connector.objects.filter(station=station).values_list("connector_id", "status")
+        ) == {1: "Available", 2: "Charging"}
 
 
 class TestSessionsWithoutDriver:
@@ -515,18 +601,20 @@ class TestStartsInBatches:
         assert self.stored(batched[1].session.pk)["vehicle"] == vehicle
         assert self.stored(one_by_one[1].session.pk)["vehicle"] == other_vehicle
 
-    def test_a_batch_costs_a_few_queries_and_one_per_start_for_its_vehicle(self, station):
-        for number in range(1, 10):
-            self.charging_point(station, number)
+    def test_a_batch_costs_a_few_queries_however_many_starts_and_one_per_vehicle(self, station):
+        points = [self.charging_point(station, number) for number in range(1, 11)]
+        VehicleAssignmentFactory(vehicle=VehicleFactory(fleet=station.fleet), driver=points[9][1])
 
         with CaptureQueriesContext(connection) as three:
             charging_sessions_charger_start(batch=[self.start(station, n) for n in (1, 2, 3)])
         with CaptureQueriesContext(connection) as six:
             charging_sessions_charger_start(batch=[self.start(station, n) for n in range(4, 10)])
+        with CaptureQueriesContext(connection) as one_with_a_vehicle:
+            charging_sessions_charger_start(batch=[self.start(station, 10)])
 
-        assert ChargingSession.objects.filter(status=SessionStatus.ACTIVE).count() == 9
-        assert len(six.captured_queries) - len(three.captured_queries) == 3
-        assert len(three.captured_queries) <= 12
+        assert ChargingSession.objects.filter(status=SessionStatus.ACTIVE).count() == 10
+        assert len(six.captured_queries) == len(three.captured_queries) <= 10
+        assert len(one_with_a_vehicle.captured_queries) == len(three.captured_queries) + 1
 
     def test_other_starts_go_the_one_start_way_in_the_batch_order(self, station):
         for number in range(1, 7):
