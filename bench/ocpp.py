@@ -4,7 +4,7 @@ reconnect storm, next to the floor measured in the same run.
 
     .venv/bin/python bench/ocpp.py [--chargers 5000] [--minutes 5] [--floor-minutes 1]
         [--workers 4] [--storm-seconds 60] [--storm-deadline 300] [--drain-seconds 120]
-        [--database-url URL] [--redis-url URL] [--compression] [--sync-validation]
+        [--database-url URL] [--redis-url URL] [--compression] [--async-validation]
         [--profile] [--keep]
         [--project DIR]
 
@@ -18,8 +18,12 @@ UPDATE (PBKDF2 for each of 5,000 stations would take minutes and measure nothing
 Gateway. `manage.py ocpp_gateway` in a process of its own on loopback, on the bench database,
 DEBUG off, LOG_LEVEL=WARNING, without REDIS_URL unless --redis-url is given (so Celery runs
 the pricing of each stopped session eagerly, inside the gateway, as it does without Redis).
-Its resident memory (VmRSS of the process and its children) and the CPU time of the gateway,
-of PostgreSQL's processes and of the load processes are sampled every second.
+With --redis-url (a Redis database of the bench's own: its queue is purged), the gateway
+queues that pricing on Redis, as in production, and a Celery worker (one process) prices the
+sessions; the database is checked once every completed session is priced (at most 300 s
+after the load). Its resident memory (VmRSS of the process and its children) and the CPU time
+of the gateway, of PostgreSQL's processes, of the load processes and of the worker are sampled
+every second.
 
 Load. `--workers` processes (multiprocessing, spawn), each with its own event loop and a
 share of the chargers (bench/ocpp_load.py). Each charger connects over a raw WebSocket (HTTP
@@ -107,6 +111,7 @@ RAMP_CHARGERS_PER_SECOND = 250
 TRANSACTION_ATTEMPTS = 3
 SERVER_READY_SECONDS = 60
 SERVER_STOP_SECONDS = 60
+PRICING_WAIT_SECONDS = 300
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -433,17 +438,19 @@ class ResourceSampler(threading.Thread):
     """Every second: the server's resident memory, and the CPU seconds of the server, of
     PostgreSQL and of the load processes, since they started."""
 
-    def __init__(self, server_pid: int, load_pids: list[int]):
+    def __init__(self, server_pid: int, load_pids: list[int], worker_pid: int | None = None):
         super().__init__(daemon=True)
         self.server_pid = server_pid
         self.load_pids = load_pids
-        self.samples: list[tuple[float, int, float, float, float]] = []
+        self.worker_pid = worker_pid
+        self.samples: list[tuple[float, int, float, float, float, float]] = []
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        server_cpu, postgres_cpu, load_cpu = CpuTotal(), CpuTotal(), CpuTotal()
+        server_cpu, postgres_cpu, load_cpu, worker_cpu = (CpuTotal() for _ in range(4))
         while not self.stopping.is_set():
             server = process_tree(self.server_pid)
+            worker = process_tree(self.worker_pid) if self.worker_pid else []
             self.samples.append(
                 (
                     time.time(),
@@ -451,6 +458,7 @@ class ResourceSampler(threading.Thread):
                     server_cpu.add(cpu_seconds(server)),
                     postgres_cpu.add(cpu_seconds(postgres_pids())),
                     load_cpu.add(cpu_seconds(self.load_pids)),
+                    worker_cpu.add(cpu_seconds(worker)),
                 )
             )
             self.stopping.wait(1.0)
@@ -472,7 +480,7 @@ class ResourceSampler(threading.Thread):
         seconds = last[0] - first[0]
         return {
             name: 100 * (last[column] - first[column]) / seconds
-            for name, column in (("server", 2), ("postgres", 3), ("load", 4))
+            for name, column in (("server", 2), ("postgres", 3), ("load", 4), ("worker", 5))
         }
 
 
@@ -562,6 +570,81 @@ class GatewayServer:
         return events, exceptions
 
 
+class CeleryWorker:
+    """With --redis-url, a Celery worker of the gateway's checkout, on the bench database and
+    that Redis, in a process of its own: it prices the sessions the gateway stops, as in
+    production, where without Redis the gateway prices them itself (Celery eager)."""
+
+    def __init__(self, environment: dict, log_path: Path):
+        self.environment = environment
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        celery = [sys.executable, "-m", "celery", "-A", "voltop"]
+        purged = subprocess.run(  # noqa: S603 - fixed arguments
+            [*celery, "purge", "-f"],
+            cwd=project_dir,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if purged.returncode:
+            raise SystemExit(f"celery purge failed:\n{purged.stdout}{purged.stderr}")
+        with self.log_path.open("wb") as output:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+                [
+                    *celery,
+                    "worker",
+                    "--concurrency",
+                    "1",
+                    "--loglevel",
+                    "WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                ],
+                cwd=project_dir,
+                env=self.environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=SERVER_STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def pricing_wait(url: str, fleet_id: int, seconds: float) -> float | None:
+    """Wait until every completed session of the fleet is priced, for at most `seconds`: the
+    worker prices them after the gateway has answered their stops. How long it took, or
+    None when some were still not priced."""
+    began = time.monotonic()
+    with psycopg.connect(url, autocommit=True) as db:
+        while time.monotonic() - began < seconds:
+            waiting = db.execute(
+                "SELECT count(*) FROM charging_chargingsession WHERE fleet_id = %s"
+                " AND status = 'completed' AND price_incl_vat IS NULL",
+                (fleet_id,),
+            ).fetchone()[0]
+            if not waiting:
+                return time.monotonic() - began
+            time.sleep(1.0)
+    return None
+
+
 class FloorServer:
     """The floor: a bare websockets server in a process of its own."""
 
@@ -614,7 +697,9 @@ def percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))]
 
 
-def load_run(server, options, identities, password: str, session_seconds: float) -> dict:
+def load_run(
+    server, options, identities, password: str, session_seconds: float, worker=None
+) -> dict:
     """Start `server`, drive it with the load processes (main phase, then storm), stop it;
     returns the merged figures."""
     context = multiprocessing.get_context("spawn")
@@ -664,7 +749,11 @@ def load_run(server, options, identities, password: str, session_seconds: float)
     ]
     for process in processes:
         process.start()
-    sampler = ResourceSampler(server.pid, [process.pid for process in processes])
+    sampler = ResourceSampler(
+        server.pid,
+        [process.pid for process in processes],
+        worker.pid if worker is not None else None,
+    )
     sampler.start()
     limit = (
         start_at
@@ -872,9 +961,9 @@ def main() -> None:
     )
     parser.add_argument("--compression", action="store_true", help="Offer permessage-deflate.")
     parser.add_argument(
-        "--sync-validation",
+        "--async-validation",
         action="store_true",
-        help="Run the gateway with OCPP_ASYNC_VALIDATION=false: schemas checked on its event loop.",
+        help="Run the gateway with OCPP_ASYNC_VALIDATION=true: schemas checked on threads.",
     )
     parser.add_argument(
         "--database-url",
@@ -905,7 +994,7 @@ def main() -> None:
         **PROCESS_ENVIRONMENT,
         "DATABASE_URL": url,
         "REDIS_URL": options.redis_url or "",
-        "OCPP_ASYNC_VALIDATION": "false" if options.sync_validation else "true",
+        "OCPP_ASYNC_VALIDATION": "true" if options.async_validation else "false",
     }
     os.environ.update({**PROCESS_ENVIRONMENT, "DATABASE_URL": url, "REDIS_URL": ""})
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "voltop.settings")
@@ -933,17 +1022,26 @@ def main() -> None:
         work_dir / "gateway.log",
         work_dir / "gateway.prof" if options.profile else None,
     )
+    worker = CeleryWorker(environment, work_dir / "worker.log") if options.redis_url else None
     try:
         floor_minutes = min(options.floor_minutes, options.minutes)
         log(f"floor: bare server on port {port}, {floor_minutes:g} min sessions, then the storm")
         floor = load_run(FloorServer(port), options, identities, password, floor_minutes * 60)
+        if worker is not None:
+            log(f"Celery worker on {options.redis_url}")
+            worker.start()
         log(f"gateway on port {port}: {options.minutes:g} min sessions, then the storm")
-        run = load_run(gateway, options, identities, password, options.minutes * 60)
+        run = load_run(gateway, options, identities, password, options.minutes * 60, worker)
+        if worker is not None:
+            log("waiting for the worker to price the completed sessions")
+            run["pricing_wait_s"] = pricing_wait(url, fleet_id, PRICING_WAIT_SECONDS)
         log("checking the database")
         check = database_check(url, fleet_id, run["transactions"])
         events, exceptions = gateway.log_events()
     finally:
         gateway.stop()
+        if worker is not None:
+            worker.stop()
         if options.keep:
             log(f"kept {database_name(url)} and the gateway's log in {work_dir}")
         else:
@@ -962,7 +1060,7 @@ def main() -> None:
                 "chargers": options.chargers,
                 "connectors": 2 * options.chargers,
                 "minutes": options.minutes,
-                "async_validation": not options.sync_validation,
+                "async_validation": options.async_validation,
                 "offered_meter_values_per_s": round(2 * options.chargers / METER_INTERVAL_SECONDS),
                 "msgs_per_s": round(g["msgs_per_s"], 1),
                 "p50_ms": rounded(g["p50_ms"]),
@@ -985,6 +1083,7 @@ def main() -> None:
                 "floor_reconnect_s": rounded(f["reconnect_s"]),
                 "reconnect_ratio": rounded(ratio(g["reconnect_s"], f["reconnect_s"])),
                 "rss_mb": round(g["rss_mb"]),
+                "celery_worker": bool(options.redis_url),
                 "floor_rss_mb": round(f["rss_mb"]),
                 "database_ok": check["ok"],
                 "gateway_crashed": run["crashed"] is not None,
@@ -1010,7 +1109,7 @@ def figures_lines(options, settings, run, floor, check, events, exceptions, work
         f"MeterValues every {METER_INTERVAL_SECONDS:g} s, heartbeat every "
         f"{settings.OCPP_HEARTBEAT_SECONDS} s; gateway of {project_dir}; Celery "
         f"{'on ' + options.redis_url if options.redis_url else 'eager (no REDIS_URL)'}; "
-        f"schemas checked {'on the event loop' if options.sync_validation else 'on threads'}",
+        f"schemas checked {'on threads' if options.async_validation else 'on the event loop'}",
         f"offered                  {2 * chargers / METER_INTERVAL_SECONDS:,.0f} MeterValues/s "
         "in the steady window (all started, none stopped); a CALL counts as stored when "
         "answered with a CALLRESULT, less MeterValues without a transaction",
@@ -1052,6 +1151,7 @@ def figures_lines(options, settings, run, floor, check, events, exceptions, work
             "CPU in the steady window (% of one core; 2 cores = 200 %): gateway "
             f"{cpu['server']:.0f} %, PostgreSQL {cpu['postgres']:.0f} %, load processes "
             f"{cpu['load']:.0f} %"
+            + (f", Celery worker {cpu['worker']:.0f} %" if options.redis_url else "")
             + (
                 f"; floor run: server {floor_cpu['server']:.0f} %, load {floor_cpu['load']:.0f} %"
                 if floor_cpu
@@ -1082,6 +1182,15 @@ def figures_lines(options, settings, run, floor, check, events, exceptions, work
         f"{check['priced']:,} priced, {check['with_charger_issue']:,} with a charger issue: "
         f"{'OK' if check['ok'] else 'MISMATCH'}"
     )
+    if options.redis_url:
+        waited = run.get("pricing_wait_s")
+        lines.append(
+            "pricing                  the Celery worker priced every completed session "
+            f"{waited:.0f} s after the load ended"
+            if waited is not None
+            else f"pricing                  sessions still not priced {PRICING_WAIT_SECONDS} s "
+            "after the load ended"
+        )
     for label, errors in (("gateway", run["errors"]), ("floor", floor["errors"])):
         handshakes = [(n, c) for n, c in errors.items() if n.startswith("handshake")]
         others = Counter({n: c for n, c in errors.items() if not n.startswith("handshake")})
