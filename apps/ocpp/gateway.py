@@ -102,6 +102,7 @@ class Gateway:
         self, host: str, port: int, ssl_context: ssl.SSLContext | None = None
     ) -> Server:
         """Start listening; the returned server runs until it is closed."""
+        ping_seconds = settings.OCPP_PING_SECONDS or None
         server = await serve(
             self._converse,
             host,
@@ -109,6 +110,8 @@ class Gateway:
             subprotocols=[SUBPROTOCOL],
             process_request=self._admit,
             ssl=ssl_context,
+            ping_interval=ping_seconds,
+            ping_timeout=ping_seconds,
         )
         self._background = [
             asyncio.create_task(self._disconnect_silent()),

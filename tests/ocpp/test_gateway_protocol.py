@@ -2,7 +2,9 @@
 prescribes, keeping the connection up, and calls it answers without recording anything."""
 
 import asyncio
+import base64
 import json
+import os
 import sys
 import time
 
@@ -11,10 +13,11 @@ import pytest
 from ocpp.v16 import call
 
 from apps.charging.chargers import charging_station_password_set
-from apps.charging.models import ChargerMessage, ChargingSession
+from apps.charging.models import ChargerMessage, ChargingSession, ChargingStation
 from apps.ocpp.gateway import SWITCH_INTERVAL_SECONDS, gateway_process_configure
 from tests.factories import ChargingStationFactory, ConnectorFactory
 from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, raw_connection
+from tests.ocpp.conftest import gateway_running
 
 pytestmark = pytest.mark.postgres
 
@@ -207,3 +210,51 @@ def test_every_frame_in_and_out_is_kept_for_the_stations_page(gateway, station):
     ]
     assert json.loads(kept[2][1])[2:] == ["DataTransfer", {"vendorId": "com.example"}]
     assert json.loads(kept[3][1])[2] == {"status": "Rejected"}
+
+
+async def _silent_charger(port: int, identity: str) -> tuple[bytes, bytes, bytes]:
+    """A charger that opens its WebSocket by hand and then answers nothing, not even the
+    gateway's pings: the handshake's status line, the first frame's header, and the next
+    frame's header."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    credentials = base64.b64encode(f"{identity}:{STATION_PASSWORD}".encode()).decode()
+    writer.write(
+        (
+            f"GET /ocpp/{identity} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Protocol: ocpp1.6\r\nAuthorization: Basic {credentials}\r\n\r\n"
+        ).encode()
+    )
+    await writer.drain()
+    try:
+        handshake = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        first = await asyncio.wait_for(reader.readexactly(2), 10)
+        await reader.readexactly(first[1] & 0x7F)
+        second = await asyncio.wait_for(reader.readexactly(2), 10)
+    finally:
+        writer.close()
+    return handshake.split(b"\r\n", 1)[0], first, second
+
+
+def test_a_charger_that_stops_answering_pings_is_dropped_and_shown_offline(
+    transactional_db, station, settings
+):
+    settings.OCPP_PING_SECONDS = 0.5
+    settings.REDIS_URL = ""
+    settings.OCPP_TAG_SYNC_SECONDS = 0
+    with gateway_running() as running:
+        began = time.monotonic()
+        status_line, first, second = asyncio.run(
+            _silent_charger(running.port, station.ocpp_identity)
+        )
+        waited = time.monotonic() - began
+        deadline = time.monotonic() + 10
+        while ChargingStation.objects.get(pk=station.pk).is_connected:
+            assert time.monotonic() < deadline, "the station is still shown connected"
+            time.sleep(0.05)
+
+    assert status_line == b"HTTP/1.1 101 Switching Protocols"
+    assert (first[0], second[0]) == (0x89, 0x88)
+    assert waited >= 1.0
