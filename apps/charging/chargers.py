@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
@@ -65,6 +66,7 @@ from voltop.core.errors import DomainError
 from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
+Result = TypeVar("Result")
 
 # OCPP 1.6 security profile 1: the charger's AuthorizationKey is 16 to 40 characters.
 STATION_PASSWORD_MIN_LENGTH = 16
@@ -273,6 +275,17 @@ def connector_status_record(
     connector.save(update_fields=["status", "error_code", "status_info", "status_at", "updated_at"])
 
 
+def _one_by_one(service: Callable[..., Result], /, **kwargs) -> Result | DomainError:
+    """`service(**kwargs)` in a savepoint of its own, for an item a batch cannot record with
+    the others: what the service returns, or the DomainError that refused the item, with what
+    the service wrote for it undone."""
+    try:
+        with transaction.atomic():
+            return service(**kwargs)
+    except DomainError as error:
+        return error
+
+
 @dataclass(frozen=True)
 class ConnectorStatusReport:
     """A StatusNotification as a station's charger sends it."""
@@ -328,18 +341,15 @@ def connector_statuses_record(
     )
     for place in others:
         item = batch[place]
-        try:
-            with transaction.atomic():
-                connector_status_record(
-                    station_id=item.station_id,
-                    connector_id=item.connector_id,
-                    status=item.status,
-                    error_code=item.error_code,
-                    info=item.info,
-                    at=item.at,
-                )
-        except DomainError as error:
-            outcomes[place] = error
+        outcomes[place] = _one_by_one(
+            connector_status_record,
+            station_id=item.station_id,
+            connector_id=item.connector_id,
+            status=item.status,
+            error_code=item.error_code,
+            info=item.info,
+            at=item.at,
+        )
     return outcomes
 
 
@@ -418,12 +428,12 @@ def _interrupt(session: ChargingSession, next_session_at: datetime) -> None:
     )
 
 
-def _charger_session_create(
+def _charger_session(
     connector: Connector, started_at: datetime, meter_start_wh: int, **fields
 ) -> ChargingSession:
     """An active depot session a charger reports on `connector`, with `fields` (its fleet,
-    driver, …)."""
-    return ChargingSession.objects.create(
+    driver, …), not saved yet."""
+    return ChargingSession(
         connector=connector,
         location_kind=LocationKind.DEPOT,
         started_at=started_at,
@@ -432,6 +442,14 @@ def _charger_session_create(
         source=SessionSource.OCPP,
         **fields,
     )
+
+
+def _charger_session_create(
+    connector: Connector, started_at: datetime, meter_start_wh: int, **fields
+) -> ChargingSession:
+    session = _charger_session(connector, started_at, meter_start_wh, **fields)
+    session.save(force_insert=True)
+    return session
 
 
 def _unattributed_session_create(
@@ -666,13 +684,10 @@ def charging_sessions_charger_start(
             )
         except DomainError:
             continue
-        new_sessions[place] = ChargingSession(
-            connector=connector,
-            location_kind=LocationKind.DEPOT,
-            started_at=item.started_at,
-            meter_start_wh=item.meter_start_wh,
-            status=SessionStatus.ACTIVE,
-            source=SessionSource.OCPP,
+        new_sessions[place] = _charger_session(
+            connector,
+            item.started_at,
+            item.meter_start_wh,
             fleet_id=driver.fleet_id,
             driver=driver,
             vehicle=vehicle,
@@ -686,19 +701,16 @@ def charging_sessions_charger_start(
     for place, item in enumerate(batch):
         session = new_sessions.get(place)
         if session is None:
-            try:
-                with transaction.atomic():
-                    outcomes.append(
-                        charging_session_charger_start(
-                            station=item.station,
-                            connector_id=item.connector_id,
-                            id_tag=item.id_tag,
-                            meter_start_wh=item.meter_start_wh,
-                            started_at=item.started_at,
-                        )
-                    )
-            except DomainError as error:
-                outcomes.append(error)
+            outcomes.append(
+                _one_by_one(
+                    charging_session_charger_start,
+                    station=item.station,
+                    connector_id=item.connector_id,
+                    id_tag=item.id_tag,
+                    meter_start_wh=item.meter_start_wh,
+                    started_at=item.started_at,
+                )
+            )
             continue
         if (session.driver_id, session.connector_id) in remote_started:
             remote_start_claim(session=session)
@@ -815,13 +827,10 @@ def charging_sessions_charger_meter_values(
             session.last_at, session.last_wh = readings[-1].measured_at, readings[-1].energy_wh
             outcomes.append(None)
             continue
-        try:
-            with transaction.atomic():
-                charging_session_record_meter_values(session=session, readings=readings)
-        except DomainError as error:
-            outcomes.append(error)
-        else:
-            outcomes.append(None)
+        recorded = _one_by_one(
+            charging_session_record_meter_values, session=session, readings=readings
+        )
+        outcomes.append(recorded if isinstance(recorded, DomainError) else None)
     MeterValue.objects.bulk_create(new_values)
     return outcomes
 

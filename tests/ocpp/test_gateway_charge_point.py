@@ -207,11 +207,16 @@ def test_a_status_notification_of_an_unknown_connector_creates_it_with_its_statu
     )
 
 
-def test_beyond_the_connections_allowed_a_charger_is_asked_politely_to_come_back(
-    gateway, depot, settings
+@pytest.mark.parametrize(
+    ("limit", "value"),
+    [("OCPP_MAX_CONNECTIONS", 0), ("OCPP_MAX_DATABASE_BACKLOG", -1)],
+    ids=["connections", "messages waiting for the database"],
+)
+def test_beyond_a_limit_a_charger_is_asked_politely_to_come_back(
+    gateway, depot, settings, limit, value
 ):
     station, _ = depot
-    settings.OCPP_MAX_CONNECTIONS = 0
+    setattr(settings, limit, value)
 
     async def connect():
         async with charger_connected(gateway.port, station.ocpp_identity):
@@ -223,28 +228,3 @@ def test_beyond_the_connections_allowed_a_charger_is_asked_politely_to_come_back
     assert deferred.value.response.status_code == 429
     assert deferred.value.response.headers["Retry-After"] == "5"
     assert not ChargingStation.objects.get(pk=station.pk).is_connected
-
-
-def test_with_more_messages_waiting_for_the_database_than_allowed_a_charger_is_asked_to_come_back(
-    gateway, depot, settings
-):
-    station, _ = depot
-    settings.OCPP_MAX_DATABASE_BACKLOG = -1
-
-    async def connect():
-        async with charger_connected(gateway.port, station.ocpp_identity):
-            pass
-
-    with pytest.raises(InvalidStatus) as deferred:
-        asyncio.run(connect())
-
-    assert deferred.value.response.status_code == 429
-    assert deferred.value.response.headers["Retry-After"] == "5"
-    assert not ChargingStation.objects.get(pk=station.pk).is_connected
-    settings.OCPP_MAX_DATABASE_BACKLOG = 0
-
-    async def connect_when_nothing_waits():
-        async with charger_connected(gateway.port, station.ocpp_identity) as charger:
-            return await charger.call(call.Heartbeat())
-
-    assert asyncio.run(connect_when_nothing_waits()).current_time
