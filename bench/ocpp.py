@@ -497,6 +497,20 @@ def exception_of(trace: str) -> str:
     return (found[-1] + (f" ({detail[1]})" if detail else ""))[:240]
 
 
+def project_process_start(arguments: list[str], environment: dict, log_path: Path):
+    """`python ARGUMENTS` in the measured checkout, in a session of its own, its output to
+    `log_path`."""
+    with log_path.open("wb") as output:
+        return subprocess.Popen(  # noqa: S603 - fixed arguments
+            [sys.executable, *arguments],
+            cwd=project_dir,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 class GatewayServer:
     """`manage.py ocpp_gateway` on the bench database, logging to a file."""
 
@@ -511,24 +525,11 @@ class GatewayServer:
 
     def start(self) -> None:
         profile = ["-m", "cProfile", "-o", str(self.profile_path)] if self.profile_path else []
-        with self.log_path.open("wb") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-                [
-                    sys.executable,
-                    *profile,
-                    "manage.py",
-                    "ocpp_gateway",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=project_dir,
-                env=self.environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = project_process_start(
+            [*profile, "manage.py", "ocpp_gateway", "--host", HOST, "--port", str(self.port)],
+            self.environment,
+            self.log_path,
+        )
 
     @property
     def pid(self) -> int:
@@ -581,9 +582,9 @@ class CeleryWorker:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        celery = [sys.executable, "-m", "celery", "-A", "voltop"]
+        celery = ["-m", "celery", "-A", "voltop"]
         purged = subprocess.run(  # noqa: S603 - fixed arguments
-            [*celery, "purge", "-f"],
+            [sys.executable, *celery, "purge", "-f"],
             cwd=project_dir,
             env=self.environment,
             capture_output=True,
@@ -592,25 +593,21 @@ class CeleryWorker:
         )
         if purged.returncode:
             raise SystemExit(f"celery purge failed:\n{purged.stdout}{purged.stderr}")
-        with self.log_path.open("wb") as output:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-                [
-                    *celery,
-                    "worker",
-                    "--concurrency",
-                    "1",
-                    "--loglevel",
-                    "WARNING",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=project_dir,
-                env=self.environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = project_process_start(
+            [
+                *celery,
+                "worker",
+                "--concurrency",
+                "1",
+                "--loglevel",
+                "WARNING",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+            ],
+            self.environment,
+            self.log_path,
+        )
 
     @property
     def pid(self) -> int:
