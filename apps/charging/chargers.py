@@ -18,11 +18,10 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.crypto import get_random_string
-from psycopg import sql
 
 from apps.charging.charger_calls import remote_start_claim, remote_starts_waiting
 from apps.charging.choices import (
@@ -62,6 +61,7 @@ from apps.drivers.services import normalize_token_uid
 from apps.fleets.models import Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.selectors import vehicle_assignments_at_for_drivers
+from voltop.core.bulk_insert import rows_copied
 from voltop.core.errors import DomainError
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -815,12 +815,12 @@ def charging_sessions_charger_meter_values(
         readings = sorted(item.readings, key=lambda reading: reading.measured_at)
         if readings and _appended_cleanly(session, readings, session.last_at, session.last_wh):
             new_values += [
-                MeterValue(
-                    session_id=session.pk,
-                    measured_at=reading.measured_at,
-                    energy_wh=reading.energy_wh,
-                    power_w=reading.power_w,
-                    state_of_charge_percent=reading.state_of_charge_percent,
+                (
+                    session.pk,
+                    reading.measured_at,
+                    reading.energy_wh,
+                    reading.power_w,
+                    reading.state_of_charge_percent,
                 )
                 for reading in readings
             ]
@@ -831,7 +831,11 @@ def charging_sessions_charger_meter_values(
             charging_session_record_meter_values, session=session, readings=readings
         )
         outcomes.append(recorded if isinstance(recorded, DomainError) else None)
-    MeterValue.objects.bulk_create(new_values)
+    rows_copied(
+        MeterValue,
+        ("session", "measured_at", "energy_wh", "power_w", "state_of_charge_percent"),
+        new_values,
+    )
     return outcomes
 
 
@@ -891,28 +895,16 @@ def _frame_kept(frame: str) -> str:
 
 
 def charger_messages_record(*, frames: Sequence[FrameSeen]) -> int:
-    """Keep the frames the gateway saw, in one statement: a COPY on PostgreSQL, which costs a
-    busy gateway far less than an INSERT of as many rows; returns how many."""
-    rows = [
-        (seen.station_id, seen.at, seen.sent_by_charger, _frame_kept(seen.frame)) for seen in frames
-    ]
-    if connection.vendor != "postgresql":
-        ChargerMessage.objects.bulk_create(
-            ChargerMessage(station_id=station_id, at=at, sent_by_charger=by_charger, frame=frame)
-            for station_id, at, by_charger, frame in rows
-        )
-        return len(rows)
-    columns = sql.SQL(", ").join(
-        sql.Identifier(ChargerMessage._meta.get_field(name).column)
-        for name in ("station", "at", "sent_by_charger", "frame")
+    """Keep the frames the gateway saw, in one statement (a COPY on PostgreSQL); returns how
+    many."""
+    return rows_copied(
+        ChargerMessage,
+        ("station", "at", "sent_by_charger", "frame"),
+        [
+            (seen.station_id, seen.at, seen.sent_by_charger, _frame_kept(seen.frame))
+            for seen in frames
+        ],
     )
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(ChargerMessage._meta.db_table), columns
-    )
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
-    return len(rows)
 
 
 def charger_messages_prune(*, now: datetime) -> int:

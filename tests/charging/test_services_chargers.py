@@ -463,6 +463,25 @@ class TestMeterValuesInBatches:
         assert list(first.meter_values.values_list("energy_wh", flat=True)) == [1_100, 1_200]
         assert list(second.meter_values.values_list("energy_wh", flat=True)) == [1_050]
 
+    def test_readings_keep_their_power_and_state_of_charge(self, station, sessions):
+        first, _ = sessions
+        reading = MeterReading(
+            measured_at=MOMENT + dt.timedelta(minutes=1),
+            energy_wh=1_100,
+            power_w=11_000,
+            state_of_charge_percent=41,
+        )
+
+        charging_sessions_charger_meter_values(
+            batch=[ChargerReadings(station.pk, first.pk, (reading,))]
+        )
+
+        assert list(
+            first.meter_values.values_list(
+                "measured_at", "energy_wh", "power_w", "state_of_charge_percent"
+            )
+        ) == [(MOMENT + dt.timedelta(minutes=1), 1_100, 11_000, 41)]
+
     def test_a_reading_going_back_is_refused_alone_and_the_rest_of_the_batch_is_recorded(
         self, station, sessions
     ):
