@@ -71,6 +71,21 @@ async def _exchange(port: int, identity: str, frames: list[str]) -> list:
             '"status": "Available", "timestamp": "yesterday"}]',
             ["m9", "PropertyConstraintViolation"],
         ),
+        ('[2, "m10", "MeterValues", {"connectorId": 1}]', ["m10", "ProtocolError"]),
+        (
+            '[2, "m11", "MeterValues", {"connectorId": 1.5, "meterValue": []}]',
+            ["m11", "TypeConstraintViolation"],
+        ),
+        (
+            '[2, "m12", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", '
+            '"status": "Flying"}]',
+            ["m12", "FormationViolation"],
+        ),
+        (
+            '[2, "m13", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", '
+            '"status": "Available", "colour": "green"}]',
+            ["m13", "FormationViolation"],
+        ),
     ],
     ids=[
         "not json",
@@ -84,6 +99,10 @@ async def _exchange(port: int, identity: str, frames: list[str]) -> list:
         "unknown field",
         "id tag over 20 characters",
         "unreadable timestamp",
+        "meter values without readings",
+        "meter values of a fractional connector",
+        "status not in the schema",
+        "status with an unknown field",
     ],
 )
 def test_a_bad_frame_gets_the_callerror_of_ocpp16_and_the_connection_stays_up(

@@ -1,0 +1,104 @@
+"""The compiled schema check lets through exactly the payloads the ocpp library lets through,
+and leaves the refusal, with its error, to the library."""
+
+import asyncio
+
+import ocpp.messages
+import pytest
+from ocpp.exceptions import OCPPError
+from ocpp.messages import Call
+
+from apps.ocpp import schemas
+
+
+def _meter_values(**fields):
+    payload = {
+        "connectorId": 1,
+        "transactionId": 7,
+        "meterValue": [
+            {
+                "timestamp": "2026-03-02T08:00:00Z",
+                "sampledValue": [
+                    {"value": "1200", "measurand": "Energy.Active.Import.Register", "unit": "Wh"},
+                    {"value": "11000", "measurand": "Power.Active.Import", "unit": "W"},
+                    {"value": "55", "measurand": "SoC", "unit": "Percent"},
+                ],
+            }
+        ],
+    }
+    return payload | fields
+
+
+def _status(**fields):
+    return {"connectorId": 1, "errorCode": "NoError", "status": "Charging"} | fields
+
+
+PAYLOADS = [
+    ("MeterValues", _meter_values()),
+    ("MeterValues", _meter_values(transactionId=2**40)),
+    (
+        "MeterValues",
+        _meter_values(meterValue=[{"timestamp": "yesterday", "sampledValue": [{"value": "1"}]}]),
+    ),
+    ("MeterValues", _meter_values(connectorId=1.0)),
+    ("MeterValues", _meter_values(connectorId=True)),
+    ("MeterValues", _meter_values(transactionId="7")),
+    ("MeterValues", _meter_values(meterValue=[])),
+    ("MeterValues", _meter_values(meterValue=[{"timestamp": "t", "sampledValue": []}])),
+    ("MeterValues", _meter_values(meterValue=[{"timestamp": "t", "sampledValue": [{}]}])),
+    (
+        "MeterValues",
+        _meter_values(
+            meterValue=[{"timestamp": "t", "sampledValue": [{"value": "1", "unit": "J"}]}]
+        ),
+    ),
+    ("MeterValues", _meter_values(colour="green")),
+    ("MeterValues", {"connectorId": 1}),
+    ("StatusNotification", _status()),
+    ("StatusNotification", _status(info="x" * 50, vendorErrorCode="E1")),
+    ("StatusNotification", _status(info="x" * 51)),
+    ("StatusNotification", _status(status="Flying")),
+    ("StatusNotification", _status(errorCode=None)),
+    ("StatusNotification", _status(connectorId=-1)),
+    ("StatusNotification", _status(colour="green")),
+]
+
+
+def _library_verdict(action: str, payload: dict) -> str | None:
+    """The error the library's own check raises for the payload; None when it passes."""
+    try:
+        ocpp.messages._validate_payload(Call("m1", action, payload), schemas.OCPP_VERSION)
+    except OCPPError as error:
+        return f"{error.code}: {error.description}"
+    return None
+
+
+def _compiled_verdict(action: str, payload: dict) -> str | None:
+    try:
+        asyncio.run(schemas.call_payload_check(Call("m1", action, payload)))
+    except OCPPError as error:
+        return f"{error.code}: {error.description}"
+    return None
+
+
+@pytest.mark.parametrize(("action", "payload"), PAYLOADS)
+def test_the_compiled_check_gives_the_library_verdict(action, payload):
+    assert _compiled_verdict(action, payload) == _library_verdict(action, payload)
+
+
+def test_the_library_checks_only_what_the_compiled_check_refuses(monkeypatch):
+    checked_by_library = []
+
+    async def library_check(call, ocpp_version):
+        checked_by_library.append(call.payload)
+        ocpp.messages._validate_payload(call, ocpp_version)
+
+    monkeypatch.setattr(schemas, "validate_payload", library_check)
+    valid, invalid = _meter_values(), _meter_values(connectorId="one")
+
+    asyncio.run(schemas.call_payload_check(Call("m1", "MeterValues", valid)))
+    with pytest.raises(OCPPError) as refused:
+        asyncio.run(schemas.call_payload_check(Call("m2", "MeterValues", invalid)))
+
+    assert checked_by_library == [invalid]
+    assert refused.value.code == "TypeConstraintViolation"
