@@ -18,9 +18,12 @@ from apps.charging.services import (
     autoretry_for=(OperationalError,),
     retry_backoff=True,
     max_retries=5,
+    ignore_result=True,
 )
 def price_charging_session(session_id: int) -> None:
-    """Price one session (idempotent: pricing it again gives the same result)."""
+    """Price one session (idempotent: pricing it again gives the same result). Nothing waits
+    for its result, so none is kept: a kept result would also have every stop subscribe to
+    it on Redis."""
     session = ChargingSession.objects.filter(pk=session_id).first()
     if session is not None:
         charging_session_price(session=session)

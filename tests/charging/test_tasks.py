@@ -7,6 +7,8 @@ import time
 from decimal import Decimal
 
 import pytest
+import redis
+from django.conf import settings
 
 from apps.charging.choices import PriceBasis, SessionImportStatus, SessionSource
 from apps.charging.models import ChargingSession
@@ -37,8 +39,15 @@ pytestmark = [
 START = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 
 
-def test_a_stopped_session_is_priced_by_a_worker_after_commit(celery_workers):
+def _results_kept() -> set[bytes]:
+    return set(redis.Redis.from_url(settings.REDIS_URL).keys("celery-task-meta-*"))
+
+
+def test_a_stopped_session_is_priced_by_a_worker_after_commit_and_no_result_is_kept(
+    celery_workers,
+):
     celery_workers.start()
+    results_before = _results_kept()
     connector = ConnectorFactory()
     fleet = connector.station.fleet
     tariff = TariffFactory(fleet=fleet)
@@ -65,6 +74,7 @@ def test_a_stopped_session_is_priced_by_a_worker_after_commit(celery_workers):
         priced.refresh_from_db()
     assert priced.price_basis == PriceBasis.TARIFF
     assert (priced.price_excl_vat, priced.price_incl_vat) == (Decimal("6.50"), Decimal("7.87"))
+    assert _results_kept() == results_before
 
 
 def test_the_sweep_on_a_worker_prices_a_session_whose_pricing_task_was_lost(celery_workers):
