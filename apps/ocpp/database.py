@@ -1,19 +1,26 @@
-"""The gateway's database work, off its event loop: a pool of threads, each with its own
-connection, so chargers' writes run side by side rather than one at a time on asgiref's single
-shared thread."""
+"""The gateway's database work, off its event loop: worker processes, each with Django set up
+and a connection of its own, so that the services' Python runs beside the event loop rather
+than taking turns with it for one GIL; or, for tests and SQLite, a pool of threads. Either way
+chargers' writes run side by side rather than one at a time on asgiref's single shared
+thread."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import multiprocessing
+import multiprocessing.util
 import random
+import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
+import django
+from django.conf import settings
 from django.db import OperationalError, close_old_connections, connections
 
 Result = TypeVar("Result")
@@ -23,6 +30,7 @@ logger = logging.getLogger(__name__)
 # serialization conflict (40001), and how many times in all a service is tried.
 RETRIED_SQLSTATES = frozenset({"40P01", "40001"})
 ATTEMPTS = 3
+DATABASE_THREADS = 8
 
 
 def _deadlocked(error: OperationalError) -> bool:
@@ -114,3 +122,62 @@ class DatabaseThreads:
         for done in closing:
             done.result()
         self._executor.shutdown(wait=True)
+
+
+def _process_start(database_names: dict[str, str]) -> None:
+    """Set up a worker process: Django, the databases its parent uses (a test run's test
+    database too), and its connections closed when it ends. Stopping is its parent's to
+    decide, so the signals a terminal or a supervisor sends the whole group are ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    django.setup()
+    for alias, name in database_names.items():
+        settings.DATABASES[alias]["NAME"] = name
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
+class DatabaseProcesses:
+    """Runs services for the event loop in `size` worker processes. Services, their arguments
+    and what they return or raise cross over pickled: functions of a module, model
+    instances, dataclasses, DomainErrors. Settings changed in the parent after the start are
+    not the workers': tests that change them use DatabaseThreads."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._executor = ProcessPoolExecutor(
+            max_workers=size,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_process_start,
+            initargs=({alias: connections[alias].settings_dict["NAME"] for alias in connections},),
+        )
+        self._running = 0
+
+    @property
+    def backlog(self) -> int:
+        """How many services are waiting for a process."""
+        return max(0, self._running - self.size)
+
+    async def run(self, function: Callable[..., Result], /, **kwargs) -> Result:
+        """`function(**kwargs)` in one of the processes; the event loop goes on meanwhile."""
+        loop = asyncio.get_running_loop()
+        self._running += 1
+        try:
+            return await loop.run_in_executor(
+                self._executor, partial(_call_with_fresh_connection, function, kwargs)
+            )
+        finally:
+            self._running -= 1
+
+    def close(self) -> None:
+        """Let the processes finish what they were given, close their connections, and end."""
+        self._executor.shutdown(wait=True)
+
+
+def gateway_database() -> DatabaseThreads | DatabaseProcesses:
+    """Where the gateway runs its services: OCPP_DATABASE_PROCESSES worker processes on
+    PostgreSQL, threads when that is 0 or the database is SQLite (which takes one writer at a
+    time, so processes would only wait for each other)."""
+    processes = settings.OCPP_DATABASE_PROCESSES
+    if processes and connections["default"].vendor == "postgresql":
+        return DatabaseProcesses(processes)
+    return DatabaseThreads(DATABASE_THREADS)

@@ -35,7 +35,7 @@ from apps.charging.chargers import (
 )
 from apps.charging.models import ChargingStation, UnassignedStation
 from apps.ocpp.central_system import PendingConnection, StationConnection
-from apps.ocpp.database import DatabaseThreads
+from apps.ocpp.database import DatabaseProcesses, DatabaseThreads
 from apps.ocpp.dispatch import CallDispatcher
 from apps.ocpp.message_log import MessageLog
 from apps.ocpp.storage import Batcher
@@ -47,7 +47,6 @@ SUBPROTOCOL = Subprotocol("ocpp1.6")
 REALM = "Voltop OCPP"
 CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
-DATABASE_THREADS = 8
 DISABLED_TAG_SYNC_LOOK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 5
 # Starts and status reports gathered into one service call: each names its connector in the
@@ -82,8 +81,8 @@ def identity_of_path(path: str) -> str | None:
 class Gateway:
     """The central system's side of every charger connection."""
 
-    def __init__(self, *, database_threads: int = DATABASE_THREADS):
-        self.database = DatabaseThreads(database_threads)
+    def __init__(self, database: DatabaseThreads | DatabaseProcesses):
+        self.database = database
         self.connections: dict[str, StationConnection] = {}
         self._stations: dict[ServerConnection, ChargingStation | UnassignedStation] = {}
         self.dispatcher = CallDispatcher(self)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from apps.ocpp.database import DatabaseProcesses, DatabaseThreads
 from apps.ocpp.gateway import Gateway
 
 
@@ -38,12 +39,16 @@ def gateway(request, transactional_db, settings):
 
 
 @contextlib.contextmanager
-def gateway_running(ssl_context: ssl.SSLContext | None = None) -> Iterator[RunningGateway]:
-    """The gateway on a free loopback port, in a thread with its own event loop."""
+def gateway_running(
+    ssl_context: ssl.SSLContext | None = None,
+    database: DatabaseThreads | DatabaseProcesses | None = None,
+) -> Iterator[RunningGateway]:
+    """The gateway on a free loopback port, in a thread with its own event loop, running its
+    services on `database` (two threads unless a test says otherwise)."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="ocpp-gateway", daemon=True)
     thread.start()
-    gateway = Gateway(database_threads=2)
+    gateway = Gateway(database or DatabaseThreads(2))
     server = asyncio.run_coroutine_threadsafe(
         gateway.serve("127.0.0.1", 0, ssl_context=ssl_context), loop
     ).result(10)

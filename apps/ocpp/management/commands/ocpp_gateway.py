@@ -5,13 +5,14 @@ import signal
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from apps.ocpp.database import gateway_database
 from apps.ocpp.gateway import Gateway, gateway_process_configure
 from apps.ocpp.tls import TLS_HINT, gateway_ssl_context, gateway_tls_problem
 
 
 async def gateway_serve_until_stopped(host: str, port: int) -> None:
-    """Serve until SIGINT or SIGTERM, then close every connection and the database threads."""
-    gateway = Gateway()
+    """Serve until SIGINT or SIGTERM, then close every connection and the database workers."""
+    gateway = Gateway(gateway_database())
     server = await gateway.serve(host, port, ssl_context=gateway_ssl_context())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
