@@ -14,6 +14,7 @@ from ocpp.v16 import call
 
 from apps.charging.chargers import charging_station_password_set
 from apps.charging.models import ChargerMessage, ChargingSession, ChargingStation
+from apps.ocpp import central_system
 from apps.ocpp.gateway import SWITCH_INTERVAL_SECONDS, gateway_process_configure
 from tests.factories import ChargingStationFactory, ConnectorFactory
 from tests.ocpp.charge_points import STATION_PASSWORD, charger_connected, raw_connection
@@ -116,6 +117,23 @@ def test_a_bad_frame_gets_the_callerror_of_ocpp16_and_the_connection_stays_up(
     assert heartbeat[0:2] == [3, "alive"]
     assert set(heartbeat[2]) == {"currentTime"}
     assert not ChargingSession.objects.exists()
+
+
+def test_a_handler_that_fails_unexpectedly_answers_internal_error_and_the_connection_stays_up(
+    gateway, station, monkeypatch
+):
+    def failing_authorization(**kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(central_system, "charge_token_authorization", failing_authorization)
+
+    answers = asyncio.run(
+        _exchange(gateway.port, station.ocpp_identity, ['[2, "a1", "Authorize", {"idTag": "A"}]'])
+    )
+
+    error, heartbeat = answers
+    assert error[:3] == [4, "a1", "InternalError"]
+    assert heartbeat[0:2] == [3, "alive"]
 
 
 @pytest.mark.parametrize("on_threads", [True, False], ids=["on threads", "on the event loop"])
