@@ -8,6 +8,7 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
+from apps.charging import chargers
 from apps.charging.charger_calls import NO_LOCAL_LIST, charger_tag_updates_queue
 from apps.charging.chargers import (
     ChargerReadings,
@@ -93,6 +94,39 @@ class TestStationPasswords:
         charging_station_password_set(station=station, password=PASSWORD)
 
         assert charging_station_authenticated(ocpp_identity=identity, password=password) is None
+
+    def test_a_password_verified_before_is_not_hashed_again_until_the_station_password_changes(
+        self, station, monkeypatch
+    ):
+        monkeypatch.setattr(chargers, "VERIFIED_PASSWORDS", chargers.VerifiedPasswords())
+        hashed = []
+        verify = chargers.STATION_PASSWORD_HASHER.verify
+
+        def verify_counted(password, encoded):
+            hashed.append(password)
+            return verify(password, encoded)
+
+        monkeypatch.setattr(chargers.STATION_PASSWORD_HASHER, "verify", verify_counted)
+        charging_station_password_set(station=station, password=PASSWORD)
+        new_password = "another-password-0042"
+
+        first = charging_station_authenticated(ocpp_identity="CP-SERVICES", password=PASSWORD)
+        again = charging_station_authenticated(ocpp_identity="CP-SERVICES", password=PASSWORD)
+        wrong = charging_station_authenticated(ocpp_identity="CP-SERVICES", password=new_password)
+        hashed_before_the_change = list(hashed)
+        charging_station_password_set(station=station, password=new_password)
+        old_after_the_change = charging_station_authenticated(
+            ocpp_identity="CP-SERVICES", password=PASSWORD
+        )
+        new_after_the_change = charging_station_authenticated(
+            ocpp_identity="CP-SERVICES", password=new_password
+        )
+
+        assert (first, again, wrong) == (station, station, None)
+        assert hashed_before_the_change == [PASSWORD, new_password]
+        assert old_after_the_change is None
+        assert new_after_the_change == station
+        assert hashed == [PASSWORD, new_password, PASSWORD, new_password]
 
     def test_a_station_without_a_password_cannot_connect(self, station):
         assert charging_station_authenticated(ocpp_identity="CP-SERVICES", password="") is None
