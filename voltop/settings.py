@@ -331,9 +331,10 @@ OCPP_PENDING_BOOT_SECONDS = env.int("OCPP_PENDING_BOOT_SECONDS", default=60)
 OCPP_MAX_CONNECTIONS = env.int("OCPP_MAX_CONNECTIONS", default=20_000)
 OCPP_MAX_HANDSHAKES_AT_ONCE = env.int("OCPP_MAX_HANDSHAKES_AT_ONCE", default=64)
 OCPP_MAX_DATABASE_BACKLOG = env.int("OCPP_MAX_DATABASE_BACKLOG", default=100)
-# The gateway runs its services in this many worker processes on PostgreSQL, beside its event
-# loop; 0 runs them on threads of the gateway's own process, as it always does on SQLite.
-OCPP_DATABASE_PROCESSES = env.int("OCPP_DATABASE_PROCESSES", default=3)
+# The gateway runs its services on threads of its own process (0), or in this many worker
+# processes on PostgreSQL, beside its event loop. On 2 cores (bench/ocpp.py, 5,000 chargers)
+# processes halved the steady reply p99 but stored fewer CALLs a second, for twice the memory.
+OCPP_DATABASE_PROCESSES = env.int("OCPP_DATABASE_PROCESSES", default=0)
 # Whether the ocpp library checks each message against its schema on a thread of its own
 # (true, the library's default) or on the gateway's event loop (false). A check takes about
 # 0.1 ms and holds the GIL either way; handing it to a thread and back twice a message cost

@@ -19,7 +19,7 @@ from apps.charging.chargers import (
 from apps.charging.choices import ConnectorStatus
 from apps.charging.exceptions import StationPasswordInvalid
 from apps.charging.models import ChargingSession, ChargingStation, MeterValue
-from apps.ocpp.database import DatabaseProcesses
+from apps.ocpp.database import DatabaseProcesses, DatabaseThreads, gateway_database
 from tests.factories import (
     ChargeTokenFactory,
     ChargingStationFactory,
@@ -53,6 +53,20 @@ def in_processes(size: int, scenario):
             await asyncio.to_thread(processes.close)
 
     return asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("processes", "kind", "size"),
+    [(0, DatabaseThreads, 8), (2, DatabaseProcesses, 2)],
+    ids=["threads by default", "processes when set"],
+)
+def test_the_gateway_runs_its_services_where_the_setting_says(settings, processes, kind, size):
+    settings.OCPP_DATABASE_PROCESSES = processes
+
+    database = gateway_database()
+    database.close()
+
+    assert (type(database), database.size) == (kind, size)
 
 
 def test_a_service_runs_in_another_process_on_the_same_database(station):
