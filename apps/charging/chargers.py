@@ -9,11 +9,12 @@ manager to look at."""
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -63,7 +64,7 @@ from apps.drivers.services import normalize_token_uid
 from apps.fleets.models import Depot, Fleet
 from apps.vehicles.choices import ConnectorStandard
 from apps.vehicles.selectors import vehicle_assignments_at_for_drivers
-from voltop.core.bulk_insert import rows_copied
+from voltop.core.bulk_rows import rows_copied, rows_updated
 from voltop.core.errors import DomainError
 from voltop.core.timeutils import local_time_text, require_aware
 
@@ -322,6 +323,21 @@ def _one_by_one(service: Callable[..., Result], /, **kwargs) -> Result | DomainE
         return error
 
 
+def _reported_one_by_one(
+    service: Callable[..., Result], report, /, *, leaving_out: Collection[str] = ()
+) -> Result | DomainError:
+    """_one_by_one with the fields of a charger's report, those `leaving_out` aside, as the
+    service's arguments."""
+    return _one_by_one(
+        service,
+        **{
+            field.name: getattr(report, field.name)
+            for field in dataclasses.fields(report)
+            if field.name not in leaving_out
+        },
+    )
+
+
 @dataclass(frozen=True)
 class ConnectorStatusReport:
     """A StatusNotification as a station's charger sends it."""
@@ -359,6 +375,7 @@ def connector_statuses_record(
     outcomes: list[DomainError | None] = [None] * len(batch)
     changed = {}
     others = []
+    now = timezone.now()
     for place, item in enumerate(batch):
         connector = connectors.get((item.station_id, item.connector_id))
         if connector is None or item.at.tzinfo is None:
@@ -366,26 +383,23 @@ def connector_statuses_record(
             continue
         if connector.status_at is not None and item.at < connector.status_at:
             continue
-        connector.status = item.status
-        connector.error_code = item.error_code
-        connector.status_info = item.info[:100]
         connector.status_at = item.at
-        connector.updated_at = timezone.now()
-        changed[connector.pk] = connector
-    Connector.objects.bulk_update(
-        changed.values(), ["status", "error_code", "status_info", "status_at", "updated_at"]
+        changed[connector.pk] = (
+            connector.pk,
+            item.status,
+            item.error_code,
+            item.info[:100],
+            item.at,
+            now,
+        )
+    rows_updated(
+        Connector,
+        ("status", "error_code", "status_info", "status_at", "updated_at"),
+        list(changed.values()),
     )
     for place in others:
         item = batch[place]
-        outcomes[place] = _one_by_one(
-            connector_status_record,
-            station_id=item.station_id,
-            connector_id=item.connector_id,
-            status=item.status,
-            error_code=item.error_code,
-            info=item.info,
-            at=item.at,
-        )
+        outcomes[place] = _reported_one_by_one(connector_status_record, batch[place])
     return outcomes
 
 
@@ -737,16 +751,7 @@ def charging_sessions_charger_start(
     for place, item in enumerate(batch):
         session = new_sessions.get(place)
         if session is None:
-            outcomes.append(
-                _one_by_one(
-                    charging_session_charger_start,
-                    station=item.station,
-                    connector_id=item.connector_id,
-                    id_tag=item.id_tag,
-                    meter_start_wh=item.meter_start_wh,
-                    started_at=item.started_at,
-                )
-            )
+            outcomes.append(_reported_one_by_one(charging_session_charger_start, item))
             continue
         if (session.driver_id, session.connector_id) in remote_started:
             remote_start_claim(session=session)
