@@ -195,11 +195,12 @@ def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[Cal
 
 def _sent_call_locked(call_id: int) -> ChargerCall | None:
     """The call, locked, while it waits for its outcome; None once it has one."""
-    return (
-        ChargerCall.objects.select_for_update()
-        .filter(pk=call_id, status=ChargerCallStatus.SENT)
-        .first()
-    )
+    try:
+        return ChargerCall.objects.select_for_update().get(
+            pk=call_id, status=ChargerCallStatus.SENT
+        )
+    except ChargerCall.DoesNotExist:
+        return None
 
 
 @transaction.atomic

@@ -178,7 +178,10 @@ def charging_station_authenticated(*, ocpp_identity: str, password: str) -> Char
     identity costs the same hash as a wrong password, so the answer's time tells nothing
     about which identities exist. A password this process verified before for the station,
     whose password has not changed since, is not hashed with PBKDF2 again."""
-    station = ChargingStation.objects.filter(ocpp_identity=ocpp_identity).first()
+    try:
+        station = ChargingStation.objects.get(ocpp_identity=ocpp_identity)
+    except ChargingStation.DoesNotExist:
+        station = None
     if station is None or not station.ocpp_password:
         STATION_PASSWORD_HASHER.encode(password, "unknown-station")
         return None
@@ -768,13 +771,12 @@ def charging_sessions_charger_start(
 
 
 def _station_session(station: ChargingStation, transaction_id: int) -> ChargingSession | None:
-    return (
-        ChargingSession.objects.filter(
+    try:
+        return ChargingSession.objects.select_related("fleet").get(
             pk=transaction_id, source=SessionSource.OCPP, connector__station=station
         )
-        .select_related("fleet")
-        .first()
-    )
+    except ChargingSession.DoesNotExist:
+        return None
 
 
 @dataclass(frozen=True)
