@@ -28,7 +28,7 @@ from ocpp.exceptions import (
     ProtocolError,
     SecurityError,
 )
-from ocpp.messages import Call, CallError, MessageType, unpack, validate_payload
+from ocpp.messages import Call, CallError, MessageType, unpack
 from ocpp.routing import after, on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.datatypes import IdTagInfo
@@ -49,7 +49,7 @@ from apps.charging.meter_units import MeterValueFormatError
 from apps.charging.models import ChargingStation, UnassignedStation
 from apps.ocpp.meter_values import meter_readings_of
 from apps.ocpp.payload_keys import snake_case_keys
-from apps.ocpp.schemas import call_payload_check
+from apps.ocpp.schemas import call_payload_check, call_result_payload_check
 from apps.ocpp.timestamps import TimestampInvalid, ocpp_moment, ocpp_timestamp
 from voltop.core.errors import DomainError
 
@@ -174,16 +174,12 @@ class StationConnection(ChargePoint):
             self._response_queue.put_nowait(message)
 
     async def _answer(self, message: Call) -> None:
-        """Answer a CALL through the library. The handlers that the library does not check
-        (skip_schema_validation), the busiest ones whose answer is an empty object, have their
-        payload checked here by the compiled schema check."""
+        """Answer a CALL, or refuse it with the CALLERROR of its OCPP 1.6 code."""
         if not isinstance(message.payload, dict):
             error = ProtocolError(details={"cause": "The payload of a CALL is a JSON object."})
             await self._send(message.create_call_error(error).to_json())
             return
         try:
-            if self.route_map.get(message.action, {}).get("_skip_schema_validation"):
-                await call_payload_check(message)
             await self._handle_call(message)
         except OCPPError as error:
             logger.warning(
@@ -196,16 +192,15 @@ class StationConnection(ChargePoint):
         """Answer a CALL as the library's ChargePoint._handle_call does, without the work it
         repeats for every message: payload keys go through a cache of the library's
         conversion, and whether a handler takes call_unique_id is looked up once. The two
-        took 28 % of the event loop at 5,000 chargers (py-spy, bench/ocpp.py). An action with
-        no handler is left to the library, which refuses it; an OCPPError a handler raises
-        goes to _answer, which answers it with its OCPP 1.6 code."""
+        took 28 % of the event loop at 5,000 chargers (py-spy, bench/ocpp.py). Payloads, the
+        CALL's and the answer's, are checked against the library's schemas by the compiled
+        schema check. An action with no handler is left to the library, which refuses it; an
+        OCPPError goes to _answer, which answers it with its OCPP 1.6 code."""
         handlers = self.route_map.get(msg.action, {})
         handler = handlers.get("_on_action")
         if handler is None:
             return await super()._handle_call(msg)
-        checked = not handlers.get("_skip_schema_validation", False)
-        if checked:
-            await validate_payload(msg, self._ocpp_version)
+        await call_payload_check(msg)
         arguments = snake_case_keys(msg.payload)
         if _takes_call_unique_id(handler.__func__):
             arguments["call_unique_id"] = msg.unique_id
@@ -222,8 +217,7 @@ class StationConnection(ChargePoint):
         result = msg.create_call_result(
             snake_to_camel_case(remove_nones(serialize_as_dict(response)))
         )
-        if checked:
-            await validate_payload(result, self._ocpp_version)
+        await call_result_payload_check(result)
         await self._send(result.to_json())
         after = handlers.get("_after_action")
         if after is not None:
@@ -291,7 +285,7 @@ class StationConnection(ChargePoint):
         await self._record(charging_station_heartbeat_record, station_id=self.station.pk, at=now)
         return call_result.Heartbeat(current_time=ocpp_timestamp(now))
 
-    @on(Action.status_notification, skip_schema_validation=True)
+    @on(Action.status_notification)
     async def on_status_notification(
         self,
         connector_id: int,
@@ -348,7 +342,7 @@ class StationConnection(ChargePoint):
             id_tag_info=_id_tag_info(start.authorization),
         )
 
-    @on(Action.meter_values, skip_schema_validation=True)
+    @on(Action.meter_values)
     async def on_meter_values(
         self, connector_id: int, meter_value: list, transaction_id: int | None = None
     ):

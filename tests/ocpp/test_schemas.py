@@ -1,12 +1,12 @@
-"""The compiled schema check lets through exactly the payloads the ocpp library lets through,
-and leaves the refusal, with its error, to the library."""
+"""The compiled schema check lets through exactly the CALLs and CALLRESULTs the ocpp library
+lets through, and leaves the refusal, with its error, to the library."""
 
 import asyncio
 
 import ocpp.messages
 import pytest
 from ocpp.exceptions import OCPPError
-from ocpp.messages import Call
+from ocpp.messages import Call, CallResult
 
 from apps.ocpp import schemas
 
@@ -61,6 +61,40 @@ PAYLOADS = [
     ("StatusNotification", _status(errorCode=None)),
     ("StatusNotification", _status(connectorId=-1)),
     ("StatusNotification", _status(colour="green")),
+    ("BootNotification", {"chargePointVendor": "Alfen", "chargePointModel": "Eve"}),
+    ("BootNotification", {"chargePointVendor": "A" * 21, "chargePointModel": "Eve"}),
+    ("BootNotification", {"chargePointModel": "Eve"}),
+    ("Heartbeat", {}),
+    ("Heartbeat", {"now": 1}),
+    ("Authorize", {"idTag": "04AABBCCDD"}),
+    ("Authorize", {"idTag": "X" * 21}),
+    (
+        "StartTransaction",
+        {"connectorId": 1, "idTag": "T1", "meterStart": 0, "timestamp": "2026-03-02T08:00:00Z"},
+    ),
+    ("StartTransaction", {"connectorId": 1, "idTag": "T1", "meterStart": "0", "timestamp": "t"}),
+    ("StopTransaction", {"transactionId": 7, "meterStop": 10, "timestamp": "t", "reason": "Local"}),
+    ("StopTransaction", {"transactionId": 7, "meterStop": 10, "timestamp": "t", "reason": "Bored"}),
+    ("DataTransfer", {"vendorId": "com.example", "data": "x"}),
+    ("FirmwareStatusNotification", {"status": "Installed"}),
+    ("DiagnosticsStatusNotification", {"status": "Uploading"}),
+]
+RESULTS = [
+    (
+        "BootNotification",
+        {"currentTime": "2026-03-02T08:00:00.000Z", "interval": 300, "status": "Accepted"},
+    ),
+    ("BootNotification", {"currentTime": "2026-03-02T08:00:00.000Z", "status": "Accepted"}),
+    ("Heartbeat", {"currentTime": "2026-03-02T08:00:00.000Z"}),
+    ("Authorize", {"idTagInfo": {"status": "Accepted"}}),
+    ("Authorize", {"idTagInfo": {"status": "Welcome"}}),
+    ("StartTransaction", {"transactionId": 7, "idTagInfo": {"status": "Invalid"}}),
+    ("StartTransaction", {"idTagInfo": {"status": "Invalid"}}),
+    ("StopTransaction", {}),
+    ("MeterValues", {}),
+    ("MeterValues", {"stored": True}),
+    ("StatusNotification", {}),
+    ("DataTransfer", {"status": "Rejected"}),
 ]
 
 
@@ -81,9 +115,39 @@ def _compiled_verdict(action: str, payload: dict) -> str | None:
     return None
 
 
+def _library_result_verdict(action: str, payload: dict) -> str | None:
+    try:
+        ocpp.messages._validate_payload(CallResult("m1", payload, action), schemas.OCPP_VERSION)
+    except OCPPError as error:
+        return f"{error.code}: {error.description}"
+    return None
+
+
+def _compiled_result_verdict(action: str, payload: dict) -> str | None:
+    try:
+        asyncio.run(schemas.call_result_payload_check(CallResult("m1", payload, action)))
+    except OCPPError as error:
+        return f"{error.code}: {error.description}"
+    return None
+
+
 @pytest.mark.parametrize(("action", "payload"), PAYLOADS)
 def test_the_compiled_check_gives_the_library_verdict(action, payload):
     assert _compiled_verdict(action, payload) == _library_verdict(action, payload)
+
+
+@pytest.mark.parametrize(("action", "payload"), RESULTS)
+def test_the_compiled_check_of_an_answer_gives_the_library_verdict(action, payload):
+    assert _compiled_result_verdict(action, payload) == _library_result_verdict(action, payload)
+
+
+def test_the_cases_hold_payloads_both_valid_and_invalid():
+    call_verdicts = {_library_verdict(action, payload) is None for action, payload in PAYLOADS}
+    result_verdicts = {
+        _library_result_verdict(action, payload) is None for action, payload in RESULTS
+    }
+
+    assert call_verdicts == result_verdicts == {True, False}
 
 
 def test_the_library_checks_only_what_the_compiled_check_refuses(monkeypatch):
