@@ -1,8 +1,8 @@
-"""The gateway's database work, off its event loop: worker processes, each with Django set up
-and a connection of its own, so that the services' Python runs beside the event loop rather
-than taking turns with it for one GIL; or, for tests and SQLite, a pool of threads. Either way
-chargers' writes run side by side rather than one at a time on asgiref's single shared
-thread."""
+"""The gateway's database work, off its event loop: by default a pool of threads, each with
+a connection of its own; or, with OCPP_DATABASE_PROCESSES on PostgreSQL, worker processes, each
+with Django set up, so that the services' Python runs beside the event loop rather than taking
+turns with it for one GIL. Either way chargers' writes run side by side rather than one at a
+time on asgiref's single shared thread."""
 
 from __future__ import annotations
 
