@@ -15,7 +15,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from functools import partial
 from typing import TypeVar
 
@@ -150,23 +150,27 @@ class DatabaseProcesses:
             initializer=_process_start,
             initargs=({alias: connections[alias].settings_dict["NAME"] for alias in connections},),
         )
-        self._running = 0
+        self._given = 0
+        self._given_lock = threading.Lock()
 
     @property
     def backlog(self) -> int:
         """How many services are waiting for a process."""
-        return max(0, self._running - self.size)
+        return max(0, self._given - self.size)
 
     async def run(self, function: Callable[..., Result], /, **kwargs) -> Result:
-        """`function(**kwargs)` in one of the processes; the event loop goes on meanwhile."""
-        loop = asyncio.get_running_loop()
-        self._running += 1
-        try:
-            return await loop.run_in_executor(
-                self._executor, partial(_call_with_fresh_connection, function, kwargs)
-            )
-        finally:
-            self._running -= 1
+        """`function(**kwargs)` in one of the processes; the event loop goes on meanwhile. A
+        service whose caller gives up on it is counted until a process has finished it, or
+        until it is withdrawn before one took it."""
+        with self._given_lock:
+            self._given += 1
+        given = self._executor.submit(_call_with_fresh_connection, function, kwargs)
+        given.add_done_callback(self._finished)
+        return await asyncio.wrap_future(given)
+
+    def _finished(self, _given: Future) -> None:
+        with self._given_lock:
+            self._given -= 1
 
     def close(self) -> None:
         """Let the processes finish what they were given, close their connections, and end."""

@@ -128,6 +128,28 @@ def test_the_backlog_counts_the_services_waiting_for_a_process():
     assert backlog_after == 0
 
 
+def test_a_service_whose_caller_gave_up_is_counted_until_its_process_finishes_it():
+    async def scenario(processes):
+        await processes.run(pause_then_answer, seconds=0, answer="started")
+        given_up = asyncio.create_task(processes.run(pause_then_answer, seconds=1, answer="late"))
+        waiting = [
+            asyncio.create_task(processes.run(pause_then_answer, seconds=0, answer=str(n)))
+            for n in range(2)
+        ]
+        await asyncio.sleep(0.3)
+        given_up.cancel()
+        await asyncio.sleep(0.1)
+        backlog_while_the_first_runs = processes.backlog
+        answers = await asyncio.gather(*waiting)
+        return backlog_while_the_first_runs, answers, processes.backlog
+
+    backlog_while_the_first_runs, answers, backlog_after = in_processes(1, scenario)
+
+    assert backlog_while_the_first_runs == 2
+    assert answers == ["0", "1"]
+    assert backlog_after == 0
+
+
 def test_the_gateway_records_a_chargers_start_and_readings_through_its_processes(station, settings):
     settings.OCPP_TAG_SYNC_SECONDS = 0
     settings.REDIS_URL = ""
