@@ -56,6 +56,7 @@ from apps.charging.services import (
     charging_station_create,
     connector_create,
     cost_center_at_start,
+    sessions_priced_together,
     vehicle_for_session_start,
 )
 from apps.drivers.choices import DriverStatus
@@ -630,8 +631,10 @@ def _connectors_locked(batch: Sequence[ChargerStartReport]) -> dict[tuple[int, i
     return {(connector.station_id, connector.connector_id): connector for connector in connectors}
 
 
-def _fleet_tokens(batch: Sequence[ChargerStartReport]) -> dict[tuple[int, str], ChargeToken]:
-    """_fleet_token of each item of the batch, in one query."""
+def _fleet_tokens(
+    batch: Sequence[ChargerStartReport | ChargerStopReport],
+) -> dict[tuple[int, str], ChargeToken]:
+    """_fleet_token of the tag of each item of the batch, in one query."""
     tokens: dict[tuple[int, str], ChargeToken] = {}
     for token in (
         ChargeToken.objects.select_related("driver__fleet")
@@ -913,6 +916,68 @@ def charging_session_charger_stop(
     if in_session:
         charging_session_record_meter_values(session=session, readings=in_session)
     return charging_session_stop(session=session, ended_at=stopped_at, meter_stop_wh=meter_stop_wh)
+
+
+@dataclass(frozen=True)
+class ChargerStopReport:
+    """A StopTransaction as a station's charger sends it, with the tag it names, if any."""
+
+    station: ChargingStation
+    transaction_id: int
+    meter_stop_wh: int
+    stopped_at: datetime
+    readings: tuple[MeterReading, ...]
+    id_tag: str | None = None
+
+
+@dataclass(frozen=True)
+class ChargerStop:
+    """A recorded charger stop: the session (None for a transaction the station does not
+    have) and the authorisation of the tag the charger named (None when it named none)."""
+
+    session: ChargingSession | None
+    authorization: TokenAuthorization | None
+
+
+@transaction.atomic
+def charging_sessions_charger_stop(
+    *, batch: Sequence[ChargerStopReport]
+) -> list[ChargerStop | DomainError]:
+    """Record many chargers' StopTransactions at once, as the gateway gathers them; item by
+    item, the recorded stop, with the authorisation of its tag at the stop, or the error that
+    refused it, as charging_session_charger_stop records or refuses each, in a savepoint of
+    its own so that what it refuses keeps no other from being recorded.
+
+    The batch's sessions are locked first, in one statement and in the order of their ids as
+    every batch locks them, and the tags are looked up in one query. The stopped sessions are
+    priced by one task queued after commit."""
+    list(
+        ChargingSession.objects.select_for_update()
+        .filter(pk__in={item.transaction_id for item in batch})
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    tagged = [item for item in batch if item.id_tag is not None]
+    tokens = _fleet_tokens(tagged) if tagged else {}
+    outcomes: list[ChargerStop | DomainError] = []
+    with sessions_priced_together():
+        for item in batch:
+            stopped = _reported_one_by_one(
+                charging_session_charger_stop, item, leaving_out={"id_tag"}
+            )
+            if isinstance(stopped, DomainError):
+                outcomes.append(stopped)
+                continue
+            authorization = (
+                _token_authorization(
+                    tokens.get((item.station.fleet_id, normalize_token_uid(item.id_tag))),
+                    item.stopped_at,
+                )
+                if item.id_tag is not None
+                else None
+            )
+            outcomes.append(ChargerStop(stopped, authorization))
+    return outcomes
 
 
 @dataclass(frozen=True)

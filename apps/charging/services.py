@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -118,7 +119,7 @@ from apps.vehicles.selectors import (
     vehicle_assignment_for_driver_at,
     vehicle_assignments_at_for_drivers,
 )
-from voltop.core.errors import FieldFixed, NotFound
+from voltop.core.errors import DomainError, FieldFixed, NotFound
 from voltop.core.models import fields_save_checked, fixed_fields_check
 from voltop.core.money import currency_minor_unit, round_money, vat_amounts_of_excl_incl
 from voltop.core.timeutils import local_time_text, require_aware
@@ -599,10 +600,41 @@ def _enqueue_pricing(session: ChargingSession) -> None:
     _enqueue_pricing_of(session.pk)
 
 
+# The sessions to be priced together, inside sessions_priced_together().
+_sessions_priced_together: ContextVar[list[int] | None] = ContextVar(
+    "sessions_priced_together", default=None
+)
+
+
 def _enqueue_pricing_of(session_id: int) -> None:
     from apps.charging.tasks import price_charging_session
 
+    priced_together = _sessions_priced_together.get()
+    if priced_together is not None:
+        transaction.on_commit(partial(priced_together.append, session_id))
+        return
     transaction.on_commit(lambda: price_charging_session.delay(session_id))
+
+
+def _enqueue_pricing_together(session_ids: list[int]) -> None:
+    from apps.charging.tasks import price_charging_sessions
+
+    if session_ids:
+        price_charging_sessions.delay(session_ids)
+
+
+@contextlib.contextmanager
+def sessions_priced_together() -> Iterator[None]:
+    """Inside a transaction, have the sessions stopped within priced by one task, queued once
+    the transaction commits, rather than by one task each: a batch of a thousand stops queues
+    one message. A stop undone with its savepoint is not priced."""
+    priced_together: list[int] = []
+    token = _sessions_priced_together.set(priced_together)
+    try:
+        yield
+    finally:
+        _sessions_priced_together.reset(token)
+    transaction.on_commit(partial(_enqueue_pricing_together, priced_together))
 
 
 @transaction.atomic
@@ -1032,6 +1064,24 @@ def charging_session_price(*, session: ChargingSession) -> ChargingSession:
     session.unpriced_reason = ""
     session.save(update_fields=[*SESSION_PRICE_FIELDS, "updated_at"])
     return session
+
+
+def charging_sessions_price(*, session_ids: Sequence[int]) -> int:
+    """Price each of the sessions as charging_session_price does, each in a transaction of its
+    own. A session whose pricing is refused is logged and left to the hourly sweep; the others
+    are priced all the same. Returns how many were priced or left with their reason."""
+    priced = 0
+    for session in ChargingSession.objects.filter(pk__in=session_ids).order_by("pk"):
+        try:
+            charging_session_price(session=session)
+        except DomainError as error:
+            logger.warning(
+                "charging.session_pricing_refused",
+                extra={"session_id": session.pk, "code": error.code, "error": error.message},
+            )
+            continue
+        priced += 1
+    return priced
 
 
 def charging_sessions_price_unpriced(*, now: datetime) -> int:

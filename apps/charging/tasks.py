@@ -8,6 +8,7 @@ from apps.charging.chargers import charger_messages_prune
 from apps.charging.models import ChargingSession
 from apps.charging.services import (
     charging_session_price,
+    charging_sessions_price,
     charging_sessions_price_unpriced,
     session_import_run,
 )
@@ -27,6 +28,18 @@ def price_charging_session(session_id: int) -> None:
     session = ChargingSession.objects.filter(pk=session_id).first()
     if session is not None:
         charging_session_price(session=session)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
+    max_retries=5,
+    ignore_result=True,
+)
+def price_charging_sessions(session_ids: list[int]) -> None:
+    """Price the sessions a batch of charger stops stopped (idempotent, as pricing one is)."""
+    charging_sessions_price(session_ids=session_ids)
 
 
 @shared_task(

@@ -38,9 +38,10 @@ from apps.charging.chargers import (
     ChargerReadings,
     ChargerStart,
     ChargerStartReport,
+    ChargerStop,
+    ChargerStopReport,
     ConnectorStatusReport,
     charge_token_authorization,
-    charging_session_charger_stop,
     charging_station_boot_record,
     charging_station_heartbeat_record,
     unassigned_station_boot_record,
@@ -118,6 +119,7 @@ class StationConnection(ChargePoint):
         *,
         meter_values: Batcher[ChargerReadings, None],
         starts: Batcher[ChargerStartReport, ChargerStart],
+        stops: Batcher[ChargerStopReport, ChargerStop],
         statuses: Batcher[ConnectorStatusReport, None],
     ):
         super().__init__(
@@ -131,6 +133,7 @@ class StationConnection(ChargePoint):
         self.message_log = message_log
         self.meter_values = meter_values
         self.starts = starts
+        self.stops = stops
         self.statuses = statuses
         self.last_heard = time.monotonic()
         self._follow_ups: set[asyncio.Future] = set()
@@ -364,22 +367,21 @@ class StationConnection(ChargePoint):
         id_tag: str | None = None,
         transaction_data: list | None = None,
     ):
-        stopped_at = self._moment(timestamp, "timestamp")
-        readings = self._readings(transaction_data or [])
-        await self._record(
-            charging_session_charger_stop,
-            station=self.station,
-            transaction_id=transaction_id,
-            meter_stop_wh=meter_stop,
-            stopped_at=stopped_at,
-            readings=readings,
+        stop = await self.stops.record(
+            ChargerStopReport(
+                station=self.station,
+                transaction_id=transaction_id,
+                meter_stop_wh=meter_stop,
+                stopped_at=self._moment(timestamp, "timestamp"),
+                readings=tuple(self._readings(transaction_data or [])),
+                id_tag=id_tag,
+            )
         )
-        if id_tag is None:
+        if isinstance(stop, DomainError):
+            raise PropertyConstraintViolationError(details={"cause": stop.message})
+        if stop.authorization is None:
             return call_result.StopTransaction()
-        authorization = await self._record(
-            charge_token_authorization, station=self.station, id_tag=id_tag, at=stopped_at
-        )
-        return call_result.StopTransaction(id_tag_info=_id_tag_info(authorization))
+        return call_result.StopTransaction(id_tag_info=_id_tag_info(stop.authorization))
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, vendor_id: str, **details):

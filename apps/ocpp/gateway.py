@@ -28,6 +28,7 @@ from apps.charging.charger_calls import TAG_SWEEP_STATIONS, charger_tag_updates_
 from apps.charging.chargers import (
     charging_sessions_charger_meter_values,
     charging_sessions_charger_start,
+    charging_sessions_charger_stop,
     charging_station_authenticated,
     charging_station_connection_record,
     connector_statuses_record,
@@ -49,8 +50,8 @@ CLOSE_REPLACED = 4000
 CLOSE_SILENT = 4001
 DISABLED_TAG_SYNC_LOOK_SECONDS = 1.0
 RETRY_AFTER_SECONDS = 5
-# Starts and status reports gathered into one service call: each names its connector in the
-# query that locks them.
+# Starts, stops and status reports gathered into one service call: each names its connector or
+# session in the query that locks them.
 LOCKING_BATCH_MAX = 100
 # How long a thread may hold the GIL while another waits for it. Python's 5 ms lets the
 # database threads keep the event loop waiting 5 ms after each socket read or write under
@@ -91,6 +92,9 @@ class Gateway:
         self.starts = Batcher(
             self.database, charging_sessions_charger_start, batch_max=LOCKING_BATCH_MAX
         )
+        self.stops = Batcher(
+            self.database, charging_sessions_charger_stop, batch_max=LOCKING_BATCH_MAX
+        )
         self.statuses = Batcher(
             self.database, connector_statuses_record, batch_max=LOCKING_BATCH_MAX
         )
@@ -119,6 +123,7 @@ class Gateway:
             asyncio.create_task(self.message_log.run()),
             asyncio.create_task(self.meter_values.run()),
             asyncio.create_task(self.starts.run()),
+            asyncio.create_task(self.stops.run()),
             asyncio.create_task(self.statuses.run()),
         ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
@@ -217,6 +222,7 @@ class Gateway:
             self.message_log,
             meter_values=self.meter_values,
             starts=self.starts,
+            stops=self.stops,
             statuses=self.statuses,
         )
         replaced = self.connections.get(station.ocpp_identity)

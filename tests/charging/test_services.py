@@ -50,6 +50,7 @@ from apps.charging.services import (
     charging_session_set_purpose,
     charging_session_start,
     charging_session_stop,
+    charging_sessions_price,
     home_session_report,
     home_session_review,
     tariff_publish,
@@ -1123,6 +1124,25 @@ class TestTariffsAndPricing:
 
         session.refresh_from_db()
         assert session.price_excl_vat is None
+
+    def test_sessions_priced_together_are_each_priced_and_a_billed_one_is_left_as_it_is(self):
+        billed = ChargingSessionFactory(billed_at=START)
+        publish_flat_energy_tariff(billed.fleet)
+        unbilled = [ChargingSessionFactory(fleet=billed.fleet) for _ in range(2)]
+
+        priced = charging_sessions_price(session_ids=[unbilled[1].pk, billed.pk, unbilled[0].pk])
+
+        assert priced == 2
+        assert (
+            list(
+                ChargingSession.objects.filter(pk__in=[s.pk for s in unbilled]).values_list(
+                    "price_excl_vat", flat=True
+                )
+            )
+            == [Decimal("6.65")] * 2
+        )
+        billed.refresh_from_db()
+        assert billed.price_excl_vat is None
 
     def test_without_a_tariff_a_session_stays_unpriced(self):
         session = ChargingSessionFactory()

@@ -8,12 +8,14 @@ import pytest
 from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.charging import chargers
+from apps.charging import chargers, tasks
 from apps.charging.charger_calls import NO_LOCAL_LIST, charger_tag_updates_queue
 from apps.charging.chargers import (
     ChargerReadings,
     ChargerStart,
     ChargerStartReport,
+    ChargerStop,
+    ChargerStopReport,
     ConnectorStatusReport,
     FrameSeen,
     charge_token_authorization,
@@ -22,6 +24,7 @@ from apps.charging.chargers import (
     charging_session_charger_start,
     charging_sessions_charger_meter_values,
     charging_sessions_charger_start,
+    charging_sessions_charger_stop,
     charging_station_authenticated,
     charging_station_password_set,
     connector_status_record,
@@ -755,6 +758,158 @@ class TestStartsInBatches:
         request.refresh_from_db()
         assert request.session == outcome.session
         assert ChargingSession.objects.get(pk=outcome.session.pk).purpose == SessionPurpose.PRIVATE
+
+
+class TestStopsInBatches:
+    @pytest.fixture
+    def sessions(self, station):
+        made = []
+        for number in (1, 2, 3):
+            driver = DriverFactory(fleet=station.fleet)
+            ChargeTokenFactory(driver=driver, uid=f"TAG{number:04d}")
+            made.append(
+                ChargingSessionFactory(
+                    fleet=station.fleet,
+                    driver=driver,
+                    connector=ConnectorFactory(station=station, connector_id=number),
+                    source=SessionSource.OCPP,
+                    active=True,
+                    started_at=MOMENT,
+                    meter_start_wh=1_000,
+                )
+            )
+        return made
+
+    @pytest.fixture
+    def pricing_queued(self, monkeypatch):
+        queued = []
+        monkeypatch.setattr(tasks.price_charging_sessions, "delay", queued.append)
+        monkeypatch.setattr(
+            tasks.price_charging_session, "delay", lambda session_id: queued.append([session_id])
+        )
+        return queued
+
+    @staticmethod
+    def stop(station, session, meter_stop_wh, *, minutes=60, tag=None, readings=()):
+        return ChargerStopReport(
+            station=station,
+            transaction_id=session.pk,
+            meter_stop_wh=meter_stop_wh,
+            stopped_at=MOMENT + dt.timedelta(minutes=minutes),
+            readings=tuple(
+                MeterReading(measured_at=MOMENT + dt.timedelta(minutes=minute), energy_wh=wh)
+                for minute, wh in readings
+            ),
+            id_tag=tag,
+        )
+
+    def test_stops_are_recorded_with_their_readings_and_priced_by_one_task_after_commit(
+        self, station, sessions, pricing_queued, django_capture_on_commit_callbacks
+    ):
+        first, second, third = sessions
+
+        with django_capture_on_commit_callbacks(execute=True):
+            outcomes = charging_sessions_charger_stop(
+                batch=[
+                    self.stop(station, first, 3_000, readings=[(30, 2_000)]),
+                    self.stop(station, second, 1_500, tag="tag0002"),
+                    self.stop(station, third, 1_200, tag="NOBODY"),
+                ]
+            )
+
+        assert [outcome.session.pk for outcome in outcomes] == [s.pk for s in sessions]
+        assert outcomes[0].authorization is None
+        assert outcomes[1].authorization.status == TokenAuthorizationStatus.ACCEPTED
+        assert outcomes[1].authorization.token == second.driver.tokens.get()
+        assert outcomes[2].authorization.status == TokenAuthorizationStatus.INVALID
+        stored = ChargingSession.objects.filter(pk__in=[s.pk for s in sessions]).order_by("pk")
+        assert list(stored.values_list("status", "ended_at", "meter_stop_wh", "energy_wh")) == [
+            (SessionStatus.COMPLETED, MOMENT + dt.timedelta(hours=1), 3_000, 2_000),
+            (SessionStatus.COMPLETED, MOMENT + dt.timedelta(hours=1), 1_500, 500),
+            (SessionStatus.COMPLETED, MOMENT + dt.timedelta(hours=1), 1_200, 200),
+        ]
+        assert list(first.meter_values.values_list("energy_wh", flat=True)) == [2_000]
+        assert pricing_queued == [[first.pk, second.pk, third.pk]]
+
+    def test_a_stop_refused_is_refused_alone_unpriced_and_the_others_are_recorded(
+        self, station, sessions, pricing_queued, django_capture_on_commit_callbacks
+    ):
+        first, second, _ = sessions
+        MeterValueFactory(
+            session=first, measured_at=MOMENT + dt.timedelta(minutes=50), energy_wh=4_000
+        )
+
+        with django_capture_on_commit_callbacks(execute=True):
+            outcomes = charging_sessions_charger_stop(
+                batch=[
+                    self.stop(station, first, 3_000, readings=[(40, 2_000)]),
+                    self.stop(station, second, 1_500),
+                ]
+            )
+
+        assert outcomes[0].code == "charging.meter_went_backwards"
+        assert outcomes[0].field == "meter_stop_wh"
+        assert isinstance(outcomes[1], ChargerStop)
+        first.refresh_from_db()
+        assert (first.status, first.ended_at, first.meter_stop_wh) == (
+            SessionStatus.ACTIVE,
+            None,
+            None,
+        )
+        assert list(first.meter_values.values_list("energy_wh", flat=True)) == [4_000]
+        assert ChargingSession.objects.get(pk=second.pk).status == SessionStatus.COMPLETED
+        assert pricing_queued == [[second.pk]]
+
+    def test_an_unknown_transaction_and_a_stop_sent_again_are_acknowledged_unchanged(
+        self, station, sessions, pricing_queued, django_capture_on_commit_callbacks
+    ):
+        first, _, _ = sessions
+        elsewhere = ChargingStationFactory(fleet=station.fleet)
+        charging_sessions_charger_stop(batch=[self.stop(station, first, 3_000)])
+        first.refresh_from_db()
+
+        with django_capture_on_commit_callbacks(execute=True):
+            outcomes = charging_sessions_charger_stop(
+                batch=[
+                    self.stop(station, first, 3_000),
+                    self.stop(elsewhere, first, 5_000, tag="tag0001"),
+                ]
+            )
+
+        assert outcomes[0].session.pk == first.pk
+        assert outcomes[1].session is None
+        assert outcomes[1].authorization.status == TokenAuthorizationStatus.ACCEPTED
+        again = ChargingSession.objects.get(pk=first.pk)
+        assert (again.meter_stop_wh, again.energy_wh, again.updated_at) == (
+            3_000,
+            2_000,
+            first.updated_at,
+        )
+        assert pricing_queued == []
+
+    def test_a_batch_that_fails_midway_keeps_no_stop_and_queues_no_pricing(
+        self, station, sessions, pricing_queued, django_capture_on_commit_callbacks, monkeypatch
+    ):
+        first, second, _ = sessions
+
+        def authorization_failing(token, at):
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(chargers, "_token_authorization", authorization_failing)
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
+            charging_sessions_charger_stop(
+                batch=[
+                    self.stop(station, first, 3_000),
+                    self.stop(station, second, 1_500, tag="tag0002"),
+                ]
+            )
+
+        assert set(
+            ChargingSession.objects.filter(pk__in=[first.pk, second.pk]).values_list(
+                "status", flat=True
+            )
+        ) == {SessionStatus.ACTIVE}
+        assert pricing_queued == []
 
 
 class TestTagSweep:

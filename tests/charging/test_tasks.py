@@ -10,6 +10,11 @@ import pytest
 import redis
 from django.conf import settings
 
+from apps.charging.chargers import (
+    ChargerStopReport,
+    charging_session_charger_start,
+    charging_sessions_charger_stop,
+)
 from apps.charging.choices import PriceBasis, SessionImportStatus, SessionSource
 from apps.charging.models import ChargingSession
 from apps.charging.services import (
@@ -23,6 +28,7 @@ from tests.celery_workers import celery_workers_fixture  # noqa: F401 - `celery_
 from tests.factories import (
     ChargeTokenFactory,
     ChargingSessionFactory,
+    ChargingStationFactory,
     ConnectorFactory,
     DriverFactory,
     FleetFactory,
@@ -74,6 +80,48 @@ def test_a_stopped_session_is_priced_by_a_worker_after_commit_and_no_result_is_k
         priced.refresh_from_db()
     assert priced.price_basis == PriceBasis.TARIFF
     assert (priced.price_excl_vat, priced.price_incl_vat) == (Decimal("6.50"), Decimal("7.87"))
+    assert _results_kept() == results_before
+
+
+def test_a_batch_of_charger_stops_is_priced_by_a_worker_and_no_result_is_kept(celery_workers):
+    celery_workers.start()
+    results_before = _results_kept()
+    station = ChargingStationFactory()
+    tariff = TariffFactory(fleet=station.fleet)
+    TariffElementFactory(tariff=tariff)
+    tariff_publish(tariff=tariff, effective_from=START - dt.timedelta(days=1))
+    sessions = [
+        charging_session_charger_start(
+            station=station,
+            connector_id=number,
+            id_tag=ChargeTokenFactory(driver=DriverFactory(fleet=station.fleet)).uid,
+            meter_start_wh=500_000,
+            started_at=START,
+        ).session
+        for number in (1, 2)
+    ]
+
+    charging_sessions_charger_stop(
+        batch=[
+            ChargerStopReport(
+                station=station,
+                transaction_id=session.pk,
+                meter_stop_wh=520_000,
+                stopped_at=START + dt.timedelta(hours=2),
+                readings=(),
+            )
+            for session in sessions
+        ]
+    )
+
+    deadline = time.monotonic() + 30
+    priced = ChargingSession.objects.filter(pk__in=[session.pk for session in sessions])
+    while priced.filter(priced_at=None).exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert (
+        list(priced.values_list("price_basis", "price_excl_vat", "price_incl_vat"))
+        == [(PriceBasis.TARIFF, Decimal("6.50"), Decimal("7.87"))] * 2
+    )
     assert _results_kept() == results_before
 
 
