@@ -14,7 +14,7 @@ import hmac
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -342,6 +342,27 @@ def _reported_one_by_one(
     )
 
 
+def _connectors_locked(named: Iterable[tuple[int, int]]) -> dict[tuple[int, int], Connector]:
+    """The connectors Voltop knows among those named by station id and connector id, locked in
+    the order of their ids as every batch locks them. Their ids are found first by the
+    stations and connector numbers named: a condition per connector, OR-ed, cost Django
+    milliseconds to build for a batch of a hundred."""
+    named = set(named)
+    if not named:
+        return {}
+    candidates = Connector.objects.filter(
+        station_id__in={station_id for station_id, _ in named},
+        connector_id__in={connector_id for _, connector_id in named},
+    ).values_list("pk", "station_id", "connector_id")
+    ids = [pk for pk, *station_and_number in candidates if tuple(station_and_number) in named]
+    return {
+        (connector.station_id, connector.connector_id): connector
+        for connector in Connector.objects.select_for_update(no_key=True)
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+
+
 @dataclass(frozen=True)
 class ConnectorStatusReport:
     """A StatusNotification as a station's charger sends it."""
@@ -364,18 +385,11 @@ def connector_statuses_record(
     UPDATE. A report on the station as a whole (connector 0), on a connector not known yet, or
     without a time zone goes through connector_status_record after them, in the batch's order,
     in a savepoint of its own."""
-    wanted = Q()
-    for item in batch:
-        if item.connector_id != 0 and item.at.tzinfo is not None:
-            wanted |= Q(station_id=item.station_id, connector_id=item.connector_id)
-    connectors = {}
-    if wanted:
-        connectors = {
-            (connector.station_id, connector.connector_id): connector
-            for connector in Connector.objects.select_for_update(no_key=True)
-            .filter(wanted)
-            .order_by("pk")
-        }
+    connectors = _connectors_locked(
+        (item.station_id, item.connector_id)
+        for item in batch
+        if item.connector_id != 0 and item.at.tzinfo is not None
+    )
     outcomes: list[DomainError | None] = [None] * len(batch)
     changed = {}
     others = []
@@ -621,16 +635,6 @@ class ChargerStartReport:
     started_at: datetime
 
 
-def _connectors_locked(batch: Sequence[ChargerStartReport]) -> dict[tuple[int, int], Connector]:
-    wanted = Q()
-    for item in batch:
-        wanted |= Q(station_id=item.station.pk, connector_id=item.connector_id)
-    connectors = (
-        Connector.objects.select_for_update(of=("self",), no_key=True).filter(wanted).order_by("pk")
-    )
-    return {(connector.station_id, connector.connector_id): connector for connector in connectors}
-
-
 def _fleet_tokens(
     batch: Sequence[ChargerStartReport | ChargerStopReport],
 ) -> dict[tuple[int, str], ChargeToken]:
@@ -660,7 +664,7 @@ def _plain_starts(
     ]
     if not candidates:
         return {}
-    connectors = _connectors_locked([item for _, item in candidates])
+    connectors = _connectors_locked((item.station.pk, item.connector_id) for _, item in candidates)
     busy_connectors = set(
         ChargingSession.objects.filter(connector__in=list(connectors.values()))
         .filter(

@@ -300,6 +300,30 @@ class TestStatusReports:
         station.refresh_from_db()
         assert station.status == StationStatus.UNAVAILABLE
 
+    def test_only_the_connectors_named_change_not_those_of_their_stations_and_numbers(
+        self, station
+    ):
+        other = ChargingStationFactory(fleet=station.fleet)
+        for on, number in ((station, 1), (station, 2), (other, 1), (other, 2)):
+            ConnectorFactory(station=on, connector_id=number, status="Available")
+
+        connector_statuses_record(
+            batch=[self.report(station, 1, "Charging"), self.report(other, 2, "Faulted")]
+        )
+
+        assert sorted(
+            Connector.objects.filter(station__in=[station, other]).values_list(
+                "station__ocpp_identity", "connector_id", "status"
+            )
+        ) == sorted(
+            [
+                (station.ocpp_identity, 1, "Charging"),
+                (station.ocpp_identity, 2, "Available"),
+                (other.ocpp_identity, 1, "Available"),
+                (other.ocpp_identity, 2, "Faulted"),
+            ]
+        )
+
     def test_reports_on_known_connectors_cost_the_same_queries_however_many(self, station):
         for number in range(1, 9):
             ConnectorFactory(station=station, connector_id=number)
@@ -669,7 +693,7 @@ class TestStartsInBatches:
             charging_sessions_charger_start(batch=[self.start(station, 10)])
 
         assert ChargingSession.objects.filter(status=SessionStatus.ACTIVE).count() == 10
-        assert len(six.captured_queries) == len(three.captured_queries) <= 10
+        assert len(six.captured_queries) == len(three.captured_queries) <= 11
         assert len(one_with_a_vehicle.captured_queries) == len(three.captured_queries) + 1
 
     def test_other_starts_go_the_one_start_way_in_the_batch_order(self, station):
