@@ -217,7 +217,6 @@ def charging_station_connection_record(*, station_id: int, connected: bool, at: 
     )
 
 
-@transaction.atomic
 def charging_station_boot_record(
     *,
     station_id: int,
@@ -229,21 +228,13 @@ def charging_station_boot_record(
 ) -> None:
     """Record what a charger says of itself when it boots (OCPP BootNotification)."""
     require_aware(at, field="at")
-    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=station_id)
-    station.vendor = vendor[:50]
-    station.model = model[:50]
-    station.serial_number = serial_number[:50]
-    station.firmware_version = firmware_version[:50]
-    station.last_heartbeat_at = at
-    station.save(
-        update_fields=[
-            "vendor",
-            "model",
-            "serial_number",
-            "firmware_version",
-            "last_heartbeat_at",
-            "updated_at",
-        ]
+    ChargingStation.objects.filter(pk=station_id).update(
+        vendor=vendor[:50],
+        model=model[:50],
+        serial_number=serial_number[:50],
+        firmware_version=firmware_version[:50],
+        last_heartbeat_at=at,
+        updated_at=timezone.now(),
     )
     logger.info("charging.station_booted", extra={"station_id": station_id})
 
