@@ -13,7 +13,7 @@ import dataclasses
 import hmac
 import logging
 import secrets
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,7 +22,7 @@ from typing import TypeVar
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import transaction
-from django.db.models import F, OuterRef, Q, Subquery
+from django.db.models import F, Max, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.crypto import get_random_string
 
@@ -53,9 +53,11 @@ from apps.charging.services import (
     MeterReading,
     charging_session_record_meter_values,
     charging_session_stop,
+    charging_sessions_stopped_save,
     charging_station_create,
     connector_create,
     cost_center_at_start,
+    session_stop_set,
     sessions_priced_together,
     vehicle_for_session_start,
 )
@@ -934,32 +936,77 @@ class ChargerStop:
     authorization: TokenAuthorization | None
 
 
+def _sessions_to_stop_locked(batch: Sequence[ChargerStopReport]) -> dict[int, ChargingSession]:
+    """The charger sessions the batch names, by id, locked in the order of their ids as every
+    batch locks them, with their connector and vehicle and the time and energy of their last
+    reading (last_at, last_wh)."""
+    readings = MeterValue.objects.filter(session=OuterRef("pk")).order_by().values("session")
+    return {
+        session.pk: session
+        for session in ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("connector", "vehicle")
+        .filter(pk__in={item.transaction_id for item in batch}, source=SessionSource.OCPP)
+        .annotate(
+            last_at=Subquery(readings.annotate(last=Max("measured_at")).values("last")),
+            last_wh=Subquery(readings.annotate(last=Max("energy_wh")).values("last")),
+        )
+        .order_by("pk")
+    }
+
+
+def _stops_plainly(item: ChargerStopReport, session: ChargingSession | None) -> bool:
+    """Whether charging_session_charger_stop would record the stop as it is: an active session
+    of the station's with a meter start, no transaction data to merge, and a stop no earlier
+    than the start or the last reading, with a meter no lower than any reading before."""
+    if session is None or session.connector is None or session.meter_start_wh is None:
+        return False
+    return (
+        session.connector.station_id == item.station.pk
+        and session.status == SessionStatus.ACTIVE
+        and not item.readings
+        and item.stopped_at.tzinfo is not None
+        and item.stopped_at >= session.started_at
+        and (session.last_at is None or item.stopped_at >= session.last_at)
+        and item.meter_stop_wh >= max(session.meter_start_wh, session.last_wh or 0)
+    )
+
+
 @transaction.atomic
 def charging_sessions_charger_stop(
     *, batch: Sequence[ChargerStopReport]
 ) -> list[ChargerStop | DomainError]:
     """Record many chargers' StopTransactions at once, as the gateway gathers them; item by
     item, the recorded stop, with the authorisation of its tag at the stop, or the error that
-    refused it, as charging_session_charger_stop records or refuses each, in a savepoint of
-    its own so that what it refuses keeps no other from being recorded.
+    refused it, as charging_session_charger_stop records or refuses each.
 
-    The batch's sessions are locked first, in one statement and in the order of their ids as
-    every batch locks them, and the tags are looked up in one query. The stopped sessions are
-    priced by one task queued after commit."""
-    list(
-        ChargingSession.objects.select_for_update()
-        .filter(pk__in={item.transaction_id for item in batch})
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    The batch's sessions are locked first, in one statement, and its tags are looked up in
+    one query. Plain stops (_stops_plainly) of sessions no other item names are written in one
+    statement; every other item goes through charging_session_charger_stop, in the batch's
+    order, in a savepoint of its own, so that what it refuses keeps no other from being
+    recorded. The stopped sessions are priced by one task queued after commit."""
+    sessions = _sessions_to_stop_locked(batch)
+    named = Counter(item.transaction_id for item in batch)
     tagged = [item for item in batch if item.id_tag is not None]
     tokens = _fleet_tokens(tagged) if tagged else {}
     outcomes: list[ChargerStop | DomainError] = []
+    stopped_plainly = []
     with sessions_priced_together():
         for item in batch:
-            stopped = _reported_one_by_one(
-                charging_session_charger_stop, item, leaving_out={"id_tag"}
-            )
+            session = sessions.get(item.transaction_id)
+            if named[item.transaction_id] == 1 and _stops_plainly(item, session):
+                energy_wh = item.meter_stop_wh - session.meter_start_wh
+                session_stop_set(
+                    session,
+                    ended_at=item.stopped_at,
+                    meter_stop_wh=item.meter_stop_wh,
+                    energy_wh=energy_wh,
+                )
+                stopped_plainly.append(session)
+                stopped = session
+            else:
+                stopped = _reported_one_by_one(
+                    charging_session_charger_stop, item, leaving_out={"id_tag"}
+                )
             if isinstance(stopped, DomainError):
                 outcomes.append(stopped)
                 continue
@@ -972,6 +1019,7 @@ def charging_sessions_charger_stop(
                 else None
             )
             outcomes.append(ChargerStop(stopped, authorization))
+        charging_sessions_stopped_save(sessions=stopped_plainly)
     return outcomes
 
 

@@ -119,6 +119,7 @@ from apps.vehicles.selectors import (
     vehicle_assignment_for_driver_at,
     vehicle_assignments_at_for_drivers,
 )
+from voltop.core.bulk_rows import rows_updated
 from voltop.core.errors import DomainError, FieldFixed, NotFound
 from voltop.core.models import fields_save_checked, fixed_fields_check
 from voltop.core.money import currency_minor_unit, round_money, vat_amounts_of_excl_incl
@@ -691,6 +692,31 @@ def charging_session_stop(
         energy_wh = meter_stop_wh - session.meter_start_wh
     if energy_wh is None or energy_wh < 0:
         raise EnergyNeeded("Give the energy charged, 0 Wh or more.", field="energy_wh")
+    session_stop_set(session, ended_at=ended_at, meter_stop_wh=meter_stop_wh, energy_wh=energy_wh)
+    session.save(update_fields=SESSION_STOP_FIELDS)
+    _stopped(session)
+    return session
+
+
+# What a stop changes on a session.
+SESSION_STOP_FIELDS = [
+    "ended_at",
+    "meter_stop_wh",
+    "energy_wh",
+    "energy_source",
+    "status",
+    "is_suspect",
+    "suspect_reason",
+    "updated_at",
+]
+
+
+def session_stop_set(
+    session: ChargingSession, *, ended_at: datetime, meter_stop_wh: int | None, energy_wh: int
+) -> None:
+    """Set SESSION_STOP_FIELDS on an active session (its connector and vehicle loaded) for a
+    stop whose times and energy charging_session_stop has checked, or a batch has checked as
+    it does; the session is not saved."""
     session.ended_at = ended_at
     session.meter_stop_wh = meter_stop_wh
     session.energy_wh = energy_wh
@@ -700,25 +726,31 @@ def charging_session_stop(
         EnergySource.MEASURED if session.meter_start_wh is not None else EnergySource.ENTERED
     )
     session.status = SessionStatus.COMPLETED
+    session.updated_at = timezone.now()
     _flag_if_implausible(session)
-    session.save(
-        update_fields=[
-            "ended_at",
-            "meter_stop_wh",
-            "energy_wh",
-            "energy_source",
-            "status",
-            "is_suspect",
-            "suspect_reason",
-            "updated_at",
-        ]
-    )
+
+
+def _stopped(session: ChargingSession) -> None:
     logger.info(
         "charging.session_stopped",
         extra={"session_id": session.pk, "energy_wh": session.energy_wh},
     )
     _enqueue_pricing(session)
-    return session
+
+
+def charging_sessions_stopped_save(*, sessions: Sequence[ChargingSession]) -> None:
+    """Save many stops set by session_stop_set, locked sessions all, in one statement; each is
+    priced after commit, as charging_session_stop has a session priced."""
+    rows_updated(
+        ChargingSession,
+        SESSION_STOP_FIELDS,
+        [
+            (session.pk, *(getattr(session, name) for name in SESSION_STOP_FIELDS))
+            for session in sessions
+        ],
+    )
+    for session in sessions:
+        _stopped(session)
 
 
 def cost_center_at_start(driver: Driver, vehicle: Vehicle | None) -> int | None:

@@ -22,6 +22,7 @@ from apps.charging.chargers import (
     charger_messages_prune,
     charger_messages_record,
     charging_session_charger_start,
+    charging_session_charger_stop,
     charging_sessions_charger_meter_values,
     charging_sessions_charger_start,
     charging_sessions_charger_stop,
@@ -854,6 +855,70 @@ class TestStopsInBatches:
         ]
         assert list(first.meter_values.values_list("energy_wh", flat=True)) == [2_000]
         assert pricing_queued == [[first.pk, second.pk, third.pk]]
+
+    def test_plain_stops_are_recorded_as_one_by_one_would_record_them(self, station, sessions):
+        first, second, _ = sessions
+        MeterValueFactory(
+            session=first, measured_at=MOMENT + dt.timedelta(minutes=10), energy_wh=5_000
+        )
+        implausible_wh = 1_000 + 40_000
+        compared = (
+            "status",
+            "ended_at",
+            "meter_stop_wh",
+            "energy_wh",
+            "energy_source",
+            "is_suspect",
+            "suspect_reason",
+        )
+
+        charging_sessions_charger_stop(
+            batch=[self.stop(station, first, implausible_wh, minutes=60)]
+        )
+        charging_session_charger_stop(
+            station=station,
+            transaction_id=second.pk,
+            meter_stop_wh=implausible_wh,
+            stopped_at=MOMENT + dt.timedelta(minutes=60),
+            readings=(),
+        )
+
+        plainly, one_by_one = (
+            ChargingSession.objects.filter(pk=session.pk).values(*compared).get()
+            for session in (first, second)
+        )
+        assert plainly == one_by_one
+        assert plainly["is_suspect"] is True
+        assert plainly["energy_wh"] == 40_000
+
+    def test_plain_stops_cost_the_same_queries_however_many(self, station, sessions):
+        more = [
+            ChargingSessionFactory(
+                fleet=station.fleet,
+                driver=DriverFactory(fleet=station.fleet),
+                connector=ConnectorFactory(station=station, connector_id=number),
+                source=SessionSource.OCPP,
+                active=True,
+                started_at=MOMENT,
+                meter_start_wh=1_000,
+            )
+            for number in range(4, 8)
+        ]
+        first, second, third = sessions
+
+        with CaptureQueriesContext(connection) as two:
+            charging_sessions_charger_stop(
+                batch=[self.stop(station, session, 2_000) for session in (first, second)]
+            )
+        with CaptureQueriesContext(connection) as five:
+            charging_sessions_charger_stop(
+                batch=[self.stop(station, session, 2_000) for session in [third, *more]]
+            )
+
+        assert len(five.captured_queries) == len(two.captured_queries) <= 6
+        assert set(ChargingSession.objects.values_list("status", flat=True)) == {
+            SessionStatus.COMPLETED
+        }
 
     def test_a_stop_refused_is_refused_alone_unpriced_and_the_others_are_recorded(
         self, station, sessions, pricing_queued, django_capture_on_commit_callbacks
