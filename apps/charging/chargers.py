@@ -219,6 +219,19 @@ def charging_station_connection_record(*, station_id: int, connected: bool, at: 
     )
 
 
+def _told_at_boot(
+    vendor: str, model: str, serial_number: str, firmware_version: str
+) -> dict[str, str]:
+    """What a charger says of itself in a BootNotification, as the station's fields keep it:
+    50 characters at most."""
+    return {
+        "vendor": vendor[:50],
+        "model": model[:50],
+        "serial_number": serial_number[:50],
+        "firmware_version": firmware_version[:50],
+    }
+
+
 def charging_station_boot_record(
     *,
     station_id: int,
@@ -231,10 +244,7 @@ def charging_station_boot_record(
     """Record what a charger says of itself when it boots (OCPP BootNotification)."""
     require_aware(at, field="at")
     ChargingStation.objects.filter(pk=station_id).update(
-        vendor=vendor[:50],
-        model=model[:50],
-        serial_number=serial_number[:50],
-        firmware_version=firmware_version[:50],
+        **_told_at_boot(vendor, model, serial_number, firmware_version),
         last_heartbeat_at=at,
         updated_at=timezone.now(),
     )
@@ -1108,11 +1118,7 @@ def unassigned_station_boot_record(
     """Record what a held charger says of itself when it boots; False once it is assigned."""
     return bool(
         UnassignedStation.objects.filter(ocpp_identity=ocpp_identity).update(
-            vendor=vendor[:50],
-            model=model[:50],
-            serial_number=serial_number[:50],
-            firmware_version=firmware_version[:50],
-            last_seen_at=at,
+            **_told_at_boot(vendor, model, serial_number, firmware_version), last_seen_at=at
         )
     )
 
