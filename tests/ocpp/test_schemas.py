@@ -98,37 +98,37 @@ RESULTS = [
 ]
 
 
-def _library_verdict(action: str, payload: dict) -> str | None:
-    """The error the library's own check raises for the payload; None when it passes."""
+def _verdict(check) -> str | None:
+    """The error a check raises; None when the payload passes."""
     try:
-        ocpp.messages._validate_payload(Call("m1", action, payload), schemas.OCPP_VERSION)
+        check()
     except OCPPError as error:
         return f"{error.code}: {error.description}"
     return None
+
+
+def _library_verdict(action: str, payload: dict) -> str | None:
+    return _verdict(
+        lambda: ocpp.messages._validate_payload(Call("m1", action, payload), schemas.OCPP_VERSION)
+    )
 
 
 def _compiled_verdict(action: str, payload: dict) -> str | None:
-    try:
-        asyncio.run(schemas.call_payload_check(Call("m1", action, payload)))
-    except OCPPError as error:
-        return f"{error.code}: {error.description}"
-    return None
+    return _verdict(lambda: asyncio.run(schemas.call_payload_check(Call("m1", action, payload))))
 
 
 def _library_result_verdict(action: str, payload: dict) -> str | None:
-    try:
-        ocpp.messages._validate_payload(CallResult("m1", payload, action), schemas.OCPP_VERSION)
-    except OCPPError as error:
-        return f"{error.code}: {error.description}"
-    return None
+    return _verdict(
+        lambda: ocpp.messages._validate_payload(
+            CallResult("m1", payload, action), schemas.OCPP_VERSION
+        )
+    )
 
 
 def _compiled_result_verdict(action: str, payload: dict) -> str | None:
-    try:
-        asyncio.run(schemas.call_result_payload_check(CallResult("m1", payload, action)))
-    except OCPPError as error:
-        return f"{error.code}: {error.description}"
-    return None
+    return _verdict(
+        lambda: asyncio.run(schemas.call_result_payload_check(CallResult("m1", payload, action)))
+    )
 
 
 @pytest.mark.parametrize(("action", "payload"), PAYLOADS)
