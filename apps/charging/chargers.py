@@ -57,6 +57,7 @@ from apps.charging.services import (
     charging_station_create,
     connector_create,
     cost_center_at_start,
+    session_stop_refusal,
     session_stop_set,
     sessions_priced_together,
     vehicle_for_session_start,
@@ -966,8 +967,9 @@ def _sessions_to_stop_locked(batch: Sequence[ChargerStopReport]) -> dict[int, Ch
 
 def _stops_plainly(item: ChargerStopReport, session: ChargingSession | None) -> bool:
     """Whether charging_session_charger_stop would record the stop as it is: an active session
-    of the station's with a meter start, no transaction data to merge, and a stop no earlier
-    than the start or the last reading, with a meter no lower than any reading before."""
+    of the station's with a meter start, no transaction data to merge, and a stop that
+    charging_session_stop would not refuse (session_stop_refusal, on the session's last
+    reading)."""
     if session is None or session.connector is None or session.meter_start_wh is None:
         return False
     return (
@@ -975,9 +977,14 @@ def _stops_plainly(item: ChargerStopReport, session: ChargingSession | None) -> 
         and session.status == SessionStatus.ACTIVE
         and not item.readings
         and item.stopped_at.tzinfo is not None
-        and item.stopped_at >= session.started_at
-        and (session.last_at is None or item.stopped_at >= session.last_at)
-        and item.meter_stop_wh >= max(session.meter_start_wh, session.last_wh or 0)
+        and session_stop_refusal(
+            session,
+            ended_at=item.stopped_at,
+            meter_stop_wh=item.meter_stop_wh,
+            last_measured_at=session.last_at,
+            highest_reading_wh=session.last_wh,
+        )
+        is None
     )
 
 

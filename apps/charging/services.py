@@ -664,30 +664,16 @@ def charging_session_stop(
         )
     if session.status != SessionStatus.ACTIVE:
         raise SessionNotActive("Only an active session can be stopped.", field="session")
-    if ended_at < session.started_at:
-        raise EndBeforeStart("The session cannot end before it started.", field="ended_at")
-    if meter_stop_wh is None and session.meter_start_wh is not None:
-        raise EnergyNeeded(
-            f"The session started at meter reading {session.meter_start_wh} Wh: give the meter "
-            "reading at the stop.",
-            field="meter_stop_wh",
-        )
     last = session.meter_values.aggregate(energy=Max("energy_wh"), measured_at=Max("measured_at"))
-    if last["measured_at"] is not None and ended_at < last["measured_at"]:
-        raise EndBeforeStart(
-            "The session cannot end before its last meter reading.", field="ended_at"
-        )
-    if meter_stop_wh is not None:
-        already_read = max(
-            (value for value in (session.meter_start_wh, last["energy"]) if value is not None),
-            default=0,
-        )
-        if meter_stop_wh < already_read:
-            raise MeterWentBackwards(
-                f"Meter stop {meter_stop_wh} Wh is below the {already_read} Wh already read; "
-                "a meter never goes back.",
-                field="meter_stop_wh",
-            )
+    refusal = session_stop_refusal(
+        session,
+        ended_at=ended_at,
+        meter_stop_wh=meter_stop_wh,
+        last_measured_at=last["measured_at"],
+        highest_reading_wh=last["energy"],
+    )
+    if refusal is not None:
+        raise refusal
     if session.meter_start_wh is not None:
         energy_wh = meter_stop_wh - session.meter_start_wh
     if energy_wh is None or energy_wh < 0:
@@ -696,6 +682,44 @@ def charging_session_stop(
     session.save(update_fields=SESSION_STOP_FIELDS)
     _stopped(session)
     return session
+
+
+def session_stop_refusal(
+    session: ChargingSession,
+    *,
+    ended_at: datetime,
+    meter_stop_wh: int | None,
+    last_measured_at: datetime | None,
+    highest_reading_wh: int | None,
+) -> DomainError | None:
+    """Why an active session cannot stop at `ended_at` with `meter_stop_wh`, given when its
+    last meter reading was taken and the highest energy read, or None when it can: a stop
+    before the start or the last reading, no meter stop for a session with a meter start, or
+    a meter stop below a reading before it."""
+    if ended_at < session.started_at:
+        return EndBeforeStart("The session cannot end before it started.", field="ended_at")
+    if meter_stop_wh is None and session.meter_start_wh is not None:
+        return EnergyNeeded(
+            f"The session started at meter reading {session.meter_start_wh} Wh: give the meter "
+            "reading at the stop.",
+            field="meter_stop_wh",
+        )
+    if last_measured_at is not None and ended_at < last_measured_at:
+        return EndBeforeStart(
+            "The session cannot end before its last meter reading.", field="ended_at"
+        )
+    if meter_stop_wh is not None:
+        already_read = max(
+            (value for value in (session.meter_start_wh, highest_reading_wh) if value is not None),
+            default=0,
+        )
+        if meter_stop_wh < already_read:
+            return MeterWentBackwards(
+                f"Meter stop {meter_stop_wh} Wh is below the {already_read} Wh already read; "
+                "a meter never goes back.",
+                field="meter_stop_wh",
+            )
+    return None
 
 
 # What a stop changes on a session.

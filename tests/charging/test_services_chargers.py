@@ -44,6 +44,7 @@ from apps.charging.models import (
     ChargerCall,
     ChargerMessage,
     ChargingSession,
+    ChargingSessionEvent,
     ChargingStation,
     Connector,
 )
@@ -66,6 +67,7 @@ from tests.factories import (
     VehicleFactory,
 )
 from voltop.core.errors import DomainError
+from voltop.core.history import BEFORE_CHANGE
 
 pytestmark = pytest.mark.django_db
 
@@ -891,6 +893,29 @@ class TestStopsInBatches:
         assert plainly["is_suspect"] is True
         assert plainly["energy_wh"] == 40_000
 
+    @pytest.mark.postgres
+    def test_a_plain_stop_is_kept_in_the_sessions_history_as_one_by_one(self, station, sessions):
+        first, second, _ = sessions
+
+        charging_sessions_charger_stop(batch=[self.stop(station, first, 3_000, minutes=30)])
+        charging_session_charger_stop(
+            station=station,
+            transaction_id=second.pk,
+            meter_stop_wh=3_000,
+            stopped_at=MOMENT + dt.timedelta(minutes=30),
+            readings=(),
+        )
+
+        plainly, one_by_one = (
+            list(
+                ChargingSessionEvent.objects.filter(pgh_obj=session).values_list(
+                    "pgh_label", "status", "ended_at"
+                )
+            )
+            for session in (first, second)
+        )
+        assert plainly == one_by_one == [(BEFORE_CHANGE, SessionStatus.ACTIVE, None)]
+
     def test_plain_stops_cost_the_same_queries_however_many(self, station, sessions):
         more = [
             ChargingSessionFactory(
@@ -954,7 +979,7 @@ class TestStopsInBatches:
     ):
         first, _, _ = sessions
         elsewhere = ChargingStationFactory(fleet=station.fleet)
-        charging_sessions_charger_stop(batch=[self.stop(station, first, 3_000)])
+        charging_sessions_charger_stop(batch=[self.stop(station, first, 3_000, minutes=30)])
         first.refresh_from_db()
 
         with django_capture_on_commit_callbacks(execute=True):
