@@ -19,6 +19,7 @@ import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, Max, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from apps.charging.choices import (
     ChargerCallStatus,
@@ -46,6 +47,7 @@ from apps.drivers.choices import DriverStatus, TokenKind
 from apps.drivers.models import ChargeToken, Driver
 from apps.drivers.services import charge_token_issue
 from apps.vehicles.models import Vehicle
+from voltop.core.bulk_rows import rows_updated
 
 logger = logging.getLogger(__name__)
 
@@ -121,31 +123,47 @@ def charger_call_request(
     commit. An action a central system does not send in OCPP 1.6, or a payload that is not a
     JSON object, is refused and nothing is queued. The gateway checks the payload against the
     action's schema when it sends it, and records a mismatch as the call's failure."""
-    if action not in CENTRAL_SYSTEM_ACTIONS:
-        raise ChargerCallInvalid(
-            f"{action!r} is not a call a central system sends in OCPP 1.6; one of "
-            f"{', '.join(sorted(CENTRAL_SYSTEM_ACTIONS))}.",
-            field="action",
-        )
-    if not isinstance(payload, dict):
-        raise ChargerCallInvalid("The payload must be a JSON object.", field="payload")
-    call = ChargerCall.objects.create(
-        station=station,
-        action=action,
-        payload=payload,
-        driver=driver,
-        connector=connector,
-        session=session,
-        purpose=purpose,
-        vehicle=vehicle,
-        created_at=now,
+    [call] = _calls_queue(
+        [
+            ChargerCall(
+                station=station,
+                action=action,
+                payload=payload,
+                driver=driver,
+                connector=connector,
+                session=session,
+                purpose=purpose,
+                vehicle=vehicle,
+                created_at=now,
+            )
+        ]
     )
-    logger.info(
-        "charging.charger_call_queued",
-        extra={"call_id": call.pk, "station_id": station.pk, "action": action},
-    )
-    transaction.on_commit(lambda: _gateway_notify(call.pk))
     return call
+
+
+def _calls_queue(calls: list[ChargerCall]) -> list[ChargerCall]:
+    """Insert `calls`, refused as charger_call_request refuses one, and tell the gateway once
+    they are committed."""
+    for call in calls:
+        if call.action not in CENTRAL_SYSTEM_ACTIONS:
+            raise ChargerCallInvalid(
+                f"{call.action!r} is not a call a central system sends in OCPP 1.6; one of "
+                f"{', '.join(sorted(CENTRAL_SYSTEM_ACTIONS))}.",
+                field="action",
+            )
+        if not isinstance(call.payload, dict):
+            raise ChargerCallInvalid("The payload must be a JSON object.", field="payload")
+    if not calls:
+        return calls
+    ChargerCall.objects.bulk_create(calls)
+    for call in calls:
+        logger.info(
+            "charging.charger_call_queued",
+            extra={"call_id": call.pk, "station_id": call.station_id, "action": call.action},
+        )
+    first_call_id = calls[0].pk
+    transaction.on_commit(lambda: _gateway_notify(first_call_id))
+    return calls
 
 
 @transaction.atomic
@@ -193,47 +211,65 @@ def charger_calls_take_queued(*, connected: set[str], now: datetime) -> list[Cal
     ]
 
 
-def _sent_call_locked(call_id: int) -> ChargerCall | None:
-    """The call, locked, while it waits for its outcome; None once it has one."""
-    try:
-        return ChargerCall.objects.select_for_update().get(
-            pk=call_id, status=ChargerCallStatus.SENT
-        )
-    except ChargerCall.DoesNotExist:
-        return None
+@dataclass(frozen=True)
+class ChargerCallOutcome:
+    """What became of a sent call: the charger's CALLRESULT (`answer`), or why there was none
+    (`error`; `not_implemented` when the charger does not know the call)."""
+
+    call_id: int
+    at: datetime
+    answer: dict | None = None
+    error: str = ""
+    not_implemented: bool = False
 
 
 @transaction.atomic
+def charger_calls_record_outcomes(*, batch: Sequence[ChargerCallOutcome]) -> list[None]:
+    """Record what became of many sent calls, as the gateway gathers their answers and
+    failures, each as charger_call_record_answer or charger_call_record_failure records one.
+    A call that has its outcome already keeps it. The calls, then the stations whose tags they
+    were about, are locked in the order of their ids; each is written in one UPDATE."""
+    sent = {
+        call.pk: call
+        for call in ChargerCall.objects.select_for_update()
+        .filter(pk__in={item.call_id for item in batch}, status=ChargerCallStatus.SENT)
+        .order_by("pk")
+    }
+    answered, failed, about_tags = [], [], []
+    for item in batch:
+        call = sent.pop(item.call_id, None)
+        if call is None:
+            continue
+        call.answered_at = item.at
+        if item.answer is not None:
+            call.status, call.answer = ChargerCallStatus.ANSWERED, item.answer
+            answered.append((call.pk, call.status, call.answer, call.answered_at))
+        else:
+            call.status, call.error = ChargerCallStatus.FAILED, item.error
+            failed.append((call.pk, call.status, call.error, call.answered_at))
+        if call.action in TAG_ACTIONS and (item.answer is not None or item.not_implemented):
+            about_tags.append(call)
+    rows_updated(ChargerCall, ("status", "answer", "answered_at"), answered)
+    rows_updated(ChargerCall, ("status", "error", "answered_at"), failed)
+    _stations_tags_record(about_tags)
+    return [None] * len(batch)
+
+
 def charger_call_record_answer(*, call_id: int, answer: dict, at: datetime) -> None:
     """Record the charger's CALLRESULT for a sent call; an answer about its tags (its local
     list's version, a list or a cache cleared) is kept on the station too."""
-    call = _sent_call_locked(call_id)
-    if call is None:
-        return
-    call.status = ChargerCallStatus.ANSWERED
-    call.answer = answer
-    call.answered_at = at
-    call.save(update_fields=["status", "answer", "answered_at"])
-    if call.action in TAG_ACTIONS:
-        _station_tags_answered(call)
+    charger_calls_record_outcomes(batch=[ChargerCallOutcome(call_id, at, answer=answer)])
 
 
-@transaction.atomic
 def charger_call_record_failure(
     *, call_id: int, error: str, at: datetime, not_implemented: bool = False
 ) -> None:
     """Record why a sent call failed: the charger's CALLERROR, or no answer in time. A charger
     that does not implement local lists (`not_implemented`) is not sent one again; one that
     cannot clear its cache is not asked again for the same changes."""
-    call = _sent_call_locked(call_id)
-    if call is None:
-        return
-    call.status = ChargerCallStatus.FAILED
-    call.error = error
-    call.answered_at = at
-    call.save(update_fields=["status", "error", "answered_at"])
-    if call.action in TAG_ACTIONS and not_implemented:
-        _station_tags_not_implemented(call)
+    charger_calls_record_outcomes(
+        batch=[ChargerCallOutcome(call_id, at, error=error, not_implemented=not_implemented)]
+    )
 
 
 def charging_station_call(
@@ -418,7 +454,7 @@ TAG_ACTIONS = frozenset({"GetLocalListVersion", "SendLocalList", "ClearCache"})
 # by then, so none is passed over by an update that read the changes before it committed.
 TAG_CHANGES_SETTLE = timedelta(seconds=1)
 # Stations brought up to date in one transaction: their own messages wait while it runs.
-TAG_SWEEP_STATIONS = 50
+TAG_SWEEP_STATIONS = 200
 NO_LOCAL_LIST = -1
 
 
@@ -493,11 +529,11 @@ def charger_tag_updates_queue(
         .exclude(Exists(tag_call_open))
         .order_by("pk")[:limit]
     )
-    queued = 0
-    for station in waiting:
-        if station.local_list_version is None:
-            charger_call_request(station=station, action="GetLocalListVersion", payload={}, now=now)
-            queued += 1
+    calls = [
+        ChargerCall(station=station, action="GetLocalListVersion", payload={}, created_at=now)
+        for station in waiting
+        if station.local_list_version is None
+    ]
     fleet_tokens = _changed_fleet_tokens(
         [station for station in waiting if station.local_list_version not in (None, NO_LOCAL_LIST)]
     )
@@ -513,11 +549,16 @@ def charger_tag_updates_queue(
         update = _tag_update(station, tokens, now)
         if update is not None:
             action, payload = update
-            call = charger_call_request(station=station, action=action, payload=payload, now=now)
-            call.tags_up_to = max([settled, *(token.updated_at for token in tokens)])
-            call.save(update_fields=["tags_up_to"])
-            queued += 1
-    return queued
+            calls.append(
+                ChargerCall(
+                    station=station,
+                    action=action,
+                    payload=payload,
+                    created_at=now,
+                    tags_up_to=max([settled, *(token.updated_at for token in tokens)]),
+                )
+            )
+    return len(_calls_queue(calls))
 
 
 def _changed_fleet_tokens(stations: list[ChargingStation]) -> dict[int, list[ChargeToken]]:
@@ -537,8 +578,33 @@ def _changed_fleet_tokens(stations: list[ChargingStation]) -> dict[int, list[Cha
     return changed
 
 
-def _station_tags_answered(call: ChargerCall) -> None:
-    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=call.station_id)
+def _stations_tags_record(calls: list[ChargerCall]) -> None:
+    """Keep on their stations what calls about tags found out: an answer, or that the
+    charger does not implement the call."""
+    stations = (
+        ChargingStation.objects.select_for_update(no_key=True)
+        .filter(pk__in={call.station_id for call in calls})
+        .order_by("pk")
+        .in_bulk()
+    )
+    for call in calls:
+        station = stations[call.station_id]
+        if call.status == ChargerCallStatus.ANSWERED:
+            _station_tags_answered(station, call)
+        else:
+            _station_tags_not_implemented(station, call)
+    now = timezone.now()
+    rows_updated(
+        ChargingStation,
+        ("local_list_version", "tags_synced_at", "updated_at"),
+        [
+            (station.pk, station.local_list_version, station.tags_synced_at, now)
+            for station in stations.values()
+        ],
+    )
+
+
+def _station_tags_answered(station: ChargingStation, call: ChargerCall) -> None:
     answer = call.answer or {}
     synced_at = call.tags_up_to
     if call.action == "GetLocalListVersion":
@@ -553,17 +619,14 @@ def _station_tags_answered(call: ChargerCall) -> None:
     else:
         station.local_list_version = None
         station.tags_synced_at = None
-    station.save(update_fields=["local_list_version", "tags_synced_at", "updated_at"])
     logger.info(
         "charging.station_tags_answered",
         extra={"station_id": station.pk, "action": call.action, "status": answer.get("status")},
     )
 
 
-def _station_tags_not_implemented(call: ChargerCall) -> None:
-    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=call.station_id)
+def _station_tags_not_implemented(station: ChargingStation, call: ChargerCall) -> None:
     if call.action == "ClearCache":
         station.tags_synced_at = call.tags_up_to
     else:
         station.local_list_version = NO_LOCAL_LIST
-    station.save(update_fields=["local_list_version", "tags_synced_at", "updated_at"])

@@ -177,15 +177,15 @@ class VerifiedPasswords:
 VERIFIED_PASSWORDS = VerifiedPasswords()
 
 
-def charging_station_authenticated(*, ocpp_identity: str, password: str) -> ChargingStation | None:
-    """The station that connects as `ocpp_identity` with `password`, or None. An unknown
-    identity costs the same hash as a wrong password, so the answer's time tells nothing
-    about which identities exist. A password this process verified before for the station,
-    whose password has not changed since, is not hashed with PBKDF2 again."""
-    try:
-        station = ChargingStation.objects.get(ocpp_identity=ocpp_identity)
-    except ChargingStation.DoesNotExist:
-        station = None
+@dataclass(frozen=True)
+class StationCredentials:
+    """The identity and password a charger connects with (HTTP Basic auth)."""
+
+    ocpp_identity: str
+    password: str
+
+
+def _authenticated(station: ChargingStation | None, password: str) -> ChargingStation | None:
     if station is None or not station.ocpp_password:
         STATION_PASSWORD_HASHER.encode(password, "unknown-station")
         return None
@@ -197,27 +197,88 @@ def charging_station_authenticated(*, ocpp_identity: str, password: str) -> Char
     return station
 
 
-@transaction.atomic
-def charging_station_connection_record(*, station_id: int, connected: bool, at: datetime) -> None:
-    """Record that a station's charger connected to the gateway or left it. A station offline
-    shows status offline; once connected, its status comes from its reports."""
-    require_aware(at, field="at")
-    station = ChargingStation.objects.select_for_update(no_key=True).get(pk=station_id)
-    station.is_connected = connected
-    station.connection_changed_at = at
-    fields = ["is_connected", "connection_changed_at", "updated_at"]
-    if not connected:
-        station.status = StationStatus.OFFLINE
-        fields.append("status")
-    elif station.status == StationStatus.OFFLINE:
-        station.status = StationStatus.AVAILABLE
-        station.last_heartbeat_at = at
-        fields += ["status", "last_heartbeat_at"]
-    station.save(update_fields=fields)
-    logger.info(
-        "charging.station_connected" if connected else "charging.station_disconnected",
-        extra={"station_id": station_id},
+def charging_stations_authenticated(
+    *, batch: Sequence[StationCredentials]
+) -> list[ChargingStation | None]:
+    """The station each of many connecting chargers is, as the gateway gathers them, read in
+    one query; item by item, as charging_station_authenticated answers for one."""
+    stations = (
+        ChargingStation.objects.filter(ocpp_identity__in={item.ocpp_identity for item in batch})
+        .order_by()
+        .in_bulk(field_name="ocpp_identity")
     )
+    return [_authenticated(stations.get(item.ocpp_identity), item.password) for item in batch]
+
+
+def charging_station_authenticated(*, ocpp_identity: str, password: str) -> ChargingStation | None:
+    """The station that connects as `ocpp_identity` with `password`, or None. An unknown
+    identity costs the same hash as a wrong password, so the answer's time tells nothing
+    about which identities exist. A password this process verified before for the station,
+    whose password has not changed since, is not hashed with PBKDF2 again."""
+    [station] = charging_stations_authenticated(batch=[StationCredentials(ocpp_identity, password)])
+    return station
+
+
+@dataclass(frozen=True)
+class StationConnectionChange:
+    """A station's charger connecting to the gateway, or leaving it."""
+
+    station_id: int
+    connected: bool
+    at: datetime
+
+
+@transaction.atomic
+def charging_stations_connection_record(
+    *, batch: Sequence[StationConnectionChange]
+) -> list[DomainError | None]:
+    """Record many stations' chargers connecting or leaving, as the gateway gathers them, in
+    the batch's order; item by item, None or the error that refused it. A station offline
+    shows status offline; one that connects again shows available until its reports say
+    otherwise, and was heard from as it connected. The stations are locked in the order of
+    their ids, and written in one UPDATE."""
+    outcomes: list[DomainError | None] = [None] * len(batch)
+    changes: dict[int, list[StationConnectionChange]] = defaultdict(list)
+    for place, item in enumerate(batch):
+        try:
+            require_aware(item.at, field="at")
+        except DomainError as error:
+            outcomes[place] = error
+            continue
+        changes[item.station_id].append(item)
+    stations = ChargingStation.objects.select_for_update(no_key=True).filter(pk__in=changes)
+    rows = []
+    for station_id, status, heard_at in stations.order_by("pk").values_list(
+        "pk", "status", "last_heartbeat_at"
+    ):
+        for change in changes[station_id]:
+            if not change.connected:
+                status = StationStatus.OFFLINE
+            elif status == StationStatus.OFFLINE:
+                status, heard_at = StationStatus.AVAILABLE, change.at
+        last = changes[station_id][-1]
+        rows.append((station_id, last.connected, last.at, status, heard_at, timezone.now()))
+    rows_updated(
+        ChargingStation,
+        ("is_connected", "connection_changed_at", "status", "last_heartbeat_at", "updated_at"),
+        rows,
+    )
+    for station_id, connected, *_ in rows:
+        logger.info(
+            "charging.station_connected" if connected else "charging.station_disconnected",
+            extra={"station_id": station_id},
+        )
+    return outcomes
+
+
+def charging_station_connection_record(*, station_id: int, connected: bool, at: datetime) -> None:
+    """Record that a station's charger connected to the gateway or left it, as
+    charging_stations_connection_record records many."""
+    [refused] = charging_stations_connection_record(
+        batch=[StationConnectionChange(station_id, connected, at)]
+    )
+    if refused is not None:
+        raise refused
 
 
 def _told_at_boot(
@@ -233,6 +294,50 @@ def _told_at_boot(
     }
 
 
+@dataclass(frozen=True)
+class StationBoot:
+    """A BootNotification: what a station's charger says of itself as it boots."""
+
+    station_id: int
+    vendor: str
+    model: str
+    serial_number: str
+    firmware_version: str
+    at: datetime
+
+
+@transaction.atomic
+def charging_stations_boot_record(*, batch: Sequence[StationBoot]) -> list[DomainError | None]:
+    """Record what many chargers say of themselves as they boot, as the gateway gathers their
+    BootNotifications; item by item, None or the error that refused it. A station's last boot
+    in the batch is kept. The stations are locked in the order of their ids, and written in
+    one UPDATE."""
+    outcomes: list[DomainError | None] = [None] * len(batch)
+    boots: dict[int, StationBoot] = {}
+    for place, item in enumerate(batch):
+        try:
+            require_aware(item.at, field="at")
+        except DomainError as error:
+            outcomes[place] = error
+            continue
+        boots[item.station_id] = item
+    locked = ChargingStation.objects.select_for_update(no_key=True).filter(pk__in=boots)
+    now = timezone.now()
+    rows = []
+    for station_id in locked.order_by("pk").values_list("pk", flat=True):
+        boot = boots[station_id]
+        told = _told_at_boot(boot.vendor, boot.model, boot.serial_number, boot.firmware_version)
+        rows.append((station_id, *told.values(), boot.at, now))
+    rows_updated(
+        ChargingStation,
+        ("vendor", "model", "serial_number", "firmware_version", "last_heartbeat_at", "updated_at"),
+        rows,
+    )
+    for station_id, *_ in rows:
+        logger.info("charging.station_booted", extra={"station_id": station_id})
+    return outcomes
+
+
 def charging_station_boot_record(
     *,
     station_id: int,
@@ -242,14 +347,13 @@ def charging_station_boot_record(
     firmware_version: str,
     at: datetime,
 ) -> None:
-    """Record what a charger says of itself when it boots (OCPP BootNotification)."""
-    require_aware(at, field="at")
-    ChargingStation.objects.filter(pk=station_id).update(
-        **_told_at_boot(vendor, model, serial_number, firmware_version),
-        last_heartbeat_at=at,
-        updated_at=timezone.now(),
+    """Record what a charger says of itself when it boots (OCPP BootNotification), as
+    charging_stations_boot_record records many."""
+    [refused] = charging_stations_boot_record(
+        batch=[StationBoot(station_id, vendor, model, serial_number, firmware_version, at)]
     )
-    logger.info("charging.station_booted", extra={"station_id": station_id})
+    if refused is not None:
+        raise refused
 
 
 def charging_station_heartbeat_record(*, station_id: int, at: datetime) -> None:

@@ -41,8 +41,8 @@ from apps.charging.chargers import (
     ChargerStop,
     ChargerStopReport,
     ConnectorStatusReport,
+    StationBoot,
     charge_token_authorization,
-    charging_station_boot_record,
     charging_station_heartbeat_record,
     unassigned_station_boot_record,
 )
@@ -121,6 +121,7 @@ class StationConnection(ChargePoint):
         starts: Batcher[ChargerStartReport, ChargerStart],
         stops: Batcher[ChargerStopReport, ChargerStop],
         statuses: Batcher[ConnectorStatusReport, None],
+        boots: Batcher[StationBoot, None],
     ):
         super().__init__(
             station.ocpp_identity,
@@ -135,6 +136,7 @@ class StationConnection(ChargePoint):
         self.starts = starts
         self.stops = stops
         self.statuses = statuses
+        self.boots = boots
         self.last_heard = time.monotonic()
         self._follow_ups: set[asyncio.Future] = set()
 
@@ -267,15 +269,18 @@ class StationConnection(ChargePoint):
         **details,
     ):
         now = timezone.now()
-        await self._record(
-            charging_station_boot_record,
-            station_id=self.station.pk,
-            vendor=charge_point_vendor,
-            model=charge_point_model,
-            serial_number=charge_point_serial_number or charge_box_serial_number or "",
-            firmware_version=firmware_version or "",
-            at=now,
+        refused = await self.boots.record(
+            StationBoot(
+                station_id=self.station.pk,
+                vendor=charge_point_vendor,
+                model=charge_point_model,
+                serial_number=charge_point_serial_number or charge_box_serial_number or "",
+                firmware_version=firmware_version or "",
+                at=now,
+            )
         )
+        if refused is not None:
+            raise PropertyConstraintViolationError(details={"cause": refused.message})
         return call_result.BootNotification(
             current_time=ocpp_timestamp(now),
             interval=settings.OCPP_HEARTBEAT_SECONDS,

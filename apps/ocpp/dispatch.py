@@ -28,8 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from apps.charging.charger_calls import (
     CALLS_CHANNEL,
     CallToSend,
-    charger_call_record_answer,
-    charger_call_record_failure,
+    ChargerCallOutcome,
     charger_calls_take_queued,
 )
 
@@ -129,17 +128,15 @@ class CallDispatcher:
                     "error": str(failure),
                 },
             )
-            await self.gateway.database.run(
-                charger_call_record_failure,
-                call_id=queued.call_id,
+            outcome = ChargerCallOutcome(
+                queued.call_id,
+                timezone.now(),
                 error=str(failure),
-                at=timezone.now(),
                 not_implemented=failure.not_implemented,
             )
-            return
-        await self.gateway.database.run(
-            charger_call_record_answer, call_id=queued.call_id, answer=answer, at=timezone.now()
-        )
+        else:
+            outcome = ChargerCallOutcome(queued.call_id, timezone.now(), answer=answer)
+        await self.gateway.call_outcomes.record(outcome)
 
     async def _answer_of(self, queued: CallToSend) -> dict:
         charger = self.gateway.connections.get(queued.ocpp_identity)

@@ -24,13 +24,20 @@ from websockets.headers import build_www_authenticate_basic, parse_authorization
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from apps.charging.charger_calls import TAG_SWEEP_STATIONS, charger_tag_updates_queue
+from apps.charging.charger_calls import (
+    TAG_SWEEP_STATIONS,
+    charger_calls_record_outcomes,
+    charger_tag_updates_queue,
+)
 from apps.charging.chargers import (
+    StationConnectionChange,
+    StationCredentials,
     charging_sessions_charger_meter_values,
     charging_sessions_charger_start,
     charging_sessions_charger_stop,
-    charging_station_authenticated,
-    charging_station_connection_record,
+    charging_stations_authenticated,
+    charging_stations_boot_record,
+    charging_stations_connection_record,
     connector_statuses_record,
     unassigned_station_record,
 )
@@ -98,6 +105,16 @@ class Gateway:
         self.statuses = Batcher(
             self.database, connector_statuses_record, batch_max=LOCKING_BATCH_MAX
         )
+        self.credentials = Batcher(self.database, charging_stations_authenticated)
+        self.connection_changes = Batcher(
+            self.database, charging_stations_connection_record, batch_max=LOCKING_BATCH_MAX
+        )
+        self.boots = Batcher(
+            self.database, charging_stations_boot_record, batch_max=LOCKING_BATCH_MAX
+        )
+        self.call_outcomes = Batcher(
+            self.database, charger_calls_record_outcomes, batch_max=LOCKING_BATCH_MAX
+        )
         self._background: list[asyncio.Task] = []
         self._admitting = 0
 
@@ -125,6 +142,10 @@ class Gateway:
             asyncio.create_task(self.starts.run()),
             asyncio.create_task(self.stops.run()),
             asyncio.create_task(self.statuses.run()),
+            asyncio.create_task(self.credentials.run()),
+            asyncio.create_task(self.connection_changes.run()),
+            asyncio.create_task(self.boots.run()),
+            asyncio.create_task(self.call_outcomes.run()),
         ]
         logger.info("ocpp.gateway_listening", extra={"host": host, "port": port})
         return server
@@ -194,9 +215,7 @@ class Gateway:
             return None
         station = None
         if password:
-            station = await self.database.run(
-                charging_station_authenticated, ocpp_identity=identity, password=password
-            )
+            station = await self.credentials.record(StationCredentials(identity, password))
         if station is None and settings.OCPP_HOLD_UNKNOWN_STATIONS:
             return await self.database.run(
                 unassigned_station_record,
@@ -224,18 +243,14 @@ class Gateway:
             starts=self.starts,
             stops=self.stops,
             statuses=self.statuses,
+            boots=self.boots,
         )
         replaced = self.connections.get(station.ocpp_identity)
         self.connections[station.ocpp_identity] = charger
         if replaced is not None:
             logger.info("ocpp.connection_replaced", extra={"station": station.ocpp_identity})
             await replaced.connection.close(CLOSE_REPLACED, "replaced by a new connection")
-        await self.database.run(
-            charging_station_connection_record,
-            station_id=station.pk,
-            connected=True,
-            at=timezone.now(),
-        )
+        await self._connection_record(station, connected=True)
         try:
             await charger.start()
         except ConnectionClosed:
@@ -243,12 +258,14 @@ class Gateway:
         finally:
             if self.connections.get(station.ocpp_identity) is charger:
                 del self.connections[station.ocpp_identity]
-                await self.database.run(
-                    charging_station_connection_record,
-                    station_id=station.pk,
-                    connected=False,
-                    at=timezone.now(),
-                )
+                await self._connection_record(station, connected=False)
+
+    async def _connection_record(self, station: ChargingStation, *, connected: bool) -> None:
+        refused = await self.connection_changes.record(
+            StationConnectionChange(station.pk, connected, timezone.now())
+        )
+        if refused is not None:
+            raise refused
 
     async def _keep_tags_up_to_date(self) -> None:
         """Every OCPP_TAG_SYNC_SECONDS, queue what brings connected chargers' tags up to date

@@ -1,7 +1,9 @@
-"""The gateway's storage path for its busiest messages, MeterValues and StartTransaction: what
-every charger sends is gathered for a few milliseconds and recorded by one service call per
-batch, so that a thousand stored messages a second cost a few statements each tick rather than
-several each. A charger is answered once what it sent is committed."""
+"""The gateway's storage path: what every charger sends (its credentials as it connects, its
+connecting and leaving, its boot, status reports, starts, meter values and stops) and the
+answers to the calls sent to it are gathered for a few milliseconds and recorded by one
+service call per batch, so that a thousand stored messages a second, or thousands of
+chargers connecting at once, cost a few statements each tick rather than several each. A
+charger is answered once what it sent is committed."""
 
 from __future__ import annotations
 
