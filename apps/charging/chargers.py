@@ -74,6 +74,7 @@ from voltop.core.timeutils import local_time_text, require_aware
 
 logger = logging.getLogger(__name__)
 Result = TypeVar("Result")
+Item = TypeVar("Item")
 
 # OCPP 1.6 security profile 1: the charger's AuthorizationKey is 16 to 40 characters.
 STATION_PASSWORD_MIN_LENGTH = 16
@@ -219,6 +220,20 @@ def charging_station_authenticated(*, ocpp_identity: str, password: str) -> Char
     return station
 
 
+def _with_time_zone(batch: Sequence[Item], outcomes: list[DomainError | None]) -> list[Item]:
+    """The items of `batch` whose time `at` carries a time zone, in order; the outcome of each
+    other item is the error that refuses it."""
+    kept = []
+    for place, item in enumerate(batch):
+        try:
+            require_aware(item.at, field="at")
+        except DomainError as error:
+            outcomes[place] = error
+            continue
+        kept.append(item)
+    return kept
+
+
 @dataclass(frozen=True)
 class StationConnectionChange:
     """A station's charger connecting to the gateway, or leaving it."""
@@ -239,12 +254,7 @@ def charging_stations_connection_record(
     their ids, and written in one UPDATE."""
     outcomes: list[DomainError | None] = [None] * len(batch)
     changes: dict[int, list[StationConnectionChange]] = defaultdict(list)
-    for place, item in enumerate(batch):
-        try:
-            require_aware(item.at, field="at")
-        except DomainError as error:
-            outcomes[place] = error
-            continue
+    for item in _with_time_zone(batch, outcomes):
         changes[item.station_id].append(item)
     stations = ChargingStation.objects.select_for_update(no_key=True).filter(pk__in=changes)
     rows = []
@@ -313,14 +323,7 @@ def charging_stations_boot_record(*, batch: Sequence[StationBoot]) -> list[Domai
     in the batch is kept. The stations are locked in the order of their ids, and written in
     one UPDATE."""
     outcomes: list[DomainError | None] = [None] * len(batch)
-    boots: dict[int, StationBoot] = {}
-    for place, item in enumerate(batch):
-        try:
-            require_aware(item.at, field="at")
-        except DomainError as error:
-            outcomes[place] = error
-            continue
-        boots[item.station_id] = item
+    boots = {item.station_id: item for item in _with_time_zone(batch, outcomes)}
     locked = ChargingStation.objects.select_for_update(no_key=True).filter(pk__in=boots)
     now = timezone.now()
     rows = []
