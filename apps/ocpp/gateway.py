@@ -63,6 +63,9 @@ LOCKING_BATCH_MAX = 100
 # Passwords checked in one service call: those not verified before are hashed one after
 # another (PBKDF2, about 6 ms each), and every charger of the batch waits for the last.
 PASSWORD_BATCH_MAX = 32
+# A charger's handshake waits this long for its password check, well within the 10 s in which
+# websockets drops a handshake not done.
+PASSWORD_CHECK_WAIT_SECONDS = 5.0
 # How long a thread may hold the GIL while another waits for it. Python's 5 ms lets the
 # database threads keep the event loop waiting 5 ms after each socket read or write under
 # load; at 1 ms the median reply under load fell from 660 ms to 200 ms (bench/ocpp.py, 1,000
@@ -172,6 +175,16 @@ class Gateway:
             response.headers["WWW-Authenticate"] = build_www_authenticate_basic(REALM)
         return response
 
+    def _deferral(self, connection: ServerConnection, identity: str) -> Response:
+        logger.warning("ocpp.connection_deferred", extra={"station": identity})
+        response = self._refusal(
+            connection,
+            HTTPStatus.TOO_MANY_REQUESTS,
+            "Too many chargers are connecting; connect again shortly.",
+        )
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
     async def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
         """Let a connection in only for a known station with its password: 404 for another
         path, 401 without the station's credentials (unless OCPP_HOLD_UNKNOWN_STATIONS holds
@@ -180,7 +193,10 @@ class Gateway:
         OCPP_MAX_HANDSHAKES_AT_ONCE passwords being checked (a reconnect storm), or with more
         than OCPP_MAX_DATABASE_BACKLOG service calls waiting for the database, a charger is
         asked to come back shortly: 429 with Retry-After. The chargers already connected are
-        then answered first, rather than every charger waiting until its calls time out."""
+        then answered first, rather than every charger waiting until its calls time out. So is
+        a charger whose password is not checked within PASSWORD_CHECK_WAIT_SECONDS, before the
+        handshake's own timeout drops it without an answer; the check goes on, and a password
+        found right is not hashed again when the charger comes back."""
         identity = identity_of_path(request.path)
         if identity is None:
             return self._refusal(connection, HTTPStatus.NOT_FOUND, "Connect to /ocpp/<identity>.")
@@ -189,17 +205,15 @@ class Gateway:
             or len(self.connections) >= settings.OCPP_MAX_CONNECTIONS
             or self.database.backlog > settings.OCPP_MAX_DATABASE_BACKLOG
         ):
-            logger.warning("ocpp.connection_deferred", extra={"station": identity})
-            response = self._refusal(
-                connection,
-                HTTPStatus.TOO_MANY_REQUESTS,
-                "Too many chargers are connecting; connect again shortly.",
-            )
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-            return response
+            return self._deferral(connection, identity)
         self._admitting += 1
         try:
-            admitted = await self._station_of_credentials(identity, request.headers)
+            admitted = await asyncio.wait_for(
+                self._station_of_credentials(identity, request.headers),
+                PASSWORD_CHECK_WAIT_SECONDS,
+            )
+        except TimeoutError:
+            return self._deferral(connection, identity)
         finally:
             self._admitting -= 1
         if admitted is None:

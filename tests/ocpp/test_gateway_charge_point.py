@@ -3,6 +3,7 @@ loopback: what it reports is recorded and priced in the database."""
 
 import asyncio
 import datetime as dt
+import threading
 import time
 from datetime import UTC
 from decimal import Decimal
@@ -11,9 +12,11 @@ import pytest
 from ocpp.v16 import call
 from websockets.exceptions import InvalidStatus
 
+from apps.charging import chargers
 from apps.charging.chargers import charging_station_password_set
 from apps.charging.choices import SessionSource, SessionStatus, StationStatus
 from apps.charging.models import ChargingSession, ChargingStation, Connector
+from apps.ocpp import gateway as ocpp_gateway
 from tests.charging.test_admin import depot_tariff_create
 from tests.factories import (
     ChargeTokenFactory,
@@ -228,3 +231,45 @@ def test_beyond_a_limit_a_charger_is_asked_politely_to_come_back(
     assert deferred.value.response.status_code == 429
     assert deferred.value.response.headers["Retry-After"] == "5"
     assert not ChargingStation.objects.get(pk=station.pk).is_connected
+
+
+def test_a_charger_whose_password_is_not_checked_in_time_is_asked_to_come_back(
+    gateway, depot, monkeypatch
+):
+    station, _ = depot
+    hashed = []
+    verify = chargers.STATION_PASSWORD_HASHER.verify
+
+    def verify_slowly(password, encoded):
+        hashed.append(password)
+        time.sleep(2)
+        return verify(password, encoded)
+
+    class PasswordsKept(chargers.VerifiedPasswords):
+        def __init__(self):
+            super().__init__()
+            self.kept = threading.Event()
+
+        def keep(self, station, password):
+            super().keep(station, password)
+            self.kept.set()
+
+    passwords = PasswordsKept()
+    monkeypatch.setattr(chargers, "VERIFIED_PASSWORDS", passwords)
+    monkeypatch.setattr(chargers.STATION_PASSWORD_HASHER, "verify", verify_slowly)
+    monkeypatch.setattr(ocpp_gateway, "PASSWORD_CHECK_WAIT_SECONDS", 0.5)
+
+    async def connect():
+        async with charger_connected(gateway.port, station.ocpp_identity):
+            pass
+
+    with pytest.raises(InvalidStatus) as deferred:
+        asyncio.run(connect())
+    connected_while_checked = ChargingStation.objects.get(pk=station.pk).is_connected
+    assert passwords.kept.wait(10)
+    asyncio.run(connect())
+
+    assert deferred.value.response.status_code == 429
+    assert deferred.value.response.headers["Retry-After"] == "5"
+    assert connected_while_checked is False
+    assert hashed == [STATION_PASSWORD]
