@@ -107,14 +107,7 @@ class Gateway:
         self.credentials = Batcher(
             self.database, charging_stations_authenticated, batch_max=PASSWORD_BATCH_MAX
         )
-        (
-            self.starts,
-            self.stops,
-            self.statuses,
-            self.connection_changes,
-            self.boots,
-            self.call_outcomes,
-        ) = (
+        locking = tuple(
             Batcher(self.database, service, batch_max=LOCKING_BATCH_MAX)
             for service in (
                 charging_sessions_charger_start,
@@ -125,16 +118,15 @@ class Gateway:
                 charger_calls_record_outcomes,
             )
         )
-        self._batchers = [
-            self.meter_values,
-            self.credentials,
+        (
             self.starts,
             self.stops,
             self.statuses,
             self.connection_changes,
             self.boots,
             self.call_outcomes,
-        ]
+        ) = locking
+        self._batchers = [self.meter_values, self.credentials, *locking]
         self._background: list[asyncio.Task] = []
         self._admitting = 0
 
